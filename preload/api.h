@@ -1,0 +1,71 @@
+/* api.h - the interface every provider API parser implements.
+ *
+ * An "API" is a wire format (OpenAI Chat Completions, Anthropic Messages,
+ * ...); a "provider" is who serves it (openai, groq, azure.ai.openai...).
+ * Many providers share one API. The transport layers (HTTP/1.1, HTTP/2,
+ * libcurl) find the API by request path (tt_api_match) and drive it
+ * through these callbacks; the parser fills the span.
+ *
+ * Parsers must treat every byte as untrusted: malformed JSON, missing
+ * fields and truncated bodies give a span that says so (tt_span_fail,
+ * usage_known=false), never a crash or an invented number. */
+#ifndef TT_API_H
+#define TT_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span.h"
+
+struct tt_api_ops {
+    const char *name;           /* "openai.chat" */
+    const char *operation;      /* OTel gen_ai.operation.name: "chat" */
+    const char *default_provider; /* provider when the host is not known */
+
+    /* The complete request body (it may have been truncated at the
+     * capture cap: span->truncated is then set). Fills request_model,
+     * stream, temperature/top_p/max_tokens, input (unless content capture
+     * is off: tt_api_capture_content()). Returns 0 or TT_ERR_PARSE (the
+     * span is still usable). */
+    int (*request)(struct tt_span *span, const char *body, size_t len);
+
+    /* Parser state for one response. *state may stay NULL if unneeded. */
+    int (*response_begin)(struct tt_span *span, void **state);
+
+    /* One SSE event of a streaming response; now = arrival time (epoch ns),
+     * for tt_span_first_token() on the first content delta. */
+    int (*sse_event)(void *state, struct tt_span *span,
+                     const char *event, size_t event_len,
+                     const char *data, size_t data_len, int64_t now);
+
+    /* The whole (decoded) body of a non-streaming response, or of an error
+     * response of any kind. */
+    int (*body)(void *state, struct tt_span *span, const char *body,
+                size_t len);
+
+    /* The response ended. complete=false when it was cut short (the
+     * transport says why in span->error already). Sets usage (and
+     * usage_known), response_model/id, finish_reasons, output, tool_calls,
+     * and fails the span for in-band errors and for streams that never
+     * reached their terminal event. */
+    int (*response_end)(void *state, struct tt_span *span, bool complete);
+
+    void (*response_free)(void *state);   /* NULL-safe */
+};
+
+/* Registered APIs (providers/<name>.c each define one). */
+extern const struct tt_api_ops tt_openai_chat_api;
+extern const struct tt_api_ops tt_anthropic_messages_api;
+
+/* The API a request path speaks (query string ignored), or NULL. */
+const struct tt_api_ops *tt_api_match(const char *method, size_t method_len,
+                                      const char *path, size_t path_len);
+
+/* Whether prompts/completions are captured (TOKENTAP_CAPTURE_CONTENT,
+ * default on). Parsers skip input/output/tool_calls text when off but
+ * still count tool calls. Tests may override with tt_api_set_capture(). */
+bool tt_api_capture_content(void);
+void tt_api_set_capture(bool on);
+
+#endif

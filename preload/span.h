@@ -1,0 +1,89 @@
+/* span.h - the span: the export contract of DESIGN.md, in C.
+ *
+ * Field names match the JSONL keys, the SQLite columns and the msgpack map
+ * keys one to one. Strings are owned by the span (heap, NUL-terminated) and
+ * freed by tt_span_clear(); NULL means "absent" and is exported as null.
+ * Fields whose value is JSON (finish_reasons, input, output, tool_calls,
+ * tags) hold the JSON text itself. */
+#ifndef TT_SPAN_H
+#define TT_SPAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tt_span {
+    char trace_id[33];        /* 32 lowercase hex + NUL */
+    char span_id[17];         /* 16 lowercase hex + NUL */
+    char parent_id[17];       /* "" when the span has no parent */
+    char *kind;               /* "llm", "tool", "process", "http" */
+    char *name;               /* "{operation} {request_model}" */
+    int64_t start_time;       /* epoch ns */
+    int64_t end_time;         /* epoch ns */
+    char *status;             /* "ok" | "error" */
+    char *error;              /* error text, NULL when ok */
+
+    char *provider;           /* OTel GenAI provider name */
+    char *operation;          /* chat, text_completion, embeddings, ... */
+    char *host;
+    char *method;
+    char *path;               /* request path, secrets removed */
+    int64_t http_status;      /* 0 when no response was seen */
+    char *http_version;       /* "1.1", "2" */
+
+    char *request_model;
+    char *response_model;
+    char *response_id;
+
+    bool stream;
+    double ttft_ms;           /* < 0: not measured */
+    bool has_temperature, has_top_p, has_max_tokens;
+    double temperature;
+    double top_p;
+    int64_t max_tokens;
+    char *finish_reasons;     /* JSON array of strings, e.g. ["stop"] */
+
+    int64_t input_tokens;     /* ALL input, cache reads/writes included */
+    int64_t output_tokens;    /* ALL output, reasoning included */
+    int64_t cache_read_tokens;
+    int64_t cache_write_tokens;
+    int64_t reasoning_tokens;
+    bool usage_known;
+    double cost_usd;
+    bool cost_known;
+
+    char *input;              /* JSON: the request's messages/prompt */
+    char *output;             /* JSON: the completion (text or blocks) */
+    char *tool_calls;         /* JSON array [{id,name,arguments}] */
+    bool truncated;           /* a body hit the capture cap */
+
+    int64_t pid;
+    char *exe;
+    char *session_id;
+    char *tags;               /* JSON object */
+
+    /* --- internal, not exported --- */
+    int64_t request_sent_ns;  /* last request byte handed to the socket */
+    int64_t cache_write_1h_tokens; /* Anthropic 1h cache writes (subset) */
+};
+
+/* Zero the span and set defaults: kind "llm", status "ok", ttft -1. */
+void tt_span_init(struct tt_span *s);
+/* Free everything the span owns; the span may be re-initialised. NULL-safe. */
+void tt_span_clear(struct tt_span *s);
+
+/* Replace a string field (frees the old value); v may be NULL.
+ * Returns TT_ERR_NOMEM on OOM (field left unchanged). */
+int tt_span_set(char **field, const char *v) __attribute__((warn_unused_result));
+int tt_span_setn(char **field, const char *v, size_t n) __attribute__((warn_unused_result));
+
+/* Mark an error: status = "error", error = msg (the first error wins unless
+ * `override` is true). */
+void tt_span_fail(struct tt_span *s, const char *msg, bool override);
+
+/* Record the first content token at time now (epoch ns) if not yet set. */
+void tt_span_first_token(struct tt_span *s, int64_t now);
+
+/* Random lowercase hex ids (getrandom). out must hold 2*nbytes+1. */
+void tt_span_rand_hex(char *out, size_t nbytes);
+
+#endif
