@@ -1,0 +1,477 @@
+/* test_price.c - price lookup, cost arithmetic and span pricing.
+ *
+ * Expected costs are computed by hand from data/prices.tsv (USD per 1M
+ * tokens) and written out in the comments, so a changed price or a changed
+ * formula fails here rather than on a user's bill. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "price.h"
+#include "span.h"
+#include "tt.h"
+
+#define EPS 1e-12
+#define NO -1.0
+
+static const struct tt_price *must_find(const char *provider, const char *model)
+{
+    const struct tt_price *p = tt_price_find(provider, model);
+
+    cr_assert_not_null(p, "no price for %s/%s", provider ? provider : "*", model);
+    return p;
+}
+
+/* --- lookup ------------------------------------------------------------ */
+
+struct find_case {
+    const char *provider;
+    const char *model;
+    const char *want;      /* canonical row name, NULL = not found */
+    double want_input;     /* input price of that row, checks the right row */
+};
+
+static const struct find_case find_cases[] = {
+    /* exact */
+    { "openai", "gpt-4o", "gpt-4o", 2.50 },
+    { "openai", "gpt-4", "gpt-4", 30 },
+    { "anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5", 3 },
+    { "openai", "GPT-4o", "gpt-4o", 2.50 },
+    /* a dated snapshot with its own (different) price uses its own row */
+    { "openai", "gpt-4o-2024-05-13", "gpt-4o-2024-05-13", 5 },
+    { "anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4-20250514", 3 },
+    /* date suffix forms */
+    { "openai", "gpt-4o-2024-08-06", "gpt-4o", 2.50 },
+    { "openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini", 0.15 },
+    { "openai", "gpt-5.4-mini-2026-03-17", "gpt-5.4-mini", 0.75 },
+    { "openai", "o3-mini-2025-01-31", "o3-mini", 1.10 },
+    { "anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5", 3 },
+    { "anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5", 1 },
+    { "anthropic", "claude-haiku-4-5@20251001", "claude-haiku-4-5", 1 },
+    { "anthropic", "claude-opus-4-7-20260416", "claude-opus-4-7", 5 },
+    /* -latest */
+    { "openai", "gpt-5-chat-latest", "gpt-5-chat", 1.25 },
+    { "openai", "gpt-5.1-chat-latest", "gpt-5.1-chat-latest", 1.25 },
+    /* vendor prefixes, alone and combined with a date */
+    { "openai", "openai/gpt-4.1-mini", "gpt-4.1-mini", 0.40 },
+    { "anthropic", "anthropic/claude-opus-4-1-20250805", "claude-opus-4-1", 15 },
+    { NULL, "models/gpt-4o", "gpt-4o", 2.50 },
+    /* longest prefix at a safe boundary */
+    { "openai", "gpt-4o-mini-xyz", "gpt-4o-mini", 0.15 },
+    { "openai", "gpt-4o-search-preview", "gpt-4o", 2.50 },
+    { "openai", "gpt-4-0613", "gpt-4", 30 },
+    { "openai", "gpt-4.1-nano-ft", "gpt-4.1-nano", 0.10 },
+    { "openai", "o3-mini-high", "o3-mini", 1.10 },
+    /* ... and the prefixes that must not match */
+    { "openai", "gpt-4x", NULL, 0 },              /* gpt-4 is not at a boundary */
+    { "openai", "gpt-4o1", NULL, 0 },
+    { "openai", "gpt-4.5-preview", NULL, 0 },     /* a version, not a gpt-4 variant */
+    { "openai", "gpt-5.7", NULL, 0 },
+    { "anthropic", "claude-opus-4-9", NULL, 0 },
+    { "anthropic", "claude-3-5-sonnet-20241022", NULL, 0 }, /* not in the table */
+    { "openai", "gpt-4o-", NULL, 0 },
+    /* provider awareness and aliases */
+    { "anthropic", "gpt-4o", NULL, 0 },
+    { "openai", "claude-haiku-4-5", NULL, 0 },
+    { NULL, "claude-haiku-4-5", "claude-haiku-4-5", 1 },
+    { "azure.ai.openai", "gpt-4o-2024-11-20", "gpt-4o", 2.50 },
+    { "AZURE.AI.OPENAI", "gpt-4.1", "gpt-4.1", 2 },
+    { "ollama", "llama3.2", NULL, 0 },
+    /* nothing to match */
+    { "openai", "", NULL, 0 },
+    { "openai", "totally-unknown-model", NULL, 0 },
+    { "openai", "openai/", NULL, 0 },
+};
+
+Test(price_find, table_cases)
+{
+    for (size_t i = 0; i < sizeof(find_cases) / sizeof(find_cases[0]); i++) {
+        const struct find_case *c = &find_cases[i];
+        const struct tt_price *p = tt_price_find(c->provider, c->model);
+
+        if (!c->want) {
+            cr_expect_null(p, "case %zu: %s/%s matched %s, want none", i,
+                           c->provider ? c->provider : "*", c->model,
+                           p ? p->model : "");
+            continue;
+        }
+        cr_expect_not_null(p, "case %zu: %s/%s not found, want %s", i,
+                           c->provider ? c->provider : "*", c->model, c->want);
+        if (!p)
+            continue;
+        cr_expect_str_eq(p->model, c->want, "case %zu: %s", i, c->model);
+        cr_expect_float_eq(p->input, c->want_input, EPS, "case %zu: %s", i, c->model);
+    }
+}
+
+Test(price_find, null_and_overlong_names)
+{
+    char big[400];
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    memcpy(big, "gpt-4o-", 7);
+    cr_assert_null(tt_price_find("openai", NULL));
+    cr_assert_null(tt_price_find("openai", big));
+}
+
+/* --- cost arithmetic --------------------------------------------------- */
+
+struct cost_case {
+    const char *provider, *model;
+    long input, output, cache_read, cache_write, cache_write_1h, reasoning;
+    double want;
+};
+
+static const struct cost_case cost_cases[] = {
+    /* gpt-4o 2.50/10, cached 1.25: 6000*2.50 + 4000*1.25 + 500*10 = 25000 */
+    { "openai", "gpt-4o", 10000, 500, 4000, 0, 0, 0, 0.025 },
+    /* gpt-4o-2024-05-13 5/15, no cache price: cached billed as input.
+     * 1000*5 + 100*15 = 6500 */
+    { "openai", "gpt-4o-2024-05-13", 1000, 100, 400, 0, 0, 0, 0.0065 },
+    /* claude-sonnet-4-5 3/15, read 0.30, write 5m 3.75, 1h 6:
+     * 1000*3 + 2000*0.30 + 2000*3.75 + 1000*6 + 400*15 = 23100 */
+    { "anthropic", "claude-sonnet-4-5", 6000, 400, 2000, 3000, 1000, 0, 0.0231 },
+    /* claude-haiku-4-5 1/5, write 5m 1.25, 1h 2: 5m only vs 1h only */
+    { "anthropic", "claude-haiku-4-5", 10000, 0, 0, 10000, 0, 0, 0.0125 },
+    { "anthropic", "claude-haiku-4-5", 10000, 0, 0, 10000, 10000, 0, 0.02 },
+    /* claude-3-haiku has no 1h price: 1h writes fall back to 5m 0.30 */
+    { "anthropic", "claude-3-haiku-20240307", 1000, 0, 0, 1000, 1000, 0, 0.0003 },
+    /* o3 2/8, no reasoning price: reasoning billed as output.
+     * 1000*2 + 2000*8 = 18000 */
+    { "openai", "o3", 1000, 2000, 0, 0, 0, 1500, 0.018 },
+    /* cache counts larger than input: uncached floors at 0.
+     * gpt-4o: 80*1.25 + 50*2.50 (no write price -> input) = 225 */
+    { "openai", "gpt-4o", 100, 0, 80, 50, 0, 0, 0.000225 },
+    /* negative counts count as 0; 1h above total writes is clamped */
+    { "openai", "gpt-4o", -5, -5, -5, -5, -5, -5, 0 },
+    { "anthropic", "claude-haiku-4-5", 100, 0, 0, 100, 500, 0, 0.0002 },
+    /* embeddings: input only. 1M * 0.02 */
+    { "openai", "text-embedding-3-small", 1000000, 0, 0, 0, 0, 0, 0.02 },
+    /* gpt-5.4 long context: tier applies strictly above 272000 input.
+     * at 272000: 272000*2.50 = 680000 */
+    { "openai", "gpt-5.4", 272000, 0, 0, 0, 0, 0, 0.68 },
+    /* at 272001: 272001*5 = 1360005 */
+    { "openai", "gpt-5.4", 272001, 0, 0, 0, 0, 0, 1.360005 },
+    /* 300000 in (100000 cached), 1000 out, tier 5/22.50, cached 0.50:
+     * 200000*5 + 100000*0.50 + 1000*22.50 = 1072500 */
+    { "openai", "gpt-5.4", 300000, 1000, 100000, 0, 0, 0, 1.0725 },
+    /* below the tier: 100000*2.50 + 100000*0.25 + 1000*15 = 290000 */
+    { "openai", "gpt-5.4", 200000, 1000, 100000, 0, 0, 0, 0.29 },
+    /* claude-sonnet-4-5 above 200k: 6/22.50, read 0.60, write 7.50,
+     * 1h write 6*7.50/3.75 = 12 (the source's 12.00):
+     * 150000*6 + 50000*0.60 + 30000*7.50 + 20000*12 + 2000*22.50 = 1440000 */
+    { "anthropic", "claude-sonnet-4-5", 250000, 2000, 50000, 50000, 20000, 0, 1.44 },
+    /* gpt-5.6 lists a cache-write price and its tier: above 272k
+     * 200000*10 + 50000*1 + 50000*12.50 + 1000*45 = 2720000 */
+    { "openai", "gpt-5.6", 300000, 1000, 50000, 50000, 0, 0, 2.72 },
+};
+
+Test(price_cost, table_cases)
+{
+    for (size_t i = 0; i < sizeof(cost_cases) / sizeof(cost_cases[0]); i++) {
+        const struct cost_case *c = &cost_cases[i];
+        const struct tt_price *p = must_find(c->provider, c->model);
+        double got = tt_price_cost(p, c->input, c->output, c->cache_read,
+                                   c->cache_write, c->cache_write_1h, c->reasoning);
+
+        cr_expect_float_eq(got, c->want, 1e-9, "case %zu (%s): got %.9f want %.9f",
+                           i, c->model, got, c->want);
+    }
+}
+
+Test(price_cost, reasoning_price_when_given)
+{
+    /* A row with its own reasoning price (Gemini-style): 1/10, reasoning 20.
+     * 1000*1 + 700*10 + 300*20 = 14000 */
+    const struct tt_price p = {
+        "test", "r", 1, 10, NO, NO, NO, 20, 0, NO, NO, NO, NO, "test", "2026-11-21",
+    };
+
+    cr_assert_float_eq(tt_price_cost(&p, 1000, 1000, 0, 0, 0, 300), 0.014, 1e-12);
+    /* more reasoning than output is clamped to output: 1000*20 = 20000 */
+    cr_assert_float_eq(tt_price_cost(&p, 0, 1000, 0, 0, 0, 5000), 0.02, 1e-12);
+}
+
+Test(price_cost, fallbacks_on_unset_columns)
+{
+    /* 2/8, no cache prices at all: reads and writes (5m and 1h) at input.
+     * 100*2 (uncached) + 200*2 (read) + 300*2 (write) + 10*8 = 1280 */
+    const struct tt_price p = {
+        "test", "f", 2, 8, NO, NO, NO, NO, 0, NO, NO, NO, NO, "test", "2026-11-21",
+    };
+    /* tier with only an input price: output keeps the base price.
+     * above 100: 200*4 + 10*8 = 880 */
+    const struct tt_price t = {
+        "test", "t", 2, 8, NO, NO, NO, NO, 100, 4, NO, NO, NO, "test", "2026-11-21",
+    };
+
+    cr_assert_float_eq(tt_price_cost(&p, 600, 10, 200, 300, 100, 0), 0.00128, 1e-12);
+    cr_assert_float_eq(tt_price_cost(&t, 200, 10, 0, 0, 0, 0), 0.00088, 1e-12);
+    cr_assert_float_eq(tt_price_cost(NULL, 1000, 1000, 0, 0, 0, 0), 0.0, 0.0);
+}
+
+/* --- spans --------------------------------------------------------------- */
+
+static void span_setup(struct tt_span *s, const char *provider, const char *req,
+                       const char *resp)
+{
+    tt_span_init(s);
+    cr_assert_eq(tt_span_set(&s->provider, provider), TT_OK);
+    cr_assert_eq(tt_span_set(&s->request_model, req), TT_OK);
+    cr_assert_eq(tt_span_set(&s->response_model, resp), TT_OK);
+    s->usage_known = true;
+}
+
+Test(price_apply, response_model_preferred)
+{
+    struct tt_span s;
+
+    /* request gpt-4o, answered by gpt-4o-mini: 1000*0.15 + 1000*0.60 = 750
+     * (gpt-4o would have been 12500) */
+    span_setup(&s, "openai", "gpt-4o", "gpt-4o-mini");
+    s.input_tokens = 1000;
+    s.output_tokens = 1000;
+    tt_price_apply(&s);
+    cr_assert(s.cost_known);
+    cr_assert_float_eq(s.cost_usd, 0.00075, 1e-12);
+    tt_span_clear(&s);
+}
+
+Test(price_apply, request_model_when_response_unknown)
+{
+    struct tt_span s;
+
+    /* Azure: the response names a deployment we cannot price, the request a
+     * model we can. gpt-4o: 1000*2.50 + 1000*10 = 12500 */
+    span_setup(&s, "azure.ai.openai", "gpt-4o", "my-deployment");
+    s.input_tokens = 1000;
+    s.output_tokens = 1000;
+    tt_price_apply(&s);
+    cr_assert(s.cost_known);
+    cr_assert_float_eq(s.cost_usd, 0.0125, 1e-12);
+    tt_span_clear(&s);
+}
+
+Test(price_apply, anthropic_span_with_cache_and_1h_writes)
+{
+    struct tt_span s;
+
+    /* span contract: input includes reads and writes. claude-opus-4-5
+     * 5/25, read 0.50, write 6.25, 1h 10:
+     * 500*5 + 1000*0.50 + 1500*6.25 + 500*10 + 200*25 = 22375 */
+    span_setup(&s, "anthropic", "claude-opus-4-5", "claude-opus-4-5-20251101");
+    s.input_tokens = 3500;
+    s.cache_read_tokens = 1000;
+    s.cache_write_tokens = 2000;
+    s.cache_write_1h_tokens = 500;
+    s.output_tokens = 200;
+    tt_price_apply(&s);
+    cr_assert(s.cost_known);
+    cr_assert_float_eq(s.cost_usd, 0.022375, 1e-12);
+    tt_span_clear(&s);
+}
+
+Test(price_apply, openai_span_with_reasoning)
+{
+    struct tt_span s;
+
+    /* o4-mini 1.10/4.40, cached 0.275; reasoning at output:
+     * 3000*1.10 + 1000*0.275 + 5000*4.40 = 25575 */
+    span_setup(&s, "openai", "o4-mini", "o4-mini-2025-04-16");
+    s.input_tokens = 4000;
+    s.cache_read_tokens = 1000;
+    s.output_tokens = 5000;
+    s.reasoning_tokens = 4000;
+    tt_price_apply(&s);
+    cr_assert(s.cost_known);
+    cr_assert_float_eq(s.cost_usd, 0.025575, 1e-12);
+    tt_span_clear(&s);
+}
+
+Test(price_apply, no_usage_means_unknown_cost)
+{
+    struct tt_span s;
+
+    span_setup(&s, "openai", "gpt-4o", "gpt-4o");
+    s.usage_known = false;
+    s.cost_usd = 3.0;
+    s.cost_known = true;
+    tt_price_apply(&s);
+    cr_assert_not(s.cost_known);
+    cr_assert_float_eq(s.cost_usd, 0.0, 0.0);
+    tt_span_clear(&s);
+}
+
+Test(price_apply, unknown_model_warns_once, .init = cr_redirect_stderr)
+{
+    struct tt_span s;
+
+    unsetenv("TOKENTAP_LOG");
+    span_setup(&s, "openai", "no-such-model", NULL);
+    s.input_tokens = 10;
+    s.output_tokens = 10;
+    tt_price_apply(&s);
+    cr_assert_not(s.cost_known);
+    cr_assert_float_eq(s.cost_usd, 0.0, 0.0);
+    tt_price_apply(&s);
+    cr_assert_not(s.cost_known);
+    tt_span_clear(&s);
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "tokentap: no price for model 'no-such-model' (provider openai); cost unknown\n");
+}
+
+Test(price_apply, warning_silenced_by_log_off, .init = cr_redirect_stderr)
+{
+    struct tt_span s;
+
+    setenv("TOKENTAP_LOG", "off", 1);
+    span_setup(&s, "anthropic", "claude-nonexistent", "claude-nonexistent");
+    s.input_tokens = 10;
+    tt_price_apply(&s);
+    cr_assert_not(s.cost_known);
+    tt_span_clear(&s);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("");
+}
+
+Test(price_apply, warning_names_are_sanitised, .init = cr_redirect_stderr)
+{
+    struct tt_span s;
+
+    unsetenv("TOKENTAP_LOG");
+    span_setup(&s, NULL, NULL, "evil\nmodel");
+    tt_price_apply(&s);
+    tt_span_clear(&s);
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "tokentap: no price for model 'evil?model' (provider unknown); cost unknown\n");
+}
+
+Test(price_apply, warned_set_is_bounded, .init = cr_redirect_stderr)
+{
+    struct tt_span s;
+    char name[32], line[256];
+    int lines = 0, suppressed = 0;
+
+    unsetenv("TOKENTAP_LOG");
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 100; i++) {
+            snprintf(name, sizeof(name), "unknown-%d", i);
+            span_setup(&s, "openai", name, NULL);
+            tt_price_apply(&s);
+            cr_assert_not(s.cost_known);
+            tt_span_clear(&s);
+        }
+    }
+    fflush(stderr);
+    FILE *f = cr_get_redirected_stderr();
+    while (fgets(line, sizeof(line), f)) {
+        if (strstr(line, "no further warnings"))
+            suppressed++;
+        else
+            lines++;
+    }
+    /* 64 distinct names warned once each, then one line saying we stopped */
+    cr_assert_eq(lines, 64);
+    cr_assert_eq(suppressed, 1);
+}
+
+Test(price_apply, local_models_are_free, .init = cr_redirect_stderr)
+{
+    struct tt_span s;
+
+    unsetenv("TOKENTAP_LOG");
+    span_setup(&s, "ollama", "llama3.2", "llama3.2");
+    s.input_tokens = 5000;
+    s.output_tokens = 5000;
+    s.cost_usd = 1.0;
+    tt_price_apply(&s);
+    cr_assert(s.cost_known);
+    cr_assert_float_eq(s.cost_usd, 0.0, 0.0);
+    tt_span_clear(&s);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("");
+}
+
+/* --- the table itself ------------------------------------------------------ */
+
+Test(price_table, rows_are_sane)
+{
+    cr_assert_gt(tt_price_table_len, 0);
+    for (size_t i = 0; i < tt_price_table_len; i++) {
+        const struct tt_price *p = &tt_price_table[i];
+        bool embedding = strncmp(p->model, "text-embedding-", 15) == 0;
+
+        cr_expect(p->provider && p->provider[0], "row %zu: provider", i);
+        cr_expect(p->model && p->model[0], "row %zu: model", i);
+        cr_expect_gt(p->input, 0, "%s: input price", p->model);
+        if (embedding)
+            cr_expect_float_eq(p->output, 0.0, 0.0, "%s: embeddings have no output", p->model);
+        else
+            cr_expect_gt(p->output, 0, "%s: output price", p->model);
+        /* a cached token never costs more than an uncached one */
+        if (p->cache_read >= 0)
+            cr_expect_leq(p->cache_read, p->input, "%s: cache_read", p->model);
+        if (p->tier_threshold > 0)
+            cr_expect(p->tier_input >= 0 || p->tier_output >= 0,
+                      "%s: tier without prices", p->model);
+        cr_expect(p->source && p->source[0], "%s: source", p->model);
+        cr_expect(p->date && strlen(p->date) == 10, "%s: date", p->model);
+    }
+}
+
+Test(price_table, no_duplicate_provider_model)
+{
+    for (size_t i = 0; i < tt_price_table_len; i++) {
+        for (size_t j = i + 1; j < tt_price_table_len; j++) {
+            const struct tt_price *a = &tt_price_table[i], *b = &tt_price_table[j];
+
+            cr_expect(strcmp(a->provider, b->provider) != 0 ||
+                          strcasecmp(a->model, b->model) != 0,
+                      "duplicate %s/%s (rows %zu, %zu)", a->provider, a->model, i, j);
+        }
+    }
+}
+
+Test(price_table, every_row_finds_itself)
+{
+    /* A row that another row's normalisation would shadow could never be
+     * used; each canonical name must map back to its own row. */
+    for (size_t i = 0; i < tt_price_table_len; i++) {
+        const struct tt_price *p = &tt_price_table[i];
+
+        cr_expect_eq(tt_price_find(p->provider, p->model), p, "%s/%s",
+                     p->provider, p->model);
+    }
+}
+
+Test(price_table, covers_the_issue_models)
+{
+    static const char *const want[][2] = {
+        { "openai", "gpt-5" }, { "openai", "gpt-5-mini" }, { "openai", "gpt-5-nano" },
+        { "openai", "gpt-5-pro" }, { "openai", "gpt-5-codex" }, { "openai", "gpt-5.4" },
+        { "openai", "gpt-4.1" }, { "openai", "gpt-4.1-mini" }, { "openai", "gpt-4.1-nano" },
+        { "openai", "gpt-4o" }, { "openai", "gpt-4o-mini" }, { "openai", "o1" },
+        { "openai", "o3" }, { "openai", "o3-mini" }, { "openai", "o4-mini" },
+        { "openai", "gpt-4-turbo" }, { "openai", "gpt-4" }, { "openai", "gpt-3.5-turbo" },
+        { "openai", "text-embedding-3-small" }, { "openai", "text-embedding-3-large" },
+        { "openai", "text-embedding-ada-002" },
+        { "anthropic", "claude-opus-4-5" }, { "anthropic", "claude-opus-4-6" },
+        { "anthropic", "claude-opus-4-7" }, { "anthropic", "claude-opus-4-8" },
+        { "anthropic", "claude-sonnet-4-5" }, { "anthropic", "claude-sonnet-4-6" },
+        { "anthropic", "claude-sonnet-5" }, { "anthropic", "claude-haiku-4-5" },
+        { "anthropic", "claude-fable-5" }, { "anthropic", "claude-3-haiku-20240307" },
+    };
+
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct tt_price *p = tt_price_find(want[i][0], want[i][1]);
+
+        cr_expect(p && strcmp(p->model, want[i][1]) == 0, "%s/%s missing",
+                  want[i][0], want[i][1]);
+    }
+}
