@@ -1,0 +1,1466 @@
+/*
+ * tokentap mock: a local OpenAI / Anthropic provider (see mock.h).
+ *
+ * One detached thread per connection; each thread reads HTTP/1.1 requests
+ * (Content-Length or chunked bodies, keep-alive, HTTP/1.0) and answers with
+ * the provider's wire format, as documented in
+ * shared/research/providers.md sections 1 and 4.
+ *
+ * Token usage semantics (both --usage and x-mock-usage): `in` is the TOTAL
+ * input, including `cached` (cache reads) and `cache_write`; `out` is the total
+ * output including `reasoning`. OpenAI reports prompt_tokens = in; Anthropic
+ * reports input_tokens = in - cached - cache_write (clamped at 0).
+ *
+ * Control headers, per request:
+ *   x-mock-usage: in=..,out=..,cached=..,cache_write=..,reasoning=..
+ *   x-mock-status: 400..599      error response in the provider's error shape
+ *   x-mock-chunks: N             content deltas / tool-argument fragments (5)
+ *   x-mock-delay-ms: N           sleep between stream events
+ *   x-mock-cut: N                stream: drop the connection after N events
+ *   x-mock-stream-error: 1       stream: error event after the first deltas
+ *   x-mock-no-usage: 1           omit usage (non-stream, OpenAI stream)
+ *   x-mock-chunked: 1            non-stream body with chunked encoding
+ *   x-mock-response-model: NAME  response "model" (default: the request's)
+ */
+#include "mock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <zlib.h>
+
+#define TT_MOCK_IN_CAP (64 * 1024)        /* read buffer; bounds one header line */
+#define TT_MOCK_LINE_CAP 8192             /* longest request/header line */
+#define TT_MOCK_MAX_HEADERS 128
+#define TT_MOCK_BODY_CAP (16L * 1024 * 1024)
+#define TT_MOCK_IDLE_MS (120 * 1000)      /* idle keep-alive connections are closed */
+#define TT_MOCK_POLL_MS 250               /* how quickly threads notice shutdown */
+#define TT_MOCK_DRAIN_MS 5000             /* shutdown waits this long for threads */
+#define TT_MOCK_DEFAULT_CHUNKS 5
+
+struct tt_mock_usage {
+	long in, out, cached, cache_write, reasoning;
+};
+
+struct tt_mock_server {
+	SSL_CTX *ctx;                     /* NULL with --plain */
+	struct tt_mock_usage usage;       /* --usage defaults */
+	int quiet;
+	atomic_int active;                /* live connection threads */
+};
+
+struct tt_mock_conn {
+	struct tt_mock_server *srv;
+	int fd;
+	SSL *ssl;                         /* NULL with --plain */
+	int abort;                        /* drop without close_notify (x-mock-cut, I/O error) */
+	size_t off, len;                  /* unread bytes are in[off, len) */
+	char in[TT_MOCK_IN_CAP];
+};
+
+struct tt_mock_req {
+	char method[16];
+	char path[1024];
+	int http10, close, expect_continue, chunked_body, gzip, anthropic_hint;
+	long content_length;              /* -1: absent */
+	/* control headers (0 = not given) */
+	long status, cut, chunks, delay_ms, stream_error, no_usage, force_chunked;
+	char usage_hdr[256];              /* x-mock-usage, applied over --usage */
+	char resp_model[256];
+	const char *bad_header;           /* first control header we could not parse */
+	char *body;                       /* owned; freed by tt_mock_req_free */
+	size_t body_len;
+};
+
+struct tt_mock_provider;
+
+/* Everything one model call needs to render a response. */
+struct tt_mock_call {
+	const struct tt_mock_provider *prov;
+	const struct tt_mock_req *req;
+	struct tt_mock_usage u;
+	const char *model;                /* borrowed from the request JSON or req */
+	int include_usage;
+	long chunks;
+	const char *tool_name;            /* non-NULL when the request has tools */
+	json_t *tool_input;               /* owned: sample arguments object */
+	char *tool_args;                  /* owned: tool_input serialised */
+	char id[64], tool_id[64];
+	json_int_t created;
+};
+
+struct tt_mock_stream {
+	struct tt_mock_conn *c;
+	const struct tt_mock_req *req;
+	int chunked;                      /* 0 for HTTP/1.0: body ends at close */
+	long sent;
+};
+
+struct tt_mock_err {
+	int status;
+	const char *reason, *message, *oa_type, *oa_code, *an_type;
+};
+
+struct tt_mock_provider {
+	const char *name, *path, *reqid_header, *id_prefix, *tool_id_prefix;
+	const char *tool_fn_key;          /* OpenAI nests the tool under "function" */
+	const char *tool_schema_key;      /* where the tool's JSON schema lives */
+	json_t *(*error_body)(const struct tt_mock_err *e, const char *msg);
+	json_t *(*response)(const struct tt_mock_call *k);
+	int (*stream)(struct tt_mock_stream *s, const struct tt_mock_call *k);
+};
+
+/* Set from the signal handler; lock-free atomics are async-signal-safe. */
+static atomic_int tt_mock_stop;
+static atomic_ulong tt_mock_seq;
+
+/* Real status lines and error types per provider (openai-python _exceptions,
+ * anthropic docs "errors"). The last row is the fallback. */
+static const struct tt_mock_err tt_mock_errs[] = {
+	{400, "Bad Request", "Invalid request (mock).", "invalid_request_error", NULL, "invalid_request_error"},
+	{401, "Unauthorized", "Incorrect API key provided (mock).", "invalid_request_error", "invalid_api_key",
+	 "authentication_error"},
+	{403, "Forbidden", "Permission denied (mock).", "invalid_request_error", NULL, "permission_error"},
+	{404, "Not Found", "Not found (mock).", "invalid_request_error", "unknown_url", "not_found_error"},
+	{413, "Payload Too Large", "Request too large (mock).", "invalid_request_error", NULL, "request_too_large"},
+	{429, "Too Many Requests", "Rate limit reached (mock).", "requests", "rate_limit_exceeded",
+	 "rate_limit_error"},
+	{431, "Request Header Fields Too Large", "Request headers too large (mock).", "invalid_request_error",
+	 NULL, "invalid_request_error"},
+	{500, "Internal Server Error", "The server had an error (mock).", "server_error", NULL, "api_error"},
+	{503, "Service Unavailable", "The engine is overloaded (mock).", "server_error", NULL, "api_error"},
+	{529, "Overloaded", "Overloaded", "server_error", NULL, "overloaded_error"},
+	{0, "Error", "Error (mock).", "server_error", NULL, "api_error"},
+};
+
+static const struct tt_mock_err *tt_mock_err_for(int status)
+{
+	size_t i;
+
+	for (i = 0; tt_mock_errs[i].status; i++)
+		if (tt_mock_errs[i].status == status)
+			break;
+	return &tt_mock_errs[i];
+}
+
+/* Word pieces of the canned reply; piece 0 has no leading space so any
+ * prefix of the sequence reads as text. */
+static const char *const tt_mock_words[] = {
+	"Hello", " from", " the", " mock", " provider.", " This", " reply",
+	" is", " canned", " and", " free.",
+};
+
+static const char *tt_mock_piece(long i)
+{
+	size_t n = sizeof tt_mock_words / sizeof tt_mock_words[0];
+
+	return i == 0 ? tt_mock_words[0] : tt_mock_words[1 + (size_t)(i - 1) % (n - 1)];
+}
+
+/* --- small utilities --------------------------------------------------- */
+
+static unsigned long tt_mock_next_seq(void)
+{
+	return atomic_fetch_add(&tt_mock_seq, 1);
+}
+
+static void tt_mock_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Parses "in=1,out=2,..." (commas or spaces between pairs) into u; keys not
+ * given keep their value. Returns 0 or -1 on any malformed pair. */
+static int tt_mock_parse_usage(const char *s, struct tt_mock_usage *u)
+{
+	static const struct { const char *key; size_t off; } keys[] = {
+		{"in", offsetof(struct tt_mock_usage, in)},
+		{"out", offsetof(struct tt_mock_usage, out)},
+		{"cached", offsetof(struct tt_mock_usage, cached)},
+		{"cache_write", offsetof(struct tt_mock_usage, cache_write)},
+		{"reasoning", offsetof(struct tt_mock_usage, reasoning)},
+	};
+
+	for (;;) {
+		const char *eq;
+		char *end;
+		size_t i, klen;
+		long v;
+
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (!*s)
+			return 0;
+		eq = strchr(s, '=');
+		if (!eq)
+			return -1;
+		klen = (size_t)(eq - s);
+		errno = 0;
+		v = strtol(eq + 1, &end, 10);
+		if (end == eq + 1 || errno || v < 0 || (*end && *end != ',' && *end != ' '))
+			return -1;
+		for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			if (strlen(keys[i].key) == klen && !strncmp(keys[i].key, s, klen))
+				break;
+		if (i == sizeof keys / sizeof keys[0])
+			return -1;
+		*(long *)(void *)((char *)u + keys[i].off) = v;
+		s = end;
+	}
+}
+
+static int tt_mock_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Writes path atomically (temp file + rename) so a test polling for the
+ * file never reads it half-written. */
+static int tt_mock_write_file(const char *path, const char *data, size_t len)
+{
+	char tmp[4096];
+	FILE *f;
+	int ok;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp ||
+	    !(f = fopen(tmp, "we")))
+		return -1;
+	/* 0644 whatever the umask: the CA is read by clients run as other users. */
+	ok = fchmod(fileno(f), 0644) == 0 && fwrite(data, 1, len, f) == len;
+	ok = fclose(f) == 0 && ok && rename(tmp, path) == 0;
+	if (!ok)
+		unlink(tmp);
+	return ok ? 0 : -1;
+}
+
+/* gzip (RFC 1952) of in; *out is malloc'd and owned by the caller. */
+static int tt_mock_gzip(const char *in, size_t len, char **out, size_t *out_len)
+{
+	z_stream z;
+	char *buf;
+	size_t cap;
+
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	cap = deflateBound(&z, (uLong)len) + 32;
+	buf = malloc(cap);
+	if (!buf) {
+		deflateEnd(&z);
+		return -1;
+	}
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)buf;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(buf);
+		return -1;
+	}
+	*out_len = z.total_out;
+	*out = buf;
+	deflateEnd(&z);
+	return 0;
+}
+
+/* --- connection I/O ---------------------------------------------------- */
+
+static int tt_mock_write_all(struct tt_mock_conn *c, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n;
+
+		if (c->ssl) {
+			int w = SSL_write(c->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+			n = w > 0 ? w : -1;
+		} else {
+			n = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+		}
+		if (n <= 0) {
+			c->abort = 1;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads more bytes into c->in. Waits in short polls so the thread notices
+ * shutdown and idle timeouts. Returns -1 on EOF, error, full buffer or stop. */
+static int tt_mock_fill(struct tt_mock_conn *c)
+{
+	int waited = 0, n;
+
+	if (c->off) {
+		memmove(c->in, c->in + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	if (c->len == sizeof c->in)
+		return -1;
+	while (!(c->ssl && SSL_pending(c->ssl))) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		int rc;
+
+		if (atomic_load(&tt_mock_stop) || waited >= TT_MOCK_IDLE_MS)
+			return -1;
+		rc = poll(&pfd, 1, TT_MOCK_POLL_MS);
+		if (rc > 0)
+			break;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		waited += TT_MOCK_POLL_MS;
+	}
+	if (c->ssl)
+		n = SSL_read(c->ssl, c->in + c->len, (int)(sizeof c->in - c->len));
+	else
+		do
+			n = (int)recv(c->fd, c->in + c->len, sizeof c->in - c->len, 0);
+		while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	c->len += (size_t)n;
+	return 0;
+}
+
+/* Reads one line (LF or CRLF) into out without its terminator. Returns its
+ * length, -1 when the connection ended, -2 when the line exceeds cap - 1. */
+static long tt_mock_read_line(struct tt_mock_conn *c, char *out, size_t cap)
+{
+	for (;;) {
+		char *nl = memchr(c->in + c->off, '\n', c->len - c->off);
+
+		if (nl) {
+			size_t n = (size_t)(nl - (c->in + c->off));
+			size_t take = n;
+
+			if (take && c->in[c->off + take - 1] == '\r')
+				take--;
+			if (take >= cap)
+				return -2;
+			memcpy(out, c->in + c->off, take);
+			out[take] = '\0';
+			c->off += n + 1;
+			return (long)take;
+		}
+		if (c->len - c->off >= cap)
+			return -2;
+		if (tt_mock_fill(c) < 0)
+			return -1;
+	}
+}
+
+static int tt_mock_read_exact(struct tt_mock_conn *c, char *dst, size_t n)
+{
+	while (n) {
+		size_t have = c->len - c->off, take = have < n ? have : n;
+
+		memcpy(dst, c->in + c->off, take);
+		c->off += take;
+		dst += take;
+		n -= take;
+		if (n && tt_mock_fill(c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --- request parsing --------------------------------------------------- */
+
+static const struct { const char *name; size_t off; long min, max; } tt_mock_int_headers[] = {
+	{"x-mock-status", offsetof(struct tt_mock_req, status), 400, 599},
+	{"x-mock-cut", offsetof(struct tt_mock_req, cut), 0, 1000000},
+	{"x-mock-chunks", offsetof(struct tt_mock_req, chunks), 1, 10000},
+	{"x-mock-delay-ms", offsetof(struct tt_mock_req, delay_ms), 0, 60000},
+	{"x-mock-stream-error", offsetof(struct tt_mock_req, stream_error), 0, 1},
+	{"x-mock-no-usage", offsetof(struct tt_mock_req, no_usage), 0, 1},
+	{"x-mock-chunked", offsetof(struct tt_mock_req, force_chunked), 0, 1},
+};
+
+/* line is "Name: value", NUL-terminated. Returns -1 only for a malformed
+ * line; bad control headers are recorded and reported later in the
+ * provider's error shape. */
+static int tt_mock_header(struct tt_mock_req *r, char *line)
+{
+	char *colon = strchr(line, ':'), *v, *e;
+	size_t i;
+
+	if (!colon || colon == line)
+		return -1;
+	*colon = '\0';
+	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		;
+	*e = '\0';
+
+	if (!strcasecmp(line, "content-length")) {
+		if (tt_mock_parse_long(v, 0, LONG_MAX, &r->content_length) < 0)
+			return -1;
+	} else if (!strcasecmp(line, "transfer-encoding")) {
+		r->chunked_body = strcasestr(v, "chunked") != NULL;
+	} else if (!strcasecmp(line, "connection")) {
+		if (strcasestr(v, "close"))
+			r->close = 1;
+	} else if (!strcasecmp(line, "expect")) {
+		r->expect_continue = !strcasecmp(v, "100-continue");
+	} else if (!strcasecmp(line, "accept-encoding")) {
+		r->gzip = strcasestr(v, "gzip") != NULL;
+	} else if (!strcasecmp(line, "anthropic-version") || !strcasecmp(line, "x-api-key")) {
+		r->anthropic_hint = 1;
+	} else if (!strcasecmp(line, "x-mock-usage")) {
+		snprintf(r->usage_hdr, sizeof r->usage_hdr, "%s", v);
+	} else if (!strcasecmp(line, "x-mock-response-model")) {
+		snprintf(r->resp_model, sizeof r->resp_model, "%s", v);
+	} else {
+		for (i = 0; i < sizeof tt_mock_int_headers / sizeof tt_mock_int_headers[0]; i++) {
+			if (strcasecmp(line, tt_mock_int_headers[i].name))
+				continue;
+			if (tt_mock_parse_long(v, tt_mock_int_headers[i].min, tt_mock_int_headers[i].max,
+					       (long *)(void *)((char *)r + tt_mock_int_headers[i].off)) < 0 &&
+			    !r->bad_header)
+				r->bad_header = tt_mock_int_headers[i].name;
+		}
+	}
+	return 0;
+}
+
+/* Returns 0 (r->body holds the de-chunked body), -1 (connection gone) or an
+ * HTTP status to answer with before closing. */
+static int tt_mock_read_chunked(struct tt_mock_conn *c, struct tt_mock_req *r)
+{
+	char line[TT_MOCK_LINE_CAP], *end;
+	long n, size;
+
+	for (;;) {
+		n = tt_mock_read_line(c, line, sizeof line);
+		if (n < 0)
+			return n == -2 ? 400 : -1;
+		errno = 0;
+		size = strtol(line, &end, 16);
+		if (end == line || errno || size < 0 || (*end && *end != ';' && *end != ' '))
+			return 400;
+		if (size == 0)
+			break;
+		if ((long)r->body_len + size > TT_MOCK_BODY_CAP)
+			return 413;
+		end = realloc(r->body, r->body_len + (size_t)size);
+		if (!end)
+			return 500;
+		r->body = end;
+		if (tt_mock_read_exact(c, r->body + r->body_len, (size_t)size) < 0)
+			return -1;
+		r->body_len += (size_t)size;
+		n = tt_mock_read_line(c, line, sizeof line);
+		if (n != 0)
+			return n == -1 ? -1 : 400;
+	}
+	do /* trailers, ignored */
+		n = tt_mock_read_line(c, line, sizeof line);
+	while (n > 0);
+	return n < 0 ? (n == -2 ? 400 : -1) : 0;
+}
+
+static int tt_mock_read_request(struct tt_mock_conn *c, struct tt_mock_req *r)
+{
+	char line[TT_MOCK_LINE_CAP], ver[16];
+	long n;
+	int i;
+
+	do /* RFC 9112 2.2: ignore empty lines before the request line */
+		n = tt_mock_read_line(c, line, sizeof line);
+	while (n == 0);
+	if (n < 0)
+		return n == -2 ? 431 : -1;
+	if (sscanf(line, "%15s %1023s %15s", r->method, r->path, ver) != 3)
+		return 400;
+	if (!strcmp(ver, "HTTP/1.0"))
+		r->http10 = 1;
+	else if (strcmp(ver, "HTTP/1.1"))
+		return 400;
+	for (i = 0;; i++) {
+		n = tt_mock_read_line(c, line, sizeof line);
+		if (n < 0)
+			return n == -2 ? 431 : -1;
+		if (n == 0)
+			break;
+		if (i == TT_MOCK_MAX_HEADERS)
+			return 431;
+		if (tt_mock_header(r, line) < 0)
+			return 400;
+	}
+	/* Keep-alive for HTTP/1.0 is an opt-in we do not offer: close after. */
+	if (r->http10)
+		r->close = 1;
+	if (r->expect_continue && !r->http10 && (r->chunked_body || r->content_length > 0)) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		if (tt_mock_write_all(c, cont, sizeof cont - 1) < 0)
+			return -1;
+	}
+	if (r->chunked_body)
+		return tt_mock_read_chunked(c, r);
+	if (r->content_length > TT_MOCK_BODY_CAP)
+		return 413;
+	if (r->content_length > 0) {
+		r->body = malloc((size_t)r->content_length);
+		if (!r->body)
+			return 500;
+		if (tt_mock_read_exact(c, r->body, (size_t)r->content_length) < 0)
+			return -1;
+		r->body_len = (size_t)r->content_length;
+	}
+	return 0;
+}
+
+static void tt_mock_req_free(struct tt_mock_req *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+/* --- responses --------------------------------------------------------- */
+
+/* clen >= 0: Content-Length; -1: chunked; -2: delimited by close. */
+static int tt_mock_send_head(struct tt_mock_conn *c, const struct tt_mock_req *r,
+			     const struct tt_mock_provider *p, int status, const char *ctype,
+			     long long clen, int gz)
+{
+	char h[1024];
+	size_t n = 0;
+
+#define TT_MOCK_ADD(...)                                                          \
+	do {                                                                      \
+		int w_ = snprintf(h + n, sizeof h - n, __VA_ARGS__);              \
+		if (w_ < 0 || (size_t)w_ >= sizeof h - n)                         \
+			return -1;                                                \
+		n += (size_t)w_;                                                  \
+	} while (0)
+	TT_MOCK_ADD("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nServer: tokentap-mock\r\n", status,
+		    status == 200 ? "OK" : tt_mock_err_for(status)->reason, ctype);
+	if (p)
+		TT_MOCK_ADD("%s: req_mock%016lx\r\n", p->reqid_header, tt_mock_next_seq());
+	if (clen >= 0)
+		TT_MOCK_ADD("Content-Length: %lld\r\n", clen);
+	else if (clen == -1)
+		TT_MOCK_ADD("Transfer-Encoding: chunked\r\n");
+	if (gz)
+		TT_MOCK_ADD("Content-Encoding: gzip\r\n");
+	if (r->close || clen == -2)
+		TT_MOCK_ADD("Connection: close\r\n");
+	TT_MOCK_ADD("\r\n");
+#undef TT_MOCK_ADD
+	return tt_mock_write_all(c, h, n);
+}
+
+/* A complete non-streaming response: gzip when accepted, chunked on request. */
+static int tt_mock_send_body(struct tt_mock_conn *c, const struct tt_mock_req *r,
+			     const struct tt_mock_provider *p, int status, const char *ctype,
+			     const char *body, size_t len)
+{
+	char *gz = NULL, line[32];
+	int rc = -1, chunked = r->force_chunked && !r->http10;
+
+	if (r->gzip && len) {
+		size_t gz_len;
+		if (tt_mock_gzip(body, len, &gz, &gz_len) < 0)
+			return -1;
+		body = gz;
+		len = gz_len;
+	}
+	if (tt_mock_send_head(c, r, p, status, ctype, chunked ? -1 : (long long)len, gz != NULL) < 0)
+		goto out;
+	if (!chunked) {
+		rc = tt_mock_write_all(c, body, len);
+		goto out;
+	}
+	/* Three chunks, so clients' de-chunking really gets exercised. */
+	for (size_t done = 0, step = len / 3 + 1; done < len; done += step) {
+		size_t take = len - done < step ? len - done : step;
+		int w = snprintf(line, sizeof line, "%zx\r\n", take);
+		if (tt_mock_write_all(c, line, (size_t)w) < 0 || tt_mock_write_all(c, body + done, take) < 0 ||
+		    tt_mock_write_all(c, "\r\n", 2) < 0)
+			goto out;
+	}
+	rc = tt_mock_write_all(c, "0\r\n\r\n", 5);
+out:
+	free(gz);
+	return rc;
+}
+
+/* Sends j (reference stolen) as the JSON body. */
+static int tt_mock_send_json(struct tt_mock_conn *c, const struct tt_mock_req *r,
+			     const struct tt_mock_provider *p, int status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc = -1;
+
+	json_decref(j);
+	if (s)
+		rc = tt_mock_send_body(c, r, p, status, "application/json", s, strlen(s));
+	free(s);
+	return rc;
+}
+
+static int tt_mock_send_error(struct tt_mock_conn *c, const struct tt_mock_req *r,
+			      const struct tt_mock_provider *p, int status, const char *msg)
+{
+	const struct tt_mock_err *e = tt_mock_err_for(status);
+
+	return tt_mock_send_json(c, r, p, status, p->error_body(e, msg ? msg : e->message));
+}
+
+/* One SSE event as one HTTP chunk in one write, so clients see events
+ * arrive separately. Honours x-mock-delay-ms and x-mock-cut. */
+static int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char *data)
+{
+	size_t dlen = strlen(data), elen = event ? strlen(event) : 0;
+	size_t plen = (event ? 8 + elen : 0) + 6 + dlen + 2, n = 0;
+	char *buf;
+	int rc;
+
+	if (s->sent && s->req->delay_ms)
+		tt_mock_sleep_ms(s->req->delay_ms);
+	if (atomic_load(&tt_mock_stop) || (s->req->cut && s->sent >= s->req->cut)) {
+		s->c->abort = 1; /* no terminator: the client must see a broken stream */
+		return -1;
+	}
+	buf = malloc(plen + 32);
+	if (!buf)
+		return -1;
+	if (s->chunked)
+		n += (size_t)snprintf(buf, 32, "%zx\r\n", plen);
+	if (event)
+		n += (size_t)snprintf(buf + n, 9 + elen, "event: %s\n", event);
+	memcpy(buf + n, "data: ", 6);
+	memcpy(buf + n + 6, data, dlen);
+	memcpy(buf + n + 6 + dlen, "\n\n", 2);
+	n += 6 + dlen + 2;
+	if (s->chunked) {
+		memcpy(buf + n, "\r\n", 2);
+		n += 2;
+	}
+	rc = tt_mock_write_all(s->c, buf, n);
+	free(buf);
+	s->sent++;
+	return rc;
+}
+
+/* Emits j (reference stolen) as the event's data. */
+static int tt_mock_emit_json(struct tt_mock_stream *s, const char *event, json_t *j)
+{
+	char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc = d ? tt_mock_emit(s, event, d) : -1;
+
+	free(d);
+	json_decref(j);
+	return rc;
+}
+
+/* Fragment i of n of the tool arguments, as [start, end). */
+static void tt_mock_frag(const char *args, long i, long n, size_t *start, size_t *len)
+{
+	size_t total = strlen(args);
+
+	*start = total * (size_t)i / (size_t)n;
+	*len = total * (size_t)(i + 1) / (size_t)n - *start;
+}
+
+/* Deltas in a stream: words of the text, or fragments of the tool
+ * arguments (never more fragments than bytes). */
+static long tt_mock_delta_count(const struct tt_mock_call *k)
+{
+	long alen = k->tool_args ? (long)strlen(k->tool_args) : k->chunks;
+
+	return k->chunks < alen ? k->chunks : alen;
+}
+
+static char *tt_mock_text(long chunks)
+{
+	size_t cap = 1, n = 0;
+	char *t;
+
+	for (long i = 0; i < chunks; i++)
+		cap += strlen(tt_mock_piece(i));
+	t = malloc(cap);
+	if (!t)
+		return NULL;
+	for (long i = 0; i < chunks; i++) {
+		size_t l = strlen(tt_mock_piece(i));
+		memcpy(t + n, tt_mock_piece(i), l);
+		n += l;
+	}
+	t[n] = '\0';
+	return t;
+}
+
+/* --- OpenAI Chat Completions ------------------------------------------- */
+
+static json_t *tt_mock_openai_error(const struct tt_mock_err *e, const char *msg)
+{
+	return json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", msg, "type", e->oa_type,
+			 "param", "code", e->oa_code);
+}
+
+static json_t *tt_mock_openai_usage(const struct tt_mock_usage *u)
+{
+	json_t *ptd = json_pack("{s:I, s:i}", "cached_tokens", (json_int_t)u->cached, "audio_tokens", 0);
+
+	if (ptd && u->cache_write)
+		json_object_set_new(ptd, "cache_write_tokens", json_integer(u->cache_write));
+	return json_pack("{s:I, s:I, s:I, s:o, s:{s:I, s:i, s:i, s:i}}",
+			 "prompt_tokens", (json_int_t)u->in, "completion_tokens", (json_int_t)u->out,
+			 "total_tokens", (json_int_t)(u->in + u->out), "prompt_tokens_details", ptd,
+			 "completion_tokens_details", "reasoning_tokens", (json_int_t)u->reasoning,
+			 "audio_tokens", 0, "accepted_prediction_tokens", 0, "rejected_prediction_tokens", 0);
+}
+
+static json_t *tt_mock_openai_response(const struct tt_mock_call *k)
+{
+	json_t *msg, *resp;
+	char *text = NULL;
+
+	if (k->tool_name) {
+		msg = json_pack("{s:s, s:n, s:n, s:[], s:[{s:s, s:s, s:{s:s, s:s}}]}", "role", "assistant",
+				"content", "refusal", "annotations", "tool_calls", "id", k->tool_id, "type",
+				"function", "function", "name", k->tool_name, "arguments", k->tool_args);
+	} else {
+		text = tt_mock_text(k->chunks);
+		msg = json_pack("{s:s, s:s, s:n, s:[]}", "role", "assistant", "content", text ? text : "",
+				"refusal", "annotations");
+	}
+	free(text);
+	resp = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:s, s:s}", "id", k->id,
+			 "object", "chat.completion", "created", k->created, "model", k->model, "choices",
+			 "index", 0, "message", msg, "logprobs", "finish_reason",
+			 k->tool_name ? "tool_calls" : "stop", "service_tier", "default",
+			 "system_fingerprint", "fp_mock");
+	if (resp && !k->req->no_usage)
+		json_object_set_new(resp, "usage", tt_mock_openai_usage(&k->u));
+	return resp;
+}
+
+/* One chat.completion.chunk; delta is stolen. */
+static int tt_mock_openai_chunk(struct tt_mock_stream *s, const struct tt_mock_call *k, json_t *delta,
+				const char *finish)
+{
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:[{s:i, s:o, s:n, s:s?}]}", "id", k->id,
+			      "object", "chat.completion.chunk", "created", k->created, "model", k->model,
+			      "service_tier", "default", "system_fingerprint", "fp_mock", "choices", "index",
+			      0, "delta", delta, "logprobs", "finish_reason", finish);
+
+	/* With include_usage every chunk carries "usage": null (chat_completion_chunk.py). */
+	if (j && k->include_usage)
+		json_object_set_new(j, "usage", json_null());
+	return tt_mock_emit_json(s, NULL, j);
+}
+
+static int tt_mock_openai_stream(struct tt_mock_stream *s, const struct tt_mock_call *k)
+{
+	long n = tt_mock_delta_count(k);
+	long err_at = n / 2 > 1 ? n / 2 : 1;
+	json_t *delta, *usage;
+	size_t start, len;
+
+	if (k->tool_name)
+		delta = json_pack("{s:s, s:n, s:[{s:i, s:s, s:s, s:{s:s, s:s}}], s:n}", "role", "assistant",
+				  "content", "tool_calls", "index", 0, "id", k->tool_id, "type", "function",
+				  "function", "name", k->tool_name, "arguments", "", "refusal");
+	else
+		delta = json_pack("{s:s, s:s, s:n}", "role", "assistant", "content", "", "refusal");
+	if (tt_mock_openai_chunk(s, k, delta, NULL) < 0)
+		return -1;
+	for (long i = 0; i < n; i++) {
+		if (k->tool_name) {
+			tt_mock_frag(k->tool_args, i, n, &start, &len);
+			delta = json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", 0, "function",
+					  "arguments", k->tool_args + start, len);
+		} else {
+			delta = json_pack("{s:s}", "content", tt_mock_piece(i));
+		}
+		if (tt_mock_openai_chunk(s, k, delta, NULL) < 0)
+			return -1;
+		if (k->req->stream_error && i + 1 == err_at)
+			return tt_mock_emit_json(s, NULL, tt_mock_openai_error(tt_mock_err_for(500),
+					"The server had an error while processing your request (mock)."));
+	}
+	if (tt_mock_openai_chunk(s, k, json_object(), k->tool_name ? "tool_calls" : "stop") < 0)
+		return -1;
+	if (k->include_usage && !k->req->no_usage) {
+		usage = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:[], s:o}", "id", k->id, "object",
+				  "chat.completion.chunk", "created", k->created, "model", k->model,
+				  "service_tier", "default", "system_fingerprint", "fp_mock", "choices",
+				  "usage", tt_mock_openai_usage(&k->u));
+		if (tt_mock_emit_json(s, NULL, usage) < 0)
+			return -1;
+	}
+	return tt_mock_emit(s, NULL, "[DONE]");
+}
+
+/* --- Anthropic Messages ------------------------------------------------ */
+
+static json_t *tt_mock_anthropic_error(const struct tt_mock_err *e, const char *msg)
+{
+	return json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type", e->an_type, "message", msg);
+}
+
+/* input_tokens EXCLUDES cache reads and writes (anthropic usage.py). */
+static json_t *tt_mock_anthropic_usage(const struct tt_mock_usage *u, long output)
+{
+	long input = u->in - u->cached - u->cache_write;
+
+	return json_pack("{s:I, s:I, s:I, s:{s:I, s:i}, s:I, s:s}",
+			 "input_tokens", (json_int_t)(input > 0 ? input : 0),
+			 "cache_creation_input_tokens", (json_int_t)u->cache_write,
+			 "cache_read_input_tokens", (json_int_t)u->cached, "cache_creation",
+			 "ephemeral_5m_input_tokens", (json_int_t)u->cache_write, "ephemeral_1h_input_tokens",
+			 0, "output_tokens", (json_int_t)output, "service_tier", "standard");
+}
+
+static json_t *tt_mock_anthropic_response(const struct tt_mock_call *k)
+{
+	json_t *block, *resp, *usage;
+	char *text = NULL;
+
+	if (k->tool_name) {
+		block = json_pack("{s:s, s:s, s:s, s:O}", "type", "tool_use", "id", k->tool_id, "name",
+				  k->tool_name, "input", k->tool_input);
+	} else {
+		text = tt_mock_text(k->chunks);
+		block = json_pack("{s:s, s:s}", "type", "text", "text", text ? text : "");
+	}
+	free(text);
+	resp = json_pack("{s:s, s:s, s:s, s:s, s:[o], s:s, s:n}", "id", k->id, "type", "message", "role",
+			 "assistant", "model", k->model, "content", block, "stop_reason",
+			 k->tool_name ? "tool_use" : "end_turn", "stop_sequence");
+	if (resp && !k->req->no_usage) {
+		usage = tt_mock_anthropic_usage(&k->u, k->u.out);
+		if (usage && k->u.reasoning)
+			json_object_set_new(usage, "output_tokens_details",
+					    json_pack("{s:I}", "thinking_tokens", (json_int_t)k->u.reasoning));
+		json_object_set_new(resp, "usage", usage);
+	}
+	return resp;
+}
+
+static int tt_mock_anthropic_stream(struct tt_mock_stream *s, const struct tt_mock_call *k)
+{
+	long n = tt_mock_delta_count(k);
+	long err_at = n / 2 > 1 ? n / 2 : 1;
+	json_t *j;
+	size_t start, len;
+
+	j = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:o}}", "type", "message_start",
+		      "message", "id", k->id, "type", "message", "role", "assistant", "model", k->model,
+		      "content", "stop_reason", "stop_sequence", "usage",
+		      tt_mock_anthropic_usage(&k->u, 1));
+	if (tt_mock_emit_json(s, "message_start", j) < 0)
+		return -1;
+	if (k->tool_name)
+		j = json_pack("{s:s, s:s, s:s, s:{}}", "type", "tool_use", "id", k->tool_id, "name",
+			      k->tool_name, "input");
+	else
+		j = json_pack("{s:s, s:s}", "type", "text", "text", "");
+	j = json_pack("{s:s, s:i, s:o}", "type", "content_block_start", "index", 0, "content_block", j);
+	if (tt_mock_emit_json(s, "content_block_start", j) < 0 ||
+	    tt_mock_emit(s, "ping", "{\"type\": \"ping\"}") < 0)
+		return -1;
+	for (long i = 0; i < n; i++) {
+		if (k->tool_name) {
+			tt_mock_frag(k->tool_args, i, n, &start, &len);
+			j = json_pack("{s:s, s:s%}", "type", "input_json_delta", "partial_json",
+				      k->tool_args + start, len);
+		} else {
+			j = json_pack("{s:s, s:s}", "type", "text_delta", "text", tt_mock_piece(i));
+		}
+		j = json_pack("{s:s, s:i, s:o}", "type", "content_block_delta", "index", 0, "delta", j);
+		if (tt_mock_emit_json(s, "content_block_delta", j) < 0)
+			return -1;
+		if (k->req->stream_error && i + 1 == err_at)
+			return tt_mock_emit_json(s, "error",
+						 tt_mock_anthropic_error(tt_mock_err_for(529), "Overloaded"));
+	}
+	j = json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0);
+	if (tt_mock_emit_json(s, "content_block_stop", j) < 0)
+		return -1;
+	j = json_pack("{s:s, s:{s:s, s:n}, s:{s:I}}", "type", "message_delta", "delta", "stop_reason",
+		      k->tool_name ? "tool_use" : "end_turn", "stop_sequence", "usage", "output_tokens",
+		      (json_int_t)k->u.out);
+	if (tt_mock_emit_json(s, "message_delta", j) < 0)
+		return -1;
+	return tt_mock_emit(s, "message_stop", "{\"type\":\"message_stop\"}");
+}
+
+/* Adding a provider is one row here plus its three callbacks. Row 0 and 1
+ * are also the fallbacks of tt_mock_guess. */
+static const struct tt_mock_provider tt_mock_providers[] = {
+	{
+		.name = "openai",
+		.path = "/v1/chat/completions",
+		.reqid_header = "x-request-id",
+		.id_prefix = "chatcmpl-mock",
+		.tool_id_prefix = "call_mock",
+		.tool_fn_key = "function",
+		.tool_schema_key = "parameters",
+		.error_body = tt_mock_openai_error,
+		.response = tt_mock_openai_response,
+		.stream = tt_mock_openai_stream,
+	},
+	{
+		.name = "anthropic",
+		.path = "/v1/messages",
+		.reqid_header = "request-id",
+		.id_prefix = "msg_mock",
+		.tool_id_prefix = "toolu_mock",
+		.tool_fn_key = NULL,
+		.tool_schema_key = "input_schema",
+		.error_body = tt_mock_anthropic_error,
+		.response = tt_mock_anthropic_response,
+		.stream = tt_mock_anthropic_stream,
+	},
+};
+
+/* --- request dispatch -------------------------------------------------- */
+
+/* For errors outside a known route: the shape the client most likely
+ * parses (Anthropic SDKs always send anthropic-version). */
+static const struct tt_mock_provider *tt_mock_guess(const struct tt_mock_req *r)
+{
+	return &tt_mock_providers[r->anthropic_hint || strstr(r->path, "/messages") ? 1 : 0];
+}
+
+/* A plausible value for a JSON-schema property, so clients that validate
+ * tool arguments against their schema accept them. */
+static json_t *tt_mock_sample(json_t *schema)
+{
+	json_t *en = json_object_get(schema, "enum");
+	const char *type = json_string_value(json_object_get(schema, "type"));
+
+	if (json_array_size(en))
+		return json_deep_copy(json_array_get(en, 0));
+	if (type && (!strcmp(type, "integer") || !strcmp(type, "number")))
+		return json_integer(42);
+	if (type && !strcmp(type, "boolean"))
+		return json_true();
+	return json_string("mock");
+}
+
+/* Picks the first tool of the request and fills every schema property. */
+static int tt_mock_tool(struct tt_mock_call *k, json_t *body)
+{
+	json_t *tools = json_object_get(body, "tools"), *t, *props, *v;
+	const char *key;
+
+	if (!json_is_array(tools) || !json_array_size(tools))
+		return 0;
+	t = json_array_get(tools, 0);
+	if (k->prov->tool_fn_key && json_object_get(t, k->prov->tool_fn_key))
+		t = json_object_get(t, k->prov->tool_fn_key);
+	k->tool_name = json_string_value(json_object_get(t, "name"));
+	if (!k->tool_name)
+		k->tool_name = "mock_tool";
+	k->tool_input = json_object();
+	if (!k->tool_input)
+		return -1;
+	props = json_object_get(json_object_get(t, k->prov->tool_schema_key), "properties");
+	json_object_foreach(props, key, v)
+		json_object_set_new(k->tool_input, key, tt_mock_sample(v));
+	k->tool_args = json_dumps(k->tool_input, JSON_COMPACT);
+	return k->tool_args ? 0 : -1;
+}
+
+/* Answers one model call; returns the status sent (for the log) or -1. */
+static int tt_mock_model_call(struct tt_mock_conn *c, const struct tt_mock_req *r,
+			      const struct tt_mock_provider *p, int *stream)
+{
+	struct tt_mock_call k = {.prov = p, .req = r, .u = c->srv->usage, .chunks = TT_MOCK_DEFAULT_CHUNKS};
+	struct tt_mock_stream s = {.c = c, .req = r, .chunked = !r->http10};
+	unsigned long id = tt_mock_next_seq();
+	json_t *body = NULL;
+	json_error_t jerr;
+	char msg[128] = "";
+	int rc = 200;
+
+	/* x-mock-usage overrides only the keys it names. */
+	if (r->bad_header || tt_mock_parse_usage(r->usage_hdr, &k.u) < 0)
+		snprintf(msg, sizeof msg, "Malformed %s header (mock).", r->bad_header ? r->bad_header : "x-mock-usage");
+	else if (r->status)
+		return tt_mock_send_error(c, r, p, (int)r->status, NULL) < 0 ? -1 : (int)r->status;
+	else if (!(body = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr)) || !json_is_object(body))
+		snprintf(msg, sizeof msg, "We could not parse the JSON body of your request (mock).");
+	else if (!(k.model = r->resp_model[0] ? r->resp_model : json_string_value(json_object_get(body, "model"))) ||
+		 !*k.model)
+		snprintf(msg, sizeof msg, "model: Field required (mock).");
+	if (msg[0]) {
+		rc = tt_mock_send_error(c, r, p, 400, msg) < 0 ? -1 : 400;
+		goto out;
+	}
+	if (r->chunks)
+		k.chunks = r->chunks;
+	*stream = json_is_true(json_object_get(body, "stream"));
+	k.include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
+	k.created = (json_int_t)time(NULL);
+	snprintf(k.id, sizeof k.id, "%s%016lx", p->id_prefix, id);
+	snprintf(k.tool_id, sizeof k.tool_id, "%s%016lx", p->tool_id_prefix, id);
+	if (tt_mock_tool(&k, body) < 0)
+		rc = -1;
+	else if (!*stream)
+		rc = tt_mock_send_json(c, r, p, 200, p->response(&k)) < 0 ? -1 : 200;
+	else if (tt_mock_send_head(c, r, p, 200, "text/event-stream; charset=utf-8", s.chunked ? -1 : -2, 0) < 0 ||
+		 p->stream(&s, &k) < 0 || (s.chunked && tt_mock_write_all(c, "0\r\n\r\n", 5) < 0))
+		rc = -1;
+out:
+	json_decref(k.tool_input);
+	free(k.tool_args);
+	json_decref(body);
+	return rc;
+}
+
+static void tt_mock_handle(struct tt_mock_conn *c, struct tt_mock_req *r)
+{
+	const struct tt_mock_provider *p = NULL;
+	char *q = strchr(r->path, '?');
+	int status, stream = 0;
+	size_t i;
+
+	if (q)
+		*q = '\0';
+	for (i = 0; i < sizeof tt_mock_providers / sizeof tt_mock_providers[0]; i++)
+		if (!strcmp(r->path, tt_mock_providers[i].path))
+			p = &tt_mock_providers[i];
+	if (!strcmp(r->path, "/health") && !strcmp(r->method, "GET")) {
+		status = tt_mock_send_body(c, r, NULL, 200, "text/plain", "ok", 2) < 0 ? -1 : 200;
+	} else if (p && !strcmp(r->method, "POST")) {
+		status = tt_mock_model_call(c, r, p, &stream);
+	} else {
+		char msg[1200];
+		p = tt_mock_guess(r);
+		snprintf(msg, sizeof msg, "Unknown request URL: %s %s (mock).", r->method, r->path);
+		status = tt_mock_send_error(c, r, p, 404, msg) < 0 ? -1 : 404;
+	}
+	if (!c->srv->quiet)
+		fprintf(stderr, "tokentap mock: %s %s -> %d%s%s\n", r->method, r->path, status,
+			stream ? " (stream)" : "", c->abort ? " (connection dropped)" : "");
+}
+
+/* --- connections and the server ---------------------------------------- */
+
+static void *tt_mock_conn_thread(void *arg)
+{
+	struct tt_mock_conn *c = arg;
+	struct tt_mock_server *srv = c->srv;
+	struct tt_mock_req r;
+	int rc;
+
+	if (c->ssl && SSL_accept(c->ssl) != 1) {
+		c->abort = 1;
+		goto out;
+	}
+	for (;;) {
+		memset(&r, 0, sizeof r);
+		r.content_length = -1;
+		rc = tt_mock_read_request(c, &r);
+		if (rc < 0) {
+			tt_mock_req_free(&r);
+			break;
+		}
+		if (rc > 0) { /* malformed framing: answer, then drop the connection */
+			r.close = 1;
+			(void)tt_mock_send_error(c, &r, tt_mock_guess(&r), rc, NULL);
+		} else {
+			tt_mock_handle(c, &r);
+		}
+		tt_mock_req_free(&r);
+		if (rc > 0 || r.close || c->abort)
+			break;
+	}
+out:
+	if (c->ssl) {
+		if (!c->abort)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	close(c->fd);
+	free(c);
+	atomic_fetch_sub(&srv->active, 1);
+	return NULL;
+}
+
+static void tt_mock_spawn(struct tt_mock_server *srv, int fd)
+{
+	struct timeval snd = {.tv_sec = 30}, rcv = {.tv_sec = 5};
+	struct tt_mock_conn *c = calloc(1, sizeof *c);
+	pthread_attr_t attr;
+	pthread_t th;
+	int one = 1;
+
+	if (!c)
+		goto out_close;
+	c->srv = srv;
+	c->fd = fd;
+	/* Events must leave as they are written. The timeouts bound how long a
+	 * stuck client pins a thread: reads only block inside the TLS handshake
+	 * or a partial record (idle waits use poll), writes when a test stops
+	 * reading a stream. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
+	if (srv->ctx) {
+		c->ssl = SSL_new(srv->ctx);
+		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1)
+			goto out_free;
+	}
+	atomic_fetch_add(&srv->active, 1);
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&th, &attr, tt_mock_conn_thread, c) == 0) {
+			pthread_attr_destroy(&attr);
+			return;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	atomic_fetch_sub(&srv->active, 1);
+out_free:
+	SSL_free(c->ssl);
+	free(c);
+out_close:
+	close(fd);
+}
+
+/* Self-signed P-256 certificate that is also its own CA, so clients can use
+ * the PEM directly as their trust bundle. host is added to the SAN when it
+ * is a numeric address other than the defaults. */
+static int tt_mock_make_cert(const char *host, EVP_PKEY **key_out, X509 **cert_out)
+{
+	struct { int nid; const char *value; } exts[] = {
+		{NID_basic_constraints, "critical,CA:TRUE"},
+		{NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign"},
+		{NID_ext_key_usage, "serverAuth"},
+		{NID_subject_alt_name, NULL},
+		{NID_subject_key_identifier, "hash"},
+		{NID_authority_key_identifier, "keyid:always"},
+	};
+	char san[512];
+	unsigned char serial[8], probe[16];
+	int extra = (inet_pton(AF_INET, host, probe) == 1 || inet_pton(AF_INET6, host, probe) == 1) &&
+		    strcmp(host, "127.0.0.1") && strcmp(host, "::1");
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	X509V3_CTX v3;
+	BIGNUM *bn = NULL;
+	int rc = -1;
+
+	snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1,IP:::1,DNS:api.openai.com,DNS:api.anthropic.com%s%s",
+		 extra ? ",IP:" : "", extra ? host : "");
+	exts[3].value = san;
+	if (!key || !x || RAND_bytes(serial, sizeof serial) != 1)
+		goto out;
+	serial[0] &= 0x7f; /* positive serial */
+	bn = BN_bin2bn(serial, sizeof serial, NULL);
+	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || !X509_set_version(x, 2) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), 10L * 366 * 24 * 3600) || !X509_set_pubkey(x, key))
+		goto out;
+	name = X509_get_subject_name(x);
+	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"tokentap", -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"tokentap mock", -1, -1, 0) ||
+	    !X509_set_issuer_name(x, name))
+		goto out;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid, exts[i].value);
+		int ok = e && X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+		if (!ok)
+			goto out;
+	}
+	if (!X509_sign(x, key, EVP_sha256()))
+		goto out;
+	*key_out = key;
+	*cert_out = x;
+	key = NULL;
+	x = NULL;
+	rc = 0;
+out:
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* Clients may offer h2 (curl, undici); we only speak HTTP/1.1. */
+static int tt_mock_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+			const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char h11[] = "\x08http/1.1";
+	unsigned char *sel;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, h11, sizeof h11 - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+struct tt_mock_opts {
+	const char *host, *cert_out, *cert, *key, *port_file;
+	long port;
+	int plain, quiet;
+	struct tt_mock_usage usage;
+};
+
+static SSL_CTX *tt_mock_tls(const struct tt_mock_opts *o)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	BIO *bio = NULL;
+	char *pem;
+	long pem_len;
+
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+		goto fail;
+	if (o->cert) {
+		if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1)
+			goto fail;
+	} else if (tt_mock_make_cert(o->host, &key, &x) < 0 || SSL_CTX_use_certificate(ctx, x) != 1 ||
+		   SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	SSL_CTX_set_alpn_select_cb(ctx, tt_mock_alpn, NULL);
+	if (o->cert_out) {
+		bio = BIO_new(BIO_s_mem());
+		if (!bio || !PEM_write_bio_X509(bio, SSL_CTX_get0_certificate(ctx)))
+			goto fail;
+		pem_len = BIO_get_mem_data(bio, &pem);
+		if (tt_mock_write_file(o->cert_out, pem, (size_t)pem_len) < 0) {
+			fprintf(stderr, "tokentap mock: cannot write %s: %s\n", o->cert_out, strerror(errno));
+			goto fail_quiet;
+		}
+	}
+	BIO_free(bio);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ctx;
+fail:
+	fprintf(stderr, "tokentap mock: TLS setup failed\n");
+	ERR_print_errors_fp(stderr);
+fail_quiet:
+	BIO_free(bio);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* Returns the listening socket and its bound port, or -1. */
+static int tt_mock_listen(const char *host, long port, int *bound)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char ps[16];
+	int fd = -1, one = 1, rc;
+
+	snprintf(ps, sizeof ps, "%ld", port);
+	rc = getaddrinfo(host, ps, &hints, &ai);
+	if (rc) {
+		fprintf(stderr, "tokentap mock: %s: %s\n", host, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		fprintf(stderr, "tokentap mock: listen on %s:%ld: %s\n", host, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	} else {
+		*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							: ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void tt_mock_on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&tt_mock_stop, 1);
+}
+
+static void tt_mock_usage_text(FILE *f)
+{
+	fputs("usage: tokentap mock [--port N] [--host ADDR] [--plain] [--cert-out FILE]\n"
+	      "                     [--cert FILE --key FILE] [--port-file FILE] [--quiet]\n"
+	      "                     [--usage in=N,out=N,cached=N,cache_write=N,reasoning=N]\n"
+	      "Serves POST /v1/chat/completions (OpenAI) and /v1/messages (Anthropic).\n",
+	      f);
+}
+
+static int tt_mock_parse_opts(int argc, char **argv, struct tt_mock_opts *o)
+{
+	static const struct option longopts[] = {
+		{"port", required_argument, NULL, 'p'},     {"host", required_argument, NULL, 'H'},
+		{"cert-out", required_argument, NULL, 'o'}, {"cert", required_argument, NULL, 'c'},
+		{"key", required_argument, NULL, 'k'},      {"plain", no_argument, NULL, 'P'},
+		{"port-file", required_argument, NULL, 'f'}, {"usage", required_argument, NULL, 'u'},
+		{"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	optind = 0; /* glibc: full re-initialisation, the CLI may have used getopt */
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			if (tt_mock_parse_long(optarg, 0, 65535, &o->port) < 0)
+				goto bad;
+			break;
+		case 'H': o->host = optarg; break;
+		case 'o': o->cert_out = optarg; break;
+		case 'c': o->cert = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'P': o->plain = 1; break;
+		case 'f': o->port_file = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'u':
+			if (tt_mock_parse_usage(optarg, &o->usage) < 0)
+				goto bad;
+			break;
+		case 'h':
+			tt_mock_usage_text(stdout);
+			return 1;
+		default:
+			goto bad;
+		}
+	}
+	if (optind < argc || !o->cert != !o->key)
+		goto bad;
+	return 0;
+bad:
+	tt_mock_usage_text(stderr);
+	return -1;
+}
+
+int tt_mock_main(int argc, char **argv)
+{
+	struct tt_mock_opts o = {.host = "127.0.0.1", .usage = {.in = 100, .out = 20}};
+	struct sigaction sa = {.sa_handler = tt_mock_on_signal}, ign = {.sa_handler = SIG_IGN};
+	struct sigaction old_int, old_term, old_pipe;
+	struct tt_mock_server *srv = NULL;
+	int lfd = -1, port = 0, rc, waited;
+	char pbuf[16];
+
+	rc = tt_mock_parse_opts(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 2 : 0;
+	atomic_store(&tt_mock_stop, 0);
+	/* Ids differ across runs, so logs of several runs do not collide. */
+	atomic_store(&tt_mock_seq, ((unsigned long)time(NULL) & 0xffffffffUL) << 20);
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	rc = 1;
+	srv = calloc(1, sizeof *srv);
+	if (!srv)
+		goto out;
+	srv->usage = o.usage;
+	srv->quiet = o.quiet;
+	if (!o.plain && !(srv->ctx = tt_mock_tls(&o)))
+		goto out;
+	lfd = tt_mock_listen(o.host, o.port, &port);
+	if (lfd < 0)
+		goto out;
+	/* Written last: once the port file exists, the cert file does too. */
+	snprintf(pbuf, sizeof pbuf, "%d\n", port);
+	if (o.port_file && tt_mock_write_file(o.port_file, pbuf, strlen(pbuf)) < 0) {
+		fprintf(stderr, "tokentap mock: cannot write %s: %s\n", o.port_file, strerror(errno));
+		goto out;
+	}
+	if (!o.quiet)
+		fprintf(stderr, "tokentap mock: listening on %s://%s%s%s:%d/%s%s\n", o.plain ? "http" : "https",
+			strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "", port,
+			o.cert_out ? " CA: " : "", o.cert_out ? o.cert_out : "");
+	while (!atomic_load(&tt_mock_stop)) {
+		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+		int cfd;
+
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd >= 0)
+			tt_mock_spawn(srv, cfd);
+		else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+			tt_mock_sleep_ms(50); /* avoid spinning while out of descriptors */
+	}
+	rc = 0;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	/* Threads notice the stop flag within TT_MOCK_POLL_MS unless stuck in a
+	 * write (bounded by SO_SNDTIMEO); if any outlive the wait, srv and the
+	 * SSL_CTX are deliberately leaked rather than freed under them. */
+	for (waited = 0; srv && atomic_load(&srv->active) > 0 && waited < TT_MOCK_DRAIN_MS; waited += 20)
+		tt_mock_sleep_ms(20);
+	if (srv && atomic_load(&srv->active) == 0) {
+		SSL_CTX_free(srv->ctx);
+		free(srv);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	if (!o.quiet && rc == 0)
+		fprintf(stderr, "tokentap mock: stopped\n");
+	return rc;
+}
