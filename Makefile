@@ -50,9 +50,9 @@ $(B)/so/prices_gen.o: $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SO) -c $< -o $@
 
-$(B)/lib/libtokentap.so: $(PRELOAD_OBJ)
+$(B)/lib/libtokentap.so: $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ -Wl,--exclude-libs,ALL -Wl,-z,now -Wl,--no-undefined -ldl -lpthread
+	$(CC) -shared -o $@ $(PRELOAD_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,now -Wl,--no-undefined -ldl -lpthread
 
 $(B)/bin-obj/%.o: %.c $(PRICES_C)
 	@mkdir -p $(dir $@)
@@ -79,7 +79,7 @@ $(B)/test-obj/prices_gen.o: $(PRICES_C)
 
 $(B)/test/%: tests/unit/%.c $(TEST_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) -Iexporter -Itools -Itests/unit -o $@ $< $(TEST_CORE_OBJ) $(LIBS_BIN) -lcriterion
+	$(CC) $(CFLAGS_TEST) -Iexporter -Itools -Itests/unit -o $@ $< $(TEST_CORE_OBJ) $(LIBS_BIN) -lbrotlienc -lcriterion
 
 unit: $(TEST_BIN)
 	@pass=0; fail=0; for t in $(TEST_BIN); do \
@@ -91,6 +91,9 @@ integration: all
 
 test: unit integration
 
+demo: all
+	bash tools/demo.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib
 	install -m 0755 $(B)/bin/tokentap $(B)/bin/tokentapd $(DESTDIR)$(PREFIX)/bin/
@@ -99,5 +102,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit integration test install clean
+.PHONY: all unit integration test demo install clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

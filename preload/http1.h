@@ -7,9 +7,10 @@
  * starts on the next message (keep-alive, pipelining).
  *
  * The parser never reads past len, never assumes NUL termination, and
- * allocates only the head buffer (once, capped at TT_H1_MAX_HEAD).
- * The head passed to on_head points into that buffer and is valid only
- * during the callback. */
+ * allocates only the head buffer (capped at TT_H1_MAX_HEAD), and only when
+ * a head arrives split across feeds. The head passed to on_head points into
+ * that buffer or into the bytes being fed, and is valid only during the
+ * callback. */
 #ifndef TT_HTTP1_H
 #define TT_HTTP1_H
 
@@ -49,8 +50,10 @@ enum {
 struct tt_h1_callbacks {
     /* Return TT_H1_BODY, TT_H1_NO_BODY or a negative error (stops parsing).
      * Responses with status 1xx, 204 and 304 never have a body; the parser
-     * knows this. A 1xx response is reported and then the parser waits for
-     * the final response head of the same exchange. */
+     * knows this. A 1xx response is reported (its return value ignored,
+     * no on_done) and then the parser waits for the final response head of
+     * the same exchange. After a 101 response, or a CONNECT request, the
+     * connection leaves HTTP/1: on_done(true), then input is ignored. */
     int (*on_head)(void *ud, const struct tt_h1_head *head);
     /* Body bytes as framed on the wire minus chunked framing. */
     int (*on_body)(void *ud, const char *p, size_t n);
@@ -61,15 +64,20 @@ struct tt_h1_callbacks {
 
 struct tt_h1 {
     bool is_request;
-    int state;                /* private */
-    char *head;               /* head accumulation buffer (private) */
-    size_t head_len;
-    int64_t remaining;        /* private: body/chunk bytes left */
-    bool chunked, until_close, in_message;
-    size_t chunk_line_len;    /* private */
-    char chunk_line[128];
-    int trailer_state;
-    bool failed;
+    bool failed;              /* stopped for good: a parse, cap or callback
+                                 error; feed returns `err` from then on */
+    bool in_message;          /* a head was reported, on_done not yet
+                                 (a 1xx keeps the exchange open) */
+    /* Private from here on. */
+    int state;
+    int err;
+    char *head;               /* accumulates a head split across feeds;
+                                 grown up to TT_H1_MAX_HEAD, kept for reuse */
+    size_t head_len, head_cap;
+    int64_t remaining;        /* body or chunk bytes left */
+    size_t line_len;          /* chunk-size line / trailer bytes so far */
+    uint8_t line_state;       /* blank-line detection across feeds */
+    bool chunk_digits;        /* chunk-size line has a digit yet */
 };
 
 /* is_request: true for the client->server direction. */
