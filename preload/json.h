@@ -1,0 +1,100 @@
+/* json.h - small, type-checked helpers over jansson for provider parsers.
+ *
+ * Everything here treats JSON as untrusted: a missing key, a wrong type or
+ * an out-of-range number is reported, never guessed. All getters accept
+ * NULL (meaning "absent") anywhere.
+ *
+ * In the preload jansson is not linked: the functions used here reach it
+ * through preload/dlshim.c. Use only functions jansson really exports
+ * (the static inline ones in jansson.h, like json_decref, are fine as long
+ * as what they call is exported). */
+#ifndef TT_JSON_H
+#define TT_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tt.h"
+
+/* Largest token count we believe. Bigger (or negative) counts are invalid,
+ * which also keeps sums of a few counts far from int64 overflow. */
+#define TT_JSON_COUNT_MAX ((int64_t)1000000000000)   /* 1e12 */
+
+/* Parse one complete JSON object or array (trailing whitespace allowed).
+ * Integers too big for int64 are retried as reals, so one absurd number
+ * does not cost the whole body. On success *out is a new reference (free
+ * with json_decref). Returns 0 or TT_ERR_PARSE (*out = NULL). */
+int tt_json_parse(const char *buf, size_t len, json_t **out) TT_WUR;
+
+/* For a JSON object that may be cut short (a request body truncated at the
+ * capture cap) or broken later on: an object holding every top-level member
+ * that was complete and valid before the first problem. Returns 0 when the
+ * whole text parsed, TT_ERR_INCOMPLETE when only a prefix did (*out is
+ * still a new reference, maybe empty), TT_ERR_PARSE when the text is not an
+ * object at all (*out = NULL), TT_ERR_NOMEM. */
+int tt_json_parse_prefix(const char *buf, size_t len, json_t **out) TT_WUR;
+
+/* Walk nested object keys: tt_json_get(root, "usage", "prompt_tokens",
+ * NULL). NULL when any step is absent or not an object. Borrowed. */
+json_t *tt_json_get(const json_t *v, ...) __attribute__((sentinel));
+
+/* The same with the keys in a NULL-terminated array (for tables). */
+json_t *tt_json_getv(const json_t *v, const char *const *keys);
+
+/* The string's bytes and length, or NULL when v is not a string. Borrowed;
+ * may contain NUL bytes (JSON "\u0000"), so use *len. len may be NULL. */
+const char *tt_json_str(const json_t *v, size_t *len);
+
+/* Replace *field (heap string, freed) with a copy of string v. Returns
+ * TT_ERR_PARSE, leaving *field alone, when v is absent, not a string or
+ * empty: an empty id/model/reason is never better than the one we have.
+ * Not warn_unused_result: most fields are optional and a failure leaves
+ * the previous value, which is what callers want. */
+int tt_json_set_str(char **field, const json_t *v);
+
+/* An integer (or a real with an integral value that fits). 0 or
+ * TT_ERR_PARSE. */
+int tt_json_int64(const json_t *v, int64_t *out) TT_WUR;
+
+/* Any JSON number. 0 or TT_ERR_PARSE. */
+int tt_json_double(const json_t *v, double *out) TT_WUR;
+
+/* A token count: tt_json_int64 in [0, TT_JSON_COUNT_MAX]. Absent, null,
+ * wrong type or out of range: TT_ERR_PARSE. */
+int tt_json_count(const json_t *v, int64_t *out) TT_WUR;
+
+/* Same, but absent or null means 0 (optional detail fields). */
+int tt_json_count_opt(const json_t *v, int64_t *out) TT_WUR;
+
+/* Token counts read by table, for usage objects. Each row names a slot
+ * of the caller's arrays and a key path; for a slot the first row whose
+ * value is present (not absent, not null) wins, so later rows are
+ * fallbacks (other providers' names for the same count). */
+struct tt_json_count_field {
+    unsigned slot;
+    bool required;            /* the slot must end up present */
+    const char *path[4];      /* nested keys, NULL-terminated */
+};
+
+/* Fills counts[slot] and present[slot] (both nslots long, zeroed first).
+ * TT_ERR_PARSE when obj is not an object, when a present value is not a
+ * valid count (tt_json_count) or when a required slot is missing. */
+int tt_json_counts(const json_t *obj, const struct tt_json_count_field *f,
+                   size_t nf, int64_t *counts, bool *present,
+                   size_t nslots) TT_WUR;
+
+/* Compact JSON text of any value (a string dumps with its quotes). *out is
+ * malloc'd; the caller frees it. 0, TT_ERR_PARSE (v NULL) or
+ * TT_ERR_NOMEM. */
+int tt_json_dump(const json_t *v, char **out) TT_WUR;
+
+/* "type: message" for a provider error object such as
+ * {"type":"overloaded_error","message":"Overloaded"} ("code" stands in for
+ * a missing type; a bare string is used as the message). *out is malloc'd.
+ * 0, TT_ERR_PARSE (nothing usable) or TT_ERR_NOMEM. */
+int tt_json_error_text(const json_t *err, char **out) TT_WUR;
+
+#endif

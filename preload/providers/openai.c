@@ -1,0 +1,760 @@
+/* openai.c - OpenAI Chat Completions: POST .../chat/completions.
+ *
+ * The same wire format is served by Azure OpenAI, OpenRouter, Groq,
+ * DeepSeek, Mistral, vLLM, llama.cpp, Ollama's /v1 and others; their
+ * differences that matter for a span (where usage lives, what it is
+ * called) are rows in the tables below.
+ *
+ * Span content shapes (JSON text, see DESIGN.md "Span"):
+ *   input       the request's "messages" array, verbatim.
+ *   output      one choice (the usual n=1): the assistant message content
+ *               as sent (normally a JSON string, "\"Hello!\""); when the
+ *               content is null but the model refused, the refusal string;
+ *               absent (NULL) when there is neither (a tool-call-only
+ *               answer). Several choices: an array with one such value
+ *               (or null) per choice, in choice index order.
+ *   tool_calls  [{"id":..,"name":..,"arguments":..}] over all choices;
+ *               "arguments" is the JSON *string* the model produced, kept
+ *               as is (it may be invalid JSON). With content capture off
+ *               the array keeps id and name and drops arguments.
+ */
+#include "api.h"
+#include "json.h"
+#include "span.h"
+#include "tt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TT_OPENAI_MAX_CHOICES 16
+#define TT_OPENAI_MAX_TOOLS 64
+/* Streamed text kept per response (content, refusals, arguments): the
+ * transport caps bodies, but a stream is handed over event by event. */
+#define TT_OPENAI_TEXT_BUDGET ((size_t)8 << 20)
+
+enum tt_openai_slot {
+    TT_OPENAI_IN,
+    TT_OPENAI_OUT,
+    TT_OPENAI_CACHE_READ,
+    TT_OPENAI_CACHE_WRITE,
+    TT_OPENAI_REASONING,
+    TT_OPENAI_NSLOTS
+};
+
+/* prompt_tokens already includes cached and cache-written tokens, and
+ * completion_tokens includes reasoning: both map to the span as they are. */
+static const struct tt_json_count_field tt_openai_usage_fields[] = {
+    { TT_OPENAI_IN, true, { "prompt_tokens", NULL } },
+    { TT_OPENAI_OUT, true, { "completion_tokens", NULL } },
+    { TT_OPENAI_CACHE_READ, false,
+      { "prompt_tokens_details", "cached_tokens", NULL } },
+    /* DeepSeek's name for the same subset. */
+    { TT_OPENAI_CACHE_READ, false, { "prompt_cache_hit_tokens", NULL } },
+    { TT_OPENAI_CACHE_WRITE, false,
+      { "prompt_tokens_details", "cache_write_tokens", NULL } },
+    { TT_OPENAI_REASONING, false,
+      { "completion_tokens_details", "reasoning_tokens", NULL } },
+};
+
+/* Where a response or chunk carries usage; first object found wins.
+ * Groq streams put it in x_groq.usage. */
+static const char *const tt_openai_usage_paths[][3] = {
+    { "usage", NULL },
+    { "x_groq", "usage", NULL },
+};
+
+/* Request keys for the output cap, preferred first (max_tokens is the
+ * deprecated name). */
+static const char *const tt_openai_max_tokens_keys[] = {
+    "max_completion_tokens", "max_tokens",
+};
+
+/* A tool call's name and arguments: function tools, then custom tools. */
+static const char *const tt_openai_tool_name_paths[][3] = {
+    { "function", "name", NULL },
+    { "custom", "name", NULL },
+};
+static const char *const tt_openai_tool_args_paths[][3] = {
+    { "function", "arguments", NULL },
+    { "custom", "input", NULL },
+};
+
+/* Delta fields whose first non-empty value is the first token. The
+ * role-only first chunk ("content":null,"refusal":"") has none. */
+static const char *const tt_openai_token_fields[] = {
+    "content", "refusal", "reasoning_content", "reasoning",
+};
+
+#define TT_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+struct tt_openai_choice {
+    int64_t index;
+    struct tt_buf content;
+    bool has_content;
+    struct tt_buf refusal;
+    bool has_refusal;
+    char *finish_reason;
+};
+
+struct tt_openai_tool {
+    int64_t choice;
+    int64_t index;
+    char *id;
+    char *name;
+    struct tt_buf args;
+};
+
+struct tt_openai_state {
+    bool got_body;
+    bool got_events;
+    bool done;                  /* data: [DONE] */
+    bool usage_seen;            /* latest usage object was valid */
+    bool usage_bad;             /* latest usage object was not */
+    int64_t usage[TT_OPENAI_NSLOTS];
+    size_t budget;              /* streamed text bytes still allowed */
+    size_t nchoices;
+    struct tt_openai_choice choices[TT_OPENAI_MAX_CHOICES];
+    size_t ntools;
+    struct tt_openai_tool tools[TT_OPENAI_MAX_TOOLS];
+};
+
+/* --- shared pieces ------------------------------------------------------ */
+
+static json_t *tt_openai_usage_obj(const json_t *root)
+{
+    for (size_t i = 0; i < TT_NELEM(tt_openai_usage_paths); i++) {
+        json_t *u = tt_json_getv(root, tt_openai_usage_paths[i]);
+        if (u && json_is_object(u))
+            return u;
+    }
+    return NULL;
+}
+
+static json_t *tt_openai_first_path(const json_t *obj,
+                                    const char *const (*paths)[3], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = tt_json_getv(obj, paths[i]);
+        if (v && !json_is_null(v))
+            return v;
+    }
+    return NULL;
+}
+
+static void tt_openai_set_usage(struct tt_span *span, const int64_t *u)
+{
+    span->input_tokens = u[TT_OPENAI_IN];
+    span->output_tokens = u[TT_OPENAI_OUT];
+    span->cache_read_tokens = u[TT_OPENAI_CACHE_READ];
+    span->cache_write_tokens = u[TT_OPENAI_CACHE_WRITE];
+    span->reasoning_tokens = u[TT_OPENAI_REASONING];
+    span->usage_known = true;
+}
+
+static void tt_openai_clear_usage(struct tt_span *span)
+{
+    span->input_tokens = 0;
+    span->output_tokens = 0;
+    span->cache_read_tokens = 0;
+    span->cache_write_tokens = 0;
+    span->reasoning_tokens = 0;
+    span->usage_known = false;
+}
+
+/* Takes ownership of v (may be NULL: field left absent). */
+static int tt_openai_set_json(char **field, json_t *v)
+{
+    char *txt = NULL;
+    int rc;
+
+    if (!v)
+        return TT_OK;
+    rc = tt_json_dump(v, &txt);
+    json_decref(v);
+    if (rc != TT_OK)
+        return rc;
+    free(*field);
+    *field = txt;
+    return TT_OK;
+}
+
+/* An in-band error object ({"error":{...}} or {"error":"text"}) fails the
+ * span with "type: message". Returns true when there was one. In an error
+ * body the provider's message is more precise than anything the transport
+ * may have set first (an HTTP status): override. In a stream the first
+ * error is the cause: don't. */
+static bool tt_openai_error(struct tt_span *span, const json_t *root,
+                            bool override)
+{
+    json_t *err = json_object_get(root, "error");
+    char *txt = NULL;
+
+    if (!err || json_is_null(err))
+        return false;
+    if (tt_json_error_text(err, &txt) == TT_OK) {
+        tt_span_fail(span, txt, override);
+        free(txt);
+    } else {
+        tt_span_fail(span, "provider error", override);
+    }
+    return true;
+}
+
+/* --- request ------------------------------------------------------------ */
+
+static int tt_openai_request(struct tt_span *span, const char *body, size_t len)
+{
+    json_t *root = NULL;
+    struct tt_buf n;
+    int rc, prc;
+
+    tt_buf_init(&n, 4096);
+    /* A body cut at the capture cap still gives every member before the
+     * cut (model, stream, parameters when the client sends them first). */
+    prc = tt_json_parse_prefix(body, len, &root);
+    rc = prc == TT_OK ? TT_OK : TT_ERR_PARSE;
+    if (tt_span_set(&span->operation, tt_openai_chat_api.operation) != TT_OK)
+        goto nomem;
+
+    if (root) {
+        (void)tt_json_set_str(&span->request_model,
+                              json_object_get(root, "model"));
+        span->stream = json_is_true(json_object_get(root, "stream"));
+        span->has_temperature =
+            tt_json_double(json_object_get(root, "temperature"),
+                           &span->temperature) == TT_OK;
+        span->has_top_p = tt_json_double(json_object_get(root, "top_p"),
+                                         &span->top_p) == TT_OK;
+        span->has_max_tokens = false;
+        for (size_t i = 0; i < TT_NELEM(tt_openai_max_tokens_keys); i++) {
+            json_t *v = json_object_get(root, tt_openai_max_tokens_keys[i]);
+            if (tt_json_int64(v, &span->max_tokens) == TT_OK) {
+                span->has_max_tokens = true;
+                break;
+            }
+        }
+        json_t *msgs = json_object_get(root, "messages");
+        if (tt_api_capture_content() && msgs &&
+            tt_openai_set_json(&span->input, json_incref(msgs)) != TT_OK)
+            goto nomem;
+    }
+
+    /* OTel GenAI span name: "{operation} {request_model}", or the bare
+     * operation when the model is unknown. */
+    if (tt_buf_append_str(&n, tt_openai_chat_api.operation) == TT_ERR_NOMEM ||
+        (span->request_model &&
+         (tt_buf_append(&n, " ", 1) == TT_ERR_NOMEM ||
+          tt_buf_append_str(&n, span->request_model) == TT_ERR_NOMEM)))
+        goto nomem;
+    free(span->name);
+    span->name = tt_buf_steal(&n);
+    goto out;
+nomem:
+    rc = TT_ERR_NOMEM;
+out:
+    tt_buf_free(&n);
+    json_decref(root);
+    return rc;
+}
+
+/* --- response: common --------------------------------------------------- */
+
+static int tt_openai_response_begin(struct tt_span *span, void **state)
+{
+    struct tt_openai_state *st = calloc(1, sizeof(*st));
+
+    (void)span;
+    *state = st;
+    if (!st)
+        return TT_ERR_NOMEM;
+    st->budget = TT_OPENAI_TEXT_BUDGET;
+    return TT_OK;
+}
+
+static void tt_openai_response_free(void *state)
+{
+    struct tt_openai_state *st = state;
+
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nchoices; i++) {
+        tt_buf_free(&st->choices[i].content);
+        tt_buf_free(&st->choices[i].refusal);
+        free(st->choices[i].finish_reason);
+    }
+    for (size_t i = 0; i < st->ntools; i++) {
+        free(st->tools[i].id);
+        free(st->tools[i].name);
+        tt_buf_free(&st->tools[i].args);
+    }
+    free(st);
+}
+
+/* One tool_calls array entry as a span tool call. args: the arguments
+ * value (NULL when absent or capture is off); a non-string value (some
+ * compatible servers send an object) is stored as its JSON text so that
+ * "arguments" is always a string. */
+static int tt_openai_tool_json(json_t *arr, const char *id, size_t id_len,
+                               const char *name, size_t name_len,
+                               const json_t *args_val, const char *args,
+                               size_t args_len)
+{
+    json_t *o = json_object();
+    int rc = TT_ERR_NOMEM;
+
+    if (!o)
+        return TT_ERR_NOMEM;
+    if (json_object_set_new(o, "id", id ? json_stringn(id, id_len)
+                                        : json_null()) ||
+        json_object_set_new(o, "name", name ? json_stringn(name, name_len)
+                                            : json_null()))
+        goto out;
+    if (args_val) {
+        if (json_is_string(args_val)) {
+            if (json_object_set_new(o, "arguments",
+                                    json_stringn(json_string_value(args_val),
+                                                 json_string_length(args_val))))
+                goto out;
+        } else {
+            char *txt = NULL;
+            if (tt_json_dump(args_val, &txt) != TT_OK)
+                goto out;
+            int e = json_object_set_new(o, "arguments", json_string(txt));
+            free(txt);
+            if (e)
+                goto out;
+        }
+    } else if (args) {
+        if (json_object_set_new(o, "arguments", json_stringn(args, args_len)))
+            goto out;
+    }
+    if (json_array_append_new(arr, o)) {
+        o = NULL;
+        goto out;
+    }
+    return TT_OK;
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* --- response: whole body ----------------------------------------------- */
+
+static int tt_openai_body(void *state, struct tt_span *span, const char *body,
+                          size_t len)
+{
+    struct tt_openai_state *st = state;
+    json_t *root = NULL, *choices, *outs = NULL, *tools = NULL,
+           *reasons = NULL;
+    bool capture = tt_api_capture_content();
+    int64_t u[TT_OPENAI_NSLOTS];
+    bool present[TT_OPENAI_NSLOTS];
+    int rc = TT_OK;
+
+    if (st)
+        st->got_body = true;
+    tt_openai_clear_usage(span);
+    if (tt_json_parse(body, len, &root) != TT_OK || !json_is_object(root)) {
+        tt_span_fail(span, span->truncated
+                               ? "response body truncated at the capture cap"
+                               : "malformed response body",
+                     false);
+        rc = TT_ERR_PARSE;
+        goto out;
+    }
+    if (tt_openai_error(span, root, true))
+        goto out;
+
+    (void)tt_json_set_str(&span->response_id, json_object_get(root, "id"));
+    (void)tt_json_set_str(&span->response_model,
+                          json_object_get(root, "model"));
+    if (tt_json_counts(tt_openai_usage_obj(root), tt_openai_usage_fields,
+                       TT_NELEM(tt_openai_usage_fields), u, present,
+                       TT_OPENAI_NSLOTS) == TT_OK)
+        tt_openai_set_usage(span, u);
+
+    rc = TT_ERR_NOMEM;
+    outs = json_array();
+    tools = json_array();
+    reasons = json_array();
+    if (!outs || !tools || !reasons)
+        goto out;
+    choices = json_object_get(root, "choices");
+    for (size_t i = 0; i < json_array_size(choices); i++) {
+        json_t *c = json_array_get(choices, i);
+        json_t *msg = json_object_get(c, "message");
+        json_t *content = json_object_get(msg, "content");
+        json_t *refusal = json_object_get(msg, "refusal");
+        json_t *fr = json_object_get(c, "finish_reason");
+        json_t *tcs = json_object_get(msg, "tool_calls");
+
+        if (json_is_string(fr) && json_string_length(fr) > 0 &&
+            json_array_append(reasons, fr))
+            goto out;
+        if (!content || json_is_null(content))
+            content = json_is_string(refusal) ? refusal : json_null();
+        if (json_array_append(outs, content))
+            goto out;
+        for (size_t k = 0; k < json_array_size(tcs); k++) {
+            json_t *tc = json_array_get(tcs, k);
+            size_t id_len = 0, name_len = 0;
+            const char *id = tt_json_str(json_object_get(tc, "id"), &id_len);
+            const char *name = tt_json_str(
+                tt_openai_first_path(tc, tt_openai_tool_name_paths,
+                                     TT_NELEM(tt_openai_tool_name_paths)),
+                &name_len);
+            json_t *args = capture ? tt_openai_first_path(
+                                         tc, tt_openai_tool_args_paths,
+                                         TT_NELEM(tt_openai_tool_args_paths))
+                                   : NULL;
+            if (tt_openai_tool_json(tools, id, id_len, name, name_len, args,
+                                    NULL, 0) != TT_OK)
+                goto out;
+        }
+    }
+
+    if (json_array_size(reasons) > 0 &&
+        tt_openai_set_json(&span->finish_reasons, json_incref(reasons)))
+        goto out;
+    if (capture && json_array_size(outs) > 0) {
+        json_t *o = json_array_size(outs) == 1 ? json_array_get(outs, 0) : outs;
+        if (!json_is_null(o) &&
+            tt_openai_set_json(&span->output, json_incref(o)))
+            goto out;
+    }
+    if (json_array_size(tools) > 0 &&
+        tt_openai_set_json(&span->tool_calls, json_incref(tools)))
+        goto out;
+    rc = TT_OK;
+out:
+    json_decref(reasons);
+    json_decref(tools);
+    json_decref(outs);
+    json_decref(root);
+    return rc;
+}
+
+/* --- response: stream --------------------------------------------------- */
+
+static struct tt_openai_choice *tt_openai_choice(struct tt_openai_state *st,
+                                                 int64_t index)
+{
+    for (size_t i = 0; i < st->nchoices; i++)
+        if (st->choices[i].index == index)
+            return &st->choices[i];
+    if (st->nchoices == TT_OPENAI_MAX_CHOICES)
+        return NULL;
+    struct tt_openai_choice *c = &st->choices[st->nchoices++];
+    c->index = index;
+    tt_buf_init(&c->content, TT_OPENAI_TEXT_BUDGET);
+    tt_buf_init(&c->refusal, TT_OPENAI_TEXT_BUDGET);
+    return c;
+}
+
+static struct tt_openai_tool *tt_openai_tool(struct tt_openai_state *st,
+                                             int64_t choice, int64_t index)
+{
+    for (size_t i = 0; i < st->ntools; i++)
+        if (st->tools[i].choice == choice && st->tools[i].index == index)
+            return &st->tools[i];
+    if (st->ntools == TT_OPENAI_MAX_TOOLS)
+        return NULL;
+    struct tt_openai_tool *t = &st->tools[st->ntools++];
+    t->choice = choice;
+    t->index = index;
+    tt_buf_init(&t->args, TT_OPENAI_TEXT_BUDGET);
+    return t;
+}
+
+/* Append streamed text within the response's budget; what does not fit
+ * is dropped and the span says it was truncated. */
+static int tt_openai_acc(struct tt_openai_state *st, struct tt_span *span,
+                         struct tt_buf *b, const char *p, size_t n)
+{
+    if (n > st->budget) {
+        n = st->budget;
+        span->truncated = true;
+    }
+    if (n == 0)
+        return TT_OK;
+    int rc = tt_buf_append(b, p, n);
+    if (rc == TT_ERR_NOMEM)
+        return rc;
+    st->budget -= n;
+    return TT_OK;
+}
+
+static int tt_openai_delta(struct tt_openai_state *st, struct tt_span *span,
+                           int64_t cindex, const json_t *choice, int64_t now)
+{
+    struct tt_openai_choice *c = tt_openai_choice(st, cindex);
+    json_t *delta = json_object_get(choice, "delta");
+    json_t *tcs = json_object_get(delta, "tool_calls");
+    bool capture = tt_api_capture_content();
+    size_t n;
+    const char *s;
+    int rc;
+
+    if (!c)
+        return TT_OK;   /* more choices than we track: counts still come */
+    (void)tt_json_set_str(&c->finish_reason,
+                          json_object_get(choice, "finish_reason"));
+
+    for (size_t i = 0; i < TT_NELEM(tt_openai_token_fields); i++) {
+        s = tt_json_str(json_object_get(delta, tt_openai_token_fields[i]), &n);
+        if (s && n > 0)
+            tt_span_first_token(span, now);
+    }
+    if (json_array_size(tcs) > 0)
+        tt_span_first_token(span, now);
+
+    s = tt_json_str(json_object_get(delta, "content"), &n);
+    if (s) {
+        c->has_content = true;
+        if (capture && (rc = tt_openai_acc(st, span, &c->content, s, n)))
+            return rc;
+    }
+    s = tt_json_str(json_object_get(delta, "refusal"), &n);
+    if (s && n > 0) {
+        c->has_refusal = true;
+        if (capture && (rc = tt_openai_acc(st, span, &c->refusal, s, n)))
+            return rc;
+    }
+
+    for (size_t k = 0; k < json_array_size(tcs); k++) {
+        json_t *tc = json_array_get(tcs, k);
+        int64_t tindex;
+        struct tt_openai_tool *t;
+
+        if (tt_json_int64(json_object_get(tc, "index"), &tindex) != TT_OK)
+            tindex = (int64_t)k;
+        t = tt_openai_tool(st, cindex, tindex);
+        if (!t)
+            continue;
+        /* The first fragment names the call; later ones only carry more
+         * argument text. */
+        (void)tt_json_set_str(&t->id, json_object_get(tc, "id"));
+        json_t *name = tt_openai_first_path(
+            tc, tt_openai_tool_name_paths, TT_NELEM(tt_openai_tool_name_paths));
+        json_t *args = tt_openai_first_path(
+            tc, tt_openai_tool_args_paths, TT_NELEM(tt_openai_tool_args_paths));
+        (void)tt_json_set_str(&t->name, name);
+        s = tt_json_str(args, &n);
+        if (s && capture && (rc = tt_openai_acc(st, span, &t->args, s, n)))
+            return rc;
+    }
+    return TT_OK;
+}
+
+static bool tt_openai_is_done(const char *d, size_t n)
+{
+    while (n > 0 && (d[n - 1] == ' ' || d[n - 1] == '\t' ||
+                     d[n - 1] == '\r' || d[n - 1] == '\n'))
+        n--;
+    return n == 6 && memcmp(d, "[DONE]", 6) == 0;
+}
+
+static int tt_openai_sse_event(void *state, struct tt_span *span,
+                               const char *event, size_t event_len,
+                               const char *data, size_t data_len, int64_t now)
+{
+    struct tt_openai_state *st = state;
+    json_t *root = NULL, *choices, *u;
+    int64_t counts[TT_OPENAI_NSLOTS];
+    bool present[TT_OPENAI_NSLOTS];
+    int rc = TT_OK;
+
+    if (!st)
+        return TT_ERR_NOMEM;
+    st->got_events = true;
+    if (st->done)
+        return TT_OK;                /* nothing is defined after [DONE] */
+    if (tt_openai_is_done(data, data_len)) {
+        st->done = true;
+        return TT_OK;
+    }
+    /* A lost chunk costs its content, not the span: later chunks (the
+     * usage chunk) are still worth reading. */
+    if (tt_json_parse(data, data_len, &root) != TT_OK ||
+        !json_is_object(root)) {
+        rc = TT_ERR_PARSE;
+        goto out;
+    }
+    if (tt_openai_error(span, root, false))
+        goto out;
+    if (tt_tok_ieq(event, event_len, "error")) {
+        /* Some compatible servers name the event instead of wrapping the
+         * object: the data is then the error object itself. */
+        char *txt = NULL;
+        if (tt_json_error_text(root, &txt) == TT_OK) {
+            tt_span_fail(span, txt, false);
+            free(txt);
+        } else {
+            tt_span_fail(span, "provider error", false);
+        }
+        goto out;
+    }
+
+    /* Azure's prompt-filter chunk has "id":"" and "model":"";
+     * tt_json_set_str never lets an empty string replace a value. */
+    (void)tt_json_set_str(&span->response_id, json_object_get(root, "id"));
+    (void)tt_json_set_str(&span->response_model,
+                          json_object_get(root, "model"));
+
+    /* vLLM's continuous usage repeats cumulative usage on every chunk:
+     * the latest object is the truth, never a sum. */
+    u = tt_openai_usage_obj(root);
+    if (u) {
+        if (tt_json_counts(u, tt_openai_usage_fields,
+                           TT_NELEM(tt_openai_usage_fields), counts, present,
+                           TT_OPENAI_NSLOTS) == TT_OK) {
+            memcpy(st->usage, counts, sizeof(st->usage));
+            st->usage_seen = true;
+            st->usage_bad = false;
+        } else {
+            st->usage_bad = true;
+        }
+    }
+
+    choices = json_object_get(root, "choices");
+    for (size_t i = 0; i < json_array_size(choices); i++) {
+        json_t *c = json_array_get(choices, i);
+        int64_t cindex;
+        if (tt_json_int64(json_object_get(c, "index"), &cindex) != TT_OK)
+            cindex = (int64_t)i;
+        rc = tt_openai_delta(st, span, cindex, c, now);
+        if (rc != TT_OK)
+            goto out;
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* Choices arrive in index order in practice; sort anyway so that output
+ * and finish_reasons line up with the choice index. */
+static void tt_openai_sort_choices(struct tt_openai_state *st)
+{
+    for (size_t i = 1; i < st->nchoices; i++) {
+        struct tt_openai_choice tmp = st->choices[i];
+        size_t j = i;
+        while (j > 0 && st->choices[j - 1].index > tmp.index) {
+            st->choices[j] = st->choices[j - 1];
+            j--;
+        }
+        st->choices[j] = tmp;
+    }
+}
+
+static int tt_openai_stream_end(struct tt_openai_state *st,
+                                struct tt_span *span)
+{
+    bool capture = tt_api_capture_content();
+    json_t *reasons = NULL, *outs = NULL, *tools = NULL;
+    int rc = TT_ERR_NOMEM;
+
+    if (st->usage_seen && !st->usage_bad)
+        tt_openai_set_usage(span, st->usage);
+    else
+        tt_openai_clear_usage(span);
+
+    tt_openai_sort_choices(st);
+    reasons = json_array();
+    outs = json_array();
+    tools = json_array();
+    if (!reasons || !outs || !tools)
+        goto out;
+    for (size_t i = 0; i < st->nchoices; i++) {
+        struct tt_openai_choice *c = &st->choices[i];
+        json_t *o;
+        if (c->finish_reason &&
+            json_array_append_new(reasons, json_string(c->finish_reason)))
+            goto out;
+        if (c->has_content && (c->content.len > 0 || !c->has_refusal))
+            o = json_stringn(c->content.data ? c->content.data : "",
+                             c->content.len);
+        else if (c->has_refusal)
+            o = json_stringn(c->refusal.data ? c->refusal.data : "",
+                             c->refusal.len);
+        else
+            o = json_null();
+        if (json_array_append_new(outs, o))
+            goto out;
+    }
+    for (size_t i = 0; i < st->ntools; i++) {
+        struct tt_openai_tool *t = &st->tools[i];
+        if (tt_openai_tool_json(tools, t->id, t->id ? strlen(t->id) : 0,
+                                t->name, t->name ? strlen(t->name) : 0, NULL,
+                                capture ? (t->args.data ? t->args.data : "")
+                                        : NULL,
+                                t->args.len) != TT_OK)
+            goto out;
+    }
+
+    if (json_array_size(reasons) > 0 &&
+        tt_openai_set_json(&span->finish_reasons, json_incref(reasons)))
+        goto out;
+    if (capture && json_array_size(outs) > 0) {
+        json_t *o = json_array_size(outs) == 1 ? json_array_get(outs, 0) : outs;
+        if (!json_is_null(o) &&
+            tt_openai_set_json(&span->output, json_incref(o)))
+            goto out;
+    }
+    if (json_array_size(tools) > 0 &&
+        tt_openai_set_json(&span->tool_calls, json_incref(tools)))
+        goto out;
+    rc = TT_OK;
+out:
+    json_decref(tools);
+    json_decref(outs);
+    json_decref(reasons);
+    return rc;
+}
+
+static int tt_openai_response_end(void *state, struct tt_span *span,
+                                  bool complete)
+{
+    struct tt_openai_state *st = state;
+    int rc = TT_OK;
+
+    if (st && st->got_body) {
+        if (!complete)
+            tt_span_fail(span, "response ended before completion", false);
+        return TT_OK;
+    }
+    if (!st || !st->got_events) {
+        tt_openai_clear_usage(span);
+        tt_span_fail(span, span->stream
+                               ? "stream ended before completion (no events)"
+                               : "response ended before completion (no body)",
+                     false);
+        return TT_OK;
+    }
+
+    rc = tt_openai_stream_end(st, span);
+
+    /* [DONE] ends a stream; a finish_reason with usage is as good (the
+     * [DONE] line alone got lost). */
+    bool finished = false;
+    for (size_t i = 0; i < st->nchoices; i++)
+        finished = finished || st->choices[i].finish_reason != NULL;
+    if (!complete)
+        tt_span_fail(span, "stream ended before completion (cut short)",
+                     false);
+    else if (!st->done && !(finished && span->usage_known))
+        tt_span_fail(span, "stream ended before completion (no [DONE])",
+                     false);
+    return rc;
+}
+
+const struct tt_api_ops tt_openai_chat_api = {
+    .name = "openai.chat",
+    .operation = "chat",
+    .default_provider = "openai",
+    .request = tt_openai_request,
+    .response_begin = tt_openai_response_begin,
+    .sse_event = tt_openai_sse_event,
+    .body = tt_openai_body,
+    .response_end = tt_openai_response_end,
+    .response_free = tt_openai_response_free,
+};

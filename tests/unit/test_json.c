@@ -1,0 +1,236 @@
+/* test_json.c - the jansson helpers provider parsers stand on. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+struct prefix_case {
+    const char *name;
+    const char *in;
+    int rc;
+    const char *want;       /* compact dump of the result, NULL: no object */
+};
+
+static const struct prefix_case prefix_cases[] = {
+    { "complete", "{\"a\":1,\"b\":[1,2]}  \n", TT_OK, "{\"a\":1,\"b\":[1,2]}" },
+    { "cut inside a string", "{\"model\":\"m\",\"messages\":[{\"c\":\"ab",
+      TT_ERR_INCOMPLETE, "{\"model\":\"m\"}" },
+    { "cut after a number", "{\"model\":\"m\",\"n\":12", TT_ERR_INCOMPLETE,
+      "{\"model\":\"m\"}" },
+    { "number with delimiter kept", "{\"n\":12,\"x\":", TT_ERR_INCOMPLETE,
+      "{\"n\":12}" },
+    { "cut inside a key", "{\"a\":true,\"mo", TT_ERR_INCOMPLETE,
+      "{\"a\":true}" },
+    { "braces and escapes inside strings",
+      "{\"s\":\"}]\\\"{\",\"o\":{\"k\":\"]\"},\"t\":[", TT_ERR_INCOMPLETE,
+      "{\"s\":\"}]\\\"{\",\"o\":{\"k\":\"]\"}}" },
+    { "broken value stops the scan", "{\"a\":1,\"b\":nul,\"c\":2}",
+      TT_ERR_INCOMPLETE, "{\"a\":1}" },
+    { "escaped key", "{\"k\\u0065y\":1,\"z\":[", TT_ERR_INCOMPLETE,
+      "{\"key\":1}" },
+    { "just a brace", "{", TT_ERR_INCOMPLETE, "{}" },
+    { "array is not an object", "[1,2]", TT_ERR_PARSE, NULL },
+    { "not JSON", "hello", TT_ERR_PARSE, NULL },
+    { "empty", "", TT_ERR_PARSE, NULL },
+};
+
+Test(json, parse_prefix)
+{
+    for (size_t i = 0; i < sizeof(prefix_cases) / sizeof(prefix_cases[0]);
+         i++) {
+        const struct prefix_case *c = &prefix_cases[i];
+        json_t *o = NULL;
+        int rc = tt_json_parse_prefix(c->in, strlen(c->in), &o);
+        cr_assert_eq(rc, c->rc, "%s: rc %d", c->name, rc);
+        if (!c->want) {
+            cr_assert_null(o, "%s", c->name);
+            continue;
+        }
+        char *txt = NULL;
+        cr_assert_eq(tt_json_dump(o, &txt), TT_OK);
+        cr_assert_str_eq(txt, c->want, "%s", c->name);
+        free(txt);
+        json_decref(o);
+    }
+}
+
+Test(json, parse_never_reads_past_len)
+{
+    /* The buffer continues past len with valid JSON that must not count. */
+    const char buf[] = "{\"a\":1}{\"b\":2}";
+    json_t *o = NULL;
+
+    cr_assert_eq(tt_json_parse(buf, 7, &o), TT_OK);
+    cr_assert_not_null(json_object_get(o, "a"));
+    json_decref(o);
+    cr_assert_eq(tt_json_parse(buf, 6, &o), TT_ERR_PARSE);
+    cr_assert_null(o);
+    cr_assert_eq(tt_json_parse(buf, sizeof(buf) - 1, &o), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_parse(NULL, 0, &o), TT_ERR_PARSE);
+}
+
+Test(json, counts_and_numbers)
+{
+    json_t *o = NULL;
+    int64_t n = -1;
+    double d = 0;
+    const char *in = "{\"i\":5,\"neg\":-1,\"r\":3.0,\"f\":2.5,\"s\":\"7\","
+                     "\"big\":99999999999999999999,\"z\":null,"
+                     "\"cap\":1000000000001,\"t\":true}";
+
+    cr_assert_eq(tt_json_parse(in, strlen(in), &o), TT_OK);
+    cr_assert_eq(tt_json_count(json_object_get(o, "i"), &n), TT_OK);
+    cr_assert_eq(n, 5);
+    cr_assert_eq(tt_json_count(json_object_get(o, "r"), &n), TT_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(tt_json_count(json_object_get(o, "neg"), &n), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_count(json_object_get(o, "f"), &n), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_count(json_object_get(o, "s"), &n), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_count(json_object_get(o, "big"), &n), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_count(json_object_get(o, "cap"), &n), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_count(json_object_get(o, "t"), &n), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_count(NULL, &n), TT_ERR_PARSE);
+    n = 9;
+    cr_assert_eq(tt_json_count_opt(json_object_get(o, "z"), &n), TT_OK);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(tt_json_count_opt(json_object_get(o, "nope"), &n), TT_OK);
+    cr_assert_eq(tt_json_count_opt(json_object_get(o, "neg"), &n),
+                 TT_ERR_PARSE);
+    cr_assert_eq(tt_json_int64(json_object_get(o, "neg"), &n), TT_OK);
+    cr_assert_eq(n, -1);
+    cr_assert_eq(tt_json_double(json_object_get(o, "i"), &d), TT_OK);
+    cr_assert_float_eq(d, 5.0, 0);
+    cr_assert_eq(tt_json_double(json_object_get(o, "s"), &d), TT_ERR_PARSE);
+    json_decref(o);
+}
+
+enum { A, B, C, NS };
+
+static const struct tt_json_count_field fields[] = {
+    { A, true, { "a", NULL } },
+    { B, false, { "d", "b", NULL } },
+    { B, false, { "b_alias", NULL } },
+    { C, false, { "c", NULL } },
+};
+
+Test(json, count_table)
+{
+    struct {
+        const char *in;
+        int rc;
+        int64_t a, b, c;
+        bool pb;
+    } cases[] = {
+        { "{\"a\":1,\"d\":{\"b\":2},\"c\":3}", TT_OK, 1, 2, 3, true },
+        { "{\"a\":1,\"b_alias\":4}", TT_OK, 1, 4, 0, true },
+        { "{\"a\":1,\"d\":{\"b\":null},\"b_alias\":4}", TT_OK, 1, 4, 0, true },
+        { "{\"a\":1,\"d\":{\"b\":2},\"b_alias\":-4}", TT_OK, 1, 2, 0, true },
+        { "{\"a\":1}", TT_OK, 1, 0, 0, false },
+        { "{\"d\":{\"b\":2}}", TT_ERR_PARSE, 0, 2, 0, true },
+        { "{\"a\":1,\"c\":-3}", TT_ERR_PARSE, 1, 0, 0, false },
+        { "[]", TT_ERR_PARSE, 0, 0, 0, false },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = NULL;
+        int64_t v[NS];
+        bool p[NS];
+        cr_assert_eq(tt_json_parse(cases[i].in, strlen(cases[i].in), &o), 0);
+        int rc = tt_json_counts(o, fields, 4, v, p, NS);
+        cr_assert_eq(rc, cases[i].rc, "%s: rc %d", cases[i].in, rc);
+        cr_assert_eq(v[A], cases[i].a, "%s", cases[i].in);
+        cr_assert_eq(v[B], cases[i].b, "%s", cases[i].in);
+        if (rc == TT_OK)
+            cr_assert_eq(v[C], cases[i].c, "%s", cases[i].in);
+        cr_assert_eq(p[B], cases[i].pb, "%s", cases[i].in);
+        json_decref(o);
+    }
+}
+
+Test(json, strings_and_paths)
+{
+    const char in[] = "{\"a\":{\"b\":{\"c\":\"x\\u0000y\"}},\"e\":\"\","
+                      "\"n\":1}";
+    json_t *o = NULL;
+    size_t n = 0;
+    char *f = NULL;
+
+    cr_assert_eq(tt_json_parse(in, sizeof(in) - 1, &o), TT_OK);
+    const char *s = tt_json_str(tt_json_get(o, "a", "b", "c", NULL), &n);
+    cr_assert_not_null(s);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(memcmp(s, "x\0y", 3), 0);
+    cr_assert_null(tt_json_get(o, "a", "x", "c", NULL));
+    cr_assert_null(tt_json_get(o, "n", "b", NULL));
+    cr_assert_null(tt_json_get(NULL, "a", NULL));
+    cr_assert_eq(tt_json_get(o, NULL), o);
+    static const char *const path[] = { "a", "b", NULL };
+    cr_assert_eq(tt_json_getv(o, path), tt_json_get(o, "a", "b", NULL));
+
+    cr_assert_eq(tt_json_set_str(&f, json_object_get(o, "e")), TT_ERR_PARSE);
+    cr_assert_null(f);
+    cr_assert_eq(tt_json_set_str(&f, tt_json_get(o, "a", "b", "c", NULL)),
+                 TT_OK);
+    cr_assert_eq(memcmp(f, "x\0y", 4), 0);
+    /* Empty or wrong type never replaces a value. */
+    cr_assert_eq(tt_json_set_str(&f, json_object_get(o, "e")), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_set_str(&f, json_object_get(o, "n")), TT_ERR_PARSE);
+    cr_assert_eq(f[0], 'x');
+    free(f);
+
+    char *d = NULL;
+    cr_assert_eq(tt_json_dump(json_object_get(o, "e"), &d), TT_OK);
+    cr_assert_str_eq(d, "\"\"");
+    free(d);
+    cr_assert_eq(tt_json_dump(NULL, &d), TT_ERR_PARSE);
+    json_decref(o);
+}
+
+Test(json, error_text)
+{
+    struct {
+        const char *in;
+        const char *want;       /* NULL: TT_ERR_PARSE */
+    } cases[] = {
+        { "{\"e\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+          "overloaded_error: Overloaded" },
+        { "{\"e\":{\"type\":null,\"code\":\"rate_limit\",\"message\":\"slow\"}}",
+          "rate_limit: slow" },
+        { "{\"e\":{\"message\":\"only message\"}}", "only message" },
+        { "{\"e\":{\"type\":\"only_type\"}}", "only_type" },
+        { "{\"e\":\"bare\"}", "bare" },
+        { "{\"e\":{\"code\":500}}", NULL },
+        { "{\"e\":7}", NULL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = NULL;
+        char *t = NULL;
+        cr_assert_eq(tt_json_parse(cases[i].in, strlen(cases[i].in), &o), 0);
+        int rc = tt_json_error_text(json_object_get(o, "e"), &t);
+        if (cases[i].want) {
+            cr_assert_eq(rc, TT_OK, "%s", cases[i].in);
+            cr_assert_str_eq(t, cases[i].want);
+        } else {
+            cr_assert_eq(rc, TT_ERR_PARSE, "%s", cases[i].in);
+            cr_assert_null(t);
+        }
+        free(t);
+        json_decref(o);
+    }
+
+    /* A megabyte-long message is cut to a line-sized text. */
+    size_t big = 1 << 20;
+    char *msg = malloc(big + 64);
+    cr_assert_not_null(msg);
+    memcpy(msg, "{\"message\":\"", 12);
+    memset(msg + 12, 'm', big);
+    memcpy(msg + 12 + big, "\"}", 3);
+    json_t *o = NULL;
+    char *t = NULL;
+    cr_assert_eq(tt_json_parse(msg, strlen(msg), &o), 0);
+    cr_assert_eq(tt_json_error_text(o, &t), TT_OK);
+    cr_assert_lt(strlen(t), 1024);
+    free(t);
+    json_decref(o);
+    free(msg);
+}
