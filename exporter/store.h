@@ -9,9 +9,13 @@
 #define TT_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "span.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
 
 #define TT_STORE_SCHEMA \
     "CREATE TABLE IF NOT EXISTS spans (\n" \
@@ -64,6 +68,13 @@ int tt_store_put_run(struct tt_store *st, const char *trace_id,
 
 /* The underlying handle, for read queries (CLI). */
 struct sqlite3 *tt_store_db(struct tt_store *st);
+
+/* Fill out from the current row of a SELECT over `spans` (any subset of
+ * its columns, matched by name, e.g. SELECT * FROM spans). out is
+ * overwritten (not freed first); free it with tt_span_clear. Lets the CLI
+ * rebuild the exact span the daemon stored (export --format jsonl). */
+int tt_store_span_from_row(struct sqlite3_stmt *row, struct tt_span *out)
+    __attribute__((warn_unused_result));
 
 /* Default store path: $TOKENTAP_DB, else
  * ${XDG_DATA_HOME:-$HOME/.local/share}/tokentap/traces.db. Writes into buf

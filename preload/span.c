@@ -57,7 +57,8 @@ void tt_span_fail(struct tt_span *s, const char *msg, bool override)
         return;
     if (tt_span_set(&s->status, "error") != TT_OK)
         return;
-    (void)tt_span_set(&s->error, msg);
+    if (tt_span_set(&s->error, msg) != TT_OK)
+        return;     /* status still says error; the text was lost to OOM */
 }
 
 void tt_span_first_token(struct tt_span *s, int64_t now)

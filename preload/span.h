@@ -9,6 +9,7 @@
 #define TT_SPAN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct tt_span {

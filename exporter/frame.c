@@ -1,0 +1,598 @@
+/* frame.c - decode and validate frame payloads (see frame.h).
+ *
+ * Two passes: tt_wire_skip proves the payload is one complete msgpack object
+ * of bounded size, then libmsgpackc unpacks it into a zone whose size is
+ * therefore bounded by the payload; each span map is converted field by field
+ * through the contract table (spanfield.h) and checked (tt_frame_check_span). */
+#include "frame.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spanfield.h"
+#include "wire.h"
+
+static const char *const frame_kinds[] = { "llm", "tool", "process", "http" };
+static const char *const frame_statuses[] = { "ok", "error" };
+
+static const struct {
+    const char *name;
+    enum tt_frame_type type;
+} frame_types[] = {
+    { "spans", TT_FRAME_SPANS },
+    { "sync", TT_FRAME_SYNC },
+    { "hello", TT_FRAME_HELLO },
+    { "stop", TT_FRAME_STOP },
+};
+
+__attribute__((format(printf, 3, 4)))
+static void seterr(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || n == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+}
+
+bool tt_frame_utf8_ok(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        uint32_t cp, min;
+
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; min = 0x80; }
+        else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; min = 0x800; }
+        else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; min = 0x10000; }
+        else return false;
+        if (k > n - i - 1)
+            return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + j] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+static bool in_set(const char *v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v, set[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool id_ok(const char *id, size_t len)
+{
+    bool nonzero = false;
+
+    if (strlen(id) != len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        nonzero |= c != '0';
+    }
+    return nonzero;     /* W3C: the all-zero id is invalid */
+}
+
+static int check_json(const struct tt_spanfield *f, const char *text, char *err, size_t n)
+{
+    json_error_t je;
+    json_t *j = json_loadb(text, strlen(text), JSON_DECODE_ANY, &je);
+    int rc = TT_ERR_PARSE;
+
+    if (!j) {
+        seterr(err, n, "%s: not JSON (%s)", f->name, je.text);
+        return TT_ERR_PARSE;
+    }
+    if (f->json == TT_SF_JSON_OBJECT && !json_is_object(j)) {
+        seterr(err, n, "%s: not a JSON object", f->name);
+        goto out;
+    }
+    if (f->json == TT_SF_JSON_ARRAY && !json_is_array(j)) {
+        seterr(err, n, "%s: not a JSON array", f->name);
+        goto out;
+    }
+    /* finish_reasons is the one array whose element type the contract fixes. */
+    if (strcmp(f->name, "finish_reasons") == 0) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(j, i, e) {
+            if (!json_is_string(e)) {
+                seterr(err, n, "finish_reasons: element %zu is not a string", i);
+                goto out;
+            }
+        }
+    }
+    rc = TT_OK;
+out:
+    json_decref(j);
+    return rc;
+}
+
+int tt_frame_check_span(const struct tt_span *s, char *err, size_t n)
+{
+    for (size_t i = 0; i < tt_spanfields_n; i++) {
+        const struct tt_spanfield *f = &tt_spanfields[i];
+        bool present = tt_sf_present(s, f);
+
+        if ((f->flags & TT_SF_REQUIRED) && !present) {
+            seterr(err, n, "missing %s", f->name);
+            return TT_ERR_PARSE;
+        }
+        if (!present)
+            continue;
+        switch (f->type) {
+        case TT_SF_ID:
+            if (!id_ok(tt_sf_cid(s, f), f->idlen)) {
+                seterr(err, n, "%s: want %zu lowercase hex digits, not all zero",
+                       f->name, f->idlen);
+                return TT_ERR_PARSE;
+            }
+            break;
+        case TT_SF_STR:
+        case TT_SF_JSON: {
+            const char *v = tt_sf_str(s, f);
+            size_t len = strlen(v);
+            if (f->type == TT_SF_STR && len > TT_FRAME_MAX_STR) {
+                seterr(err, n, "%s: longer than %u bytes", f->name, TT_FRAME_MAX_STR);
+                return TT_ERR_PARSE;
+            }
+            if (!tt_frame_utf8_ok(v, len)) {
+                seterr(err, n, "%s: invalid UTF-8", f->name);
+                return TT_ERR_PARSE;
+            }
+            if (f->type == TT_SF_JSON && check_json(f, v, err, n) != TT_OK)
+                return TT_ERR_PARSE;
+            break;
+        }
+        case TT_SF_I64:
+        case TT_SF_OPT_I64:
+            if ((f->flags & TT_SF_NONNEG) && tt_sf_i64(s, f) < 0) {
+                seterr(err, n, "%s: negative", f->name);
+                return TT_ERR_PARSE;
+            }
+            break;
+        case TT_SF_F64:
+        case TT_SF_OPT_F64:
+        case TT_SF_MS: {
+            double d = tt_sf_f64(s, f);
+            /* JSON and SQLite have no NaN/Inf: refuse rather than store junk. */
+            if (!isfinite(d) || ((f->flags & TT_SF_NONNEG) && d < 0)) {
+                seterr(err, n, "%s: not a finite%s number", f->name,
+                       (f->flags & TT_SF_NONNEG) ? " non-negative" : "");
+                return TT_ERR_PARSE;
+            }
+            break;
+        }
+        case TT_SF_BOOL:
+            break;
+        }
+    }
+    if (!in_set(s->kind, frame_kinds, sizeof(frame_kinds) / sizeof(frame_kinds[0]))) {
+        seterr(err, n, "kind: unknown value");
+        return TT_ERR_PARSE;
+    }
+    if (!in_set(s->status, frame_statuses,
+                sizeof(frame_statuses) / sizeof(frame_statuses[0]))) {
+        seterr(err, n, "status: want ok or error");
+        return TT_ERR_PARSE;
+    }
+    return TT_OK;
+}
+
+/* ---- msgpack -> struct tt_span ------------------------------------------ */
+
+static bool mp_str_is(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+static int mp_int64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > INT64_MAX)
+            return TT_ERR_PARSE;
+        *out = (int64_t)o->via.u64;
+        return TT_OK;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return TT_OK;
+    }
+    return TT_ERR_PARSE;
+}
+
+static int mp_double(const msgpack_object *o, double *out)
+{
+    int64_t i;
+
+    if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32) {
+        *out = o->via.f64;
+        return TT_OK;
+    }
+    /* Some packers write 1.0 as the integer 1; accept integers. */
+    if (mp_int64(o, &i) == TT_OK) {
+        *out = (double)i;
+        return TT_OK;
+    }
+    return TT_ERR_PARSE;
+}
+
+static const char *mp_type_name(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return "nil";
+    case MSGPACK_OBJECT_BOOLEAN: return "bool";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "integer";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: return "float";
+    case MSGPACK_OBJECT_STR: return "str";
+    case MSGPACK_OBJECT_ARRAY: return "array";
+    case MSGPACK_OBJECT_MAP: return "map";
+    case MSGPACK_OBJECT_BIN: return "bin";
+    case MSGPACK_OBJECT_EXT: return "ext";
+    }
+    return "?";
+}
+
+/* Set one field from a msgpack value; nil means absent. */
+static int decode_field(struct tt_span *s, const struct tt_spanfield *f,
+                        const msgpack_object *v, char *err, size_t n)
+{
+    bool nil = v->type == MSGPACK_OBJECT_NIL;
+    int64_t i64 = 0;
+    double d = 0;
+
+    switch (f->type) {
+    case TT_SF_ID: {
+        char *dst = tt_sf_id(s, f);
+        if (nil) {
+            dst[0] = '\0';
+            return TT_OK;
+        }
+        if (v->type != MSGPACK_OBJECT_STR || v->via.str.size != f->idlen)
+            goto bad_type;
+        /* Content (hex, no NUL) is checked by tt_frame_check_span. */
+        if (memchr(v->via.str.ptr, '\0', f->idlen))
+            goto bad_nul;
+        memcpy(dst, v->via.str.ptr, f->idlen);
+        dst[f->idlen] = '\0';
+        return TT_OK;
+    }
+    case TT_SF_STR:
+    case TT_SF_JSON: {
+        char **dst = tt_sf_strp(s, f);
+        if (nil)
+            return tt_span_set(dst, NULL);
+        if (v->type != MSGPACK_OBJECT_STR)
+            goto bad_type;
+        /* A NUL would silently cut the C string: refuse it here, while the
+         * real length is still known. */
+        if (memchr(v->via.str.ptr, '\0', v->via.str.size))
+            goto bad_nul;
+        return tt_span_setn(dst, v->via.str.ptr, v->via.str.size);
+    }
+    case TT_SF_I64:
+    case TT_SF_OPT_I64:
+        if (!nil && mp_int64(v, &i64) != TT_OK)
+            goto bad_type;
+        *tt_sf_i64p(s, f) = i64;
+        if (f->type == TT_SF_OPT_I64)
+            *tt_sf_boolp(s, f->has_off) = !nil;
+        return TT_OK;
+    case TT_SF_F64:
+    case TT_SF_OPT_F64:
+    case TT_SF_MS:
+        if (!nil && mp_double(v, &d) != TT_OK)
+            goto bad_type;
+        if (f->type == TT_SF_MS && (nil || d < 0))
+            d = -1;
+        *tt_sf_f64p(s, f) = d;
+        if (f->type == TT_SF_OPT_F64)
+            *tt_sf_boolp(s, f->has_off) = !nil;
+        return TT_OK;
+    case TT_SF_BOOL:
+        if (nil) {
+            *tt_sf_boolp(s, f->off) = false;
+            return TT_OK;
+        }
+        if (v->type != MSGPACK_OBJECT_BOOLEAN)
+            goto bad_type;
+        *tt_sf_boolp(s, f->off) = v->via.boolean;
+        return TT_OK;
+    }
+bad_type:
+    seterr(err, n, "%s: unexpected %s%s", f->name, mp_type_name(v),
+           f->type == TT_SF_ID ? " (or wrong length)" : "");
+    return TT_ERR_PARSE;
+bad_nul:
+    seterr(err, n, "%s: NUL byte in string", f->name);
+    return TT_ERR_PARSE;
+}
+
+/* Zeroed span with "absent" defaults, unlike tt_span_init which fills in
+ * kind/status: a received span must carry them itself. */
+static void span_blank(struct tt_span *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->ttft_ms = -1;
+}
+
+static int decode_span(const msgpack_object *o, struct tt_span *s, char *err, size_t n)
+{
+    /* Which fields arrived non-nil: an int64 field has no "absent" value in
+     * the struct, so a missing start_time is only visible here. */
+    uint64_t seen = 0;
+    int rc;
+
+    _Static_assert(sizeof(seen) * 8 >= TT_SPANFIELDS_MAX, "one bit per contract field");
+
+    span_blank(s);
+    if (o->type != MSGPACK_OBJECT_MAP) {
+        seterr(err, n, "span is a %s, not a map", mp_type_name(o));
+        return TT_ERR_PARSE;
+    }
+    if (o->via.map.size > TT_FRAME_MAX_KEYS) {
+        seterr(err, n, "span has %u keys (max %u)", o->via.map.size, TT_FRAME_MAX_KEYS);
+        return TT_ERR_PARSE;
+    }
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        const msgpack_object *v = &o->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR) {
+            seterr(err, n, "span key is a %s, not a str", mp_type_name(k));
+            return TT_ERR_PARSE;
+        }
+        const struct tt_spanfield *f = tt_sf_find(k->via.str.ptr, k->via.str.size);
+        if (!f)
+            continue;   /* unknown key: a newer sender; ignore */
+        if ((rc = decode_field(s, f, v, err, n)) != TT_OK)
+            return rc;
+        if (v->type != MSGPACK_OBJECT_NIL)
+            seen |= (uint64_t)1 << (f - tt_spanfields);
+    }
+    for (size_t i = 0; i < tt_spanfields_n && i < 64; i++)
+        if ((tt_spanfields[i].flags & TT_SF_REQUIRED) && !(seen & ((uint64_t)1 << i))) {
+            seterr(err, n, "missing %s", tt_spanfields[i].name);
+            return TT_ERR_PARSE;
+        }
+    return tt_frame_check_span(s, err, n);
+}
+
+void tt_frame_clear(struct tt_frame *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->nspans; i++)
+        tt_span_clear(&f->spans[i]);
+    free(f->spans);
+    f->spans = NULL;
+    f->nspans = 0;
+}
+
+static int decode_spans(const msgpack_object *arr, struct tt_frame *out)
+{
+    char err[sizeof(out->error)];
+
+    if (arr->type != MSGPACK_OBJECT_ARRAY) {
+        seterr(out->error, sizeof(out->error), "\"spans\" is a %s, not an array",
+               mp_type_name(arr));
+        return TT_ERR_PARSE;
+    }
+    if (arr->via.array.size > TT_FRAME_MAX_SPANS) {
+        seterr(out->error, sizeof(out->error), "%u spans in one frame (max %u)",
+               arr->via.array.size, TT_FRAME_MAX_SPANS);
+        return TT_ERR_CAP;
+    }
+    if (arr->via.array.size == 0)
+        return TT_OK;
+    out->spans = calloc(arr->via.array.size, sizeof(*out->spans));
+    if (!out->spans)
+        return TT_ERR_NOMEM;
+    for (uint32_t i = 0; i < arr->via.array.size; i++) {
+        struct tt_span *s = &out->spans[out->nspans];
+        err[0] = '\0';
+        int rc = decode_span(&arr->via.array.ptr[i], s, err, sizeof(err));
+        if (rc == TT_OK) {
+            out->nspans++;
+            continue;
+        }
+        tt_span_clear(s);
+        if (rc == TT_ERR_NOMEM)
+            return rc;
+        if (out->rejected++ == 0)
+            seterr(out->error, sizeof(out->error), "span %u: %s", i, err);
+    }
+    return TT_OK;
+}
+
+int tt_frame_decode(const void *buf, size_t len, struct tt_frame *out)
+{
+    msgpack_unpacked up;
+    const msgpack_object *spans = NULL;
+    bool have_t = false;
+    size_t pos = 0, off = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    msgpack_unpacked_init(&up);
+    if (len == 0 || len > TT_WIRE_MAX_FRAME) {
+        seterr(out->error, sizeof(out->error), "frame size %zu out of range", len);
+        rc = TT_ERR_CAP;
+        goto out;
+    }
+    rc = tt_wire_skip(buf, len, &pos, TT_FRAME_MAX_OBJECTS);
+    if (rc == TT_OK && pos != len)
+        rc = TT_ERR_PARSE;
+    if (rc != TT_OK) {
+        seterr(out->error, sizeof(out->error), "%s",
+               rc == TT_ERR_CAP ? "too many msgpack objects" :
+               rc == TT_ERR_INCOMPLETE ? "truncated msgpack" :
+               "malformed msgpack or trailing bytes");
+        rc = rc == TT_ERR_CAP ? TT_ERR_CAP : TT_ERR_PARSE;
+        goto out;
+    }
+    switch (msgpack_unpack_next(&up, buf, len, &off)) {
+    case MSGPACK_UNPACK_SUCCESS:
+        break;
+    case MSGPACK_UNPACK_NOMEM_ERROR:
+        rc = TT_ERR_NOMEM;
+        goto out;
+    default:
+        /* e.g. nesting deeper than msgpack-c's parser stack */
+        seterr(out->error, sizeof(out->error), "msgpack rejected by decoder");
+        rc = TT_ERR_PARSE;
+        goto out;
+    }
+    const msgpack_object *root = &up.data;
+    if (root->type != MSGPACK_OBJECT_MAP) {
+        seterr(out->error, sizeof(out->error), "frame is a %s, not a map",
+               mp_type_name(root));
+        rc = TT_ERR_PARSE;
+        goto out;
+    }
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *k = &root->via.map.ptr[i].key;
+        const msgpack_object *v = &root->via.map.ptr[i].val;
+        if (mp_str_is(k, "t")) {
+            have_t = false;
+            for (size_t j = 0; j < sizeof(frame_types) / sizeof(frame_types[0]); j++)
+                if (mp_str_is(v, frame_types[j].name)) {
+                    out->type = frame_types[j].type;
+                    have_t = true;
+                }
+            if (!have_t) {
+                seterr(out->error, sizeof(out->error), "unknown frame type");
+                rc = TT_ERR_PARSE;
+                goto out;
+            }
+        } else if (mp_str_is(k, "v")) {
+            int64_t ver;
+            if (mp_int64(v, &ver) != TT_OK || ver < 1) {
+                seterr(out->error, sizeof(out->error), "bad \"v\"");
+                rc = TT_ERR_PARSE;
+                goto out;
+            }
+            if (ver > TT_WIRE_VERSION) {
+                seterr(out->error, sizeof(out->error), "protocol version %lld unsupported",
+                       (long long)ver);
+                rc = TT_ERR_UNSUPPORTED;
+                goto out;
+            }
+        } else if (mp_str_is(k, "chunk")) {
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                seterr(out->error, sizeof(out->error), "\"chunk\" is not an unsigned integer");
+                rc = TT_ERR_PARSE;
+                goto out;
+            }
+            out->chunk = v->via.u64;
+        } else if (mp_str_is(k, "spans")) {
+            spans = v;
+        }
+    }
+    if (!have_t) {
+        seterr(out->error, sizeof(out->error), "no \"t\" key");
+        rc = TT_ERR_PARSE;
+        goto out;
+    }
+    rc = TT_OK;
+    if (out->type == TT_FRAME_SPANS) {
+        if (!spans) {
+            seterr(out->error, sizeof(out->error), "spans frame without \"spans\"");
+            rc = TT_ERR_PARSE;
+            goto out;
+        }
+        rc = decode_spans(spans, out);
+    }
+out:
+    msgpack_unpacked_destroy(&up);
+    if (rc != TT_OK)
+        tt_frame_clear(out);
+    return rc;
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static int reply_write(void *data, const char *p, size_t n)
+{
+    return tt_buf_append(data, p, n) == TT_OK ? 0 : -1;
+}
+
+static int pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+
+    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
+}
+
+int tt_frame_pack_reply(struct tt_buf *out, const char *t,
+                        const struct tt_frame_kv *kv, size_t n)
+{
+    static const unsigned char zero[4];
+    size_t start = out->len;
+    msgpack_packer pk;
+    bool fail = false;
+
+    if (tt_buf_append(out, zero, sizeof(zero)) != TT_OK)
+        goto rollback;
+    msgpack_packer_init(&pk, out, reply_write);
+    fail |= msgpack_pack_map(&pk, n + 1) != 0;
+    fail |= pack_cstr(&pk, "t") != 0 || pack_cstr(&pk, t) != 0;
+    for (size_t i = 0; i < n && !fail; i++) {
+        fail |= pack_cstr(&pk, kv[i].key) != 0;
+        switch (kv[i].type) {
+        case TT_KV_U64: fail |= msgpack_pack_uint64(&pk, kv[i].u) != 0; break;
+        case TT_KV_I64: fail |= msgpack_pack_int64(&pk, kv[i].i) != 0; break;
+        case TT_KV_STR:
+            fail |= (kv[i].s ? pack_cstr(&pk, kv[i].s) : msgpack_pack_nil(&pk)) != 0;
+            break;
+        case TT_KV_BOOL:
+            fail |= (kv[i].b ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk)) != 0;
+            break;
+        }
+    }
+    if (fail)
+        goto rollback;
+    size_t len = out->len - start - 4;
+    unsigned char *p = (unsigned char *)out->data + start;
+    p[0] = (unsigned char)(len >> 24);
+    p[1] = (unsigned char)(len >> 16);
+    p[2] = (unsigned char)(len >> 8);
+    p[3] = (unsigned char)len;
+    return TT_OK;
+rollback:
+    if (out->data && out->len > start) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return TT_ERR_NOMEM;
+}

@@ -1,0 +1,350 @@
+/* store.c - the SQLite store (see store.h).
+ *
+ * Columns and bindings come from the contract table (spanfield.h), so the
+ * INSERT cannot drift from the struct. The prepared INSERT is cached for the
+ * life of the handle. Privacy: the file holds prompts and completions, so it
+ * is created 0600 before SQLite sees it; SQLite gives its -wal/-shm files the
+ * mode of the database file, and we chmod them too in case they pre-exist. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spanfield.h"
+#include "tt.h"
+#include "wire.h"
+
+struct tt_store {
+    sqlite3 *db;
+    sqlite3_stmt *ins;     /* INSERT OR REPLACE INTO spans, all columns */
+    bool readonly;
+};
+
+static int sql_err(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return TT_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return TT_ERR_AGAIN;
+    case SQLITE_NOMEM: return TT_ERR_NOMEM;
+    default: return TT_ERR_IO;
+    }
+}
+
+static int exec(struct tt_store *st, const char *sql)
+{
+    char *msg = NULL;
+    int src = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+    if (src != SQLITE_OK) {
+        fprintf(stderr, "tokentap: sqlite: %s: %s\n", sql, msg ? msg : sqlite3_errstr(src));
+        sqlite3_free(msg);
+    }
+    return sql_err(src);
+}
+
+/* Create the file 0600 ourselves (O_NOFOLLOW: a symlink planted at the path
+ * must not redirect our writes), and tighten a pre-existing looser file. */
+static int create_private(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat sb;
+    int rc = TT_OK;
+
+    if (fd < 0) {
+        fprintf(stderr, "tokentap: %s: %s\n", path, strerror(errno));
+        return TT_ERR_IO;
+    }
+    if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) && sb.st_uid == geteuid())
+        if (fchmod(fd, 0600) != 0)
+            rc = TT_ERR_IO;
+    close(fd);
+    return rc;
+}
+
+static void chmod_sidecars(const char *path)
+{
+    static const char *const sfx[] = { "-wal", "-shm", "-journal" };
+    char p[4096];
+
+    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+        int w = snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+        if (w > 0 && (size_t)w < sizeof(p))
+            (void)chmod(p, 0600);   /* ENOENT is fine: not created yet */
+    }
+}
+
+static int prepare_insert(struct tt_store *st)
+{
+    struct tt_buf sql;
+    int rc = TT_ERR_NOMEM;
+
+    tt_buf_init(&sql, 8192);
+    if (tt_buf_append_str(&sql, "INSERT OR REPLACE INTO spans(") != TT_OK)
+        goto out;
+    for (size_t i = 0; i < tt_spanfields_n; i++)
+        if ((i && tt_buf_append_str(&sql, ",") != TT_OK) ||
+            tt_buf_append_str(&sql, tt_spanfields[i].name) != TT_OK)
+            goto out;
+    if (tt_buf_append_str(&sql, ") VALUES(") != TT_OK)
+        goto out;
+    for (size_t i = 0; i < tt_spanfields_n; i++)
+        if (tt_buf_append_str(&sql, i ? ",?" : "?") != TT_OK)
+            goto out;
+    if (tt_buf_append_str(&sql, ")") != TT_OK)
+        goto out;
+    int src = sqlite3_prepare_v3(st->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT,
+                                 &st->ins, NULL);
+    if (src != SQLITE_OK)
+        fprintf(stderr, "tokentap: sqlite: prepare insert: %s\n", sqlite3_errmsg(st->db));
+    rc = sql_err(src);
+out:
+    tt_buf_free(&sql);
+    return rc;
+}
+
+int tt_store_open(const char *path, bool readonly, struct tt_store **out)
+{
+    struct tt_store *st = calloc(1, sizeof(*st));
+    mode_t old_umask = 0;
+    bool umask_set = false;
+    int rc = TT_ERR_NOMEM, src;
+
+    *out = NULL;
+    if (!st)
+        return TT_ERR_NOMEM;
+    st->readonly = readonly;
+    if (readonly) {
+        src = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY, NULL);
+    } else {
+        if ((rc = create_private(path)) != TT_OK)
+            goto fail;
+        /* Anything SQLite creates while we set the database up (-wal, -shm)
+         * must be private too, whatever the caller's umask. */
+        old_umask = umask(077);
+        umask_set = true;
+        src = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    }
+    if (src != SQLITE_OK) {
+        fprintf(stderr, "tokentap: sqlite: %s: %s\n", path,
+                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src));
+        rc = sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src);
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    if (!readonly) {
+        /* WAL: readers (the CLI) never block the daemon's writes.
+         * synchronous=NORMAL: a commit survives a crash of any process; only
+         * a power loss can lose the last transactions, an accepted trade for
+         * a tracer (FULL costs an fsync per batch). */
+        if ((rc = exec(st, "PRAGMA journal_mode=WAL")) != TT_OK ||
+            (rc = exec(st, "PRAGMA synchronous=NORMAL")) != TT_OK ||
+            (rc = exec(st, TT_STORE_SCHEMA)) != TT_OK ||
+            (rc = prepare_insert(st)) != TT_OK)
+            goto fail;
+        chmod_sidecars(path);
+        umask(old_umask);
+        umask_set = false;
+    }
+    *out = st;
+    return TT_OK;
+fail:
+    if (umask_set)
+        umask(old_umask);
+    tt_store_close(st);
+    return rc == TT_OK ? TT_ERR_IO : rc;
+}
+
+void tt_store_close(struct tt_store *st)
+{
+    if (!st)
+        return;
+    sqlite3_finalize(st->ins);
+    sqlite3_close_v2(st->db);
+    free(st);
+}
+
+int tt_store_begin(struct tt_store *st)
+{
+    /* IMMEDIATE: take the write lock now, so a busy database fails here
+     * (nothing done yet) rather than at COMMIT. */
+    return exec(st, "BEGIN IMMEDIATE");
+}
+
+int tt_store_commit(struct tt_store *st)
+{
+    return exec(st, "COMMIT");
+}
+
+int tt_store_rollback(struct tt_store *st)
+{
+    if (sqlite3_get_autocommit(st->db))
+        return TT_OK;   /* SQLite already rolled back (e.g. after SQLITE_FULL) */
+    return exec(st, "ROLLBACK");
+}
+
+static int bind_field(sqlite3_stmt *stmt, int col, const struct tt_span *s,
+                      const struct tt_spanfield *f)
+{
+    if (!tt_sf_present(s, f))
+        return sqlite3_bind_null(stmt, col);
+    switch (f->type) {
+    case TT_SF_ID:
+        return sqlite3_bind_text(stmt, col, tt_sf_cid(s, f), -1, SQLITE_STATIC);
+    case TT_SF_STR:
+    case TT_SF_JSON:
+        return sqlite3_bind_text(stmt, col, tt_sf_str(s, f), -1, SQLITE_STATIC);
+    case TT_SF_I64:
+    case TT_SF_OPT_I64:
+        return sqlite3_bind_int64(stmt, col, tt_sf_i64(s, f));
+    case TT_SF_F64:
+    case TT_SF_OPT_F64:
+    case TT_SF_MS:
+        return sqlite3_bind_double(stmt, col, tt_sf_f64(s, f));
+    case TT_SF_BOOL:
+        return sqlite3_bind_int(stmt, col, tt_sf_bool(s, f->off) ? 1 : 0);
+    }
+    return SQLITE_MISUSE;
+}
+
+int tt_store_put_span(struct tt_store *st, const struct tt_span *s)
+{
+    int src = SQLITE_OK;
+
+    if (!st->ins)
+        return TT_ERR;      /* read-only handle */
+    for (size_t i = 0; i < tt_spanfields_n && src == SQLITE_OK; i++)
+        src = bind_field(st->ins, (int)i + 1, s, &tt_spanfields[i]);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st->ins);
+    if (src != SQLITE_DONE)
+        fprintf(stderr, "tokentap: sqlite: insert span %s: %s\n", s->span_id,
+                sqlite3_errmsg(st->db));
+    /* Bindings point into the caller's span (SQLITE_STATIC): drop them. */
+    sqlite3_reset(st->ins);
+    sqlite3_clear_bindings(st->ins);
+    return src == SQLITE_DONE ? TT_OK : (sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src));
+}
+
+int tt_store_put_run(struct tt_store *st, const char *trace_id,
+                     const char *command, int64_t start, int64_t end,
+                     int exit_code, int64_t pid)
+{
+    static const char sql[] =
+        "INSERT OR REPLACE INTO runs(trace_id,command,start_time,end_time,exit_code,pid)"
+        " VALUES(?,?,?,?,?,?)";
+    sqlite3_stmt *stmt = NULL;
+    int src = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, trace_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, command, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, start);
+        if (end)
+            sqlite3_bind_int64(stmt, 4, end);
+        sqlite3_bind_int(stmt, 5, exit_code);
+        sqlite3_bind_int64(stmt, 6, pid);
+        src = sqlite3_step(stmt);
+    }
+    sqlite3_finalize(stmt);
+    return src == SQLITE_DONE ? TT_OK : (sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src));
+}
+
+struct sqlite3 *tt_store_db(struct tt_store *st)
+{
+    return st ? st->db : NULL;
+}
+
+int tt_store_span_from_row(struct sqlite3_stmt *row, struct tt_span *out)
+{
+    int ncol = sqlite3_column_count(row);
+
+    memset(out, 0, sizeof(*out));
+    out->ttft_ms = -1;
+    for (int c = 0; c < ncol; c++) {
+        const char *name = sqlite3_column_name(row, c);
+        const struct tt_spanfield *f = name ? tt_sf_find(name, strlen(name)) : NULL;
+        if (!f)
+            continue;
+        bool null = sqlite3_column_type(row, c) == SQLITE_NULL;
+        switch (f->type) {
+        case TT_SF_ID: {
+            const unsigned char *t = sqlite3_column_text(row, c);
+            size_t n = t ? (size_t)sqlite3_column_bytes(row, c) : 0;
+            char *dst = tt_sf_id(out, f);
+            if (n > f->idlen)
+                n = f->idlen;
+            if (n)
+                memcpy(dst, t, n);
+            dst[n] = '\0';
+            break;
+        }
+        case TT_SF_STR:
+        case TT_SF_JSON:
+            if (!null) {
+                const unsigned char *t = sqlite3_column_text(row, c);
+                if (!t || tt_span_setn(tt_sf_strp(out, f), (const char *)t,
+                                       (size_t)sqlite3_column_bytes(row, c)) != TT_OK) {
+                    tt_span_clear(out);
+                    return TT_ERR_NOMEM;
+                }
+            }
+            break;
+        case TT_SF_I64:
+        case TT_SF_OPT_I64:
+            *tt_sf_i64p(out, f) = null ? 0 : sqlite3_column_int64(row, c);
+            if (f->type == TT_SF_OPT_I64)
+                *tt_sf_boolp(out, f->has_off) = !null;
+            break;
+        case TT_SF_F64:
+        case TT_SF_OPT_F64:
+        case TT_SF_MS:
+            *tt_sf_f64p(out, f) = null ? (f->type == TT_SF_MS ? -1 : 0)
+                                       : sqlite3_column_double(row, c);
+            if (f->type == TT_SF_OPT_F64)
+                *tt_sf_boolp(out, f->has_off) = !null;
+            break;
+        case TT_SF_BOOL:
+            *tt_sf_boolp(out, f->off) = !null && sqlite3_column_int(row, c) != 0;
+            break;
+        }
+    }
+    return TT_OK;
+}
+
+int tt_store_default_path(char *buf, size_t n)
+{
+    const char *e = getenv("TOKENTAP_DB");
+    char dir[4096];
+    int rc, w;
+
+    if (e && *e) {
+        w = snprintf(buf, n, "%s", e);
+    } else {
+        /* Same home as the socket and spool (wire.h); without TOKENTAP_HOME
+         * this is ${XDG_DATA_HOME:-$HOME/.local/share}/tokentap. */
+        if ((rc = tt_wire_home_dir(dir, sizeof(dir))) != TT_OK)
+            return rc;
+        w = snprintf(buf, n, "%s/traces.db", dir);
+    }
+    if (w < 0 || (size_t)w >= n)
+        return TT_ERR_CAP;
+    /* Parent directory = everything before the last '/'. */
+    const char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf)
+        return TT_OK;
+    size_t dl = (size_t)(slash - buf);
+    if (dl >= sizeof(dir))
+        return TT_ERR_CAP;
+    memcpy(dir, buf, dl);
+    dir[dl] = '\0';
+    return tt_wire_mkdirs(dir);
+}

@@ -1,0 +1,1013 @@
+/* tokentapd.c - the exporter daemon.
+ *
+ *   tokentapd [--socket PATH] [--db PATH] [--spool DIR] [--foreground]
+ *             [--idle-exit SECONDS] [--pidfile FILE]
+ *
+ * One thread, one poll() loop. Clients (traced processes of the same user)
+ * connect to a unix stream socket and send length-prefixed msgpack frames
+ * (wire.h). Frames are decoded and validated as untrusted input (frame.h);
+ * the valid spans read during one loop iteration go to the sinks as one
+ * batch (one SQLite transaction), and each frame is acknowledged only after
+ * that commit. The spool directory, where clients park frames while the
+ * daemon is down, is ingested at start, on every "sync" and every 2 s.
+ *
+ * Replies are best effort: a client that does not read its socket gets its
+ * replies dropped (whole frames, never half of one) once its small output
+ * buffer is full. Delivery is at-least-once; spans are idempotent by
+ * span_id, so replays from clients or the spool never duplicate rows. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "sink.h"
+#include "store.h"
+#include "tt.h"
+#include "wire.h"
+
+#ifndef TT_VERSION
+#define TT_VERSION "0.1.0"
+#endif
+
+#define TTD_MAX_CLIENTS 1024
+#define TTD_READ_CHUNK 65536
+#define TTD_READ_BUDGET (4u << 20)   /* bytes per client per iteration */
+#define TTD_OUT_MAX 65536            /* pending replies per client */
+#define TTD_BATCH_SPANS 5000         /* commit early past this */
+#define TTD_SPOOL_PERIOD_MS 2000
+#define TTD_SPOOL_FRESH_S 5          /* a partial tail this recent is live */
+#define TTD_SPOOL_MEMO 256
+
+struct ttd_client {
+    int fd;
+    struct tt_buf in;       /* received bytes not yet consumed */
+    struct tt_buf out;      /* replies not yet sent (whole frames) */
+    bool sync_pending;
+    bool dead;              /* closed at the end of the iteration */
+};
+
+/* A frame waiting for the commit of the current batch. */
+struct ttd_ack {
+    struct ttd_client *c;   /* NULL for spool frames */
+    uint64_t chunk;
+    size_t stored;
+    size_t rejected;
+};
+
+struct ttd_sink {
+    const struct tt_sink_ops *ops;
+    void *ctx;
+};
+
+/* A spool file kept because its tail was still being written: where its
+ * complete frames end, so the next pass does not re-read them. */
+struct ttd_memo {
+    dev_t dev;
+    ino_t ino;
+    off_t off;
+};
+
+struct ttd {
+    char sock_path[PATH_MAX];
+    char db_path[PATH_MAX];
+    char spool_dir[PATH_MAX];
+    char pidfile_buf[PATH_MAX];
+    const char *pidfile;
+    int lfd;
+    int lockfd;
+    long idle_exit_s;       /* 0 = never */
+
+    struct ttd_client *cl[TTD_MAX_CLIENTS];
+    size_t ncl;
+
+    struct tt_span *batch;
+    size_t nbatch, capbatch;
+    struct ttd_ack *acks;
+    size_t nacks, capacks;
+
+    struct ttd_sink sinks[2];   /* [0] is the primary: acks depend on it */
+    size_t nsinks;
+
+    struct ttd_memo memo[TTD_SPOOL_MEMO];
+    size_t nmemo;
+
+    bool stopping;
+    struct ttd_client *stop_client;
+    int64_t last_active_ns;
+
+    /* counters, reported by "hello" */
+    uint64_t frames, bad_frames, stored, rejected, spool_files;
+};
+
+static volatile sig_atomic_t ttd_signal;
+
+__attribute__((format(printf, 1, 2)))
+static void ttd_log(const char *fmt, ...)
+{
+    va_list ap;
+    char line[512];
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tokentapd: %s\n", line);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_signal(int sig)
+{
+    ttd_signal = sig;
+}
+
+/* ---- clients ------------------------------------------------------------- */
+
+static void client_free(struct ttd_client *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    tt_buf_free(&c->in);
+    tt_buf_free(&c->out);
+    free(c);
+}
+
+static void client_try_send(struct ttd_client *c)
+{
+    while (c->out.len > 0 && !c->dead) {
+        ssize_t w = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;             /* POLLOUT will call us again */
+        if (w <= 0) {
+            c->dead = true;     /* EPIPE etc.: the client is gone */
+            return;
+        }
+        memmove(c->out.data, c->out.data + w, c->out.len - (size_t)w);
+        c->out.len -= (size_t)w;
+    }
+}
+
+/* Queue one reply frame; dropped whole if the client is not reading. */
+static void client_reply(struct ttd_client *c, const char *t,
+                         const struct tt_frame_kv *kv, size_t n)
+{
+    struct tt_buf f;
+
+    if (!c || c->dead)
+        return;
+    tt_buf_init(&f, 4096);
+    /* The size check makes a partial append (a torn frame) impossible. */
+    if (tt_frame_pack_reply(&f, t, kv, n) == TT_OK && f.len <= TTD_OUT_MAX - c->out.len &&
+        tt_buf_append(&c->out, f.data, f.len) != TT_OK)
+        ttd_log("client fd %d: reply dropped (out of memory)", c->fd);
+    tt_buf_free(&f);
+    client_try_send(c);
+}
+
+static void reply_nack(struct ttd_client *c, uint64_t chunk, const char *err, bool retry)
+{
+    struct tt_frame_kv kv[] = {
+        { .key = "chunk", .type = TT_KV_U64, .u = chunk },
+        { .key = "error", .type = TT_KV_STR, .s = err },
+        { .key = "retry", .type = TT_KV_BOOL, .b = retry },
+    };
+
+    client_reply(c, "nack", kv, retry ? 3 : 2);
+}
+
+/* ---- batch and sinks ----------------------------------------------------- */
+
+static int batch_take(struct ttd *d, struct tt_frame *f)
+{
+    if (d->nbatch + f->nspans > d->capbatch) {
+        size_t ncap = d->capbatch ? d->capbatch : 256;
+        while (ncap < d->nbatch + f->nspans)
+            ncap *= 2;
+        struct tt_span *nb = realloc(d->batch, ncap * sizeof(*nb));
+        if (!nb)
+            return TT_ERR_NOMEM;
+        d->batch = nb;
+        d->capbatch = ncap;
+    }
+    /* Move the spans (their strings change owner); the frame keeps nothing. */
+    if (f->nspans)
+        memcpy(d->batch + d->nbatch, f->spans, f->nspans * sizeof(*f->spans));
+    d->nbatch += f->nspans;
+    free(f->spans);
+    f->spans = NULL;
+    f->nspans = 0;
+    return TT_OK;
+}
+
+static int ack_push(struct ttd *d, struct ttd_client *c, uint64_t chunk,
+                    size_t stored, size_t rejected)
+{
+    if (d->nacks == d->capacks) {
+        size_t ncap = d->capacks ? d->capacks * 2 : 64;
+        struct ttd_ack *na = realloc(d->acks, ncap * sizeof(*na));
+        if (!na)
+            return TT_ERR_NOMEM;
+        d->acks = na;
+        d->capacks = ncap;
+    }
+    d->acks[d->nacks++] = (struct ttd_ack){ c, chunk, stored, rejected };
+    return TT_OK;
+}
+
+/* Commit the batch to the sinks, then answer every frame in it. */
+static int ttd_flush(struct ttd *d)
+{
+    int rc = TT_SINK_OK;
+
+    if (d->nbatch > 0) {
+        rc = d->sinks[0].ops->write(d->sinks[0].ctx, d->batch, d->nbatch);
+        if (rc == TT_SINK_OK) {
+            d->stored += d->nbatch;
+            for (size_t i = 1; i < d->nsinks; i++)
+                if (d->sinks[i].ops->write(d->sinks[i].ctx, d->batch, d->nbatch) != TT_SINK_OK)
+                    ttd_log("sink %s: write of %zu spans failed", d->sinks[i].ops->name,
+                            d->nbatch);
+        } else {
+            ttd_log("sink %s: write of %zu spans failed (%s)", d->sinks[0].ops->name,
+                    d->nbatch, rc == TT_SINK_RETRY ? "retry" : "error");
+        }
+    }
+    for (size_t i = 0; i < d->nacks; i++) {
+        struct ttd_ack *a = &d->acks[i];
+        if (!a->c)
+            continue;
+        if (rc == TT_SINK_OK) {
+            struct tt_frame_kv kv[] = {
+                { .key = "chunk", .type = TT_KV_U64, .u = a->chunk },
+                { .key = "stored", .type = TT_KV_U64, .u = a->stored },
+                { .key = "rejected", .type = TT_KV_U64, .u = a->rejected },
+            };
+            client_reply(a->c, "ack", kv, 3);
+        } else {
+            reply_nack(a->c, a->chunk, "store unavailable", rc == TT_SINK_RETRY);
+        }
+    }
+    for (size_t i = 0; i < d->nbatch; i++)
+        tt_span_clear(&d->batch[i]);
+    d->nbatch = 0;
+    d->nacks = 0;
+    return rc;
+}
+
+static void ttd_flush_sinks(struct ttd *d)
+{
+    for (size_t i = 0; i < d->nsinks; i++)
+        if (d->sinks[i].ops->flush)
+            (void)d->sinks[i].ops->flush(d->sinks[i].ctx);
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+static void send_hello(struct ttd *d, struct ttd_client *c)
+{
+    struct tt_frame_kv kv[] = {
+        { .key = "db", .type = TT_KV_STR, .s = d->db_path },
+        { .key = "pid", .type = TT_KV_I64, .i = (int64_t)getpid() },
+        { .key = "version", .type = TT_KV_STR, .s = TT_VERSION },
+        { .key = "frames", .type = TT_KV_U64, .u = d->frames },
+        { .key = "bad_frames", .type = TT_KV_U64, .u = d->bad_frames },
+        { .key = "stored", .type = TT_KV_U64, .u = d->stored },
+        { .key = "rejected", .type = TT_KV_U64, .u = d->rejected },
+        { .key = "spool_files", .type = TT_KV_U64, .u = d->spool_files },
+    };
+
+    client_reply(c, "hello", kv, sizeof(kv) / sizeof(kv[0]));
+}
+
+/* Handle one payload from a client (c) or from the spool (c == NULL).
+ * Returns TT_OK, or TT_ERR_PARSE when the frame was refused. */
+static int ttd_frame(struct ttd *d, struct ttd_client *c, const void *p, size_t n,
+                     const char *origin)
+{
+    struct tt_frame f;
+    int rc = tt_frame_decode(p, n, &f);
+
+    d->frames++;
+    if (rc != TT_OK) {
+        d->bad_frames++;
+        ttd_log("%s: frame refused: %s", origin,
+                f.error[0] ? f.error : tt_strerror(rc));
+        reply_nack(c, f.chunk, f.error[0] ? f.error : tt_strerror(rc), rc == TT_ERR_NOMEM);
+        tt_frame_clear(&f);
+        return TT_ERR_PARSE;
+    }
+    switch (f.type) {
+    case TT_FRAME_SPANS: {
+        size_t nspans = f.nspans;
+        if (f.rejected) {
+            d->rejected += f.rejected;
+            ttd_log("%s: %zu span(s) rejected: %s", origin, f.rejected, f.error);
+        }
+        if (batch_take(d, &f) != TT_OK || ack_push(d, c, f.chunk, nspans, f.rejected) != TT_OK) {
+            reply_nack(c, f.chunk, "daemon out of memory", true);
+            break;
+        }
+        if (d->nbatch >= TTD_BATCH_SPANS)
+            (void)ttd_flush(d);
+        break;
+    }
+    case TT_FRAME_SYNC:
+        if (c)
+            c->sync_pending = true;
+        break;
+    case TT_FRAME_HELLO:
+        send_hello(d, c);
+        break;
+    case TT_FRAME_STOP:
+        if (c) {
+            d->stopping = true;
+            d->stop_client = c;
+        }
+        break;
+    }
+    tt_frame_clear(&f);
+    return TT_OK;
+}
+
+/* Consume every complete frame in c->in. */
+static void client_frames(struct ttd *d, struct ttd_client *c)
+{
+    size_t off = 0;
+
+    while (!c->dead && c->in.len - off >= 4) {
+        uint32_t n = tt_wire_len((const unsigned char *)c->in.data + off);
+        if (n == 0 || n > TT_WIRE_MAX_FRAME) {
+            /* The stream cannot be resynchronised: drop the client. */
+            ttd_log("client fd %d: bad frame length %" PRIu32 ", dropping it", c->fd, n);
+            c->dead = true;
+            break;
+        }
+        if (c->in.len - off - 4 < n)
+            break;
+        (void)ttd_frame(d, c, c->in.data + off + 4, n, "client");
+        off += 4 + (size_t)n;
+    }
+    if (off > 0) {
+        memmove(c->in.data, c->in.data + off, c->in.len - off);
+        c->in.len -= off;
+    }
+}
+
+/* Read what the client sent. budget == 0: until EAGAIN (sync drain). */
+static void client_read(struct ttd *d, struct ttd_client *c, size_t budget)
+{
+    char buf[TTD_READ_CHUNK];
+    size_t got = 0;
+
+    while (!c->dead && (budget == 0 || got < budget)) {
+        ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (r <= 0) {
+            /* EOF or error: frames already complete are still processed. */
+            c->dead = true;
+            break;
+        }
+        got += (size_t)r;
+        if (tt_buf_append(&c->in, buf, (size_t)r) != TT_OK) {
+            ttd_log("client fd %d: input buffer full, dropping it", c->fd);
+            c->dead = true;
+            break;
+        }
+        client_frames(d, c);
+    }
+    if (c->dead && c->in.len > 0)
+        client_frames(d, c);
+}
+
+static void ttd_accept(struct ttd *d)
+{
+    for (;;) {
+        int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                ttd_log("accept: %s", strerror(errno));
+            return;
+        }
+        struct ucred cred;
+        socklen_t cl = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+            cred.uid != geteuid()) {
+            /* The socket is 0600 in a 0700 directory; this is defence in
+             * depth against a loosened mode: spans of another user would
+             * land in this user's store. */
+            ttd_log("refusing client pid %d uid %d", (int)cred.pid, (int)cred.uid);
+            close(fd);
+            continue;
+        }
+        if (d->ncl >= TTD_MAX_CLIENTS) {
+            ttd_log("too many clients (%d), refusing pid %d", TTD_MAX_CLIENTS, (int)cred.pid);
+            close(fd);
+            continue;
+        }
+        struct ttd_client *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        /* One maximal frame plus one read chunk. */
+        tt_buf_init(&c->in, 4 + (size_t)TT_WIRE_MAX_FRAME + TTD_READ_CHUNK);
+        tt_buf_init(&c->out, TTD_OUT_MAX);
+        d->cl[d->ncl++] = c;
+    }
+}
+
+static void ttd_reap(struct ttd *d)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; i < d->ncl; i++) {
+        if (d->cl[i]->dead)
+            client_free(d->cl[i]);
+        else
+            d->cl[j++] = d->cl[i];
+    }
+    d->ncl = j;
+}
+
+/* ---- spool --------------------------------------------------------------- */
+
+static struct ttd_memo *memo_find(struct ttd *d, const struct stat *sb)
+{
+    for (size_t i = 0; i < d->nmemo; i++)
+        if (d->memo[i].dev == sb->st_dev && d->memo[i].ino == sb->st_ino)
+            return &d->memo[i];
+    return NULL;
+}
+
+static void memo_forget(struct ttd *d, struct ttd_memo *m)
+{
+    if (m)
+        *m = d->memo[--d->nmemo];
+}
+
+static void memo_set(struct ttd *d, const struct stat *sb, off_t off)
+{
+    struct ttd_memo *m = memo_find(d, sb);
+
+    if (!m) {
+        if (d->nmemo == TTD_SPOOL_MEMO)
+            return;     /* only an optimisation: re-reading is idempotent */
+        m = &d->memo[d->nmemo++];
+    }
+    *m = (struct ttd_memo){ sb->st_dev, sb->st_ino, off };
+}
+
+static int read_full(int fd, void *buf, size_t n, off_t off)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return TT_ERR_IO;
+        got += (size_t)r;
+    }
+    return TT_OK;
+}
+
+/* Ingest one spool file. Returns TT_ERR_AGAIN when the store refused the
+ * batch (keep the file, stop this pass), else TT_OK. */
+static int spool_file(struct ttd *d, int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat sb;
+    char *payload = NULL;
+    off_t off = 0;
+    bool partial = false, corrupt = false;
+    int rc = TT_OK;
+
+    if (fd < 0)
+        return TT_OK;
+    /* A writer appends under LOCK_EX (wire.h): never read a file mid-append. */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        goto out;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
+        goto out;
+    struct ttd_memo *m = memo_find(d, &sb);
+    if (m && m->off <= sb.st_size)
+        off = m->off;
+    while (off < sb.st_size) {
+        unsigned char hdr[4];
+        if (sb.st_size - off < 4) {
+            partial = true;
+            break;
+        }
+        if (read_full(fd, hdr, 4, off) != TT_OK) {
+            partial = true;
+            break;
+        }
+        uint32_t n = tt_wire_len(hdr);
+        if (n == 0 || n > TT_WIRE_MAX_FRAME) {
+            /* No way to find the next frame boundary: the rest is lost. */
+            ttd_log("spool %s: bad frame length at offset %lld, skipping the rest",
+                    name, (long long)off);
+            d->bad_frames++;
+            corrupt = true;
+            break;
+        }
+        if (sb.st_size - off - 4 < (off_t)n) {
+            partial = true;
+            break;
+        }
+        char *np = realloc(payload, n);
+        if (!np) {
+            rc = TT_ERR_AGAIN;
+            goto out;
+        }
+        payload = np;
+        if (read_full(fd, payload, n, off + 4) != TT_OK) {
+            partial = true;
+            break;
+        }
+        (void)ttd_frame(d, NULL, payload, n, name);    /* bad frames counted, skipped */
+        off += 4 + (off_t)n;
+        if (d->nbatch >= TTD_BATCH_SPANS && ttd_flush(d) != TT_SINK_OK) {
+            rc = TT_ERR_AGAIN;
+            goto out;
+        }
+    }
+    if (ttd_flush(d) != TT_SINK_OK) {
+        rc = TT_ERR_AGAIN;
+        goto out;
+    }
+    time_t now = time(NULL);
+    if (partial && !corrupt && now - sb.st_mtime < TTD_SPOOL_FRESH_S) {
+        memo_set(d, &sb, off);  /* a live writer: come back for the rest */
+        goto out;
+    }
+    if (partial)
+        ttd_log("spool %s: dropping an incomplete last frame", name);
+    if (unlinkat(dirfd, name, 0) != 0)
+        ttd_log("spool %s: unlink: %s", name, strerror(errno));
+    memo_forget(d, memo_find(d, &sb));
+    d->spool_files++;
+out:
+    free(payload);
+    if (fd >= 0)
+        close(fd);      /* releases the lock */
+    return rc;
+}
+
+static void ttd_spool(struct ttd *d)
+{
+    DIR *dir = opendir(d->spool_dir);
+    struct dirent *e;
+
+    if (!dir)
+        return;     /* no spool yet: nothing was ever spooled */
+    while ((e = readdir(dir)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n <= 6 || strcmp(e->d_name + n - 6, ".spool") != 0)
+            continue;
+        if (spool_file(d, dirfd(dir), e->d_name) != TT_OK)
+            break;
+    }
+    closedir(dir);
+}
+
+/* ---- sync / stop ---------------------------------------------------------- */
+
+static void ttd_sync(struct ttd *d)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < d->ncl; i++)
+        any |= d->cl[i]->sync_pending;
+    if (!any)
+        return;
+    /* Everything any client managed to write before we answer is part of
+     * what "synced" promises: read every other socket dry first. */
+    for (size_t i = 0; i < d->ncl; i++)
+        if (!d->cl[i]->sync_pending)
+            client_read(d, d->cl[i], 0);
+    ttd_spool(d);
+    (void)ttd_flush(d);
+    for (size_t i = 0; i < d->ncl; i++) {
+        struct ttd_client *c = d->cl[i];
+        if (!c->sync_pending)
+            continue;
+        c->sync_pending = false;
+        struct tt_frame_kv kv[] = { { .key = "stored", .type = TT_KV_U64, .u = d->stored } };
+        client_reply(c, "synced", kv, 1);
+    }
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int dir_of(const char *path, char *out, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) : 0;
+
+    if (len == 0 || len >= n)
+        return TT_ERR;
+    memcpy(out, path, len);
+    out[len] = '\0';
+    return TT_OK;
+}
+
+/* Bind the listening socket, after making sure no live daemon owns it.
+ * A lock file next to the socket serialises concurrent auto-starts.
+ * Returns 0, 1 when another daemon is running, or -1. */
+static int ttd_listen(struct ttd *d)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char dir[PATH_MAX], lock[PATH_MAX + 8];
+    mode_t old;
+
+    if (strlen(d->sock_path) > TT_WIRE_SUN_PATH_MAX) {
+        ttd_log("socket path longer than %d bytes: %s", TT_WIRE_SUN_PATH_MAX, d->sock_path);
+        return -1;
+    }
+    if (dir_of(d->sock_path, dir, sizeof(dir)) == TT_OK && tt_wire_mkdirs(dir) != TT_OK) {
+        ttd_log("%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(lock, sizeof(lock), "%s.lock", d->sock_path);
+    d->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (d->lockfd < 0) {
+        ttd_log("%s: %s", lock, strerror(errno));
+        return -1;
+    }
+    if (flock(d->lockfd, LOCK_EX | LOCK_NB) != 0)
+        return 1;
+    /* We hold the lock: whatever socket file exists is stale. */
+    memcpy(sa.sun_path, d->sock_path, strlen(d->sock_path) + 1);
+    struct stat sb;
+    if (lstat(d->sock_path, &sb) == 0) {
+        if (!S_ISSOCK(sb.st_mode)) {
+            ttd_log("%s exists and is not a socket", d->sock_path);
+            return -1;
+        }
+        unlink(d->sock_path);
+    }
+    d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (d->lfd < 0) {
+        ttd_log("socket: %s", strerror(errno));
+        return -1;
+    }
+    old = umask(077);   /* the socket file is born 0600-ish, no window */
+    int b = bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (b != 0 || chmod(d->sock_path, 0600) != 0 || listen(d->lfd, SOMAXCONN) != 0) {
+        ttd_log("%s: %s", d->sock_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int ttd_open_sinks(struct ttd *d)
+{
+    struct tt_sink_config cfg = {
+        .db_path = d->db_path,
+        .jsonl_path = getenv("TOKENTAP_JSONL"),
+    };
+    const struct tt_sink_ops *want[] = { &tt_sink_sqlite, &tt_sink_jsonl };
+
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (want[i] == &tt_sink_jsonl && !(cfg.jsonl_path && *cfg.jsonl_path))
+            continue;
+        void *ctx = NULL;
+        if (want[i]->init(&ctx, &cfg) != TT_SINK_OK) {
+            ttd_log("sink %s: cannot start", want[i]->name);
+            if (i == 0)
+                return -1;      /* no primary store, no acks: give up */
+            continue;
+        }
+        d->sinks[d->nsinks++] = (struct ttd_sink){ want[i], ctx };
+    }
+    return 0;
+}
+
+static void ttd_close_sinks(struct ttd *d)
+{
+    ttd_flush_sinks(d);
+    for (size_t i = 0; i < d->nsinks; i++)
+        d->sinks[i].ops->exit(d->sinks[i].ctx);
+    d->nsinks = 0;
+}
+
+static int write_pidfile(const char *path)
+{
+    char line[32];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+
+    if (fd < 0)
+        return -1;
+    bool ok = write(fd, line, (size_t)n) == n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tokentapd [--socket PATH] [--db PATH] [--spool DIR] [--foreground]\n"
+            "                 [--idle-exit SECONDS] [--pidfile FILE]\n"
+            "Receives spans from traced processes and stores them.\n"
+            "Defaults: socket $TOKENTAP_SOCKET or <home>/tokentapd.sock, db $TOKENTAP_DB or\n"
+            "<home>/traces.db, spool <home>/spool, where <home> is\n"
+            "${TOKENTAP_HOME:-${XDG_DATA_HOME:-~/.local/share}/tokentap}.\n"
+            "$TOKENTAP_JSONL also appends every span to that file as JSON lines.\n");
+}
+
+static int set_path(char *dst, const char *v, const char *opt)
+{
+    int w = snprintf(dst, PATH_MAX, "%s", v);
+
+    if (w <= 0 || w >= PATH_MAX) {
+        ttd_log("%s: bad path", opt);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_args(struct ttd *d, int argc, char **argv, bool *foreground)
+{
+    bool have_sock = false, have_db = false, have_spool = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        static const char *const with_value[] = {
+            "--socket", "--db", "--spool", "--idle-exit", "--pidfile",
+        };
+        if (strcmp(a, "--foreground") == 0 || strcmp(a, "-f") == 0) {
+            *foreground = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        size_t k;
+        for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+            size_t n = strlen(with_value[k]);
+            if (strcmp(a, with_value[k]) == 0) {
+                if (i + 1 >= argc) {
+                    ttd_log("%s needs a value", a);
+                    return -1;
+                }
+                v = argv[++i];
+                break;
+            }
+            if (strncmp(a, with_value[k], n) == 0 && a[n] == '=') {
+                v = a + n + 1;
+                break;
+            }
+        }
+        if (!v) {
+            ttd_log("unknown argument: %s", a);
+            usage(stderr);
+            return -1;
+        }
+        switch (k) {
+        case 0:
+            if (set_path(d->sock_path, v, "--socket"))
+                return -1;
+            have_sock = true;
+            break;
+        case 1:
+            if (set_path(d->db_path, v, "--db"))
+                return -1;
+            have_db = true;
+            break;
+        case 2:
+            if (set_path(d->spool_dir, v, "--spool"))
+                return -1;
+            have_spool = true;
+            break;
+        case 3: {
+            char *end;
+            errno = 0;
+            long s = strtol(v, &end, 10);
+            if (errno || end == v || *end || s < 0 || s > 365L * 86400) {
+                ttd_log("--idle-exit: want seconds, got %s", v);
+                return -1;
+            }
+            d->idle_exit_s = s;
+            break;
+        }
+        case 4: {
+            /* daemonize() chdirs to /: anchor a relative path now. */
+            char cwd[PATH_MAX];
+            int w = v[0] == '/' || !getcwd(cwd, sizeof(cwd))
+                        ? snprintf(d->pidfile_buf, PATH_MAX, "%s", v)
+                        : snprintf(d->pidfile_buf, PATH_MAX, "%s/%s", cwd, v);
+            if (w <= 0 || w >= PATH_MAX) {
+                ttd_log("--pidfile: bad path");
+                return -1;
+            }
+            d->pidfile = d->pidfile_buf;
+            break;
+        }
+        }
+    }
+    if (!have_sock && tt_wire_socket_path(d->sock_path, sizeof(d->sock_path)) != TT_OK) {
+        ttd_log("cannot derive the socket path (HOME unset, or longer than %d bytes)",
+                TT_WIRE_SUN_PATH_MAX);
+        return -1;
+    }
+    if (!have_db && tt_store_default_path(d->db_path, sizeof(d->db_path)) != TT_OK) {
+        ttd_log("cannot derive the database path");
+        return -1;
+    }
+    if (!have_spool && tt_wire_spool_dir(d->spool_dir, sizeof(d->spool_dir)) != TT_OK) {
+        ttd_log("cannot derive the spool directory");
+        return -1;
+    }
+    return 0;
+}
+
+static int daemonize(void)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);   /* the socket is already listening: callers can connect */
+    if (setsid() < 0)
+        return -1;
+    pid = fork();   /* not a session leader: never reacquires a tty */
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (chdir("/") != 0)
+        return -1;
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);    /* stderr stays: the caller chooses where logs go */
+        if (fd > 2)
+            close(fd);
+    }
+    return 0;
+}
+
+/* ---- main loop ----------------------------------------------------------- */
+
+static void ttd_loop(struct ttd *d)
+{
+    struct pollfd pfd[1 + TTD_MAX_CLIENTS];
+    int64_t next_spool = mono_ms() + TTD_SPOOL_PERIOD_MS;
+
+    d->last_active_ns = mono_ms();
+    while (!d->stopping && !ttd_signal) {
+        int64_t now = mono_ms();
+        int timeout = (int)(next_spool > now ? next_spool - now : 0);
+        if (d->idle_exit_s > 0 && d->ncl == 0) {
+            int64_t left = d->last_active_ns + d->idle_exit_s * 1000 - now;
+            if (left <= 0) {
+                ttd_log("no client for %lds, exiting", d->idle_exit_s);
+                break;
+            }
+            if (left < timeout)
+                timeout = (int)left;
+        }
+        pfd[0] = (struct pollfd){ .fd = d->lfd, .events = POLLIN };
+        size_t npoll = d->ncl;  /* clients accepted below wait for the next poll */
+        for (size_t i = 0; i < npoll; i++)
+            pfd[1 + i] = (struct pollfd){
+                .fd = d->cl[i]->fd,
+                .events = (short)(POLLIN | (d->cl[i]->out.len ? POLLOUT : 0)),
+            };
+        int n = poll(pfd, 1 + npoll, timeout);
+        if (n < 0 && errno != EINTR) {
+            ttd_log("poll: %s", strerror(errno));
+            break;
+        }
+        if (n > 0) {
+            for (size_t i = 0; i < npoll; i++) {
+                struct ttd_client *c = d->cl[i];
+                short re = pfd[1 + i].revents;
+                if (re & (POLLIN | POLLHUP | POLLERR))
+                    client_read(d, c, TTD_READ_BUDGET);
+                if (re & POLLOUT)
+                    client_try_send(c);
+            }
+            if (pfd[0].revents & POLLIN)
+                ttd_accept(d);
+        }
+        (void)ttd_flush(d);
+        ttd_sync(d);
+        if (mono_ms() >= next_spool) {
+            ttd_spool(d);
+            ttd_flush_sinks(d);
+            next_spool = mono_ms() + TTD_SPOOL_PERIOD_MS;
+        }
+        ttd_reap(d);
+        if (d->ncl > 0)
+            d->last_active_ns = mono_ms();
+    }
+    /* Exit path: nothing read may stay uncommitted. */
+    (void)ttd_flush(d);
+    if (d->stopping && d->stop_client && !d->stop_client->dead) {
+        client_reply(d->stop_client, "bye", NULL, 0);
+        ttd_log("stop requested by a client");
+    }
+    if (ttd_signal)
+        ttd_log("signal %d, exiting", (int)ttd_signal);
+}
+
+int main(int argc, char **argv)
+{
+    static struct ttd d;    /* large (client table): not on the stack */
+    bool foreground = false;
+    int rc = 1, l;
+
+    d.lfd = -1;
+    d.lockfd = -1;
+    if (parse_args(&d, argc, argv, &foreground) != 0)
+        return 2;
+
+    struct sigaction sa = { .sa_handler = SIG_IGN };
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;  /* no SA_RESTART: poll returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    if ((l = ttd_listen(&d)) != 0) {
+        if (l == 1) {
+            /* Auto-starts race: the one that lost has nothing to do. */
+            ttd_log("already running on %s", d.sock_path);
+            rc = 0;
+        }
+        goto out;
+    }
+    if (tt_wire_mkdirs(d.spool_dir) != TT_OK)
+        ttd_log("%s: %s (spool disabled)", d.spool_dir, strerror(errno));
+    if (ttd_open_sinks(&d) != 0)
+        goto out_unlink;
+    if (!foreground && daemonize() != 0) {
+        ttd_log("daemonize: %s", strerror(errno));
+        goto out_sinks;
+    }
+    if (d.pidfile && write_pidfile(d.pidfile) != 0)
+        ttd_log("%s: %s", d.pidfile, strerror(errno));
+    ttd_log("listening on %s, store %s, spool %s", d.sock_path, d.db_path, d.spool_dir);
+
+    ttd_spool(&d);
+    (void)ttd_flush(&d);
+    ttd_loop(&d);
+    rc = 0;
+    ttd_log("frames %" PRIu64 " (bad %" PRIu64 "), spans stored %" PRIu64
+            ", rejected %" PRIu64 ", spool files %" PRIu64,
+            d.frames, d.bad_frames, d.stored, d.rejected, d.spool_files);
+    for (size_t i = 0; i < d.ncl; i++)
+        client_free(d.cl[i]);
+    if (d.pidfile)
+        unlink(d.pidfile);
+out_sinks:
+    ttd_close_sinks(&d);
+out_unlink:
+    /* Unlink before releasing the lock, so a successor never sees ours. */
+    unlink(d.sock_path);
+out:
+    if (d.lfd >= 0)
+        close(d.lfd);
+    if (d.lockfd >= 0)
+        close(d.lockfd);
+    free(d.batch);
+    free(d.acks);
+    return rc;
+}

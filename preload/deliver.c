@@ -1,0 +1,430 @@
+/* deliver.c - spans to tokentapd over a Unix socket, or to the spool.
+ *
+ * State is per process: after fork the child starts afresh (the parent
+ * keeps its socket and its unacknowledged frames). All socket I/O is
+ * non-blocking with MSG_NOSIGNAL; the only wait is a bounded poll when the
+ * daemon's socket buffer is full, and at exit for missing acks. */
+#include "deliver.h"
+#include "rt.h"
+#include "tt.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_UNACKED 1024
+#define MAX_UNACKED_BYTES (32u << 20)
+#define SEND_WAIT_MS 200
+#define EXIT_WAIT_MS 1000
+#define RECONNECT_NS 500000000LL
+
+struct frame {
+    uint64_t chunk;
+    char *data;
+    size_t len;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    unsigned gen;
+    bool init;
+    int fd;
+    int64_t next_connect;
+    uint64_t next_chunk;
+    struct frame q[MAX_UNACKED];  /* ring of sent, unacknowledged frames */
+    size_t q_head, q_n, q_bytes;
+    unsigned char rbuf[4096];     /* partial reply bytes */
+    size_t rlen;
+    struct tt_deliver_stats st;
+    bool warned_lost;
+} d = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+/* Called with the lock held. Resets state in a forked child. */
+static void d_check_process(void)
+{
+    if (d.init && d.gen == tt_rt_fork_gen)
+        return;
+    if (d.init) {
+        /* Forked child: the socket and the queue are the parent's. Leak
+         * the queue's frames rather than free memory the parent's threads
+         * might have been using at fork time. */
+        if (d.fd >= 0)
+            close(d.fd);
+    }
+    d.fd = -1;
+    d.q_head = d.q_n = d.q_bytes = 0;
+    d.rlen = 0;
+    d.next_connect = 0;
+    memset(&d.st, 0, sizeof(d.st));
+    char id[17];
+    tt_span_rand_hex(id, 8);
+    d.next_chunk = strtoull(id, NULL, 16) & 0x7fffffffffffffffULL;
+    d.gen = tt_rt_fork_gen;
+    d.init = true;
+}
+
+static void d_lost(uint64_t frames, const char *why)
+{
+    d.st.lost += frames;
+    if (!d.warned_lost) {
+        d.warned_lost = true;
+        tt_log("could not deliver or spool spans (%s); they are counted as lost", why);
+    }
+}
+
+/* Write frames into one new spool file, atomically (tmp + rename), so the
+ * daemon only ever sees complete files. */
+static int d_spool(const struct frame *frames, size_t n)
+{
+    char dir[4096], tmp[4200], final[4200];
+    int fd = -1, rc = TT_ERR_IO;
+    static unsigned seq;
+
+    if (!n)
+        return TT_OK;
+    if (!tt_rt.spool_dir[0])
+        goto out;
+    snprintf(dir, sizeof(dir), "%s", tt_rt.spool_dir);
+    /* mkdir -p, 0700 */
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            (void)mkdir(dir, 0700);
+            *p = '/';
+        }
+    }
+    (void)mkdir(dir, 0700);
+    snprintf(tmp, sizeof(tmp), "%s/.%d-%llu-%u.tmp", dir, (int)getpid(),
+             (unsigned long long)frames[0].chunk, seq);
+    snprintf(final, sizeof(final), "%s/%d-%llu-%u.spool", dir, (int)getpid(),
+             (unsigned long long)frames[0].chunk, seq++);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        size_t off = 0;
+        while (off < frames[i].len) {
+            ssize_t w = write(fd, frames[i].data + off, frames[i].len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                goto out_unlink;
+            off += (size_t)w;
+        }
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        goto out_unlink;
+    }
+    fd = -1;
+    if (rename(tmp, final) != 0)
+        goto out_unlink;
+    d.st.spooled += n;
+    return TT_OK;
+out_unlink:
+    unlink(tmp);
+out:
+    if (fd >= 0)
+        close(fd);
+    d_lost(n, tt_rt.spool_dir[0] ? "spool not writable" : "no spool directory");
+    return rc;
+}
+
+static void q_free_all(void)
+{
+    for (size_t i = 0; i < d.q_n; i++)
+        free(d.q[(d.q_head + i) % MAX_UNACKED].data);
+    d.q_head = d.q_n = d.q_bytes = 0;
+}
+
+/* The connection broke: everything unacknowledged goes to the spool (the
+ * daemon may have stored some already; spans are idempotent by span_id). */
+static void d_disconnect(void)
+{
+    if (d.fd >= 0)
+        close(d.fd);
+    d.fd = -1;
+    d.rlen = 0;
+    d.next_connect = tt_now_ns() + RECONNECT_NS;
+    if (d.q_n) {
+        struct frame *tmp = malloc(d.q_n * sizeof(*tmp));
+        if (tmp) {
+            for (size_t i = 0; i < d.q_n; i++)
+                tmp[i] = d.q[(d.q_head + i) % MAX_UNACKED];
+            (void)d_spool(tmp, d.q_n);
+            free(tmp);
+        } else {
+            d_lost(d.q_n, "out of memory");
+        }
+    }
+    q_free_all();
+}
+
+static bool d_connect(void)
+{
+    struct sockaddr_un sa;
+    int fd;
+
+    if (d.fd >= 0)
+        return true;
+    if (!tt_rt.socket_path[0] || tt_now_ns() < d.next_connect)
+        return false;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        goto fail;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, tt_rt.socket_path, strlen(tt_rt.socket_path) + 1);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        goto fail;
+    }
+    d.fd = fd;
+    return true;
+fail:
+    d.next_connect = tt_now_ns() + RECONNECT_NS;
+    return false;
+}
+
+/* --- replies: {"t":"ack","chunk":N,...} ------------------------------------ */
+
+/* Minimal msgpack reader for the daemon's small reply maps. Returns the
+ * number of bytes of one value, or 0 if p does not hold a whole one. */
+static size_t mp_skip(const unsigned char *p, size_t n, uint64_t *uval,
+                      const unsigned char **str, size_t *slen)
+{
+    size_t hl = 1, len = 0;
+
+    if (!n)
+        return 0;
+    unsigned char c = p[0];
+    if (str)
+        *str = NULL;
+    if (c <= 0x7f) { if (uval) *uval = c; return 1; }
+    if (c >= 0xa0 && c <= 0xbf) { len = c & 31; goto string; }
+    if (c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return 1;
+    switch (c) {
+    case 0xcc: case 0xd0: hl = 2; break;
+    case 0xcd: case 0xd1: hl = 3; break;
+    case 0xce: case 0xd2: case 0xca: hl = 5; break;
+    case 0xcf: case 0xd3: case 0xcb: hl = 9; break;
+    case 0xd9: if (n < 2) return 0; len = p[1]; hl = 2; goto string;
+    case 0xda: if (n < 3) return 0; len = (size_t)p[1] << 8 | p[2]; hl = 3; goto string;
+    default: return 0;   /* nested containers are not used in replies */
+    }
+    if (n < hl)
+        return 0;
+    if (uval && c >= 0xcc && c <= 0xcf) {
+        uint64_t v = 0;
+        for (size_t i = 1; i < hl; i++)
+            v = v << 8 | p[i];
+        *uval = v;
+    }
+    return hl;
+string:
+    if (n < hl + len)
+        return 0;
+    if (str) {
+        *str = p + hl;
+        *slen = len;
+    }
+    return hl + len;
+}
+
+static void d_handle_reply(const unsigned char *p, size_t n)
+{
+    size_t nkeys, off = 1;
+    bool is_ack = false;
+    uint64_t chunk = 0;
+    bool have_chunk = false;
+
+    if (!n || (p[0] & 0xf0) != 0x80)
+        return;
+    nkeys = p[0] & 15;
+    for (size_t i = 0; i < nkeys; i++) {
+        const unsigned char *k, *s;
+        size_t kl = 0, sl = 0, used;
+        uint64_t v = 0;
+        used = mp_skip(p + off, n - off, NULL, &k, &kl);
+        if (!used || !k)
+            return;
+        off += used;
+        used = mp_skip(p + off, n - off, &v, &s, &sl);
+        if (!used)
+            return;
+        off += used;
+        if (kl == 1 && k[0] == 't' && s && sl == 3 && !memcmp(s, "ack", 3))
+            is_ack = true;
+        if (kl == 5 && !memcmp(k, "chunk", 5)) {
+            chunk = v;
+            have_chunk = true;
+        }
+    }
+    if (!is_ack || !have_chunk)
+        return;
+    /* Acks come in order; free everything up to this chunk. */
+    for (size_t i = 0; i < d.q_n; i++) {
+        struct frame *f = &d.q[(d.q_head + i) % MAX_UNACKED];
+        if (f->chunk == chunk) {
+            for (size_t j = 0; j <= i; j++) {
+                struct frame *g = &d.q[d.q_head];
+                d.q_bytes -= g->len;
+                free(g->data);
+                g->data = NULL;
+                d.q_head = (d.q_head + 1) % MAX_UNACKED;
+                d.q_n--;
+                d.st.acked++;
+            }
+            return;
+        }
+    }
+}
+
+/* Read whatever replies are waiting. Returns false if the socket broke. */
+static bool d_drain(void)
+{
+    for (;;) {
+        ssize_t r = recv(d.fd, d.rbuf + d.rlen, sizeof(d.rbuf) - d.rlen,
+                         MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (r <= 0)
+            return false;
+        d.rlen += (size_t)r;
+        size_t off = 0;
+        while (d.rlen - off >= 4) {
+            uint32_t len = tt_wire_len(d.rbuf + off);
+            if (len == 0 || len > sizeof(d.rbuf) - 4)
+                return false;          /* not our daemon speaking */
+            if (d.rlen - off - 4 < len)
+                break;
+            d_handle_reply(d.rbuf + off + 4, len);
+            off += 4 + len;
+        }
+        memmove(d.rbuf, d.rbuf + off, d.rlen - off);
+        d.rlen -= off;
+    }
+}
+
+static bool d_send_all(const char *p, size_t n)
+{
+    size_t off = 0;
+    int64_t deadline = tt_now_ns() + SEND_WAIT_MS * 1000000LL;
+
+    while (off < n) {
+        ssize_t w = send(d.fd, p + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int64_t left = (deadline - tt_now_ns()) / 1000000LL;
+            if (left <= 0)
+                return false;
+            /* The daemon is slow: its acks may be what fills the pipe. */
+            if (!d_drain())
+                return false;
+            struct pollfd pfd = { .fd = d.fd, .events = POLLOUT };
+            (void)poll(&pfd, 1, (int)left);
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+static void d_exit(void);
+
+void tt_deliver_span(const struct tt_span *s)
+{
+    struct tt_buf out;
+    static bool atexit_done;
+
+    tt_buf_init(&out, TT_WIRE_MAX_FRAME);
+    pthread_mutex_lock(&d.lock);
+    d_check_process();
+    d.st.spans++;
+    if (!atexit_done) {
+        atexit_done = true;
+        atexit(d_exit);
+    }
+    struct frame f = { .chunk = d.next_chunk++ };
+    if (tt_wire_pack_spans(&s, 1, f.chunk, &out) != TT_OK) {
+        d_lost(1, out.truncated ? "span above the frame size cap" : "encoding failed");
+        goto out;
+    }
+    f.len = out.len;
+    f.data = tt_buf_steal(&out);
+    if (d_connect()) {
+        if (d.q_n && !d_drain()) {
+            d_disconnect();
+        } else if (d_send_all(f.data, f.len)) {
+            d.st.sent++;
+            if (d.q_n == MAX_UNACKED || d.q_bytes + f.len > MAX_UNACKED_BYTES) {
+                /* Sent but unconfirmed: keep the newest copies. */
+                free(d.q[d.q_head].data);
+                d.q_bytes -= d.q[d.q_head].len;
+                d.q_head = (d.q_head + 1) % MAX_UNACKED;
+                d.q_n--;
+            }
+            d.q[(d.q_head + d.q_n) % MAX_UNACKED] = f;
+            d.q_n++;
+            d.q_bytes += f.len;
+            (void)d_drain();
+            goto out;
+        } else {
+            /* A partial frame may be in the socket; the daemon drops it at
+             * EOF. Everything unconfirmed goes to the spool with it. */
+            d_disconnect();
+        }
+    }
+    (void)d_spool(&f, 1);
+    free(f.data);
+out:
+    pthread_mutex_unlock(&d.lock);
+    tt_buf_free(&out);
+}
+
+/* At normal exit, wait (bounded) for the daemon to confirm what it was
+ * sent; spool the rest. */
+static void d_exit(void)
+{
+    pthread_mutex_lock(&d.lock);
+    if (!d.init || d.gen != tt_rt_fork_gen)
+        goto out;
+    int64_t deadline = tt_now_ns() + EXIT_WAIT_MS * 1000000LL;
+    while (d.q_n && d.fd >= 0) {
+        int64_t left = (deadline - tt_now_ns()) / 1000000LL;
+        if (left <= 0)
+            break;
+        struct pollfd pfd = { .fd = d.fd, .events = POLLIN };
+        if (poll(&pfd, 1, (int)left) <= 0)
+            break;
+        if (!d_drain())
+            break;
+    }
+    if (d.q_n)
+        d_disconnect();
+out:
+    pthread_mutex_unlock(&d.lock);
+}
+
+void tt_deliver_stats(struct tt_deliver_stats *out)
+{
+    pthread_mutex_lock(&d.lock);
+    *out = d.st;
+    pthread_mutex_unlock(&d.lock);
+}

@@ -1,0 +1,30 @@
+/* deliver.h - hand finished spans to tokentapd, or to the spool.
+ *
+ * A span is encoded and written to the daemon's socket as soon as its call
+ * completes (programs that leave by _exit lose nothing that was written).
+ * Frames stay in memory until the daemon acknowledges them (after its
+ * commit); when the daemon is unreachable or the connection breaks, the
+ * frame and every unacknowledged one go to the spool directory, which the
+ * daemon ingests later. Nothing here blocks for more than a short, bounded
+ * time, and nothing raises SIGPIPE. Counters say what could not be kept. */
+#ifndef TT_DELIVER_H
+#define TT_DELIVER_H
+
+#include <stdint.h>
+
+#include "span.h"
+
+/* Encode and deliver one finished span. Never fails visibly: problems are
+ * counted and logged once. The span is not modified or freed. */
+void tt_deliver_span(const struct tt_span *s);
+
+struct tt_deliver_stats {
+    uint64_t spans;           /* handed to tt_deliver_span */
+    uint64_t sent;            /* frames written to the socket */
+    uint64_t acked;           /* frames the daemon confirmed */
+    uint64_t spooled;         /* frames written to the spool */
+    uint64_t lost;            /* frames neither sent nor spooled */
+};
+void tt_deliver_stats(struct tt_deliver_stats *out);
+
+#endif

@@ -1,0 +1,166 @@
+/* dlshim.c - jansson, zlib, brotli and zstd, reached lazily.
+ *
+ * The preload is loaded into every process the traced program starts, so
+ * it links nothing but libc: loading six more libraries into every `sh`
+ * and `git` would break DESIGN.md's "cost zero" rule, and Debian's static
+ * archives of these libraries are not PIC. Instead this file defines the
+ * few functions tokentap uses, with their real prototypes; the first call
+ * dlopen()s the library (only ever on an LLM connection) and forwards.
+ * exports.map keeps these definitions local to the preload, so they never
+ * interpose on the application's own use of the same libraries.
+ * If a library is missing, the shim returns the library's own failure
+ * value and the caller's error path reports it on the span. */
+#include <brotli/decode.h>
+#include <dlfcn.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "rt.h"
+
+struct shim_lib {
+    const char *const sonames[3];
+    pthread_once_t once;
+    void *handle;
+};
+
+static struct shim_lib lib_jansson = { { "libjansson.so.4", NULL }, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_z = { { "libz.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_brotli = { { "libbrotlidec.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_zstd = { { "libzstd.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
+
+static struct shim_lib *loading;
+
+static void shim_load(void)
+{
+    for (size_t i = 0; loading->sonames[i] && !loading->handle; i++)
+        loading->handle = dlopen(loading->sonames[i], RTLD_NOW | RTLD_LOCAL);
+    if (!loading->handle)
+        tt_log("%s not available (%s): part of the capture is disabled",
+               loading->sonames[0], dlerror());
+}
+
+static void *shim_sym(struct shim_lib *lib, const char *name)
+{
+    static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+
+    if (!__atomic_load_n(&lib->handle, __ATOMIC_ACQUIRE)) {
+        /* pthread_once has no argument: serialise the loads instead. */
+        pthread_mutex_lock(&m);
+        loading = lib;
+        pthread_once(&lib->once, shim_load);
+        pthread_mutex_unlock(&m);
+    }
+    return lib->handle ? dlsym(lib->handle, name) : NULL;
+}
+
+#define SHIM(lib, ret, name, params, args, fail)                              \
+    ret name params                                                           \
+    {                                                                         \
+        static ret(*fn_) params;                                              \
+        ret(*f_) params = __atomic_load_n(&fn_, __ATOMIC_ACQUIRE);            \
+        if (!f_) {                                                            \
+            f_ = (ret(*) params)shim_sym(&lib, #name);                        \
+            if (!f_)                                                          \
+                return fail;                                                  \
+            __atomic_store_n(&fn_, f_, __ATOMIC_RELEASE);                     \
+        }                                                                     \
+        return f_ args;                                                       \
+    }
+
+#define SHIM_VOID(lib, name, params, args)                                    \
+    void name params                                                          \
+    {                                                                         \
+        static void(*fn_) params;                                             \
+        void(*f_) params = __atomic_load_n(&fn_, __ATOMIC_ACQUIRE);           \
+        if (!f_) {                                                            \
+            f_ = (void(*) params)shim_sym(&lib, #name);                       \
+            if (!f_)                                                          \
+                return;                                                       \
+            __atomic_store_n(&fn_, f_, __ATOMIC_RELEASE);                     \
+        }                                                                     \
+        f_ args;                                                              \
+    }
+
+/* --- jansson ------------------------------------------------------------- */
+SHIM(lib_jansson, json_t *, json_loadb,
+     (const char *b, size_t n, size_t fl, json_error_t *e), (b, n, fl, e), NULL)
+SHIM(lib_jansson, json_t *, json_loads,
+     (const char *s, size_t fl, json_error_t *e), (s, fl, e), NULL)
+SHIM_VOID(lib_jansson, json_delete, (json_t *j), (j))
+SHIM(lib_jansson, json_t *, json_object_get, (const json_t *o, const char *k), (o, k), NULL)
+SHIM(lib_jansson, json_t *, json_object_getn,
+     (const json_t *o, const char *k, size_t n), (o, k, n), NULL)
+SHIM(lib_jansson, size_t, json_object_size, (const json_t *o), (o), 0)
+SHIM(lib_jansson, int, json_object_set_new,
+     (json_t *o, const char *k, json_t *v), (o, k, v), -1)
+SHIM(lib_jansson, int, json_object_set_new_nocheck,
+     (json_t *o, const char *k, json_t *v), (o, k, v), -1)
+SHIM(lib_jansson, int, json_object_del, (json_t *o, const char *k), (o, k), -1)
+SHIM(lib_jansson, void *, json_object_iter, (json_t *o), (o), NULL)
+SHIM(lib_jansson, void *, json_object_iter_next, (json_t *o, void *it), (o, it), NULL)
+SHIM(lib_jansson, const char *, json_object_iter_key, (void *it), (it), NULL)
+SHIM(lib_jansson, json_t *, json_object_iter_value, (void *it), (it), NULL)
+SHIM(lib_jansson, void *, json_object_key_to_iter, (const char *k), (k), NULL)
+SHIM(lib_jansson, json_t *, json_array_get, (const json_t *a, size_t i), (a, i), NULL)
+SHIM(lib_jansson, size_t, json_array_size, (const json_t *a), (a), 0)
+SHIM(lib_jansson, int, json_array_append_new, (json_t *a, json_t *v), (a, v), -1)
+SHIM(lib_jansson, int, json_array_clear, (json_t *a), (a), -1)
+SHIM(lib_jansson, json_int_t, json_integer_value, (const json_t *j), (j), 0)
+SHIM(lib_jansson, double, json_real_value, (const json_t *j), (j), 0)
+SHIM(lib_jansson, double, json_number_value, (const json_t *j), (j), 0)
+SHIM(lib_jansson, const char *, json_string_value, (const json_t *j), (j), NULL)
+SHIM(lib_jansson, size_t, json_string_length, (const json_t *j), (j), 0)
+SHIM(lib_jansson, char *, json_dumps, (const json_t *j, size_t fl), (j, fl), NULL)
+SHIM(lib_jansson, size_t, json_dumpb, (const json_t *j, char *b, size_t n, size_t fl),
+     (j, b, n, fl), 0)
+SHIM(lib_jansson, json_t *, json_object, (void), (), NULL)
+SHIM(lib_jansson, json_t *, json_array, (void), (), NULL)
+SHIM(lib_jansson, json_t *, json_string, (const char *s), (s), NULL)
+SHIM(lib_jansson, json_t *, json_stringn, (const char *s, size_t n), (s, n), NULL)
+SHIM(lib_jansson, json_t *, json_string_nocheck, (const char *s), (s), NULL)
+SHIM(lib_jansson, json_t *, json_stringn_nocheck, (const char *s, size_t n), (s, n), NULL)
+SHIM(lib_jansson, json_t *, json_integer, (json_int_t v), (v), NULL)
+SHIM(lib_jansson, json_t *, json_real, (double v), (v), NULL)
+SHIM(lib_jansson, json_t *, json_true, (void), (), NULL)
+SHIM(lib_jansson, json_t *, json_false, (void), (), NULL)
+SHIM(lib_jansson, json_t *, json_null, (void), (), NULL)
+SHIM(lib_jansson, json_t *, json_deep_copy, (const json_t *j), (j), NULL)
+SHIM(lib_jansson, int, json_string_setn, (json_t *j, const char *s, size_t n), (j, s, n), -1)
+
+/* --- zlib ---------------------------------------------------------------- */
+SHIM(lib_z, int, inflateInit2_,
+     (z_streamp s, int wb, const char *v, int sz), (s, wb, v, sz), Z_VERSION_ERROR)
+SHIM(lib_z, int, inflateInit_, (z_streamp s, const char *v, int sz), (s, v, sz),
+     Z_VERSION_ERROR)
+SHIM(lib_z, int, inflate, (z_streamp s, int fl), (s, fl), Z_STREAM_ERROR)
+SHIM(lib_z, int, inflateEnd, (z_streamp s), (s), Z_STREAM_ERROR)
+SHIM(lib_z, int, inflateReset, (z_streamp s), (s), Z_STREAM_ERROR)
+SHIM(lib_z, int, inflateReset2, (z_streamp s, int wb), (s, wb), Z_STREAM_ERROR)
+
+/* --- brotli -------------------------------------------------------------- */
+SHIM(lib_brotli, BrotliDecoderState *, BrotliDecoderCreateInstance,
+     (brotli_alloc_func a, brotli_free_func f, void *o), (a, f, o), NULL)
+SHIM(lib_brotli, BrotliDecoderResult, BrotliDecoderDecompressStream,
+     (BrotliDecoderState *s, size_t *ai, const uint8_t **ni, size_t *ao,
+      uint8_t **no, size_t *t), (s, ai, ni, ao, no, t), BROTLI_DECODER_RESULT_ERROR)
+SHIM_VOID(lib_brotli, BrotliDecoderDestroyInstance, (BrotliDecoderState *s), (s))
+SHIM(lib_brotli, BROTLI_BOOL, BrotliDecoderIsFinished, (const BrotliDecoderState *s),
+     (s), BROTLI_FALSE)
+
+/* --- zstd ---------------------------------------------------------------- */
+SHIM(lib_zstd, ZSTD_DStream *, ZSTD_createDStream, (void), (), NULL)
+SHIM(lib_zstd, size_t, ZSTD_freeDStream, (ZSTD_DStream *s), (s), 0)
+SHIM(lib_zstd, size_t, ZSTD_initDStream, (ZSTD_DStream *s), (s), (size_t)-1)
+SHIM(lib_zstd, size_t, ZSTD_decompressStream,
+     (ZSTD_DStream *s, ZSTD_outBuffer *o, ZSTD_inBuffer *i), (s, o, i), (size_t)-1)
+SHIM(lib_zstd, unsigned, ZSTD_isError, (size_t c), (c), 1)
+SHIM(lib_zstd, const char *, ZSTD_getErrorName, (size_t c), (c), "zstd unavailable")
+SHIM(lib_zstd, size_t, ZSTD_DStreamOutSize, (void), (), 131072)
+SHIM(lib_zstd, size_t, ZSTD_DStreamInSize, (void), (), 131072)
+SHIM(lib_zstd, size_t, ZSTD_DCtx_reset, (ZSTD_DCtx *c, ZSTD_ResetDirective r), (c, r),
+     (size_t)-1)
+SHIM(lib_zstd, size_t, ZSTD_DCtx_setParameter, (ZSTD_DCtx *c, ZSTD_dParameter p, int v),
+     (c, p, v), (size_t)-1)

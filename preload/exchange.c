@@ -1,0 +1,302 @@
+/* exchange.c - request/response -> span, transport-agnostic. */
+#include "exchange.h"
+#include "decode.h"
+#include "deliver.h"
+#include "price.h"
+#include "rt.h"
+#include "sse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define SSE_MAX_EVENT (1u << 20)
+
+struct tt_exchange {
+    const struct tt_api_ops *api;
+    struct tt_span span;
+    struct tt_buf req_body;
+    struct tt_buf resp_body;      /* non-streaming (decoded) body */
+    struct tt_decoder *dec;
+    struct tt_sse sse;
+    void *api_state;
+    int64_t now;                  /* arrival time of the bytes being fed */
+    bool sse_on;
+    bool resp_started;
+    bool body_error;              /* decoding failed: body unusable */
+    bool req_parsed;
+};
+
+static const char *const secret_params[] = {
+    "key", "api_key", "apikey", "api-key", "access_token", "token",
+    "x-goog-api-key", "sig", "signature", "x-amz-signature",
+    "x-amz-security-token", "x-amz-credential", "code", "client_secret",
+};
+
+void tt_ex_redact_target(const char *t, size_t n, char *out, size_t outn)
+{
+    struct tt_buf b;
+    const char *q = memchr(t, '?', n);
+    size_t path_len = q ? (size_t)(q - t) : n;
+    bool first = true;
+
+    if (outn == 0)
+        return;
+    out[0] = '\0';
+    tt_buf_init(&b, outn - 1);
+    if (tt_buf_append(&b, t, path_len) == TT_ERR_NOMEM)
+        goto out;
+    if (q) {
+        const char *p = q + 1, *end = t + n;
+        while (p < end) {
+            const char *amp = memchr(p, '&', (size_t)(end - p));
+            size_t len = amp ? (size_t)(amp - p) : (size_t)(end - p);
+            const char *eq = memchr(p, '=', len);
+            size_t name_len = eq ? (size_t)(eq - p) : len;
+            bool secret = false;
+            for (size_t i = 0; i < sizeof(secret_params) / sizeof(*secret_params); i++)
+                if (tt_tok_ieq(p, name_len, secret_params[i]))
+                    secret = true;
+            if (!secret && len) {
+                if (tt_buf_append(&b, first ? "?" : "&", 1) == TT_ERR_NOMEM ||
+                    tt_buf_append(&b, p, len) == TT_ERR_NOMEM)
+                    goto out;
+                first = false;
+            }
+            p += len + 1;
+        }
+    }
+out:
+    if (b.data) {
+        /* A cut in the middle of a parameter could leave part of a value;
+         * only non-secret parameters were appended, so that is harmless. */
+        memcpy(out, b.data, b.len + 1);
+    }
+    tt_buf_free(&b);
+}
+
+struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
+{
+    struct tt_exchange *ex = calloc(1, sizeof(*ex));
+    char path[2048];
+
+    if (!ex)
+        return NULL;
+    ex->api = req->api;
+    tt_span_init(&ex->span);
+    tt_buf_init(&ex->req_body, tt_rt.max_body ? tt_rt.max_body : (8u << 20));
+    tt_buf_init(&ex->resp_body, tt_rt.max_body ? tt_rt.max_body : (8u << 20));
+    if (!ex->api)
+        return ex;
+    struct tt_span *s = &ex->span;
+    s->start_time = now;
+    tt_ex_redact_target(req->target, req->target_len, path, sizeof(path));
+    if (tt_span_set(&s->provider, req->provider) ||
+        tt_span_set(&s->operation, ex->api->operation) ||
+        tt_span_setn(&s->host, req->host, req->host_len) ||
+        tt_span_setn(&s->method, req->method, req->method_len) ||
+        tt_span_set(&s->path, path) ||
+        tt_span_set(&s->http_version, req->http_version)) {
+        tt_ex_free(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+bool tt_ex_traced(const struct tt_exchange *ex)
+{
+    return ex && ex->api;
+}
+
+void tt_ex_req_body(struct tt_exchange *ex, const char *p, size_t n)
+{
+    if (!ex->api)
+        return;
+    if (tt_buf_append(&ex->req_body, p, n) == TT_ERR_CAP)
+        ex->span.truncated = true;
+}
+
+void tt_ex_req_end(struct tt_exchange *ex, int64_t now)
+{
+    if (!ex->api || ex->req_parsed)
+        return;
+    ex->req_parsed = true;
+    ex->span.request_sent_ns = now;
+    if (ex->api->request)
+        (void)ex->api->request(&ex->span, ex->req_body.data ? ex->req_body.data : "",
+                               ex->req_body.len);
+    tt_buf_free(&ex->req_body);
+}
+
+static const struct tt_hdr *find_hdr(const struct tt_hdr *h, size_t n,
+                                     const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tt_tok_ieq(h[i].name, h[i].name_len, name))
+            return &h[i];
+    return NULL;
+}
+
+bool tt_ex_resp_head(struct tt_exchange *ex, int status,
+                     const struct tt_hdr *headers, size_t n_headers,
+                     int64_t now)
+{
+    (void)now;
+    if (!ex->req_parsed)
+        tt_ex_req_end(ex, now);   /* response before request end (h2/early) */
+    ex->resp_started = true;
+    if (!ex->api)
+        return !(ex->span.method && !strcmp(ex->span.method, "HEAD"));
+    struct tt_span *s = &ex->span;
+    s->http_status = status;
+    const struct tt_hdr *ct = find_hdr(headers, n_headers, "content-type");
+    ex->sse_on = status >= 200 && status < 300 && ct &&
+                 ct->value_len >= 17 &&
+                 !strncasecmp(ct->value, "text/event-stream", 17);
+    const struct tt_hdr *ce = find_hdr(headers, n_headers, "content-encoding");
+    int rc = tt_decoder_new(ce ? ce->value : NULL, ce ? ce->value_len : 0,
+                            tt_rt.max_body ? tt_rt.max_body : (8u << 20),
+                            &ex->dec);
+    if (rc != TT_OK) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "response body not decoded: %s content-encoding '%.*s'",
+                 rc == TT_ERR_UNSUPPORTED ? "unsupported" : "failed",
+                 ce ? (int)(ce->value_len > 40 ? 40 : ce->value_len) : 0,
+                 ce ? ce->value : "");
+        tt_span_fail(s, msg, false);
+        ex->body_error = true;
+    }
+    if (ex->sse_on)
+        tt_sse_init(&ex->sse, SSE_MAX_EVENT);
+    if (ex->api->response_begin)
+        (void)ex->api->response_begin(s, &ex->api_state);
+    return strcmp(s->method ? s->method : "", "HEAD") != 0;
+}
+
+static int on_sse_event(void *ud, const char *ev, size_t evn, const char *data,
+                        size_t dn)
+{
+    struct tt_exchange *ex = ud;
+
+    if (ex->api->sse_event)
+        (void)ex->api->sse_event(ex->api_state, &ex->span, ev, evn, data, dn,
+                                 ex->now);
+    return 0;
+}
+
+static int on_decoded(void *ud, const char *p, size_t n)
+{
+    struct tt_exchange *ex = ud;
+
+    if (ex->sse_on)
+        return tt_sse_feed(&ex->sse, p, n, on_sse_event, ex);
+    if (tt_buf_append(&ex->resp_body, p, n) == TT_ERR_CAP)
+        ex->span.truncated = true;
+    return 0;
+}
+
+void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
+                     int64_t now)
+{
+    if (!ex->api || ex->body_error || !ex->dec)
+        return;
+    ex->now = now;
+    int rc = tt_decoder_feed(ex->dec, p, n, on_decoded, ex);
+    if (rc == TT_ERR_CAP) {
+        ex->span.truncated = true;
+    } else if (rc != TT_OK) {
+        tt_span_fail(&ex->span, "response body could not be decoded "
+                     "(corrupt content-encoding)", false);
+        ex->body_error = true;
+    }
+}
+
+static void finish_identity(struct tt_span *s, int64_t now)
+{
+    char name[256];
+
+    tt_span_rand_hex(s->span_id, 8);
+    memcpy(s->trace_id, tt_rt.trace_id, sizeof(s->trace_id));
+    memcpy(s->parent_id, tt_rt.parent_id, sizeof(s->parent_id));
+    s->end_time = now > s->start_time ? now : s->start_time;
+    s->pid = (int64_t)getpid();
+    snprintf(name, sizeof(name), "%s %s", s->operation ? s->operation : "call",
+             s->request_model ? s->request_model
+             : s->response_model ? s->response_model : "unknown");
+    /* On OOM a field stays null: the span still goes out with its tokens. */
+    if (tt_span_set(&s->exe, tt_rt.exe) ||
+        tt_span_set(&s->session_id, tt_rt.session_id) ||
+        tt_span_set(&s->tags, tt_rt.tags) ||
+        (!s->name && tt_span_set(&s->name, name)))
+        tt_log("out of memory while finishing a span");
+}
+
+void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
+               int64_t now)
+{
+    if (!ex)
+        return;
+    if (!ex->api)
+        goto out;
+    struct tt_span *s = &ex->span;
+    ex->now = now;
+    if (!ex->req_parsed)
+        tt_ex_req_end(ex, now);
+    if (!ex->resp_started) {
+        tt_span_fail(s, why ? why : "no response", false);
+        goto finish;
+    }
+    if (ex->dec && !ex->body_error && complete &&
+        tt_decoder_finish(ex->dec) == TT_ERR_INCOMPLETE) {
+        tt_span_fail(s, "response body ended inside a compressed stream", false);
+        complete = false;
+    }
+    if (!complete)
+        tt_span_fail(s, why ? why : "response cut short", false);
+    if (ex->sse_on) {
+        int rc = tt_sse_finish(&ex->sse);
+        if (rc == TT_ERR_INCOMPLETE && complete)
+            complete = false;
+    } else if (ex->api->body && !ex->body_error) {
+        (void)ex->api->body(ex->api_state, s,
+                            ex->resp_body.data ? ex->resp_body.data : "",
+                            ex->resp_body.len);
+    }
+    if (ex->api->response_end)
+        (void)ex->api->response_end(ex->api_state, s, complete);
+    if (s->http_status >= 400) {
+        char msg[600];
+        if (s->error && strncmp(s->error, "HTTP ", 5))
+            snprintf(msg, sizeof(msg), "HTTP %d: %.560s", (int)s->http_status,
+                     s->error);
+        else
+            snprintf(msg, sizeof(msg), "HTTP %d", (int)s->http_status);
+        tt_span_fail(s, msg, true);
+    }
+    if (s->truncated && !s->error && !s->usage_known)
+        tt_span_fail(s, "response body above the capture cap "
+                     "(TOKENTAP_MAX_BODY); usage not seen", false);
+finish:
+    finish_identity(s, now);
+    tt_price_apply(s);
+    tt_deliver_span(s);
+out:
+    tt_ex_free(ex);
+}
+
+void tt_ex_free(struct tt_exchange *ex)
+{
+    if (!ex)
+        return;
+    if (ex->api && ex->api->response_free)
+        ex->api->response_free(ex->api_state);
+    if (ex->sse_on)
+        tt_sse_free(&ex->sse);
+    tt_decoder_free(ex->dec);
+    tt_buf_free(&ex->req_body);
+    tt_buf_free(&ex->resp_body);
+    tt_span_clear(&ex->span);
+    free(ex);
+}

@@ -1,0 +1,61 @@
+/* exchange.h - one HTTP request/response pair, whatever the transport.
+ *
+ * HTTP/1.1 over OpenSSL (conn.c), and later HTTP/2 streams and libcurl
+ * transfers, all report an exchange through these calls; the exchange
+ * buffers the request body (capped), decodes the response
+ * (Content-Encoding), frames SSE, drives the provider's API parser, and
+ * when the response ends finishes the span (ids, cost, process identity)
+ * and hands it to delivery. An exchange whose api is NULL only tracks
+ * framing (a non-LLM request on an LLM connection) and makes no span. */
+#ifndef TT_EXCHANGE_H
+#define TT_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "tt.h"
+
+struct tt_exchange;
+
+struct tt_ex_request {
+    const struct tt_api_ops *api;   /* NULL: framing only, no span */
+    const char *provider;           /* provider name (not "auto") */
+    const char *host; size_t host_len;
+    const char *method; size_t method_len;
+    const char *target; size_t target_len;   /* path?query, raw */
+    const char *http_version;       /* "1.1", "2" */
+};
+
+/* Create an exchange at its first request byte (now). Returns NULL on
+ * OOM. */
+struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now);
+bool tt_ex_traced(const struct tt_exchange *ex);   /* api != NULL */
+
+void tt_ex_req_body(struct tt_exchange *ex, const char *p, size_t n);
+/* The last request byte went out at `now`. */
+void tt_ex_req_end(struct tt_exchange *ex, int64_t now);
+
+/* Response head. headers: the response's header list (for content type and
+ * encoding). Returns true if the response has a body the caller should
+ * pass on (false for responses to HEAD). */
+bool tt_ex_resp_head(struct tt_exchange *ex, int status,
+                     const struct tt_hdr *headers, size_t n_headers,
+                     int64_t now);
+/* Response body bytes as on the wire (still content-encoded). */
+void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
+                     int64_t now);
+/* The response ended (complete=false: cut short; why says how) or the
+ * exchange is abandoned (no response at all). Finishes and delivers the
+ * span, then frees the exchange. */
+void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
+               int64_t now);
+/* Free without delivering (fork child dropping the parent's state). */
+void tt_ex_free(struct tt_exchange *ex);
+
+/* Remove secrets (key=, api_key=, access_token=... query parameters) from
+ * a request target. Writes a NUL-terminated copy into out (cap outn). */
+void tt_ex_redact_target(const char *t, size_t n, char *out, size_t outn);
+
+#endif

@@ -1,0 +1,560 @@
+/* cli_run.c - `tokentap run -- CMD`: trace one command and summarise it.
+ *
+ * The command runs with the preload in LD_PRELOAD, a fresh (or joined)
+ * trace in TRACEPARENT and the socket of a daemon that writes the store we
+ * will read: a running shared daemon when it writes the same store, else a
+ * private one started for this run and stopped after it. The command's exit
+ * status is ours. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_client.h"
+#include "store.h"
+#include "wire.h"
+
+extern char **environ;
+
+#define HELLO_TIMEOUT_MS 1000
+#define START_TIMEOUT_MS 5000
+#define SYNC_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 3000
+
+struct run {
+    bool quiet;
+    char preload[PATH_MAX];
+    char daemon[PATH_MAX];
+    char db[PATH_MAX];
+    char spool[PATH_MAX];
+    char sock[TT_WIRE_SUN_PATH_MAX + 1];
+    /* Private daemon, when we started one. */
+    char privdir[PATH_MAX];
+    char log[PATH_MAX];
+    pid_t dpid;
+    char trace[33];
+    char runspan[17];
+    bool joined;
+};
+
+/* The child to forward signals to; 0 while there is none. */
+static volatile sig_atomic_t fwd_pid;
+
+static void on_signal(int sig, siginfo_t *si, void *uctx)
+{
+    (void)uctx;
+    pid_t p = (pid_t)fwd_pid;
+
+    /* A terminal's ^C / hangup already reached the child, which shares our
+     * process group: forwarding it would deliver it twice. Forward what was
+     * sent to us alone (kill(1), a supervisor). */
+    if (p > 0 && si && si->si_code <= 0 && si->si_pid != p)
+        kill(p, sig);
+}
+
+static const int fwd_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ---------------------------------------------------------- locating */
+
+/* The preload and the daemon sit next to the CLI: <bindir>/tokentapd and
+ * <bindir>/../lib/libtokentap.so, in the build tree and once installed. */
+static int locate(struct run *r)
+{
+    char self[PATH_MAX], path[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (n <= 0) {
+        fprintf(stderr, "tokentap run: cannot find my own executable "
+                "(/proc/self/exe: %s); is /proc mounted?\n", strerror(errno));
+        return TT_ERR_IO;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+
+    snprintf(path, sizeof(path), "%s/../lib/libtokentap.so", self);
+    if (!realpath(path, r->preload)) {
+        fprintf(stderr, "tokentap run: the preload library %s is missing (%s); "
+                "reinstall tokentap (make install) or run `make`\n", path,
+                strerror(errno));
+        return TT_ERR_IO;
+    }
+    snprintf(path, sizeof(path), "%s/tokentapd", self);
+    if (!realpath(path, r->daemon) || access(r->daemon, X_OK) != 0) {
+        fprintf(stderr, "tokentap run: the daemon %s is missing or not "
+                "executable (%s); reinstall tokentap (make install) or run `make`\n",
+                path, strerror(errno));
+        return TT_ERR_IO;
+    }
+    return TT_OK;
+}
+
+/* ------------------------------------------------------------ daemon */
+
+/* Does the daemon at sock answer and write our store? */
+static bool daemon_matches(const char *sock, const char *db)
+{
+    struct tt_dc_reply rep;
+    char theirs[PATH_MAX];
+
+    if (tt_dc_request(sock, "hello", HELLO_TIMEOUT_MS, &rep) != TT_OK ||
+        strcmp(rep.type, "hello") != 0)
+        return false;
+    /* Compare canonical paths: the daemon may have been given a relative
+     * or symlinked path to the same file. */
+    if (tt_cli_abs_path(rep.db, theirs, sizeof(theirs)) != TT_OK)
+        return strcmp(rep.db, db) == 0;
+    return strcmp(theirs, db) == 0;
+}
+
+/* Print what the private daemon logged (it logs to a file so that a
+ * healthy run stays quiet). */
+static void dump_log(const struct run *r)
+{
+    char buf[4096];
+    int fd = open(r->log, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return;
+    /* The tail is where the reason is. */
+    off_t size = lseek(fd, 0, SEEK_END);
+    lseek(fd, size > (off_t)sizeof(buf) ? size - (off_t)sizeof(buf) : 0, SEEK_SET);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        fwrite(buf, 1, (size_t)n, stderr);
+    close(fd);
+}
+
+static void cleanup_private(struct run *r)
+{
+    if (!r->privdir[0])
+        return;
+    /* The directory is ours alone (mkdtemp, 0700) and the daemon is gone:
+     * whatever it left there (socket, lock file, log) goes with it. */
+    DIR *d = opendir(r->privdir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            unlinkat(dirfd(d), e->d_name, 0);
+        }
+        closedir(d);
+    }
+    rmdir(r->privdir);
+    r->privdir[0] = '\0';
+}
+
+static int start_private(struct run *r)
+{
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[80];
+
+    /* The socket path must fit sun_path; a long $TMPDIR falls back to /tmp. */
+    if (!tmp || tmp[0] != '/' || strlen(tmp) > 60)
+        tmp = "/tmp";
+    snprintf(tmpl, sizeof(tmpl), "%.60s/tokentap-XXXXXX", tmp);
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "tokentap run: cannot create a private directory in %s: "
+                "%s (set TMPDIR to a writable directory)\n", tmp, strerror(errno));
+        return TT_ERR_IO;
+    }
+    /* mkdtemp creates 0700: the socket inside is reachable by us only. */
+    snprintf(r->privdir, sizeof(r->privdir), "%s", tmpl);
+    snprintf(r->sock, sizeof(r->sock), "%s/d.sock", tmpl);
+    snprintf(r->log, sizeof(r->log), "%s/tokentapd.log", tmpl);
+
+    /* --foreground: we are its parent, to stop and reap it; --idle-exit:
+     * should we die without stopping it, it goes away by itself. */
+    char *args[] = {
+        r->daemon, "--foreground", "--socket", r->sock, "--db", r->db,
+        "--spool", r->spool, "--idle-exit", "3600", NULL,
+    };
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "tokentap run: fork: %s\n", strerror(errno));
+        cleanup_private(r);
+        return TT_ERR_IO;
+    }
+    if (pid == 0) {
+        /* Own session: the terminal's ^C is for the traced command; the
+         * daemon must live on to commit what the command sent. */
+        setsid();
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(r->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+        if (in >= 0)
+            dup2(in, 0);
+        if (out >= 0) {
+            dup2(out, 1);
+            dup2(out, 2);
+        }
+        execv(r->daemon, args);
+        dprintf(out >= 0 ? out : 2, "tokentap: exec %s: %s\n", r->daemon,
+                strerror(errno));
+        _exit(127);
+    }
+    r->dpid = pid;
+
+    int64_t deadline = mono_ms() + START_TIMEOUT_MS;
+    for (;;) {
+        struct tt_dc_reply rep;
+        int st;
+
+        if (tt_dc_request(r->sock, "hello", 500, &rep) == TT_OK &&
+            strcmp(rep.type, "hello") == 0)
+            return TT_OK;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) {
+            r->dpid = 0;
+            fprintf(stderr, "tokentap run: the daemon %s exited during start "
+                    "(status %d):\n", r->daemon,
+                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            dump_log(r);
+            cleanup_private(r);
+            return TT_ERR;
+        }
+        if (mono_ms() >= deadline)
+            break;
+        sleep_ms(20);
+    }
+    fprintf(stderr, "tokentap run: the daemon %s did not answer on %s within "
+            "%d s:\n", r->daemon, r->sock, START_TIMEOUT_MS / 1000);
+    dump_log(r);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    r->dpid = 0;
+    cleanup_private(r);
+    return TT_ERR;
+}
+
+/* Wait up to ms for the private daemon to exit; true if it did. */
+static bool reap(pid_t pid, long ms)
+{
+    int64_t deadline = mono_ms() + ms;
+
+    do {
+        pid_t w = waitpid(pid, NULL, WNOHANG);
+        if (w == pid || (w < 0 && errno == ECHILD))
+            return true;
+        sleep_ms(10);
+    } while (mono_ms() < deadline);
+    return false;
+}
+
+static void stop_private(struct run *r)
+{
+    struct tt_dc_reply rep;
+
+    if (r->dpid <= 0)
+        return;
+    if (tt_dc_request(r->sock, "stop", STOP_TIMEOUT_MS, &rep) != TT_OK ||
+        !reap(r->dpid, STOP_TIMEOUT_MS)) {
+        kill(r->dpid, SIGTERM);
+        if (!reap(r->dpid, 1000)) {
+            kill(r->dpid, SIGKILL);
+            while (waitpid(r->dpid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+    }
+    r->dpid = 0;
+    cleanup_private(r);
+}
+
+static int pick_daemon(struct run *r)
+{
+    const char *env = getenv("TOKENTAP_SOCKET");
+    int rc = tt_wire_socket_path(r->sock, sizeof(r->sock));
+
+    if (rc == TT_OK && daemon_matches(r->sock, r->db))
+        return TT_OK;
+    /* Only a socket the user named deserves a word; the default one is
+     * just a chance to share. */
+    if (env && *env && !r->quiet)
+        fprintf(stderr, "tokentap: the daemon at TOKENTAP_SOCKET=%s does not "
+                "answer or writes another store than %s; using a private one\n",
+                env, r->db);
+    return start_private(r);
+}
+
+/* ------------------------------------------------------------- child */
+
+static void trace_context(struct run *r)
+{
+    const char *tp = getenv("TRACEPARENT");
+    char parent[17];
+
+    if (tp && *tp) {
+        if (tt_cli_traceparent_parse(tp, r->trace, parent) == TT_OK)
+            r->joined = true;
+        else if (!r->quiet)
+            fprintf(stderr, "tokentap: ignoring malformed TRACEPARENT '%s' "
+                    "(want 00-<32 hex>-<16 hex>-<2 hex>); starting a new trace\n",
+                    tp);
+    }
+    if (!r->joined)
+        tt_span_rand_hex(r->trace, 16);
+    tt_span_rand_hex(r->runspan, 8);
+}
+
+static char **child_env(const struct run *r)
+{
+    char tp[64];
+    char **env = tt_cli_env_dup(environ);
+    char *ldp = tt_cli_ld_preload(r->preload, getenv("LD_PRELOAD"));
+
+    if (!env || !ldp)
+        goto fail;
+    snprintf(tp, sizeof(tp), "00-%s-%s-01", r->trace, r->runspan);
+    if (tt_cli_env_set(&env, "LD_PRELOAD", ldp) != TT_OK ||
+        tt_cli_env_set(&env, "TOKENTAP_SOCKET", r->sock) != TT_OK ||
+        tt_cli_env_set(&env, "TRACEPARENT", tp) != TT_OK ||
+        tt_cli_env_set(&env, "TOKENTAP_DB", r->db) != TT_OK)
+        goto fail;
+    free(ldp);
+    return env;
+fail:
+    free(ldp);
+    tt_cli_env_free(env);
+    return NULL;
+}
+
+/* Run argv under env; return its wait status (or -1). */
+static int run_child(char **argv, char **env, pid_t *pid_out)
+{
+    struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+    struct sigaction old[sizeof(fwd_signals) / sizeof(fwd_signals[0])];
+    sigset_t block, prev;
+    int status = -1;
+
+    /* Handlers go in before fork with the signals blocked, so no signal
+     * can fall between "child exists" and "we forward to it". */
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
+        sigaddset(&block, fwd_signals[i]);
+    sigprocmask(SIG_BLOCK, &block, &prev);
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++) {
+        sigaction(fwd_signals[i], NULL, &old[i]);
+        /* Ignored on entry (a background job's SIGINT): stays ignored, as
+         * a shell would leave it, for us and for the command. */
+        if (old[i].sa_handler != SIG_IGN)
+            sigaction(fwd_signals[i], &sa, NULL);
+    }
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
+            sigaction(fwd_signals[i], &old[i], NULL);
+        sigprocmask(SIG_SETMASK, &prev, NULL);
+        execvpe(argv[0], argv, env);
+        int e = errno;
+        /* Like a shell: 127 for "not found", 126 for "found, cannot run". */
+        if (e == ENOENT)
+            dprintf(2, "tokentap: %s: command not found\n", argv[0]);
+        else
+            dprintf(2, "tokentap: %s: %s\n", argv[0], strerror(e));
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    if (pid < 0) {
+        fprintf(stderr, "tokentap run: fork: %s\n", strerror(errno));
+    } else {
+        *pid_out = pid;
+        fwd_pid = pid;
+        sigprocmask(SIG_SETMASK, &prev, NULL);
+        while (waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) {
+                status = -1;
+                break;
+            }
+        }
+        fwd_pid = 0;
+    }
+    /* Keep the handlers: a ^C while we sync must not kill us before the
+     * private daemon is stopped (every wait after this one is bounded). */
+    sigprocmask(SIG_SETMASK, &prev, NULL);
+    return status;
+}
+
+/* ----------------------------------------------------------- summary */
+
+static int record_and_summarise(const struct run *r, const char *cmdline,
+                                int64_t start, int64_t end, int exit_code,
+                                pid_t pid)
+{
+    struct tt_store *st = NULL;
+    struct tt_cli_group *g = NULL;
+    size_t n = 0;
+    struct tt_buf out;
+    int rc;
+
+    rc = tt_store_open(r->db, false, &st);
+    if (rc != TT_OK) {
+        fprintf(stderr, "tokentap: cannot open the store %s: %s; the run was "
+                "not recorded\n", r->db, tt_strerror(rc));
+        return rc;
+    }
+    if ((rc = tt_store_begin(st)) != TT_OK ||
+        (rc = tt_store_put_run(st, r->trace, cmdline, start, end, exit_code,
+                               (int64_t)pid)) != TT_OK ||
+        (rc = tt_store_commit(st)) != TT_OK) {
+        tt_store_rollback(st);
+        fprintf(stderr, "tokentap: could not record the run in %s: %s\n",
+                r->db, tt_strerror(rc));
+    }
+    if (r->quiet)
+        goto out_store;
+    /* A joined trace may hold other runs' spans: count only ours, by time.
+     * A fresh trace is ours alone. */
+    rc = tt_cli_query_groups(tt_store_db(st), "model", r->trace,
+                             r->joined ? start : 0, end, &g, &n);
+    if (rc != TT_OK) {
+        fprintf(stderr, "tokentap: cannot read the spans from %s: %s\n",
+                r->db, sqlite3_errmsg(tt_store_db(st)));
+        goto out_store;
+    }
+    const char *nc = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+    bool colour = isatty(2) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
+    tt_buf_init(&out, 1024 * 1024);
+    if (tt_cli_fmt_summary(g, n, r->trace, colour, &out) == TT_OK && out.data)
+        fputs(out.data, stderr);
+    tt_buf_free(&out);
+    free(g);
+out_store:
+    tt_store_close(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- run */
+
+int tt_cli_run_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "db", required_argument, NULL, 'd' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct run r;
+    const char *dbopt = NULL;
+    char *cmdline = NULL;
+    char **env = NULL;
+    int c, ret = TT_CLI_EXIT_ERR;
+
+    memset(&r, 0, sizeof(r));
+    opterr = 0;
+    optind = 0;
+    /* '+': options end at the command, so `tokentap run ls -l` works and
+     * the command's own options stay its own. */
+    while ((c = getopt_long(argc, argv, "+:d:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dbopt = optarg; break;
+        case 'q': r.quiet = true; break;
+        case 'h': fputs(tt_cli_help("run"), stdout); return TT_CLI_EXIT_OK;
+        case ':':
+            fprintf(stderr, "tokentap run: option '%s' needs a value (see "
+                    "tokentap run --help)\n", argv[optind - 1]);
+            return TT_CLI_EXIT_USAGE;
+        default:
+            fprintf(stderr, "tokentap run: unknown option '%s' (see tokentap "
+                    "run --help; the command goes after --)\n", argv[optind - 1]);
+            return TT_CLI_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "tokentap run: no command given; usage: tokentap run "
+                "[--db FILE] [--quiet] -- CMD [ARG...]\n");
+        return TT_CLI_EXIT_USAGE;
+    }
+    char **cmd = argv + optind;
+    int ncmd = argc - optind;
+
+    if (locate(&r) != TT_OK)
+        return TT_CLI_EXIT_ERR;
+    int rc = tt_cli_db_path(dbopt, r.db, sizeof(r.db));
+    if (rc != TT_OK) {
+        fprintf(stderr, "tokentap run: cannot use the store path %s: %s (does "
+                "its directory exist?)\n", dbopt ? dbopt : "(default)",
+                rc == TT_ERR_IO ? strerror(errno) : tt_strerror(rc));
+        return TT_CLI_EXIT_ERR;
+    }
+    const char *spool = getenv("TOKENTAP_SPOOL");
+    if (spool && *spool)
+        snprintf(r.spool, sizeof(r.spool), "%s", spool);
+    else if (tt_wire_spool_dir(r.spool, sizeof(r.spool)) != TT_OK) {
+        fprintf(stderr, "tokentap run: cannot find the tokentap home; set "
+                "TOKENTAP_HOME or HOME\n");
+        return TT_CLI_EXIT_ERR;
+    }
+    if (tt_wire_mkdirs(r.spool) != TT_OK) {
+        fprintf(stderr, "tokentap run: cannot create the spool directory %s: %s\n",
+                r.spool, strerror(errno));
+        return TT_CLI_EXIT_ERR;
+    }
+    if (pick_daemon(&r) != TT_OK)
+        return TT_CLI_EXIT_ERR;
+    trace_context(&r);
+    env = child_env(&r);
+    cmdline = tt_cli_join_argv(ncmd, cmd);
+    if (!env || !cmdline) {
+        fprintf(stderr, "tokentap run: out of memory\n");
+        goto out;
+    }
+
+    int64_t start = tt_now_ns();
+    pid_t pid = 0;
+    int status = run_child(cmd, env, &pid);
+    int64_t end = tt_now_ns();
+    if (status < 0)
+        goto out;
+    ret = WIFEXITED(status) ? WEXITSTATUS(status)
+        : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : TT_CLI_EXIT_ERR;
+
+    /* Everything the process tree sent (or spooled) is committed once the
+     * daemon says synced; only then is the summary complete. */
+    struct tt_dc_reply rep;
+    rc = tt_dc_request(r.sock, "sync", SYNC_TIMEOUT_MS, &rep);
+    if (rc != TT_OK || strcmp(rep.type, "synced") != 0) {
+        fprintf(stderr, "tokentap: the daemon on %s did not confirm it stored "
+                "everything (%s); the summary may be incomplete\n", r.sock,
+                rc != TT_OK ? tt_strerror(rc) : rep.error[0] ? rep.error : rep.type);
+        if (r.dpid > 0)
+            dump_log(&r);
+    }
+    (void)record_and_summarise(&r, cmdline, start, end, ret, pid);
+out:
+    stop_private(&r);
+    free(cmdline);
+    tt_cli_env_free(env);
+    return ret;
+}

@@ -1,0 +1,545 @@
+/* cli_util.c - the CLI's pure helpers: trace context, environment, paths,
+ * store rows, formatting (see cli.h). Nothing here forks, connects or
+ * looks at a terminal, so all of it is unit-tested. */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+/* ---------------------------------------------------------------- trace */
+
+bool tt_cli_is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static bool all_zero(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '0')
+            return false;
+    return true;
+}
+
+int tt_cli_traceparent_parse(const char *v, char *trace_id, char *parent_id)
+{
+    /* version(2) - trace(32) - parent(16) - flags(2) = 55 characters. */
+    size_t len = strlen(v);
+
+    if (len < 55 || !tt_cli_is_hex(v, 2) || v[2] != '-' ||
+        !tt_cli_is_hex(v + 3, 32) || v[35] != '-' ||
+        !tt_cli_is_hex(v + 36, 16) || v[52] != '-' ||
+        !tt_cli_is_hex(v + 53, 2))
+        return TT_ERR_PARSE;
+    if (memcmp(v, "ff", 2) == 0)
+        return TT_ERR_PARSE;
+    /* Version 00 has exactly four fields; a future version may add more,
+     * which W3C says to ignore, but only after a separator. */
+    if (memcmp(v, "00", 2) == 0 ? len != 55 : (len > 55 && v[55] != '-'))
+        return TT_ERR_PARSE;
+    if (all_zero(v + 3, 32) || all_zero(v + 36, 16))
+        return TT_ERR_PARSE;
+    memcpy(trace_id, v + 3, 32);
+    trace_id[32] = '\0';
+    memcpy(parent_id, v + 36, 16);
+    parent_id[16] = '\0';
+    return TT_OK;
+}
+
+/* ---------------------------------------------------------- environment */
+
+static bool is_tokentap_lib(const char *p, size_t n, const char *lib)
+{
+    static const char base[] = "libtokentap.so";
+    size_t bl = sizeof(base) - 1;
+
+    if (strlen(lib) == n && memcmp(p, lib, n) == 0)
+        return true;
+    /* Another copy of the preload (an installed one, say) would trace
+     * every call twice: keep only ours. */
+    return n >= bl && memcmp(p + n - bl, base, bl) == 0 &&
+           (n == bl || p[n - bl - 1] == '/');
+}
+
+char *tt_cli_ld_preload(const char *lib, const char *existing)
+{
+    struct tt_buf b;
+
+    tt_buf_init(&b, 64 * 1024);
+    if (tt_buf_append_str(&b, lib) != TT_OK)
+        goto fail;
+    for (const char *p = existing; p && *p;) {
+        size_t n = strcspn(p, " :");
+        if (n > 0 && !is_tokentap_lib(p, n, lib)) {
+            if (tt_buf_append(&b, ":", 1) != TT_OK ||
+                tt_buf_append(&b, p, n) != TT_OK)
+                goto fail;
+        }
+        p += n;
+        p += strspn(p, " :");
+    }
+    return tt_buf_steal(&b);
+fail:
+    tt_buf_free(&b);
+    return NULL;
+}
+
+char **tt_cli_env_dup(char *const *environ_in)
+{
+    size_t n = 0;
+
+    while (environ_in && environ_in[n])
+        n++;
+    char **e = calloc(n + 1, sizeof(*e));
+    if (!e)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        e[i] = strdup(environ_in[i]);
+        if (!e[i]) {
+            tt_cli_env_free(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+void tt_cli_env_free(char **envp)
+{
+    if (!envp)
+        return;
+    for (size_t i = 0; envp[i]; i++)
+        free(envp[i]);
+    free(envp);
+}
+
+int tt_cli_env_set(char ***envp, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value), n = 0;
+    char *kv = malloc(nl + vl + 2);
+
+    if (!kv)
+        return TT_ERR_NOMEM;
+    memcpy(kv, name, nl);
+    kv[nl] = '=';
+    memcpy(kv + nl + 1, value, vl + 1);
+    for (char **e = *envp; e && *e; e++, n++) {
+        if (strncmp(*e, name, nl) == 0 && (*e)[nl] == '=') {
+            free(*e);
+            *e = kv;
+            return TT_OK;
+        }
+    }
+    char **ne = realloc(*envp, (n + 2) * sizeof(*ne));
+    if (!ne) {
+        free(kv);
+        return TT_ERR_NOMEM;
+    }
+    ne[n] = kv;
+    ne[n + 1] = NULL;
+    *envp = ne;
+    return TT_OK;
+}
+
+/* ---------------------------------------------------------------- paths */
+
+int tt_cli_abs_path(const char *path, char *buf, size_t n)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return TT_ERR_PARSE;   /* a directory, not a file */
+    if (!slash) {
+        dir[0] = '.';
+        dir[1] = '\0';
+    } else if (slash == path) {
+        dir[0] = '/';
+        dir[1] = '\0';
+    } else {
+        size_t dl = (size_t)(slash - path);
+        if (dl >= sizeof(dir))
+            return TT_ERR_CAP;
+        memcpy(dir, path, dl);
+        dir[dl] = '\0';
+    }
+    if (!realpath(dir, real))
+        return TT_ERR_IO;
+    int w = snprintf(buf, n, "%s%s%s", real,
+                     strcmp(real, "/") == 0 ? "" : "/", base);
+    return w < 0 || (size_t)w >= n ? TT_ERR_CAP : TT_OK;
+}
+
+int tt_cli_db_path(const char *opt, char *buf, size_t n)
+{
+    char tmp[PATH_MAX];
+    const char *env = getenv("TOKENTAP_DB");
+    int rc;
+
+    if (opt && *opt)
+        return tt_cli_abs_path(opt, buf, n);
+    if (env && *env)
+        return tt_cli_abs_path(env, buf, n);
+    rc = tt_store_default_path(tmp, sizeof(tmp));
+    if (rc != TT_OK)
+        return rc;
+    return tt_cli_abs_path(tmp, buf, n);
+}
+
+/* ----------------------------------------------------------- store rows */
+
+/* Collect the distinct trace ids the SQL yields for the hex prefix
+ * [lo, lo+"g"): every string starting with lo sorts inside that range, so
+ * the primary-key / trace index answers it. */
+static int collect(sqlite3 *db, const char *sql, const char *lo, char *first,
+                   char (*alt)[33], size_t nalt, size_t *nfound)
+{
+    char hi[40];
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *nfound = 0;
+    snprintf(hi, sizeof(hi), "%sg", lo);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return TT_ERR_IO;
+    sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!t || strlen(t) != 32)
+            continue;
+        if (*nfound == 0) {
+            memcpy(first, t, 33);
+        }
+        if (*nfound < nalt)
+            memcpy(alt[*nfound], t, 33);
+        (*nfound)++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? TT_OK : TT_ERR_IO;
+}
+
+int tt_cli_resolve_trace(sqlite3 *db, const char *id, char *trace_id,
+                         char (*alt)[33], size_t nalt, size_t *nfound)
+{
+    char lo[33];
+    size_t len = strlen(id);
+    int rc;
+
+    *nfound = 0;
+    if (len == 0 || len > 32)
+        return TT_ERR_PARSE;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        lo[i] = c;
+    }
+    lo[len] = '\0';
+    if (!tt_cli_is_hex(lo, len))
+        return TT_ERR_PARSE;
+
+    rc = collect(db,
+                 "SELECT trace_id FROM spans WHERE trace_id >= ?1 AND trace_id < ?2 "
+                 "UNION SELECT trace_id FROM runs WHERE trace_id >= ?1 AND trace_id < ?2 "
+                 "ORDER BY 1",
+                 lo, trace_id, alt, nalt, nfound);
+    if (rc != TT_OK)
+        return rc;
+    if (*nfound == 0 && len <= 16) {
+        rc = collect(db,
+                     "SELECT DISTINCT trace_id FROM spans "
+                     "WHERE span_id >= ?1 AND span_id < ?2 ORDER BY 1",
+                     lo, trace_id, alt, nalt, nfound);
+        if (rc != TT_OK)
+            return rc;
+    }
+    if (*nfound == 0)
+        return TT_ERR;
+    return *nfound == 1 ? TT_OK : TT_ERR_AGAIN;
+}
+
+/* ----------------------------------------------------------- formatting */
+
+void tt_cli_fmt_cost(char *buf, size_t n, double cost, int64_t calls,
+                     int64_t unknown)
+{
+    if (calls > 0 && unknown >= calls)
+        snprintf(buf, n, "?");
+    else
+        snprintf(buf, n, "$%.6f%s", cost, unknown > 0 ? "+?" : "");
+}
+
+static int appendf(struct tt_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int appendf(struct tt_buf *b, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    int w = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (w < 0)
+        return TT_ERR;
+    /* A line longer than the buffer is cut: summaries are for humans. */
+    return tt_buf_append(b, line, (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1);
+}
+
+#define PLURAL(n) ((n) == 1 ? "" : "s")
+
+int tt_cli_fmt_summary(const struct tt_cli_group *g, size_t n,
+                       const char *trace_id, bool colour, struct tt_buf *out)
+{
+    struct tt_cli_group tot = { .key = "total" };
+    char cost[48];
+    int w = 5;   /* strlen("model") */
+    const char *bold = colour ? "\033[1m" : "";
+    const char *dim = colour ? "\033[2m" : "";
+    const char *red = colour ? "\033[31m" : "";
+    const char *off = colour ? "\033[0m" : "";
+    int rc = TT_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        tot.calls += g[i].calls;
+        tot.input += g[i].input;
+        tot.output += g[i].output;
+        tot.cache_read += g[i].cache_read;
+        tot.cost += g[i].cost;
+        tot.unknown += g[i].unknown;
+        tot.errors += g[i].errors;
+        int kl = (int)strnlen(g[i].key, 40);
+        if (kl > w)
+            w = kl;
+    }
+    if (tot.calls == 0)
+        return appendf(out, "%stokentap:%s no LLM calls (trace %s)\n",
+                       bold, off, trace_id);
+
+    tt_cli_fmt_cost(cost, sizeof(cost), tot.cost, tot.calls, tot.unknown);
+    rc |= appendf(out, "%stokentap: %lld LLM call%s, %zu model%s, %s",
+                  bold, (long long)tot.calls, PLURAL(tot.calls), n,
+                  PLURAL(n), cost);
+    if (tot.errors)
+        rc |= appendf(out, ", %s%lld error%s%s%s", red, (long long)tot.errors,
+                      PLURAL(tot.errors), off, bold);
+    rc |= appendf(out, " (trace %s)%s\n", trace_id, off);
+
+    rc |= appendf(out, "%s  %-*s %6s %10s %10s %10s %12s%s\n", dim, w, "model",
+                  "calls", "input", "output", "cached", "cost", off);
+    for (size_t i = 0; i <= n; i++) {
+        const struct tt_cli_group *r = i < n ? &g[i] : &tot;
+        /* The total row only earns its place under several models. */
+        if (i == n && n < 2)
+            break;
+        tt_cli_fmt_cost(cost, sizeof(cost), r->cost, r->calls, r->unknown);
+        rc |= appendf(out, "%s  %-*.*s %6lld %10lld %10lld %10lld %12s%s\n",
+                      i == n ? bold : "", w, 40, r->key, (long long)r->calls,
+                      (long long)r->input, (long long)r->output,
+                      (long long)r->cache_read, cost, i == n ? off : "");
+    }
+    if (tot.unknown)
+        rc |= appendf(out, "  ? cost unknown for %lld call%s (model not in the "
+                      "price table, or no usage reported); totals exclude %s\n",
+                      (long long)tot.unknown, PLURAL(tot.unknown),
+                      tot.unknown == 1 ? "it" : "them");
+    if (tot.errors)
+        rc |= appendf(out, "  %s%lld call%s failed%s: tokentap show %s\n", red,
+                      (long long)tot.errors, PLURAL(tot.errors), off, trace_id);
+    return rc ? TT_ERR_NOMEM : TT_OK;
+}
+
+void tt_cli_fmt_time(char *buf, size_t n, int64_t ns, bool iso)
+{
+    time_t t = (time_t)(ns / 1000000000LL);
+    struct tm tm;
+    char z[8];
+
+    if (!localtime_r(&t, &tm)) {
+        snprintf(buf, n, "?");
+        return;
+    }
+    if (!iso) {
+        if (strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) == 0 && n)
+            buf[0] = '\0';
+        return;
+    }
+    /* strftime's %z is "+0100"; RFC 3339 wants "+01:00". */
+    if (strftime(z, sizeof(z), "%z", &tm) != 5) {
+        z[0] = '\0';
+    }
+    char base[32];
+    if (strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        base[0] = '\0';
+    if (z[0])
+        snprintf(buf, n, "%s%.3s:%.2s", base, z, z + 3);
+    else
+        snprintf(buf, n, "%sZ", base);
+}
+
+static bool shell_safe(const char *a)
+{
+    if (!*a)
+        return false;
+    for (; *a; a++) {
+        char c = *a;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || strchr("_@%+=:,./-", c)))
+            return false;
+    }
+    return true;
+}
+
+/* Secrets on a command line (curl -H 'authorization: Bearer ...',
+ * --api-key K, OPENAI_API_KEY=..., ?key=...) must not reach the store with
+ * the recorded command. Header names and flags that carry secrets: */
+static const char *const secret_headers[] = {
+    "authorization", "proxy-authorization", "x-api-key", "api-key",
+    "x-goog-api-key", "cookie", "openai-organization",
+};
+static const char *const secret_flags[] = {
+    "--api-key", "--api_key", "--token", "--key", "--password", "-u",
+    "--user", "--oauth2-bearer",
+};
+static const char *const secret_words[] = {
+    "key=", "api_key=", "apikey=", "token=", "access_token=", "secret=",
+    "password=", "sig=", "signature=",
+};
+static const char *const secret_prefixes[] = { "sk-", "AIza", "xai-", "gsk_" };
+
+#define REDACTED "[redacted]"
+
+/* Returns a newly allocated copy of arg with secrets replaced; prev is the
+ * argument before it (flags such as --api-key make the whole next one a
+ * secret). NULL on OOM. */
+char *tt_cli_redact_arg(const char *prev, const char *arg)
+{
+    struct tt_buf b;
+    const char *p = arg;
+    size_t n = strlen(arg);
+
+    tt_buf_init(&b, n + 64 * sizeof(REDACTED));
+    for (size_t i = 0; prev && i < sizeof(secret_flags) / sizeof(*secret_flags); i++)
+        if (!strcmp(prev, secret_flags[i]))
+            return strdup(REDACTED);
+    /* "Name: value" header arguments. */
+    const char *colon = strchr(arg, ':');
+    if (colon) {
+        size_t nl = (size_t)(colon - arg);
+        for (size_t i = 0; i < sizeof(secret_headers) / sizeof(*secret_headers); i++)
+            if (tt_tok_ieq(arg, nl, secret_headers[i])) {
+                if (tt_buf_append(&b, arg, nl + 1) ||
+                    tt_buf_append_str(&b, " " REDACTED))
+                    goto fail;
+                return tt_buf_steal(&b);
+            }
+    }
+    /* NAME_KEY=value / NAME_TOKEN=value / NAME_SECRET=value assignments. */
+    const char *eq = strchr(arg, '=');
+    if (eq && eq > arg && !memchr(arg, ' ', (size_t)(eq - arg))) {
+        size_t nl = (size_t)(eq - arg);
+        if ((nl >= 4 && !strncasecmp(eq - 4, "_KEY", 4)) ||
+            (nl >= 6 && !strncasecmp(eq - 6, "_TOKEN", 6)) ||
+            (nl >= 7 && !strncasecmp(eq - 7, "_SECRET", 7))) {
+            if (tt_buf_append(&b, arg, nl + 1) || tt_buf_append_str(&b, REDACTED))
+                goto fail;
+            return tt_buf_steal(&b);
+        }
+    }
+    /* Anywhere inside: query parameters and key-shaped words. */
+    while (*p) {
+        size_t skip = 0;
+        bool at_word = p == arg || strchr("?&;, '\"=/", p[-1]);
+        for (size_t i = 0; at_word && !skip &&
+                           i < sizeof(secret_words) / sizeof(*secret_words); i++) {
+            size_t wl = strlen(secret_words[i]);
+            if (!strncasecmp(p, secret_words[i], wl)) {
+                if (tt_buf_append(&b, p, wl) || tt_buf_append_str(&b, REDACTED))
+                    goto fail;
+                skip = wl;
+            }
+        }
+        for (size_t i = 0; at_word && !skip &&
+                           i < sizeof(secret_prefixes) / sizeof(*secret_prefixes); i++) {
+            size_t pl = strlen(secret_prefixes[i]);
+            if (!strncmp(p, secret_prefixes[i], pl) &&
+                strspn(p + pl, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789-_") >= 8) {
+                if (tt_buf_append_str(&b, REDACTED))
+                    goto fail;
+                skip = pl;
+            }
+        }
+        if (skip) {
+            /* Drop the value: up to the next separator. */
+            p += skip;
+            p += strcspn(p, "&; '\",");
+            continue;
+        }
+        if (tt_buf_append(&b, p, 1))
+            goto fail;
+        p++;
+    }
+    if (!b.data)
+        return strdup("");
+    return tt_buf_steal(&b);
+fail:
+    tt_buf_free(&b);
+    return NULL;
+}
+
+char *tt_cli_join_argv(int argc, char *const *argv)
+{
+    struct tt_buf b;
+    int rc = TT_OK;
+
+    tt_buf_init(&b, 1024 * 1024);
+    for (int i = 0; i < argc && rc == TT_OK; i++) {
+        char *arg = tt_cli_redact_arg(i ? argv[i - 1] : NULL, argv[i]);
+        if (!arg) {
+            rc = TT_ERR_NOMEM;
+            break;
+        }
+        if (i > 0)
+            rc = tt_buf_append(&b, " ", 1);
+        if (rc != TT_OK) {
+            free(arg);
+            break;
+        }
+        if (shell_safe(arg)) {
+            rc = tt_buf_append_str(&b, arg);
+            free(arg);
+            continue;
+        }
+        rc = tt_buf_append(&b, "'", 1);
+        for (const char *p = arg; *p && rc == TT_OK; p++)
+            rc = *p == '\'' ? tt_buf_append_str(&b, "'\\''")
+                            : tt_buf_append(&b, p, 1);
+        if (rc == TT_OK)
+            rc = tt_buf_append(&b, "'", 1);
+        free(arg);
+    }
+    /* An over-long command line is recorded cut rather than not at all. */
+    if (rc != TT_OK && rc != TT_ERR_CAP) {
+        tt_buf_free(&b);
+        return NULL;
+    }
+    if (!b.data)
+        return strdup("");
+    return tt_buf_steal(&b);
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install what tokentap needs to build and test, from Debian bookworm's
+# packages. Run as root (or with sudo). Idempotent.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential pkg-config ca-certificates \
+    libssl-dev libcurl4-openssl-dev libmsgpack-dev libcriterion-dev \
+    libjansson-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev \
+    libsqlite3-dev sqlite3 \
+    curl procps python3 python3-requests python3-httpx python3-h2 \
+    >/dev/null
+echo "tokentap: build and test dependencies installed"

@@ -1,0 +1,57 @@
+/* tokentap.c - the `tokentap` command: dispatch to the subcommands.
+ *
+ * The subcommands live in cli_run.c, cli_query.c and mock.c; this file only
+ * picks one, so everything testable is in modules the unit tests link. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mock.h"
+
+static int mock_main(int argc, char **argv)
+{
+    /* mock parses its own options; answer --help here so it is complete. */
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(tt_cli_help("mock"), stdout);
+        return TT_CLI_EXIT_OK;
+    }
+    return tt_mock_main(argc, argv);
+}
+
+static const struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+} commands[] = {
+    { "run", tt_cli_run_main },
+    { "export", tt_cli_export_main },
+    { "ls", tt_cli_ls_main },
+    { "show", tt_cli_show_main },
+    { "cost", tt_cli_cost_main },
+    { "mock", mock_main },
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(tt_cli_help("tokentap"), stderr);
+        return TT_CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        const char *topic = argc > 2 ? tt_cli_help(argv[2]) : NULL;
+        fputs(topic ? topic : tt_cli_help("tokentap"), stdout);
+        return TT_CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 ||
+        strcmp(cmd, "version") == 0) {
+        printf("tokentap %s\n", TT_CLI_VERSION);
+        return TT_CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "tokentap: unknown command '%s' (commands: run, ls, show, "
+            "cost, export, mock; see tokentap --help)\n", cmd);
+    return TT_CLI_EXIT_USAGE;
+}
