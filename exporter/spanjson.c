@@ -64,7 +64,8 @@ int tt_span_to_jsonl(const struct tt_span *s, struct tt_buf *out)
 
     if (!o)
         return TT_ERR_NOMEM;
-    text = json_dumps(o, JSON_COMPACT);
+    /* 15 significant digits: costs print as 0.00036, not 0.00036000000000000002. */
+    text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(o);
     if (!text)
         return TT_ERR_NOMEM;

@@ -94,15 +94,8 @@ static int d_spool(const struct frame *frames, size_t n)
     if (!tt_rt.spool_dir[0])
         goto out;
     snprintf(dir, sizeof(dir), "%s", tt_rt.spool_dir);
-    /* mkdir -p, 0700 */
-    for (char *p = dir + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            (void)mkdir(dir, 0700);
-            *p = '/';
-        }
-    }
-    (void)mkdir(dir, 0700);
+    if (tt_wire_mkdirs(dir) != TT_OK)
+        goto out;
     snprintf(tmp, sizeof(tmp), "%s/.%d-%llu-%u.tmp", dir, (int)getpid(),
              (unsigned long long)frames[0].chunk, seq);
     snprintf(final, sizeof(final), "%s/%d-%llu-%u.spool", dir, (int)getpid(),
@@ -195,97 +188,50 @@ fail:
     return false;
 }
 
-/* --- replies: {"t":"ack","chunk":N,...} ------------------------------------ */
+/* --- replies ------------------------------------------------------------- */
 
-/* Minimal msgpack reader for the daemon's small reply maps. Returns the
- * number of bytes of one value, or 0 if p does not hold a whole one. */
-static size_t mp_skip(const unsigned char *p, size_t n, uint64_t *uval,
-                      const unsigned char **str, size_t *slen)
+/* Drop the n oldest unacknowledged frames: confirmed, or handed to spool. */
+static void q_pop(size_t n)
 {
-    size_t hl = 1, len = 0;
-
-    if (!n)
-        return 0;
-    unsigned char c = p[0];
-    if (str)
-        *str = NULL;
-    if (c <= 0x7f) { if (uval) *uval = c; return 1; }
-    if (c >= 0xa0 && c <= 0xbf) { len = c & 31; goto string; }
-    if (c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return 1;
-    switch (c) {
-    case 0xcc: case 0xd0: hl = 2; break;
-    case 0xcd: case 0xd1: hl = 3; break;
-    case 0xce: case 0xd2: case 0xca: hl = 5; break;
-    case 0xcf: case 0xd3: case 0xcb: hl = 9; break;
-    case 0xd9: if (n < 2) return 0; len = p[1]; hl = 2; goto string;
-    case 0xda: if (n < 3) return 0; len = (size_t)p[1] << 8 | p[2]; hl = 3; goto string;
-    default: return 0;   /* nested containers are not used in replies */
+    for (size_t j = 0; j < n && d.q_n; j++) {
+        struct frame *g = &d.q[d.q_head];
+        d.q_bytes -= g->len;
+        free(g->data);
+        g->data = NULL;
+        d.q_head = (d.q_head + 1) % MAX_UNACKED;
+        d.q_n--;
     }
-    if (n < hl)
-        return 0;
-    if (uval && c >= 0xcc && c <= 0xcf) {
-        uint64_t v = 0;
-        for (size_t i = 1; i < hl; i++)
-            v = v << 8 | p[i];
-        *uval = v;
-    }
-    return hl;
-string:
-    if (n < hl + len)
-        return 0;
-    if (str) {
-        *str = p + hl;
-        *slen = len;
-    }
-    return hl + len;
 }
 
 static void d_handle_reply(const unsigned char *p, size_t n)
 {
-    size_t nkeys, off = 1;
-    bool is_ack = false;
-    uint64_t chunk = 0;
-    bool have_chunk = false;
+    struct tt_wire_reply r;
 
-    if (!n || (p[0] & 0xf0) != 0x80)
+    if (tt_wire_parse_reply(p, n, &r) != TT_OK)
         return;
-    nkeys = p[0] & 15;
-    for (size_t i = 0; i < nkeys; i++) {
-        const unsigned char *k, *s;
-        size_t kl = 0, sl = 0, used;
-        uint64_t v = 0;
-        used = mp_skip(p + off, n - off, NULL, &k, &kl);
-        if (!used || !k)
-            return;
-        off += used;
-        used = mp_skip(p + off, n - off, &v, &s, &sl);
-        if (!used)
-            return;
-        off += used;
-        if (kl == 1 && k[0] == 't' && s && sl == 3 && !memcmp(s, "ack", 3))
-            is_ack = true;
-        if (kl == 5 && !memcmp(k, "chunk", 5)) {
-            chunk = v;
-            have_chunk = true;
-        }
-    }
-    if (!is_ack || !have_chunk)
+    bool ack = !strcmp(r.t, "ack"), nack = !strcmp(r.t, "nack");
+    if (!ack && !nack)
         return;
-    /* Acks come in order; free everything up to this chunk. */
+    /* Replies come in order of the frames sent. */
     for (size_t i = 0; i < d.q_n; i++) {
         struct frame *f = &d.q[(d.q_head + i) % MAX_UNACKED];
-        if (f->chunk == chunk) {
-            for (size_t j = 0; j <= i; j++) {
-                struct frame *g = &d.q[d.q_head];
-                d.q_bytes -= g->len;
-                free(g->data);
-                g->data = NULL;
-                d.q_head = (d.q_head + 1) % MAX_UNACKED;
-                d.q_n--;
-                d.st.acked++;
-            }
-            return;
+        if (f->chunk != r.chunk)
+            continue;
+        /* Frames before it whose reply the daemon could not send (its
+         * reply buffer was full) were processed all the same. */
+        d.st.acked += i;
+        if (nack && r.retry) {
+            /* The store could not commit: keep the spans in the spool. */
+            (void)d_spool(f, 1);
+        } else if (nack) {
+            d_lost(1, "the daemon rejected a frame as invalid");
+        } else {
+            d.st.acked++;
         }
+        if (r.rejected > 0)
+            d.st.lost += (uint64_t)r.rejected;
+        q_pop(i + 1);
+        return;
     }
 }
 

@@ -1,6 +1,7 @@
 /* rt.c - configuration from the environment, fork handling, logging. */
 #include "rt.h"
 #include "span.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -59,22 +60,6 @@ void tt_log(const char *fmt, ...)
     /* One write: lines from several processes do not interleave. */
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
-}
-
-int tt_rt_home(char *buf, size_t n)
-{
-    const char *h = getenv("TOKENTAP_HOME");
-    int r;
-
-    if (h && *h)
-        r = snprintf(buf, n, "%s", h);
-    else if ((h = getenv("XDG_DATA_HOME")) && *h)
-        r = snprintf(buf, n, "%s/tokentap", h);
-    else if ((h = getenv("HOME")) && *h)
-        r = snprintf(buf, n, "%s/.local/share/tokentap", h);
-    else
-        r = snprintf(buf, n, "/tmp/tokentap-%u", (unsigned)getuid());
-    return (r < 0 || (size_t)r >= n) ? TT_ERR_CAP : TT_OK;
 }
 
 static bool is_hex(const char *p, size_t n)
@@ -188,7 +173,6 @@ static void rt_init_process(void)
 static void rt_init_once(void)
 {
     const char *v;
-    char home[4000];
 
     tt_rt.log = !env_false(getenv("TOKENTAP_LOG"));
     tt_rt.max_body = 8u << 20;
@@ -201,25 +185,12 @@ static void rt_init_once(void)
         else
             tt_log("TOKENTAP_MAX_BODY=%s ignored (want bytes, 1024..2^31)", v);
     }
-    if (tt_rt_home(home, sizeof(home)) != TT_OK)
-        home[0] = '\0';
-    if ((v = getenv("TOKENTAP_SOCKET")) && *v) {
-        if ((size_t)snprintf(tt_rt.socket_path, sizeof(tt_rt.socket_path),
-                             "%s", v) >= sizeof(tt_rt.socket_path)) {
-            tt_log("TOKENTAP_SOCKET too long; spans go to the spool");
-            tt_rt.socket_path[0] = '\0';
-        }
-    } else if ((size_t)snprintf(tt_rt.socket_path, sizeof(tt_rt.socket_path),
-                                "%s/tokentapd.sock", home) >=
-               sizeof(tt_rt.socket_path)) {
+    /* One rule for these paths, shared with tokentapd and the CLI. */
+    if (tt_wire_socket_path(tt_rt.socket_path, sizeof(tt_rt.socket_path)) != TT_OK) {
+        tt_log("socket path too long for a Unix socket; spans go to the spool");
         tt_rt.socket_path[0] = '\0';
     }
-    if (!(v = getenv("TOKENTAP_SPOOL")) || !*v)
-        v = NULL;
-    int sn = v ? snprintf(tt_rt.spool_dir, sizeof(tt_rt.spool_dir), "%s", v)
-               : snprintf(tt_rt.spool_dir, sizeof(tt_rt.spool_dir),
-                          "%.4000s/spool", home);
-    if (sn < 0 || (size_t)sn >= sizeof(tt_rt.spool_dir))
+    if (tt_wire_spool_dir(tt_rt.spool_dir, sizeof(tt_rt.spool_dir)) != TT_OK)
         tt_rt.spool_dir[0] = '\0';
     if ((v = getenv("TOKENTAP_SESSION_ID")) && *v)
         tt_rt.session_id = strdup(v);

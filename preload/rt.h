@@ -63,9 +63,6 @@ extern volatile unsigned tt_rt_fork_gen;
 /* One line to stderr, "tokentap: ...", unless TOKENTAP_LOG=off. */
 void tt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Default home: ${TOKENTAP_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/tokentap}. */
-int tt_rt_home(char *buf, size_t n) TT_WUR;
-
 /* Parse a W3C traceparent; on success fills trace (33) and parent (17). */
 bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent);
 

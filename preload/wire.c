@@ -343,7 +343,8 @@ static int fmt_path(char *buf, size_t n, const char *a, const char *b)
 
 int tt_wire_home_dir(char *buf, size_t n)
 {
-    /* Must agree with the preload's tt_rt_home (rt.c), byte for byte. */
+    /* The one definition of tokentap's home, for the preload (rt.c), the
+     * daemon and the CLI alike. */
     const char *e = getenv("TOKENTAP_HOME");
 
     if (e && *e)

@@ -501,10 +501,24 @@ int tt_cli_run_main(int argc, char **argv)
 
     if (locate(&r) != TT_OK)
         return TT_CLI_EXIT_ERR;
+    /* run creates the store, so it also creates the store's directory
+     * (0700), as it does for the default location. */
+    const char *want = dbopt && *dbopt ? dbopt : getenv("TOKENTAP_DB");
+    if (want && *want && strrchr(want, '/')) {
+        char dir[PATH_MAX];
+        size_t dl = (size_t)(strrchr(want, '/') - want);
+        if (dl > 0 && dl < sizeof(dir)) {
+            memcpy(dir, want, dl);
+            dir[dl] = '\0';
+            if (tt_wire_mkdirs(dir) != TT_OK)
+                fprintf(stderr, "tokentap run: cannot create %s: %s\n", dir,
+                        strerror(errno));
+        }
+    }
     int rc = tt_cli_db_path(dbopt, r.db, sizeof(r.db));
     if (rc != TT_OK) {
         fprintf(stderr, "tokentap run: cannot use the store path %s: %s (does "
-                "its directory exist?)\n", dbopt ? dbopt : "(default)",
+                "its directory exist?)\n", want && *want ? want : "(default)",
                 rc == TT_ERR_IO ? strerror(errno) : tt_strerror(rc));
         return TT_CLI_EXIT_ERR;
     }

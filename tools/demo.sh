@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 BIN=build/bin
 work=$(mktemp -d /tmp/tokentap-demo.XXXXXX)
 trap 'kill "$mock_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$BIN/tokentap" mock --port 0 --port-file "$work/port" --cert-out "$work/ca.pem" --quiet &
+"$BIN/tokentap" mock --port 0 --port-file "$work/port" --cert-out "$work/ca.pem" \
+    --usage in=1850,out=240,cached=1024 --quiet &
 mock_pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
