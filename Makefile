@@ -102,5 +102,21 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit integration test demo install clean
+# Keep objects built through pattern chains (test objects), so `make test`
+# does not rebuild them each time or end its output with an rm line.
+.SECONDARY:
+
+# --- bench -----------------------------------------------------------------
+# make bench [QUICK=1]: tokentap's overhead as ratios measured on this machine
+# (bench/run.sh prints the table). QUICK=1 runs fewer calls/spans (< 1 min).
+QUICK ?=
+
+$(B)/bench/ingest: $(B)/bin-obj/bench/ingest.o $(BIN_CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LIBS_BIN)
+
+bench: all $(B)/bench/ingest
+	QUICK=$(QUICK) bash bench/run.sh
+
+.PHONY: all unit integration test demo install clean bench
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -741,7 +741,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tokentapd [--socket PATH] [--db PATH] [--spool DIR] [--foreground]\n"
             "                 [--idle-exit SECONDS] [--pidfile FILE]\n"
+            "       tokentapd --ingest-spool [--db PATH] [--spool DIR]\n"
             "Receives spans from traced processes and stores them.\n"
+            "--ingest-spool stores what the spool holds, then exits (no socket).\n"
             "Defaults: socket $TOKENTAP_SOCKET or <home>/tokentapd.sock, db $TOKENTAP_DB or\n"
             "<home>/traces.db, spool <home>/spool, where <home> is\n"
             "${TOKENTAP_HOME:-${XDG_DATA_HOME:-~/.local/share}/tokentap}.\n"
@@ -759,7 +761,8 @@ static int set_path(char *dst, const char *v, const char *opt)
     return 0;
 }
 
-static int parse_args(struct ttd *d, int argc, char **argv, bool *foreground)
+static int parse_args(struct ttd *d, int argc, char **argv, bool *foreground,
+                      bool *ingest_only)
 {
     bool have_sock = false, have_db = false, have_spool = false;
 
@@ -770,6 +773,10 @@ static int parse_args(struct ttd *d, int argc, char **argv, bool *foreground)
         };
         if (strcmp(a, "--foreground") == 0 || strcmp(a, "-f") == 0) {
             *foreground = true;
+            continue;
+        }
+        if (strcmp(a, "--ingest-spool") == 0) {
+            *ingest_only = true;
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -950,13 +957,25 @@ static void ttd_loop(struct ttd *d)
 int main(int argc, char **argv)
 {
     static struct ttd d;    /* large (client table): not on the stack */
-    bool foreground = false;
+    bool foreground = false, ingest_only = false;
     int rc = 1, l;
 
     d.lfd = -1;
     d.lockfd = -1;
-    if (parse_args(&d, argc, argv, &foreground) != 0)
+    if (parse_args(&d, argc, argv, &foreground, &ingest_only) != 0)
         return 2;
+    if (ingest_only) {
+        /* What the CLI runs before it reads the store: spans that processes
+         * spooled while no daemon listened become visible without one. */
+        if (ttd_open_sinks(&d) != 0)
+            return 1;
+        ttd_spool(&d);
+        rc = ttd_flush(&d) == TT_OK ? 0 : 1;
+        ttd_close_sinks(&d);
+        free(d.batch);
+        free(d.acks);
+        return rc;
+    }
 
     struct sigaction sa = { .sa_handler = SIG_IGN };
     sigaction(SIGPIPE, &sa, NULL);

@@ -122,4 +122,9 @@ char *tt_cli_join_argv(int argc, char *const *argv);
  * Newly allocated; NULL on OOM. join_argv applies it to every argument. */
 char *tt_cli_redact_arg(const char *prev, const char *arg);
 
+/* Store what the spool holds (frames processes parked while no daemon
+ * listened) into db, by running `tokentapd --ingest-spool` next to the CLI.
+ * Cheap when the spool is empty. Read commands call it first. */
+int tt_cli_ingest_spool(const char *db);
+
 #endif

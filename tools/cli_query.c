@@ -53,6 +53,9 @@ static int open_store(const char *cmd, const char *dbopt, bool missing_ok,
                 rc == TT_ERR_IO ? strerror(errno) : tt_strerror(rc));
         return TT_CLI_EXIT_ERR;
     }
+    if (tt_cli_ingest_spool(path) != TT_OK)
+        fprintf(stderr, "tokentap %s: could not ingest the spool; spans "
+                "parked there are not shown yet\n", cmd);
     if (access(path, F_OK) != 0 && errno == ENOENT) {
         fprintf(stderr, "tokentap: no traces yet (store %s does not exist); "
                 "trace a program with: tokentap run -- CMD\n", path);
@@ -470,13 +473,13 @@ static void print_span_line(size_t i, const struct tt_span *s)
     else
         snprintf(cost, sizeof(cost), "-");
     if (!s->usage_known && strcmp(s->kind ? s->kind : "", "llm") == 0)
-        printf("%3zu  %-12s  %-10.10s %-28.28s %-9s %-3s %7s %8.0f %8s %8s %7s %7s %12s\n",
+        printf("%3zu  %-12s  %-10.10s %-28.28s %-9s %-3s %7s %8.1f %8s %8s %7s %7s %12s\n",
                i, hms, s->provider ? s->provider : "?", model, status,
                s->stream ? "yes" : "no", ttft,
                (double)(s->end_time - s->start_time) / 1e6, "?", "?", "?", "?",
                cost);
     else
-        printf("%3zu  %-12s  %-10.10s %-28.28s %-9s %-3s %7s %8.0f %8lld %8lld %7lld %7lld %12s\n",
+        printf("%3zu  %-12s  %-10.10s %-28.28s %-9s %-3s %7s %8.1f %8lld %8lld %7lld %7lld %12s\n",
                i, hms, s->provider ? s->provider : "?", model, status,
                s->stream ? "yes" : "no", ttft,
                (double)(s->end_time - s->start_time) / 1e6,

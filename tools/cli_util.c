@@ -2,12 +2,15 @@
  * store rows, formatting (see cli.h). Nothing here forks, connects or
  * looks at a terminal, so all of it is unit-tested. */
 #include "cli.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -542,4 +545,49 @@ char *tt_cli_join_argv(int argc, char *const *argv)
     if (!b.data)
         return strdup("");
     return tt_buf_steal(&b);
+}
+
+/* ------------------------------------------------------------ spool */
+
+int tt_cli_ingest_spool(const char *db)
+{
+    char spool[PATH_MAX], self[PATH_MAX], daemon[PATH_MAX + 16];
+    bool any = false;
+
+    if (tt_wire_spool_dir(spool, sizeof(spool)) != TT_OK)
+        return TT_OK;
+    DIR *d = opendir(spool);
+    if (!d)
+        return TT_OK;               /* nothing was ever spooled */
+    struct dirent *e;
+    while (!any && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        any = n > 6 && !strcmp(e->d_name + n - 6, ".spool");
+    }
+    closedir(d);
+    if (!any)
+        return TT_OK;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return TT_ERR_IO;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(daemon, sizeof(daemon), "%s/tokentapd", self);
+    /* The daemon's own spool reader, run once: one implementation of the
+     * spool format, and the store keeps a single writer at a time. */
+    pid_t pid = fork();
+    if (pid < 0)
+        return TT_ERR_IO;
+    if (pid == 0) {
+        execl(daemon, "tokentapd", "--ingest-spool", "--db", db, "--spool",
+              spool, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return TT_ERR_IO;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? TT_OK : TT_ERR_IO;
 }

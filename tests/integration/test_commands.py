@@ -1,0 +1,107 @@
+"""Issue #2: what a user does after a run (ls, show, cost, export), the
+spool when no daemon listens, and an installed tree."""
+import json
+import os
+import subprocess
+import tempfile
+
+from harness import PY, ROOT, TapTest
+
+
+class ReadCommands(TapTest):
+    def two_runs(self):
+        a = self.run_traced(self.client("llm_call.py") + [
+            "--lib", "requests", "--api", "openai", "--n", "2",
+            "--header", "x-mock-usage: in=1000,out=100,cached=200"])
+        b = self.run_traced(self.client("llm_call.py") + [
+            "--lib", "urllib", "--api", "anthropic",
+            "--header", "x-mock-usage: in=500,out=50"])
+        self.assertEqual(len(b.spans), 3, a.stderr + b.stderr)
+        return a, b
+
+    def test_ls_show_cost(self):
+        self.two_runs()
+        spans = self.spans()
+        traces = sorted({s["trace_id"] for s in spans})
+        self.assertEqual(len(traces), 2)
+
+        ls = json.loads(self.tokentap("ls", "--json").stdout)
+        rows = ls if isinstance(ls, list) else ls.get("traces", ls)
+        self.assertEqual(sorted(r["trace_id"] for r in rows), traces)
+        text = self.tokentap("ls").stdout
+        self.assertIn("llm_call.py", text)       # the command that ran
+
+        oai = [s for s in spans if s["provider"] == "openai"]
+        tr = oai[0]["trace_id"]
+        show = self.tokentap("show", tr[:8]).stdout
+        self.assertIn("gpt-4o-mini", show)
+        self.assertEqual(show.count("gpt-4o-mini") >= 2, True, show)
+        shown = json.loads(self.tokentap("show", tr, "--json").stdout)
+        self.assertEqual(len(shown["spans"]), 2)
+
+        for by in ("model", "provider", "process"):
+            c = json.loads(self.tokentap("cost", "--by", by, "--json").stdout)
+            total = c["total"]
+            self.assertEqual(total["calls"], 3, by)
+            self.assertAlmostEqual(total["cost_usd"], sum(s["cost_usd"] for s in spans),
+                                   places=12)
+            self.assertEqual(total["input_tokens"], 2500)
+        by_provider = json.loads(self.tokentap("cost", "--by", "provider", "--json").stdout)
+        groups = {g["key"] if "key" in g else g["provider"]: g for g in by_provider["groups"]}
+        self.assertEqual(groups["openai"]["calls"], 2)
+        self.assertEqual(groups["anthropic"]["calls"], 1)
+
+    def test_show_unknown_id_fails_clearly(self):
+        self.two_runs()
+        p = self.tokentap("show", "ffffffffffff", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertTrue(p.stderr.strip())
+
+    def test_empty_store(self):
+        p = self.tokentap("cost", "--by", "model")
+        self.assertIn("no traces yet", p.stderr)
+
+
+class Spool(TapTest):
+    def test_no_daemon_then_spool_ingested(self):
+        """A process traced by LD_PRELOAD alone, with no daemon listening:
+        its spans wait in the spool and the next tokentap command stores
+        them."""
+        env = self.env()
+        env["LD_PRELOAD"] = os.path.join(ROOT, "build", "lib", "libtokentap.so")
+        p = subprocess.run(self.client("llm_call.py") + [
+            "--lib", "requests", "--n", "2", "--header", "x-mock-usage: in=11,out=3"],
+            env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        spool = os.path.join(self.home, "spool")
+        files = [f for f in os.listdir(spool) if f.endswith(".spool")]
+        self.assertTrue(files, os.listdir(spool))
+        for f in files:
+            self.assertEqual(os.stat(os.path.join(spool, f)).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(spool).st_mode & 0o777, 0o700)
+        spans = self.spans()          # export ingests the spool first
+        self.assertEqual(len(spans), 2)
+        self.assertEqual({s["input_tokens"] for s in spans}, {11})
+        self.assertEqual([f for f in os.listdir(spool) if f.endswith(".spool")], [])
+        self.assertEqual(len(self.spans()), 2)    # idempotent, not doubled
+
+
+class Install(TapTest):
+    def test_install_layout_and_run(self):
+        dest = tempfile.mkdtemp(prefix="tt-dest-")
+        subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/opt/tokentap",
+                        "DESTDIR=" + dest], check=True, capture_output=True)
+        root = os.path.join(dest, "opt", "tokentap")
+        found = sorted(os.path.relpath(os.path.join(d, f), root)
+                       for d, _, fs in os.walk(root) for f in fs)
+        self.assertEqual(found, ["bin/tokentap", "bin/tokentapd", "lib/libtokentap.so"])
+        tokentap = os.path.join(root, "bin", "tokentap")
+        p = subprocess.run([tokentap, "run", "--", "curl", "--http1.1", "-s",
+                            "--cacert", self.m.cert, self.m.base + "/v1/chat/completions",
+                            "-d", '{"model":"gpt-4o-mini","messages":[]}'],
+                           env=self.env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = subprocess.run([tokentap, "export", "--format", "jsonl"], env=self.env(),
+                             capture_output=True, text=True, check=True).stdout
+        self.assertEqual(len(out.splitlines()), 1)
+        subprocess.run(["rm", "-rf", dest])
