@@ -328,3 +328,19 @@ int tt_json_error_text(const json_t *err, char **out)
     *out = d;
     return TT_OK;
 }
+
+int tt_json_set_field(char **field, json_t *v)
+{
+    char *txt = NULL;
+    int rc;
+
+    if (!v)
+        return TT_OK;
+    rc = tt_json_dump(v, &txt);
+    json_decref(v);
+    if (rc != TT_OK)
+        return rc;
+    free(*field);
+    *field = txt;
+    return TT_OK;
+}

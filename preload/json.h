@@ -91,6 +91,10 @@ int tt_json_counts(const json_t *obj, const struct tt_json_count_field *f,
  * TT_ERR_NOMEM. */
 int tt_json_dump(const json_t *v, char **out) TT_WUR;
 
+/* Replace a span's JSON-valued field with the text of v. Takes ownership
+ * of v; v NULL leaves the field as it is. */
+int tt_json_set_field(char **field, json_t *v) TT_WUR;
+
 /* "type: message" for a provider error object such as
  * {"type":"overloaded_error","message":"Overloaded"} ("code" stands in for
  * a missing type; a bare string is used as the message). *out is malloc'd.

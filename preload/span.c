@@ -61,6 +61,17 @@ void tt_span_fail(struct tt_span *s, const char *msg, bool override)
         return;     /* status still says error; the text was lost to OOM */
 }
 
+void tt_span_clear_usage(struct tt_span *s)
+{
+    s->input_tokens = 0;
+    s->output_tokens = 0;
+    s->cache_read_tokens = 0;
+    s->cache_write_tokens = 0;
+    s->cache_write_1h_tokens = 0;
+    s->reasoning_tokens = 0;
+    s->usage_known = false;
+}
+
 void tt_span_first_token(struct tt_span *s, int64_t now)
 {
     if (s->ttft_ms >= 0 || s->request_sent_ns == 0)

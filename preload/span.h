@@ -81,6 +81,10 @@ int tt_span_setn(char **field, const char *v, size_t n) __attribute__((warn_unus
  * `override` is true). */
 void tt_span_fail(struct tt_span *s, const char *msg, bool override);
 
+/* Forget every token count: usage_known false, counts 0 (a parser that
+ * finds the usage it read invalid). */
+void tt_span_clear_usage(struct tt_span *s);
+
 /* Record the first content token at time now (epoch ns) if not yet set. */
 void tt_span_first_token(struct tt_span *s, int64_t now);
 

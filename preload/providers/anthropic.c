@@ -122,34 +122,6 @@ static void tt_anthropic_set_usage(struct tt_span *span, const int64_t *u,
     span->usage_known = true;
 }
 
-static void tt_anthropic_clear_usage(struct tt_span *span)
-{
-    span->input_tokens = 0;
-    span->output_tokens = 0;
-    span->cache_read_tokens = 0;
-    span->cache_write_tokens = 0;
-    span->cache_write_1h_tokens = 0;
-    span->reasoning_tokens = 0;
-    span->usage_known = false;
-}
-
-/* Takes ownership of v (may be NULL: field left absent). */
-static int tt_anthropic_set_json(char **field, json_t *v)
-{
-    char *txt = NULL;
-    int rc;
-
-    if (!v)
-        return TT_OK;
-    rc = tt_json_dump(v, &txt);
-    json_decref(v);
-    if (rc != TT_OK)
-        return rc;
-    free(*field);
-    *field = txt;
-    return TT_OK;
-}
-
 /* {"type":"error","error":{"type":..,"message":..}}, as a body or as the
  * data of "event: error". Returns true when root is one. */
 static bool tt_anthropic_error(struct tt_span *span, const json_t *root,
@@ -258,7 +230,7 @@ static int tt_anthropic_request(struct tt_span *span, const char *body,
                           &span->max_tokens) == TT_OK;
         if (tt_api_capture_content() && json_object_get(root, "messages")) {
             json_t *in = tt_anthropic_input(root);
-            if (!in || tt_anthropic_set_json(&span->input, in) != TT_OK)
+            if (!in || tt_json_set_field(&span->input, in) != TT_OK)
                 goto nomem;
         }
     }
@@ -324,7 +296,7 @@ static int tt_anthropic_body(void *state, struct tt_span *span,
 
     if (st)
         st->got_body = true;
-    tt_anthropic_clear_usage(span);
+    tt_span_clear_usage(span);
     if (tt_json_parse(body, len, &root) != TT_OK || !json_is_object(root)) {
         tt_span_fail(span, span->truncated
                                ? "response body truncated at the capture cap"
@@ -351,13 +323,13 @@ static int tt_anthropic_body(void *state, struct tt_span *span,
     if (json_is_string(sr) && json_string_length(sr) > 0) {
         reasons = json_array();
         if (!reasons || json_array_append(reasons, sr) ||
-            tt_anthropic_set_json(&span->finish_reasons, json_incref(reasons)))
+            tt_json_set_field(&span->finish_reasons, json_incref(reasons)))
             goto out;
     }
 
     content = json_object_get(root, "content");
     if (capture && content && json_is_array(content) &&
-        tt_anthropic_set_json(&span->output, json_incref(content)))
+        tt_json_set_field(&span->output, json_incref(content)))
         goto out;
 
     tools = json_array();
@@ -383,7 +355,7 @@ static int tt_anthropic_body(void *state, struct tt_span *span,
             goto out;
     }
     if (json_array_size(tools) > 0 &&
-        tt_anthropic_set_json(&span->tool_calls, json_incref(tools)))
+        tt_json_set_field(&span->tool_calls, json_incref(tools)))
         goto out;
     rc = TT_OK;
 out:
@@ -642,13 +614,13 @@ static int tt_anthropic_stream_end(struct tt_anthropic_state *st,
         st->have[TT_ANTHROPIC_OUT])
         tt_anthropic_set_usage(span, st->usage, st->have);
     else
-        tt_anthropic_clear_usage(span);
+        tt_span_clear_usage(span);
 
     if (st->stop_reason) {
         reasons = json_array();
         if (!reasons ||
             json_array_append_new(reasons, json_string(st->stop_reason)) ||
-            tt_anthropic_set_json(&span->finish_reasons, json_incref(reasons)))
+            tt_json_set_field(&span->finish_reasons, json_incref(reasons)))
             goto out;
     }
 
@@ -697,10 +669,10 @@ static int tt_anthropic_stream_end(struct tt_anthropic_state *st,
             goto out;
     }
     if (capture && json_array_size(blocks) > 0 &&
-        tt_anthropic_set_json(&span->output, json_incref(blocks)))
+        tt_json_set_field(&span->output, json_incref(blocks)))
         goto out;
     if (json_array_size(tools) > 0 &&
-        tt_anthropic_set_json(&span->tool_calls, json_incref(tools)))
+        tt_json_set_field(&span->tool_calls, json_incref(tools)))
         goto out;
     rc = TT_OK;
 out:
@@ -722,7 +694,7 @@ static int tt_anthropic_response_end(void *state, struct tt_span *span,
         return TT_OK;
     }
     if (!st || !st->got_events) {
-        tt_anthropic_clear_usage(span);
+        tt_span_clear_usage(span);
         tt_span_fail(span, span->stream
                                ? "stream ended before completion (no events)"
                                : "response ended before completion (no body)",

@@ -151,33 +151,6 @@ static void tt_openai_set_usage(struct tt_span *span, const int64_t *u)
     span->usage_known = true;
 }
 
-static void tt_openai_clear_usage(struct tt_span *span)
-{
-    span->input_tokens = 0;
-    span->output_tokens = 0;
-    span->cache_read_tokens = 0;
-    span->cache_write_tokens = 0;
-    span->reasoning_tokens = 0;
-    span->usage_known = false;
-}
-
-/* Takes ownership of v (may be NULL: field left absent). */
-static int tt_openai_set_json(char **field, json_t *v)
-{
-    char *txt = NULL;
-    int rc;
-
-    if (!v)
-        return TT_OK;
-    rc = tt_json_dump(v, &txt);
-    json_decref(v);
-    if (rc != TT_OK)
-        return rc;
-    free(*field);
-    *field = txt;
-    return TT_OK;
-}
-
 /* An in-band error object ({"error":{...}} or {"error":"text"}) fails the
  * span with "type: message". Returns true when there was one. In an error
  * body the provider's message is more precise than anything the transport
@@ -235,7 +208,7 @@ static int tt_openai_request(struct tt_span *span, const char *body, size_t len)
         }
         json_t *msgs = json_object_get(root, "messages");
         if (tt_api_capture_content() && msgs &&
-            tt_openai_set_json(&span->input, json_incref(msgs)) != TT_OK)
+            tt_json_set_field(&span->input, json_incref(msgs)) != TT_OK)
             goto nomem;
     }
 
@@ -353,7 +326,7 @@ static int tt_openai_body(void *state, struct tt_span *span, const char *body,
 
     if (st)
         st->got_body = true;
-    tt_openai_clear_usage(span);
+    tt_span_clear_usage(span);
     if (tt_json_parse(body, len, &root) != TT_OK || !json_is_object(root)) {
         tt_span_fail(span, span->truncated
                                ? "response body truncated at the capture cap"
@@ -414,16 +387,16 @@ static int tt_openai_body(void *state, struct tt_span *span, const char *body,
     }
 
     if (json_array_size(reasons) > 0 &&
-        tt_openai_set_json(&span->finish_reasons, json_incref(reasons)))
+        tt_json_set_field(&span->finish_reasons, json_incref(reasons)))
         goto out;
     if (capture && json_array_size(outs) > 0) {
         json_t *o = json_array_size(outs) == 1 ? json_array_get(outs, 0) : outs;
         if (!json_is_null(o) &&
-            tt_openai_set_json(&span->output, json_incref(o)))
+            tt_json_set_field(&span->output, json_incref(o)))
             goto out;
     }
     if (json_array_size(tools) > 0 &&
-        tt_openai_set_json(&span->tool_calls, json_incref(tools)))
+        tt_json_set_field(&span->tool_calls, json_incref(tools)))
         goto out;
     rc = TT_OK;
 out:
@@ -656,7 +629,7 @@ static int tt_openai_stream_end(struct tt_openai_state *st,
     if (st->usage_seen && !st->usage_bad)
         tt_openai_set_usage(span, st->usage);
     else
-        tt_openai_clear_usage(span);
+        tt_span_clear_usage(span);
 
     tt_openai_sort_choices(st);
     reasons = json_array();
@@ -692,16 +665,16 @@ static int tt_openai_stream_end(struct tt_openai_state *st,
     }
 
     if (json_array_size(reasons) > 0 &&
-        tt_openai_set_json(&span->finish_reasons, json_incref(reasons)))
+        tt_json_set_field(&span->finish_reasons, json_incref(reasons)))
         goto out;
     if (capture && json_array_size(outs) > 0) {
         json_t *o = json_array_size(outs) == 1 ? json_array_get(outs, 0) : outs;
         if (!json_is_null(o) &&
-            tt_openai_set_json(&span->output, json_incref(o)))
+            tt_json_set_field(&span->output, json_incref(o)))
             goto out;
     }
     if (json_array_size(tools) > 0 &&
-        tt_openai_set_json(&span->tool_calls, json_incref(tools)))
+        tt_json_set_field(&span->tool_calls, json_incref(tools)))
         goto out;
     rc = TT_OK;
 out:
@@ -723,7 +696,7 @@ static int tt_openai_response_end(void *state, struct tt_span *span,
         return TT_OK;
     }
     if (!st || !st->got_events) {
-        tt_openai_clear_usage(span);
+        tt_span_clear_usage(span);
         tt_span_fail(span, span->stream
                                ? "stream ended before completion (no events)"
                                : "response ended before completion (no body)",
