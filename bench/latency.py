@@ -82,7 +82,7 @@ def main():
             total, ok = count_spans(db)
             if total != N + 1 or ok != N + 1:
                 sys.exit("latency: round %d stored %d spans (%s ok), want %d"
-                         % (r, total, ok, N + 1))
+                         % (r + 1, total, ok, N + 1))
             log("latency round %d/%d: without %.1f µs/call, with %.1f µs/call, %d spans stored"
                 % (r + 1, ROUNDS, a[-1], b[-1], total))
     finally:

@@ -18,7 +18,9 @@ ing_cmd="build/bench/ingest build/bin/tokentapd $M"
 
 # A failing figure (e.g. spans missing from the store) stops the bench.
 lat=$(N=$N ROUNDS=$ROUNDS $PY bench/latency.py | grep '^ROW')
-ing=$(build/bench/ingest build/bin/tokentapd "$M" | tee /dev/stderr | grep '^ROW')
+ing_out=$(build/bench/ingest build/bin/tokentapd "$M")
+grep -v '^ROW' <<<"$ing_out" >&2 || true
+ing=$(grep '^ROW' <<<"$ing_out")
 
 row() {  # ROW<TAB>figure<TAB>a<TAB>b<TAB>ratio
     IFS=$'\t' read -r _ fig a b ratio <<<"$1"

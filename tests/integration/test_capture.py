@@ -98,12 +98,14 @@ class PythonClients(TapTest):
             "--lib", "requests", "--api", "openai", "--n", "3",
             "--header", "x-mock-usage: in=50,out=7"])
         self.assertEqual(r.rc, 0, r.stderr)
+        self.assertEqual(r.stdout.count("content-encoding: gzip"), 3, r.stdout)
         self.assertEqual(len(r.spans), 3, r.stderr)
         for s in r.spans:
             self.assertContract(s)
             self.assertEqual(s["status"], "ok", s.get("error"))
             self.assertEqual((s["input_tokens"], s["output_tokens"]), (50, 7))
             self.assertCost(s, "gpt-4o-mini", 50, 7)
+            self.assertIn("mock", json.dumps(s["output"]))   # decoded text
         # one keep-alive session: all three in one process, one trace
         self.assertEqual(len({s["trace_id"] for s in r.spans}), 1)
 

@@ -62,6 +62,8 @@ def call_requests(args, sess, path, b, h):
         text = "".join(line.decode() + "\n" for line in r.iter_lines())
     else:
         text = r.text
+    # requests decodes gzip itself: say what the wire carried.
+    print("content-encoding:", r.headers.get("content-encoding", "identity"))
     return r.status_code, text
 
 
