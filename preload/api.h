@@ -39,6 +39,12 @@ struct tt_api_ops {
                      const char *event, size_t event_len,
                      const char *data, size_t data_len, int64_t now);
 
+    /* One line of an NDJSON stream (Content-Type application/x-ndjson,
+     * Ollama), without its line end; empty lines are skipped. NULL when
+     * the API never streams NDJSON. */
+    int (*ndjson_line)(void *state, struct tt_span *span, const char *line,
+                       size_t len, int64_t now);
+
     /* The whole (decoded) body of a non-streaming response, or of an error
      * response of any kind. */
     int (*body)(void *state, struct tt_span *span, const char *body,

@@ -24,6 +24,8 @@ struct tt_exchange {
     void *api_state;
     int64_t now;                  /* arrival time of the bytes being fed */
     bool sse_on;
+    bool ndjson_on;
+    struct tt_buf line;           /* NDJSON: the line being assembled */
     bool resp_started;
     bool body_error;              /* decoding failed: body unusable */
     bool req_parsed;
@@ -143,7 +145,13 @@ bool tt_ex_resp_head(struct tt_exchange *ex, int status,
                      const struct tt_hdr *headers, size_t n_headers,
                      int64_t now)
 {
-    (void)now;
+    return tt_ex_resp_head_ex(ex, status, headers, n_headers, 0, now);
+}
+
+bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
+                        const struct tt_hdr *headers, size_t n_headers,
+                        unsigned flags, int64_t now)
+{
     if (!ex->req_parsed)
         tt_ex_req_end(ex, now);   /* response before request end (h2/early) */
     ex->resp_started = true;
@@ -155,7 +163,8 @@ bool tt_ex_resp_head(struct tt_exchange *ex, int status,
     ex->sse_on = status >= 200 && status < 300 && ct &&
                  ct->value_len >= 17 &&
                  !strncasecmp(ct->value, "text/event-stream", 17);
-    const struct tt_hdr *ce = find_hdr(headers, n_headers, "content-encoding");
+    const struct tt_hdr *ce = (flags & TT_EX_BODY_DECODED) ? NULL
+                              : find_hdr(headers, n_headers, "content-encoding");
     int rc = tt_decoder_new(ce ? ce->value : NULL, ce ? ce->value_len : 0,
                             tt_rt.max_body ? tt_rt.max_body : (8u << 20),
                             &ex->dec);
@@ -168,8 +177,16 @@ bool tt_ex_resp_head(struct tt_exchange *ex, int status,
         tt_span_fail(s, msg, false);
         ex->body_error = true;
     }
+    ex->ndjson_on = !ex->sse_on && ex->api->ndjson_line && status >= 200 &&
+                    status < 300 && ct &&
+                    ((ct->value_len >= 20 &&
+                      !strncasecmp(ct->value, "application/x-ndjson", 20)) ||
+                     (ct->value_len >= 17 &&
+                      !strncasecmp(ct->value, "application/jsonl", 17)));
     if (ex->sse_on)
         tt_sse_init(&ex->sse, SSE_MAX_EVENT);
+    if (ex->ndjson_on)
+        tt_buf_init(&ex->line, SSE_MAX_EVENT);
     if (ex->api->response_begin)
         (void)ex->api->response_begin(s, &ex->api_state);
     return strcmp(s->method ? s->method : "", "HEAD") != 0;
@@ -186,12 +203,47 @@ static int on_sse_event(void *ud, const char *ev, size_t evn, const char *data,
     return 0;
 }
 
+/* Hand complete NDJSON lines to the parser; a line above the cap is
+ * dropped whole (never handed over cut) and flags the span truncated. */
+static void ndjson_flush_line(struct tt_exchange *ex)
+{
+    size_t n = ex->line.len;
+
+    while (n && (ex->line.data[n - 1] == '\r' || ex->line.data[n - 1] == ' '))
+        n--;
+    if (ex->line.truncated)
+        ex->span.truncated = true;
+    else if (n)
+        (void)ex->api->ndjson_line(ex->api_state, &ex->span, ex->line.data, n,
+                                   ex->now);
+    tt_buf_reset(&ex->line);
+}
+
+static void ndjson_feed(struct tt_exchange *ex, const char *p, size_t n)
+{
+    while (n) {
+        const char *nl = memchr(p, '\n', n);
+        size_t k = nl ? (size_t)(nl - p) : n;
+        if (tt_buf_append(&ex->line, p, k) == TT_ERR_NOMEM)
+            ex->line.truncated = true;
+        if (!nl)
+            return;
+        ndjson_flush_line(ex);
+        p += k + 1;
+        n -= k + 1;
+    }
+}
+
 static int on_decoded(void *ud, const char *p, size_t n)
 {
     struct tt_exchange *ex = ud;
 
     if (ex->sse_on)
         return tt_sse_feed(&ex->sse, p, n, on_sse_event, ex);
+    if (ex->ndjson_on) {
+        ndjson_feed(ex, p, n);
+        return 0;
+    }
     if (tt_buf_append(&ex->resp_body, p, n) == TT_ERR_CAP)
         ex->span.truncated = true;
     return 0;
@@ -259,6 +311,9 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
         int rc = tt_sse_finish(&ex->sse);
         if (rc == TT_ERR_INCOMPLETE && complete)
             complete = false;
+    } else if (ex->ndjson_on) {
+        if (ex->line.len)
+            ndjson_flush_line(ex);  /* a last line without its newline */
     } else if (ex->api->body && !ex->body_error) {
         (void)ex->api->body(ex->api_state, s,
                             ex->resp_body.data ? ex->resp_body.data : "",
@@ -294,6 +349,7 @@ void tt_ex_free(struct tt_exchange *ex)
         ex->api->response_free(ex->api_state);
     if (ex->sse_on)
         tt_sse_free(&ex->sse);
+    tt_buf_free(&ex->line);
     tt_decoder_free(ex->dec);
     tt_buf_free(&ex->req_body);
     tt_buf_free(&ex->resp_body);

@@ -43,6 +43,14 @@ void tt_ex_req_end(struct tt_exchange *ex, int64_t now);
 bool tt_ex_resp_head(struct tt_exchange *ex, int status,
                      const struct tt_hdr *headers, size_t n_headers,
                      int64_t now);
+
+/* Flags for tt_ex_resp_head_ex. */
+#define TT_EX_BODY_DECODED 1u   /* body bytes arrive already decoded (libcurl
+                                   with CURLOPT_ACCEPT_ENCODING): ignore
+                                   Content-Encoding */
+bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
+                        const struct tt_hdr *headers, size_t n_headers,
+                        unsigned flags, int64_t now);
 /* Response body bytes as on the wire (still content-encoded). */
 void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
                      int64_t now);
