@@ -86,7 +86,7 @@ unit: $(TEST_BIN)
 	  if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t --jobs 2; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "unit suites: $$pass passed, $$fail failed"; test $$fail -eq 0
 
-integration: all
+integration: all clients
 	bash tests/integration/run.sh
 
 test: unit integration
@@ -118,5 +118,13 @@ $(B)/bench/ingest: $(B)/bin-obj/bench/ingest.o $(BIN_CORE_OBJ)
 bench: all $(B)/bench/ingest
 	QUICK=$(QUICK) bash bench/run.sh
 
-.PHONY: all unit integration test demo install clean bench
+.PHONY: all unit integration test demo install clean clients bench
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# --- test client programs (C, linked to the system's libcurl) ---------------
+CLIENT_SRC := $(wildcard tests/integration/clients/*.c)
+CLIENT_BIN := $(patsubst tests/integration/clients/%.c,$(B)/clients/%,$(CLIENT_SRC))
+$(B)/clients/%: tests/integration/clients/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g -o $@ $< -lcurl -lpthread
+clients: $(CLIENT_BIN)
