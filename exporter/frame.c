@@ -99,15 +99,28 @@ static bool id_ok(const char *id, size_t len)
     return nonzero;     /* W3C: the all-zero id is invalid */
 }
 
+/* Content is the client's text: "\u0000" in a prompt is valid JSON to the
+ * preload's parser, so it is here too. */
+static size_t json_flags(const struct tt_spanfield *f)
+{
+    return JSON_DECODE_ANY | ((f->flags & TT_SF_CONTENT) ? JSON_ALLOW_NUL : 0);
+}
+
 static int check_json(const struct tt_spanfield *f, const char *text, char *err, size_t n)
 {
     json_error_t je;
-    json_t *j = json_loadb(text, strlen(text), JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb(text, strlen(text), json_flags(f), &je);
     int rc = TT_ERR_PARSE;
 
     if (!j) {
         seterr(err, n, "%s: not JSON (%s)", f->name, je.text);
         return TT_ERR_PARSE;
+    }
+    /* A content field may also be a string: text that arrived as invalid
+     * JSON, wrapped by decode_content. */
+    if ((f->flags & TT_SF_CONTENT) && json_is_string(j)) {
+        rc = TT_OK;
+        goto out;
     }
     if (f->json == TT_SF_JSON_OBJECT && !json_is_object(j)) {
         seterr(err, n, "%s: not a JSON object", f->name);
@@ -264,6 +277,33 @@ static const char *mp_type_name(const msgpack_object *o)
     return "?";
 }
 
+/* A content field (TT_SF_CONTENT): the preload copies prompt text from the
+ * request without validating it, so a malformed body can give text that is
+ * not JSON. Losing the whole call for that would be worse than storing the
+ * text as a JSON string; text that cannot be a string at all (a NUL byte,
+ * invalid UTF-8) is dropped to null. Only an allocation failure fails. */
+static int decode_content(char **dst, const char *p, size_t len)
+{
+    json_t *j;
+    char *txt;
+
+    if (memchr(p, '\0', len) || !tt_frame_utf8_ok(p, len))
+        return tt_span_set(dst, NULL);
+    j = json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (j) {
+        json_decref(j);
+        return tt_span_setn(dst, p, len);
+    }
+    j = json_stringn(p, len);
+    txt = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!txt)
+        return TT_ERR_NOMEM;
+    free(*dst);
+    *dst = txt;
+    return TT_OK;
+}
+
 /* Set one field from a msgpack value; nil means absent. */
 static int decode_field(struct tt_span *s, const struct tt_spanfield *f,
                         const msgpack_object *v, char *err, size_t n)
@@ -295,6 +335,8 @@ static int decode_field(struct tt_span *s, const struct tt_spanfield *f,
             return tt_span_set(dst, NULL);
         if (v->type != MSGPACK_OBJECT_STR)
             goto bad_type;
+        if (f->flags & TT_SF_CONTENT)
+            return decode_content(dst, v->via.str.ptr, v->via.str.size);
         /* A NUL would silently cut the C string: refuse it here, while the
          * real length is still known. */
         if (memchr(v->via.str.ptr, '\0', v->via.str.size))

@@ -11,7 +11,15 @@
  *   - span-level problems (missing or mistyped required field, bad id, NUL
  *     byte or invalid UTF-8 in a string, a JSON-valued field that is not JSON
  *     of the right shape, negative token counts, non-finite numbers) reject
- *     that span only: it is counted in `rejected`, the others are kept.
+ *     that span only: it is counted in `rejected`, the others are kept;
+ *   - except in the content fields (input, output, tool_calls: TT_SF_CONTENT
+ *     in spanfield.h), which the preload copies raw from the client's body:
+ *     text that is not JSON is kept as a JSON string holding it ("[tru"
+ *     is stored as "\"[tru\""), text with a NUL byte or invalid UTF-8 is
+ *     dropped (the field becomes null), and the span is kept. JSON that is
+ *     valid but of the wrong shape (tool_calls an object) still rejects,
+ *     and so do finish_reasons and tags, which the preload builds itself.
+ *     Content JSON may hold "\u0000".
  * Unknown keys are ignored (a newer preload may send more fields). */
 #ifndef TT_FRAME_H
 #define TT_FRAME_H
@@ -55,8 +63,10 @@ int tt_frame_decode(const void *buf, size_t len, struct tt_frame *out) TT_WUR;
 void tt_frame_clear(struct tt_frame *f);   /* NULL-safe */
 
 /* Check one span (as decoded, or built in memory) against the contract:
- * the same rules as the decoder. Returns TT_OK or TT_ERR_PARSE with a
- * reason in err (size n). */
+ * the same rules as the decoder, after its repairs (a content field must be
+ * JSON of its shape or a JSON string; a span built in memory with
+ * non-JSON content is refused, not repaired). Returns TT_OK or
+ * TT_ERR_PARSE with a reason in err (size n). */
 int tt_frame_check_span(const struct tt_span *s, char *err, size_t n) TT_WUR;
 
 /* Daemon replies: a frame (length prefix included) {"t":t, key: value...}. */

@@ -47,14 +47,22 @@ static size_t skip_ws(const char *p, size_t i, size_t len)
     return i;
 }
 
-/* p[i] == '"'; the offset just past the closing quote, or 0. */
+/* p[i] == '"'; the offset just past the closing quote, or 0. Prompts are
+ * mostly string bytes, so the quote is found with memchr and the
+ * backslashes just before it decide whether it is escaped (an odd run
+ * escapes it). A run cannot reach back past i: p[i - 1] is a quote. */
 static size_t skip_string(const char *p, size_t i, size_t len)
 {
-    for (i++; i < len; i++) {
-        if (p[i] == '\\')
-            i++;
-        else if (p[i] == '"')
-            return i + 1;
+    for (i++; i < len;) {
+        const char *q = memchr(p + i, '"', len - i);
+        if (!q)
+            return 0;
+        size_t j = (size_t)(q - p), k = j;
+        while (k > i && p[k - 1] == '\\')
+            k--;
+        if ((j - k) % 2 == 0)
+            return j + 1;
+        i = j + 1;
     }
     return 0;
 }
@@ -149,6 +157,242 @@ int tt_json_parse_prefix(const char *buf, size_t len, json_t **out)
     }
     *out = obj;
     return TT_ERR_INCOMPLETE;
+}
+
+/* --- member scanning -----------------------------------------------------
+ * tt_json_members reuses the skipper above and only looks closer where a
+ * wrong answer would be visible: the keys it matches and the scalars. */
+
+static size_t skip_digits(const char *p, size_t i, size_t n)
+{
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        i++;
+    return i;
+}
+
+/* A literal or an RFC 8259 number, exactly p[0..n): what jansson accepts
+ * for a scalar (so "tru", "01", "1." and "-" are not). */
+static bool scalar_ok(const char *p, size_t n)
+{
+    size_t i = 0, d;
+
+    if ((n == 4 && (memcmp(p, "true", 4) == 0 || memcmp(p, "null", 4) == 0)) ||
+        (n == 5 && memcmp(p, "false", 5) == 0))
+        return true;
+    if (i < n && p[i] == '-')
+        i++;
+    if (i < n && p[i] == '0')
+        i++;
+    else if ((d = skip_digits(p, i, n)) > i)
+        i = d;
+    else
+        return false;
+    if (i < n && p[i] == '.') {
+        if ((d = skip_digits(p, i + 1, n)) == i + 1)
+            return false;
+        i = d;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if ((d = skip_digits(p, i, n)) == i)
+            return false;
+        i = d;
+    }
+    return i == n;
+}
+
+/* p[0..n) is a whole value as delimited by skip_value. Strings and
+ * containers were delimited by their closing character; a container must
+ * at least close with its own kind ("[1}" is rejected, "[{]}" is not:
+ * nested content is the consumer's business). */
+static bool value_ok(const char *p, size_t n)
+{
+    switch (p[0]) {
+    case '"':
+        return true;
+    case '{':
+        return p[n - 1] == '}';
+    case '[':
+        return p[n - 1] == ']';
+    default:
+        return scalar_ok(p, n);
+    }
+}
+
+static int hex4(const char *p, uint32_t *out)
+{
+    uint32_t v = 0;
+
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (uint32_t)(c - 'A' + 10);
+        else
+            return TT_ERR_PARSE;
+    }
+    *out = v;
+    return TT_OK;
+}
+
+/* One escape at p[0] == '\\' (n bytes available) decoded to UTF-8 in u8.
+ * Returns the escape's length, 0 when it is invalid for jansson (unknown
+ * letter, lone surrogate, NUL: jansson refuses NUL in keys). */
+static size_t unescape_one(const char *p, size_t n, char *u8, size_t *u8n)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    uint32_t cp, lo;
+    size_t used = 6;
+
+    if (n < 2)
+        return 0;
+    if (p[1] != 'u') {
+        const char *e = memchr(from, p[1], sizeof(from) - 1);
+        if (!e)
+            return 0;
+        u8[0] = to[e - from];
+        *u8n = 1;
+        return 2;
+    }
+    if (n < 6 || hex4(p + 2, &cp) != TT_OK || cp == 0 ||
+        (cp >= 0xdc00 && cp <= 0xdfff))
+        return 0;
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        if (n < 12 || p[6] != '\\' || p[7] != 'u' ||
+            hex4(p + 8, &lo) != TT_OK || lo < 0xdc00 || lo > 0xdfff)
+            return 0;
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        used = 12;
+    }
+    if (cp < 0x80) {
+        u8[0] = (char)cp;
+        *u8n = 1;
+    } else if (cp < 0x800) {
+        u8[0] = (char)(0xc0 | (cp >> 6));
+        u8[1] = (char)(0x80 | (cp & 0x3f));
+        *u8n = 2;
+    } else if (cp < 0x10000) {
+        u8[0] = (char)(0xe0 | (cp >> 12));
+        u8[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u8[2] = (char)(0x80 | (cp & 0x3f));
+        *u8n = 3;
+    } else {
+        u8[0] = (char)(0xf0 | (cp >> 18));
+        u8[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u8[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u8[3] = (char)(0x80 | (cp & 0x3f));
+        *u8n = 4;
+    }
+    return used;
+}
+
+/* Does the body of a JSON string, p[0..n) between its quotes, spell key?
+ * Keys are almost never escaped, so that case costs one memchr. */
+static bool key_eq(const char *p, size_t n, const char *key, size_t klen)
+{
+    size_t i = 0, k = 0;
+
+    if (!memchr(p, '\\', n))
+        return n == klen && memcmp(p, key, n) == 0;
+    while (i < n) {
+        char u8[4];
+        size_t u8n = 1, used = 1;
+
+        if (p[i] == '\\') {
+            used = unescape_one(p + i, n - i, u8, &u8n);
+            if (used == 0)
+                return false;
+        } else {
+            u8[0] = p[i];
+        }
+        if (u8n > klen - k || memcmp(key + k, u8, u8n) != 0)
+            return false;
+        k += u8n;
+        i += used;
+    }
+    return k == klen;
+}
+
+int tt_json_members(const char *buf, size_t len, const char *const *keys,
+                    size_t nkeys, struct tt_json_slice *out)
+{
+    size_t i;
+
+    for (size_t k = 0; k < nkeys; k++) {
+        out[k].ptr = NULL;
+        out[k].len = 0;
+    }
+    if (!buf)
+        return TT_ERR_PARSE;
+    i = skip_ws(buf, 0, len);
+    if (i >= len || buf[i] != '{')
+        return TT_ERR_PARSE;
+    i = skip_ws(buf, i + 1, len);
+    if (i < len && buf[i] == '}')
+        goto closed;
+    for (;;) {
+        if (i >= len || buf[i] != '"')
+            return TT_ERR_INCOMPLETE;
+        size_t kend = skip_string(buf, i, len);
+        if (kend == 0)
+            return TT_ERR_INCOMPLETE;
+        const char *kp = buf + i + 1;
+        size_t kn = kend - i - 2;
+        i = skip_ws(buf, kend, len);
+        if (i >= len || buf[i] != ':')
+            return TT_ERR_INCOMPLETE;
+        i = skip_ws(buf, i + 1, len);
+        size_t vend = skip_value(buf, i, len);
+        if (vend == 0 || !value_ok(buf + i, vend - i))
+            return TT_ERR_INCOMPLETE;
+        /* No break on a match: a later duplicate must replace it. */
+        for (size_t k = 0; k < nkeys; k++) {
+            if (key_eq(kp, kn, keys[k], strlen(keys[k]))) {
+                out[k].ptr = buf + i;
+                out[k].len = vend - i;
+            }
+        }
+        i = skip_ws(buf, vend, len);
+        if (i < len && buf[i] == ',') {
+            i = skip_ws(buf, i + 1, len);
+            continue;
+        }
+        if (i < len && buf[i] == '}')
+            break;
+        return TT_ERR_INCOMPLETE;
+    }
+closed:
+    /* Trailing bytes make the body invalid, but every member was read. */
+    return skip_ws(buf, i + 1, len) == len ? TT_OK : TT_ERR_INCOMPLETE;
+}
+
+int tt_json_slice_parse(const struct tt_json_slice *s, json_t **out)
+{
+    *out = NULL;
+    if (!s->ptr)
+        return TT_OK;
+    *out = json_load(s->ptr, s->len, TT_JSON_FLAGS | JSON_DECODE_ANY);
+    return *out ? TT_OK : TT_ERR_PARSE;
+}
+
+int tt_json_set_raw(char **field, const struct tt_json_slice *s)
+{
+    char *d;
+
+    if (!s->ptr || memchr(s->ptr, '\0', s->len))
+        return TT_ERR_PARSE;
+    d = tt_strndup(s->ptr, s->len);
+    if (!d)
+        return TT_ERR_NOMEM;
+    free(*field);
+    *field = d;
+    return TT_OK;
 }
 
 /* --- getters ----------------------------------------------------------- */

@@ -37,6 +37,47 @@ int tt_json_parse(const char *buf, size_t len, json_t **out) TT_WUR;
  * object at all (*out = NULL), TT_ERR_NOMEM. */
 int tt_json_parse_prefix(const char *buf, size_t len, json_t **out) TT_WUR;
 
+/* The text of one JSON value inside a caller's buffer (borrowed: valid as
+ * long as the buffer is). ptr NULL: absent. */
+struct tt_json_slice {
+    const char *ptr;
+    size_t len;
+};
+
+/* Find top-level members of a JSON object without building it (no
+ * allocation, no jansson): for each keys[k], out[k] is the raw text of its
+ * value, as sent (whitespace and escapes kept), or {NULL, 0}. A key that
+ * occurs twice gives its last value, as jansson would.
+ *
+ * Object keys are compared after unescaping ("mod\u0065l" is "model");
+ * keys[] are plain UTF-8 without NUL. Values are delimited, not validated:
+ * strings end at the first unescaped quote and containers at the bracket
+ * that closes them (nested content is not checked), while literals and
+ * numbers are checked against the JSON grammar, so a member like "x":tru
+ * stops the scan.
+ *
+ * Returns 0 when the object is complete (only whitespace after it),
+ * TT_ERR_INCOMPLETE when the text ends, or breaks, before that: out then
+ * holds every member that was complete before the first problem (a body
+ * truncated at the capture cap), like tt_json_parse_prefix.
+ * TT_ERR_PARSE when the text is not an object at all (out all absent). */
+int tt_json_members(const char *buf, size_t len, const char *const *keys,
+                    size_t nkeys, struct tt_json_slice *out) TT_WUR;
+
+/* Parse one member's value (any JSON type) found by tt_json_members. An
+ * absent slice gives *out NULL and 0; a present one that is not valid JSON
+ * gives *out NULL and TT_ERR_PARSE. *out is a new reference. Meant for the
+ * small scalar members: parsing only them is what makes tt_json_members
+ * cheap. */
+int tt_json_slice_parse(const struct tt_json_slice *s, json_t **out) TT_WUR;
+
+/* Replace *field (a span's JSON-valued field, freed) with a copy of the
+ * slice's raw text. The text is not validated (see tt_json_members; the
+ * daemon keeps text that is not JSON as a string, exporter/frame.h).
+ * TT_ERR_PARSE, field untouched, when the slice is absent or holds a NUL
+ * byte (a C string would silently cut it); TT_ERR_NOMEM. */
+int tt_json_set_raw(char **field, const struct tt_json_slice *s) TT_WUR;
+
 /* Walk nested object keys: tt_json_get(root, "usage", "prompt_tokens",
  * NULL). NULL when any step is absent or not an object. Borrowed. */
 json_t *tt_json_get(const json_t *v, ...) __attribute__((sentinel));

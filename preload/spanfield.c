@@ -8,6 +8,7 @@
 #define OPT(n, t, has) { #n, t, TT_SF_NONNEG, offsetof(struct tt_span, n), \
                          offsetof(struct tt_span, has), 0, TT_SF_JSON_ANY }
 #define JS(n, j) { #n, TT_SF_JSON, 0, offsetof(struct tt_span, n), 0, 0, j }
+#define CONTENT(n, j) { #n, TT_SF_JSON, TT_SF_CONTENT, offsetof(struct tt_span, n), 0, 0, j }
 
 /* Order = column order of TT_STORE_SCHEMA. */
 const struct tt_spanfield tt_spanfields[] = {
@@ -44,9 +45,9 @@ const struct tt_spanfield tt_spanfields[] = {
     F(usage_known, TT_SF_BOOL, 0),
     F(cost_usd, TT_SF_F64, TT_SF_NONNEG),
     F(cost_known, TT_SF_BOOL, 0),
-    JS(input, TT_SF_JSON_ANY),
-    JS(output, TT_SF_JSON_ANY),
-    JS(tool_calls, TT_SF_JSON_ARRAY),
+    CONTENT(input, TT_SF_JSON_ANY),
+    CONTENT(output, TT_SF_JSON_ANY),
+    CONTENT(tool_calls, TT_SF_JSON_ARRAY),
     F(truncated, TT_SF_BOOL, 0),
     F(pid, TT_SF_I64, TT_SF_NONNEG),
     F(exe, TT_SF_STR, 0),

@@ -30,6 +30,10 @@ enum tt_sf_json { TT_SF_JSON_ANY, TT_SF_JSON_ARRAY, TT_SF_JSON_OBJECT };
 
 #define TT_SF_REQUIRED 1u  /* a span without it is invalid */
 #define TT_SF_NONNEG 2u    /* numbers: negative values are invalid */
+/* JSON: captured prompt/completion text. The preload copies it raw (not
+ * re-validated), so the daemon keeps text that is not JSON as a string and
+ * drops text that is not UTF-8, rather than losing the span (frame.h). */
+#define TT_SF_CONTENT 4u
 
 struct tt_spanfield {
     const char *name;      /* JSONL key == column name == msgpack key */

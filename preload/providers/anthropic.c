@@ -11,7 +11,8 @@
  * Span content shapes (JSON text, see DESIGN.md "Span"):
  *   input       the request's "messages" array; a "system" prompt is put
  *               first as {"role":"system","content":<system as sent>}, so
- *               that input is a messages array for every chat API.
+ *               that input is a messages array for every chat API. Both
+ *               are the client's raw text (whitespace, escapes kept).
  *   output      the response's content blocks array as Anthropic sends it
  *               ([{"type":"text","text":..}, {"type":"tool_use",..}, ..]);
  *               for streams the blocks are rebuilt from the deltas
@@ -173,65 +174,132 @@ fail:
 
 /* --- request ------------------------------------------------------------ */
 
-/* messages with the system prompt first; a new reference or NULL. */
-static json_t *tt_anthropic_input(const json_t *root)
-{
-    json_t *msgs = json_object_get(root, "messages");
-    json_t *sys = json_object_get(root, "system");
-    json_t *arr, *m;
+/* Request members read by tt_anthropic_request. Only the scalars are
+ * parsed; "messages" and "system" are copied as raw text. */
+enum tt_anthropic_req_key {
+    TT_ANTHROPIC_REQ_MODEL,
+    TT_ANTHROPIC_REQ_STREAM,
+    TT_ANTHROPIC_REQ_TEMPERATURE,
+    TT_ANTHROPIC_REQ_TOP_P,
+    TT_ANTHROPIC_REQ_MAX_TOKENS,
+    TT_ANTHROPIC_REQ_MESSAGES,      /* raw from here on */
+    TT_ANTHROPIC_REQ_SYSTEM,
+    TT_ANTHROPIC_REQ_NKEYS
+};
 
-    if (!msgs)
-        return NULL;
-    if (!sys || json_is_null(sys) || !json_is_array(msgs))
-        return json_incref(msgs);
-    arr = json_array();
-    m = json_object();
-    if (!arr || !m || json_object_set_new(m, "role", json_string("system")) ||
-        json_object_set(m, "content", sys) || json_array_append(arr, m))
-        goto fail;
-    /* Not json_array_extend: the preload's jansson shim lacks it. */
-    for (size_t i = 0; i < json_array_size(msgs); i++)
-        if (json_array_append(arr, json_array_get(msgs, i)))
-            goto fail;
-    json_decref(m);
-    return arr;
-fail:
-    json_decref(m);
-    json_decref(arr);
-    return NULL;
+static const char *const tt_anthropic_req_keys[TT_ANTHROPIC_REQ_NKEYS] = {
+    [TT_ANTHROPIC_REQ_MODEL] = "model",
+    [TT_ANTHROPIC_REQ_STREAM] = "stream",
+    [TT_ANTHROPIC_REQ_TEMPERATURE] = "temperature",
+    [TT_ANTHROPIC_REQ_TOP_P] = "top_p",
+    [TT_ANTHROPIC_REQ_MAX_TOKENS] = "max_tokens",
+    [TT_ANTHROPIC_REQ_MESSAGES] = "messages",
+    [TT_ANTHROPIC_REQ_SYSTEM] = "system",
+};
+
+#define TT_ANTHROPIC_SYSTEM_HEAD "{\"role\":\"system\",\"content\":"
+
+static bool tt_anthropic_is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* span->input: the messages text with the system prompt first, built from
+ * the raw slices (messages and system are both copied as sent):
+ *   [ + {"role":"system","content":SYSTEM} + , + messages after its "[",
+ * or ] instead of the comma and the rest when messages is empty. A
+ * messages value that is not an array, or a system that is null, leaves
+ * messages as they are. 0, TT_ERR_PARSE (a NUL byte in the text: input
+ * is left unset) or TT_ERR_NOMEM. */
+static int tt_anthropic_input(struct tt_span *span,
+                              const struct tt_json_slice *msgs,
+                              const struct tt_json_slice *sys)
+{
+    static const char head[] = "[" TT_ANTHROPIC_SYSTEM_HEAD;
+    size_t i = 1, hn = sizeof(head) - 1, tail, total;
+    char *d, *p;
+
+    if (!sys->ptr || msgs->ptr[0] != '[' ||
+        (sys->len == 4 && memcmp(sys->ptr, "null", 4) == 0))
+        return tt_json_set_raw(&span->input, msgs);
+    if (memchr(sys->ptr, '\0', sys->len) || memchr(msgs->ptr, '\0', msgs->len))
+        return TT_ERR_PARSE;
+    while (i < msgs->len && tt_anthropic_is_ws(msgs->ptr[i]))
+        i++;
+    /* The slice ends with "]" (tt_json_members checks it), so i < len.
+     * Non-empty: "}," and the messages after their "["; empty: "}]". */
+    tail = msgs->ptr[i] == ']' ? 0 : msgs->len - 1;
+    total = hn + sys->len + 2 + tail;
+    d = malloc(total + 1);
+    if (!d)
+        return TT_ERR_NOMEM;
+    p = d;
+    memcpy(p, head, hn);
+    p += hn;
+    memcpy(p, sys->ptr, sys->len);
+    p += sys->len;
+    memcpy(p, tail ? "}," : "}]", 2);
+    p += 2;
+    memcpy(p, msgs->ptr + 1, tail);
+    d[total] = '\0';
+    free(span->input);
+    span->input = d;
+    return TT_OK;
+}
+
+/* The request's scalar members, each slice parsed on its own (see
+ * openai.c). TT_ERR_PARSE when a present one is not valid JSON. */
+static int tt_anthropic_req_params(struct tt_span *span,
+                                   const struct tt_json_slice *m)
+{
+    json_t *v[TT_ANTHROPIC_REQ_MESSAGES];
+    int rc = TT_OK;
+
+    for (size_t k = 0; k < TT_ANTHROPIC_REQ_MESSAGES; k++)
+        if (tt_json_slice_parse(&m[k], &v[k]) != TT_OK)
+            rc = TT_ERR_PARSE;
+    /* Bedrock and Vertex move model and stream into the URL. */
+    (void)tt_json_set_str(&span->request_model, v[TT_ANTHROPIC_REQ_MODEL]);
+    span->stream = json_is_true(v[TT_ANTHROPIC_REQ_STREAM]);
+    span->has_temperature = tt_json_double(v[TT_ANTHROPIC_REQ_TEMPERATURE],
+                                           &span->temperature) == TT_OK;
+    span->has_top_p =
+        tt_json_double(v[TT_ANTHROPIC_REQ_TOP_P], &span->top_p) == TT_OK;
+    span->has_max_tokens = tt_json_int64(v[TT_ANTHROPIC_REQ_MAX_TOKENS],
+                                         &span->max_tokens) == TT_OK;
+    for (size_t k = 0; k < TT_ANTHROPIC_REQ_MESSAGES; k++)
+        json_decref(v[k]);
+    return rc;
 }
 
 static int tt_anthropic_request(struct tt_span *span, const char *body,
                                 size_t len)
 {
-    json_t *root = NULL;
+    struct tt_json_slice m[TT_ANTHROPIC_REQ_NKEYS];
     struct tt_buf n;
-    int rc, prc;
+    int rc, mrc;
 
     tt_buf_init(&n, 4096);
-    prc = tt_json_parse_prefix(body, len, &root);
-    rc = prc == TT_OK ? TT_OK : TT_ERR_PARSE;
+    mrc = tt_json_members(body, len, tt_anthropic_req_keys,
+                          TT_ANTHROPIC_REQ_NKEYS, m);
+    rc = mrc == TT_OK ? TT_OK : TT_ERR_PARSE;
     if (tt_span_set(&span->operation,
                     tt_anthropic_messages_api.operation) != TT_OK)
         goto nomem;
 
-    if (root) {
-        /* Bedrock and Vertex move model and stream into the URL. */
-        (void)tt_json_set_str(&span->request_model,
-                              json_object_get(root, "model"));
-        span->stream = json_is_true(json_object_get(root, "stream"));
-        span->has_temperature =
-            tt_json_double(json_object_get(root, "temperature"),
-                           &span->temperature) == TT_OK;
-        span->has_top_p = tt_json_double(json_object_get(root, "top_p"),
-                                         &span->top_p) == TT_OK;
-        span->has_max_tokens =
-            tt_json_int64(json_object_get(root, "max_tokens"),
-                          &span->max_tokens) == TT_OK;
-        if (tt_api_capture_content() && json_object_get(root, "messages")) {
-            json_t *in = tt_anthropic_input(root);
-            if (!in || tt_json_set_field(&span->input, in) != TT_OK)
+    if (mrc != TT_ERR_PARSE) {
+        int prc = tt_anthropic_req_params(span, m);
+        if (prc == TT_ERR_NOMEM)
+            goto nomem;
+        if (prc != TT_OK)
+            rc = prc;
+        if (tt_api_capture_content() && m[TT_ANTHROPIC_REQ_MESSAGES].ptr) {
+            prc = tt_anthropic_input(span, &m[TT_ANTHROPIC_REQ_MESSAGES],
+                                     &m[TT_ANTHROPIC_REQ_SYSTEM]);
+            if (prc == TT_ERR_NOMEM)
                 goto nomem;
+            if (prc != TT_OK)
+                rc = prc;
         }
     }
 
@@ -249,7 +317,6 @@ nomem:
     rc = TT_ERR_NOMEM;
 out:
     tt_buf_free(&n);
-    json_decref(root);
     return rc;
 }
 

@@ -6,7 +6,8 @@
  * called) are rows in the tables below.
  *
  * Span content shapes (JSON text, see DESIGN.md "Span"):
- *   input       the request's "messages" array, verbatim.
+ *   input       the request's "messages" value, verbatim: the client's
+ *               own text (whitespace, escapes), not re-serialised.
  *   output      one choice (the usual n=1): the assistant message content
  *               as sent (normally a JSON string, "\"Hello!\""); when the
  *               content is null but the model refused, the refusal string;
@@ -63,10 +64,28 @@ static const char *const tt_openai_usage_paths[][3] = {
     { "x_groq", "usage", NULL },
 };
 
-/* Request keys for the output cap, preferred first (max_tokens is the
- * deprecated name). */
-static const char *const tt_openai_max_tokens_keys[] = {
-    "max_completion_tokens", "max_tokens",
+/* Request members read by tt_openai_request. Only these slices are
+ * parsed; "messages" is copied as raw text. The two output caps are
+ * adjacent, preferred first (max_tokens is the deprecated name). */
+enum tt_openai_req_key {
+    TT_OPENAI_REQ_MODEL,
+    TT_OPENAI_REQ_STREAM,
+    TT_OPENAI_REQ_TEMPERATURE,
+    TT_OPENAI_REQ_TOP_P,
+    TT_OPENAI_REQ_MAX_COMPLETION_TOKENS,
+    TT_OPENAI_REQ_MAX_TOKENS,
+    TT_OPENAI_REQ_MESSAGES,
+    TT_OPENAI_REQ_NKEYS
+};
+
+static const char *const tt_openai_req_keys[TT_OPENAI_REQ_NKEYS] = {
+    [TT_OPENAI_REQ_MODEL] = "model",
+    [TT_OPENAI_REQ_STREAM] = "stream",
+    [TT_OPENAI_REQ_TEMPERATURE] = "temperature",
+    [TT_OPENAI_REQ_TOP_P] = "top_p",
+    [TT_OPENAI_REQ_MAX_COMPLETION_TOKENS] = "max_completion_tokens",
+    [TT_OPENAI_REQ_MAX_TOKENS] = "max_tokens",
+    [TT_OPENAI_REQ_MESSAGES] = "messages",
 };
 
 /* A tool call's name and arguments: function tools, then custom tools. */
@@ -175,41 +194,68 @@ static bool tt_openai_error(struct tt_span *span, const json_t *root,
 
 /* --- request ------------------------------------------------------------ */
 
+/* The request's scalar members: each slice is parsed on its own, so a
+ * 10 KB conversation is never turned into a tree. TT_ERR_PARSE when a
+ * present member is not valid JSON (it is then ignored, like a wrong
+ * type), TT_ERR_NOMEM. */
+static int tt_openai_req_params(struct tt_span *span,
+                                const struct tt_json_slice *m)
+{
+    json_t *v[TT_OPENAI_REQ_MESSAGES];
+    int rc = TT_OK;
+
+    for (size_t k = 0; k < TT_OPENAI_REQ_MESSAGES; k++)
+        if (tt_json_slice_parse(&m[k], &v[k]) != TT_OK)
+            rc = TT_ERR_PARSE;
+    (void)tt_json_set_str(&span->request_model, v[TT_OPENAI_REQ_MODEL]);
+    span->stream = json_is_true(v[TT_OPENAI_REQ_STREAM]);
+    span->has_temperature = tt_json_double(v[TT_OPENAI_REQ_TEMPERATURE],
+                                           &span->temperature) == TT_OK;
+    span->has_top_p =
+        tt_json_double(v[TT_OPENAI_REQ_TOP_P], &span->top_p) == TT_OK;
+    span->has_max_tokens = false;
+    for (size_t k = TT_OPENAI_REQ_MAX_COMPLETION_TOKENS;
+         k <= TT_OPENAI_REQ_MAX_TOKENS; k++) {
+        if (tt_json_int64(v[k], &span->max_tokens) == TT_OK) {
+            span->has_max_tokens = true;
+            break;
+        }
+    }
+    for (size_t k = 0; k < TT_OPENAI_REQ_MESSAGES; k++)
+        json_decref(v[k]);
+    return rc;
+}
+
 static int tt_openai_request(struct tt_span *span, const char *body, size_t len)
 {
-    json_t *root = NULL;
+    struct tt_json_slice m[TT_OPENAI_REQ_NKEYS];
     struct tt_buf n;
-    int rc, prc;
+    int rc, mrc;
 
     tt_buf_init(&n, 4096);
     /* A body cut at the capture cap still gives every member before the
      * cut (model, stream, parameters when the client sends them first). */
-    prc = tt_json_parse_prefix(body, len, &root);
-    rc = prc == TT_OK ? TT_OK : TT_ERR_PARSE;
+    mrc = tt_json_members(body, len, tt_openai_req_keys, TT_OPENAI_REQ_NKEYS,
+                          m);
+    rc = mrc == TT_OK ? TT_OK : TT_ERR_PARSE;
     if (tt_span_set(&span->operation, tt_openai_chat_api.operation) != TT_OK)
         goto nomem;
 
-    if (root) {
-        (void)tt_json_set_str(&span->request_model,
-                              json_object_get(root, "model"));
-        span->stream = json_is_true(json_object_get(root, "stream"));
-        span->has_temperature =
-            tt_json_double(json_object_get(root, "temperature"),
-                           &span->temperature) == TT_OK;
-        span->has_top_p = tt_json_double(json_object_get(root, "top_p"),
-                                         &span->top_p) == TT_OK;
-        span->has_max_tokens = false;
-        for (size_t i = 0; i < TT_NELEM(tt_openai_max_tokens_keys); i++) {
-            json_t *v = json_object_get(root, tt_openai_max_tokens_keys[i]);
-            if (tt_json_int64(v, &span->max_tokens) == TT_OK) {
-                span->has_max_tokens = true;
-                break;
-            }
-        }
-        json_t *msgs = json_object_get(root, "messages");
-        if (tt_api_capture_content() && msgs &&
-            tt_json_set_field(&span->input, json_incref(msgs)) != TT_OK)
+    if (mrc != TT_ERR_PARSE) {
+        int prc = tt_openai_req_params(span, m);
+        if (prc == TT_ERR_NOMEM)
             goto nomem;
+        if (prc != TT_OK)
+            rc = prc;
+        /* The messages as the client sent them: re-serialising them
+         * cost more than everything else in the call. */
+        if (tt_api_capture_content() && m[TT_OPENAI_REQ_MESSAGES].ptr) {
+            prc = tt_json_set_raw(&span->input, &m[TT_OPENAI_REQ_MESSAGES]);
+            if (prc == TT_ERR_NOMEM)
+                goto nomem;
+            if (prc != TT_OK)
+                rc = prc;
+        }
     }
 
     /* OTel GenAI span name: "{operation} {request_model}", or the bare
@@ -226,7 +272,6 @@ nomem:
     rc = TT_ERR_NOMEM;
 out:
     tt_buf_free(&n);
-    json_decref(root);
     return rc;
 }
 

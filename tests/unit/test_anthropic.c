@@ -590,6 +590,26 @@ static const struct rcase req_cases[] = {
       false, true, 0, 0, 1024, NULL },
     { "not JSON", "\x1f\x8b\x08\x00", TT_ERR_PARSE, NULL, "chat", false, false,
       false, false, 0, 0, 0, NULL },
+    /* input is built from the raw slices: the client's text, spliced. */
+    { "empty messages: the system message alone",
+      "{\"system\":\"S\",\"messages\":[]}", 0, NULL, "chat", false, false,
+      false, false, 0, 0, 0, "[{\"role\":\"system\",\"content\":\"S\"}]" },
+    { "empty messages with whitespace",
+      "{\"system\":\"S\",\"messages\":[ \n ]}", 0, NULL, "chat", false,
+      false, false, false, 0, 0, 0,
+      "[{\"role\":\"system\",\"content\":\"S\"}]" },
+    { "whitespace and escapes kept as sent",
+      "{ \"system\" : [ {\"type\":\"text\",\"text\":\"S\"} ] ,\n \"messages\" : "
+      "[ {\"role\":\"user\",\"content\":\"\\u00e9 ]}\"} ] }",
+      0, NULL, "chat", false, false, false, false, 0, 0, 0,
+      "[{\"role\":\"system\",\"content\":[ {\"type\":\"text\",\"text\":"
+      "\"S\"} ]}, {\"role\":\"user\",\"content\":\"\\u00e9 ]}\"} ]" },
+    { "messages not an array: kept alone",
+      "{\"system\":\"S\",\"messages\":\"hi\"}", 0, NULL, "chat", false,
+      false, false, false, 0, 0, 0, "\"hi\"" },
+    { "a broken scalar stops the scan, members before it count",
+      "{\"max_tokens\":8,\"messages\":[],\"stream\":tru,\"model\":\"m\"}",
+      TT_ERR_PARSE, NULL, "chat", false, false, false, true, 0, 0, 8, "[]" },
 };
 
 Test(anthropic, requests)
@@ -621,6 +641,22 @@ Test(anthropic, requests)
                          c->name);
         tt_span_clear(&s);
     }
+}
+
+Test(anthropic, request_capture_off)
+{
+    struct tt_span s;
+
+    tt_api_set_capture(false);
+    tt_span_init(&s);
+    cr_assert_eq(tt_anthropic_messages_api.request(&s, req_cases[0].body,
+                                                   strlen(req_cases[0].body)),
+                 0);
+    cr_assert_null(s.input);
+    cr_assert_str_eq(s.request_model, "claude-sonnet-4-5");
+    cr_assert_eq(s.max_tokens, 1024);
+    tt_span_clear(&s);
+    tt_api_set_capture(true);
 }
 
 Test(anthropic, free_and_end_accept_null_state)

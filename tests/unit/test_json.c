@@ -234,3 +234,214 @@ Test(json, error_text)
     json_decref(o);
     free(msg);
 }
+
+/* --- tt_json_members ---------------------------------------------------- */
+
+static const char *const mkeys[] = { "model", "messages", "a", "b",
+                                     "\xc3\xa9" };
+#define NMK (sizeof(mkeys) / sizeof(mkeys[0]))
+
+struct members_case {
+    const char *name;
+    const char *in;
+    int rc;
+    const char *want[NMK];    /* raw value text per key, NULL: absent */
+};
+
+static const struct members_case members_cases[] = {
+    { "compact", "{\"model\":\"m\",\"messages\":[],\"x\":1}", TT_OK,
+      { "\"m\"", "[]" } },
+    { "whitespace everywhere, kept inside values",
+      " \r\n\t{ \"model\" :\n\"m\" , \"messages\"\t: [ 1 ,\n2 ] }\t\n", TT_OK,
+      { "\"m\"", "[ 1 ,\n2 ]" } },
+    { "empty object", "{}", TT_OK, { NULL } },
+    { "empty object with space", " { \n } ", TT_OK, { NULL } },
+    { "escaped quotes and braces inside strings",
+      "{\"a\":\"}]\\\"{\\\\\",\"b\":{\"k\":\"]\\\"}\"},\"model\":\"x\\\"y\"}",
+      TT_OK, { "\"x\\\"y\"", NULL, "\"}]\\\"{\\\\\"", "{\"k\":\"]\\\"}\"}" } },
+    { "even backslash run before a quote ends the string",
+      "{\"a\":\"x\\\\\\\\\",\"b\":1}", TT_OK,
+      { NULL, NULL, "\"x\\\\\\\\\"", "1" } },
+    { "nested keys are not top-level members",
+      "{\"a\":{\"model\":\"inner\",\"b\":[{\"x\":[1,{\"y\":\"}\"}]}]},\"b\":2}",
+      TT_OK,
+      { NULL, NULL, "{\"model\":\"inner\",\"b\":[{\"x\":[1,{\"y\":\"}\"}]}]}",
+        "2" } },
+    { "duplicate key: the last wins (jansson)", "{\"a\":1,\"b\":0,\"a\":[2]}",
+      TT_OK, { NULL, NULL, "[2]", "0" } },
+    { "broken duplicate: the earlier value stays", "{\"a\":1,\"a\":tru}",
+      TT_ERR_INCOMPLETE, { NULL, NULL, "1" } },
+    { "literals and numbers",
+      "{\"model\":null,\"messages\":false,\"a\":-0.5e+3,\"b\":0}", TT_OK,
+      { "null", "false", "-0.5e+3", "0" } },
+    { "leading zero stops the scan", "{\"a\":1E2,\"b\":01}", TT_ERR_INCOMPLETE,
+      { NULL, NULL, "1E2" } },
+    { "bare minus", "{\"a\":true,\"b\":-}", TT_ERR_INCOMPLETE,
+      { NULL, NULL, "true" } },
+    { "fraction without digits", "{\"a\":1.}", TT_ERR_INCOMPLETE, { NULL } },
+    { "exponent without digits", "{\"a\":1e+}", TT_ERR_INCOMPLETE, { NULL } },
+    { "container closed by the wrong bracket", "{\"b\":2,\"a\":[1}",
+      TT_ERR_INCOMPLETE, { NULL, NULL, NULL, "2" } },
+    { "cut inside a string", "{\"model\":\"m\",\"messages\":[{\"c\":\"ab",
+      TT_ERR_INCOMPLETE, { "\"m\"" } },
+    { "cut after a number: not trusted", "{\"model\":\"m\",\"a\":12",
+      TT_ERR_INCOMPLETE, { "\"m\"" } },
+    { "number with its delimiter", "{\"a\":12 ", TT_ERR_INCOMPLETE,
+      { NULL, NULL, "12" } },
+    { "cut inside a key", "{\"a\":true,\"mo", TT_ERR_INCOMPLETE,
+      { NULL, NULL, "true" } },
+    { "cut before the colon", "{\"a\":true,\"model\"", TT_ERR_INCOMPLETE,
+      { NULL, NULL, "true" } },
+    { "just a brace", "{", TT_ERR_INCOMPLETE, { NULL } },
+    { "trailing comma", "{\"a\":1,}", TT_ERR_INCOMPLETE, { NULL, NULL, "1" } },
+    { "missing colon", "{\"a\" 1}", TT_ERR_INCOMPLETE, { NULL } },
+    { "missing comma", "{\"a\":1 \"b\":2}", TT_ERR_INCOMPLETE,
+      { NULL, NULL, "1" } },
+    { "trailing bytes: members read, body invalid", "{\"a\":1} x",
+      TT_ERR_INCOMPLETE, { NULL, NULL, "1" } },
+    { "second object after the first", "{\"a\":1}{\"b\":2}", TT_ERR_INCOMPLETE,
+      { NULL, NULL, "1" } },
+    { "escaped keys are unescaped",
+      "{\"mod\\u0065l\":\"m\",\"\\u006d\\u0065ssages\":[],\"\\u00e9\":1,"
+      "\"\\u00E9\":2}",
+      TT_OK, { "\"m\"", "[]", NULL, NULL, "2" } },
+    { "raw UTF-8 key", "{\"\xc3\xa9\":3}", TT_OK,
+      { NULL, NULL, NULL, NULL, "3" } },
+    { "a key that only looks like one does not match",
+      "{\"a\\\"\":1,\"a\\u0000\":2,\"\\ud800a\":3,\"b\\q\":4,\"A\":5,"
+      "\"aa\":6,\"\":7}",
+      TT_OK, { NULL } },
+    { "surrogate pair in a key", "{\"\\ud83d\\ude80\":1,\"b\":2}", TT_OK,
+      { NULL, NULL, NULL, "2" } },
+    { "nested content is delimited, not validated (documented)",
+      "{\"a\":[tru],\"b\":{\"x\"}}", TT_OK,
+      { NULL, NULL, "[tru]", "{\"x\"}" } },
+    { "array is not an object", "[1,2]", TT_ERR_PARSE, { NULL } },
+    { "string is not an object", "\"{\\\"a\\\":1}\"", TT_ERR_PARSE, { NULL } },
+    { "null", "null", TT_ERR_PARSE, { NULL } },
+    { "not JSON", "model=gpt-4o", TT_ERR_PARSE, { NULL } },
+    { "whitespace only", " \n ", TT_ERR_PARSE, { NULL } },
+    { "empty", "", TT_ERR_PARSE, { NULL } },
+};
+
+static void expect_slices(const struct tt_json_slice *got,
+                          const char *const *want, const char *name)
+{
+    for (size_t k = 0; k < NMK; k++) {
+        if (!want[k]) {
+            cr_assert_null(got[k].ptr, "%s: %s present: %.*s", name, mkeys[k],
+                           (int)got[k].len, got[k].ptr);
+            continue;
+        }
+        cr_assert_not_null(got[k].ptr, "%s: %s absent", name, mkeys[k]);
+        cr_assert(got[k].len == strlen(want[k]) &&
+                      memcmp(got[k].ptr, want[k], got[k].len) == 0,
+                  "%s: %s = %.*s, want %s", name, mkeys[k], (int)got[k].len,
+                  got[k].ptr, want[k]);
+    }
+}
+
+Test(json, members_table)
+{
+    for (size_t i = 0; i < sizeof(members_cases) / sizeof(members_cases[0]);
+         i++) {
+        const struct members_case *c = &members_cases[i];
+        struct tt_json_slice out[NMK];
+        /* An exact-size heap copy: ASan catches a read past len. */
+        size_t n = strlen(c->in);
+        char *buf = malloc(n ? n : 1);
+        cr_assert_not_null(buf);
+        memcpy(buf, c->in, n);
+        int rc = tt_json_members(buf, n, mkeys, NMK, out);
+        cr_assert_eq(rc, c->rc, "%s: rc %d", c->name, rc);
+        expect_slices(out, c->want, c->name);
+        free(buf);
+    }
+}
+
+Test(json, members_null_and_bounds)
+{
+    struct tt_json_slice out[NMK];
+    const char buf[] = "{\"a\":1}{\"b\":2}";
+
+    cr_assert_eq(tt_json_members(NULL, 0, mkeys, NMK, out), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_members(buf, 7, mkeys, NMK, out), TT_OK);
+    cr_assert_eq(out[2].ptr, buf + 5);
+    cr_assert_null(out[3].ptr);
+    cr_assert_eq(tt_json_members(buf, 0, mkeys, 0, NULL), TT_ERR_PARSE);
+}
+
+/* Valid bodies cut at every byte (the capture cap can fall anywhere): the
+ * members found must be exactly those tt_json_parse_prefix, the jansson
+ * reference, keeps, with the same values and the same verdict. */
+static const char *const split_bodies[] = {
+    "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":"
+    "\"a \\\"q\\\" {b} [c] \\\\\"}],\"a\":0.25,\"b\":true,\"stream\":false}",
+    " {\n  \"a\" : -12 ,\n  \"model\" : \"m\\u00e9\" ,\n  \"b\" : null ,\n"
+    "  \"messages\" : [ [ ] , { } , { \"x\" : [ 1e3 , \"]\" ] } ]\n} \n",
+    "{\"b\":{\"model\":\"inner\"},\"a\":\"\\\\\",\"messages\":\"}\","
+    "\"\xc3\xa9\":[]}",
+    "{\"a\":1,\"a\":2,\"b\":[\"x\"],\"b\":{}}",
+};
+
+Test(json, members_every_split_matches_parse_prefix)
+{
+    for (size_t i = 0; i < sizeof(split_bodies) / sizeof(split_bodies[0]);
+         i++) {
+        size_t len = strlen(split_bodies[i]);
+        for (size_t k = 0; k <= len; k++) {
+            struct tt_json_slice out[NMK];
+            json_t *ref = NULL;
+            char *buf = malloc(k ? k : 1);
+            cr_assert_not_null(buf);
+            memcpy(buf, split_bodies[i], k);
+            int rc = tt_json_members(buf, k, mkeys, NMK, out);
+            int ref_rc = tt_json_parse_prefix(buf, k, &ref);
+            cr_assert_eq(rc, ref_rc, "body %zu cut at %zu: rc %d, ref %d", i,
+                         k, rc, ref_rc);
+            if (k == len)
+                cr_assert_eq(rc, TT_OK, "body %zu whole", i);
+            for (size_t m = 0; m < NMK; m++) {
+                json_t *want = json_object_get(ref, mkeys[m]);
+                json_t *got = NULL;
+                cr_assert_eq(out[m].ptr != NULL, want != NULL,
+                             "body %zu cut at %zu: %s presence", i, k,
+                             mkeys[m]);
+                if (!want)
+                    continue;
+                cr_assert(out[m].ptr >= buf && out[m].ptr + out[m].len <= buf + k);
+                cr_assert_eq(tt_json_slice_parse(&out[m], &got), TT_OK);
+                cr_assert(json_equal(got, want), "body %zu cut at %zu: %s", i,
+                          k, mkeys[m]);
+                json_decref(got);
+            }
+            json_decref(ref);
+            free(buf);
+        }
+    }
+}
+
+Test(json, slice_parse_and_set_raw)
+{
+    struct tt_json_slice absent = { NULL, 0 }, bad = { "tru", 3 },
+                         num = { "12 ", 2 }, nul = { "\"a\0b\"", 5 },
+                         arr = { "[1, 2]xyz", 6 };
+    json_t *v = NULL;
+    char *field = NULL;
+
+    cr_assert_eq(tt_json_slice_parse(&absent, &v), TT_OK);
+    cr_assert_null(v);
+    cr_assert_eq(tt_json_slice_parse(&bad, &v), TT_ERR_PARSE);
+    cr_assert_null(v);
+    cr_assert_eq(tt_json_slice_parse(&num, &v), TT_OK);
+    cr_assert_eq(json_integer_value(v), 12);
+    json_decref(v);
+
+    cr_assert_eq(tt_json_set_raw(&field, &absent), TT_ERR_PARSE);
+    cr_assert_null(field);
+    cr_assert_eq(tt_json_set_raw(&field, &arr), TT_OK);
+    cr_assert_str_eq(field, "[1, 2]");
+    cr_assert_eq(tt_json_set_raw(&field, &nul), TT_ERR_PARSE);
+    cr_assert_str_eq(field, "[1, 2]", "a NUL leaves the field alone");
+    free(field);
+}

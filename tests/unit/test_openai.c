@@ -3,6 +3,7 @@
  * real SSE parser at several feed sizes; every case asserts the whole
  * span a user would see. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -695,6 +696,26 @@ static const struct rcase req_cases[] = {
       "[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\\"q\\\" \\n\"}]" },
 };
 
+/* input is the client's own text, so it is compared as JSON: the value
+ * a user sees, not jansson's spelling of it ("\u00e9" stays escaped). */
+static void expect_json(const char *got, const char *want, const char *what,
+                        const char *name)
+{
+    json_t *g, *w;
+
+    if (!want || !got) {
+        expect_str(got, want, what, name, 0);
+        return;
+    }
+    g = json_loads(got, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    w = json_loads(want, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    cr_assert_not_null(g, "%s: %s is not JSON: %s", name, what, got);
+    cr_assert_not_null(w, "%s: bad expectation", name);
+    cr_assert(json_equal(g, w), "%s: %s = %s, want %s", name, what, got, want);
+    json_decref(g);
+    json_decref(w);
+}
+
 Test(openai, requests)
 {
     tt_api_set_capture(true);
@@ -707,7 +728,7 @@ Test(openai, requests)
         expect_str(s.request_model, c->model, "request_model", c->name, 0);
         expect_str(s.name, c->span_name, "name", c->name, 0);
         expect_str(s.operation, "chat", "operation", c->name, 0);
-        expect_str(s.input, c->input, "input", c->name, 0);
+        expect_json(s.input, c->input, "input", c->name);
         cr_assert_eq(s.stream, c->stream, "%s: stream", c->name);
         cr_assert_eq(s.has_temperature, c->has_temperature, "%s: has_temp",
                      c->name);
@@ -736,6 +757,31 @@ Test(openai, request_capture_off)
     cr_assert_null(s.input);
     cr_assert_str_eq(s.request_model, "gpt-4o");
     tt_span_clear(&s);
+}
+
+/* The messages reach the span byte for byte: no re-serialisation, so the
+ * client's whitespace and escapes are kept; a later duplicate "messages"
+ * wins, as in a full parse. */
+Test(openai, request_input_is_the_raw_messages_text)
+{
+    static const struct { const char *body, *input; } c[] = {
+        { "{ \"model\" : \"gpt-4o\" ,\n  \"messages\" : [ {\"role\": \"user\","
+          " \"content\": \"caf\\u00e9 \\/ }]\"} ]\n}\n",
+          "[ {\"role\": \"user\", \"content\": \"caf\\u00e9 \\/ }]\"} ]" },
+        { "{\"messages\":[1],\"model\":\"m\",\"messages\":[2]}", "[2]" },
+        { "{\"model\":\"m\",\"mess\\u0061ges\":[3]}", "[3]" },
+    };
+
+    tt_api_set_capture(true);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        struct tt_span s;
+        tt_span_init(&s);
+        cr_assert_eq(tt_openai_chat_api.request(&s, c[i].body,
+                                                strlen(c[i].body)), 0,
+                     "case %zu", i);
+        expect_str(s.input, c[i].input, "input", "raw", i);
+        tt_span_clear(&s);
+    }
 }
 
 /* Streamed text is bounded: a huge stream marks the span truncated

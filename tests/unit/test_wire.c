@@ -223,6 +223,8 @@ static void v_json_object(msgpack_packer *pk) { s(pk, "{}", 2); }
 static void v_kind_bad(msgpack_packer *pk) { s(pk, "banana", 6); }
 static void v_status_bad(msgpack_packer *pk) { s(pk, "OK", 2); }
 static void v_json_str(msgpack_packer *pk) { s(pk, "\"just text\"", 11); }
+static void v_cut_json(msgpack_packer *pk) { s(pk, "[tru", 4); }
+static void v_json_u0000(msgpack_packer *pk) { s(pk, "[\"a\\u0000b\"]", 12); }
 static void v_long(msgpack_packer *pk)
 {
     size_t n = TT_FRAME_MAX_STR + 1;
@@ -344,11 +346,10 @@ static const struct {
     { "request_model", v_bin, false },
     { "name", v_arr, false },
     { "name", v_long, false },
-    { "input", v_not_json, false },
-    { "input", v_json_trailing, false },
-    { "input", v_nul, false },
     { "tags", v_json_array, false },
-    { "tool_calls", v_json_object, false },
+    { "tags", v_not_json, false },
+    { "tool_calls", v_json_object, false },   /* JSON, wrong shape: strict */
+    { "finish_reasons", v_not_json, false },
     { "finish_reasons", v_json_array, false },  /* [1]: not strings */
     { "finish_reasons", v_int, false },
     { "input_tokens", v_neg, false },
@@ -366,6 +367,15 @@ static const struct {
     { "temperature", v_int, true },
     { "ttft_ms", v_neg, true },
     { "input", v_json_str, true },
+    /* content fields: kept as a string or dropped, never the span */
+    { "input", v_not_json, true },
+    { "input", v_json_trailing, true },
+    { "input", v_cut_json, true },
+    { "input", v_nul, true },
+    { "input", v_json_u0000, true },
+    { "output", v_bad_utf8, true },
+    { "output", v_cut_utf8, true },
+    { "tool_calls", v_not_json, true },
     { "stream", v_nil, true },
 };
 
@@ -389,6 +399,48 @@ Test(frame, mutated_spans_table)
             cr_assert(strstr(f.error, "span 0") && strstr(f.error, mutations[i].key),
                       "case %zu: error does not name %s: %s", i, mutations[i].key, f.error);
         }
+        tt_frame_clear(&f);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+/* What a repaired content field holds (frame.h): the raw text as a JSON
+ * string, null for text that is no string, valid JSON untouched. */
+Test(frame, content_fields_are_repaired_not_rejected)
+{
+    static const struct {
+        const char *key;
+        fx_val val;
+        const char *want;         /* NULL: the field is dropped */
+    } c[] = {
+        { "input", v_cut_json, "\"[tru\"" },
+        { "input", v_not_json, "\"{bad\"" },
+        { "input", v_json_trailing, "\"[] []\"" },
+        { "input", v_json_u0000, "[\"a\\u0000b\"]" },
+        { "input", v_json_array, "[1]" },
+        { "input", v_nul, NULL },
+        { "output", v_bad_utf8, NULL },
+        { "output", v_surrogate, NULL },
+        { "tool_calls", v_not_json, "\"{bad\"" },
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        msgpack_sbuffer sb;
+        struct tt_frame f;
+        char err[160];
+        msgpack_sbuffer_init(&sb);
+        pack_mutated(&sb, c[i].key, c[i].val);
+        cr_assert_eq(tt_frame_decode(sb.data, sb.size, &f), TT_OK);
+        cr_assert_eq(f.nspans, 1, "case %zu: %s", i, f.error);
+        const struct tt_spanfield *fl = tt_sf_find(c[i].key, strlen(c[i].key));
+        const char *got = tt_sf_str(&f.spans[0], fl);
+        if (c[i].want)
+            cr_assert(got && strcmp(got, c[i].want) == 0,
+                      "case %zu: %s = %s, want %s", i, c[i].key, got, c[i].want);
+        else
+            cr_assert_null(got, "case %zu: %s = %s", i, c[i].key, got);
+        /* The stored span satisfies the contract it is checked against. */
+        cr_assert_eq(tt_frame_check_span(&f.spans[0], err, sizeof(err)), TT_OK,
+                     "case %zu: %s", i, err);
         tt_frame_clear(&f);
         msgpack_sbuffer_destroy(&sb);
     }
