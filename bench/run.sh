@@ -42,3 +42,12 @@ row "$ing"
 echo "  \$ $ing_cmd"
 echo "    (daemon: frames over its socket, first send to \"synced\"; ceiling: tt_store_put_span,"
 echo "     one transaction; both stores checked to hold exactly $M rows)"
+
+# libc hooks on a non-LLM, I/O-heavy command (issue #3).
+if [[ -n "${QUICK:-}" && "${QUICK}" != 0 ]]; then LFILES=5000 LROUNDS=3; else LFILES=20000 LROUNDS=5; fi
+libc=$(FILES=$LFILES ROUNDS=$LROUNDS bash bench/libc_io.sh)
+echo
+echo "$libc"
+echo "  \$ FILES=$LFILES ROUNDS=$LROUNDS bash bench/libc_io.sh"
+echo "    (tar cf - of $LFILES small files | cat, plain vs LD_PRELOAD=build/lib/libtokentap.so,"
+echo "     $LROUNDS interleaved rounds, medians)"

@@ -8,8 +8,11 @@
 #include "real.h"
 #include "rt.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct ssl_st SSL;
 
@@ -35,23 +38,57 @@ static const char *ssl_sni(const void *key)
     return f ? f((const SSL *)key, TLSEXT_NAMETYPE_host_name) : NULL;
 }
 
-static void after_write(SSL *ssl, const void *buf, size_t n)
+/* Whether the code that called an SSL hook is libcurl. The curl layer
+ * (hooks/curl.c) reports libcurl's transfers and raises tt_rt_depth around
+ * the libcurl calls it wraps; this covers the ones it does not
+ * (curl_easy_send/recv, curl_easy_upkeep, shutdowns in
+ * curl_share_cleanup...), so a libcurl connection never makes a second
+ * span. A program has a handful of call sites, so dladdr runs once per
+ * return address, not per connection or call: the verdict is cached with
+ * the address in one word (bit 63, never set in a user-space address), so
+ * a lookup takes no lock. */
+#define N_CALLERS 32
+#define CALLER_CURL (UINT64_C(1) << 63)
+static uint64_t callers[N_CALLERS];
+
+static bool caller_is_libcurl(const void *ra)
+{
+    uint64_t a = (uint64_t)(uintptr_t)ra;
+    size_t i = (size_t)((a >> 4) ^ (a >> 12)) % N_CALLERS;
+    uint64_t e = __atomic_load_n(&callers[i], __ATOMIC_RELAXED);
+    Dl_info info;
+    bool curl;
+
+    if (e && (e & ~CALLER_CURL) == a)
+        return (e & CALLER_CURL) != 0;
+    curl = dladdr(ra, &info) && info.dli_fname &&
+           strstr(info.dli_fname, "libcurl");
+    __atomic_store_n(&callers[i], a | (curl ? CALLER_CURL : 0),
+                     __ATOMIC_RELAXED);
+    return curl;
+}
+
+static void after_write(SSL *ssl, const void *buf, size_t n, const void *ra)
 {
     int saved = errno;
 
     if (tt_rt_enter()) {
-        tt_conn_write(TT_CONN_SSL, ssl, ssl_sni, buf, n);
+        if (caller_is_libcurl(ra))
+            tt_conn_ignore(TT_CONN_SSL, ssl);
+        else
+            tt_conn_write(TT_CONN_SSL, ssl, ssl_sni, buf, n);
         tt_rt_leave();
     }
     errno = saved;
 }
 
-static void after_read(SSL *ssl, const void *buf, size_t n)
+static void after_read(SSL *ssl, const void *buf, size_t n, const void *ra)
 {
     int saved = errno;
 
     if (tt_rt_enter()) {
-        tt_conn_read(TT_CONN_SSL, ssl, buf, n);
+        if (!caller_is_libcurl(ra))
+            tt_conn_read(TT_CONN_SSL, ssl, buf, n);
         tt_rt_leave();
     }
     errno = saved;
@@ -87,7 +124,7 @@ TT_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
     }
     int ret = f(ssl, buf, num);
     if (ret > 0)
-        after_write(ssl, buf, (size_t)ret);
+        after_write(ssl, buf, (size_t)ret, __builtin_return_address(0));
     return ret;
 }
 
@@ -103,7 +140,7 @@ TT_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
     }
     int ret = f(ssl, buf, num, written);
     if (ret == 1 && written && *written > 0)
-        after_write(ssl, buf, *written);
+        after_write(ssl, buf, *written, __builtin_return_address(0));
     return ret;
 }
 
@@ -117,7 +154,7 @@ TT_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
     }
     int ret = f(ssl, buf, num);
     if (ret > 0)
-        after_read(ssl, buf, (size_t)ret);
+        after_read(ssl, buf, (size_t)ret, __builtin_return_address(0));
     else
         after_read_fail(ssl, ret);
     return ret;
@@ -134,7 +171,7 @@ TT_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
     }
     int ret = f(ssl, buf, num, readbytes);
     if (ret == 1 && readbytes && *readbytes > 0)
-        after_read(ssl, buf, *readbytes);
+        after_read(ssl, buf, *readbytes, __builtin_return_address(0));
     else if (ret <= 0)
         after_read_fail(ssl, ret);
     return ret;

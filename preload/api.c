@@ -2,8 +2,8 @@
  *
  * Detection is by path because the same API is served from many hosts
  * (api.openai.com, Azure deployments, OpenRouter, vLLM, llama.cpp...).
- * New APIs (/v1/responses, /v1/embeddings, Gemini, Bedrock, Ollama) are
- * new rows in tt_api_routes. */
+ * New APIs (/v1/responses, /v1/embeddings, Gemini, Bedrock) are new rows
+ * in tt_api_routes. */
 #include "api.h"
 #include "tt.h"
 
@@ -33,6 +33,10 @@ static const struct tt_api_route tt_api_routes[] = {
     /* /v1/messages, and the same behind a gateway prefix. Not
      * /v1/messages/count_tokens or /v1/messages/batches. */
     { "POST", TT_API_SUFFIX, "/v1/messages", &tt_anthropic_messages_api },
+    /* Ollama's native API (its OpenAI-compatible /v1/chat/completions is
+     * the first row). Suffix rows, so a reverse proxy's prefix is fine. */
+    { "POST", TT_API_SUFFIX, "/api/chat", &tt_ollama_chat_api },
+    { "POST", TT_API_SUFFIX, "/api/generate", &tt_ollama_generate_api },
 };
 
 static bool tt_api_route_match(const struct tt_api_route *r, const char *path,

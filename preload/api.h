@@ -63,6 +63,8 @@ struct tt_api_ops {
 /* Registered APIs (providers/<name>.c each define one). */
 extern const struct tt_api_ops tt_openai_chat_api;
 extern const struct tt_api_ops tt_anthropic_messages_api;
+extern const struct tt_api_ops tt_ollama_chat_api;
+extern const struct tt_api_ops tt_ollama_generate_api;
 
 /* The API a request path speaks (query string ignored), or NULL. */
 const struct tt_api_ops *tt_api_match(const char *method, size_t method_len,

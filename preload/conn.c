@@ -3,6 +3,7 @@
 #include "api.h"
 #include "exchange.h"
 #include "http1.h"
+#include "http2.h"
 #include "provider.h"
 #include "rt.h"
 #include "tt.h"
@@ -38,6 +39,7 @@ struct conn {
     char *sni;
     struct tt_h1 req;
     struct tt_h1 resp;
+    struct tt_h2 *h2;            /* set when the client spoke HTTP/2 */
     struct pending *head, *tail; /* exchanges in request order */
     size_t n_pending;
     struct tt_exchange *cur_req;  /* receiving request bytes */
@@ -115,6 +117,7 @@ static void conn_destroy(struct conn *c)
     }
     tt_h1_free(&c->req);
     tt_h1_free(&c->resp);
+    tt_h2_free(c->h2, "tokentap dropped the connection", tt_now_ns());
     free(c->sni);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -207,8 +210,7 @@ static int req_on_head(void *ud, const struct tt_h1_head *h)
     } else {
         c->state = CONN_LLM;
     }
-    if (!provider || !strcmp(provider, TT_PROVIDER_AUTO))
-        provider = api ? api->default_provider : "unknown";
+    provider = tt_provider_resolve(provider, api, c->kind != TT_CONN_FD);
     if (!tt_rt_ready())
         return TT_ERR;
     if (c->n_pending >= MAX_PENDING) {
@@ -319,6 +321,15 @@ static const struct tt_h1_callbacks resp_cb = {
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/* Stop following an HTTP/2 connection: open LLM streams end with `why`
+ * (a connection that never carried LLM traffic has none). */
+static void conn_drop_h2(struct conn *c, const char *why)
+{
+    tt_h2_free(c->h2, why, c->now);
+    c->h2 = NULL;
+    c->state = CONN_IGNORED;
+}
+
 void tt_conn_write(enum tt_conn_kind kind, const void *key,
                    tt_conn_sni_fn sni, const void *buf, size_t n)
 {
@@ -336,8 +347,18 @@ void tt_conn_write(enum tt_conn_kind kind, const void *key,
             c->sni = strdup(name);
     }
     if (c->state == CONN_NEW && n >= 3 && !memcmp(buf, h2_preface, 3)) {
-        /* HTTP/2 without libcurl is issue #3's; until then say so once. */
-        c->state = CONN_IGNORED;
+        /* The client preface: this connection speaks HTTP/2. */
+        tt_h1_free(&c->req);
+        tt_h1_free(&c->resp);
+        if (!tt_rt_ready() || !(c->h2 = tt_h2_new(c->sni))) {
+            c->state = CONN_IGNORED;
+            goto out;
+        }
+        c->state = CONN_LLM;
+    }
+    if (c->h2) {
+        if (tt_h2_feed(c->h2, true, buf, n, c->now) != TT_OK || tt_h2_not_llm(c->h2))
+            conn_drop_h2(c, "tokentap lost the HTTP/2 framing of this connection");
         goto out;
     }
     int rc = tt_h1_feed(&c->req, buf, n, &req_cb, c);
@@ -362,7 +383,11 @@ void tt_conn_read(enum tt_conn_kind kind, const void *key, const void *buf,
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
-    if (c->state == CONN_LLM) {
+    if (c->state == CONN_LLM && c->h2) {
+        c->now = tt_now_ns();
+        if (tt_h2_feed(c->h2, false, buf, n, c->now) != TT_OK)
+            conn_drop_h2(c, "tokentap lost the HTTP/2 framing of this connection");
+    } else if (c->state == CONN_LLM) {
         c->now = tt_now_ns();
         if (tt_h1_feed(&c->resp, buf, n, &resp_cb, c) != TT_OK)
             conn_give_up(c, "tokentap could not follow the response framing");
@@ -378,7 +403,7 @@ void tt_conn_eof(enum tt_conn_kind kind, const void *key)
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
-    if (c->state == CONN_LLM) {
+    if (c->state == CONN_LLM && !c->h2) {
         c->now = tt_now_ns();
         (void)tt_h1_eof(&c->resp, &resp_cb, c);
     }
@@ -394,7 +419,10 @@ void tt_conn_close(enum tt_conn_kind kind, const void *key)
         return;
     conn_unlink(c);
     pthread_mutex_lock(&c->lock);
-    if (c->state == CONN_LLM) {
+    if (c->state == CONN_LLM && c->h2) {
+        c->now = tt_now_ns();
+        conn_drop_h2(c, "connection closed while the HTTP/2 stream was open");
+    } else if (c->state == CONN_LLM) {
         c->now = tt_now_ns();
         (void)tt_h1_eof(&c->resp, &resp_cb, c);
         conn_give_up(c, "connection closed before a response arrived");
@@ -413,4 +441,34 @@ bool tt_conn_is_llm(enum tt_conn_kind kind, const void *key)
     llm = c->state == CONN_LLM;
     conn_put(c);
     return llm;
+}
+
+bool tt_conn_ignored(enum tt_conn_kind kind, const void *key)
+{
+    struct conn *c = conn_get(kind, key, false);
+    bool ignored;
+
+    if (!c)
+        return true;
+    pthread_mutex_lock(&c->lock);
+    ignored = c->state == CONN_IGNORED;
+    pthread_mutex_unlock(&c->lock);
+    conn_put(c);
+    return ignored;
+}
+
+void tt_conn_ignore(enum tt_conn_kind kind, const void *key)
+{
+    struct conn *c = conn_get(kind, key, true);
+
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->state == CONN_NEW) {
+        c->state = CONN_IGNORED;
+        tt_h1_free(&c->req);
+        tt_h1_free(&c->resp);
+    }
+    pthread_mutex_unlock(&c->lock);
+    conn_put(c);
 }

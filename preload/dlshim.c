@@ -1,4 +1,4 @@
-/* dlshim.c - jansson, zlib, brotli and zstd, reached lazily.
+/* dlshim.c - jansson, zlib, brotli, zstd and nghttp2, reached lazily.
  *
  * The preload is loaded into every process the traced program starts, so
  * it links nothing but libc: loading six more libraries into every `sh`
@@ -13,6 +13,7 @@
 #include <brotli/decode.h>
 #include <dlfcn.h>
 #include <jansson.h>
+#include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <zlib.h>
@@ -30,6 +31,7 @@ static struct shim_lib lib_jansson = { { "libjansson.so.4", NULL }, PTHREAD_ONCE
 static struct shim_lib lib_z = { { "libz.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
 static struct shim_lib lib_brotli = { { "libbrotlidec.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
 static struct shim_lib lib_zstd = { { "libzstd.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_nghttp2 = { { "libnghttp2.so.14", NULL }, PTHREAD_ONCE_INIT, NULL };
 
 static struct shim_lib *loading;
 
@@ -164,3 +166,15 @@ SHIM(lib_zstd, size_t, ZSTD_DCtx_reset, (ZSTD_DCtx *c, ZSTD_ResetDirective r), (
      (size_t)-1)
 SHIM(lib_zstd, size_t, ZSTD_DCtx_setParameter, (ZSTD_DCtx *c, ZSTD_dParameter p, int v),
      (c, p, v), (size_t)-1)
+
+/* --- nghttp2 (HPACK inflater only) --------------------------------------- */
+SHIM(lib_nghttp2, int, nghttp2_hd_inflate_new, (nghttp2_hd_inflater **p), (p),
+     NGHTTP2_ERR_FATAL)
+SHIM_VOID(lib_nghttp2, nghttp2_hd_inflate_del, (nghttp2_hd_inflater *i), (i))
+SHIM(lib_nghttp2, ssize_t, nghttp2_hd_inflate_hd2,
+     (nghttp2_hd_inflater *i, nghttp2_nv *nv, int *fl, const uint8_t *in, size_t n,
+      int fin), (i, nv, fl, in, n, fin), NGHTTP2_ERR_HEADER_COMP)
+SHIM(lib_nghttp2, int, nghttp2_hd_inflate_end_headers, (nghttp2_hd_inflater *i), (i),
+     NGHTTP2_ERR_INVALID_STATE)
+SHIM(lib_nghttp2, int, nghttp2_hd_inflate_change_table_size,
+     (nghttp2_hd_inflater *i, size_t sz), (i, sz), NGHTTP2_ERR_INVALID_STATE)

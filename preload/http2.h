@@ -30,7 +30,10 @@ struct tt_h2 *tt_h2_new(const char *sni);
 
 /* Feed bytes of one direction (from_client: bytes the application wrote).
  * now: when they moved (epoch ns). Returns 0, or TT_ERR_PARSE when the
- * bytes are not HTTP/2 (the caller gives the connection up: tt_h2_free). */
+ * bytes are not HTTP/2, TT_ERR_CAP for a header block above 64 KiB,
+ * TT_ERR_NOMEM / TT_ERR_UNSUPPORTED when HPACK decoding is impossible
+ * (libnghttp2 missing). On any error the caller gives the connection up
+ * (tt_h2_free); later feeds return the same error. */
 int tt_h2_feed(struct tt_h2 *h, bool from_client, const char *buf, size_t n,
                int64_t now) __attribute__((warn_unused_result));
 

@@ -48,10 +48,16 @@ static const struct {
     { "azure.ai.openai", "openai" },
 };
 
-/* Providers serving models on the user's own machine: no bill, so a call
- * with no table row still has a known cost of 0. */
+/* Providers serving models on the user's own machine or network: Ollama,
+ * and "local" (self-hosted OpenAI-compatible servers reached over plain
+ * HTTP: vLLM, llama.cpp, LM Studio, a LiteLLM proxy). There is no bill, so
+ * a call with no price row still has a known cost of 0. Their model names
+ * are matched against every provider's rows: a gateway that forwards
+ * "gpt-4o" to OpenAI is billed OpenAI's price, which a local proxy cannot
+ * make free. */
 static const char *const tt_price_local_providers[] = {
     "ollama",
+    "local",
 };
 
 /* Vendor prefixes some clients and gateways put in front of the model id. */
@@ -271,12 +277,17 @@ static const struct tt_price *tt_price_override_find(const char *provider,
     return NULL;
 }
 
+/* Overrides are asked with the span's own provider (a user may price
+ * "ollama" models); the built-in table with no provider at all for local
+ * servers, whose model names belong to whoever made the model. */
 static const struct tt_price *tt_price_lookup(const char *provider,
                                               const char *model)
 {
     const struct tt_price *p = tt_price_override_find(provider, model);
 
-    return p ? p : tt_price_find(provider, model);
+    if (p)
+        return p;
+    return tt_price_find(tt_price_is_local(provider) ? NULL : provider, model);
 }
 
 static double tt_price_or(double v, double fallback)

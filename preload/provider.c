@@ -1,5 +1,6 @@
 /* provider.c - host -> provider table and TOKENTAP_HOSTS. */
 #include "provider.h"
+#include "api.h"
 #include "rt.h"
 #include "tt.h"
 
@@ -19,6 +20,27 @@ static const struct {
     { "us.api.openai.com", "openai" },
     { "api.anthropic.com", "anthropic" },
 };
+
+/* Model servers people run on their own machine, by their default port.
+ * Only loopback hosts: on any other host these ports mean nothing. A named
+ * host keeps a connection's framing followed even when its first request
+ * is not an API call (a client listing /v1/models first). */
+static const struct {
+    int port;
+    const char *provider;
+} local_ports[] = {
+    { 11434, "ollama" },   /* Ollama */
+    { 8000, "local" },     /* vLLM */
+    { 8080, "local" },     /* llama.cpp server */
+    { 1234, "local" },     /* LM Studio */
+    { 4000, "local" },     /* LiteLLM proxy */
+};
+
+static bool is_loopback(const char *h, size_t n)
+{
+    return tt_tok_ieq(h, n, "localhost") || tt_tok_ieq(h, n, "::1") ||
+           (n >= 4 && !strncmp(h, "127.", 4));
+}
 
 #define MAX_USER_HOSTS 64
 
@@ -89,7 +111,23 @@ const char *tt_provider_for_host(const char *host, size_t len)
     int port = 0;
 
     pthread_once(&user_once, parse_user_hosts);
-    /* Split an optional :port (not for bracketed/bare IPv6). */
+    /* Split an optional :port: "host:port", "[v6]:port"; a bare v6
+     * address has several colons and no port. */
+    if (len && host[0] == '[') {
+        const char *close = memchr(host, ']', len);
+        if (close) {
+            const char *after = close + 1;
+            size_t rest = len - (size_t)(after - host);
+            port = 0;
+            if (rest > 1 && after[0] == ':')
+                for (const char *q = after + 1; q < host + len; q++)
+                    port = (*q >= '0' && *q <= '9' && port <= 65535)
+                               ? port * 10 + (*q - '0') : -1;
+            host++;
+            name_len = (size_t)(close - host);
+            goto named;
+        }
+    }
     const char *colon = memrchr(host, ':', len);
     if (colon && !memchr(host, ':', (size_t)(colon - host)) && host[0] != '[') {
         name_len = (size_t)(colon - host);
@@ -102,6 +140,7 @@ const char *tt_provider_for_host(const char *host, size_t len)
             port = port * 10 + (*q - '0');
         }
     }
+named:
     /* A trailing dot (FQDN) names the same host. */
     if (name_len && host[name_len - 1] == '.')
         name_len--;
@@ -111,6 +150,10 @@ const char *tt_provider_for_host(const char *host, size_t len)
             (u->port == 0 || u->port == port))
             return u->provider;
     }
+    if (port > 0 && is_loopback(host, name_len))
+        for (size_t i = 0; i < sizeof(local_ports) / sizeof(local_ports[0]); i++)
+            if (local_ports[i].port == port)
+                return local_ports[i].provider;
     for (size_t i = 0; i < sizeof(host_table) / sizeof(host_table[0]); i++) {
         const char *h = host_table[i].host;
         size_t hl = strlen(h);
@@ -123,4 +166,16 @@ const char *tt_provider_for_host(const char *host, size_t len)
         }
     }
     return NULL;
+}
+
+const char *tt_provider_resolve(const char *host_provider,
+                                const struct tt_api_ops *api, bool tls)
+{
+    if (host_provider && strcmp(host_provider, TT_PROVIDER_AUTO) != 0)
+        return host_provider;
+    if (!api)
+        return "unknown";
+    if (!host_provider && !tls && !strcmp(api->default_provider, "openai"))
+        return "local";
+    return api->default_provider;
 }

@@ -7,6 +7,7 @@
 #ifndef TT_PROVIDER_H
 #define TT_PROVIDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TT_PROVIDER_AUTO "auto"
@@ -15,6 +16,18 @@
  * (not NUL-terminated). Returns the provider name (static storage) or
  * NULL when the host is not a known LLM host. */
 const char *tt_provider_for_host(const char *host, size_t len);
+
+struct tt_api_ops;
+
+/* The provider a call is attributed to, the same rule for every transport
+ * (HTTP/1.1, HTTP/2, libcurl): the host's provider when the host is named
+ * (table or TOKENTAP_HOSTS); "local" for an OpenAI-compatible API reached
+ * over plain HTTP on a host nobody named (vLLM, llama.cpp, LM Studio:
+ * OpenAI itself only speaks TLS); otherwise the API's own provider.
+ * host_provider: tt_provider_for_host()'s answer (NULL, "auto" or a name);
+ * api may be NULL ("unknown"). */
+const char *tt_provider_resolve(const char *host_provider,
+                                const struct tt_api_ops *api, bool tls);
 
 /* Re-read TOKENTAP_HOSTS (tests). */
 void tt_provider_reload(void);

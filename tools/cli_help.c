@@ -124,9 +124,11 @@ static const struct {
       "Usage: tokentap mock [--port N] [--host ADDR] [--plain] [--cert-out FILE]\n"
       "                     [--cert FILE --key FILE] [--port-file FILE]\n"
       "                     [--usage in=N,out=N,cached=N,cache_write=N,reasoning=N] [--quiet]\n"
+      "                     [--no-h2]\n"
       "\n"
-      "A local fake LLM provider (OpenAI /v1/chat/completions, Anthropic /v1/messages)\n"
-      "over HTTPS (self-signed) or plain HTTP, for tests and demos. Runs until SIGINT.\n" },
+      "A local fake LLM provider (OpenAI /v1/chat/completions, Anthropic /v1/messages,\n"
+      "Ollama /api/chat and /api/generate) over HTTPS (self-signed; HTTP/2 by ALPN\n"
+      "unless --no-h2) or plain HTTP, for tests and demos. Runs until SIGINT.\n" },
 };
 
 const char *tt_cli_help(const char *cmd)

@@ -1,10 +1,13 @@
 /*
- * tokentap mock: a local OpenAI / Anthropic provider (see mock.h).
+ * tokentap mock: a local OpenAI / Anthropic / Ollama provider (see mock.h).
  *
  * One detached thread per connection; each thread reads HTTP/1.1 requests
  * (Content-Length or chunked bodies, keep-alive, HTTP/1.0) and answers with
  * the provider's wire format, as documented in
- * shared/research/providers.md sections 1 and 4.
+ * shared/research/providers.md sections 1, 4 and 8. A TLS connection that
+ * negotiates "h2" by ALPN, or a plain one that starts with the HTTP/2
+ * preface (prior knowledge), is handed to mock_h2.c instead; both sides
+ * render responses through the same providers (struct tt_mock_tx).
  *
  * Token usage semantics (both --usage and x-mock-usage): `in` is the TOTAL
  * input, including `cached` (cache reads) and `cache_write`; `out` is the total
@@ -17,12 +20,14 @@
  *   x-mock-chunks: N             content deltas / tool-argument fragments (5)
  *   x-mock-delay-ms: N           sleep between stream events
  *   x-mock-cut: N                stream: drop the connection after N events
+ *                                (HTTP/2: reset the stream, INTERNAL_ERROR)
  *   x-mock-stream-error: 1       stream: error event after the first deltas
- *   x-mock-no-usage: 1           omit usage (non-stream, OpenAI stream)
+ *   x-mock-no-usage: 1           omit usage (non-stream, OpenAI and Ollama stream)
  *   x-mock-chunked: 1            non-stream body with chunked encoding
  *   x-mock-response-model: NAME  response "model" (default: the request's)
  */
 #include "mock.h"
+#include "mock_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,22 +63,8 @@
 #define TT_MOCK_IN_CAP (64 * 1024)        /* read buffer; bounds one header line */
 #define TT_MOCK_LINE_CAP 8192             /* longest request/header line */
 #define TT_MOCK_MAX_HEADERS 128
-#define TT_MOCK_BODY_CAP (16L * 1024 * 1024)
-#define TT_MOCK_IDLE_MS (120 * 1000)      /* idle keep-alive connections are closed */
-#define TT_MOCK_POLL_MS 250               /* how quickly threads notice shutdown */
 #define TT_MOCK_DRAIN_MS 5000             /* shutdown waits this long for threads */
 #define TT_MOCK_DEFAULT_CHUNKS 5
-
-struct tt_mock_usage {
-	long in, out, cached, cache_write, reasoning;
-};
-
-struct tt_mock_server {
-	SSL_CTX *ctx;                     /* NULL with --plain */
-	struct tt_mock_usage usage;       /* --usage defaults */
-	int quiet;
-	atomic_int active;                /* live connection threads */
-};
 
 struct tt_mock_conn {
 	struct tt_mock_server *srv;
@@ -82,20 +73,6 @@ struct tt_mock_conn {
 	int abort;                        /* drop without close_notify (x-mock-cut, I/O error) */
 	size_t off, len;                  /* unread bytes are in[off, len) */
 	char in[TT_MOCK_IN_CAP];
-};
-
-struct tt_mock_req {
-	char method[16];
-	char path[1024];
-	int http10, close, expect_continue, chunked_body, gzip, anthropic_hint;
-	long content_length;              /* -1: absent */
-	/* control headers (0 = not given) */
-	long status, cut, chunks, delay_ms, stream_error, no_usage, force_chunked;
-	char usage_hdr[256];              /* x-mock-usage, applied over --usage */
-	char resp_model[256];
-	const char *bad_header;           /* first control header we could not parse */
-	char *body;                       /* owned; freed by tt_mock_req_free */
-	size_t body_len;
 };
 
 struct tt_mock_provider;
@@ -115,10 +92,17 @@ struct tt_mock_call {
 	json_int_t created;
 };
 
-struct tt_mock_stream {
+/* HTTP/1.1 transmitter: one per request of a connection. */
+struct tt_mock_h1tx {
+	struct tt_mock_tx tx;             /* first member */
 	struct tt_mock_conn *c;
+	int chunked;                      /* stream body: 0 for HTTP/1.0, ends at close */
+};
+
+/* A streaming response in progress: counts events for x-mock-cut. */
+struct tt_mock_stream {
+	struct tt_mock_tx *tx;
 	const struct tt_mock_req *req;
-	int chunked;                      /* 0 for HTTP/1.0: body ends at close */
 	long sent;
 };
 
@@ -130,14 +114,16 @@ struct tt_mock_err {
 struct tt_mock_provider {
 	const char *name, *path, *reqid_header, *id_prefix, *tool_id_prefix;
 	const char *tool_fn_key;          /* OpenAI nests the tool under "function" */
-	const char *tool_schema_key;      /* where the tool's JSON schema lives */
+	const char *tool_schema_key;      /* where the tool's JSON schema lives; NULL: no tools */
+	const char *stream_ctype;         /* Content-Type of a streamed response */
+	int stream_default;               /* streams when the request has no "stream" (Ollama) */
 	json_t *(*error_body)(const struct tt_mock_err *e, const char *msg);
 	json_t *(*response)(const struct tt_mock_call *k);
 	int (*stream)(struct tt_mock_stream *s, const struct tt_mock_call *k);
 };
 
 /* Set from the signal handler; lock-free atomics are async-signal-safe. */
-static atomic_int tt_mock_stop;
+atomic_int tt_mock_stop;
 static atomic_ulong tt_mock_seq;
 
 /* Real status lines and error types per provider (openai-python _exceptions,
@@ -190,7 +176,12 @@ static unsigned long tt_mock_next_seq(void)
 	return atomic_fetch_add(&tt_mock_seq, 1);
 }
 
-static void tt_mock_sleep_ms(long ms)
+void tt_mock_reqid(char *out, size_t cap)
+{
+	snprintf(out, cap, "req_mock%016lx", tt_mock_next_seq());
+}
+
+void tt_mock_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -418,13 +409,46 @@ static const struct { const char *name; size_t off; long min, max; } tt_mock_int
 	{"x-mock-chunked", offsetof(struct tt_mock_req, force_chunked), 0, 1},
 };
 
+void tt_mock_req_header(struct tt_mock_req *r, const char *name, const char *v)
+{
+	size_t i;
+
+	if (!strcasecmp(name, "content-length")) {
+		if (tt_mock_parse_long(v, 0, LONG_MAX, &r->content_length) < 0)
+			r->content_length = -2;   /* malformed: 400 on HTTP/1.1 */
+	} else if (!strcasecmp(name, "transfer-encoding")) {
+		r->chunked_body = strcasestr(v, "chunked") != NULL;
+	} else if (!strcasecmp(name, "connection")) {
+		if (strcasestr(v, "close"))
+			r->close = 1;
+	} else if (!strcasecmp(name, "expect")) {
+		r->expect_continue = !strcasecmp(v, "100-continue");
+	} else if (!strcasecmp(name, "accept-encoding")) {
+		r->gzip = strcasestr(v, "gzip") != NULL;
+	} else if (!strcasecmp(name, "anthropic-version") || !strcasecmp(name, "x-api-key")) {
+		r->anthropic_hint = 1;
+	} else if (!strcasecmp(name, "x-mock-usage")) {
+		snprintf(r->usage_hdr, sizeof r->usage_hdr, "%s", v);
+	} else if (!strcasecmp(name, "x-mock-response-model")) {
+		snprintf(r->resp_model, sizeof r->resp_model, "%s", v);
+	} else {
+		for (i = 0; i < sizeof tt_mock_int_headers / sizeof tt_mock_int_headers[0]; i++) {
+			if (strcasecmp(name, tt_mock_int_headers[i].name))
+				continue;
+			if (tt_mock_parse_long(v, tt_mock_int_headers[i].min, tt_mock_int_headers[i].max,
+					       (long *)(void *)((char *)r + tt_mock_int_headers[i].off)) < 0 &&
+			    !r->bad_header)
+				r->bad_header = tt_mock_int_headers[i].name;
+		}
+	}
+}
+
 /* line is "Name: value", NUL-terminated. Returns -1 only for a malformed
  * line; bad control headers are recorded and reported later in the
  * provider's error shape. */
 static int tt_mock_header(struct tt_mock_req *r, char *line)
 {
 	char *colon = strchr(line, ':'), *v, *e;
-	size_t i;
 
 	if (!colon || colon == line)
 		return -1;
@@ -434,36 +458,8 @@ static int tt_mock_header(struct tt_mock_req *r, char *line)
 	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
 		;
 	*e = '\0';
-
-	if (!strcasecmp(line, "content-length")) {
-		if (tt_mock_parse_long(v, 0, LONG_MAX, &r->content_length) < 0)
-			return -1;
-	} else if (!strcasecmp(line, "transfer-encoding")) {
-		r->chunked_body = strcasestr(v, "chunked") != NULL;
-	} else if (!strcasecmp(line, "connection")) {
-		if (strcasestr(v, "close"))
-			r->close = 1;
-	} else if (!strcasecmp(line, "expect")) {
-		r->expect_continue = !strcasecmp(v, "100-continue");
-	} else if (!strcasecmp(line, "accept-encoding")) {
-		r->gzip = strcasestr(v, "gzip") != NULL;
-	} else if (!strcasecmp(line, "anthropic-version") || !strcasecmp(line, "x-api-key")) {
-		r->anthropic_hint = 1;
-	} else if (!strcasecmp(line, "x-mock-usage")) {
-		snprintf(r->usage_hdr, sizeof r->usage_hdr, "%s", v);
-	} else if (!strcasecmp(line, "x-mock-response-model")) {
-		snprintf(r->resp_model, sizeof r->resp_model, "%s", v);
-	} else {
-		for (i = 0; i < sizeof tt_mock_int_headers / sizeof tt_mock_int_headers[0]; i++) {
-			if (strcasecmp(line, tt_mock_int_headers[i].name))
-				continue;
-			if (tt_mock_parse_long(v, tt_mock_int_headers[i].min, tt_mock_int_headers[i].max,
-					       (long *)(void *)((char *)r + tt_mock_int_headers[i].off)) < 0 &&
-			    !r->bad_header)
-				r->bad_header = tt_mock_int_headers[i].name;
-		}
-	}
-	return 0;
+	tt_mock_req_header(r, line, v);
+	return r->content_length == -2 ? -1 : 0;
 }
 
 /* Returns 0 (r->body holds the de-chunked body), -1 (connection gone) or an
@@ -553,7 +549,7 @@ static int tt_mock_read_request(struct tt_mock_conn *c, struct tt_mock_req *r)
 	return 0;
 }
 
-static void tt_mock_req_free(struct tt_mock_req *r)
+void tt_mock_req_free(struct tt_mock_req *r)
 {
 	free(r->body);
 	r->body = NULL;
@@ -561,12 +557,13 @@ static void tt_mock_req_free(struct tt_mock_req *r)
 
 /* --- responses --------------------------------------------------------- */
 
+/* --- HTTP/1.1 transmitter ---------------------------------------------- */
+
 /* clen >= 0: Content-Length; -1: chunked; -2: delimited by close. */
-static int tt_mock_send_head(struct tt_mock_conn *c, const struct tt_mock_req *r,
-			     const struct tt_mock_provider *p, int status, const char *ctype,
-			     long long clen, int gz)
+static int tt_mock_send_head(struct tt_mock_conn *c, const struct tt_mock_req *r, const char *reqid_name,
+			     int status, const char *ctype, long long clen, int gz)
 {
-	char h[1024];
+	char h[1024], id[64];
 	size_t n = 0;
 
 #define TT_MOCK_ADD(...)                                                          \
@@ -578,8 +575,10 @@ static int tt_mock_send_head(struct tt_mock_conn *c, const struct tt_mock_req *r
 	} while (0)
 	TT_MOCK_ADD("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nServer: tokentap-mock\r\n", status,
 		    status == 200 ? "OK" : tt_mock_err_for(status)->reason, ctype);
-	if (p)
-		TT_MOCK_ADD("%s: req_mock%016lx\r\n", p->reqid_header, tt_mock_next_seq());
+	if (reqid_name) {
+		tt_mock_reqid(id, sizeof id);
+		TT_MOCK_ADD("%s: %s\r\n", reqid_name, id);
+	}
 	if (clen >= 0)
 		TT_MOCK_ADD("Content-Length: %lld\r\n", clen);
 	else if (clen == -1)
@@ -593,65 +592,143 @@ static int tt_mock_send_head(struct tt_mock_conn *c, const struct tt_mock_req *r
 	return tt_mock_write_all(c, h, n);
 }
 
-/* A complete non-streaming response: gzip when accepted, chunked on request. */
-static int tt_mock_send_body(struct tt_mock_conn *c, const struct tt_mock_req *r,
-			     const struct tt_mock_provider *p, int status, const char *ctype,
-			     const char *body, size_t len)
+/* A complete response: Content-Length, or chunked on request
+ * (x-mock-chunked). */
+static int tt_mock_h1_whole(struct tt_mock_tx *tx, int status, const char *ctype, const char *reqid_name,
+			    const char *body, size_t len, int gz)
 {
-	char *gz = NULL, line[32];
-	int rc = -1, chunked = r->force_chunked && !r->http10;
+	struct tt_mock_h1tx *h = (struct tt_mock_h1tx *)tx;
+	const struct tt_mock_req *r = tx->req;
+	int chunked = r->force_chunked && !r->http10;
+	char line[32];
 
-	if (r->gzip && len) {
-		size_t gz_len;
+	if (tt_mock_send_head(h->c, r, reqid_name, status, ctype, chunked ? -1 : (long long)len, gz) < 0)
+		return -1;
+	if (!chunked)
+		return tt_mock_write_all(h->c, body, len);
+	/* Three chunks, so clients' de-chunking really gets exercised. */
+	for (size_t done = 0, step = len / 3 + 1; done < len; done += step) {
+		size_t take = len - done < step ? len - done : step;
+		int w = snprintf(line, sizeof line, "%zx\r\n", take);
+		if (tt_mock_write_all(h->c, line, (size_t)w) < 0 || tt_mock_write_all(h->c, body + done, take) < 0 ||
+		    tt_mock_write_all(h->c, "\r\n", 2) < 0)
+			return -1;
+	}
+	return tt_mock_write_all(h->c, "0\r\n\r\n", 5);
+}
+
+static int tt_mock_h1_stream_head(struct tt_mock_tx *tx, const char *ctype, const char *reqid_name)
+{
+	struct tt_mock_h1tx *h = (struct tt_mock_h1tx *)tx;
+
+	h->chunked = !tx->req->http10;
+	return tt_mock_send_head(h->c, tx->req, reqid_name, 200, ctype, h->chunked ? -1 : -2, 0);
+}
+
+/* One event as one HTTP chunk in one write, so clients see events arrive
+ * separately. */
+static int tt_mock_h1_stream_write(struct tt_mock_tx *tx, const char *p, size_t len)
+{
+	struct tt_mock_h1tx *h = (struct tt_mock_h1tx *)tx;
+	char *buf;
+	size_t n = 0;
+	int rc;
+
+	if (!h->chunked)
+		return tt_mock_write_all(h->c, p, len);
+	buf = malloc(len + 32);
+	if (!buf)
+		return -1;
+	n = (size_t)snprintf(buf, 32, "%zx\r\n", len);
+	memcpy(buf + n, p, len);
+	memcpy(buf + n + len, "\r\n", 2);
+	rc = tt_mock_write_all(h->c, buf, n + len + 2);
+	free(buf);
+	return rc;
+}
+
+static int tt_mock_h1_stream_end(struct tt_mock_tx *tx)
+{
+	struct tt_mock_h1tx *h = (struct tt_mock_h1tx *)tx;
+
+	return h->chunked ? tt_mock_write_all(h->c, "0\r\n\r\n", 5) : 0;
+}
+
+/* No terminator: the client must see a broken stream. */
+static void tt_mock_h1_cut(struct tt_mock_tx *tx)
+{
+	((struct tt_mock_h1tx *)tx)->c->abort = 1;
+}
+
+static const struct tt_mock_tx_ops tt_mock_h1_ops = {
+	.whole = tt_mock_h1_whole,
+	.stream_head = tt_mock_h1_stream_head,
+	.stream_write = tt_mock_h1_stream_write,
+	.stream_end = tt_mock_h1_stream_end,
+	.cut = tt_mock_h1_cut,
+};
+
+/* --- responses, any protocol ------------------------------------------- */
+
+/* A complete non-streaming response, gzip'd when the client accepts it. */
+static int tt_mock_send_body(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
+			     const char *ctype, const char *body, size_t len)
+{
+	char *gz = NULL;
+	size_t gz_len = 0;
+	int rc;
+
+	if (tx->req->gzip && len) {
 		if (tt_mock_gzip(body, len, &gz, &gz_len) < 0)
 			return -1;
 		body = gz;
 		len = gz_len;
 	}
-	if (tt_mock_send_head(c, r, p, status, ctype, chunked ? -1 : (long long)len, gz != NULL) < 0)
-		goto out;
-	if (!chunked) {
-		rc = tt_mock_write_all(c, body, len);
-		goto out;
-	}
-	/* Three chunks, so clients' de-chunking really gets exercised. */
-	for (size_t done = 0, step = len / 3 + 1; done < len; done += step) {
-		size_t take = len - done < step ? len - done : step;
-		int w = snprintf(line, sizeof line, "%zx\r\n", take);
-		if (tt_mock_write_all(c, line, (size_t)w) < 0 || tt_mock_write_all(c, body + done, take) < 0 ||
-		    tt_mock_write_all(c, "\r\n", 2) < 0)
-			goto out;
-	}
-	rc = tt_mock_write_all(c, "0\r\n\r\n", 5);
-out:
+	rc = tx->ops->whole(tx, status, ctype, p ? p->reqid_header : NULL, body, len, gz != NULL);
 	free(gz);
 	return rc;
 }
 
 /* Sends j (reference stolen) as the JSON body. */
-static int tt_mock_send_json(struct tt_mock_conn *c, const struct tt_mock_req *r,
-			     const struct tt_mock_provider *p, int status, json_t *j)
+static int tt_mock_send_json(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	int rc = -1;
 
 	json_decref(j);
 	if (s)
-		rc = tt_mock_send_body(c, r, p, status, "application/json", s, strlen(s));
+		rc = tt_mock_send_body(tx, p, status, "application/json", s, strlen(s));
 	free(s);
 	return rc;
 }
 
-static int tt_mock_send_error(struct tt_mock_conn *c, const struct tt_mock_req *r,
-			      const struct tt_mock_provider *p, int status, const char *msg)
+static int tt_mock_send_error(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
+			      const char *msg)
 {
 	const struct tt_mock_err *e = tt_mock_err_for(status);
 
-	return tt_mock_send_json(c, r, p, status, p->error_body(e, msg ? msg : e->message));
+	return tt_mock_send_json(tx, p, status, p->error_body(e, msg ? msg : e->message));
 }
 
-/* One SSE event as one HTTP chunk in one write, so clients see events
- * arrive separately. Honours x-mock-delay-ms and x-mock-cut. */
+/* One stream event, already framed (SSE event or NDJSON line). Honours
+ * x-mock-delay-ms and x-mock-cut. */
+static int tt_mock_emit_raw(struct tt_mock_stream *s, const char *buf, size_t n)
+{
+	int rc;
+
+	if (s->sent && s->req->delay_ms)
+		tt_mock_sleep_ms(s->req->delay_ms);
+	if (atomic_load(&tt_mock_stop) || (s->req->cut && s->sent >= s->req->cut)) {
+		s->tx->cut_done = 1;
+		s->tx->ops->cut(s->tx);
+		return -1;
+	}
+	rc = s->tx->ops->stream_write(s->tx, buf, n);
+	s->sent++;
+	return rc;
+}
+
+/* One SSE event. */
 static int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char *data)
 {
 	size_t dlen = strlen(data), elen = event ? strlen(event) : 0;
@@ -659,30 +736,17 @@ static int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char 
 	char *buf;
 	int rc;
 
-	if (s->sent && s->req->delay_ms)
-		tt_mock_sleep_ms(s->req->delay_ms);
-	if (atomic_load(&tt_mock_stop) || (s->req->cut && s->sent >= s->req->cut)) {
-		s->c->abort = 1; /* no terminator: the client must see a broken stream */
-		return -1;
-	}
-	buf = malloc(plen + 32);
+	buf = malloc(plen + 1);
 	if (!buf)
 		return -1;
-	if (s->chunked)
-		n += (size_t)snprintf(buf, 32, "%zx\r\n", plen);
 	if (event)
-		n += (size_t)snprintf(buf + n, 9 + elen, "event: %s\n", event);
+		n += (size_t)snprintf(buf, 9 + elen, "event: %s\n", event);
 	memcpy(buf + n, "data: ", 6);
 	memcpy(buf + n + 6, data, dlen);
 	memcpy(buf + n + 6 + dlen, "\n\n", 2);
 	n += 6 + dlen + 2;
-	if (s->chunked) {
-		memcpy(buf + n, "\r\n", 2);
-		n += 2;
-	}
-	rc = tt_mock_write_all(s->c, buf, n);
+	rc = tt_mock_emit_raw(s, buf, n);
 	free(buf);
-	s->sent++;
 	return rc;
 }
 
@@ -694,6 +758,23 @@ static int tt_mock_emit_json(struct tt_mock_stream *s, const char *event, json_t
 
 	free(d);
 	json_decref(j);
+	return rc;
+}
+
+/* Emits j (reference stolen) as one NDJSON line. */
+static int tt_mock_emit_line(struct tt_mock_stream *s, json_t *j)
+{
+	char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	size_t n = d ? strlen(d) : 0;
+	int rc = -1;
+
+	json_decref(j);
+	if (!d)
+		return -1;
+	/* json_dumps' buffer has room for its NUL: the newline takes it. */
+	d[n] = '\n';
+	rc = tt_mock_emit_raw(s, d, n + 1);
+	free(d);
 	return rc;
 }
 
@@ -931,6 +1012,127 @@ static int tt_mock_anthropic_stream(struct tt_mock_stream *s, const struct tt_mo
 	return tt_mock_emit(s, "message_stop", "{\"type\":\"message_stop\"}");
 }
 
+/* --- Ollama native (/api/chat, /api/generate) ------------------------- */
+
+/* Errors are {"error":"text"} with the HTTP status (ollama api/types.go
+ * StatusError), in a body or as a line of a started stream. */
+static json_t *tt_mock_ollama_error(const struct tt_mock_err *e, const char *msg)
+{
+	(void)e;
+	return json_pack("{s:s}", "error", msg);
+}
+
+/* created_at as Ollama writes it (Go time.Time, UTC, nanoseconds). */
+static json_t *tt_mock_ollama_time(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	return json_string(buf);
+}
+
+static int tt_mock_ollama_is_chat(const struct tt_mock_call *k)
+{
+	return !strcmp(k->prov->path, "/api/chat");
+}
+
+/* One object of the answer: model, created_at, then the text under
+ * message.content (chat) or response (generate). text is copied. */
+static json_t *tt_mock_ollama_obj(const struct tt_mock_call *k, const char *text, int done)
+{
+	json_t *j = json_pack("{s:s, s:o}", "model", k->model, "created_at", tt_mock_ollama_time());
+
+	if (!j)
+		return NULL;
+	if (tt_mock_ollama_is_chat(k))
+		json_object_set_new(j, "message", json_pack("{s:s, s:s}", "role", "assistant", "content", text));
+	else
+		json_object_set_new(j, "response", json_string(text));
+	json_object_set_new(j, "done", json_boolean(done));
+	return j;
+}
+
+/* The final object's done_reason and Metrics (api/types.go): durations in
+ * nanoseconds; the counts are omitempty, so 0 is absent, as on a real
+ * server with a fully cached prompt. */
+static void tt_mock_ollama_final(const struct tt_mock_call *k, json_t *j)
+{
+	long out = k->u.out;
+
+	json_object_set_new(j, "done_reason", json_string("stop"));
+	if (!tt_mock_ollama_is_chat(k))
+		json_object_set_new(j, "context", json_pack("[i,i,i]", 1, 2, 3));
+	json_object_set_new(j, "total_duration", json_integer(150000000 + (json_int_t)out * 20000000));
+	json_object_set_new(j, "load_duration", json_integer(2154458));
+	if (!k->req->no_usage && k->u.in)
+		json_object_set_new(j, "prompt_eval_count", json_integer(k->u.in));
+	json_object_set_new(j, "prompt_eval_duration", json_integer(130079000));
+	if (!k->req->no_usage && out)
+		json_object_set_new(j, "eval_count", json_integer(out));
+	json_object_set_new(j, "eval_duration", json_integer((json_int_t)out * 20000000));
+}
+
+/* message.tool_calls: arguments is an object, delivered whole. */
+static json_t *tt_mock_ollama_tool_calls(const struct tt_mock_call *k)
+{
+	return json_pack("[{s:s, s:{s:i, s:s, s:O}}]", "id", k->tool_id, "function", "index", 0, "name",
+			 k->tool_name, "arguments", k->tool_input);
+}
+
+static json_t *tt_mock_ollama_response(const struct tt_mock_call *k)
+{
+	char *text = k->tool_name ? NULL : tt_mock_text(k->chunks);
+	json_t *j = tt_mock_ollama_obj(k, text ? text : "", 1);
+
+	free(text);
+	if (j && k->tool_name)
+		json_object_set_new(json_object_get(j, "message"), "tool_calls", tt_mock_ollama_tool_calls(k));
+	if (j)
+		tt_mock_ollama_final(k, j);
+	return j;
+}
+
+/* NDJSON: one object per content piece, a tool call in one object, then
+ * the done object with the counts. */
+static int tt_mock_ollama_stream(struct tt_mock_stream *s, const struct tt_mock_call *k)
+{
+	long n = k->tool_name ? 1 : k->chunks;
+	long err_at = n / 2 > 1 ? n / 2 : 1;
+	json_t *j;
+
+	for (long i = 0; i < n; i++) {
+		j = tt_mock_ollama_obj(k, k->tool_name ? "" : tt_mock_piece(i), 0);
+		if (j && k->tool_name)
+			json_object_set_new(json_object_get(j, "message"), "tool_calls",
+					    tt_mock_ollama_tool_calls(k));
+		if (tt_mock_emit_line(s, j) < 0)
+			return -1;
+		if (k->req->stream_error && i + 1 == err_at)
+			return tt_mock_emit_line(s, tt_mock_ollama_error(NULL,
+					"an error was encountered while running the model: unexpected EOF (mock)"));
+	}
+	j = tt_mock_ollama_obj(k, "", 1);
+	if (j)
+		tt_mock_ollama_final(k, j);
+	return tt_mock_emit_line(s, j);
+}
+
+/* GET /api/tags: the models "installed" here. */
+static json_t *tt_mock_ollama_tags(void)
+{
+	return json_pack("{s:[{s:s, s:s, s:s, s:I, s:s, s:{s:s, s:s, s:s, s:[s], s:s, s:s}}]}", "models",
+			 "name", "llama3.2:latest", "model", "llama3.2:latest", "modified_at",
+			 "2025-01-01T00:00:00.000000000Z", "size", (json_int_t)2019393189, "digest",
+			 "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72", "details",
+			 "parent_model", "", "format", "gguf", "family", "llama", "families", "llama",
+			 "parameter_size", "3.2B", "quantization_level", "Q4_K_M");
+}
+
 /* Adding a provider is one row here plus its three callbacks. Row 0 and 1
  * are also the fallbacks of tt_mock_guess. */
 static const struct tt_mock_provider tt_mock_providers[] = {
@@ -942,6 +1144,7 @@ static const struct tt_mock_provider tt_mock_providers[] = {
 		.tool_id_prefix = "call_mock",
 		.tool_fn_key = "function",
 		.tool_schema_key = "parameters",
+		.stream_ctype = "text/event-stream; charset=utf-8",
 		.error_body = tt_mock_openai_error,
 		.response = tt_mock_openai_response,
 		.stream = tt_mock_openai_stream,
@@ -954,9 +1157,35 @@ static const struct tt_mock_provider tt_mock_providers[] = {
 		.tool_id_prefix = "toolu_mock",
 		.tool_fn_key = NULL,
 		.tool_schema_key = "input_schema",
+		.stream_ctype = "text/event-stream; charset=utf-8",
 		.error_body = tt_mock_anthropic_error,
 		.response = tt_mock_anthropic_response,
 		.stream = tt_mock_anthropic_stream,
+	},
+	{
+		.name = "ollama",
+		.path = "/api/chat",
+		.id_prefix = "",
+		.tool_id_prefix = "call_mock",
+		.tool_fn_key = "function",
+		.tool_schema_key = "parameters",
+		.stream_ctype = "application/x-ndjson",
+		.stream_default = 1,
+		.error_body = tt_mock_ollama_error,
+		.response = tt_mock_ollama_response,
+		.stream = tt_mock_ollama_stream,
+	},
+	{
+		/* No tools: /api/generate has none. */
+		.name = "ollama",
+		.path = "/api/generate",
+		.id_prefix = "",
+		.tool_id_prefix = "call_mock",
+		.stream_ctype = "application/x-ndjson",
+		.stream_default = 1,
+		.error_body = tt_mock_ollama_error,
+		.response = tt_mock_ollama_response,
+		.stream = tt_mock_ollama_stream,
 	},
 };
 
@@ -966,6 +1195,8 @@ static const struct tt_mock_provider tt_mock_providers[] = {
  * parses (Anthropic SDKs always send anthropic-version). */
 static const struct tt_mock_provider *tt_mock_guess(const struct tt_mock_req *r)
 {
+	if (!strncmp(r->path, "/api/", 5))
+		return &tt_mock_providers[2];
 	return &tt_mock_providers[r->anthropic_hint || strstr(r->path, "/messages") ? 1 : 0];
 }
 
@@ -991,7 +1222,7 @@ static int tt_mock_tool(struct tt_mock_call *k, json_t *body)
 	json_t *tools = json_object_get(body, "tools"), *t, *props, *v;
 	const char *key;
 
-	if (!json_is_array(tools) || !json_array_size(tools))
+	if (!k->prov->tool_schema_key || !json_is_array(tools) || !json_array_size(tools))
 		return 0;
 	t = json_array_get(tools, 0);
 	if (k->prov->tool_fn_key && json_object_get(t, k->prov->tool_fn_key))
@@ -1010,13 +1241,13 @@ static int tt_mock_tool(struct tt_mock_call *k, json_t *body)
 }
 
 /* Answers one model call; returns the status sent (for the log) or -1. */
-static int tt_mock_model_call(struct tt_mock_conn *c, const struct tt_mock_req *r,
-			      const struct tt_mock_provider *p, int *stream)
+static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int *stream)
 {
-	struct tt_mock_call k = {.prov = p, .req = r, .u = c->srv->usage, .chunks = TT_MOCK_DEFAULT_CHUNKS};
-	struct tt_mock_stream s = {.c = c, .req = r, .chunked = !r->http10};
+	const struct tt_mock_req *r = tx->req;
+	struct tt_mock_call k = {.prov = p, .req = r, .u = tx->srv->usage, .chunks = TT_MOCK_DEFAULT_CHUNKS};
+	struct tt_mock_stream s = {.tx = tx, .req = r};
 	unsigned long id = tt_mock_next_seq();
-	json_t *body = NULL;
+	json_t *body = NULL, *st;
 	json_error_t jerr;
 	char msg[128] = "";
 	int rc = 200;
@@ -1025,19 +1256,20 @@ static int tt_mock_model_call(struct tt_mock_conn *c, const struct tt_mock_req *
 	if (r->bad_header || tt_mock_parse_usage(r->usage_hdr, &k.u) < 0)
 		snprintf(msg, sizeof msg, "Malformed %s header (mock).", r->bad_header ? r->bad_header : "x-mock-usage");
 	else if (r->status)
-		return tt_mock_send_error(c, r, p, (int)r->status, NULL) < 0 ? -1 : (int)r->status;
+		return tt_mock_send_error(tx, p, (int)r->status, NULL) < 0 ? -1 : (int)r->status;
 	else if (!(body = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr)) || !json_is_object(body))
 		snprintf(msg, sizeof msg, "We could not parse the JSON body of your request (mock).");
 	else if (!(k.model = r->resp_model[0] ? r->resp_model : json_string_value(json_object_get(body, "model"))) ||
 		 !*k.model)
 		snprintf(msg, sizeof msg, "model: Field required (mock).");
 	if (msg[0]) {
-		rc = tt_mock_send_error(c, r, p, 400, msg) < 0 ? -1 : 400;
+		rc = tt_mock_send_error(tx, p, 400, msg) < 0 ? -1 : 400;
 		goto out;
 	}
 	if (r->chunks)
 		k.chunks = r->chunks;
-	*stream = json_is_true(json_object_get(body, "stream"));
+	st = json_object_get(body, "stream");
+	*stream = p->stream_default ? !json_is_false(st) : json_is_true(st);
 	k.include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
 	k.created = (json_int_t)time(NULL);
 	snprintf(k.id, sizeof k.id, "%s%016lx", p->id_prefix, id);
@@ -1045,9 +1277,9 @@ static int tt_mock_model_call(struct tt_mock_conn *c, const struct tt_mock_req *
 	if (tt_mock_tool(&k, body) < 0)
 		rc = -1;
 	else if (!*stream)
-		rc = tt_mock_send_json(c, r, p, 200, p->response(&k)) < 0 ? -1 : 200;
-	else if (tt_mock_send_head(c, r, p, 200, "text/event-stream; charset=utf-8", s.chunked ? -1 : -2, 0) < 0 ||
-		 p->stream(&s, &k) < 0 || (s.chunked && tt_mock_write_all(c, "0\r\n\r\n", 5) < 0))
+		rc = tt_mock_send_json(tx, p, 200, p->response(&k)) < 0 ? -1 : 200;
+	else if (tx->ops->stream_head(tx, p->stream_ctype, p->reqid_header) < 0 || p->stream(&s, &k) < 0 ||
+		 tx->ops->stream_end(tx) < 0)
 		rc = -1;
 out:
 	json_decref(k.tool_input);
@@ -1056,8 +1288,9 @@ out:
 	return rc;
 }
 
-static void tt_mock_handle(struct tt_mock_conn *c, struct tt_mock_req *r)
+void tt_mock_dispatch(struct tt_mock_tx *tx)
 {
+	struct tt_mock_req *r = tx->req;
 	const struct tt_mock_provider *p = NULL;
 	char *q = strchr(r->path, '?');
 	int status, stream = 0;
@@ -1069,36 +1302,68 @@ static void tt_mock_handle(struct tt_mock_conn *c, struct tt_mock_req *r)
 		if (!strcmp(r->path, tt_mock_providers[i].path))
 			p = &tt_mock_providers[i];
 	if (!strcmp(r->path, "/health") && !strcmp(r->method, "GET")) {
-		status = tt_mock_send_body(c, r, NULL, 200, "text/plain", "ok", 2) < 0 ? -1 : 200;
+		status = tt_mock_send_body(tx, NULL, 200, "text/plain", "ok", 2) < 0 ? -1 : 200;
+	} else if (!strcmp(r->path, "/api/tags") && !strcmp(r->method, "GET")) {
+		status = tt_mock_send_json(tx, NULL, 200, tt_mock_ollama_tags()) < 0 ? -1 : 200;
 	} else if (p && !strcmp(r->method, "POST")) {
-		status = tt_mock_model_call(c, r, p, &stream);
+		status = tt_mock_model_call(tx, p, &stream);
 	} else {
 		char msg[1200];
 		p = tt_mock_guess(r);
 		snprintf(msg, sizeof msg, "Unknown request URL: %s %s (mock).", r->method, r->path);
-		status = tt_mock_send_error(c, r, p, 404, msg) < 0 ? -1 : 404;
+		status = tt_mock_send_error(tx, p, 404, msg) < 0 ? -1 : 404;
 	}
-	if (!c->srv->quiet)
-		fprintf(stderr, "tokentap mock: %s %s -> %d%s%s\n", r->method, r->path, status,
-			stream ? " (stream)" : "", c->abort ? " (connection dropped)" : "");
+	if (!tx->srv->quiet)
+		fprintf(stderr, "tokentap mock:%s %s %s -> %d%s%s\n", tx->proto, r->method, r->path, status,
+			stream ? " (stream)" : "", tx->cut_done ? " (cut)" : "");
 }
 
 /* --- connections and the server ---------------------------------------- */
+
+/* Whether the connection speaks HTTP/2: "h2" chosen by ALPN, or (prior
+ * knowledge, curl --http2-prior-knowledge, h2c clients) a first read that
+ * starts like the client preface "PRI * HTTP/2.0". */
+static int tt_mock_is_h2(struct tt_mock_conn *c)
+{
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_len = 0;
+
+	if (c->srv->no_h2)
+		return 0;
+	if (c->ssl) {
+		SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+		if (alpn_len == 2 && !memcmp(alpn, "h2", 2))
+			return 1;
+	}
+	if (tt_mock_fill(c) < 0)
+		return -1;
+	return c->len >= 3 && !memcmp(c->in, "PRI", 3);
+}
 
 static void *tt_mock_conn_thread(void *arg)
 {
 	struct tt_mock_conn *c = arg;
 	struct tt_mock_server *srv = c->srv;
 	struct tt_mock_req r;
+	struct tt_mock_h1tx h = {.tx = {.ops = &tt_mock_h1_ops, .srv = srv, .req = &r, .proto = ""}, .c = c};
 	int rc;
 
 	if (c->ssl && SSL_accept(c->ssl) != 1) {
 		c->abort = 1;
 		goto out;
 	}
+	rc = tt_mock_is_h2(c);
+	if (rc < 0)
+		goto out;
+	if (rc > 0) {
+		tt_mock_h2_serve(srv, c->fd, c->ssl, c->in, c->len);
+		c->abort = 1;      /* the h2 side said goodbye (GOAWAY) or the peer left */
+		goto out;
+	}
 	for (;;) {
 		memset(&r, 0, sizeof r);
 		r.content_length = -1;
+		h.tx.cut_done = 0;
 		rc = tt_mock_read_request(c, &r);
 		if (rc < 0) {
 			tt_mock_req_free(&r);
@@ -1106,9 +1371,9 @@ static void *tt_mock_conn_thread(void *arg)
 		}
 		if (rc > 0) { /* malformed framing: answer, then drop the connection */
 			r.close = 1;
-			(void)tt_mock_send_error(c, &r, tt_mock_guess(&r), rc, NULL);
+			(void)tt_mock_send_error(&h.tx, tt_mock_guess(&r), rc, NULL);
 		} else {
-			tt_mock_handle(c, &r);
+			tt_mock_dispatch(&h.tx);
 		}
 		tt_mock_req_free(&r);
 		if (rc > 0 || r.close || c->abort)
@@ -1230,16 +1495,21 @@ out:
 	return rc;
 }
 
-/* Clients may offer h2 (curl, undici); we only speak HTTP/1.1. */
+/* ALPN protocol lists in our order of preference (RFC 7301 wire format). */
+static const unsigned char tt_mock_alpn_h2[] = "\x02h2\x08http/1.1";
+static const unsigned char tt_mock_alpn_h11[] = "\x08http/1.1";
+
+/* arg: the list to offer; h2 first unless --no-h2. SSL_select_next_proto
+ * picks the first of OUR list that the client offers. */
 static int tt_mock_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 			const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const unsigned char h11[] = "\x08http/1.1";
+	const unsigned char *list = arg;
+	unsigned int list_len = list == tt_mock_alpn_h2 ? sizeof tt_mock_alpn_h2 - 1 : sizeof tt_mock_alpn_h11 - 1;
 	unsigned char *sel;
 
 	(void)ssl;
-	(void)arg;
-	if (SSL_select_next_proto(&sel, outlen, h11, sizeof h11 - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+	if (SSL_select_next_proto(&sel, outlen, list, list_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_NOACK;
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -1248,7 +1518,7 @@ static int tt_mock_alpn(SSL *ssl, const unsigned char **out, unsigned char *outl
 struct tt_mock_opts {
 	const char *host, *cert_out, *cert, *key, *port_file;
 	long port;
-	int plain, quiet;
+	int plain, quiet, no_h2;
 	struct tt_mock_usage usage;
 };
 
@@ -1273,7 +1543,8 @@ static SSL_CTX *tt_mock_tls(const struct tt_mock_opts *o)
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
-	SSL_CTX_set_alpn_select_cb(ctx, tt_mock_alpn, NULL);
+	SSL_CTX_set_alpn_select_cb(ctx, tt_mock_alpn,
+				   (void *)(uintptr_t)(o->no_h2 ? tt_mock_alpn_h11 : tt_mock_alpn_h2));
 	if (o->cert_out) {
 		bio = BIO_new(BIO_s_mem());
 		if (!bio || !PEM_write_bio_X509(bio, SSL_CTX_get0_certificate(ctx)))
@@ -1342,7 +1613,11 @@ static void tt_mock_usage_text(FILE *f)
 	fputs("usage: tokentap mock [--port N] [--host ADDR] [--plain] [--cert-out FILE]\n"
 	      "                     [--cert FILE --key FILE] [--port-file FILE] [--quiet]\n"
 	      "                     [--usage in=N,out=N,cached=N,cache_write=N,reasoning=N]\n"
-	      "Serves POST /v1/chat/completions (OpenAI) and /v1/messages (Anthropic).\n",
+	      "                     [--no-h2]\n"
+	      "Serves POST /v1/chat/completions (OpenAI), /v1/messages (Anthropic),\n"
+	      "/api/chat and /api/generate (Ollama), GET /api/tags and /health, over\n"
+	      "HTTP/1.1 and HTTP/2 (ALPN h2 on TLS, prior knowledge on --plain;\n"
+	      "--no-h2: HTTP/1.1 only).\n",
 	      f);
 }
 
@@ -1354,6 +1629,7 @@ static int tt_mock_parse_opts(int argc, char **argv, struct tt_mock_opts *o)
 		{"key", required_argument, NULL, 'k'},      {"plain", no_argument, NULL, 'P'},
 		{"port-file", required_argument, NULL, 'f'}, {"usage", required_argument, NULL, 'u'},
 		{"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+		{"no-h2", no_argument, NULL, '2'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -1372,6 +1648,7 @@ static int tt_mock_parse_opts(int argc, char **argv, struct tt_mock_opts *o)
 		case 'P': o->plain = 1; break;
 		case 'f': o->port_file = optarg; break;
 		case 'q': o->quiet = 1; break;
+		case '2': o->no_h2 = 1; break;
 		case 'u':
 			if (tt_mock_parse_usage(optarg, &o->usage) < 0)
 				goto bad;
@@ -1417,6 +1694,7 @@ int tt_mock_main(int argc, char **argv)
 		goto out;
 	srv->usage = o.usage;
 	srv->quiet = o.quiet;
+	srv->no_h2 = o.no_h2;
 	if (!o.plain && !(srv->ctx = tt_mock_tls(&o)))
 		goto out;
 	lfd = tt_mock_listen(o.host, o.port, &port);

@@ -1,12 +1,15 @@
 /*
  * tokentap mock: a local LLM provider for tests, the demo, benchmarks and
- * offline CI. Speaks OpenAI Chat Completions (POST /v1/chat/completions) and
- * Anthropic Messages (POST /v1/messages) over HTTP/1.1, with TLS by default
- * (self-signed certificate generated at start) or plain HTTP (--plain).
+ * offline CI. Speaks OpenAI Chat Completions (POST /v1/chat/completions),
+ * Anthropic Messages (POST /v1/messages) and Ollama (POST /api/chat,
+ * /api/generate, GET /api/tags) over HTTP/1.1 and HTTP/2 (ALPN "h2" on TLS,
+ * prior knowledge on plain connections), with TLS by default (self-signed
+ * certificate generated at start) or plain HTTP (--plain).
  *
  * Options: --port N (0 = ephemeral), --host ADDR, --cert-out FILE,
  * --cert FILE --key FILE, --plain, --port-file FILE,
- * --usage in=N,out=N,cached=N,cache_write=N,reasoning=N, --quiet.
+ * --usage in=N,out=N,cached=N,cache_write=N,reasoning=N, --quiet,
+ * --no-h2 (HTTP/1.1 only).
  * Per-request control headers (x-mock-usage, x-mock-status, x-mock-cut,
  * x-mock-chunks, x-mock-delay-ms, x-mock-stream-error, x-mock-no-usage,
  * x-mock-chunked, x-mock-response-model) are described in tools/mock.c.

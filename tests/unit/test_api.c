@@ -24,6 +24,10 @@ static const struct match_case cases[] = {
     { "POST", "/v1/messages", &tt_anthropic_messages_api },
     { "POST", "/v1/messages?beta=true", &tt_anthropic_messages_api },
     { "POST", "/anthropic/v1/messages", &tt_anthropic_messages_api },
+    { "POST", "/api/chat", &tt_ollama_chat_api },
+    { "POST", "/api/generate", &tt_ollama_generate_api },
+    { "POST", "/ollama/api/chat", &tt_ollama_chat_api },     /* behind a proxy */
+    { "POST", "/v1/chat/completions", &tt_openai_chat_api }, /* Ollama's /v1 too */
     /* Not LLM calls, or not these APIs. */
     { "GET", "/v1/chat/completions", NULL },
     { "post", "/v1/chat/completions", NULL },      /* methods are case-sensitive */
@@ -38,6 +42,11 @@ static const struct match_case cases[] = {
     { "POST", "", NULL },
     { "POST", "?/v1/messages", NULL },
     { "GET", "/v1/messages", NULL },
+    { "GET", "/api/tags", NULL },
+    { "POST", "/api/chat/x", NULL },
+    { "POST", "/api/chatx", NULL },
+    { "POST", "/api/embed", NULL },
+    { "GET", "/api/chat", NULL },
 };
 
 Test(api, match_table)

@@ -366,6 +366,43 @@ Test(capture, non_llm_traffic_makes_no_span)
     cr_expect_eq(read_spool(&s, 1), 0);
 }
 
+/* The fd hooks stop reporting a socket once tt_conn_ignored says so: it
+ * must say so as soon as the first request head (or first byte) settles
+ * it, and never while a request is undecided or being captured. */
+Test(capture, ignored_is_decided_by_the_first_request)
+{
+    int plain = 0, tls = 0, llm = 0, unseen = 0, vllm = 0;
+    const char *get = "GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1:9999\r\n\r\n";
+    /* A model server's default port on loopback is an LLM host: its
+     * framing is followed even when the first request is not an API call
+     * (clients often list /v1/models first). */
+    const char *models = "GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n";
+    char *req = oai_request("127.0.0.1:8000", "/v1/chat/completions");
+
+    tt_conn_write(TT_CONN_FD, &plain, NULL, get, 10);
+    cr_expect(!tt_conn_ignored(TT_CONN_FD, &plain), "head not complete yet");
+    tt_conn_write(TT_CONN_FD, &plain, NULL, get + 10, strlen(get) - 10);
+    cr_expect(tt_conn_ignored(TT_CONN_FD, &plain));
+
+    tt_conn_write(TT_CONN_FD, &tls, NULL, "\x16\x03\x01\x02\x00", 5);
+    cr_expect(tt_conn_ignored(TT_CONN_FD, &tls), "TLS record: at once");
+
+    tt_conn_write(TT_CONN_FD, &llm, NULL, req, 20);
+    cr_expect(!tt_conn_ignored(TT_CONN_FD, &llm));
+    tt_conn_write(TT_CONN_FD, &llm, NULL, req + 20, strlen(req) - 20);
+    cr_expect(!tt_conn_ignored(TT_CONN_FD, &llm), "an API path is LLM traffic");
+    cr_expect(tt_conn_ignored(TT_CONN_SSL, &llm), "kinds are separate keys");
+
+    cr_expect(tt_conn_ignored(TT_CONN_FD, &unseen), "no entry: nothing to capture");
+    tt_conn_write(TT_CONN_FD, &vllm, NULL, models, strlen(models));
+    cr_expect(!tt_conn_ignored(TT_CONN_FD, &vllm), "127.0.0.1:8000 is vLLM's port");
+    tt_conn_close(TT_CONN_FD, &vllm);
+    tt_conn_close(TT_CONN_FD, &plain);
+    tt_conn_close(TT_CONN_FD, &tls);
+    tt_conn_close(TT_CONN_FD, &llm);
+    free(req);
+}
+
 Test(capture, other_paths_on_an_llm_host_keep_pairing)
 {
     int key = 0;

@@ -381,21 +381,75 @@ Test(price_apply, warned_set_is_bounded, .init = cr_redirect_stderr)
     cr_assert_eq(suppressed, 1);
 }
 
+/* Local servers (Ollama, and "local": self-hosted OpenAI-compatible servers
+ * reached over plain HTTP) have no bill: a model without a price row is
+ * free and known to be, without a warning. A model that does have a row,
+ * under any provider (a LiteLLM proxy forwarding to OpenAI), is priced. */
+struct local_case {
+    const char *provider, *req, *resp;
+    bool usage_known;
+    long in, out;
+    bool want_known;
+    double want;
+};
+
+static const struct local_case local_cases[] = {
+    { "ollama", "llama3.2", "llama3.2", true, 5000, 5000, true, 0 },
+    { "ollama", "qwen3:8b", NULL, true, 26, 282, true, 0 },
+    { "local", "Qwen/Qwen2.5-7B-Instruct", NULL, true, 1000, 1000, true, 0 },
+    { "LOCAL", "mistral-7b-instruct", "mistral-7b-instruct", true, 10, 10, true, 0 },
+    /* gpt-4o through a local proxy: 1000*2.50 + 1000*10 = 12500 */
+    { "local", "gpt-4o", "gpt-4o-2024-08-06", true, 1000, 1000, true, 0.0125 },
+    /* the response model wins: gpt-4o-mini 1000*0.15 + 1000*0.60 = 750 */
+    { "ollama", "my-alias", "gpt-4o-mini", true, 1000, 1000, true, 0.00075 },
+    /* another vendor's row, behind a prefix: claude-haiku-4-5 1/5:
+     * 1000*1 + 1000*5 = 6000 */
+    { "local", "anthropic/claude-haiku-4-5", NULL, true, 1000, 1000, true, 0.006 },
+    /* no usage: the cost is unknown, local or not */
+    { "ollama", "llama3.2", "llama3.2", false, 0, 0, false, 0 },
+    { "local", "gpt-4o", NULL, false, 0, 0, false, 0 },
+};
+
 Test(price_apply, local_models_are_free, .init = cr_redirect_stderr)
+{
+    unsetenv("TOKENTAP_LOG");
+    for (size_t i = 0; i < sizeof(local_cases) / sizeof(local_cases[0]); i++) {
+        const struct local_case *c = &local_cases[i];
+        struct tt_span s;
+
+        span_setup(&s, c->provider, c->req, c->resp);
+        s.usage_known = c->usage_known;
+        s.input_tokens = c->in;
+        s.output_tokens = c->out;
+        s.cost_usd = 1.0;
+        tt_price_apply(&s);
+        cr_expect_eq(s.cost_known, c->want_known, "case %zu (%s/%s): cost_known",
+                     i, c->provider, c->req);
+        cr_expect_float_eq(s.cost_usd, c->want, 1e-12, "case %zu (%s/%s): %.9f",
+                           i, c->provider, c->req, s.cost_usd);
+        tt_span_clear(&s);
+    }
+    fflush(stderr);
+    cr_assert_stderr_eq_str("");
+}
+
+Test(price_apply, local_rule_is_only_for_local_providers, .init = cr_redirect_stderr)
 {
     struct tt_span s;
 
+    /* An OpenAI span for a model OpenAI does not sell is unknown, not free,
+     * and a cloud provider never borrows another provider's row. */
     unsetenv("TOKENTAP_LOG");
-    span_setup(&s, "ollama", "llama3.2", "llama3.2");
-    s.input_tokens = 5000;
-    s.output_tokens = 5000;
-    s.cost_usd = 1.0;
+    span_setup(&s, "openai", "llama3.2", NULL);
+    s.input_tokens = 10;
     tt_price_apply(&s);
-    cr_assert(s.cost_known);
-    cr_assert_float_eq(s.cost_usd, 0.0, 0.0);
+    cr_assert_not(s.cost_known);
     tt_span_clear(&s);
-    fflush(stderr);
-    cr_assert_stderr_eq_str("");
+    span_setup(&s, "anthropic", "gpt-4o", NULL);
+    s.input_tokens = 10;
+    tt_price_apply(&s);
+    cr_assert_not(s.cost_known);
+    tt_span_clear(&s);
 }
 
 /* --- the table itself ------------------------------------------------------ */

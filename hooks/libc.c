@@ -1,0 +1,457 @@
+/* libc.c - plain-HTTP interposers: connect, send, sendto, sendmsg, write,
+ * writev, recv, recvfrom, recvmsg, read, readv, close, dup2, dup3.
+ *
+ * Local and self-hosted model servers (Ollama, vLLM, llama.cpp, LM Studio,
+ * a LiteLLM proxy on http://) are reached over plain TCP, so their bytes
+ * pass through these calls instead of OpenSSL. But read and write are also
+ * every program's file and pipe I/O, so the filter comes first and costs
+ * one byte load (fd_state[fd]) after the real call:
+ *
+ *   FD_NONE       not a TCP socket this process connect()ed: report nothing
+ *   FD_CANDIDATE  connect()ed to an AF_INET/AF_INET6 SOCK_STREAM address,
+ *                 nothing reported yet
+ *   FD_TRACKED    bytes reported: conn.c has an entry keyed by the fd
+ *
+ * Writes on a candidate go to tt_conn_write. conn.c decides on the first
+ * request head (Host header, TOKENTAP_HOSTS, known API path); as soon as
+ * it says the connection is not LLM traffic (another host and path, TLS
+ * records, any binary protocol), the fd drops back to FD_NONE and pays
+ * nothing more. Reads are reported on tracked fds only: conn.c ignores
+ * responses of connections it has not seen a request on anyway.
+ *
+ * As in ssl.c: the real function runs first (close excepted, see there),
+ * only bytes actually transferred are reported, errno is preserved, and
+ * hooks reached inside tokentap or libcurl (tt_rt_depth > 0) stand down.
+ *
+ * Not seen, by design or limit: accept()ed sockets (tokentap traces
+ * clients); fds >= TT_FD_MAX; dup()/fcntl(F_DUPFD) copies of a candidate;
+ * sendfile, splice, sendmmsg/recvmmsg, io_uring, TCP Fast Open without
+ * connect(); glibc's fortified __read_chk/__recv_chk (they call the
+ * syscall inside libc). A candidate closed behind our back (close_range,
+ * fclose of an fdopen()ed socket, a raw syscall) leaves a stale flag: the
+ * next write on the reused number reads as a new connection's first bytes
+ * and is dropped when it is not an HTTP request, and a new connect() on
+ * the number starts afresh. A vfork child that close()s a tracked socket
+ * shares our memory and ends the parent's capture of it (glibc's
+ * posix_spawn and CPython close through close_range or internal calls,
+ * which we do not see). */
+#undef _FORTIFY_SOURCE   /* fortified read/recv are inline wrappers we replace */
+
+#include "conn.h"
+#include "rt.h"
+#include "tt.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define TT_FD_MAX 65536
+
+enum { FD_NONE = 0, FD_CANDIDATE = 1, FD_TRACKED = 2 };
+
+/* Written at connect/close/first write, read by every hooked call. Bytes
+ * in .bss: only the page of the fds actually used is ever touched. */
+static unsigned char fd_state[TT_FD_MAX];
+
+#define FD_KEY(fd) ((const void *)(intptr_t)(fd))
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+static inline unsigned fd_get(int fd)
+{
+    return (unsigned)fd < TT_FD_MAX
+               ? __atomic_load_n(&fd_state[fd], __ATOMIC_RELAXED) : FD_NONE;
+}
+
+static inline void fd_set_state(int fd, unsigned s)
+{
+    __atomic_store_n(&fd_state[fd], (unsigned char)s, __ATOMIC_RELAXED);
+}
+
+/* glibc declares socket address arguments as a transparent union under
+ * _GNU_SOURCE; the definitions must match the declarations. */
+#ifdef __SOCKADDR_ALLTYPES
+#define SA_PTR(a) ((a).__sockaddr__)
+#else
+#define SA_PTR(a) (a)
+#endif
+
+/* --- the real functions ------------------------------------------------ */
+
+static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_write)(int, const void *, size_t);
+static ssize_t (*real_readv)(int, const struct iovec *, int);
+static ssize_t (*real_writev)(int, const struct iovec *, int);
+static ssize_t (*real_recv)(int, void *, size_t, int);
+static ssize_t (*real_send)(int, const void *, size_t, int);
+static ssize_t (*real_recvfrom)(int, void *, size_t, int, __SOCKADDR_ARG,
+                                socklen_t *);
+static ssize_t (*real_sendto)(int, const void *, size_t, int,
+                              __CONST_SOCKADDR_ARG, socklen_t);
+static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
+static ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
+static int (*real_connect)(int, __CONST_SOCKADDR_ARG, socklen_t);
+static int (*real_close)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+
+static __thread int resolving __attribute__((tls_model("initial-exec")));
+
+/* dlsym may allocate, and a malloc replacement that reads a file while it
+ * initialises would come straight back here before the slot is set: such
+ * a nested call gets NULL and its hook goes to the kernel directly. */
+static void *libc_sym(const char *name)
+{
+    void *f;
+
+    if (resolving)
+        return NULL;
+    resolving = 1;
+    f = dlsym(RTLD_NEXT, name);
+    resolving = 0;
+    return f;
+}
+
+#define REAL(slot, name)                                                      \
+    ({                                                                        \
+        __typeof__(slot) f_ = __atomic_load_n(&(slot), __ATOMIC_ACQUIRE);     \
+        if (unlikely(!f_)) {                                                  \
+            f_ = (__typeof__(slot))libc_sym(name);                            \
+            if (f_)                                                           \
+                __atomic_store_n(&(slot), f_, __ATOMIC_RELEASE);              \
+        }                                                                     \
+        f_;                                                                   \
+    })
+
+/* --- slow paths: candidate and tracked fds only ------------------------ */
+
+/* Forget fd: no more reporting, and conn.c finishes and drops whatever it
+ * holds for it (an ignored connection too: its entry would otherwise stay
+ * until the number is connected again). The flag goes first, so a thread
+ * that reuses the number from now on is never taken for this connection.
+ * Caller is inside tt_rt_enter() or passes in_rt = false (then conn.c is
+ * not touched). */
+static void fd_forget(int fd, bool in_rt)
+{
+    unsigned old = __atomic_exchange_n(&fd_state[fd], FD_NONE,
+                                       __ATOMIC_RELAXED);
+
+    if (old != FD_NONE && in_rt)
+        tt_conn_close(TT_CONN_FD, FD_KEY(fd));
+}
+
+/* n bytes of iov went out on a candidate or tracked fd. */
+static __attribute__((noinline)) void fd_wrote(int fd, const struct iovec *iov,
+                                              size_t iovcnt, size_t n)
+{
+    int saved = errno;
+
+    if (tt_rt_off) {
+        fd_forget(fd, false);
+    } else if (tt_rt_enter()) {
+        const void *key = FD_KEY(fd);
+        for (size_t i = 0; i < iovcnt && n > 0; i++) {
+            size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+            if (len)
+                tt_conn_write(TT_CONN_FD, key, NULL, iov[i].iov_base, len);
+            n -= len;
+        }
+        if (tt_conn_ignored(TT_CONN_FD, key)) {
+            fd_forget(fd, true);
+        } else {
+            /* Only a candidate is promoted: if another thread closed the
+             * fd meanwhile, its FD_NONE stands. */
+            unsigned char want = FD_CANDIDATE;
+            __atomic_compare_exchange_n(&fd_state[fd], &want, FD_TRACKED,
+                                        false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED);
+        }
+        tt_rt_leave();
+    }
+    errno = saved;
+}
+
+static void fd_wrote1(int fd, const void *buf, size_t n)
+{
+    struct iovec v = { .iov_base = (void *)buf, .iov_len = n };
+
+    fd_wrote(fd, &v, 1, n);
+}
+
+/* A read on a tracked fd returned ret; asked = bytes the caller had room
+ * for (a 0-byte read returning 0 is not the peer closing). */
+static __attribute__((noinline)) void fd_read_done(int fd,
+                                                  const struct iovec *iov,
+                                                  size_t iovcnt, ssize_t ret,
+                                                  size_t asked)
+{
+    int saved = errno;
+
+    if (ret < 0 || (ret == 0 && asked == 0))
+        return;
+    if (tt_rt_enter()) {
+        const void *key = FD_KEY(fd);
+        if (ret == 0) {
+            tt_conn_eof(TT_CONN_FD, key);
+        } else {
+            size_t n = (size_t)ret;
+            for (size_t i = 0; i < iovcnt && n > 0; i++) {
+                size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+                if (len)
+                    tt_conn_read(TT_CONN_FD, key, iov[i].iov_base, len);
+                n -= len;
+            }
+        }
+        tt_rt_leave();
+    }
+    errno = saved;
+}
+
+static void fd_read1(int fd, void *buf, ssize_t ret, size_t asked)
+{
+    struct iovec v = { .iov_base = buf, .iov_len = asked };
+
+    fd_read_done(fd, &v, 1, ret, asked);
+}
+
+static size_t iov_total(const struct iovec *iov, size_t n)
+{
+    size_t t = 0;
+
+    for (size_t i = 0; i < n; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+/* MSG_PEEK leaves the bytes to be read again; MSG_TRUNC on TCP discards
+ * them without filling buf; MSG_ERRQUEUE is not stream data. */
+#define RECV_SKIP (MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE)
+
+/* connect() on fd returned ret. EALREADY/EISCONN/failures change nothing
+ * (the same socket, or one the app will close). A success or EINPROGRESS
+ * is a new connection on this fd number: whatever was recorded under it
+ * belongs to an old one. (A second connect() that only completes a
+ * non-blocking one also returns 0; no byte can have been transferred
+ * before it, so there is nothing to lose.) */
+static __attribute__((noinline)) void fd_connected(int fd,
+                                                  const struct sockaddr *sa,
+                                                  socklen_t len, int ret)
+{
+    int saved = errno;
+
+    if (ret != 0 && saved != EINPROGRESS)
+        return;
+    bool inet = sa && len >= sizeof(sa_family_t) &&
+                (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
+    unsigned old = fd_get(fd);
+    if (!inet && old == FD_NONE)
+        return;                 /* AF_UNIX and friends: the common case */
+    if (!tt_rt_enter()) {
+        fd_forget(fd, false);
+        errno = saved;
+        return;
+    }
+    fd_forget(fd, true);
+    if (inet) {
+        int type = 0;
+        socklen_t tl = sizeof(type);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+            type == SOCK_STREAM) {
+            /* A close we did not see (close_range, a raw syscall) may have
+             * left an entry under this number: drop it before reuse. */
+            if (old == FD_NONE)
+                tt_conn_close(TT_CONN_FD, FD_KEY(fd));
+            fd_set_state(fd, FD_CANDIDATE);
+        }
+    }
+    tt_rt_leave();
+    errno = saved;
+}
+
+static __attribute__((noinline)) void fd_closing(int fd)
+{
+    int saved = errno;
+
+    if (tt_rt_enter()) {
+        fd_forget(fd, true);
+        tt_rt_leave();
+    } else {
+        fd_forget(fd, false);
+    }
+    errno = saved;
+}
+
+/* --- hooks --------------------------------------------------------------- */
+
+TT_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+    int (*f)(int, __CONST_SOCKADDR_ARG, socklen_t) =
+        REAL(real_connect, "connect");
+    int ret = f ? f(fd, addr, len)
+                : (int)syscall(SYS_connect, fd, SA_PTR(addr), len);
+
+    if ((unsigned)fd < TT_FD_MAX)
+        fd_connected(fd, SA_PTR(addr), len, ret);
+    return ret;
+}
+
+TT_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    ssize_t (*f)(int, const void *, size_t) = REAL(real_write, "write");
+    ssize_t ret = f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+
+    if (unlikely(fd_get(fd) != FD_NONE) && ret > 0)
+        fd_wrote1(fd, buf, (size_t)ret);
+    return ret;
+}
+
+TT_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    ssize_t (*f)(int, const void *, size_t, int) = REAL(real_send, "send");
+    ssize_t ret = f ? f(fd, buf, n, flags)
+                    : syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+
+    if (unlikely(fd_get(fd) != FD_NONE) && ret > 0)
+        fd_wrote1(fd, buf, (size_t)ret);
+    return ret;
+}
+
+TT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+                         __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+    ssize_t (*f)(int, const void *, size_t, int, __CONST_SOCKADDR_ARG,
+                 socklen_t) = REAL(real_sendto, "sendto");
+    ssize_t ret = f ? f(fd, buf, n, flags, addr, len)
+                    : syscall(SYS_sendto, fd, buf, n, flags, SA_PTR(addr), len);
+
+    if (unlikely(fd_get(fd) != FD_NONE) && ret > 0)
+        fd_wrote1(fd, buf, (size_t)ret);
+    return ret;
+}
+
+TT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    ssize_t (*f)(int, const struct iovec *, int) = REAL(real_writev, "writev");
+    ssize_t ret = f ? f(fd, iov, iovcnt) : syscall(SYS_writev, fd, iov, iovcnt);
+
+    if (unlikely(fd_get(fd) != FD_NONE) && ret > 0)
+        fd_wrote(fd, iov, (size_t)iovcnt, (size_t)ret);
+    return ret;
+}
+
+TT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    ssize_t (*f)(int, const struct msghdr *, int) =
+        REAL(real_sendmsg, "sendmsg");
+    ssize_t ret = f ? f(fd, msg, flags) : syscall(SYS_sendmsg, fd, msg, flags);
+
+    if (unlikely(fd_get(fd) != FD_NONE) && ret > 0)
+        fd_wrote(fd, msg->msg_iov, msg->msg_iovlen, (size_t)ret);
+    return ret;
+}
+
+TT_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    ssize_t (*f)(int, void *, size_t) = REAL(real_read, "read");
+    ssize_t ret = f ? f(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+
+    if (unlikely(fd_get(fd) == FD_TRACKED))
+        fd_read1(fd, buf, ret, n);
+    return ret;
+}
+
+TT_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    ssize_t (*f)(int, void *, size_t, int) = REAL(real_recv, "recv");
+    ssize_t ret = f ? f(fd, buf, n, flags)
+                    : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+
+    if (unlikely(fd_get(fd) == FD_TRACKED) && !(flags & RECV_SKIP))
+        fd_read1(fd, buf, ret, n);
+    return ret;
+}
+
+TT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+                           __SOCKADDR_ARG addr, socklen_t *len)
+{
+    ssize_t (*f)(int, void *, size_t, int, __SOCKADDR_ARG, socklen_t *) =
+        REAL(real_recvfrom, "recvfrom");
+    ssize_t ret = f ? f(fd, buf, n, flags, addr, len)
+                    : syscall(SYS_recvfrom, fd, buf, n, flags, SA_PTR(addr),
+                              len);
+
+    if (unlikely(fd_get(fd) == FD_TRACKED) && !(flags & RECV_SKIP))
+        fd_read1(fd, buf, ret, n);
+    return ret;
+}
+
+TT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    ssize_t (*f)(int, const struct iovec *, int) = REAL(real_readv, "readv");
+    ssize_t ret = f ? f(fd, iov, iovcnt) : syscall(SYS_readv, fd, iov, iovcnt);
+
+    if (unlikely(fd_get(fd) == FD_TRACKED) && iovcnt > 0)
+        fd_read_done(fd, iov, (size_t)iovcnt, ret,
+                     iov_total(iov, (size_t)iovcnt));
+    return ret;
+}
+
+TT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    ssize_t (*f)(int, struct msghdr *, int) = REAL(real_recvmsg, "recvmsg");
+    ssize_t ret = f ? f(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
+
+    if (unlikely(fd_get(fd) == FD_TRACKED) && !(flags & RECV_SKIP) &&
+        ret >= 0)
+        fd_read_done(fd, msg->msg_iov, msg->msg_iovlen, ret,
+                     iov_total(msg->msg_iov, msg->msg_iovlen));
+    return ret;
+}
+
+/* The one hook that reports before the real call: once the number is
+ * closed another thread may get it from open() or socket(), and its bytes
+ * must never be taken for this connection's. */
+TT_EXPORT int close(int fd)
+{
+    int (*f)(int) = REAL(real_close, "close");
+
+    if (unlikely(fd_get(fd) != FD_NONE))
+        fd_closing(fd);
+    return f ? f(fd) : (int)syscall(SYS_close, fd);
+}
+
+/* dup2/dup3 close newfd implicitly when it is open: if it was a candidate,
+ * its connection ends here (the copy is not a candidate: see the top). */
+TT_EXPORT int dup2(int oldfd, int newfd)
+{
+    int (*f)(int, int) = REAL(real_dup2, "dup2");
+    int ret;
+
+    if (f)
+        ret = f(oldfd, newfd);
+    else
+#ifdef SYS_dup2
+        ret = (int)syscall(SYS_dup2, oldfd, newfd);
+#else
+        ret = oldfd == newfd ? (fcntl(oldfd, F_GETFD) < 0 ? -1 : newfd)
+                             : (int)syscall(SYS_dup3, oldfd, newfd, 0);
+#endif
+    if (unlikely(fd_get(newfd) != FD_NONE) && ret >= 0 && oldfd != newfd)
+        fd_closing(newfd);
+    return ret;
+}
+
+TT_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    int (*f)(int, int, int) = REAL(real_dup3, "dup3");
+    int ret = f ? f(oldfd, newfd, flags)
+                : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+
+    if (unlikely(fd_get(newfd) != FD_NONE) && ret >= 0)
+        fd_closing(newfd);
+    return ret;
+}
