@@ -75,22 +75,6 @@ struct tt_mock_conn {
 	char in[TT_MOCK_IN_CAP];
 };
 
-struct tt_mock_provider;
-
-/* Everything one model call needs to render a response. */
-struct tt_mock_call {
-	const struct tt_mock_provider *prov;
-	const struct tt_mock_req *req;
-	struct tt_mock_usage u;
-	const char *model;                /* borrowed from the request JSON or req */
-	int include_usage;
-	long chunks;
-	const char *tool_name;            /* non-NULL when the request has tools */
-	json_t *tool_input;               /* owned: sample arguments object */
-	char *tool_args;                  /* owned: tool_input serialised */
-	char id[64], tool_id[64];
-	json_int_t created;
-};
 
 /* HTTP/1.1 transmitter: one per request of a connection. */
 struct tt_mock_h1tx {
@@ -99,28 +83,8 @@ struct tt_mock_h1tx {
 	int chunked;                      /* stream body: 0 for HTTP/1.0, ends at close */
 };
 
-/* A streaming response in progress: counts events for x-mock-cut. */
-struct tt_mock_stream {
-	struct tt_mock_tx *tx;
-	const struct tt_mock_req *req;
-	long sent;
-};
 
-struct tt_mock_err {
-	int status;
-	const char *reason, *message, *oa_type, *oa_code, *an_type;
-};
 
-struct tt_mock_provider {
-	const char *name, *path, *reqid_header, *id_prefix, *tool_id_prefix;
-	const char *tool_fn_key;          /* OpenAI nests the tool under "function" */
-	const char *tool_schema_key;      /* where the tool's JSON schema lives; NULL: no tools */
-	const char *stream_ctype;         /* Content-Type of a streamed response */
-	int stream_default;               /* streams when the request has no "stream" (Ollama) */
-	json_t *(*error_body)(const struct tt_mock_err *e, const char *msg);
-	json_t *(*response)(const struct tt_mock_call *k);
-	int (*stream)(struct tt_mock_stream *s, const struct tt_mock_call *k);
-};
 
 /* Set from the signal handler; lock-free atomics are async-signal-safe. */
 atomic_int tt_mock_stop;
@@ -145,7 +109,7 @@ static const struct tt_mock_err tt_mock_errs[] = {
 	{0, "Error", "Error (mock).", "server_error", NULL, "api_error"},
 };
 
-static const struct tt_mock_err *tt_mock_err_for(int status)
+const struct tt_mock_err *tt_mock_err_for(int status)
 {
 	size_t i;
 
@@ -162,7 +126,7 @@ static const char *const tt_mock_words[] = {
 	" is", " canned", " and", " free.",
 };
 
-static const char *tt_mock_piece(long i)
+const char *tt_mock_piece(long i)
 {
 	size_t n = sizeof tt_mock_words / sizeof tt_mock_words[0];
 
@@ -171,7 +135,7 @@ static const char *tt_mock_piece(long i)
 
 /* --- small utilities --------------------------------------------------- */
 
-static unsigned long tt_mock_next_seq(void)
+unsigned long tt_mock_next_seq(void)
 {
 	return atomic_fetch_add(&tt_mock_seq, 1);
 }
@@ -712,7 +676,7 @@ static int tt_mock_send_error(struct tt_mock_tx *tx, const struct tt_mock_provid
 
 /* One stream event, already framed (SSE event or NDJSON line). Honours
  * x-mock-delay-ms and x-mock-cut. */
-static int tt_mock_emit_raw(struct tt_mock_stream *s, const char *buf, size_t n)
+int tt_mock_emit_raw(struct tt_mock_stream *s, const char *buf, size_t n)
 {
 	int rc;
 
@@ -729,7 +693,7 @@ static int tt_mock_emit_raw(struct tt_mock_stream *s, const char *buf, size_t n)
 }
 
 /* One SSE event. */
-static int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char *data)
+int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char *data)
 {
 	size_t dlen = strlen(data), elen = event ? strlen(event) : 0;
 	size_t plen = (event ? 8 + elen : 0) + 6 + dlen + 2, n = 0;
@@ -751,7 +715,7 @@ static int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char 
 }
 
 /* Emits j (reference stolen) as the event's data. */
-static int tt_mock_emit_json(struct tt_mock_stream *s, const char *event, json_t *j)
+int tt_mock_emit_json(struct tt_mock_stream *s, const char *event, json_t *j)
 {
 	char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	int rc = d ? tt_mock_emit(s, event, d) : -1;
@@ -762,7 +726,7 @@ static int tt_mock_emit_json(struct tt_mock_stream *s, const char *event, json_t
 }
 
 /* Emits j (reference stolen) as one NDJSON line. */
-static int tt_mock_emit_line(struct tt_mock_stream *s, json_t *j)
+int tt_mock_emit_line(struct tt_mock_stream *s, json_t *j)
 {
 	char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	size_t n = d ? strlen(d) : 0;
@@ -779,7 +743,7 @@ static int tt_mock_emit_line(struct tt_mock_stream *s, json_t *j)
 }
 
 /* Fragment i of n of the tool arguments, as [start, end). */
-static void tt_mock_frag(const char *args, long i, long n, size_t *start, size_t *len)
+void tt_mock_frag(const char *args, long i, long n, size_t *start, size_t *len)
 {
 	size_t total = strlen(args);
 
@@ -789,14 +753,14 @@ static void tt_mock_frag(const char *args, long i, long n, size_t *start, size_t
 
 /* Deltas in a stream: words of the text, or fragments of the tool
  * arguments (never more fragments than bytes). */
-static long tt_mock_delta_count(const struct tt_mock_call *k)
+long tt_mock_delta_count(const struct tt_mock_call *k)
 {
 	long alen = k->tool_args ? (long)strlen(k->tool_args) : k->chunks;
 
 	return k->chunks < alen ? k->chunks : alen;
 }
 
-static char *tt_mock_text(long chunks)
+char *tt_mock_text(long chunks)
 {
 	size_t cap = 1, n = 0;
 	char *t;
@@ -1202,7 +1166,7 @@ static const struct tt_mock_provider *tt_mock_guess(const struct tt_mock_req *r)
 
 /* A plausible value for a JSON-schema property, so clients that validate
  * tool arguments against their schema accept them. */
-static json_t *tt_mock_sample(json_t *schema)
+json_t *tt_mock_sample(json_t *schema)
 {
 	json_t *en = json_object_get(schema, "enum");
 	const char *type = json_string_value(json_object_get(schema, "type"));
@@ -1259,7 +1223,9 @@ static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provid
 		return tt_mock_send_error(tx, p, (int)r->status, NULL) < 0 ? -1 : (int)r->status;
 	else if (!(body = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr)) || !json_is_object(body))
 		snprintf(msg, sizeof msg, "We could not parse the JSON body of your request (mock).");
-	else if (!(k.model = r->resp_model[0] ? r->resp_model : json_string_value(json_object_get(body, "model"))) ||
+	else if (!(k.model = r->resp_model[0] ? r->resp_model
+			     : p->model_of ? p->model_of(r, body, k.model_buf, sizeof k.model_buf)
+			     : json_string_value(json_object_get(body, "model"))) ||
 		 !*k.model)
 		snprintf(msg, sizeof msg, "model: Field required (mock).");
 	if (msg[0]) {
@@ -1269,12 +1235,13 @@ static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provid
 	if (r->chunks)
 		k.chunks = r->chunks;
 	st = json_object_get(body, "stream");
-	*stream = p->stream_default ? !json_is_false(st) : json_is_true(st);
+	*stream = p->wants_stream ? p->wants_stream(r, body)
+		  : p->stream_default ? !json_is_false(st) : json_is_true(st);
 	k.include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
 	k.created = (json_int_t)time(NULL);
 	snprintf(k.id, sizeof k.id, "%s%016lx", p->id_prefix, id);
 	snprintf(k.tool_id, sizeof k.tool_id, "%s%016lx", p->tool_id_prefix, id);
-	if (tt_mock_tool(&k, body) < 0)
+	if ((p->tools_of ? p->tools_of(&k, body) : tt_mock_tool(&k, body)) < 0)
 		rc = -1;
 	else if (!*stream)
 		rc = tt_mock_send_json(tx, p, 200, p->response(&k)) < 0 ? -1 : 200;
@@ -1287,6 +1254,16 @@ out:
 	json_decref(body);
 	return rc;
 }
+
+/* Provider route tables defined in tools/mock_<provider>.c, each ended by
+ * a row whose name is NULL. */
+extern const struct tt_mock_provider tt_mock_gemini_routes[] __attribute__((weak));
+extern const struct tt_mock_provider tt_mock_bedrock_routes[] __attribute__((weak));
+extern const struct tt_mock_provider tt_mock_compat_routes[] __attribute__((weak));
+extern const struct tt_mock_provider tt_mock_openai_extra_routes[] __attribute__((weak));
+static const struct tt_mock_provider *const tt_mock_route_tables[] = {
+	tt_mock_gemini_routes, tt_mock_bedrock_routes, tt_mock_compat_routes, tt_mock_openai_extra_routes,
+};
 
 void tt_mock_dispatch(struct tt_mock_tx *tx)
 {
@@ -1301,6 +1278,14 @@ void tt_mock_dispatch(struct tt_mock_tx *tx)
 	for (i = 0; i < sizeof tt_mock_providers / sizeof tt_mock_providers[0]; i++)
 		if (!strcmp(r->path, tt_mock_providers[i].path))
 			p = &tt_mock_providers[i];
+	/* Routes of the providers that live in their own files (weak: a
+	 * table that is not linked in is NULL). First match wins. */
+	for (i = 0; !p && i < sizeof tt_mock_route_tables / sizeof tt_mock_route_tables[0]; i++)
+		for (const struct tt_mock_provider *t = tt_mock_route_tables[i]; t && t->name; t++)
+			if (t->match ? t->match(r->path) : !strcmp(r->path, t->path)) {
+				p = t;
+				break;
+			}
 	if (!strcmp(r->path, "/health") && !strcmp(r->method, "GET")) {
 		status = tt_mock_send_body(tx, NULL, 200, "text/plain", "ok", 2) < 0 ? -1 : 200;
 	} else if (!strcmp(r->path, "/api/tags") && !strcmp(r->method, "GET")) {

@@ -91,4 +91,82 @@ void tt_mock_sleep_ms(long ms);
 void tt_mock_h2_serve(struct tt_mock_server *srv, int fd, SSL *ssl, const char *pre,
 		      size_t pre_len);
 
+/* --- providers -------------------------------------------------------------
+ * A provider of the mock is a struct tt_mock_provider: callbacks that render
+ * its error bodies, whole responses and streams. The OpenAI, Anthropic and
+ * Ollama rows live in mock.c; others live in tools/mock_<provider>.c as a
+ * table `const struct tt_mock_provider tt_mock_<provider>_routes[]` ended by
+ * a row whose name is NULL (mock.c lists the tables it knows, weakly). */
+
+#include <jansson.h>
+
+struct tt_mock_provider;
+
+struct tt_mock_err {
+	int status;
+	const char *reason, *message, *oa_type, *oa_code, *an_type;
+};
+
+/* Everything one model call needs to render a response. */
+struct tt_mock_call {
+	const struct tt_mock_provider *prov;
+	const struct tt_mock_req *req;
+	struct tt_mock_usage u;
+	const char *model;                /* borrowed from the request JSON or req */
+	int include_usage;
+	long chunks;
+	const char *tool_name;            /* non-NULL when the request has tools */
+	json_t *tool_input;               /* owned: sample arguments object */
+	char *tool_args;                  /* owned: tool_input serialised */
+	char id[64], tool_id[64];
+	char model_buf[256];              /* model_of writes a path-borne model here */
+	json_int_t created;
+};
+
+/* A streaming response in progress: counts events for x-mock-cut. */
+struct tt_mock_stream {
+	struct tt_mock_tx *tx;
+	const struct tt_mock_req *req;
+	long sent;
+};
+
+struct tt_mock_provider {
+	const char *name, *path, *reqid_header, *id_prefix, *tool_id_prefix;
+	const char *tool_fn_key;          /* OpenAI nests the tool under "function" */
+	const char *tool_schema_key;      /* where the tool's JSON schema lives; NULL: no tools */
+	const char *stream_ctype;         /* Content-Type of a streamed response */
+	int stream_default;               /* streams when the request has no "stream" (Ollama) */
+	json_t *(*error_body)(const struct tt_mock_err *e, const char *msg);
+	json_t *(*response)(const struct tt_mock_call *k);
+	int (*stream)(struct tt_mock_stream *s, const struct tt_mock_call *k);
+	/* Optional, for APIs that do not look like OpenAI's (all may be NULL):
+	 * match: the route by pattern instead of the exact `path`;
+	 * model_of: the model when it is not the body's "model" (Gemini and
+	 *   Bedrock carry it in the path), written into buf or returned;
+	 * wants_stream: whether to stream when the body's "stream" does not
+	 *   say (streamGenerateContent, converse-stream);
+	 * tools_of: fill k->tool_name/tool_input/tool_args from the request's
+	 *   own tool shape (functionDeclarations, toolConfig) or leave them
+	 *   NULL; returns 0 or -1. */
+	int (*match)(const char *path);
+	const char *(*model_of)(const struct tt_mock_req *r, json_t *body, char *buf, size_t n);
+	int (*wants_stream)(const struct tt_mock_req *r, json_t *body);
+	int (*tools_of)(struct tt_mock_call *k, json_t *body);
+};
+
+/* Helpers for provider callbacks (mock.c). */
+const struct tt_mock_err *tt_mock_err_for(int status);
+const char *tt_mock_piece(long i);            /* the i-th word of the reply */
+char *tt_mock_text(long chunks);              /* the whole reply; free() it */
+long tt_mock_delta_count(const struct tt_mock_call *k);
+void tt_mock_frag(const char *args, long i, long n, size_t *start, size_t *len);
+unsigned long tt_mock_next_seq(void);
+json_t *tt_mock_sample(json_t *schema);       /* sample arguments for a schema */
+/* Stream events; each leaves at once and counts for x-mock-cut. Return 0,
+ * or -1 when the stream was cut or the client went away (stop then). */
+int tt_mock_emit_raw(struct tt_mock_stream *s, const char *buf, size_t n);
+int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char *data);
+int tt_mock_emit_json(struct tt_mock_stream *s, const char *event, json_t *j);  /* takes j */
+int tt_mock_emit_line(struct tt_mock_stream *s, json_t *j);                    /* NDJSON; takes j */
+
 #endif
