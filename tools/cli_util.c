@@ -411,9 +411,12 @@ static bool shell_safe(const char *a)
 /* Secrets on a command line (curl -H 'authorization: Bearer ...',
  * --api-key K, OPENAI_API_KEY=..., ?key=...) must not reach the store with
  * the recorded command. Header names and flags that carry secrets: */
-static const char *const secret_headers[] = {
-    "authorization", "proxy-authorization", "x-api-key", "api-key",
-    "x-goog-api-key", "cookie", "openai-organization",
+/* A header is secret when its name contains one of these (any case):
+ * authorization, x-api-key, x-goog-api-key, x-amz-security-token,
+ * cookie, x-ms-client-secret... A list of names would miss the next one. */
+static const char *const secret_header_words[] = {
+    "auth", "key", "token", "secret", "cookie", "signature", "credential",
+    "password", "session",
 };
 static const char *const secret_flags[] = {
     "--api-key", "--api_key", "--token", "--key", "--password", "-u",
@@ -426,6 +429,17 @@ static const char *const secret_words[] = {
 static const char *const secret_prefixes[] = { "sk-", "AIza", "xai-", "gsk_" };
 
 #define REDACTED "[redacted]"
+
+/* Whether word occurs in p[0..n), ignoring case. */
+static bool memmem_ci(const char *p, size_t n, const char *word)
+{
+    size_t wl = strlen(word);
+
+    for (size_t i = 0; i + wl <= n; i++)
+        if (!strncasecmp(p + i, word, wl))
+            return true;
+    return false;
+}
 
 /* Returns a newly allocated copy of arg with secrets replaced; prev is the
  * argument before it (flags such as --api-key make the whole next one a
@@ -442,10 +456,11 @@ char *tt_cli_redact_arg(const char *prev, const char *arg)
             return strdup(REDACTED);
     /* "Name: value" header arguments. */
     const char *colon = strchr(arg, ':');
-    if (colon) {
+    if (colon && colon > arg && !memchr(arg, ' ', (size_t)(colon - arg)) &&
+        !memchr(arg, '/', (size_t)(colon - arg))) {
         size_t nl = (size_t)(colon - arg);
-        for (size_t i = 0; i < sizeof(secret_headers) / sizeof(*secret_headers); i++)
-            if (tt_tok_ieq(arg, nl, secret_headers[i])) {
+        for (size_t i = 0; i < sizeof(secret_header_words) / sizeof(*secret_header_words); i++)
+            if (memmem_ci(arg, nl, secret_header_words[i])) {
                 if (tt_buf_append(&b, arg, nl + 1) ||
                     tt_buf_append_str(&b, " " REDACTED))
                     goto fail;
