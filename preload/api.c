@@ -2,8 +2,7 @@
  *
  * Detection is by path because the same API is served from many hosts
  * (api.openai.com, Azure deployments, OpenRouter, vLLM, llama.cpp...).
- * New APIs (/v1/responses, /v1/embeddings, Gemini, Bedrock) are new rows
- * in tt_api_routes. */
+ * New APIs (Gemini, Bedrock) are new rows in tt_api_routes. */
 #include "api.h"
 #include "tt.h"
 
@@ -13,8 +12,14 @@
 
 enum tt_api_match_kind {
     TT_API_EXACT,     /* the whole path */
-    TT_API_SUFFIX     /* the path ends with the pattern (which starts with
-                       * '/', so it always matches whole segments) */
+    TT_API_SUFFIX,    /* the path ends with the pattern (which starts with
+                       * '/', so it always matches whole segments, or ':'
+                       * for a method after a resource, Gemini's
+                       * {model}:generateContent) */
+    TT_API_SEGMENT    /* pattern, then exactly one non-empty segment, then
+                       * suffix: "/model/" {id} "/converse" (AWS puts the
+                       * model in the path; a bare ".../invoke" on another
+                       * API is not claimed) */
 };
 
 struct tt_api_route {
@@ -22,6 +27,7 @@ struct tt_api_route {
     enum tt_api_match_kind kind;
     const char *pattern;
     const struct tt_api_ops *ops;
+    const char *suffix;       /* TT_API_SEGMENT only */
 };
 
 /* First match wins: put more specific rows first. */
@@ -29,14 +35,45 @@ static const struct tt_api_route tt_api_routes[] = {
     /* /v1/chat/completions (OpenAI, Groq, vLLM...), /chat/completions
      * (DeepSeek), /openai/deployments/{d}/chat/completions (Azure),
      * /api/v1/chat/completions (OpenRouter). */
-    { "POST", TT_API_SUFFIX, "/chat/completions", &tt_openai_chat_api },
+    { "POST", TT_API_SUFFIX, "/chat/completions", &tt_openai_chat_api,
+      NULL },
+    /* OpenAI's other model APIs, also behind a gateway prefix
+     * (/openai/v1/responses). Legacy completions must stay after the chat
+     * row: only "/v1/completions" itself, never ".../chat/completions". */
+    { "POST", TT_API_SUFFIX, "/v1/responses", &tt_openai_responses_api,
+      NULL },
+    { "POST", TT_API_SUFFIX, "/v1/embeddings", &tt_openai_embeddings_api,
+      NULL },
+    { "POST", TT_API_SUFFIX, "/v1/completions", &tt_openai_completions_api,
+      NULL },
     /* /v1/messages, and the same behind a gateway prefix. Not
      * /v1/messages/count_tokens or /v1/messages/batches. */
-    { "POST", TT_API_SUFFIX, "/v1/messages", &tt_anthropic_messages_api },
+    { "POST", TT_API_SUFFIX, "/v1/messages", &tt_anthropic_messages_api,
+      NULL },
+    /* Cohere v2 chat (api.cohere.com/v2/chat). */
+    { "POST", TT_API_SUFFIX, "/v2/chat", &tt_cohere_chat_api, NULL },
     /* Ollama's native API (its OpenAI-compatible /v1/chat/completions is
      * the first row). Suffix rows, so a reverse proxy's prefix is fine. */
-    { "POST", TT_API_SUFFIX, "/api/chat", &tt_ollama_chat_api },
-    { "POST", TT_API_SUFFIX, "/api/generate", &tt_ollama_generate_api },
+    { "POST", TT_API_SUFFIX, "/api/chat", &tt_ollama_chat_api,
+      NULL },
+    { "POST", TT_API_SUFFIX, "/api/generate", &tt_ollama_generate_api,
+      NULL },
+    /* Gemini: the model and the method share the last segment
+     * (/v1beta/models/{model}:generateContent, Vertex
+     * .../publishers/google/models/{model}:streamGenerateContent). */
+    { "POST", TT_API_SUFFIX, ":generateContent", &tt_gemini_generate_api,
+      NULL },
+    { "POST", TT_API_SUFFIX, ":streamGenerateContent",
+      &tt_gemini_generate_api, NULL },
+    /* AWS Bedrock runtime: /model/{modelId}/{operation}, the model id
+     * URL-encoded (us.anthropic.claude-3-5-haiku-20241022-v1%3A0). */
+    { "POST", TT_API_SEGMENT, "/model/", &tt_bedrock_converse_api,
+      "/converse" },
+    { "POST", TT_API_SEGMENT, "/model/", &tt_bedrock_converse_api,
+      "/converse-stream" },
+    { "POST", TT_API_SEGMENT, "/model/", &tt_bedrock_invoke_api, "/invoke" },
+    { "POST", TT_API_SEGMENT, "/model/", &tt_bedrock_invoke_api,
+      "/invoke-with-response-stream" },
 };
 
 static bool tt_api_route_match(const struct tt_api_route *r, const char *path,
@@ -49,6 +86,13 @@ static bool tt_api_route_match(const struct tt_api_route *r, const char *path,
         return len == plen && memcmp(path, r->pattern, plen) == 0;
     case TT_API_SUFFIX:
         return len >= plen && memcmp(path + len - plen, r->pattern, plen) == 0;
+    case TT_API_SEGMENT: {
+        size_t slen = strlen(r->suffix);
+        if (len <= plen + slen || memcmp(path, r->pattern, plen) != 0 ||
+            memcmp(path + len - slen, r->suffix, slen) != 0)
+            return false;
+        return memchr(path + plen, '/', len - plen - slen) == NULL;
+    }
     }
     return false;
 }

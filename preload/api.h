@@ -34,7 +34,10 @@ struct tt_api_ops {
     int (*response_begin)(struct tt_span *span, void **state);
 
     /* One SSE event of a streaming response; now = arrival time (epoch ns),
-     * for tt_span_first_token() on the first content delta. */
+     * for tt_span_first_token() on the first content delta. Also one
+     * message of an AWS event stream (application/vnd.amazon.eventstream):
+     * event = its :event-type, data = its payload; exceptions come as
+     * "exception:<:exception-type>" (tt_es_msg_event, eventstream.h). */
     int (*sse_event)(void *state, struct tt_span *span,
                      const char *event, size_t event_len,
                      const char *data, size_t data_len, int64_t now);
@@ -62,9 +65,16 @@ struct tt_api_ops {
 
 /* Registered APIs (providers/<name>.c each define one). */
 extern const struct tt_api_ops tt_openai_chat_api;
+extern const struct tt_api_ops tt_openai_responses_api;
+extern const struct tt_api_ops tt_openai_embeddings_api;
+extern const struct tt_api_ops tt_openai_completions_api;
 extern const struct tt_api_ops tt_anthropic_messages_api;
+extern const struct tt_api_ops tt_bedrock_converse_api;
+extern const struct tt_api_ops tt_bedrock_invoke_api;
+extern const struct tt_api_ops tt_cohere_chat_api;
 extern const struct tt_api_ops tt_ollama_chat_api;
 extern const struct tt_api_ops tt_ollama_generate_api;
+extern const struct tt_api_ops tt_gemini_generate_api;
 
 /* The API a request path speaks (query string ignored), or NULL. */
 const struct tt_api_ops *tt_api_match(const char *method, size_t method_len,

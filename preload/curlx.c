@@ -675,7 +675,7 @@ static void xfer_open(CURL *h, struct xfer *x, int64_t now)
 
     getinfo_fn gi = REAL(real_getinfo, "curl_easy_getinfo");
     header_fn hdr = REAL(real_header, "curl_easy_header");
-    struct tt_hdr hs[2];
+    struct tt_hdr hs[2 + TT_PROVIDER_HEADER_PROBES];
     size_t n = 0;
     char *ct = NULL;
     struct curl_header *ce = NULL;
@@ -685,6 +685,17 @@ static void xfer_open(CURL *h, struct xfer *x, int64_t now)
         CURLHE_OK && ce && ce->value)
         hs[n++] = (struct tt_hdr){ "content-encoding", 16, ce->value,
                                    strlen(ce->value) };
+    /* The headers that name a provider (gateways on unnamed hosts:
+     * tt_provider_from_headers); libcurl only answers by name. */
+    for (size_t i = 0; hdr && tt_provider_header_probe(i) &&
+                       n < sizeof(hs) / sizeof(hs[0]); i++) {
+        struct curl_header *ph = NULL;
+        const char *name = tt_provider_header_probe(i);
+        if (hdr(h, name, 0, CURLH_HEADER, -1, &ph) == CURLHE_OK && ph &&
+            ph->value)
+            hs[n++] = (struct tt_hdr){ name, strlen(name), ph->value,
+                                       strlen(ph->value) };
+    }
     x->want_body = tt_ex_resp_head_ex(x->ex, (int)code, hs, n,
                                       x->decoded ? TT_EX_BODY_DECODED : 0,
                                       now);

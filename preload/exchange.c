@@ -2,7 +2,9 @@
 #include "exchange.h"
 #include "decode.h"
 #include "deliver.h"
+#include "eventstream.h"
 #include "price.h"
+#include "provider.h"
 #include "rt.h"
 #include "sse.h"
 
@@ -25,10 +27,16 @@ struct tt_exchange {
     int64_t now;                  /* arrival time of the bytes being fed */
     bool sse_on;
     bool ndjson_on;
+    /* AWS application/vnd.amazon.eventstream (Bedrock streams): binary
+     * messages handed to api->sse_event one by one (eventstream.h). */
+    bool es_on;
+    struct tt_es es;
     struct tt_buf line;           /* NDJSON: the line being assembled */
     bool resp_started;
     bool body_error;              /* decoding failed: body unusable */
     bool req_parsed;
+    bool provider_guess;          /* span.provider is the API's default:
+                                     the response head may name the real one */
 };
 
 static const char *const secret_params[] = {
@@ -94,6 +102,7 @@ struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
         return ex;
     struct tt_span *s = &ex->span;
     s->start_time = now;
+    ex->provider_guess = tt_provider_is_guess(req->host, req->host_len);
     tt_ex_redact_target(req->target, req->target_len, path, sizeof(path));
     if (tt_span_set(&s->provider, req->provider) ||
         tt_span_set(&s->operation, ex->api->operation) ||
@@ -159,6 +168,14 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
         return !(ex->span.method && !strcmp(ex->span.method, "HEAD"));
     struct tt_span *s = &ex->span;
     s->http_status = status;
+    /* A gateway or proxy on a host nobody named: the provider's own
+     * response headers say who answered. The price is looked up at the
+     * end (tt_ex_end), so it follows the refined provider. */
+    if (ex->provider_guess) {
+        const char *hp = tt_provider_from_headers(headers, n_headers);
+        if (hp && tt_span_set(&s->provider, hp) != TT_OK)
+            tt_log("out of memory: provider from response headers dropped");
+    }
     const struct tt_hdr *ct = find_hdr(headers, n_headers, "content-type");
     ex->sse_on = status >= 200 && status < 300 && ct &&
                  ct->value_len >= 17 &&
@@ -183,8 +200,13 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
                       !strncasecmp(ct->value, "application/x-ndjson", 20)) ||
                      (ct->value_len >= 17 &&
                       !strncasecmp(ct->value, "application/jsonl", 17)));
+    ex->es_on = !ex->sse_on && !ex->ndjson_on && ex->api->sse_event &&
+                status >= 200 && status < 300 && ct && ct->value_len >= 34 &&
+                !strncasecmp(ct->value, "application/vnd.amazon.eventstream", 34);
     if (ex->sse_on)
         tt_sse_init(&ex->sse, SSE_MAX_EVENT);
+    if (ex->es_on)
+        tt_es_init(&ex->es, SSE_MAX_EVENT);
     if (ex->ndjson_on)
         tt_buf_init(&ex->line, SSE_MAX_EVENT);
     if (ex->api->response_begin)
@@ -201,6 +223,29 @@ static int on_sse_event(void *ud, const char *ev, size_t evn, const char *data,
         (void)ex->api->sse_event(ex->api_state, &ex->span, ev, evn, data, dn,
                                  ex->now);
     return 0;
+}
+
+/* One event stream message, as the (event, data) pair of sse_event. */
+static int on_es_message(void *ud, const struct tt_es_msg *m)
+{
+    char name[128];
+    const char *data;
+    size_t name_len, data_len;
+
+    tt_es_msg_event(m, name, sizeof(name), &name_len, &data, &data_len);
+    return on_sse_event(ud, name, name_len, data, data_len);
+}
+
+/* A broken event stream cannot be resynchronised: say so on the span. */
+static void es_feed(struct tt_exchange *ex, const char *p, size_t n)
+{
+    int rc = tt_es_feed(&ex->es, p, n, on_es_message, ex);
+
+    if (rc == TT_ERR_CAP)
+        ex->span.truncated = true;
+    else if (rc != TT_OK)
+        tt_span_fail(&ex->span, "response event stream malformed "
+                     "(bad CRC or length)", false);
 }
 
 /* Hand complete NDJSON lines to the parser; a line above the cap is
@@ -242,6 +287,10 @@ static int on_decoded(void *ud, const char *p, size_t n)
         return tt_sse_feed(&ex->sse, p, n, on_sse_event, ex);
     if (ex->ndjson_on) {
         ndjson_feed(ex, p, n);
+        return 0;
+    }
+    if (ex->es_on) {
+        es_feed(ex, p, n);
         return 0;
     }
     if (tt_buf_append(&ex->resp_body, p, n) == TT_ERR_CAP)
@@ -314,6 +363,10 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
     } else if (ex->ndjson_on) {
         if (ex->line.len)
             ndjson_flush_line(ex);  /* a last line without its newline */
+    } else if (ex->es_on) {
+        int rc = tt_es_finish(&ex->es);
+        if (rc == TT_ERR_INCOMPLETE && complete)
+            complete = false;
     } else if (ex->api->body && !ex->body_error) {
         (void)ex->api->body(ex->api_state, s,
                             ex->resp_body.data ? ex->resp_body.data : "",
@@ -349,6 +402,8 @@ void tt_ex_free(struct tt_exchange *ex)
         ex->api->response_free(ex->api_state);
     if (ex->sse_on)
         tt_sse_free(&ex->sse);
+    if (ex->es_on)
+        tt_es_free(&ex->es);
     tt_buf_free(&ex->line);
     tt_decoder_free(ex->dec);
     tt_buf_free(&ex->req_body);

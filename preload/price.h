@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "span.h"
+#include "tt.h"
 
 struct tt_price {
     const char *provider;     /* "openai", "anthropic", ... */
@@ -29,9 +30,57 @@ struct tt_price {
     const char *date;         /* YYYY-MM-DD the price was read */
 };
 
-/* Find the price for (provider, model). provider may be NULL (any).
- * Returns the entry or NULL. */
+/* Find the built-in price for (provider, model). provider may be NULL
+ * (any). Returns the entry or NULL (unknown or ambiguous). */
 const struct tt_price *tt_price_find(const char *provider, const char *model);
+
+/* A set of user prices (TOKENTAP_PRICING). Rows are owned by the set. */
+struct tt_price_set {
+    struct tt_price *rows;    /* provider "*" = any provider */
+    size_t n;
+    char *path;               /* the file they came from */
+};
+
+/* Why a lookup found nothing. */
+enum tt_price_miss {
+    TT_PRICE_HIT = 0,
+    TT_PRICE_UNKNOWN,         /* no row matches any form of the name */
+    TT_PRICE_AMBIGUOUS,       /* rows with different prices match equally well */
+    TT_PRICE_REGIONAL,        /* Bedrock geo profile (us., eu., ...) without its own row */
+    TT_PRICE_NO_MODEL,        /* empty, missing or overlong name */
+};
+
+#define TT_PRICE_STEPS_MAX 1024
+
+/* The answer of a lookup: the row, where it came from, how the name was
+ * normalised to reach it (one step per line, for `tokentap pricing`). */
+struct tt_price_match {
+    const struct tt_price *price;   /* NULL when miss != TT_PRICE_HIT */
+    bool override;                  /* the row is from the user's price file */
+    enum tt_price_miss miss;
+    char steps[TT_PRICE_STEPS_MAX];
+};
+
+/* Look (provider, model) up in ovr (may be NULL), then the built-in table.
+ * provider NULL = any. Fills *m; returns 0 (found) or TT_ERR (m->miss says
+ * why not). Never allocates. */
+int tt_price_lookup(const struct tt_price_set *ovr, const char *provider,
+                    const char *model, struct tt_price_match *m);
+
+/* Load a price file (format: README.md "Prices"). On error returns
+ * TT_ERR_PARSE / TT_ERR_IO / TT_ERR_NOMEM with a one-line message naming
+ * the path and, for content errors, the line ("line 7: entry 2: ...") in
+ * err. *out is malloc'd; free with tt_price_set_free (NULL-safe). */
+int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
+                      size_t errlen) TT_WUR;
+void tt_price_set_free(struct tt_price_set *s);
+
+/* The process's overrides from TOKENTAP_PRICING, loaded once, lazily, on
+ * the first call (thread- and fork-safe). NULL when unset or malformed; a
+ * malformed file is reported once through tt_log and ignored. */
+const struct tt_price_set *tt_price_overrides(void);
+/* Forget the loaded overrides so the next call reloads (tests only). */
+void tt_price_overrides_reset(void);
 
 /* Compute span->cost_usd and cost_known from its normalised token counts
  * (response_model first, then request_model). Spans without usage

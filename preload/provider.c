@@ -10,7 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* Exact hosts. Suffix rows start with '.' and match any subdomain. */
+/* Exact hosts. Suffix rows start with '.' and match any subdomain. A '*'
+ * stands for exactly one DNS label (the AWS region). */
 static const struct {
     const char *host;
     const char *provider;
@@ -19,6 +20,64 @@ static const struct {
     { "eu.api.openai.com", "openai" },
     { "us.api.openai.com", "openai" },
     { "api.anthropic.com", "anthropic" },
+    /* Google: the Gemini API, and Vertex AI's global endpoint and regional
+     * ones ({location}-aiplatform.googleapis.com: the '*' is the location
+     * part of the label). providers.md section 5. */
+    { "generativelanguage.googleapis.com", "gcp.gemini" },
+    { "aiplatform.googleapis.com", "gcp.vertex_ai" },
+    { "*-aiplatform.googleapis.com", "gcp.vertex_ai" },
+    /* AWS Bedrock runtime, every region (Helicone's bedrock pattern;
+     * providers.md section 7). Not all of amazonaws.com: S3 and friends
+     * must stay untraced. */
+    { "bedrock-runtime.*.amazonaws.com", "aws.bedrock" },
+    /* Azure OpenAI resources ({resource}.openai.azure.com) and the newer
+     * AI Foundry / AI Services endpoints that serve the same deployments
+     * (Helicone's azurePattern; providers.md section 6). *.azure-api.net
+     * is API Management in front of anything, so it is left to the
+     * response headers (tt_provider_from_headers). */
+    { ".openai.azure.com", "azure.ai.openai" },
+    { ".services.ai.azure.com", "azure.ai.openai" },
+    { ".cognitiveservices.azure.com", "azure.ai.openai" },
+    /* OpenAI-compatible hosted APIs (base URLs in providers.md section 8
+     * and Helicone's host table). */
+    { "api.mistral.ai", "mistral_ai" },
+    { "api.groq.com", "groq" },
+    { "api.deepseek.com", "deepseek" },
+    { "api.x.ai", "x_ai" },
+    { "openrouter.ai", "openrouter" },
+    { "api.together.xyz", "together_ai" },
+    { "api.together.ai", "together_ai" },
+    { "api.fireworks.ai", "fireworks_ai" },
+    { "api.perplexity.ai", "perplexity" },
+    /* Cohere: api.cohere.com today, api.cohere.ai the older name. */
+    { "api.cohere.com", "cohere" },
+    { "api.cohere.ai", "cohere" },
+};
+
+/* Response headers that only one provider sends. They name the provider
+ * of a call whose host nobody named (a gateway, a proxy, an IP address):
+ * tt_provider_from_headers. Only signals read in a source:
+ *   openai-organization / openai-version / openai-processing-ms: OpenAI's
+ *     API reference ("HTTP headers returned with API responses"); Azure
+ *     OpenAI does not send them (openai-php/client issue #201);
+ *   anthropic-ratelimit-*: Anthropic's rate-limit docs;
+ *   apim-request-id, x-ms-region, x-ms-deployment-name: Azure OpenAI
+ *     (Azure's OpenAPI diff of chat completions, litellm issue #15232,
+ *     openai-python issue #3271).
+ * Not used: x-ratelimit-*-requests (OpenAI, Groq and Mistral-like APIs
+ * all send that family) and Groq/OpenRouter headers no source confirmed.
+ * Azure rows come first: a gateway in front of Azure is Azure. */
+static const struct {
+    const char *name;         /* lower case; a trailing '*' is a prefix */
+    const char *provider;
+} header_table[] = {
+    { "x-ms-deployment-name", "azure.ai.openai" },
+    { "x-ms-region", "azure.ai.openai" },
+    { "apim-request-id", "azure.ai.openai" },
+    { "openai-organization", "openai" },
+    { "openai-version", "openai" },
+    { "openai-processing-ms", "openai" },
+    { "anthropic-ratelimit-*", "anthropic" },
 };
 
 /* Model servers people run on their own machine, by their default port.
@@ -105,6 +164,19 @@ void tt_provider_reload(void)
     parse_user_hosts();
 }
 
+/* host matches pattern h (hl bytes) whose '*' at offset star is one
+ * non-empty DNS label: case-insensitive prefix and suffix around it. */
+static bool host_label_glob(const char *host, size_t n, const char *h,
+                            size_t hl, size_t star)
+{
+    size_t tail = hl - star - 1;
+
+    if (n <= star + tail || strncasecmp(host, h, star) != 0 ||
+        strncasecmp(host + n - tail, h + star + 1, tail) != 0)
+        return false;
+    return memchr(host + star, '.', n - star - tail) == NULL;
+}
+
 const char *tt_provider_for_host(const char *host, size_t len)
 {
     size_t name_len = len;
@@ -157,7 +229,11 @@ named:
     for (size_t i = 0; i < sizeof(host_table) / sizeof(host_table[0]); i++) {
         const char *h = host_table[i].host;
         size_t hl = strlen(h);
-        if (h[0] == '.') {
+        const char *star = strchr(h, '*');
+        if (star) {
+            if (host_label_glob(host, name_len, h, hl, (size_t)(star - h)))
+                return host_table[i].provider;
+        } else if (h[0] == '.') {
             if (name_len > hl &&
                 !strncasecmp(host + name_len - hl, h, hl))
                 return host_table[i].provider;
@@ -178,4 +254,51 @@ const char *tt_provider_resolve(const char *host_provider,
     if (!host_provider && !tls && !strcmp(api->default_provider, "openai"))
         return "local";
     return api->default_provider;
+}
+
+/* Whether header name h (h_len bytes, any case) is the table's pattern. */
+static bool header_matches(const char *h, size_t h_len, const char *pat)
+{
+    size_t pl = strlen(pat);
+
+    if (pl && pat[pl - 1] == '*')
+        return h_len >= pl - 1 && !strncasecmp(h, pat, pl - 1);
+    return h_len == pl && !strncasecmp(h, pat, pl);
+}
+
+const char *tt_provider_from_headers(const struct tt_hdr *h, size_t n)
+{
+    /* Table order decides, not header order: the most specific signal
+     * wins whatever order the server sent them in. */
+    for (size_t r = 0; r < sizeof(header_table) / sizeof(header_table[0]); r++)
+        for (size_t i = 0; i < n; i++)
+            if (header_matches(h[i].name, h[i].name_len, header_table[r].name))
+                return header_table[r].provider;
+    return NULL;
+}
+
+/* Exact names of the headers above, for transports that can only ask for
+ * a header by name (libcurl's curl_easy_header): a prefix row is probed
+ * through the members of its family that Anthropic's docs list. */
+static const char *const header_probe[] = {
+    "x-ms-deployment-name", "x-ms-region", "apim-request-id",
+    "openai-organization", "openai-version", "openai-processing-ms",
+    "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-tokens-limit",
+};
+
+_Static_assert(sizeof(header_probe) / sizeof(header_probe[0]) ==
+                   TT_PROVIDER_HEADER_PROBES,
+               "provider.h's TT_PROVIDER_HEADER_PROBES sizes curlx's array");
+
+const char *tt_provider_header_probe(size_t i)
+{
+    return i < sizeof(header_probe) / sizeof(header_probe[0]) ? header_probe[i]
+                                                               : NULL;
+}
+
+bool tt_provider_is_guess(const char *host, size_t len)
+{
+    const char *p = tt_provider_for_host(host, len);
+
+    return !p || !strcmp(p, TT_PROVIDER_AUTO);
 }

@@ -29,6 +29,24 @@ struct tt_api_ops;
 const char *tt_provider_resolve(const char *host_provider,
                                 const struct tt_api_ops *api, bool tls);
 
+struct tt_hdr;
+
+/* The provider a response's headers name (openai-version -> "openai",
+ * anthropic-ratelimit-* -> "anthropic", apim-request-id -> Azure; the
+ * table in provider.c), or NULL. For calls whose host named no provider,
+ * so the API's default was only a guess. */
+const char *tt_provider_from_headers(const struct tt_hdr *h, size_t n);
+
+/* The i-th header name worth asking a by-name header API for (libcurl),
+ * NULL past the end. */
+#define TT_PROVIDER_HEADER_PROBES 8
+const char *tt_provider_header_probe(size_t i);
+
+/* Whether a call to this host (as tt_provider_for_host takes it) gets its
+ * provider from the API it speaks rather than from the host: the host is
+ * unknown or mapped to "auto". */
+bool tt_provider_is_guess(const char *host, size_t len);
+
 /* Re-read TOKENTAP_HOSTS (tests). */
 void tt_provider_reload(void);
 

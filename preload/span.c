@@ -70,6 +70,9 @@ void tt_span_clear_usage(struct tt_span *s)
     s->cache_write_1h_tokens = 0;
     s->reasoning_tokens = 0;
     s->usage_known = false;
+    /* A stated cost belongs to the usage it came with. */
+    s->provider_cost_usd = 0.0;
+    s->has_provider_cost = false;
 }
 
 void tt_span_first_token(struct tt_span *s, int64_t now)

@@ -65,6 +65,10 @@ struct tt_span {
     /* --- internal, not exported --- */
     int64_t request_sent_ns;  /* last request byte handed to the socket */
     int64_t cache_write_1h_tokens; /* Anthropic 1h cache writes (subset) */
+    /* The provider's own statement of what the call cost (OpenRouter's
+     * usage.cost): tt_price_apply prefers it to the price table. */
+    double provider_cost_usd;
+    bool has_provider_cost;
 };
 
 /* Zero the span and set defaults: kind "llm", status "ok", ttft -1. */

@@ -29,6 +29,7 @@ int tt_cli_export_main(int argc, char **argv);
 int tt_cli_ls_main(int argc, char **argv);
 int tt_cli_show_main(int argc, char **argv);
 int tt_cli_cost_main(int argc, char **argv);
+int tt_cli_pricing_main(int argc, char **argv);
 
 /* Help text of a subcommand, or NULL for an unknown name. */
 const char *tt_cli_help(const char *cmd);

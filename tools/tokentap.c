@@ -1,6 +1,6 @@
 /* tokentap.c - the `tokentap` command: dispatch to the subcommands.
  *
- * The subcommands live in cli_run.c, cli_query.c and mock.c; this file only
+ * The subcommands live in cli_run.c, cli_query.c, cli_pricing.c and mock.c; this file only
  * picks one, so everything testable is in modules the unit tests link. */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +27,7 @@ static const struct {
     { "ls", tt_cli_ls_main },
     { "show", tt_cli_show_main },
     { "cost", tt_cli_cost_main },
+    { "pricing", tt_cli_pricing_main },
     { "mock", mock_main },
 };
 
@@ -52,6 +53,6 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "tokentap: unknown command '%s' (commands: run, ls, show, "
-            "cost, export, mock; see tokentap --help)\n", cmd);
+            "cost, pricing, export, mock; see tokentap --help)\n", cmd);
     return TT_CLI_EXIT_USAGE;
 }

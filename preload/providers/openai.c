@@ -64,6 +64,14 @@ static const char *const tt_openai_usage_paths[][3] = {
     { "x_groq", "usage", NULL },
 };
 
+/* Where, inside the usage object, a provider states what the call cost in
+ * USD. OpenRouter: usage.cost ("credits", 1 credit = 1 USD; providers.md
+ * section 8, openrouter.ai/docs/use-cases/usage-accounting). The span's
+ * cost is then that number, not a table price (tt_price_apply). */
+static const char *const tt_openai_cost_paths[][2] = {
+    { "cost", NULL },
+};
+
 /* Request members read by tt_openai_request. Only these slices are
  * parsed; "messages" is copied as raw text. The two output caps are
  * adjacent, preferred first (max_tokens is the deprecated name). */
@@ -130,6 +138,8 @@ struct tt_openai_state {
     bool usage_seen;            /* latest usage object was valid */
     bool usage_bad;             /* latest usage object was not */
     int64_t usage[TT_OPENAI_NSLOTS];
+    bool has_cost;              /* the latest usage object stated a cost */
+    double cost;
     size_t budget;              /* streamed text bytes still allowed */
     size_t nchoices;
     struct tt_openai_choice choices[TT_OPENAI_MAX_CHOICES];
@@ -158,6 +168,21 @@ static json_t *tt_openai_first_path(const json_t *obj,
             return v;
     }
     return NULL;
+}
+
+/* The cost a usage object states, if any: a finite, non-negative number. */
+static bool tt_openai_stated_cost(const json_t *usage, double *out)
+{
+    for (size_t i = 0; i < TT_NELEM(tt_openai_cost_paths); i++) {
+        double d;
+        if (tt_json_double(tt_json_getv(usage, tt_openai_cost_paths[i]),
+                           &d) == TT_OK &&
+            d >= 0.0 && d < 1e9) {
+            *out = d;
+            return true;
+        }
+    }
+    return false;
 }
 
 static void tt_openai_set_usage(struct tt_span *span, const int64_t *u)
@@ -388,8 +413,11 @@ static int tt_openai_body(void *state, struct tt_span *span, const char *body,
                           json_object_get(root, "model"));
     if (tt_json_counts(tt_openai_usage_obj(root), tt_openai_usage_fields,
                        TT_NELEM(tt_openai_usage_fields), u, present,
-                       TT_OPENAI_NSLOTS) == TT_OK)
+                       TT_OPENAI_NSLOTS) == TT_OK) {
         tt_openai_set_usage(span, u);
+        span->has_provider_cost = tt_openai_stated_cost(
+            tt_openai_usage_obj(root), &span->provider_cost_usd);
+    }
 
     rc = TT_ERR_NOMEM;
     outs = json_array();
@@ -627,6 +655,7 @@ static int tt_openai_sse_event(void *state, struct tt_span *span,
                            TT_NELEM(tt_openai_usage_fields), counts, present,
                            TT_OPENAI_NSLOTS) == TT_OK) {
             memcpy(st->usage, counts, sizeof(st->usage));
+            st->has_cost = tt_openai_stated_cost(u, &st->cost);
             st->usage_seen = true;
             st->usage_bad = false;
         } else {
@@ -671,9 +700,11 @@ static int tt_openai_stream_end(struct tt_openai_state *st,
     json_t *reasons = NULL, *outs = NULL, *tools = NULL;
     int rc = TT_ERR_NOMEM;
 
-    if (st->usage_seen && !st->usage_bad)
+    if (st->usage_seen && !st->usage_bad) {
         tt_openai_set_usage(span, st->usage);
-    else
+        span->has_provider_cost = st->has_cost;
+        span->provider_cost_usd = st->has_cost ? st->cost : 0.0;
+    } else
         tt_span_clear_usage(span);
 
     tt_openai_sort_choices(st);

@@ -1,0 +1,413 @@
+/* price_file.c - the user's price file (TOKENTAP_PRICING).
+ *
+ * A JSON file of negotiated rates and private models, read once per
+ * process, lazily on the first priced span (never in the constructor:
+ * processes that never call an LLM must not pay for it), into an immutable
+ * set of struct tt_price rows that price.c matches before the built-in
+ * table. A file that is not exactly right is rejected whole: a typo'd key
+ * silently ignored, or half a file applied, would be a wrong bill nobody
+ * notices. The error names the line, and built-in prices still apply. */
+#include "price.h"
+#include "rt.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Bounds: a price file is hand-written; anything larger is a mistake. */
+#define TT_PRICE_FILE_MAX (4u << 20)
+#define TT_PRICE_FILE_ENTRIES_MAX 10000
+#define TT_PRICE_FILE_MODEL_MAX 255
+
+/* The price columns, by JSON key, and where they go. */
+static const struct {
+    const char *key;
+    size_t off;
+} tt_price_file_cols[] = {
+    { "input", offsetof(struct tt_price, input) },
+    { "output", offsetof(struct tt_price, output) },
+    { "cache_read", offsetof(struct tt_price, cache_read) },
+    { "cache_write", offsetof(struct tt_price, cache_write) },
+    { "cache_write_1h", offsetof(struct tt_price, cache_write_1h) },
+    { "reasoning", offsetof(struct tt_price, reasoning) },
+    { "tier_input", offsetof(struct tt_price, tier_input) },
+    { "tier_output", offsetof(struct tt_price, tier_output) },
+    { "tier_cache_read", offsetof(struct tt_price, tier_cache_read) },
+    { "tier_cache_write", offsetof(struct tt_price, tier_cache_write) },
+};
+
+static const char *const tt_price_file_strs[] = {
+    "provider", "model", "source", "date", "tier_threshold",
+};
+
+/* Line of element `idx` of the top-level "models" array, 0 if not found.
+ * Only called on text jansson has accepted, so a scanner that skips
+ * strings and counts brackets and commas is exact. */
+static int tt_price_file_entry_line(const char *buf, size_t len, size_t idx)
+{
+    int depth = 0, line = 1;
+    bool in_models = false, expect = false;
+    const char *key = NULL;
+    size_t key_len = 0, count = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+
+        if (c == '\n') {
+            line++;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\r')
+            continue;
+        if (in_models && depth == 2 && expect && c != ']') {
+            if (count == idx)
+                return line;
+            count++;
+            expect = false;
+        }
+        if (c == '"') {
+            size_t s = ++i;
+
+            while (i < len && buf[i] != '"')
+                i += buf[i] == '\\' ? 2 : 1;
+            if (depth == 1) {
+                key = buf + s;
+                key_len = i - s;
+            }
+        } else if (c == '{' || c == '[') {
+            depth++;
+            if (c == '[' && depth == 2 && key && key_len == 6 &&
+                memcmp(key, "models", 6) == 0) {
+                in_models = true;
+                expect = true;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+            if (depth < 2)
+                in_models = false;
+        } else if (c == ',' && in_models && depth == 2) {
+            expect = true;
+        }
+    }
+    return 0;
+}
+
+/* Formats "PATH: line L: entry N (model "m"): msg". */
+static void tt_price_file_fail(char *err, size_t errlen, const char *path,
+                               const char *buf, size_t len, size_t idx,
+                               const char *model, const char *msg)
+{
+    int line = tt_price_file_entry_line(buf, len, idx);
+    char where[32] = "";
+
+    if (line > 0)
+        snprintf(where, sizeof(where), "line %d: ", line);
+    if (model)
+        snprintf(err, errlen, "%s: %sentry %zu (model \"%.60s\"): %s", path,
+                 where, idx + 1, model, msg);
+    else
+        snprintf(err, errlen, "%s: %sentry %zu: %s", path, where, idx + 1, msg);
+}
+
+static char *tt_price_file_dup(const char *s)
+{
+    return tt_strndup(s, strlen(s));
+}
+
+void tt_price_set_free(struct tt_price_set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        free((char *)s->rows[i].provider);
+        free((char *)s->rows[i].model);
+        free((char *)s->rows[i].source);
+        free((char *)s->rows[i].date);
+    }
+    free(s->rows);
+    free(s->path);
+    free(s);
+}
+
+/* Checks one entry and fills *row (strings malloc'd). Returns NULL or the
+ * message of what is wrong with it. *nomem on allocation failure. */
+static const char *tt_price_file_entry(json_t *e, const char *path,
+                                       struct tt_price *row, bool *nomem,
+                                       char *tmp, size_t tmplen)
+{
+    const char *k;
+    json_t *v;
+
+    *nomem = false;
+    if (!json_is_object(e))
+        return "not an object";
+    json_object_foreach(e, k, v) {
+        bool known = false;
+
+        for (size_t i = 0; i < sizeof(tt_price_file_cols) / sizeof(tt_price_file_cols[0]); i++)
+            known = known || strcmp(k, tt_price_file_cols[i].key) == 0;
+        for (size_t i = 0; i < sizeof(tt_price_file_strs) / sizeof(tt_price_file_strs[0]); i++)
+            known = known || strcmp(k, tt_price_file_strs[i]) == 0;
+        if (!known) {
+            snprintf(tmp, tmplen, "unknown key \"%.40s\" (a misspelt price would be "
+                     "silently ignored)", k);
+            return tmp;
+        }
+    }
+
+    json_t *model = json_object_get(e, "model");
+    json_t *prov = json_object_get(e, "provider");
+    json_t *src = json_object_get(e, "source");
+    json_t *date = json_object_get(e, "date");
+    if (!json_is_string(model) || json_string_length(model) == 0)
+        return "\"model\" is missing or not a non-empty string";
+    if (json_string_length(model) > TT_PRICE_FILE_MODEL_MAX)
+        return "\"model\" is too long";
+    if (prov && (!json_is_string(prov) || json_string_length(prov) == 0))
+        return "\"provider\" is not a non-empty string (omit it for any provider)";
+    if (src && !json_is_string(src))
+        return "\"source\" is not a string";
+    if (date && !json_is_string(date))
+        return "\"date\" is not a string";
+
+    for (size_t i = 0; i < sizeof(tt_price_file_cols) / sizeof(tt_price_file_cols[0]); i++) {
+        json_t *pv = json_object_get(e, tt_price_file_cols[i].key);
+        double *dst = (double *)((char *)row + tt_price_file_cols[i].off);
+
+        *dst = -1;
+        if (!pv || json_is_null(pv)) {
+            if (i < 2) {
+                snprintf(tmp, tmplen, "\"%s\" is required (USD per 1M tokens)",
+                         tt_price_file_cols[i].key);
+                return tmp;
+            }
+            continue;
+        }
+        if (!json_is_number(pv) || !isfinite(json_number_value(pv)) ||
+            json_number_value(pv) < 0) {
+            snprintf(tmp, tmplen, "\"%s\" must be a number >= 0 (USD per 1M tokens)",
+                     tt_price_file_cols[i].key);
+            return tmp;
+        }
+        *dst = json_number_value(pv);
+    }
+
+    json_t *thr = json_object_get(e, "tier_threshold");
+    row->tier_threshold = 0;
+    if (thr && !json_is_null(thr)) {
+        if (!json_is_integer(thr) || json_integer_value(thr) <= 0)
+            return "\"tier_threshold\" must be a positive integer (input tokens)";
+        row->tier_threshold = (long)json_integer_value(thr);
+    }
+    bool tier_prices = row->tier_input >= 0 || row->tier_output >= 0 ||
+                       row->tier_cache_read >= 0 || row->tier_cache_write >= 0;
+    if (row->tier_threshold > 0 && !tier_prices)
+        return "\"tier_threshold\" without any tier_* price";
+    if (row->tier_threshold == 0 && tier_prices)
+        return "tier_* prices without a \"tier_threshold\"";
+
+    row->model = tt_price_file_dup(json_string_value(model));
+    row->provider = tt_price_file_dup(prov ? json_string_value(prov) : "*");
+    row->source = tt_price_file_dup(src ? json_string_value(src) : path);
+    row->date = tt_price_file_dup(date ? json_string_value(date) : "");
+    if (!row->model || !row->provider || !row->source || !row->date)
+        *nomem = true;
+    return NULL;
+}
+
+/* Reads the whole file (bounded). */
+static int tt_price_file_read(const char *path, char **out, size_t *len,
+                              char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = TT_ERR_IO;
+
+    *out = NULL;
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return TT_ERR_IO;
+    }
+    buf = malloc(TT_PRICE_FILE_MAX + 1);
+    if (!buf) {
+        rc = TT_ERR_NOMEM;
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto close_file;
+    }
+    n = fread(buf, 1, TT_PRICE_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto free_buf;
+    }
+    if (n > TT_PRICE_FILE_MAX) {
+        rc = TT_ERR_CAP;
+        snprintf(err, errlen, "%s: larger than %u bytes", path, TT_PRICE_FILE_MAX);
+        goto free_buf;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    fclose(f);
+    return TT_OK;
+free_buf:
+    free(buf);
+close_file:
+    fclose(f);
+    return rc;
+}
+
+int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
+                      size_t errlen)
+{
+    struct tt_price_set *s = NULL;
+    json_error_t jerr;
+    json_t *root = NULL;
+    char *buf = NULL;
+    char tmp[160];
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    err[0] = '\0';
+    rc = tt_price_file_read(path, &buf, &len, err, errlen);
+    if (rc != TT_OK)
+        return rc;
+    rc = TT_ERR_PARSE;
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "%s: line %d, column %d: %s", path, jerr.line,
+                 jerr.column, jerr.text);
+        goto free_buf;
+    }
+    json_t *models = json_object_get(root, "models");
+    if (!json_is_object(root) || !json_is_array(models)) {
+        snprintf(err, errlen, "%s: line 1: want an object {\"models\": [ ... ]}", path);
+        goto free_json;
+    }
+    if (json_object_size(root) != 1) {
+        snprintf(err, errlen, "%s: only the key \"models\" is allowed at the top level",
+                 path);
+        goto free_json;
+    }
+    size_t n = json_array_size(models);
+    if (n > TT_PRICE_FILE_ENTRIES_MAX) {
+        snprintf(err, errlen, "%s: more than %d entries", path, TT_PRICE_FILE_ENTRIES_MAX);
+        goto free_json;
+    }
+
+    rc = TT_ERR_NOMEM;
+    s = calloc(1, sizeof(*s));
+    if (!s || !(s->path = tt_price_file_dup(path)) ||
+        (n && !(s->rows = calloc(n, sizeof(*s->rows))))) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto free_set;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(models, i);
+        json_t *m = json_is_object(e) ? json_object_get(e, "model") : NULL;
+        const char *mname = json_is_string(m) ? json_string_value(m) : NULL;
+        bool nomem;
+        const char *why = tt_price_file_entry(e, path, &s->rows[i], &nomem, tmp,
+                                              sizeof(tmp));
+
+        s->n = i + 1;  /* so that set_free frees this row's strings too */
+        if (nomem) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = TT_ERR_NOMEM;
+            goto free_set;
+        }
+        if (!why) {
+            for (size_t j = 0; j < i && !why; j++) {
+                if (strcasecmp(s->rows[j].model, s->rows[i].model) == 0 &&
+                    strcasecmp(s->rows[j].provider, s->rows[i].provider) == 0) {
+                    snprintf(tmp, sizeof(tmp), "same provider and model as entry %zu",
+                             j + 1);
+                    why = tmp;
+                }
+            }
+        }
+        if (why) {
+            tt_price_file_fail(err, errlen, path, buf, len, i, mname, why);
+            rc = TT_ERR_PARSE;
+            goto free_set;
+        }
+    }
+    *out = s;
+    rc = TT_OK;
+    goto free_json;
+free_set:
+    tt_price_set_free(s);
+free_json:
+    json_decref(root);
+free_buf:
+    free(buf);
+    return rc;
+}
+
+/* --- the process's overrides --------------------------------------------- */
+
+/* State and loader in one atomic word: (pid << 2) | state, so that a
+ * child forked while its parent was loading can tell the load will never
+ * finish there (the loading thread was not copied) and take it over
+ * without a window where the two halves disagree. No lock: none can be
+ * left held across fork. */
+enum { TT_PRICE_OVR_NONE = 0, TT_PRICE_OVR_LOADING = 1, TT_PRICE_OVR_DONE = 2 };
+static _Atomic uint64_t tt_price_ovr_word;
+static struct tt_price_set *tt_price_ovr;
+
+static void tt_price_ovr_load(void)
+{
+    const char *path = getenv("TOKENTAP_PRICING");
+    struct tt_price_set *s = NULL;
+    char err[512];
+
+    tt_price_ovr = NULL;
+    if (!path || !*path)
+        return;
+    if (tt_price_set_load(path, &s, err, sizeof(err)) != TT_OK) {
+        tt_log("TOKENTAP_PRICING: %s; the price file is ignored, built-in prices apply",
+               err);
+        return;
+    }
+    tt_price_ovr = s;
+}
+
+const struct tt_price_set *tt_price_overrides(void)
+{
+    uint64_t me = ((uint64_t)getpid() << 2) | TT_PRICE_OVR_LOADING;
+
+    for (;;) {
+        uint64_t w = atomic_load_explicit(&tt_price_ovr_word, memory_order_acquire);
+
+        if ((w & 3) == TT_PRICE_OVR_DONE)
+            return tt_price_ovr;
+        if ((w & 3) == TT_PRICE_OVR_NONE ||
+            (w >> 2) != (uint64_t)getpid()) {
+            /* Not started, or started by a parent that forked us mid-load. */
+            if (atomic_compare_exchange_strong(&tt_price_ovr_word, &w, me)) {
+                tt_price_ovr_load();
+                atomic_store_explicit(&tt_price_ovr_word, TT_PRICE_OVR_DONE,
+                                      memory_order_release);
+                return tt_price_ovr;
+            }
+            continue;
+        }
+        sched_yield();   /* another thread of ours is loading: a file read */
+    }
+}
+
+void tt_price_overrides_reset(void)
+{
+    tt_price_set_free(tt_price_ovr);
+    tt_price_ovr = NULL;
+    atomic_store(&tt_price_ovr_word, TT_PRICE_OVR_NONE);
+}
