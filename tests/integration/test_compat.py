@@ -188,6 +188,9 @@ class Compat(TapTest):
         self.assertEqual(s["finish_reasons"], ["COMPLETE"])
         self.assertEqual(s["output"], r.stdout.strip())
         self.assertIsNotNone(s["ttft_ms"])
+        # command-r-08-2024: 0.15 in, 0.60 out per 1M (data/prices.tsv).
+        self.assertTrue(s["cost_known"], s)
+        self.assertAlmostEqual(s["cost_usd"], (120 * 0.15 + 30 * 0.60) / 1e6, places=12)
 
     def test_cohere_httpx_error(self):
         prog = script("""

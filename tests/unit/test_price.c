@@ -112,6 +112,39 @@ static const struct find_case find_cases[] = {
     { "mistral_ai", "mistral-large-2512", NULL, 0 },   /* not guessed from 2411 */
     { "deepseek", "deepseek-chat", "deepseek-chat", 0.28 },
     { "deepseek", "deepseek-v3.1", NULL, 0 },          /* a version, not v3 */
+    /* xAI: exact, -latest, a dated snapshot with its own (tiered) row, and
+     * version numbers that must not fall back to grok-4 */
+    { "x_ai", "grok-4", "grok-4", 3 },
+    { "x_ai", "grok-4-0709", "grok-4-0709", 3 },
+    { "x_ai", "grok-4.3-latest", "grok-4.3", 1.25 },
+    { "x_ai", "grok-3-mini-fast", "grok-3-mini-fast", 0.6 },
+    { "x_ai", "grok-code-fast-1-0825", "grok-code-fast-1", 0.2 },
+    { "x_ai", "grok-4.20-0309-non-reasoning", NULL, 0 },
+    { "x_ai", "grok-4-2-fast", NULL, 0 },
+    /* Perplexity */
+    { "perplexity", "sonar-pro", "sonar-pro", 3 },
+    { "perplexity", "sonar-reasoning-pro", "sonar-reasoning-pro", 2 },
+    /* Cohere: -MM-YYYY snapshots have their own rows */
+    { "cohere", "command-r-plus-08-2024", "command-r-plus-08-2024", 2.5 },
+    { "cohere", "command-r", "command-r", 0.15 },
+    { "cohere", "command-r7b", NULL, 0 },
+    /* Together / Fireworks: ids with slashes match their own rows exactly,
+     * openai/ included (tried before the vendor prefix is stripped) */
+    { "together_ai", "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+      "meta-llama/Llama-3.3-70B-Instruct-Turbo", 0.88 },
+    { "together_ai", "openai/gpt-oss-20b", "openai/gpt-oss-20b", 0.05 },
+    { "together_ai", "gpt-oss-20b", NULL, 0 },
+    { "fireworks_ai", "accounts/fireworks/models/llama-v3p1-70b-instruct",
+      "accounts/fireworks/models/llama-v3p1-70b-instruct", 0.9 },
+    /* Bedrock Nova / Llama / Mistral: version kept, global. stripped, geo
+     * profiles only with their own row */
+    { "aws.bedrock", "amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0", 0.8 },
+    { "aws.bedrock", "us.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0", 0.8 },
+    { "aws.bedrock", "global.amazon.nova-2-lite-v1:0", "amazon.nova-2-lite-v1:0", 0.3 },
+    { "aws.bedrock", "eu.amazon.nova-2-lite-v1:0", "eu.amazon.nova-2-lite-v1:0", 0.33 },
+    { "aws.bedrock", "eu.amazon.nova-pro-v1:0", NULL, 0 },
+    { "aws.bedrock", "us.meta.llama3-3-70b-instruct-v1:0", "us.meta.llama3-3-70b-instruct-v1:0", 0.72 },
+    { "aws.bedrock", "mistral.mistral-large-2407-v1:0", "mistral.mistral-large-2407-v1:0", 3 },
     /* nothing to match */
     { "openai", "", NULL, 0 },
     { "openai", "totally-unknown-model", NULL, 0 },
