@@ -316,21 +316,16 @@ void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
 
 static void finish_identity(struct tt_span *s, int64_t now)
 {
-    char name[256];
-
     tt_span_rand_hex(s->span_id, 8);
     memcpy(s->trace_id, tt_rt.trace_id, sizeof(s->trace_id));
     memcpy(s->parent_id, tt_rt.parent_id, sizeof(s->parent_id));
     s->end_time = now > s->start_time ? now : s->start_time;
     s->pid = (int64_t)getpid();
-    snprintf(name, sizeof(name), "%s %s", s->operation ? s->operation : "call",
-             s->request_model ? s->request_model
-             : s->response_model ? s->response_model : "unknown");
     /* On OOM a field stays null: the span still goes out with its tokens. */
     if (tt_span_set(&s->exe, tt_rt.exe) ||
         tt_span_set(&s->session_id, tt_rt.session_id) ||
         tt_span_set(&s->tags, tt_rt.tags) ||
-        (!s->name && tt_span_set(&s->name, name)))
+        (!s->name && tt_span_set_name(s, s->operation)))
         tt_log("out of memory while finishing a span");
 }
 

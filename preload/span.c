@@ -61,6 +61,23 @@ void tt_span_fail(struct tt_span *s, const char *msg, bool override)
         return;     /* status still says error; the text was lost to OOM */
 }
 
+int tt_span_set_name(struct tt_span *s, const char *operation)
+{
+    struct tt_buf n;
+
+    tt_buf_init(&n, 4096);
+    if (tt_buf_append_str(&n, operation ? operation : "call") != TT_OK ||
+        (s->request_model &&
+         (tt_buf_append(&n, " ", 1) != TT_OK ||
+          tt_buf_append_str(&n, s->request_model) != TT_OK))) {
+        tt_buf_free(&n);
+        return TT_ERR_NOMEM;
+    }
+    free(s->name);
+    s->name = tt_buf_steal(&n);
+    return TT_OK;
+}
+
 void tt_span_clear_usage(struct tt_span *s)
 {
     s->input_tokens = 0;

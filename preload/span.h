@@ -85,6 +85,12 @@ int tt_span_setn(char **field, const char *v, size_t n) __attribute__((warn_unus
  * `override` is true). */
 void tt_span_fail(struct tt_span *s, const char *msg, bool override);
 
+/* Set the OTel GenAI span name "{operation} {request_model}" (the bare
+ * operation while the model is unknown). On OOM the name is left as it was
+ * and TT_ERR_NOMEM returned: the span is still worth delivering. */
+int tt_span_set_name(struct tt_span *s, const char *operation)
+    __attribute__((warn_unused_result));
+
 /* Forget every token count: usage_known false, counts 0 (a parser that
  * finds the usage it read invalid). */
 void tt_span_clear_usage(struct tt_span *s);

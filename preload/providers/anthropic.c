@@ -276,10 +276,8 @@ static int tt_anthropic_request(struct tt_span *span, const char *body,
                                 size_t len)
 {
     struct tt_json_slice m[TT_ANTHROPIC_REQ_NKEYS];
-    struct tt_buf n;
     int rc, mrc;
 
-    tt_buf_init(&n, 4096);
     mrc = tt_json_members(body, len, tt_anthropic_req_keys,
                           TT_ANTHROPIC_REQ_NKEYS, m);
     rc = mrc == TT_OK ? TT_OK : TT_ERR_PARSE;
@@ -303,20 +301,12 @@ static int tt_anthropic_request(struct tt_span *span, const char *body,
         }
     }
 
-    /* OTel GenAI span name: "{operation} {request_model}". */
-    if (tt_buf_append_str(&n, tt_anthropic_messages_api.operation) ==
-            TT_ERR_NOMEM ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) == TT_ERR_NOMEM ||
-          tt_buf_append_str(&n, span->request_model) == TT_ERR_NOMEM)))
+    if (tt_span_set_name(span, tt_anthropic_messages_api.operation) != TT_OK)
         goto nomem;
-    free(span->name);
-    span->name = tt_buf_steal(&n);
     goto out;
 nomem:
     rc = TT_ERR_NOMEM;
 out:
-    tt_buf_free(&n);
     return rc;
 }
 

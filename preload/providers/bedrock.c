@@ -100,21 +100,7 @@ static int tt_bedrock_from_path(struct tt_span *span)
 /* OTel GenAI span name: "{operation} {request_model}". */
 static int tt_bedrock_name(struct tt_span *span, const char *operation)
 {
-    struct tt_buf n;
-    int rc = TT_ERR_NOMEM;
-
-    tt_buf_init(&n, 4096);
-    if (tt_buf_append_str(&n, operation) != TT_OK ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) != TT_OK ||
-          tt_buf_append_str(&n, span->request_model) != TT_OK)))
-        goto out;
-    free(span->name);
-    span->name = tt_buf_steal(&n);
-    rc = TT_OK;
-out:
-    tt_buf_free(&n);
-    return rc;
+    return tt_span_set_name(span, operation);
 }
 
 /* {"message":"..."} (AWS JSON protocols; "Message" from some services) as

@@ -87,10 +87,8 @@ static int tt_cohere_request(struct tt_span *span, const char *body, size_t len)
 {
     struct tt_json_slice m[TT_COHERE_REQ_NKEYS];
     json_t *v[TT_COHERE_REQ_MESSAGES] = { NULL };
-    struct tt_buf n;
     int rc, mrc;
 
-    tt_buf_init(&n, 4096);
     mrc = tt_json_members(body, len, tt_cohere_req_keys, TT_COHERE_REQ_NKEYS,
                           m);
     rc = mrc == TT_OK ? TT_OK : TT_ERR_PARSE;
@@ -116,20 +114,14 @@ static int tt_cohere_request(struct tt_span *span, const char *body, size_t len)
                 rc = prc;
         }
     }
-    if (tt_buf_append_str(&n, tt_cohere_chat_api.operation) == TT_ERR_NOMEM ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) == TT_ERR_NOMEM ||
-          tt_buf_append_str(&n, span->request_model) == TT_ERR_NOMEM)))
+    if (tt_span_set_name(span, tt_cohere_chat_api.operation) != TT_OK)
         goto nomem;
-    free(span->name);
-    span->name = tt_buf_steal(&n);
     goto out;
 nomem:
     rc = TT_ERR_NOMEM;
 out:
     for (size_t k = 0; k < TT_COHERE_REQ_MESSAGES; k++)
         json_decref(v[k]);
-    tt_buf_free(&n);
     return rc;
 }
 

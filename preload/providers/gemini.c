@@ -278,12 +278,10 @@ static int tt_gemini_request(struct tt_span *span, const char *body,
                              size_t len)
 {
     struct tt_json_slice m[TT_GEMINI_REQ_NKEYS];
-    struct tt_buf n;
     const char *model;
     size_t model_len;
     int rc, mrc;
 
-    tt_buf_init(&n, 4096);
     if (tt_span_set(&span->operation, tt_gemini_generate_api.operation) !=
         TT_OK)
         goto nomem;
@@ -315,20 +313,12 @@ static int tt_gemini_request(struct tt_span *span, const char *body,
         }
     }
 
-    /* OTel GenAI span name: "{operation} {request_model}". */
-    if (tt_buf_append_str(&n, tt_gemini_generate_api.operation) ==
-            TT_ERR_NOMEM ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) == TT_ERR_NOMEM ||
-          tt_buf_append_str(&n, span->request_model) == TT_ERR_NOMEM)))
+    if (tt_span_set_name(span, tt_gemini_generate_api.operation) != TT_OK)
         goto nomem;
-    free(span->name);
-    span->name = tt_buf_steal(&n);
     goto out;
 nomem:
     rc = TT_ERR_NOMEM;
 out:
-    tt_buf_free(&n);
     return rc;
 }
 

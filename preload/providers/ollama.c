@@ -189,20 +189,9 @@ nomem:
 
 static void tt_ollama_set_name(struct tt_span *span, const char *operation)
 {
-    struct tt_buf n;
-
-    /* OTel GenAI span name: "{operation} {request_model}". On OOM the name
-     * stays as it was: the span is still worth delivering. */
-    tt_buf_init(&n, 4096);
-    if (tt_buf_append_str(&n, operation) != TT_OK ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) != TT_OK ||
-          tt_buf_append_str(&n, span->request_model) != TT_OK))) {
-        tt_buf_free(&n);
+    /* On OOM the name stays as it was: the span is still worth delivering. */
+    if (tt_span_set_name(span, operation) != TT_OK)
         return;
-    }
-    free(span->name);
-    span->name = tt_buf_steal(&n);
 }
 
 /* --- request ------------------------------------------------------------ */

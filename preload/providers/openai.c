@@ -254,10 +254,8 @@ static int tt_openai_req_params(struct tt_span *span,
 static int tt_openai_request(struct tt_span *span, const char *body, size_t len)
 {
     struct tt_json_slice m[TT_OPENAI_REQ_NKEYS];
-    struct tt_buf n;
     int rc, mrc;
 
-    tt_buf_init(&n, 4096);
     /* A body cut at the capture cap still gives every member before the
      * cut (model, stream, parameters when the client sends them first). */
     mrc = tt_json_members(body, len, tt_openai_req_keys, TT_OPENAI_REQ_NKEYS,
@@ -283,20 +281,12 @@ static int tt_openai_request(struct tt_span *span, const char *body, size_t len)
         }
     }
 
-    /* OTel GenAI span name: "{operation} {request_model}", or the bare
-     * operation when the model is unknown. */
-    if (tt_buf_append_str(&n, tt_openai_chat_api.operation) == TT_ERR_NOMEM ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) == TT_ERR_NOMEM ||
-          tt_buf_append_str(&n, span->request_model) == TT_ERR_NOMEM)))
+    if (tt_span_set_name(span, tt_openai_chat_api.operation) != TT_OK)
         goto nomem;
-    free(span->name);
-    span->name = tt_buf_steal(&n);
     goto out;
 nomem:
     rc = TT_ERR_NOMEM;
 out:
-    tt_buf_free(&n);
     return rc;
 }
 

@@ -132,10 +132,8 @@ static int tt_ocmp_request(struct tt_span *span, const char *body, size_t len)
 {
     struct tt_json_slice m[TT_OCMP_REQ_NKEYS];
     json_t *v[TT_OCMP_REQ_PROMPT] = { NULL };
-    struct tt_buf n;
     int rc, mrc;
 
-    tt_buf_init(&n, 4096);
     mrc = tt_json_members(body, len, tt_ocmp_req_keys, TT_OCMP_REQ_NKEYS, m);
     rc = mrc == TT_OK ? TT_OK : TT_ERR_PARSE;
     if (tt_span_set(&span->operation, tt_openai_completions_api.operation) !=
@@ -163,22 +161,14 @@ static int tt_ocmp_request(struct tt_span *span, const char *body, size_t len)
         }
     }
 
-    /* OTel GenAI span name: "{operation} {request_model}". */
-    if (tt_buf_append_str(&n, tt_openai_completions_api.operation) ==
-            TT_ERR_NOMEM ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) == TT_ERR_NOMEM ||
-          tt_buf_append_str(&n, span->request_model) == TT_ERR_NOMEM)))
+    if (tt_span_set_name(span, tt_openai_completions_api.operation) != TT_OK)
         goto nomem;
-    free(span->name);
-    span->name = tt_buf_steal(&n);
     goto out;
 nomem:
     rc = TT_ERR_NOMEM;
 out:
     for (size_t k = 0; k < TT_OCMP_REQ_PROMPT; k++)
         json_decref(v[k]);
-    tt_buf_free(&n);
     return rc;
 }
 

@@ -239,10 +239,8 @@ static int tt_resp_req_params(struct tt_span *span,
 static int tt_resp_request(struct tt_span *span, const char *body, size_t len)
 {
     struct tt_json_slice m[TT_RESP_REQ_NKEYS];
-    struct tt_buf n;
     int rc, mrc;
 
-    tt_buf_init(&n, 4096);
     mrc = tt_json_members(body, len, tt_resp_req_keys, TT_RESP_REQ_NKEYS, m);
     rc = mrc == TT_OK ? TT_OK : TT_ERR_PARSE;
     if (tt_span_set(&span->operation, tt_openai_responses_api.operation) !=
@@ -265,20 +263,12 @@ static int tt_resp_request(struct tt_span *span, const char *body, size_t len)
         }
     }
 
-    /* OTel GenAI span name: "{operation} {request_model}". */
-    if (tt_buf_append_str(&n, tt_openai_responses_api.operation) ==
-            TT_ERR_NOMEM ||
-        (span->request_model &&
-         (tt_buf_append(&n, " ", 1) == TT_ERR_NOMEM ||
-          tt_buf_append_str(&n, span->request_model) == TT_ERR_NOMEM)))
+    if (tt_span_set_name(span, tt_openai_responses_api.operation) != TT_OK)
         goto nomem;
-    free(span->name);
-    span->name = tt_buf_steal(&n);
     goto out;
 nomem:
     rc = TT_ERR_NOMEM;
 out:
-    tt_buf_free(&n);
     return rc;
 }
 
