@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,7 +24,10 @@
 
 #define MAX_UNACKED 1024
 #define MAX_UNACKED_BYTES (32u << 20)
-#define SEND_WAIT_MS 200
+/* A frame half written when the socket buffer filled gets this long to
+ * finish; a frame that cannot start is spooled at once. A daemon that is
+ * alive but stalled must not slow the traced program down. */
+#define SEND_FINISH_MS 5
 #define EXIT_WAIT_MS 1000
 #define RECONNECT_NS 500000000LL
 
@@ -38,6 +42,7 @@ static struct {
     unsigned gen;
     bool init;
     int fd;
+    int spool_fd;                 /* this process's spool file, or -1 */
     int64_t next_connect;
     uint64_t next_chunk;
     struct frame q[MAX_UNACKED];  /* ring of sent, unacknowledged frames */
@@ -46,7 +51,7 @@ static struct {
     size_t rlen;
     struct tt_deliver_stats st;
     bool warned_lost;
-} d = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+} d = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .spool_fd = -1 };
 
 /* Called with the lock held. Resets state in a forked child. */
 static void d_check_process(void)
@@ -59,8 +64,11 @@ static void d_check_process(void)
          * might have been using at fork time. */
         if (d.fd >= 0)
             close(d.fd);
+        if (d.spool_fd >= 0)
+            close(d.spool_fd);    /* the parent's file: ours is new */
     }
     d.fd = -1;
+    d.spool_fd = -1;
     d.q_head = d.q_n = d.q_bytes = 0;
     d.rlen = 0;
     d.next_connect = 0;
@@ -81,55 +89,66 @@ static void d_lost(uint64_t frames, const char *why)
     }
 }
 
-/* Write frames into one new spool file, atomically (tmp + rename), so the
- * daemon only ever sees complete files. */
+/* Open (creating 0600) this process's spool file, appending. */
+static int d_spool_open(void)
+{
+    char path[4200];
+
+    if (!tt_rt.spool_dir[0] || tt_wire_mkdirs(tt_rt.spool_dir) != TT_OK)
+        return -1;
+    snprintf(path, sizeof(path), "%s/%d-%lld.spool", tt_rt.spool_dir,
+             (int)getpid(), (long long)tt_now_ns());
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                0600);
+}
+
+/* Append frames to this process's spool file under LOCK_EX, the protocol
+ * tokentapd reads by (wire.h): the daemon takes the lock before reading
+ * and unlinks a file it has ingested while still holding it, so after
+ * taking the lock a file without links means "start a new one". One file
+ * per process and one write per frame: a daemon that is down or behind
+ * costs the traced program an append, not a file creation. */
 static int d_spool(const struct frame *frames, size_t n)
 {
-    char dir[4096], tmp[4200], final[4200];
-    int fd = -1, rc = TT_ERR_IO;
-    static unsigned seq;
+    struct stat st;
 
     if (!n)
         return TT_OK;
-    if (!tt_rt.spool_dir[0])
-        goto out;
-    snprintf(dir, sizeof(dir), "%s", tt_rt.spool_dir);
-    if (tt_wire_mkdirs(dir) != TT_OK)
-        goto out;
-    snprintf(tmp, sizeof(tmp), "%s/.%d-%llu-%u.tmp", dir, (int)getpid(),
-             (unsigned long long)frames[0].chunk, seq);
-    snprintf(final, sizeof(final), "%s/%d-%llu-%u.spool", dir, (int)getpid(),
-             (unsigned long long)frames[0].chunk, seq++);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        size_t off = 0;
-        while (off < frames[i].len) {
-            ssize_t w = write(fd, frames[i].data + off, frames[i].len - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                goto out_unlink;
-            off += (size_t)w;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (d.spool_fd < 0 && (d.spool_fd = d_spool_open()) < 0)
+            break;
+        if (flock(d.spool_fd, LOCK_EX) != 0)
+            break;
+        if (fstat(d.spool_fd, &st) != 0 || st.st_nlink == 0) {
+            close(d.spool_fd);          /* ingested and unlinked: reopen */
+            d.spool_fd = -1;
+            continue;
         }
+        bool ok = true;
+        for (size_t i = 0; ok && i < n; i++) {
+            size_t off = 0;
+            while (ok && off < frames[i].len) {
+                ssize_t w = write(d.spool_fd, frames[i].data + off,
+                                  frames[i].len - off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                ok = w > 0;
+                off += w > 0 ? (size_t)w : 0;
+            }
+        }
+        (void)flock(d.spool_fd, LOCK_UN);
+        if (ok) {
+            d.st.spooled += n;
+            return TT_OK;
+        }
+        /* A short write (disk full) may leave a partial frame at the end:
+         * the daemon drops an incomplete last frame; start a new file. */
+        close(d.spool_fd);
+        d.spool_fd = -1;
+        break;
     }
-    if (close(fd) != 0) {
-        fd = -1;
-        goto out_unlink;
-    }
-    fd = -1;
-    if (rename(tmp, final) != 0)
-        goto out_unlink;
-    d.st.spooled += n;
-    return TT_OK;
-out_unlink:
-    unlink(tmp);
-out:
-    if (fd >= 0)
-        close(fd);
     d_lost(n, tt_rt.spool_dir[0] ? "spool not writable" : "no spool directory");
-    return rc;
+    return TT_ERR_IO;
 }
 
 static void q_free_all(void)
@@ -263,10 +282,16 @@ static bool d_drain(void)
     }
 }
 
-static bool d_send_all(const char *p, size_t n)
+enum send_result {
+    SENT,           /* the whole frame is in the socket */
+    SEND_FULL,      /* nothing written: the buffer is full (daemon busy) */
+    SEND_BROKEN,    /* error, or a partial frame that could not finish */
+};
+
+static enum send_result d_send_all(const char *p, size_t n)
 {
     size_t off = 0;
-    int64_t deadline = tt_now_ns() + SEND_WAIT_MS * 1000000LL;
+    int64_t deadline = 0;
 
     while (off < n) {
         ssize_t w = send(d.fd, p + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -277,19 +302,21 @@ static bool d_send_all(const char *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (off == 0)
+                return SEND_FULL;
+            /* Mid-frame: the stream must not carry half a frame. */
+            if (!deadline)
+                deadline = tt_now_ns() + SEND_FINISH_MS * 1000000LL;
             int64_t left = (deadline - tt_now_ns()) / 1000000LL;
-            if (left <= 0)
-                return false;
-            /* The daemon is slow: its acks may be what fills the pipe. */
-            if (!d_drain())
-                return false;
+            if (left <= 0 || !d_drain())
+                return SEND_BROKEN;
             struct pollfd pfd = { .fd = d.fd, .events = POLLOUT };
             (void)poll(&pfd, 1, (int)left);
             continue;
         }
-        return false;
+        return SEND_BROKEN;
     }
-    return true;
+    return SENT;
 }
 
 static void d_exit(void);
@@ -308,6 +335,7 @@ void tt_deliver_span(const struct tt_span *s)
         atexit(d_exit);
     }
     struct frame f = { .chunk = d.next_chunk++ };
+    enum send_result sr;
     if (tt_wire_pack_spans(&s, 1, f.chunk, &out) != TT_OK) {
         d_lost(1, out.truncated ? "span above the frame size cap" : "encoding failed");
         goto out;
@@ -317,7 +345,7 @@ void tt_deliver_span(const struct tt_span *s)
     if (d_connect()) {
         if (d.q_n && !d_drain()) {
             d_disconnect();
-        } else if (d_send_all(f.data, f.len)) {
+        } else if ((sr = d_send_all(f.data, f.len)) == SENT) {
             d.st.sent++;
             if (d.q_n == MAX_UNACKED || d.q_bytes + f.len > MAX_UNACKED_BYTES) {
                 /* Sent but unconfirmed: keep the newest copies. */
@@ -331,11 +359,13 @@ void tt_deliver_span(const struct tt_span *s)
             d.q_bytes += f.len;
             (void)d_drain();
             goto out;
-        } else {
+        } else if (sr == SEND_BROKEN) {
             /* A partial frame may be in the socket; the daemon drops it at
              * EOF. Everything unconfirmed goes to the spool with it. */
             d_disconnect();
         }
+        /* SEND_FULL: the daemon is behind; keep the connection (what it
+         * was sent will still be acknowledged) and park this frame. */
     }
     (void)d_spool(&f, 1);
     free(f.data);
