@@ -105,3 +105,42 @@ class Install(TapTest):
                              capture_output=True, text=True, check=True).stdout
         self.assertEqual(len(out.splitlines()), 1)
         subprocess.run(["rm", "-rf", dest])
+
+
+class StalledDaemon(TapTest):
+    def test_stalled_daemon_loses_nothing(self):
+        """A daemon that is alive but not reading (SIGSTOP): the traced
+        program's frames fill the socket, then go to the spool at once; after
+        the daemon resumes, every call is stored exactly once."""
+        import signal
+        import time
+        sock = os.path.join(self.home, "d.sock")
+        daemon = subprocess.Popen([os.path.join(ROOT, "build", "bin", "tokentapd"),
+                                   "--foreground", "--socket", sock, "--db", self.db,
+                                   "--spool", os.path.join(self.home, "spool")],
+                                  stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.02)
+            daemon.send_signal(signal.SIGSTOP)
+            env = self.env(TOKENTAP_SOCKET=sock)
+            env["LD_PRELOAD"] = os.path.join(ROOT, "build", "lib", "libtokentap.so")
+            # 10 KB requests: the socket buffer fills after a few dozen frames.
+            p = subprocess.run([PY, os.path.join(ROOT, "bench", "client_calls.py"), "150"],
+                               env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            daemon.send_signal(signal.SIGCONT)
+            spans = []
+            for _ in range(50):          # the daemon ingests its spool every 2 s
+                spans = self.spans(env=self.env(TOKENTAP_SOCKET=sock))
+                if len(spans) >= 151:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(len(spans), 151)            # 150 + the warm-up call
+            self.assertEqual(len({s["span_id"] for s in spans}), 151)
+        finally:
+            daemon.send_signal(signal.SIGCONT)
+            daemon.terminate()
+            daemon.wait(10)
