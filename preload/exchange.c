@@ -180,10 +180,25 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
     ex->sse_on = status >= 200 && status < 300 && ct &&
                  ct->value_len >= 17 &&
                  !strncasecmp(ct->value, "text/event-stream", 17);
+    ex->ndjson_on = !ex->sse_on && ex->api->ndjson_line && status >= 200 &&
+                    status < 300 && ct &&
+                    ((ct->value_len >= 20 &&
+                      !strncasecmp(ct->value, "application/x-ndjson", 20)) ||
+                     (ct->value_len >= 17 &&
+                      !strncasecmp(ct->value, "application/jsonl", 17)));
+    ex->es_on = !ex->sse_on && !ex->ndjson_on && ex->api->sse_event &&
+                status >= 200 && status < 300 && ct && ct->value_len >= 34 &&
+                !strncasecmp(ct->value, "application/vnd.amazon.eventstream", 34);
     const struct tt_hdr *ce = (flags & TT_EX_BODY_DECODED) ? NULL
                               : find_hdr(headers, n_headers, "content-encoding");
+    /* A buffered body is capped at TOKENTAP_MAX_BODY (and so is a
+     * decompression bomb). A stream is parsed event by event, each event
+     * capped, so its total is not: the usage of a long answer comes in its
+     * last event. */
+    bool streamed = ex->sse_on || ex->ndjson_on || ex->es_on;
     int rc = tt_decoder_new(ce ? ce->value : NULL, ce ? ce->value_len : 0,
-                            tt_rt.max_body ? tt_rt.max_body : (8u << 20),
+                            streamed ? SIZE_MAX
+                            : tt_rt.max_body ? tt_rt.max_body : (8u << 20),
                             &ex->dec);
     if (rc != TT_OK) {
         char msg[160];
@@ -194,15 +209,6 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
         tt_span_fail(s, msg, false);
         ex->body_error = true;
     }
-    ex->ndjson_on = !ex->sse_on && ex->api->ndjson_line && status >= 200 &&
-                    status < 300 && ct &&
-                    ((ct->value_len >= 20 &&
-                      !strncasecmp(ct->value, "application/x-ndjson", 20)) ||
-                     (ct->value_len >= 17 &&
-                      !strncasecmp(ct->value, "application/jsonl", 17)));
-    ex->es_on = !ex->sse_on && !ex->ndjson_on && ex->api->sse_event &&
-                status >= 200 && status < 300 && ct && ct->value_len >= 34 &&
-                !strncasecmp(ct->value, "application/vnd.amazon.eventstream", 34);
     if (ex->sse_on)
         tt_sse_init(&ex->sse, SSE_MAX_EVENT);
     if (ex->es_on)

@@ -440,3 +440,52 @@ Test(capture, redact_target_table)
         cr_expect_str_eq(out, cases[i].want, "case %zu", i);
     }
 }
+
+/* A stream longer than TOKENTAP_MAX_BODY is still parsed to its end: the
+ * usage of a long answer comes in its last event. */
+static void setup_small_cap(void)
+{
+    setenv("TOKENTAP_MAX_BODY", "65536", 1);
+    setup();
+}
+
+Test(capture_cap, stream_longer_than_the_body_cap_keeps_its_usage,
+     .init = setup_small_cap, .fini = teardown)
+{
+    struct tt_buf sse;
+    const char *body = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":9000,\"stream\":true,"
+                       "\"messages\":[]}";
+    char *req = fmt("POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\n"
+                    "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    tt_buf_init(&sse, 4u << 20);
+    cr_assert_eq(tt_buf_append_str(&sse,
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\","
+        "\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"), 0);
+    for (int i = 0; i < 3000; i++)     /* ~300 KB of deltas: 4.5x the cap */
+        cr_assert_eq(tt_buf_append_str(&sse,
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+            "\"delta\":{\"type\":\"text_delta\",\"text\":\"lorem ipsum \"}}\n\n"), 0);
+    cr_assert_eq(tt_buf_append_str(&sse,
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"end_turn\"},\"usage\":{\"output_tokens\":6000}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), 0);
+    char *resp = fmt("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     "Content-Length: %zu\r\n\r\n", sse.len);
+    int key = 0;
+    feed(true, &key, req, strlen(req), 100000);
+    feed(false, &key, resp, strlen(resp), 100000);
+    feed(false, &key, sse.data, sse.len, 16384);
+    tt_conn_close(TT_CONN_SSL, &key);
+    struct tt_span s;
+    cr_assert_eq(read_spool(&s, 1), 1);
+    cr_expect_str_eq(s.status, "ok", "%s", s.error ? s.error : "");
+    cr_expect(s.usage_known);
+    cr_expect_eq(s.output_tokens, 6000);
+    cr_expect_eq(s.input_tokens, 10);
+    tt_span_clear(&s);
+    tt_buf_free(&sse);
+    free(req);
+    free(resp);
+}
