@@ -1,10 +1,12 @@
 """One ordinary client program: N sequential non-streaming chat calls over a
 single keep-alive requests.Session, each with a ~10 KB request body. Nothing
 here knows about tokentap. Usage: client_calls.py N  (MOCK_BASE, MOCK_CA in
-the environment). Prints the wall time of the N timed calls in seconds; the
+the environment). Prints the answer's size, VmRSS and VmHWM (kB) at the end, and last the
+wall time of the N timed calls in seconds; the
 interpreter start, the imports and one warm-up call (TLS handshake, first
 connection; under tokentap also the lazy setup of the preload) are excluded,
-so N+1 calls are made in all."""
+so N+1 calls are made in all. MOCK_CHUNKS (default 800) is sent as
+x-mock-chunks: 800 content pieces make the mock's answer ~5 KB."""
 import json
 import os
 import sys
@@ -23,18 +25,24 @@ BODY = json.dumps({
                  {"role": "user", "content": "Summarise: " + "lorem ipsum " * 850}],
 }).encode()
 assert 10000 <= len(BODY) <= 10600, len(BODY)
-HDRS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
+HDRS = {"content-type": "application/json", "authorization": "Bearer sk-bench",
+        "x-mock-chunks": os.environ.get("MOCK_CHUNKS", "800")}
 
 
 def call(s):
     r = s.post(URL, data=BODY, headers=HDRS, verify=CA, timeout=30)
     if r.status_code != 200 or not r.json().get("choices"):
         sys.exit("bad response %d: %s" % (r.status_code, r.text[:200]))
+    return len(r.content)
 
 
 with requests.Session() as s:
-    call(s)
+    size = call(s)
     t0 = time.perf_counter()
     for _ in range(N):
         call(s)
-    print("%.6f" % (time.perf_counter() - t0))
+    dt = time.perf_counter() - t0
+status = dict(l.split(":", 1) for l in open("/proc/self/status"))
+# The seconds last: bench/fig_08_mitm.py reads the last word.
+print("bytes %d rss_kb %d hwm_kb %d seconds %.6f" % (size, int(status["VmRSS"].split()[0]),
+                                                     int(status["VmHWM"].split()[0]), dt))

@@ -1,53 +1,62 @@
 #!/usr/bin/env bash
-# bench/run.sh - the figures of `make bench` (QUICK=1: fewer calls and spans).
-# Each figure is a ratio of two runs on this same machine, so the machine's
-# speed and noise cancel out as far as they can; absolute numbers are only
-# comparable on one machine. Progress goes to stderr, the table to stdout.
+# bench/run.sh - `make bench` (QUICK=1: fewer rounds, under a minute).
+#
+# Every figure is a script bench/fig_NN_*.{sh,py} that measures with and
+# without tokentap in one run (same client, same server, interleaved rounds,
+# medians) and prints, besides progress on stderr, one line per figure:
+#   ROW|figure|without|with|ratio|target|verdict|command
+# (verdict: ok, MISSED, or info for figures without a target). This script
+# runs them in order, prints the table, and (full runs only) writes it with
+# the machine and the date to docs/BENCHMARKS.md. A figure that fails stops
+# the bench: a benchmark that silently measured nothing is worse than none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export QUICK="${QUICK:-}"
+[[ "$QUICK" == 0 ]] && QUICK=
 
-if [[ -n "${QUICK:-}" && "${QUICK}" != 0 ]]; then
-    N=300 ROUNDS=3 M=50000
-else
-    N=2000 ROUNDS=5 M=200000
-fi
-PY=/usr/bin/python3     # Debian's, with requests
+rows=()
+for f in bench/fig_*; do
+    case "$f" in
+    *.sh) out=$(bash "$f") ;;
+    *.py) out=$(/usr/bin/python3 "$f") ;;
+    *) continue ;;
+    esac
+    while IFS= read -r line; do
+        [[ "$line" == ROW\|* ]] && rows+=("${line#ROW|}")
+    done <<<"$out"
+done
 
-lat_cmd="N=$N ROUNDS=$ROUNDS $PY bench/latency.py"
-ing_cmd="build/bench/ingest build/bin/tokentapd $M"
-
-# A failing figure (e.g. spans missing from the store) stops the bench.
-lat=$(N=$N ROUNDS=$ROUNDS $PY bench/latency.py | grep '^ROW')
-ing_out=$(build/bench/ingest build/bin/tokentapd "$M")
-grep -v '^ROW' <<<"$ing_out" >&2 || true
-ing=$(grep '^ROW' <<<"$ing_out")
-
-row() {  # ROW<TAB>figure<TAB>a<TAB>b<TAB>ratio
-    IFS=$'\t' read -r _ fig a b ratio <<<"$1"
-    printf '%-62s  %-9s  %-12s  %s\n' "$fig" "$a" "$b" "$ratio"
+table() {
+    printf '| figure | without | with | ratio | target | verdict |\n'
+    printf '|---|---|---|---|---|---|\n'
+    for r in "${rows[@]}"; do
+        IFS='|' read -r fig a b ratio target verdict cmd <<<"$r"
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$fig" "$a" "$b" "$ratio" "$target" "$verdict"
+    done
+    printf '\nCommands (each reproduces its line):\n\n'
+    for r in "${rows[@]}"; do
+        IFS='|' read -r fig a b ratio target verdict cmd <<<"$r"
+        printf -- '- %s: `%s`\n' "$fig" "$cmd"
+    done
 }
-header() { printf '%-62s  %-9s  %-12s  %s\n' figure "$1" "$2" ratio; }
 
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), $(. /etc/os-release && echo "$PRETTY_NAME")"
 echo
-echo "tokentap bench ($(nproc) cores; ratios are the figures, absolutes are this machine's)"
+echo "tokentap bench${QUICK:+ (QUICK)} — $(date -u +%Y-%m-%d), $machine"
 echo
-header without with
-row "$lat"
-echo "  \$ $lat_cmd"
-echo "    (client: $PY bench/client_calls.py $N, plain vs under build/bin/tokentap run --quiet --;"
-echo "     $ROUNDS interleaved rounds each, medians; every traced round stored exactly $((N + 1)) spans)"
-echo
-header daemon ceiling
-row "$ing"
-echo "  \$ $ing_cmd"
-echo "    (daemon: frames over its socket, first send to \"synced\"; ceiling: tt_store_put_span,"
-echo "     one transaction; both stores checked to hold exactly $M rows)"
-
-# libc hooks on a non-LLM, I/O-heavy command (issue #3).
-if [[ -n "${QUICK:-}" && "${QUICK}" != 0 ]]; then LFILES=5000 LROUNDS=3; else LFILES=20000 LROUNDS=5; fi
-libc=$(FILES=$LFILES ROUNDS=$LROUNDS bash bench/libc_io.sh)
-echo
-echo "$libc"
-echo "  \$ FILES=$LFILES ROUNDS=$LROUNDS bash bench/libc_io.sh"
-echo "    (tar cf - of $LFILES small files | cat, plain vs LD_PRELOAD=build/lib/libtokentap.so,"
-echo "     $LROUNDS interleaved rounds, medians)"
+table
+if [[ -z "$QUICK" ]]; then
+    {
+        echo "# Benchmarks"
+        echo
+        echo "What tokentap costs the programs it traces, as ratios measured side by side"
+        echo "in one run of \`make bench\` (interleaved rounds, medians). Machine: $machine."
+        echo "Date: $(date -u +%Y-%m-%d). Absolute numbers are this machine's; the ratios"
+        echo "are the figures. Regenerate with \`make bench\`."
+        echo
+        table
+    } > docs/BENCHMARKS.md.tmp
+    mv docs/BENCHMARKS.md.tmp docs/BENCHMARKS.md
+    echo
+    echo "(written to docs/BENCHMARKS.md)"
+fi

@@ -48,10 +48,21 @@ bool tt_frame_utf8_ok(const char *p, size_t n)
     size_t i = 0;
 
     while (i < n) {
-        unsigned c = s[i];
+        unsigned c;
         size_t k;
         uint32_t cp, min;
 
+        /* Mostly ASCII text: 8 bytes at a time while none is >= 0x80 or 0. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (((w | ((w - 0x0101010101010101ull) & ~w)) & 0x8080808080808080ull) != 0)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        c = s[i];
         if (c == 0)
             return false;
         if (c < 0x80) {
@@ -106,8 +117,278 @@ static size_t json_flags(const struct tt_spanfield *f)
     return JSON_DECODE_ANY | ((f->flags & TT_SF_CONTENT) ? JSON_ALLOW_NUL : 0);
 }
 
+/* ---- a fast JSON acceptor ------------------------------------------------
+ *
+ * Every span carries three or four JSON texts (input, output, finish_reasons,
+ * tool_calls); building a jansson tree for each, only to free it, was half
+ * of the daemon's CPU time. js_scan walks the text once without allocating
+ * and answers JS_OK only when it is sure that json_loadb would accept the
+ * text with the same flags. Everything else (JS_NO) goes to jansson, which
+ * stays the judge of what is refused and writes the error message: the fast
+ * path can only ever say yes to what jansson says yes to, and jansson alone
+ * says no. The cases it does not try to decide go to jansson too: integers
+ * that may not fit int64_t, reals that may overflow a double (jansson
+ * refuses both), nesting deeper than JS_MAX_DEPTH.
+ *
+ * Precondition: the text is valid UTF-8 without NUL bytes (checked before),
+ * so bytes >= 0x80 inside strings need no second look. */
+
+#define JS_MAX_DEPTH 64
+
+enum { JS_NO = 0, JS_OK = 1 };
+
+struct js_info {
+    char top;           /* 'o' object, 'a' array, 's' string, 'x' other */
+    bool all_strings;   /* top is an array whose elements are all strings */
+};
+
+static const char *js_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static int js_hex4(const char *p, const char *e, unsigned *out)
+{
+    unsigned v = 0;
+
+    if (e - p < 4)
+        return JS_NO;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return JS_NO;
+    }
+    *out = v;
+    return JS_OK;
+}
+
+/* *pp is just past the opening quote; on JS_OK, just past the closing one.
+ * jansson refuses control characters, unknown escapes, unpaired surrogates,
+ * and \u0000 in keys always, in values unless JSON_ALLOW_NUL. */
+static int js_string(const char **pp, const char *e, bool nul_ok)
+{
+    const char *p = *pp;
+
+    while (p < e) {
+        unsigned char c = (unsigned char)*p++;
+        unsigned v, w;
+
+        if (c == '"') {
+            *pp = p;
+            return JS_OK;
+        }
+        if (c < 0x20)
+            return JS_NO;
+        if (c != '\\')
+            continue;
+        if (p >= e)
+            return JS_NO;
+        switch (*p++) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            break;
+        case 'u':
+            if (js_hex4(p, e, &v) != JS_OK)
+                return JS_NO;
+            p += 4;
+            if (v >= 0xd800 && v <= 0xdbff) {
+                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || js_hex4(p + 2, e, &w) != JS_OK ||
+                    w < 0xdc00 || w > 0xdfff)
+                    return JS_NO;
+                p += 6;
+            } else if ((v >= 0xdc00 && v <= 0xdfff) || (v == 0 && !nul_ok)) {
+                return JS_NO;
+            }
+            break;
+        default:
+            return JS_NO;
+        }
+    }
+    return JS_NO;   /* unterminated */
+}
+
+static bool js_digit(const char *p, const char *e)
+{
+    return p < e && *p >= '0' && *p <= '9';
+}
+
+static int js_number(const char **pp, const char *e)
+{
+    const char *p = *pp, *d0, *x0;
+    bool real = false;
+
+    if (*p == '-')
+        p++;
+    d0 = p;
+    if (!js_digit(p, e))
+        return JS_NO;
+    if (*p == '0') {
+        if (js_digit(++p, e))
+            return JS_NO;   /* leading zero */
+    } else {
+        while (js_digit(p, e))
+            p++;
+    }
+    size_t int_digits = (size_t)(p - d0);
+    if (p < e && *p == '.') {
+        if (!js_digit(++p, e))
+            return JS_NO;
+        while (js_digit(p, e))
+            p++;
+        real = true;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        x0 = p;
+        if (!js_digit(p, e))
+            return JS_NO;
+        while (js_digit(p, e))
+            p++;
+        if (p - x0 > 2)
+            return JS_NO;   /* |exponent| >= 100: may overflow, let jansson say */
+        real = true;
+    }
+    /* < 10^200 * 10^99 cannot overflow a double; 18 digits always fit int64_t. */
+    if (real ? int_digits > 200 : int_digits > 18)
+        return JS_NO;
+    *pp = p;
+    return JS_OK;
+}
+
+static bool js_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* jansson reads a whole run of letters as one token. */
+static int js_literal(const char **pp, const char *e)
+{
+    static const char *const lits[] = { "true", "false", "null" };
+    const char *p = *pp;
+
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(lits[i]);
+        if ((size_t)(e - p) >= n && memcmp(p, lits[i], n) == 0 &&
+            ((size_t)(e - p) == n || !js_alpha(p[n]))) {
+            *pp = p + n;
+            return JS_OK;
+        }
+    }
+    return JS_NO;
+}
+
+static int js_scan(const char *s, size_t n, bool nul_ok, struct js_info *info)
+{
+    const char *p = s, *e = s + n;
+    char stack[JS_MAX_DEPTH];   /* 'o' or 'a' per open container */
+    int depth = 0;
+
+    info->top = 'x';
+    info->all_strings = true;
+value:
+    p = js_ws(p, e);
+    if (p >= e)
+        return JS_NO;
+    if (depth == 0)
+        info->top = *p == '{' ? 'o' : *p == '[' ? 'a' : *p == '"' ? 's' : 'x';
+    else if (depth == 1 && stack[0] == 'a' && *p != '"')
+        info->all_strings = false;
+    switch (*p) {
+    case '{':
+    case '[':
+        if (depth == JS_MAX_DEPTH)
+            return JS_NO;
+        stack[depth++] = *p == '{' ? 'o' : 'a';
+        p = js_ws(p + 1, e);
+        if (p < e && *p == (stack[depth - 1] == 'o' ? '}' : ']')) {
+            p++;
+            depth--;
+            goto after;
+        }
+        if (stack[depth - 1] == 'o')
+            goto key;
+        goto value;
+    case '"':
+        p++;
+        if (js_string(&p, e, nul_ok) != JS_OK)
+            return JS_NO;
+        goto after;
+    case 't':
+    case 'f':
+    case 'n':
+        if (js_literal(&p, e) != JS_OK)
+            return JS_NO;
+        goto after;
+    default:
+        if (*p != '-' && !js_digit(p, e))
+            return JS_NO;
+        if (js_number(&p, e) != JS_OK)
+            return JS_NO;
+        goto after;
+    }
+key:
+    p = js_ws(p, e);
+    if (p >= e || *p != '"')
+        return JS_NO;
+    p++;
+    if (js_string(&p, e, false) != JS_OK)
+        return JS_NO;
+    p = js_ws(p, e);
+    if (p >= e || *p != ':')
+        return JS_NO;
+    p++;
+    goto value;
+after:
+    p = js_ws(p, e);
+    if (depth == 0)
+        return p == e ? JS_OK : JS_NO;
+    if (p >= e)
+        return JS_NO;
+    if (*p == ',') {
+        p++;
+        if (stack[depth - 1] == 'o')
+            goto key;
+        goto value;
+    }
+    if (*p == (stack[depth - 1] == 'o' ? '}' : ']')) {
+        p++;
+        depth--;
+        goto after;
+    }
+    return JS_NO;
+}
+
+/* What check_json asks of a text js_scan accepted. */
+static bool js_shape_ok(const struct tt_spanfield *f, const struct js_info *ji)
+{
+    if ((f->flags & TT_SF_CONTENT) && ji->top == 's')
+        return true;
+    if ((f->json == TT_SF_JSON_OBJECT && ji->top != 'o') ||
+        (f->json == TT_SF_JSON_ARRAY && ji->top != 'a'))
+        return false;
+    return strcmp(f->name, "finish_reasons") != 0 || ji->all_strings;
+}
+
+/* The common case, decided without jansson: valid, and of the right shape. */
+static bool check_json_fast(const struct tt_spanfield *f, const char *text)
+{
+    struct js_info ji;
+
+    return js_scan(text, strlen(text), f->flags & TT_SF_CONTENT, &ji) == JS_OK &&
+           js_shape_ok(f, &ji);
+}
+
 static int check_json(const struct tt_spanfield *f, const char *text, char *err, size_t n)
 {
+    if (check_json_fast(f, text))
+        return TT_OK;
+    /* Refused or undecided: jansson judges, and says why. */
     json_error_t je;
     json_t *j = json_loadb(text, strlen(text), json_flags(f), &je);
     int rc = TT_ERR_PARSE;
@@ -147,7 +428,10 @@ out:
     return rc;
 }
 
-int tt_frame_check_span(const struct tt_span *s, char *err, size_t n)
+/* proven: one bit per field (contract index) whose text decode_content has
+ * already found to be valid UTF-8 and acceptable JSON of the right shape;
+ * scanning the largest texts of a span twice was a tenth of the daemon. */
+static int check_span(const struct tt_span *s, char *err, size_t n, uint64_t proven)
 {
     for (size_t i = 0; i < tt_spanfields_n; i++) {
         const struct tt_spanfield *f = &tt_spanfields[i];
@@ -170,6 +454,8 @@ int tt_frame_check_span(const struct tt_span *s, char *err, size_t n)
         case TT_SF_STR:
         case TT_SF_JSON: {
             const char *v = tt_sf_str(s, f);
+            if (i < 64 && (proven & ((uint64_t)1 << i)))
+                break;
             size_t len = strlen(v);
             if (f->type == TT_SF_STR && len > TT_FRAME_MAX_STR) {
                 seterr(err, n, "%s: longer than %u bytes", f->name, TT_FRAME_MAX_STR);
@@ -216,6 +502,11 @@ int tt_frame_check_span(const struct tt_span *s, char *err, size_t n)
         return TT_ERR_PARSE;
     }
     return TT_OK;
+}
+
+int tt_frame_check_span(const struct tt_span *s, char *err, size_t n)
+{
+    return check_span(s, err, n, 0);
 }
 
 /* ---- msgpack -> struct tt_span ------------------------------------------ */
@@ -282,13 +573,20 @@ static const char *mp_type_name(const msgpack_object *o)
  * not JSON. Losing the whole call for that would be worse than storing the
  * text as a JSON string; text that cannot be a string at all (a NUL byte,
  * invalid UTF-8) is dropped to null. Only an allocation failure fails. */
-static int decode_content(char **dst, const char *p, size_t len)
+static int decode_content(const struct tt_spanfield *f, char **dst, const char *p, size_t len,
+                          bool *proven)
 {
     json_t *j;
     char *txt;
 
+    *proven = false;
     if (memchr(p, '\0', len) || !tt_frame_utf8_ok(p, len))
         return tt_span_set(dst, NULL);
+    struct js_info ji;
+    if (js_scan(p, len, true, &ji) == JS_OK) {
+        *proven = js_shape_ok(f, &ji);
+        return tt_span_setn(dst, p, len);
+    }
     j = json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (j) {
         json_decref(j);
@@ -306,7 +604,7 @@ static int decode_content(char **dst, const char *p, size_t len)
 
 /* Set one field from a msgpack value; nil means absent. */
 static int decode_field(struct tt_span *s, const struct tt_spanfield *f,
-                        const msgpack_object *v, char *err, size_t n)
+                        const msgpack_object *v, char *err, size_t n, bool *proven)
 {
     bool nil = v->type == MSGPACK_OBJECT_NIL;
     int64_t i64 = 0;
@@ -336,7 +634,7 @@ static int decode_field(struct tt_span *s, const struct tt_spanfield *f,
         if (v->type != MSGPACK_OBJECT_STR)
             goto bad_type;
         if (f->flags & TT_SF_CONTENT)
-            return decode_content(dst, v->via.str.ptr, v->via.str.size);
+            return decode_content(f, dst, v->via.str.ptr, v->via.str.size, proven);
         /* A NUL would silently cut the C string: refuse it here, while the
          * real length is still known. */
         if (memchr(v->via.str.ptr, '\0', v->via.str.size))
@@ -389,11 +687,30 @@ static void span_blank(struct tt_span *s)
     s->ttft_ms = -1;
 }
 
+/* The preload writes every field, in contract order: try the field after
+ * the last one found before searching the table (tt_sf_find compares up to
+ * every name, for every key of every span). */
+static const struct tt_spanfield *find_field(const char *p, size_t n, size_t *next)
+{
+    if (*next < tt_spanfields_n) {
+        const struct tt_spanfield *f = &tt_spanfields[*next];
+        if (strlen(f->name) == n && memcmp(f->name, p, n) == 0) {
+            (*next)++;
+            return f;
+        }
+    }
+    const struct tt_spanfield *f = tt_sf_find(p, n);
+    if (f)
+        *next = (size_t)(f - tt_spanfields) + 1;
+    return f;
+}
+
 static int decode_span(const msgpack_object *o, struct tt_span *s, char *err, size_t n)
 {
+    size_t next = 0;
     /* Which fields arrived non-nil: an int64 field has no "absent" value in
      * the struct, so a missing start_time is only visible here. */
-    uint64_t seen = 0;
+    uint64_t seen = 0, proven = 0;
     int rc;
 
     _Static_assert(sizeof(seen) * 8 >= TT_SPANFIELDS_MAX, "one bit per contract field");
@@ -414,20 +731,24 @@ static int decode_span(const msgpack_object *o, struct tt_span *s, char *err, si
             seterr(err, n, "span key is a %s, not a str", mp_type_name(k));
             return TT_ERR_PARSE;
         }
-        const struct tt_spanfield *f = tt_sf_find(k->via.str.ptr, k->via.str.size);
+        const struct tt_spanfield *f = find_field(k->via.str.ptr, k->via.str.size, &next);
         if (!f)
             continue;   /* unknown key: a newer sender; ignore */
-        if ((rc = decode_field(s, f, v, err, n)) != TT_OK)
+        bool pr = false;
+        if ((rc = decode_field(s, f, v, err, n, &pr)) != TT_OK)
             return rc;
+        uint64_t bit = (uint64_t)1 << (f - tt_spanfields);
         if (v->type != MSGPACK_OBJECT_NIL)
-            seen |= (uint64_t)1 << (f - tt_spanfields);
+            seen |= bit;
+        /* A repeated key: the last value is the one kept, and judged. */
+        proven = pr ? proven | bit : proven & ~bit;
     }
     for (size_t i = 0; i < tt_spanfields_n && i < 64; i++)
         if ((tt_spanfields[i].flags & TT_SF_REQUIRED) && !(seen & ((uint64_t)1 << i))) {
             seterr(err, n, "missing %s", tt_spanfields[i].name);
             return TT_ERR_PARSE;
         }
-    return tt_frame_check_span(s, err, n);
+    return check_span(s, err, n, proven);
 }
 
 void tt_frame_clear(struct tt_frame *f)

@@ -3,12 +3,15 @@
  *   tokentapd [--socket PATH] [--db PATH] [--spool DIR] [--foreground]
  *             [--idle-exit SECONDS] [--pidfile FILE]
  *
- * One thread, one poll() loop. Clients (traced processes of the same user)
- * connect to a unix stream socket and send length-prefixed msgpack frames
- * (wire.h). Frames are decoded and validated as untrusted input (frame.h);
- * the valid spans read during one loop iteration go to the sinks as one
- * batch (one SQLite transaction), and each frame is acknowledged only after
- * that commit. The spool directory, where clients park frames while the
+ * One poll() loop, plus one writer thread for the sinks. Clients (traced
+ * processes of the same user) connect to a unix stream socket and send
+ * length-prefixed msgpack frames (wire.h). Frames are decoded and validated
+ * as untrusted input (frame.h); the valid spans read while the writer is
+ * busy go to the sinks as one batch (one SQLite transaction), and each frame
+ * is acknowledged only after that commit. The writer thread only commits:
+ * decoding the next batch overlaps the commit of the previous one, which
+ * took the daemon from one core's worth of decode + SQLite to whichever of
+ * the two is slower (SQLite). All replies are sent from the loop. The spool directory, where clients park frames while the
  * daemon is down, is ingested at start, on every "sync" and every 2 s.
  *
  * Replies are best effort: a client that does not read its socket gets its
@@ -21,6 +24,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,10 +98,27 @@ struct ttd {
     struct ttd_client *cl[TTD_MAX_CLIENTS];
     size_t ncl;
 
+    /* The batch being filled by the loop. */
     struct tt_span *batch;
     size_t nbatch, capbatch;
     struct ttd_ack *acks;
     size_t nacks, capacks;
+
+    /* The batch handed to the writer thread (state W_BUSY), committed but
+     * not yet answered (W_DONE), or none (W_IDLE). Its spans belong to the
+     * writer while W_BUSY; its acks only ever to the loop. */
+    struct tt_span *fbatch;
+    size_t fnbatch, fcapbatch;
+    struct ttd_ack *facks;
+    size_t fnacks, fcapacks;
+    int frc;                    /* the primary sink's answer */
+    enum { W_IDLE, W_BUSY, W_DONE } wstate;
+    bool wquit;
+    bool writer_up, writer_failed;
+    pthread_t writer;
+    pthread_mutex_t mu;         /* wstate, wquit, frc */
+    pthread_cond_t cv;
+    int wake[2];                /* writer -> poll(): a batch is committed */
 
     struct ttd_sink sinks[2];   /* [0] is the primary: acks depend on it */
     size_t nsinks;
@@ -237,26 +258,34 @@ static int ack_push(struct ttd *d, struct ttd_client *c, uint64_t chunk,
     return TT_OK;
 }
 
-/* Commit the batch to the sinks, then answer every frame in it. */
-static int ttd_flush(struct ttd *d)
+/* Write a batch to every sink; the primary's result decides the acks.
+ * Runs on the writer thread, or inline if there is none. */
+static int sinks_write(struct ttd *d, const struct tt_span *b, size_t n)
 {
-    int rc = TT_SINK_OK;
+    int rc;
 
-    if (d->nbatch > 0) {
-        rc = d->sinks[0].ops->write(d->sinks[0].ctx, d->batch, d->nbatch);
-        if (rc == TT_SINK_OK) {
-            d->stored += d->nbatch;
-            for (size_t i = 1; i < d->nsinks; i++)
-                if (d->sinks[i].ops->write(d->sinks[i].ctx, d->batch, d->nbatch) != TT_SINK_OK)
-                    ttd_log("sink %s: write of %zu spans failed", d->sinks[i].ops->name,
-                            d->nbatch);
-        } else {
-            ttd_log("sink %s: write of %zu spans failed (%s)", d->sinks[0].ops->name,
-                    d->nbatch, rc == TT_SINK_RETRY ? "retry" : "error");
-        }
+    if (n == 0)
+        return TT_SINK_OK;
+    rc = d->sinks[0].ops->write(d->sinks[0].ctx, b, n);
+    if (rc != TT_SINK_OK) {
+        ttd_log("sink %s: write of %zu spans failed (%s)", d->sinks[0].ops->name, n,
+                rc == TT_SINK_RETRY ? "retry" : "error");
+        return rc;
     }
-    for (size_t i = 0; i < d->nacks; i++) {
-        struct ttd_ack *a = &d->acks[i];
+    for (size_t i = 1; i < d->nsinks; i++)
+        if (d->sinks[i].ops->write(d->sinks[i].ctx, b, n) != TT_SINK_OK)
+            ttd_log("sink %s: write of %zu spans failed", d->sinks[i].ops->name, n);
+    return rc;
+}
+
+/* After the write of a batch: answer every frame in it, free its spans. */
+static void batch_answer(struct ttd *d, struct tt_span *b, size_t nb,
+                         const struct ttd_ack *acks, size_t na, int rc)
+{
+    if (rc == TT_SINK_OK)
+        d->stored += nb;
+    for (size_t i = 0; i < na; i++) {
+        const struct ttd_ack *a = &acks[i];
         if (!a->c)
             continue;
         if (rc == TT_SINK_OK) {
@@ -270,15 +299,171 @@ static int ttd_flush(struct ttd *d)
             reply_nack(a->c, a->chunk, "store unavailable", rc == TT_SINK_RETRY);
         }
     }
-    for (size_t i = 0; i < d->nbatch; i++)
-        tt_span_clear(&d->batch[i]);
-    d->nbatch = 0;
-    d->nacks = 0;
+    for (size_t i = 0; i < nb; i++)
+        tt_span_clear(&b[i]);
+}
+
+static void *writer_main(void *arg)
+{
+    struct ttd *d = arg;
+
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        while (d->wstate != W_BUSY && !d->wquit)
+            pthread_cond_wait(&d->cv, &d->mu);
+        if (d->wstate != W_BUSY)
+            break;      /* asked to quit, nothing pending */
+        pthread_mutex_unlock(&d->mu);
+        int rc = sinks_write(d, d->fbatch, d->fnbatch);
+        pthread_mutex_lock(&d->mu);
+        d->frc = rc;
+        d->wstate = W_DONE;
+        pthread_cond_broadcast(&d->cv);
+        /* Non-blocking: a full pipe already wakes poll(). */
+        char b = 1;
+        if (write(d->wake[1], &b, 1) < 0 && errno != EAGAIN)
+            ttd_log("writer: wake: %s", strerror(errno));
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+/* Started on the first batch, so never before daemonize() forks (threads
+ * do not survive a fork). Without it, batches are written inline. */
+static bool writer_start(struct ttd *d)
+{
+    sigset_t all, old;
+
+    if (d->writer_up || d->writer_failed)
+        return d->writer_up;
+    if (pipe2(d->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        ttd_log("writer: pipe: %s (writing inline)", strerror(errno));
+        d->writer_failed = true;
+        return false;
+    }
+    /* Signals must interrupt the loop's poll(), not land on the writer. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int e = pthread_create(&d->writer, NULL, writer_main, d);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        ttd_log("writer: %s (writing inline)", strerror(e));
+        close(d->wake[0]);
+        close(d->wake[1]);
+        d->wake[0] = d->wake[1] = -1;
+        d->writer_failed = true;
+        return false;
+    }
+    d->writer_up = true;
+    return true;
+}
+
+static bool writer_busy(struct ttd *d)
+{
+    bool busy;
+
+    if (!d->writer_up)
+        return false;
+    pthread_mutex_lock(&d->mu);
+    busy = d->wstate == W_BUSY;
+    pthread_mutex_unlock(&d->mu);
+    return busy;
+}
+
+/* Answer the writer's batch once committed (waiting for that if block).
+ * Returns the primary sink's result for it; TT_SINK_OK if there was none. */
+static int ttd_complete(struct ttd *d, bool block)
+{
+    int rc;
+
+    if (!d->writer_up)
+        return TT_SINK_OK;
+    pthread_mutex_lock(&d->mu);
+    while (block && d->wstate == W_BUSY)
+        pthread_cond_wait(&d->cv, &d->mu);
+    if (d->wstate != W_DONE) {
+        pthread_mutex_unlock(&d->mu);
+        return TT_SINK_OK;
+    }
+    rc = d->frc;
+    d->wstate = W_IDLE;
+    pthread_mutex_unlock(&d->mu);
+    batch_answer(d, d->fbatch, d->fnbatch, d->facks, d->fnacks, rc);
+    d->fnbatch = 0;
+    d->fnacks = 0;
     return rc;
+}
+
+static void writer_stop(struct ttd *d)
+{
+    if (!d->writer_up)
+        return;
+    (void)ttd_complete(d, true);
+    pthread_mutex_lock(&d->mu);
+    d->wquit = true;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->writer, NULL);
+    close(d->wake[0]);
+    close(d->wake[1]);
+    d->wake[0] = d->wake[1] = -1;
+    d->writer_up = false;
+}
+
+/* Start the commit of the current batch: hand it to the writer once the
+ * previous one is committed and answered (the back-pressure: at most one
+ * batch in the writer, one filling). Without a writer, commit and answer
+ * here and return the result; with one, TT_SINK_OK (the result comes with
+ * ttd_complete). */
+static int ttd_flush(struct ttd *d)
+{
+    if (d->nbatch == 0 && d->nacks == 0)
+        return TT_SINK_OK;
+    if (!writer_start(d)) {
+        int rc = sinks_write(d, d->batch, d->nbatch);
+        batch_answer(d, d->batch, d->nbatch, d->acks, d->nacks, rc);
+        d->nbatch = 0;
+        d->nacks = 0;
+        return rc;
+    }
+    (void)ttd_complete(d, true);
+    /* Swap the two batches' buffers: both keep their capacity. */
+    struct tt_span *b = d->fbatch;
+    size_t cb = d->fcapbatch;
+    struct ttd_ack *a = d->facks;
+    size_t ca = d->fcapacks;
+    d->fbatch = d->batch;
+    d->fnbatch = d->nbatch;
+    d->fcapbatch = d->capbatch;
+    d->facks = d->acks;
+    d->fnacks = d->nacks;
+    d->fcapacks = d->capacks;
+    d->batch = b;
+    d->capbatch = cb;
+    d->nbatch = 0;
+    d->acks = a;
+    d->capacks = ca;
+    d->nacks = 0;
+    pthread_mutex_lock(&d->mu);
+    d->wstate = W_BUSY;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    return TT_SINK_OK;
+}
+
+/* Commit and answer everything read so far; the result of the last batch.
+ * For whoever must know it is stored: "synced", the spool, exit. */
+static int ttd_drain(struct ttd *d)
+{
+    int rc = ttd_flush(d);
+    int rc2 = ttd_complete(d, true);
+
+    return rc != TT_SINK_OK ? rc : rc2;
 }
 
 static void ttd_flush_sinks(struct ttd *d)
 {
+    (void)ttd_complete(d, true);    /* the writer must not be in a sink */
     for (size_t i = 0; i < d->nsinks; i++)
         if (d->sinks[i].ops->flush)
             (void)d->sinks[i].ops->flush(d->sinks[i].ctx);
@@ -450,10 +635,18 @@ static void ttd_reap(struct ttd *d)
     size_t j = 0;
 
     for (size_t i = 0; i < d->ncl; i++) {
-        if (d->cl[i]->dead)
+        if (d->cl[i]->dead) {
+            /* Its frames may wait for a commit: their acks go nowhere. */
+            for (size_t k = 0; k < d->nacks; k++)
+                if (d->acks[k].c == d->cl[i])
+                    d->acks[k].c = NULL;
+            for (size_t k = 0; k < d->fnacks; k++)
+                if (d->facks[k].c == d->cl[i])
+                    d->facks[k].c = NULL;
             client_free(d->cl[i]);
-        else
+        } else {
             d->cl[j++] = d->cl[i];
+        }
     }
     d->ncl = j;
 }
@@ -557,12 +750,13 @@ static int spool_file(struct ttd *d, int dirfd, const char *name)
         }
         (void)ttd_frame(d, NULL, payload, n, name);    /* bad frames counted, skipped */
         off += 4 + (off_t)n;
-        if (d->nbatch >= TTD_BATCH_SPANS && ttd_flush(d) != TT_SINK_OK) {
+        if (d->nbatch >= TTD_BATCH_SPANS && ttd_drain(d) != TT_SINK_OK) {
             rc = TT_ERR_AGAIN;
             goto out;
         }
     }
-    if (ttd_flush(d) != TT_SINK_OK) {
+    /* The file goes only once its spans are committed. */
+    if (ttd_drain(d) != TT_SINK_OK) {
         rc = TT_ERR_AGAIN;
         goto out;
     }
@@ -617,7 +811,7 @@ static void ttd_sync(struct ttd *d)
         if (!d->cl[i]->sync_pending)
             client_read(d, d->cl[i], 0);
     ttd_spool(d);
-    (void)ttd_flush(d);
+    (void)ttd_drain(d);
     for (size_t i = 0; i < d->ncl; i++) {
         struct ttd_client *c = d->cl[i];
         if (!c->sync_pending)
@@ -717,6 +911,7 @@ static int ttd_open_sinks(struct ttd *d)
 
 static void ttd_close_sinks(struct ttd *d)
 {
+    writer_stop(d);
     ttd_flush_sinks(d);
     for (size_t i = 0; i < d->nsinks; i++)
         d->sinks[i].ops->exit(d->sinks[i].ctx);
@@ -893,7 +1088,7 @@ static int daemonize(void)
 
 static void ttd_loop(struct ttd *d)
 {
-    struct pollfd pfd[1 + TTD_MAX_CLIENTS];
+    struct pollfd pfd[2 + TTD_MAX_CLIENTS];     /* listener, clients, writer */
     int64_t next_spool = mono_ms() + TTD_SPOOL_PERIOD_MS;
 
     d->last_active_ns = mono_ms();
@@ -916,7 +1111,10 @@ static void ttd_loop(struct ttd *d)
                 .fd = d->cl[i]->fd,
                 .events = (short)(POLLIN | (d->cl[i]->out.len ? POLLOUT : 0)),
             };
-        int n = poll(pfd, 1 + npoll, timeout);
+        size_t nfd = 1 + npoll;
+        if (d->writer_up)
+            pfd[nfd++] = (struct pollfd){ .fd = d->wake[0], .events = POLLIN };
+        int n = poll(pfd, nfd, timeout);
         if (n < 0 && errno != EINTR) {
             ttd_log("poll: %s", strerror(errno));
             break;
@@ -932,8 +1130,18 @@ static void ttd_loop(struct ttd *d)
             }
             if (pfd[0].revents & POLLIN)
                 ttd_accept(d);
+            if (nfd > 1 + npoll && (pfd[1 + npoll].revents & POLLIN)) {
+                char b[64];
+                while (read(d->wake[0], b, sizeof(b)) > 0)
+                    ;
+            }
         }
-        (void)ttd_flush(d);
+        /* Answer a committed batch; while the writer is still busy, keep
+         * adding to the next one (fewer, larger transactions under load;
+         * TTD_BATCH_SPANS bounds it). */
+        (void)ttd_complete(d, false);
+        if (!writer_busy(d))
+            (void)ttd_flush(d);
         ttd_sync(d);
         if (mono_ms() >= next_spool) {
             ttd_spool(d);
@@ -945,7 +1153,7 @@ static void ttd_loop(struct ttd *d)
             d->last_active_ns = mono_ms();
     }
     /* Exit path: nothing read may stay uncommitted. */
-    (void)ttd_flush(d);
+    (void)ttd_drain(d);
     if (d->stopping && d->stop_client && !d->stop_client->dead) {
         client_reply(d->stop_client, "bye", NULL, 0);
         ttd_log("stop requested by a client");
@@ -962,6 +1170,9 @@ int main(int argc, char **argv)
 
     d.lfd = -1;
     d.lockfd = -1;
+    d.wake[0] = d.wake[1] = -1;
+    pthread_mutex_init(&d.mu, NULL);
+    pthread_cond_init(&d.cv, NULL);
     if (parse_args(&d, argc, argv, &foreground, &ingest_only) != 0)
         return 2;
     if (ingest_only) {
@@ -970,10 +1181,12 @@ int main(int argc, char **argv)
         if (ttd_open_sinks(&d) != 0)
             return 1;
         ttd_spool(&d);
-        rc = ttd_flush(&d) == TT_OK ? 0 : 1;
+        rc = ttd_drain(&d) == TT_OK ? 0 : 1;
         ttd_close_sinks(&d);
         free(d.batch);
         free(d.acks);
+        free(d.fbatch);
+        free(d.facks);
         return rc;
     }
 
@@ -1006,7 +1219,7 @@ int main(int argc, char **argv)
     ttd_log("listening on %s, store %s, spool %s", d.sock_path, d.db_path, d.spool_dir);
 
     ttd_spool(&d);
-    (void)ttd_flush(&d);
+    (void)ttd_drain(&d);
     ttd_loop(&d);
     rc = 0;
     ttd_log("frames %" PRIu64 " (bad %" PRIu64 "), spans stored %" PRIu64
@@ -1028,5 +1241,7 @@ out:
         close(d.lockfd);
     free(d.batch);
     free(d.acks);
+    free(d.fbatch);
+    free(d.facks);
     return rc;
 }
