@@ -50,9 +50,12 @@ $(B)/so/prices_gen.o: $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SO) -c $< -o $@
 
+# Lazy binding (no -z now) and packed relative relocations (DT_RELR,
+# glibc >= 2.36): the preload is loaded into every process a traced program
+# starts, so what the loader does for it at each exec is kept small.
 $(B)/lib/libtokentap.so: $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(PRELOAD_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,now -Wl,--no-undefined -ldl -lpthread
+	$(CC) -shared -o $@ $(PRELOAD_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,pack-relative-relocs -Wl,--no-undefined -ldl -lpthread
 
 $(B)/bin-obj/%.o: %.c $(PRICES_C)
 	@mkdir -p $(dir $@)
