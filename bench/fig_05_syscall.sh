@@ -162,7 +162,7 @@ figure() {   # figure <tar|http> <label> <command for the ROW>
                l, n, a / 1e9, b / 1e9, r, (r >= 0.98 ? "ok" : "MISSED"), cmd }'
 }
 
-figure tar "libc hooks, non-LLM I/O: tar cf - of $FILES small files | cat" \
+figure tar "libc hooks, non-LLM I/O: tar cf - of $FILES small files piped to cat" \
     "LD_PRELOAD=build/lib/libtokentap.so bash -c 'tar -C DIR -cf - tree | cat > /dev/null'"
 figure http "libc hooks, non-LLM loopback HTTP: $REQUESTS small files, python http.server + curl, both traced" \
     "LD_PRELOAD=build/lib/libtokentap.so python3 server.py & LD_PRELOAD=build/lib/libtokentap.so curl -s 'http://127.0.0.1:PORT/f[000000-$(printf '%06d' $((REQUESTS - 1)))].txt'"

@@ -4,8 +4,9 @@
 # Every figure is a script bench/fig_NN_*.{sh,py} that measures with and
 # without tokentap in one run (same client, same server, interleaved rounds,
 # medians) and prints, besides progress on stderr, one line per figure:
-#   ROW|figure|without|with|ratio|target|verdict|command
-# (verdict: ok, MISSED, or info for figures without a target). This script
+figure|figure|without|with|ratio|target|verdict|command
+# (verdict: ok, MISSED, or info for figures without a target; the figure
+# name must not contain "|", the command may). This script
 # runs them in order, prints the table, and (full runs only) writes it with
 # the machine and the date to docs/BENCHMARKS.md. A figure that fails stops
 # the bench: a benchmark that silently measured nothing is worse than none.
