@@ -11,10 +11,8 @@
 #include "api.h"
 #include "sse.h"
 #include "tt.h"
+#include "provider_harness.h"
 
-#define SENT_NS 1000000000LL        /* request sent; event k arrives k ms later */
-
-enum kind { BODY, STREAM };
 
 struct expect {
     const char *error;              /* NULL: status ok */
@@ -37,67 +35,6 @@ struct ocase {
 };
 
 /* --- harness ------------------------------------------------------------ */
-
-struct feed_ctx {
-    const struct tt_api_ops *ops;
-    void *state;
-    struct tt_span *span;
-    int events;
-};
-
-static int on_event(void *ud, const char *ev, size_t ev_len, const char *data,
-                    size_t data_len)
-{
-    struct feed_ctx *f = ud;
-
-    f->events++;
-    /* Parse errors of single chunks are the parser's business; the span
-     * is what we check. */
-    (void)f->ops->sse_event(f->state, f->span, ev, ev_len, data, data_len,
-                            SENT_NS + (int64_t)f->events * 1000000);
-    return 0;
-}
-
-static void run(const struct tt_api_ops *ops, struct tt_span *span,
-                const char *req, enum kind kind, const char *in, size_t split,
-                bool cut)
-{
-    struct feed_ctx f = { ops, NULL, span, 0 };
-    struct tt_sse sse;
-
-    tt_span_init(span);
-    span->request_sent_ns = SENT_NS;
-    if (req)
-        (void)ops->request(span, req, strlen(req));
-    cr_assert_eq(ops->response_begin(span, &f.state), 0);
-    if (kind == BODY) {
-        (void)ops->body(f.state, span, in, strlen(in));
-    } else {
-        size_t len = strlen(in);
-        tt_sse_init(&sse, 1 << 20);
-        for (size_t off = 0; off < len; off += split) {
-            size_t n = len - off < split ? len - off : split;
-            cr_assert_eq(tt_sse_feed(&sse, in + off, n, on_event, &f), 0);
-        }
-        (void)tt_sse_finish(&sse);
-        tt_sse_free(&sse);
-    }
-    (void)ops->response_end(f.state, span, !cut);
-    ops->response_free(f.state);
-}
-
-static void expect_str(const char *got, const char *want, const char *what,
-                       const char *name, size_t split)
-{
-    if (!want) {
-        cr_assert_null(got, "%s [split %zu]: %s = %s, want NULL", name, split,
-                       what, got);
-        return;
-    }
-    cr_assert_not_null(got, "%s [split %zu]: %s is NULL, want %s", name,
-                       split, what, want);
-    cr_assert_str_eq(got, want, "%s [split %zu]: %s", name, split, what);
-}
 
 static void check(const struct tt_span *s, const struct expect *w,
                   const char *name, size_t split)
@@ -126,8 +63,6 @@ static void check(const struct tt_span *s, const struct expect *w,
     cr_assert_float_eq(s->ttft_ms, w->ttft_ms, 1e-9, "%s [split %zu]: ttft %f",
                        name, split, s->ttft_ms);
 }
-
-static const size_t splits[] = { 1, 2, 3, 7, 64, 1 << 20 };
 
 static void run_cases(const struct ocase *cases, size_t n)
 {

@@ -13,11 +13,10 @@
 #include "provider.h"
 #include "sse.h"
 #include "tt.h"
+#define HARNESS_OWN_RUN   /* see provider_harness.h */
+#include "provider_harness.h"
 
-#define SENT_NS 1000000000LL        /* request sent; event k arrives k ms later */
 #define NOTTFT -1.0
-
-enum kind { BODY, STREAM };
 
 struct expect {
     const char *error;              /* NULL: status ok */
@@ -104,19 +103,6 @@ static void run(struct tt_span *span, const char *path, const char *req,
     ops->response_free(f.state);
 }
 
-static void expect_str(const char *got, const char *want, const char *what,
-                       const char *name, size_t split)
-{
-    if (!want) {
-        cr_assert_null(got, "%s [split %zu]: %s = %s, want NULL", name, split,
-                       what, got);
-        return;
-    }
-    cr_assert_not_null(got, "%s [split %zu]: %s is NULL, want %s", name,
-                       split, what, want);
-    cr_assert_str_eq(got, want, "%s [split %zu]: %s", name, split, what);
-}
-
 static void check(const struct tt_span *s, const struct expect *w,
                   const char *name, size_t split)
 {
@@ -143,8 +129,6 @@ static void check(const struct tt_span *s, const struct expect *w,
     cr_assert_float_eq(s->ttft_ms, w->ttft_ms, 1e-9, "%s [split %zu]: ttft %f",
                        name, split, s->ttft_ms);
 }
-
-static const size_t splits[] = { 1, 2, 3, 7, 64, 1 << 20 };
 
 #define GEN_PATH "/v1beta/models/gemini-2.5-flash:generateContent"
 #define STREAM_PATH "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"

@@ -10,11 +10,10 @@
 
 #include "api.h"
 #include "tt.h"
+#define HARNESS_OWN_RUN   /* see provider_harness.h */
+#include "provider_harness.h"
 
-#define SENT_NS 1000000000LL        /* request sent; line k arrives k ms later */
 #define NOTTFT -1.0
-
-enum kind { BODY, STREAM };
 
 struct expect {
     const char *error;              /* NULL: status ok */
@@ -102,19 +101,6 @@ static void run(const struct tt_api_ops *ops, struct tt_span *span,
     ops->response_free(f.state);
 }
 
-static void expect_str(const char *got, const char *want, const char *what,
-                       const char *name, size_t split)
-{
-    if (!want) {
-        cr_assert_null(got, "%s [split %zu]: %s = %s, want NULL", name, split,
-                       what, got);
-        return;
-    }
-    cr_assert_not_null(got, "%s [split %zu]: %s is NULL, want %s", name,
-                       split, what, want);
-    cr_assert_str_eq(got, want, "%s [split %zu]: %s", name, split, what);
-}
-
 static void check(const struct tt_span *s, const struct expect *w,
                   const char *name, size_t split)
 {
@@ -137,8 +123,6 @@ static void check(const struct tt_span *s, const struct expect *w,
     cr_assert_float_eq(s->ttft_ms, w->ttft_ms, 1e-9, "%s [split %zu]: ttft %f",
                        name, split, s->ttft_ms);
 }
-
-static const size_t splits[] = { 1, 2, 3, 7, 64, 1 << 20 };
 
 static void run_cases(const struct ocase *cases, size_t n)
 {
