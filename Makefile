@@ -12,8 +12,11 @@ B := build
 WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2
 INC := -Ipreload -I$(B)/gen
 OPT ?= -O2 -g
-CFLAGS_SO := $(WARN) $(INC) $(OPT) -fPIC -fvisibility=hidden -ftls-model=initial-exec
-CFLAGS_BIN := $(WARN) $(INC) $(OPT)
+# BUILD_SAN: sanitizer flags for the preload, the daemon, the CLI and the C
+# test clients; empty in the normal build (see make test-asan/test-tsan).
+BUILD_SAN :=
+CFLAGS_SO := $(WARN) $(INC) $(OPT) $(BUILD_SAN) -fPIC -fvisibility=hidden -ftls-model=initial-exec
+CFLAGS_BIN := $(WARN) $(INC) $(OPT) $(BUILD_SAN)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CFLAGS_TEST := $(WARN) $(INC) -O1 -g $(SAN)
 
@@ -55,7 +58,7 @@ $(B)/so/prices_gen.o: $(PRICES_C)
 # starts, so what the loader does for it at each exec is kept small.
 $(B)/lib/libtokentap.so: $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(PRELOAD_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,pack-relative-relocs -Wl,--no-undefined -ldl -lpthread
+	$(CC) $(BUILD_SAN) -shared -o $@ $(PRELOAD_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,pack-relative-relocs -Wl,--no-undefined -ldl -lpthread
 
 $(B)/bin-obj/%.o: %.c $(PRICES_C)
 	@mkdir -p $(dir $@)
@@ -66,11 +69,11 @@ $(B)/bin-obj/prices_gen.o: $(PRICES_C)
 
 $(B)/bin/tokentapd: $(B)/bin-obj/exporter/tokentapd.o $(BIN_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LIBS_BIN)
+	$(CC) $(BUILD_SAN) -o $@ $^ $(LIBS_BIN)
 
 $(B)/bin/tokentap: $(B)/bin-obj/tools/tokentap.o $(BIN_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LIBS_BIN)
+	$(CC) $(BUILD_SAN) -o $@ $^ $(LIBS_BIN)
 
 # --- tests ---------------------------------------------------------------
 $(B)/test-obj/%.o: %.c $(PRICES_C)
@@ -129,5 +132,103 @@ CLIENT_SRC := $(wildcard tests/integration/clients/*.c)
 CLIENT_BIN := $(patsubst tests/integration/clients/%.c,$(B)/clients/%,$(CLIENT_SRC))
 $(B)/clients/%: tests/integration/clients/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g -o $@ $< -lcurl -lpthread
+	$(CC) $(WARN) -O1 -g $(BUILD_SAN) -o $@ $< -lcurl -lpthread
 clients: $(CLIENT_BIN)
+
+# --- fuzzing (issue #6) --------------------------------------------------------
+# make fuzz [FUZZ_SECONDS=120] [FUZZ_TARGETS="http1 json"] [FUZZ_JOBS=2]
+# make fuzz-smoke                 every target for 5 s (CI)
+# libFuzzer targets (tests/fuzz/fuzz_<name>.c) over the core objects built
+# with clang and ASan/UBSan; tests/fuzz/run.sh runs each from a copy of its
+# seed corpus (tests/fuzz/corpus/<name>/) under $(B)/fuzz-work and fails on
+# any crash, leak, sanitizer report, timeout or OOM. See tests/fuzz/README.md.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 120
+FUZZ_JOBS ?= 2
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(WARN) $(INC) -Iexporter -O1 -g $(FUZZ_SAN)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_BIN := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_CORE_OBJ := $(patsubst %.c,$(B)/fuzz-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC)) $(B)/fuzz-obj/prices_gen.o
+
+$(B)/fuzz-obj/%.o: %.c $(PRICES_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/fuzz-obj/prices_gen.o: $(PRICES_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+# The targets wrap tt_deliver_span: a finished span goes through the wire
+# encoder and the daemon's decoder instead of a socket (fuzz_common.h).
+$(B)/fuzz-obj/libcore.a: $(FUZZ_CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(B)/fuzz-obj/libcore.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=tt_deliver_span -o $@ $< $(B)/fuzz-obj/libcore.a $(LIBS_BIN)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(B) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	bash tests/fuzz/run.sh $(B) 5 $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+
+# --- sanitizer and valgrind runs (issue #6) -----------------------------------
+# make test-asan       preload, daemon, CLI, C clients and unit suites with
+#                      ASan+UBSan (build-asan); unit + whole integration suite
+# make test-tsan       the same with TSan (build-tsan), integration suite only
+# make test-valgrind   plain -O1 -g build (build-vg): unit suites under memcheck;
+#                      integration suite with tokentapd, the C clients and the
+#                      curl CLI under memcheck (python3 is not: too slow)
+# Not part of `make test`. Every process writes its reports to <build>/sanlog;
+# a report fails the test that was running (tests/integration/harness.py).
+# Uninstrumented programs (python3, bash) get the sanitizer runtime in
+# LD_PRELOAD (TOKENTAP_TEST_PRELOAD_FIRST), so that it precedes libc: as a
+# mere DT_NEEDED of the preload it would come after libc, and libc's malloc
+# and pthread_create would win over its interceptors (TSan then crashes in
+# the first thread python starts). `tokentap run` puts its preload before
+# it, hence verify_asan_link_order=0. The curl CLI is the exception (see
+# curl_wrapper() in tests/integration/harness.py): curl 7.88 hangs in its
+# first setlocale() with libasan or libtsan in LD_PRELOAD, tokentap or not.
+# The harness sets each tool's options.
+ASAN_B := build-asan
+TSAN_B := build-tsan
+VG_B := build-vg
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+VG_OPT := -O1 -g
+ASAN_RT := $(realpath $(shell $(CC) -print-file-name=libasan.so))
+TSAN_RT := $(realpath $(shell $(CC) -print-file-name=libtsan.so))
+SAN_TEST_BIN = $(patsubst $(B)/%,$(1)/%,$(TEST_BIN))
+# $(call san_integration,<build>,<tool>,<bin dir>,<slowness>,<make args for install>,<runtime>)
+san_integration = rm -rf $(1)/sanlog && \
+	TOKENTAP_TEST_SAN=$(2) TOKENTAP_BIN_DIR=$(CURDIR)/$(3) TOKENTAP_TEST_PRELOAD_FIRST=$(6) \
+	TOKENTAP_TEST_LOG_DIR=$(CURDIR)/$(1)/sanlog TOKENTAP_TEST_SLOW=$(4) \
+	TOKENTAP_TEST_MAKE_ARGS='$(5)' bash tests/integration/run.sh
+
+test-asan:
+	$(MAKE) B=$(ASAN_B) BUILD_SAN="$(ASAN_FLAGS)" all clients unit
+	$(call san_integration,$(ASAN_B),asan,$(ASAN_B)/bin,2,BUILD_SAN="$(ASAN_FLAGS)",$(ASAN_RT))
+
+# Integration suite only: Criterion 2.4 cannot start under TSan (BoxFort maps
+# its inheritable arena at a fixed address inside TSan's reserved ranges:
+# "Could not initialize inheritable arena", Snaipe/Criterion#274). The
+# threads worth checking are in the daemon and in the preload under
+# multi-threaded clients, which the integration suite runs.
+test-tsan:
+	$(MAKE) B=$(TSAN_B) BUILD_SAN="$(TSAN_FLAGS)" all clients
+	$(call san_integration,$(TSAN_B),tsan,$(TSAN_B)/bin,3,BUILD_SAN="$(TSAN_FLAGS)",$(TSAN_RT))
+
+# <build>/vgbin: a copy of the CLI next to a wrapper that runs the real
+# daemon under valgrind (tests/sanitizers/valgrind-tokentapd.sh).
+test-valgrind:
+	$(MAKE) B=$(VG_B) SAN= OPT="$(VG_OPT)" all clients $(call SAN_TEST_BIN,$(VG_B))
+	bash tests/sanitizers/valgrind-unit.sh $(VG_B)/sanlog-unit $(call SAN_TEST_BIN,$(VG_B))
+	mkdir -p $(VG_B)/vgbin && cp $(VG_B)/bin/tokentap $(VG_B)/vgbin/tokentap && \
+	  cp tests/sanitizers/valgrind-tokentapd.sh $(VG_B)/vgbin/tokentapd
+	$(call san_integration,$(VG_B),valgrind,$(VG_B)/vgbin,10,SAN= OPT="$(VG_OPT)")
+
+.PHONY: test-asan test-tsan test-valgrind

@@ -28,6 +28,7 @@ static const struct {
     { "sync", TT_FRAME_SYNC },
     { "hello", TT_FRAME_HELLO },
     { "stop", TT_FRAME_STOP },
+    { "count", TT_FRAME_COUNT },
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -760,6 +761,72 @@ void tt_frame_clear(struct tt_frame *f)
     free(f->spans);
     f->spans = NULL;
     f->nspans = 0;
+    free(f->count.exe);
+    f->count.exe = NULL;
+}
+
+/* {"t":"count","chunk":u64,"proc":hex,"pid":int,"exe":str,"lost":u64,
+ *  "sampled_out":u64,"reason":str}: every key but "proc" optional. */
+static int decode_count(const msgpack_object *root, struct tt_frame *out)
+{
+    struct tt_proc_count *c = &out->count;
+
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *k = &root->via.map.ptr[i].key;
+        const msgpack_object *v = &root->via.map.ptr[i].val;
+        const char *bad = NULL;
+        if (mp_str_is(k, "proc")) {
+            uint32_t n = v->type == MSGPACK_OBJECT_STR ? v->via.str.size : 0;
+            for (uint32_t j = 0; j < n && !bad; j++) {
+                char ch = v->via.str.ptr[j];
+                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+                    bad = "\"proc\" is not lowercase hex";
+            }
+            if (n == 0 || n >= sizeof(c->proc_id))
+                bad = "\"proc\" is not 1..32 hex digits";
+            if (!bad)
+                memcpy(c->proc_id, v->via.str.ptr, n);
+        } else if (mp_str_is(k, "pid")) {
+            if (mp_int64(v, &c->pid) != TT_OK)
+                bad = "\"pid\" is not an integer";
+        } else if (mp_str_is(k, "lost") || mp_str_is(k, "sampled_out")) {
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                bad = "a counter is not an unsigned integer";
+            else if (mp_str_is(k, "lost"))
+                c->lost = v->via.u64;
+            else
+                c->sampled_out = v->via.u64;
+        } else if (mp_str_is(k, "exe") || mp_str_is(k, "reason")) {
+            if (v->type == MSGPACK_OBJECT_NIL)
+                continue;
+            if (v->type != MSGPACK_OBJECT_STR || v->via.str.size > 4096 ||
+                !tt_frame_utf8_ok(v->via.str.ptr, v->via.str.size)) {
+                bad = "\"exe\" or \"reason\" is not a valid string";
+            } else if (mp_str_is(k, "exe")) {
+                free(c->exe);
+                if (!(c->exe = strndup(v->via.str.ptr, v->via.str.size)))
+                    return TT_ERR_NOMEM;
+            } else {
+                size_t n = v->via.str.size < sizeof(c->reason) - 1
+                               ? v->via.str.size : sizeof(c->reason) - 1;
+                /* Cut on a character boundary. */
+                while (n > 0 && n < v->via.str.size &&
+                       ((unsigned char)v->via.str.ptr[n] & 0xc0) == 0x80)
+                    n--;
+                memcpy(c->reason, v->via.str.ptr, n);
+                c->reason[n] = '\0';
+            }
+        }
+        if (bad) {
+            seterr(out->error, sizeof(out->error), "%s", bad);
+            return TT_ERR_PARSE;
+        }
+    }
+    if (!c->proc_id[0]) {
+        seterr(out->error, sizeof(out->error), "count frame without \"proc\"");
+        return TT_ERR_PARSE;
+    }
+    return TT_OK;
 }
 
 static int decode_spans(const msgpack_object *arr, struct tt_frame *out)
@@ -895,6 +962,8 @@ int tt_frame_decode(const void *buf, size_t len, struct tt_frame *out)
             goto out;
         }
         rc = decode_spans(spans, out);
+    } else if (out->type == TT_FRAME_COUNT) {
+        rc = decode_count(root, out);
     }
 out:
     msgpack_unpacked_destroy(&up);

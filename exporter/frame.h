@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sink.h"
 #include "span.h"
 #include "tt.h"
 
@@ -42,7 +43,9 @@ enum tt_frame_type {
     TT_FRAME_SYNC,
     TT_FRAME_HELLO,
     TT_FRAME_STOP,
+    TT_FRAME_COUNT,
 };
+
 
 struct tt_frame {
     enum tt_frame_type type;
@@ -50,6 +53,7 @@ struct tt_frame {
     struct tt_span *spans;    /* the valid spans, owned (tt_frame_clear) */
     size_t nspans;
     size_t rejected;          /* spans dropped by validation */
+    struct tt_proc_count count;   /* TT_FRAME_COUNT (sink.h) */
     char error[160];          /* why the frame, or the first rejected span,
                                  was refused; "" otherwise */
 };

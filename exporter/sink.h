@@ -32,11 +32,37 @@ struct tt_sink_config {
     const char *jsonl_path;   /* jsonl: $TOKENTAP_JSONL */
 };
 
+/* Counters that travel with a batch (the primary sink makes them durable
+ * in the same way as spans): what tokentapd refused or dropped since the
+ * last batch (deltas, added to the store's totals) and what traced
+ * processes reported losing or sampling out (cumulative per process). */
+#define TT_SINK_COUNTER_NAMES(X) \
+    X(frames) X(bad_frames) X(spans_rejected) X(spool_files) \
+    X(spool_frames_dropped) X(clients_refused) X(clients_dropped)
+struct tt_sink_deltas {
+#define TT_SINK_FIELD(n) uint64_t n;
+    TT_SINK_COUNTER_NAMES(TT_SINK_FIELD)
+#undef TT_SINK_FIELD
+};
+struct tt_proc_count {
+    char proc_id[33];         /* the process's random id (hex) */
+    int64_t pid;
+    char *exe;                /* owned, may be NULL */
+    uint64_t lost;            /* spans the process could not deliver or spool */
+    uint64_t sampled_out;     /* calls skipped by TOKENTAP_SAMPLE_RATE */
+    char reason[96];          /* why the last span was lost, or "" */
+};
+
 struct tt_sink_ops {
     const char *name;
     /* Allocate the sink's context into *ctx. */
     int (*init)(void **ctx, const struct tt_sink_config *cfg);
     int (*write)(void *ctx, const struct tt_span *spans, size_t n);
+    /* Optional (primary sink): make counters durable. Same return codes;
+     * replays must be harmless (deltas are only passed once per success,
+     * process counters are cumulative). */
+    int (*counts)(void *ctx, const struct tt_sink_deltas *d,
+                  const struct tt_proc_count *pc, size_t npc);
     /* Push buffered data down (called on idle ticks and before exit). */
     int (*flush)(void *ctx);
     /* Release ctx; NULL-safe. */

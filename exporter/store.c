@@ -82,6 +82,53 @@ static void chmod_sidecars(const char *path)
     }
 }
 
+/* The SQL type of a contract column added by migrate(). */
+static const char *column_type(const struct tt_spanfield *f)
+{
+    switch (f->type) {
+    case TT_SF_I64:
+    case TT_SF_OPT_I64: return "INTEGER";
+    case TT_SF_BOOL: return "INTEGER NOT NULL DEFAULT 0";
+    case TT_SF_F64:
+    case TT_SF_OPT_F64:
+    case TT_SF_MS: return "REAL";
+    default: return "TEXT";
+    }
+}
+
+/* A store from an older tokentap: add every contract column its spans
+ * table lacks (store.h), then the indexes over the new columns. */
+static int migrate(struct tt_store *st)
+{
+    sqlite3_stmt *q = NULL;
+    uint64_t have = 0;
+    int src = sqlite3_prepare_v2(st->db, "PRAGMA table_info(spans)", -1, &q, NULL);
+
+    if (src != SQLITE_OK)
+        return sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 1);
+        const struct tt_spanfield *f = name ? tt_sf_find(name, strlen(name)) : NULL;
+        if (f)
+            have |= (uint64_t)1 << (size_t)(f - tt_spanfields);
+    }
+    sqlite3_finalize(q);
+    if (src != SQLITE_DONE)
+        return sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src);
+    for (size_t i = 0; i < tt_spanfields_n; i++) {
+        char sql[256];
+        int rc;
+        if (have & ((uint64_t)1 << i))
+            continue;
+        snprintf(sql, sizeof(sql), "ALTER TABLE spans ADD COLUMN %s %s",
+                 tt_spanfields[i].name, column_type(&tt_spanfields[i]));
+        if ((rc = exec(st, sql)) != TT_OK)
+            return rc;
+    }
+    return exec(st, "CREATE INDEX IF NOT EXISTS spans_conversation"
+                    " ON spans(conversation_id) WHERE conversation_id IS NOT NULL");
+}
+
 static int prepare_insert(struct tt_store *st)
 {
     struct tt_buf sql;
@@ -152,6 +199,7 @@ int tt_store_open(const char *path, bool readonly, struct tt_store **out)
         if ((rc = exec(st, "PRAGMA journal_mode=WAL")) != TT_OK ||
             (rc = exec(st, "PRAGMA synchronous=NORMAL")) != TT_OK ||
             (rc = exec(st, TT_STORE_SCHEMA)) != TT_OK ||
+            (rc = migrate(st)) != TT_OK ||
             (rc = prepare_insert(st)) != TT_OK)
             goto fail;
         chmod_sidecars(path);
@@ -261,6 +309,59 @@ int tt_store_put_run(struct tt_store *st, const char *trace_id,
     }
     sqlite3_finalize(stmt);
     return src == SQLITE_DONE ? TT_OK : (sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src));
+}
+
+static int step_done(struct tt_store *st, sqlite3_stmt *stmt, int src, const char *what)
+{
+    if (src == SQLITE_OK)
+        src = sqlite3_step(stmt);
+    if (src != SQLITE_DONE)
+        fprintf(stderr, "tokentap: sqlite: %s: %s\n", what, sqlite3_errmsg(st->db));
+    sqlite3_finalize(stmt);
+    return src == SQLITE_DONE ? TT_OK : (sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src));
+}
+
+int tt_store_add_counter(struct tt_store *st, const char *name, uint64_t delta)
+{
+    static const char sql[] =
+        "INSERT INTO counters(name,value) VALUES(?,?)"
+        " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value";
+    sqlite3_stmt *stmt = NULL;
+    int src = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)(delta > INT64_MAX ? INT64_MAX : delta));
+    }
+    return step_done(st, stmt, src, "add counter");
+}
+
+int tt_store_put_proc_count(struct tt_store *st, const char *proc_id, int64_t pid,
+                            const char *exe, uint64_t lost, uint64_t sampled_out,
+                            const char *reason, int64_t now)
+{
+    static const char sql[] =
+        "INSERT INTO proc_counters(proc_id,pid,exe,lost,sampled_out,reason,updated)"
+        " VALUES(?,?,?,?,?,?,?) ON CONFLICT(proc_id) DO UPDATE SET"
+        " lost = max(lost, excluded.lost),"
+        " sampled_out = max(sampled_out, excluded.sampled_out),"
+        " reason = coalesce(excluded.reason, reason),"
+        " updated = max(updated, excluded.updated)";
+    sqlite3_stmt *stmt = NULL;
+    int src = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, proc_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, pid);
+        if (exe)
+            sqlite3_bind_text(stmt, 3, exe, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 4, (sqlite3_int64)(lost > INT64_MAX ? INT64_MAX : lost));
+        sqlite3_bind_int64(stmt, 5, (sqlite3_int64)(sampled_out > INT64_MAX ? INT64_MAX : sampled_out));
+        if (reason && *reason)
+            sqlite3_bind_text(stmt, 6, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 7, now);
+    }
+    return step_done(st, stmt, src, "put proc counters");
 }
 
 struct sqlite3 *tt_store_db(struct tt_store *st)

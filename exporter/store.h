@@ -4,7 +4,12 @@
  * contract (DESIGN.md) and struct tt_span; JSON-valued fields are TEXT
  * holding JSON. Rows are idempotent by span_id (INSERT OR REPLACE), so an
  * at-least-once delivery never duplicates. Table `runs` records what
- * `tokentap run` ran. The file is created 0600, in WAL mode. */
+ * `tokentap run` ran. The file is created 0600, in WAL mode.
+ *
+ * Migration: a store created by an older tokentap lacks the columns of
+ * fields added since (conversation_id, metadata, ...); opening it for
+ * writing adds every contract column that is missing (ALTER TABLE spans
+ * ADD COLUMN), so old rows read back with those fields null. */
 #ifndef TT_STORE_H
 #define TT_STORE_H
 
@@ -36,13 +41,22 @@ struct sqlite3_stmt;
     "  usage_known INTEGER NOT NULL DEFAULT 0,\n" \
     "  cost_usd REAL NOT NULL DEFAULT 0, cost_known INTEGER NOT NULL DEFAULT 0,\n" \
     "  input TEXT, output TEXT, tool_calls TEXT, truncated INTEGER NOT NULL DEFAULT 0,\n" \
-    "  pid INTEGER, exe TEXT, session_id TEXT, tags TEXT\n" \
+    "  pid INTEGER, exe TEXT, session_id TEXT, tags TEXT,\n" \
+    "  conversation_id TEXT, metadata TEXT\n" \
     ");\n" \
     "CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, start_time);\n" \
     "CREATE INDEX IF NOT EXISTS spans_start ON spans(start_time);\n" \
     "CREATE TABLE IF NOT EXISTS runs (\n" \
     "  trace_id TEXT PRIMARY KEY, command TEXT, start_time INTEGER,\n" \
     "  end_time INTEGER, exit_code INTEGER, pid INTEGER\n" \
+    ");\n" \
+    "CREATE TABLE IF NOT EXISTS counters (\n" \
+    "  name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0\n" \
+    ");\n" \
+    "CREATE TABLE IF NOT EXISTS proc_counters (\n" \
+    "  proc_id TEXT PRIMARY KEY, pid INTEGER, exe TEXT,\n" \
+    "  lost INTEGER NOT NULL DEFAULT 0, sampled_out INTEGER NOT NULL DEFAULT 0,\n" \
+    "  reason TEXT, updated INTEGER\n" \
     ");\n"
 
 struct tt_store;
@@ -66,6 +80,17 @@ int tt_store_put_run(struct tt_store *st, const char *trace_id,
                      int exit_code, int64_t pid)
     __attribute__((warn_unused_result));
 
+/* Add delta to the daemon counter `name` (table counters: what tokentapd
+ * refused or dropped, summed over its lifetimes). Inside a transaction. */
+int tt_store_add_counter(struct tt_store *st, const char *name, uint64_t delta)
+    __attribute__((warn_unused_result));
+/* A traced process's cumulative counters (a "count" frame, wire.h): the
+ * row keeps the largest value seen, so replays and reordering are
+ * harmless. Inside a transaction. */
+int tt_store_put_proc_count(struct tt_store *st, const char *proc_id, int64_t pid,
+                            const char *exe, uint64_t lost, uint64_t sampled_out,
+                            const char *reason, int64_t now)
+    __attribute__((warn_unused_result));
 /* The underlying handle, for read queries (CLI). */
 struct sqlite3 *tt_store_db(struct tt_store *st);
 

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -53,6 +54,7 @@
 #define TTD_OUT_MAX 65536            /* pending replies per client */
 #define TTD_BATCH_SPANS 5000         /* commit early past this */
 #define TTD_SPOOL_PERIOD_MS 2000
+#define TTD_ACCEPT_PAUSE_MS 100      /* listener rest after EMFILE */
 #define TTD_SPOOL_FRESH_S 5          /* a partial tail this recent is live */
 #define TTD_SPOOL_MEMO 256
 
@@ -101,6 +103,9 @@ struct ttd {
     /* The batch being filled by the loop. */
     struct tt_span *batch;
     size_t nbatch, capbatch;
+    struct tt_proc_count *counts;   /* "count" frames in this batch */
+    size_t ncounts, capcounts;
+    struct tt_sink_deltas delta;    /* counters not yet handed to a batch */
     struct ttd_ack *acks;
     size_t nacks, capacks;
 
@@ -109,6 +114,9 @@ struct ttd {
      * writer while W_BUSY; its acks only ever to the loop. */
     struct tt_span *fbatch;
     size_t fnbatch, fcapbatch;
+    struct tt_proc_count *fcounts;
+    size_t fncounts, fcapcounts;
+    struct tt_sink_deltas fdelta;
     struct ttd_ack *facks;
     size_t fnacks, fcapacks;
     int frc;                    /* the primary sink's answer */
@@ -129,8 +137,12 @@ struct ttd {
     bool stopping;
     struct ttd_client *stop_client;
     int64_t last_active_ns;
+    /* accept() ran out of descriptors (EMFILE...): the listener is left out
+     * of poll() until then (mono ms), or the loop would spin on it. */
+    int64_t accept_pause_until;
 
-    /* counters, reported by "hello" */
+    /* counters since start, reported by "hello"; what the store keeps
+     * (table counters) is summed over lifetimes from d->delta */
     uint64_t frames, bad_frames, stored, rejected, spool_files;
 };
 
@@ -146,6 +158,23 @@ static void ttd_log(const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     fprintf(stderr, "tokentapd: %s\n", line);
+}
+
+/* Count an event both for "hello" (since start) and for the store. */
+#define TTD_COUNT(d, field, n) ((d)->delta.field += (n))
+
+static bool deltas_zero(const struct tt_sink_deltas *x)
+{
+    static const struct tt_sink_deltas zero;
+
+    return !memcmp(x, &zero, sizeof(zero));
+}
+
+static void deltas_add(struct tt_sink_deltas *to, const struct tt_sink_deltas *x)
+{
+#define ADD(n) to->n += x->n;
+    TT_SINK_COUNTER_NAMES(ADD)
+#undef ADD
 }
 
 static int64_t mono_ms(void)
@@ -243,6 +272,21 @@ static int batch_take(struct ttd *d, struct tt_frame *f)
     return TT_OK;
 }
 
+static int count_take(struct ttd *d, struct tt_frame *f)
+{
+    if (d->ncounts == d->capcounts) {
+        size_t ncap = d->capcounts ? d->capcounts * 2 : 16;
+        struct tt_proc_count *nc = realloc(d->counts, ncap * sizeof(*nc));
+        if (!nc)
+            return TT_ERR_NOMEM;
+        d->counts = nc;
+        d->capcounts = ncap;
+    }
+    d->counts[d->ncounts++] = f->count;     /* exe changes owner */
+    f->count.exe = NULL;
+    return TT_OK;
+}
+
 static int ack_push(struct ttd *d, struct ttd_client *c, uint64_t chunk,
                     size_t stored, size_t rejected)
 {
@@ -260,18 +304,28 @@ static int ack_push(struct ttd *d, struct ttd_client *c, uint64_t chunk,
 
 /* Write a batch to every sink; the primary's result decides the acks.
  * Runs on the writer thread, or inline if there is none. */
-static int sinks_write(struct ttd *d, const struct tt_span *b, size_t n)
+static int sinks_write(struct ttd *d, const struct tt_span *b, size_t n,
+                       const struct tt_sink_deltas *delta,
+                       const struct tt_proc_count *pc, size_t npc)
 {
-    int rc;
+    const struct tt_sink_ops *p = d->sinks[0].ops;
+    int rc = TT_SINK_OK;
 
-    if (n == 0)
-        return TT_SINK_OK;
-    rc = d->sinks[0].ops->write(d->sinks[0].ctx, b, n);
+    if (n > 0)
+        rc = p->write(d->sinks[0].ctx, b, n);
     if (rc != TT_SINK_OK) {
-        ttd_log("sink %s: write of %zu spans failed (%s)", d->sinks[0].ops->name, n,
+        ttd_log("sink %s: write of %zu spans failed (%s)", p->name, n,
                 rc == TT_SINK_RETRY ? "retry" : "error");
         return rc;
     }
+    if (p->counts && (npc > 0 || !deltas_zero(delta)) &&
+        (rc = p->counts(d->sinks[0].ctx, delta, pc, npc)) != TT_SINK_OK) {
+        ttd_log("sink %s: write of counters failed (%s)", p->name,
+                rc == TT_SINK_RETRY ? "retry" : "error");
+        return rc;
+    }
+    if (n == 0)
+        return rc;
     for (size_t i = 1; i < d->nsinks; i++)
         if (d->sinks[i].ops->write(d->sinks[i].ctx, b, n) != TT_SINK_OK)
             ttd_log("sink %s: write of %zu spans failed", d->sinks[i].ops->name, n);
@@ -280,10 +334,18 @@ static int sinks_write(struct ttd *d, const struct tt_span *b, size_t n)
 
 /* After the write of a batch: answer every frame in it, free its spans. */
 static void batch_answer(struct ttd *d, struct tt_span *b, size_t nb,
-                         const struct ttd_ack *acks, size_t na, int rc)
+                         const struct ttd_ack *acks, size_t na,
+                         struct tt_proc_count *pc, size_t npc,
+                         const struct tt_sink_deltas *delta, int rc)
 {
     if (rc == TT_SINK_OK)
         d->stored += nb;
+    else
+        deltas_add(&d->delta, delta);   /* kept for the next batch */
+    for (size_t i = 0; i < npc; i++) {
+        free(pc[i].exe);
+        pc[i].exe = NULL;
+    }
     for (size_t i = 0; i < na; i++) {
         const struct ttd_ack *a = &acks[i];
         if (!a->c)
@@ -314,7 +376,8 @@ static void *writer_main(void *arg)
         if (d->wstate != W_BUSY)
             break;      /* asked to quit, nothing pending */
         pthread_mutex_unlock(&d->mu);
-        int rc = sinks_write(d, d->fbatch, d->fnbatch);
+        int rc = sinks_write(d, d->fbatch, d->fnbatch, &d->fdelta, d->fcounts,
+                             d->fncounts);
         pthread_mutex_lock(&d->mu);
         d->frc = rc;
         d->wstate = W_DONE;
@@ -388,9 +451,12 @@ static int ttd_complete(struct ttd *d, bool block)
     rc = d->frc;
     d->wstate = W_IDLE;
     pthread_mutex_unlock(&d->mu);
-    batch_answer(d, d->fbatch, d->fnbatch, d->facks, d->fnacks, rc);
+    batch_answer(d, d->fbatch, d->fnbatch, d->facks, d->fnacks, d->fcounts,
+                 d->fncounts, &d->fdelta, rc);
     d->fnbatch = 0;
     d->fnacks = 0;
+    d->fncounts = 0;
+    memset(&d->fdelta, 0, sizeof(d->fdelta));
     return rc;
 }
 
@@ -417,13 +483,17 @@ static void writer_stop(struct ttd *d)
  * ttd_complete). */
 static int ttd_flush(struct ttd *d)
 {
-    if (d->nbatch == 0 && d->nacks == 0)
+    if (d->nbatch == 0 && d->nacks == 0 && d->ncounts == 0 && deltas_zero(&d->delta))
         return TT_SINK_OK;
     if (!writer_start(d)) {
-        int rc = sinks_write(d, d->batch, d->nbatch);
-        batch_answer(d, d->batch, d->nbatch, d->acks, d->nacks, rc);
+        struct tt_sink_deltas delta = d->delta;
+        memset(&d->delta, 0, sizeof(d->delta));
+        int rc = sinks_write(d, d->batch, d->nbatch, &delta, d->counts, d->ncounts);
+        batch_answer(d, d->batch, d->nbatch, d->acks, d->nacks, d->counts, d->ncounts,
+                     &delta, rc);
         d->nbatch = 0;
         d->nacks = 0;
+        d->ncounts = 0;
         return rc;
     }
     (void)ttd_complete(d, true);
@@ -444,6 +514,16 @@ static int ttd_flush(struct ttd *d)
     d->acks = a;
     d->capacks = ca;
     d->nacks = 0;
+    struct tt_proc_count *pc = d->fcounts;
+    size_t cc = d->fcapcounts;
+    d->fcounts = d->counts;
+    d->fncounts = d->ncounts;
+    d->fcapcounts = d->capcounts;
+    d->counts = pc;
+    d->capcounts = cc;
+    d->ncounts = 0;
+    d->fdelta = d->delta;
+    memset(&d->delta, 0, sizeof(d->delta));
     pthread_mutex_lock(&d->mu);
     d->wstate = W_BUSY;
     pthread_cond_broadcast(&d->cv);
@@ -496,8 +576,10 @@ static int ttd_frame(struct ttd *d, struct ttd_client *c, const void *p, size_t 
     int rc = tt_frame_decode(p, n, &f);
 
     d->frames++;
+    TTD_COUNT(d, frames, 1);
     if (rc != TT_OK) {
         d->bad_frames++;
+        TTD_COUNT(d, bad_frames, 1);
         ttd_log("%s: frame refused: %s", origin,
                 f.error[0] ? f.error : tt_strerror(rc));
         reply_nack(c, f.chunk, f.error[0] ? f.error : tt_strerror(rc), rc == TT_ERR_NOMEM);
@@ -509,6 +591,7 @@ static int ttd_frame(struct ttd *d, struct ttd_client *c, const void *p, size_t 
         size_t nspans = f.nspans;
         if (f.rejected) {
             d->rejected += f.rejected;
+            TTD_COUNT(d, spans_rejected, f.rejected);
             ttd_log("%s: %zu span(s) rejected: %s", origin, f.rejected, f.error);
         }
         if (batch_take(d, &f) != TT_OK || ack_push(d, c, f.chunk, nspans, f.rejected) != TT_OK) {
@@ -519,6 +602,10 @@ static int ttd_frame(struct ttd *d, struct ttd_client *c, const void *p, size_t 
             (void)ttd_flush(d);
         break;
     }
+    case TT_FRAME_COUNT:
+        if (count_take(d, &f) != TT_OK || ack_push(d, c, f.chunk, 0, 0) != TT_OK)
+            reply_nack(c, f.chunk, "daemon out of memory", true);
+        break;
     case TT_FRAME_SYNC:
         if (c)
             c->sync_pending = true;
@@ -547,6 +634,7 @@ static void client_frames(struct ttd *d, struct ttd_client *c)
         if (n == 0 || n > TT_WIRE_MAX_FRAME) {
             /* The stream cannot be resynchronised: drop the client. */
             ttd_log("client fd %d: bad frame length %" PRIu32 ", dropping it", c->fd, n);
+            TTD_COUNT(d, clients_dropped, 1);
             c->dead = true;
             break;
         }
@@ -581,6 +669,7 @@ static void client_read(struct ttd *d, struct ttd_client *c, size_t budget)
         got += (size_t)r;
         if (tt_buf_append(&c->in, buf, (size_t)r) != TT_OK) {
             ttd_log("client fd %d: input buffer full, dropping it", c->fd);
+            TTD_COUNT(d, clients_dropped, 1);
             c->dead = true;
             break;
         }
@@ -597,8 +686,18 @@ static void ttd_accept(struct ttd *d)
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                /* The pending connection stays readable: without a pause
+                 * the loop would spin and log at full speed. One line per
+                 * episode; clients already connected are still served. */
+                if (d->accept_pause_until == 0)
+                    ttd_log("accept: %s (%zu clients); accepting again when "
+                            "descriptors free up", strerror(errno), d->ncl);
+                d->accept_pause_until = mono_ms() + TTD_ACCEPT_PAUSE_MS;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 ttd_log("accept: %s", strerror(errno));
+            }
             return;
         }
         struct ucred cred;
@@ -609,11 +708,13 @@ static void ttd_accept(struct ttd *d)
              * depth against a loosened mode: spans of another user would
              * land in this user's store. */
             ttd_log("refusing client pid %d uid %d", (int)cred.pid, (int)cred.uid);
+            TTD_COUNT(d, clients_refused, 1);
             close(fd);
             continue;
         }
         if (d->ncl >= TTD_MAX_CLIENTS) {
             ttd_log("too many clients (%d), refusing pid %d", TTD_MAX_CLIENTS, (int)cred.pid);
+            TTD_COUNT(d, clients_refused, 1);
             close(fd);
             continue;
         }
@@ -731,6 +832,8 @@ static int spool_file(struct ttd *d, int dirfd, const char *name)
             ttd_log("spool %s: bad frame length at offset %lld, skipping the rest",
                     name, (long long)off);
             d->bad_frames++;
+            TTD_COUNT(d, bad_frames, 1);
+            TTD_COUNT(d, spool_frames_dropped, 1);
             corrupt = true;
             break;
         }
@@ -765,12 +868,15 @@ static int spool_file(struct ttd *d, int dirfd, const char *name)
         memo_set(d, &sb, off);  /* a live writer: come back for the rest */
         goto out;
     }
-    if (partial)
+    if (partial) {
         ttd_log("spool %s: dropping an incomplete last frame", name);
+        TTD_COUNT(d, spool_frames_dropped, 1);
+    }
     if (unlinkat(dirfd, name, 0) != 0)
         ttd_log("spool %s: unlink: %s", name, strerror(errno));
     memo_forget(d, memo_find(d, &sb));
     d->spool_files++;
+    TTD_COUNT(d, spool_files, 1);
 out:
     free(payload);
     if (fd >= 0)
@@ -1104,7 +1210,10 @@ static void ttd_loop(struct ttd *d)
             if (left < timeout)
                 timeout = (int)left;
         }
-        pfd[0] = (struct pollfd){ .fd = d->lfd, .events = POLLIN };
+        bool paused = d->accept_pause_until > now;
+        if (paused && d->accept_pause_until - now < timeout)
+            timeout = (int)(d->accept_pause_until - now);
+        pfd[0] = (struct pollfd){ .fd = d->lfd, .events = paused ? 0 : POLLIN };
         size_t npoll = d->ncl;  /* clients accepted below wait for the next poll */
         for (size_t i = 0; i < npoll; i++)
             pfd[1 + i] = (struct pollfd){
@@ -1128,8 +1237,12 @@ static void ttd_loop(struct ttd *d)
                 if (re & POLLOUT)
                     client_try_send(c);
             }
-            if (pfd[0].revents & POLLIN)
+            if (pfd[0].revents & POLLIN) {
+                int64_t pause = d->accept_pause_until;
                 ttd_accept(d);
+                if (pause && d->accept_pause_until == pause)
+                    d->accept_pause_until = 0;  /* accepted again: episode over */
+            }
             if (nfd > 1 + npoll && (pfd[1 + npoll].revents & POLLIN)) {
                 char b[64];
                 while (read(d->wake[0], b, sizeof(b)) > 0)
@@ -1186,6 +1299,8 @@ int main(int argc, char **argv)
         free(d.batch);
         free(d.acks);
         free(d.fbatch);
+        free(d.counts);
+        free(d.fcounts);
         free(d.facks);
         return rc;
     }
@@ -1197,6 +1312,17 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+
+    /* TTD_MAX_CLIENTS clients plus the store's and the spool's descriptors
+     * need more than the usual soft limit of 1024: raise it (up to the
+     * hard limit; what is still short is handled by the accept pause). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < TTD_MAX_CLIENTS + 64) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > TTD_MAX_CLIENTS + 64
+                          ? TTD_MAX_CLIENTS + 64 : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     if ((l = ttd_listen(&d)) != 0) {
         if (l == 1) {
@@ -1242,6 +1368,8 @@ out:
     free(d.batch);
     free(d.acks);
     free(d.fbatch);
+    free(d.counts);
+    free(d.fcounts);
     free(d.facks);
     return rc;
 }

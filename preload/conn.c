@@ -64,10 +64,9 @@ static size_t hash_key(enum tt_conn_kind kind, const void *key)
 /* After fork the child owns a copy of the parent's table whose locks may
  * be held by threads that do not exist here: forget it (its exchanges
  * belong to the parent, which will report them). */
-static void table_check_fork(void)
+void tt_conn_atfork_child(void)
 {
-    if (table_gen == tt_rt_fork_gen)
-        return;
+    /* Runs in the child before any other thread can exist there. */
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     table_lock = fresh;
     memset(buckets, 0, sizeof(buckets));
@@ -75,13 +74,14 @@ static void table_check_fork(void)
     table_gen = tt_rt_fork_gen;
 }
 
+
 static struct conn *conn_get(enum tt_conn_kind kind, const void *key,
                              bool create)
 {
     struct conn *c;
     size_t h = hash_key(kind, key);
 
-    table_check_fork();
+    tt_rt_fork_watch();     /* before the table can hold anything */
     pthread_mutex_lock(&table_lock);
     for (c = buckets[h]; c; c = c->next)
         if (c->key == key && c->kind == kind)
@@ -389,8 +389,15 @@ void tt_conn_read(enum tt_conn_kind kind, const void *key, const void *buf,
             conn_drop_h2(c, "tokentap lost the HTTP/2 framing of this connection");
     } else if (c->state == CONN_LLM) {
         c->now = tt_now_ns();
-        if (tt_h1_feed(&c->resp, buf, n, &resp_cb, c) != TT_OK)
-            conn_give_up(c, "tokentap could not follow the response framing");
+        int rc = tt_h1_feed(&c->resp, buf, n, &resp_cb, c);
+        /* Say what was wrong with the response, not only that we stopped. */
+        if (rc == TT_ERR_CAP)
+            conn_give_up(c, "response head or trailers above the 64 KiB cap: "
+                         "tokentap stopped following this connection");
+        else if (rc != TT_OK)
+            conn_give_up(c, "malformed HTTP response (status line, header "
+                         "or body framing): tokentap stopped following "
+                         "this connection");
     }
     pthread_mutex_unlock(&c->lock);
     conn_put(c);

@@ -35,6 +35,8 @@ struct frame {
     uint64_t chunk;
     char *data;
     size_t len;
+    bool count;               /* a "count" frame, not spans */
+    uint64_t lost;            /* count frames: the "lost" value carried */
 };
 
 static struct {
@@ -51,6 +53,10 @@ static struct {
     size_t rlen;
     struct tt_deliver_stats st;
     bool warned_lost;
+    char proc[17];                /* this process's id in count frames */
+    const char *lost_reason;
+    uint64_t reported_lost, reported_sampled;   /* last count frame made */
+    uint64_t durable_lost;        /* highest "lost" acked or spooled */
 } d = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .spool_fd = -1 };
 
 /* Called with the lock held. Resets state in a forked child. */
@@ -73,6 +79,10 @@ static void d_check_process(void)
     d.rlen = 0;
     d.next_connect = 0;
     memset(&d.st, 0, sizeof(d.st));
+    d.warned_lost = false;
+    d.lost_reason = NULL;
+    d.reported_lost = d.reported_sampled = d.durable_lost = 0;
+    tt_span_rand_hex(d.proc, 8);
     char id[17];
     tt_span_rand_hex(id, 8);
     d.next_chunk = strtoull(id, NULL, 16) & 0x7fffffffffffffffULL;
@@ -82,7 +92,10 @@ static void d_check_process(void)
 
 static void d_lost(uint64_t frames, const char *why)
 {
+    if (!frames)
+        return;
     d.st.lost += frames;
+    d.lost_reason = why;
     if (!d.warned_lost) {
         d.warned_lost = true;
         tt_log("could not deliver or spool spans (%s); they are counted as lost", why);
@@ -98,8 +111,13 @@ static int d_spool_open(void)
         return -1;
     snprintf(path, sizeof(path), "%s/%d-%lld.spool", tt_rt.spool_dir,
              (int)getpid(), (long long)tt_now_ns());
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                0600);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())) {
+        close(fd);      /* not a file of ours: never write spans there */
+        return -1;
+    }
+    return fd;
 }
 
 /* Append frames to this process's spool file under LOCK_EX, the protocol
@@ -136,18 +154,32 @@ static int d_spool(const struct frame *frames, size_t n)
                 off += w > 0 ? (size_t)w : 0;
             }
         }
+        /* A short write (disk full): cut the file back to where this
+         * append began, under the lock, so it holds only whole frames, and
+         * keep using it (a new file per lost span would litter a full
+         * disk). If even that fails, the daemon drops a cut last frame. */
+        bool cut = !ok && ftruncate(d.spool_fd, st.st_size) != 0;
         (void)flock(d.spool_fd, LOCK_UN);
         if (ok) {
-            d.st.spooled += n;
+            for (size_t i = 0; i < n; i++) {
+                if (!frames[i].count)
+                    d.st.spooled++;
+                else if (frames[i].lost > d.durable_lost)
+                    d.durable_lost = frames[i].lost;
+            }
             return TT_OK;
         }
-        /* A short write (disk full) may leave a partial frame at the end:
-         * the daemon drops an incomplete last frame; start a new file. */
-        close(d.spool_fd);
-        d.spool_fd = -1;
+        if (cut) {
+            close(d.spool_fd);
+            d.spool_fd = -1;
+        }
         break;
     }
-    d_lost(n, tt_rt.spool_dir[0] ? "spool not writable" : "no spool directory");
+    size_t spans = 0;
+    for (size_t i = 0; i < n; i++)
+        spans += !frames[i].count;
+    d_lost(spans, tt_rt.spool_dir[0] ? "daemon unreachable and spool not writable"
+                                     : "daemon unreachable and no spool directory");
     return TT_ERR_IO;
 }
 
@@ -243,12 +275,16 @@ static void d_handle_reply(const unsigned char *p, size_t n)
             /* The store could not commit: keep the spans in the spool. */
             (void)d_spool(f, 1);
         } else if (nack) {
-            d_lost(1, "the daemon rejected a frame as invalid");
+            /* Counted by the daemon too (bad_frames). */
+            d_lost(f->count ? 0 : 1, "the daemon rejected a frame as invalid");
         } else {
             d.st.acked++;
+            if (f->count && f->lost > d.durable_lost)
+                d.durable_lost = f->lost;
         }
+        /* Spans the daemon dropped are counted by it (spans_rejected). */
         if (r.rejected > 0)
-            d.st.lost += (uint64_t)r.rejected;
+            d.st.rejected += (uint64_t)r.rejected;
         q_pop(i + 1);
         return;
     }
@@ -321,44 +357,27 @@ static enum send_result d_send_all(const char *p, size_t n)
 
 static void d_exit(void);
 
-void tt_deliver_span(const struct tt_span *s)
+/* Send one encoded frame (ownership of f.data passes here): to the daemon
+ * when it takes it, else to the spool. Called with the lock held. */
+static void d_send_frame(struct frame f)
 {
-    struct tt_buf out;
-    static bool atexit_done;
-
-    tt_buf_init(&out, TT_WIRE_MAX_FRAME);
-    pthread_mutex_lock(&d.lock);
-    d_check_process();
-    d.st.spans++;
-    if (!atexit_done) {
-        atexit_done = true;
-        atexit(d_exit);
-    }
-    struct frame f = { .chunk = d.next_chunk++ };
     enum send_result sr;
-    if (tt_wire_pack_spans(&s, 1, f.chunk, &out) != TT_OK) {
-        d_lost(1, out.truncated ? "span above the frame size cap" : "encoding failed");
-        goto out;
-    }
-    f.len = out.len;
-    f.data = tt_buf_steal(&out);
+
     if (d_connect()) {
         if (d.q_n && !d_drain()) {
             d_disconnect();
+        } else if (d.q_n == MAX_UNACKED || d.q_bytes + f.len > MAX_UNACKED_BYTES) {
+            /* The daemon has not confirmed this much (its store is slow or
+             * locked): every sent frame must stay until it does, so this
+             * one goes to the spool instead of the socket. */
         } else if ((sr = d_send_all(f.data, f.len)) == SENT) {
-            d.st.sent++;
-            if (d.q_n == MAX_UNACKED || d.q_bytes + f.len > MAX_UNACKED_BYTES) {
-                /* Sent but unconfirmed: keep the newest copies. */
-                free(d.q[d.q_head].data);
-                d.q_bytes -= d.q[d.q_head].len;
-                d.q_head = (d.q_head + 1) % MAX_UNACKED;
-                d.q_n--;
-            }
+            if (!f.count)
+                d.st.sent++;
             d.q[(d.q_head + d.q_n) % MAX_UNACKED] = f;
             d.q_n++;
             d.q_bytes += f.len;
             (void)d_drain();
-            goto out;
+            return;
         } else if (sr == SEND_BROKEN) {
             /* A partial frame may be in the socket; the daemon drops it at
              * EOF. Everything unconfirmed goes to the spool with it. */
@@ -369,9 +388,79 @@ void tt_deliver_span(const struct tt_span *s)
     }
     (void)d_spool(&f, 1);
     free(f.data);
-out:
+}
+
+/* When a counter moved since the last count frame, send a new one: the
+ * daemon keeps the largest values per process, so what this process lost
+ * or sampled out is in the store's totals (tokentap stats). */
+static void d_report_counts(void)
+{
+    if (d.st.lost == d.reported_lost && d.st.sampled_out == d.reported_sampled)
+        return;
+    struct tt_wire_count wc = {
+        .proc = d.proc, .pid = (int64_t)getpid(), .exe = tt_rt.exe,
+        .lost = d.st.lost, .sampled_out = d.st.sampled_out, .reason = d.lost_reason,
+    };
+    struct tt_buf out;
+    tt_buf_init(&out, 8192);
+    struct frame f = { .chunk = d.next_chunk++, .count = true, .lost = d.st.lost };
+    d.reported_lost = d.st.lost;
+    d.reported_sampled = d.st.sampled_out;
+    if (tt_wire_pack_count(&wc, f.chunk, &out) != TT_OK) {
+        tt_buf_free(&out);
+        return;
+    }
+    f.len = out.len;
+    f.data = tt_buf_steal(&out);
+    d_send_frame(f);
+}
+
+/* Take the lock for this process's state (reset after fork). */
+static void d_lock(void)
+{
+    static bool atexit_done;
+
+    pthread_mutex_lock(&d.lock);
+    d_check_process();
+    if (!atexit_done) {
+        atexit_done = true;
+        atexit(d_exit);
+    }
+}
+
+void tt_deliver_span(const struct tt_span *s)
+{
+    struct tt_buf out;
+
+    tt_buf_init(&out, TT_WIRE_MAX_FRAME);
+    d_lock();
+    d.st.spans++;
+    struct frame f = { .chunk = d.next_chunk++ };
+    if (tt_wire_pack_spans(&s, 1, f.chunk, &out) != TT_OK) {
+        d_lost(1, out.truncated ? "span above the frame size cap" : "encoding failed");
+    } else {
+        f.len = out.len;
+        f.data = tt_buf_steal(&out);
+        d_send_frame(f);
+    }
+    d_report_counts();
     pthread_mutex_unlock(&d.lock);
     tt_buf_free(&out);
+}
+
+void tt_deliver_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    d.lock = fresh;
+}
+
+void tt_deliver_sampled_out(void)
+{
+    d_lock();
+    d.st.sampled_out++;
+    d_report_counts();
+    pthread_mutex_unlock(&d.lock);
 }
 
 /* At normal exit, wait (bounded) for the daemon to confirm what it was
@@ -381,6 +470,7 @@ static void d_exit(void)
     pthread_mutex_lock(&d.lock);
     if (!d.init || d.gen != tt_rt_fork_gen)
         goto out;
+    d_report_counts();
     int64_t deadline = tt_now_ns() + EXIT_WAIT_MS * 1000000LL;
     while (d.q_n && d.fd >= 0) {
         int64_t left = (deadline - tt_now_ns()) / 1000000LL;
@@ -394,6 +484,19 @@ static void d_exit(void)
     }
     if (d.q_n)
         d_disconnect();
+    if (d.st.lost > d.durable_lost) {
+        /* Not even the count reached the daemon or the spool: say it here,
+         * whatever TOKENTAP_LOG says, so the loss is never silent. */
+        char line[256];
+        int n = snprintf(line, sizeof(line),
+                         "tokentap[%d]: %llu span(s) lost and not recorded (%s)\n",
+                         (int)getpid(), (unsigned long long)(d.st.lost - d.durable_lost),
+                         d.lost_reason ? d.lost_reason : "unknown");
+        if (n > 0) {
+            ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+            (void)w;
+        }
+    }
 out:
     pthread_mutex_unlock(&d.lock);
 }

@@ -23,8 +23,18 @@ struct tt_deliver_stats {
     uint64_t sent;            /* frames written to the socket */
     uint64_t acked;           /* frames the daemon confirmed */
     uint64_t spooled;         /* frames written to the spool */
-    uint64_t lost;            /* frames neither sent nor spooled */
+    uint64_t lost;            /* spans neither sent nor spooled */
+    uint64_t rejected;        /* spans the daemon refused (it counts them) */
+    uint64_t sampled_out;     /* calls skipped by TOKENTAP_SAMPLE_RATE */
 };
 void tt_deliver_stats(struct tt_deliver_stats *out);
+
+/* A call was not traced because of TOKENTAP_SAMPLE_RATE: count it (the
+ * count reaches the store like a span, in a "count" frame). */
+void tt_deliver_sampled_out(void);
+
+/* Fork handler (rt.c calls it in the child): the lock may have been held
+ * by a parent thread that does not exist here. State resets lazily. */
+void tt_deliver_atfork_child(void);
 
 #endif

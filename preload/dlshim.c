@@ -44,16 +44,33 @@ static void shim_load(void)
                loading->sonames[0], dlerror());
 }
 
+static pthread_mutex_t shim_m = PTHREAD_MUTEX_INITIALIZER;
+
+/* A fork while another thread loads a library must not leave the child
+ * with shim_m held (the load itself is the parent's or finished). */
+static void shim_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    shim_m = fresh;
+}
+
+static void shim_fork_register(void)
+{
+    pthread_atfork(NULL, NULL, shim_atfork_child);
+}
+
 static void *shim_sym(struct shim_lib *lib, const char *name)
 {
-    static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
     if (!__atomic_load_n(&lib->handle, __ATOMIC_ACQUIRE)) {
+        pthread_once(&fork_once, shim_fork_register);
         /* pthread_once has no argument: serialise the loads instead. */
-        pthread_mutex_lock(&m);
+        pthread_mutex_lock(&shim_m);
         loading = lib;
         pthread_once(&lib->once, shim_load);
-        pthread_mutex_unlock(&m);
+        pthread_mutex_unlock(&shim_m);
     }
     return lib->handle ? dlsym(lib->handle, name) : NULL;
 }

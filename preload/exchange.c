@@ -1,13 +1,17 @@
 /* exchange.c - request/response -> span, transport-agnostic. */
 #include "exchange.h"
+#include "conversation.h"
 #include "decode.h"
 #include "deliver.h"
 #include "eventstream.h"
 #include "price.h"
+#include "proctree.h"
 #include "provider.h"
 #include "rt.h"
+#include "spanfield.h"
 #include "sse.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +38,126 @@ struct tt_exchange {
     struct tt_buf line;           /* NDJSON: the line being assembled */
     bool resp_started;
     bool body_error;              /* decoding failed: body unusable */
+    bool encoded;                 /* a Content-Encoding other than identity */
+    bool resp_capped;             /* the buffered body stopped at the cap */
     bool req_parsed;
     bool provider_guess;          /* span.provider is the API's default:
                                      the response head may name the real one */
 };
 
-static const char *const secret_params[] = {
-    "key", "api_key", "apikey", "api-key", "access_token", "token",
-    "x-goog-api-key", "sig", "signature", "x-amz-signature",
-    "x-amz-security-token", "x-amz-credential", "code", "client_secret",
+/* Query parameters whose value is dropped from span.path. A list of names
+ * would miss the next provider's, so the name (%-decoded) is cut into words
+ * (at non-alphanumerics and lower->upper case changes: "X-Goog-Signature",
+ * "api_key", "apiKey") and it is secret when a word is one of
+ * secret_param_words, or ends with key/token/secret/signature ("apikey",
+ * "accesstoken"), or starts with auth/passw/session; "keyboard" is not.
+ * A value shaped like a known API key is dropped whatever its name.
+ * Dropping a harmless parameter costs little; keeping a secret one leaks it
+ * to the store and every export. */
+static const char *const secret_param_words[] = {
+    "sig", "code", "pass", "pwd", "sk", "jwt", "bearer", "cookie", "sas",
+    "credential", "credentials", "cred", "creds", "otp",
 };
+static const char *const secret_word_suffixes[] = {
+    "key", "token", "secret", "signature",
+};
+static const char *const secret_word_prefixes[] = { "auth", "passw", "session" };
+/* Prefixes of API keys and tokens as providers issue them. */
+static const char *const secret_value_prefixes[] = {
+    "sk-", "sk_", "rk_", "pk_", "AIza", "xai-", "gsk_", "hf_", "ghp_",
+    "gho_", "github_pat_", "glpat-", "ya29.", "eyJ", "AKIA", "ASIA",
+    "xox", "r8_", "pplx-", "csk-", "nvapi-", "fw_",
+};
+
+/* strcspn over p[0..n), which need not be NUL-terminated. */
+static size_t strcspn_n(const char *p, size_t n, const char *reject)
+{
+    size_t i = 0;
+
+    while (i < n && !(p[i] && strchr(reject, p[i])))
+        i++;
+    return i;
+}
+
+/* Whether one word (lowercase) of a parameter name is secret. */
+static bool secret_word(const char *w, size_t n)
+{
+    for (size_t i = 0; i < sizeof(secret_param_words) / sizeof(*secret_param_words); i++)
+        if (tt_tok_ieq(w, n, secret_param_words[i]))
+            return true;
+    for (size_t i = 0; i < sizeof(secret_word_suffixes) / sizeof(*secret_word_suffixes); i++) {
+        size_t l = strlen(secret_word_suffixes[i]);
+        if (n >= l && !memcmp(w + n - l, secret_word_suffixes[i], l))
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(secret_word_prefixes) / sizeof(*secret_word_prefixes); i++) {
+        size_t l = strlen(secret_word_prefixes[i]);
+        if (n >= l && !memcmp(w, secret_word_prefixes[i], l))
+            return true;
+    }
+    return false;
+}
+
+/* Whether a query parameter name[0..n) (raw, maybe %-encoded) names a
+ * secret. */
+static bool secret_param_name(const char *p, size_t n)
+{
+    char name[128];
+    size_t k = 0;
+
+    /* %-decode; a name longer than the buffer is judged by its start. */
+    for (size_t i = 0; i < n && k < sizeof(name) - 1; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+            isxdigit((unsigned char)p[i + 2])) {
+            char hex[3] = { p[i + 1], p[i + 2], 0 };
+            c = (unsigned char)strtol(hex, NULL, 16);
+            i += 2;
+        }
+        name[k++] = (char)c;
+    }
+    name[k] = '\0';
+    /* Words: runs of alphanumerics, also cut before an upper-case letter
+     * that follows a lower-case one; compared in lower case. */
+    char word[128];
+    size_t wl = 0;
+    for (size_t i = 0; i <= k; i++) {
+        unsigned char c = (unsigned char)name[i];
+        bool alnum = c && isalnum(c);
+        bool camel = alnum && isupper(c) && i > 0 && islower((unsigned char)name[i - 1]);
+        if ((!alnum || camel) && wl) {
+            if (secret_word(word, wl))
+                return true;
+            wl = 0;
+        }
+        if (alnum)
+            word[wl++] = (char)tolower(c);
+    }
+    return false;
+}
+
+/* Whether a value (raw, maybe %-encoded) looks like an API key or token. */
+static bool secret_param_value(const char *v, size_t n)
+{
+    for (size_t i = 0; i < sizeof(secret_value_prefixes) / sizeof(*secret_value_prefixes); i++) {
+        size_t pl = strlen(secret_value_prefixes[i]);
+        if (n >= pl + 6 && !memcmp(v, secret_value_prefixes[i], pl))
+            return true;
+    }
+    /* "Bearer%20..." / "Basic%20..." */
+    return (n > 9 && !strncasecmp(v, "bearer", 6)) ||
+           (n > 8 && !strncasecmp(v, "basic", 5));
+}
+
+bool tt_ex_secret_param(const char *p, size_t len)
+{
+    const char *eq = memchr(p, '=', len);
+    size_t name_len = eq ? (size_t)(eq - p) : len;
+
+    return secret_param_name(p, name_len) ||
+           (eq ? secret_param_value(eq + 1, len - name_len - 1)
+               : secret_param_value(p, len));
+}
 
 void tt_ex_redact_target(const char *t, size_t n, char *out, size_t outn)
 {
@@ -59,18 +173,14 @@ void tt_ex_redact_target(const char *t, size_t n, char *out, size_t outn)
     if (tt_buf_append(&b, t, path_len) == TT_ERR_NOMEM)
         goto out;
     if (q) {
+        /* Parameters end at '&' or ';' (both separate parameters for some
+         * servers: a secret after a ';' must not hide in its neighbour). */
         const char *p = q + 1, *end = t + n;
         while (p < end) {
-            const char *amp = memchr(p, '&', (size_t)(end - p));
-            size_t len = amp ? (size_t)(amp - p) : (size_t)(end - p);
-            const char *eq = memchr(p, '=', len);
-            size_t name_len = eq ? (size_t)(eq - p) : len;
-            bool secret = false;
-            for (size_t i = 0; i < sizeof(secret_params) / sizeof(*secret_params); i++)
-                if (tt_tok_ieq(p, name_len, secret_params[i]))
-                    secret = true;
-            if (!secret && len) {
-                if (tt_buf_append(&b, first ? "?" : "&", 1) == TT_ERR_NOMEM ||
+            size_t len = strcspn_n(p, (size_t)(end - p), "&;");
+            if (len && !tt_ex_secret_param(p, len)) {
+                /* the separator as sent ('&' or ';') */
+                if (tt_buf_append(&b, first ? "?" : p - 1, 1) == TT_ERR_NOMEM ||
                     tt_buf_append(&b, p, len) == TT_ERR_NOMEM)
                     goto out;
                 first = false;
@@ -100,6 +210,13 @@ struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
     tt_buf_init(&ex->resp_body, tt_rt.max_body ? tt_rt.max_body : (8u << 20));
     if (!ex->api)
         return ex;
+    if (!tt_rt_sampled()) {
+        /* Sampled out: the connection's framing is still followed, the
+         * call is only counted. */
+        ex->api = NULL;
+        tt_deliver_sampled_out();
+        return ex;
+    }
     struct tt_span *s = &ex->span;
     s->start_time = now;
     ex->provider_guess = tt_provider_is_guess(req->host, req->host_len);
@@ -196,6 +313,8 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
      * capped, so its total is not: the usage of a long answer comes in its
      * last event. */
     bool streamed = ex->sse_on || ex->ndjson_on || ex->es_on;
+    ex->encoded = ce && ce->value_len &&
+                  !(ce->value_len == 8 && !strncasecmp(ce->value, "identity", 8));
     int rc = tt_decoder_new(ce ? ce->value : NULL, ce ? ce->value_len : 0,
                             streamed ? SIZE_MAX
                             : tt_rt.max_body ? tt_rt.max_body : (8u << 20),
@@ -313,6 +432,7 @@ void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
     int rc = tt_decoder_feed(ex->dec, p, n, on_decoded, ex);
     if (rc == TT_ERR_CAP) {
         ex->span.truncated = true;
+        ex->resp_capped = true;
     } else if (rc != TT_OK) {
         tt_span_fail(&ex->span, "response body could not be decoded "
                      "(corrupt content-encoding)", false);
@@ -324,13 +444,17 @@ static void finish_identity(struct tt_span *s, int64_t now)
 {
     tt_span_rand_hex(s->span_id, 8);
     memcpy(s->trace_id, tt_rt.trace_id, sizeof(s->trace_id));
-    memcpy(s->parent_id, tt_rt.parent_id, sizeof(s->parent_id));
+    /* Under its process's span (proctree.h); the TRACEPARENT parent when
+     * /proc cannot tell. */
+    if (!tt_proc_self(s->parent_id))
+        memcpy(s->parent_id, tt_rt.parent_id, sizeof(s->parent_id));
     s->end_time = now > s->start_time ? now : s->start_time;
     s->pid = (int64_t)getpid();
     /* On OOM a field stays null: the span still goes out with its tokens. */
     if (tt_span_set(&s->exe, tt_rt.exe) ||
         tt_span_set(&s->session_id, tt_rt.session_id) ||
         tt_span_set(&s->tags, tt_rt.tags) ||
+        tt_span_set(&s->metadata, tt_rt.metadata) ||
         (!s->name && tt_span_set_name(s, s->operation)))
         tt_log("out of memory while finishing a span");
 }
@@ -369,6 +493,16 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
         if (rc == TT_ERR_INCOMPLETE && complete)
             complete = false;
     } else if (ex->api->body && !ex->body_error) {
+        /* Said before the parser fails on the cut JSON, which would only
+         * call the body malformed. */
+        if (ex->resp_capped || ex->resp_body.truncated)
+            tt_span_fail(s, ex->encoded
+                         ? "response body above the decompression cap "
+                           "(TOKENTAP_MAX_BODY): decoding stopped there, "
+                           "usage not seen"
+                         : "response body above the capture cap "
+                           "(TOKENTAP_MAX_BODY): truncated, usage not seen",
+                         false);
         (void)ex->api->body(ex->api_state, s,
                             ex->resp_body.data ? ex->resp_body.data : "",
                             ex->resp_body.len);
@@ -390,6 +524,12 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
 finish:
     finish_identity(s, now);
     tt_price_apply(s);
+    /* Before redaction: the request's messages are compared with earlier
+     * answers as sent (conversation.h). */
+    tt_conv_span(s);
+    if (tt_redact_span(&tt_rt.redact, s) != TT_OK)
+        tt_log("out of memory while redacting: content dropped from a span");
+    tt_sf_repair(s);
     tt_deliver_span(s);
 out:
     tt_ex_free(ex);

@@ -4,14 +4,25 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+#include "api.h"
+#include "conn.h"
+#include "conversation.h"
+#include "deliver.h"
+#include "json.h"
+#include "proctree.h"
 
 struct tt_rt_config tt_rt;
 volatile int tt_rt_off;
@@ -143,13 +154,177 @@ fail:
     return NULL;
 }
 
+char *tt_rt_metadata_json(const char *env)
+{
+    json_t *j = NULL;
+    char *out = NULL;
+
+    if (env && tt_json_parse(env, strlen(env), &j) == TT_OK && json_is_object(j) &&
+        tt_json_dump(j, &out) == TT_OK) {
+        json_decref(j);
+        return out;
+    }
+    json_decref(j);
+    tt_log("TOKENTAP_METADATA ignored: not a JSON object");
+    return NULL;
+}
+
+bool tt_rt_parse_rate(const char *v, double *out)
+{
+    char *end;
+
+    if (!v || !*v)
+        return false;
+    errno = 0;
+    double r = strtod(v, &end);
+    while (*end == ' ')
+        end++;
+    if (errno || end == v || *end || !isfinite(r) || r < 0 || r > 1)
+        return false;
+    *out = r;
+    return true;
+}
+
+bool tt_rt_sampled(void)
+{
+    uint64_t x = 0;
+
+    if (tt_rt.sample_rate >= 1.0)
+        return true;
+    if (tt_rt.sample_rate <= 0.0)
+        return false;
+    if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
+        x = (uint64_t)tt_now_ns() * 0x9e3779b97f4a7c15ULL;
+    return (double)(x >> 11) * (1.0 / 9007199254740992.0) < tt_rt.sample_rate;
+}
+
+/* Does any comma-separated pattern of list match any name? */
+static bool list_matches(const char *list, const char *const *names, size_t n)
+{
+    char pat[256];
+
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len && len < sizeof(pat)) {
+            memcpy(pat, p, len);
+            pat[len] = '\0';
+            for (size_t i = 0; i < n; i++)
+                if (names[i] && fnmatch(pat, names[i], 0) == 0)
+                    return true;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+bool tt_rt_cmd_allowed(const char *only, const char *skip,
+                       const char *const *names, size_t n)
+{
+    if (only && *only && !list_matches(only, names, n))
+        return false;
+    if (skip && *skip && list_matches(skip, names, n))
+        return false;
+    return true;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+
+    return s ? s + 1 : p;
+}
+
+/* Is the program an interpreter whose first non-option argument is the
+ * script that names it (python3 agent.py, node app.js, bash run.sh)? */
+bool tt_rt_is_interpreter(const char *name)
+{
+    static const char *const pats[] = {
+        "python*", "pypy*", "node", "nodejs", "bun", "deno", "ruby*", "perl*",
+        "php*", "sh", "bash", "dash", "zsh", "ksh", "fish", "Rscript", "java",
+    };
+
+    for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+        if (fnmatch(pats[i], name, 0) == 0)
+            return true;
+    return false;
+}
+
+/* TOKENTAP_ONLY_CMDS / TOKENTAP_SKIP_CMDS for this program: read lazily
+ * (first LLM-looking connection), never in the constructor. */
+static bool rt_cmd_check(void)
+{
+    const char *only = getenv("TOKENTAP_ONLY_CMDS");
+    const char *skip = getenv("TOKENTAP_SKIP_CMDS");
+    char exe[PATH_MAX], cmd[4096];
+    const char *names[3] = { NULL, NULL, NULL };
+    size_t len = 0;
+
+    if (!(only && *only) && !(skip && *skip))
+        return true;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        names[0] = base_name(exe);
+    }
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r;
+        while (len < sizeof(cmd) - 1 &&
+               ((r = read(fd, cmd + len, sizeof(cmd) - 1 - len)) > 0 ||
+                (r < 0 && errno == EINTR)))
+            len += r > 0 ? (size_t)r : 0;
+        close(fd);
+    }
+    cmd[len] = '\0';
+    if (len) {
+        names[1] = base_name(cmd);
+        if (tt_rt_is_interpreter(names[1]) ||
+            (names[0] && tt_rt_is_interpreter(names[0]))) {
+            /* The first argument that is not an option. */
+            for (size_t off = strlen(cmd) + 1; off < len; off += strlen(cmd + off) + 1) {
+                if (cmd[off] != '-') {
+                    names[2] = base_name(cmd + off);
+                    break;
+                }
+                if (!strcmp(cmd + off, "-c") || !strcmp(cmd + off, "-m"))
+                    break;      /* python -c CODE / -m module: no script */
+            }
+        }
+    }
+    return tt_rt_cmd_allowed(only, skip, names, 3);
+}
+
 static void rt_atfork_child(void)
 {
     /* Only this thread survives; locks may be held by threads that no
-     * longer exist. Modules notice the new generation and reset. */
+     * longer exist. Reset them here, while no other thread can run; the
+     * modules notice the new generation and drop the parent's state. */
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     rt_lock = fresh;
     tt_rt_fork_gen++;
+    tt_conn_atfork_child();
+    tt_deliver_atfork_child();
+    tt_proc_atfork_child();
+    tt_conv_atfork_child();
+}
+
+static pthread_once_t rt_fork_once = PTHREAD_ONCE_INIT;
+
+static void rt_fork_register(void)
+{
+    pthread_atfork(NULL, NULL, rt_atfork_child);
+}
+
+void tt_rt_fork_watch(void)
+{
+    pthread_once(&rt_fork_once, rt_fork_register);
 }
 
 static void rt_init_process(void)
@@ -174,6 +349,7 @@ static void rt_init_once(void)
 {
     const char *v;
 
+    tt_rt_fork_watch();
     tt_rt.log = !env_false(getenv("TOKENTAP_LOG"));
     tt_rt.max_body = 8u << 20;
     if ((v = getenv("TOKENTAP_MAX_BODY")) && *v) {
@@ -192,11 +368,27 @@ static void rt_init_once(void)
     }
     if (tt_wire_spool_dir(tt_rt.spool_dir, sizeof(tt_rt.spool_dir)) != TT_OK)
         tt_rt.spool_dir[0] = '\0';
+    tt_rt.sample_rate = 1.0;
+    if ((v = getenv("TOKENTAP_SAMPLE_RATE")) && *v &&
+        !tt_rt_parse_rate(v, &tt_rt.sample_rate))
+        tt_log("TOKENTAP_SAMPLE_RATE=%s ignored (want a number from 0 to 1)", v);
+    char err[256];
+    int rc = tt_redact_from_env(&tt_rt.redact, err, sizeof(err));
+    if (rc != TT_OK) {
+        /* Fail closed: content that was meant to be redacted is not sent. */
+        tt_api_set_capture(false);
+        tt_log("%s: prompt and completion capture is off", rc == TT_ERR_NOMEM ? "out of memory" : err);
+    }
+    if (!rt_cmd_check()) {
+        tt_rt_off = 1;
+        return;
+    }
     if ((v = getenv("TOKENTAP_SESSION_ID")) && *v)
         tt_rt.session_id = strdup(v);
     if ((v = getenv("TOKENTAP_TAGS")) && *v)
         tt_rt.tags = tags_json(v);
-    pthread_atfork(NULL, NULL, rt_atfork_child);
+    if ((v = getenv("TOKENTAP_METADATA")) && *v)
+        tt_rt.metadata = tt_rt_metadata_json(v);
 }
 
 bool tt_rt_ready(void)

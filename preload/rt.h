@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "redact.h"
 #include "tt.h"
 
 struct tt_rt_config {
@@ -23,7 +24,10 @@ struct tt_rt_config {
     char parent_id[17];             /* from TRACEPARENT, else "" */
     char *session_id;               /* TOKENTAP_SESSION_ID */
     char *tags;                     /* TOKENTAP_TAGS as a JSON object */
+    char *metadata;                 /* TOKENTAP_METADATA, a JSON object (compact) */
     char *exe;                      /* /proc/self/exe */
+    double sample_rate;             /* TOKENTAP_SAMPLE_RATE, 0..1 */
+    struct tt_redact redact;        /* TOKENTAP_REDACT[_FILE] */
 };
 
 /* Filled by tt_rt_init(); read-only afterwards. */
@@ -60,8 +64,36 @@ static inline void tt_rt_leave(void)
  * keep per-process state (sockets, queues) compare it to their own copy. */
 extern volatile unsigned tt_rt_fork_gen;
 
+/* Register tokentap's fork handler (once). Called before any per-process
+ * state with locks exists (first connection seen, runtime init), so every
+ * fork after that resets it in the child while the child is still
+ * single-threaded. */
+void tt_rt_fork_watch(void);
+
 /* One line to stderr, "tokentap: ...", unless TOKENTAP_LOG=off. */
 void tt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whether this call is traced under TOKENTAP_SAMPLE_RATE (a fresh random
+ * draw per call; always true at rate 1). */
+bool tt_rt_sampled(void);
+
+/* TOKENTAP_ONLY_CMDS / TOKENTAP_SKIP_CMDS: comma-separated fnmatch(3)
+ * patterns matched against the program's names (names[0..n): the
+ * executable's basename, argv[0]'s basename and, for an interpreter, the
+ * script's basename). True when the program is to be traced. */
+bool tt_rt_cmd_allowed(const char *only, const char *skip,
+                       const char *const *names, size_t n);
+
+/* Is the program (a basename) an interpreter whose first non-option
+ * argument is the script that names it (python3 agent.py, bash run.sh)? */
+bool tt_rt_is_interpreter(const char *name);
+
+/* TOKENTAP_METADATA: a JSON object, returned as compact JSON text
+ * (malloc'd), NULL (with one log line) when it is not one. */
+char *tt_rt_metadata_json(const char *env);
+
+/* Parse TOKENTAP_SAMPLE_RATE: a number in [0, 1]. false if invalid. */
+bool tt_rt_parse_rate(const char *v, double *out);
 
 /* Parse a W3C traceparent; on success fills trace (33) and parent (17). */
 bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent);

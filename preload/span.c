@@ -24,12 +24,69 @@ void tt_span_clear(struct tt_span *s)
         &s->operation, &s->host, &s->method, &s->path, &s->http_version,
         &s->request_model, &s->response_model, &s->response_id,
         &s->finish_reasons, &s->input, &s->output, &s->tool_calls,
-        &s->exe, &s->session_id, &s->tags,
+        &s->exe, &s->session_id, &s->tags, &s->metadata,
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
+}
+
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), 0 when the
+ * byte there starts none: the rule of tokentapd's tt_frame_utf8_ok (no
+ * overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t k;
+    uint32_t cp, min;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (k >= n)
+        return 0;
+    for (size_t j = 1; j <= k; j++) {
+        if ((s[j] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[j] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k + 1;
+}
+
+/* The repaired copy of v[0..n) for tt_span_repair_str, whose first
+ * `valid` bytes are known good. NULL on OOM. */
+static char *utf8_repair(const char *v, size_t n, size_t valid)
+{
+    const unsigned char *s = (const unsigned char *)v;
+    struct tt_buf b;
+    size_t i = valid;
+    char *d;
+
+    tt_buf_init(&b, TT_SPAN_MAX_STR);
+    if (tt_buf_append(&b, v, valid) == TT_ERR_NOMEM)
+        goto nomem;
+    while (i < n && s[i]) {
+        size_t k = utf8_seq(s + i, n - i);
+        const char *p = k ? v + i : "\xef\xbf\xbd";    /* U+FFFD */
+        size_t len = k ? k : 3;
+        if (b.len + len > TT_SPAN_MAX_STR)
+            break;
+        if (tt_buf_append(&b, p, len) == TT_ERR_NOMEM)
+            goto nomem;
+        i += k ? k : 1;
+    }
+    d = b.data ? tt_buf_steal(&b) : strdup("");
+    tt_buf_free(&b);
+    return d;
+nomem:
+    tt_buf_free(&b);
+    return NULL;
 }
 
 int tt_span_setn(char **field, const char *v, size_t n)
@@ -41,6 +98,26 @@ int tt_span_setn(char **field, const char *v, size_t n)
         if (!d)
             return TT_ERR_NOMEM;
     }
+    free(*field);
+    *field = d;
+    return TT_OK;
+}
+
+int tt_span_repair_str(char **field)
+{
+    const unsigned char *s = (const unsigned char *)*field;
+    size_t i = 0, k, n;
+
+    if (!s)
+        return TT_OK;
+    n = strlen(*field);
+    while (i < n && (k = utf8_seq(s + i, n - i)) && i + k <= TT_SPAN_MAX_STR)
+        i += k;
+    if (i == n)
+        return TT_OK;           /* the common case: nothing to repair */
+    char *d = utf8_repair(*field, n, i);
+    if (!d)
+        return TT_ERR_NOMEM;
     free(*field);
     *field = d;
     return TT_OK;
@@ -130,4 +207,24 @@ void tt_span_rand_hex(char *out, size_t nbytes)
         out[2 * i + 1] = hex[raw[i] & 15];
     }
     out[2 * nbytes] = '\0';
+}
+
+void tt_span_hash_id(char *out, const char *const *parts, size_t nparts)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < nparts; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        for (size_t k = 0; p[k]; k++) {
+            h ^= (unsigned char)p[k];
+            h *= 0x100000001b3ULL;
+        }
+        h *= 0x100000001b3ULL;        /* the NUL separator: ("ab","c") != ("a","bc") */
+    }
+    if (h == 0)
+        h = 1;                        /* an all-zero id is invalid (W3C) */
+    for (int i = 0; i < 16; i++)
+        out[i] = hex[(h >> (60 - 4 * i)) & 15];
+    out[16] = '\0';
 }

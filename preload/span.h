@@ -4,7 +4,7 @@
  * keys one to one. Strings are owned by the span (heap, NUL-terminated) and
  * freed by tt_span_clear(); NULL means "absent" and is exported as null.
  * Fields whose value is JSON (finish_reasons, input, output, tool_calls,
- * tags) hold the JSON text itself. */
+ * tags, metadata) hold the JSON text itself. */
 #ifndef TT_SPAN_H
 #define TT_SPAN_H
 
@@ -61,6 +61,8 @@ struct tt_span {
     char *exe;
     char *session_id;
     char *tags;               /* JSON object */
+    char conversation_id[17]; /* 16 lowercase hex; "" = none (conversation.h) */
+    char *metadata;           /* JSON object: TOKENTAP_METADATA */
 
     /* --- internal, not exported --- */
     int64_t request_sent_ns;  /* last request byte handed to the socket */
@@ -81,6 +83,19 @@ void tt_span_clear(struct tt_span *s);
 int tt_span_set(char **field, const char *v) __attribute__((warn_unused_result));
 int tt_span_setn(char **field, const char *v, size_t n) __attribute__((warn_unused_result));
 
+/* Longest plain string field tokentapd accepts (TT_FRAME_MAX_STR). */
+#define TT_SPAN_MAX_STR (64u * 1024)
+
+/* Make a plain string field (not a JSON-valued one) what tokentapd
+ * accepts: each byte that is not valid UTF-8 becomes U+FFFD, and a string
+ * above TT_SPAN_MAX_STR is cut at a character boundary. Span strings come
+ * from the wire (a Host header, a request path, a model named in a path,
+ * an error text cut by "%.560s"), and the daemon refuses a whole span for
+ * one bad string: the call would be lost. NULL stays NULL. Returns
+ * TT_ERR_NOMEM on OOM (field left unchanged). spanfield.h repairs every
+ * plain field of a span at once (tt_sf_repair). */
+int tt_span_repair_str(char **field) __attribute__((warn_unused_result));
+
 /* Mark an error: status = "error", error = msg (the first error wins unless
  * `override` is true). */
 void tt_span_fail(struct tt_span *s, const char *msg, bool override);
@@ -97,6 +112,12 @@ void tt_span_clear_usage(struct tt_span *s);
 
 /* Record the first content token at time now (epoch ns) if not yet set. */
 void tt_span_first_token(struct tt_span *s, int64_t now);
+
+/* A deterministic span id: the first 16 hex digits of FNV-1a 64 over the
+ * parts (each followed by a NUL byte), never all zero. For spans several
+ * processes may emit (process spans) or one may emit twice (tool spans):
+ * the same id is the same row in the store. out holds 17 bytes. */
+void tt_span_hash_id(char *out, const char *const *parts, size_t nparts);
 
 /* Random lowercase hex ids (getrandom). out must hold 2*nbytes+1. */
 void tt_span_rand_hex(char *out, size_t nbytes);

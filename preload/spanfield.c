@@ -1,6 +1,8 @@
 /* spanfield.c - the span contract table (see spanfield.h). */
 #include "spanfield.h"
+#include "tt.h"
 
+#include <math.h>   /* isfinite: a macro, no libm */
 #include <string.h>
 
 #define F(n, t, fl) { #n, t, fl, offsetof(struct tt_span, n), 0, 0, TT_SF_JSON_ANY }
@@ -53,6 +55,10 @@ const struct tt_spanfield tt_spanfields[] = {
     F(exe, TT_SF_STR, 0),
     F(session_id, TT_SF_STR, 0),
     JS(tags, TT_SF_JSON_OBJECT),
+    /* Added after the first release: the store adds their columns to an
+     * existing table (store.c, migrate), so they stay last. */
+    ID(conversation_id, 16, 0),
+    JS(metadata, TT_SF_JSON_OBJECT),
 };
 
 const size_t tt_spanfields_n = sizeof(tt_spanfields) / sizeof(tt_spanfields[0]);
@@ -86,4 +92,40 @@ const struct tt_spanfield *tt_sf_find(const char *p, size_t n)
             return &tt_spanfields[i];
     }
     return NULL;
+}
+
+/* "\u0000" escapes in JSON text become "\ufffd" (same length, in place). */
+static void json_nul_repair(char *j)
+{
+    for (size_t i = 0; j[i]; i++) {
+        if (j[i] != '\\' || !j[i + 1])
+            continue;
+        if (j[i + 1] == 'u' && !strncmp(j + i + 2, "0000", 4))
+            memcpy(j + i + 2, "fffd", 4);
+        i++;                    /* the escaped character */
+    }
+}
+
+void tt_sf_repair(struct tt_span *s)
+{
+    for (size_t i = 0; i < tt_spanfields_n; i++) {
+        const struct tt_spanfield *f = &tt_spanfields[i];
+        /* On OOM the field stays as it was: the daemon may refuse the span,
+         * which is no worse than dropping it here. */
+        if (f->type == TT_SF_STR && tt_span_repair_str(tt_sf_strp(s, f)) != TT_OK)
+            continue;
+        /* JSON the preload builds itself (finish_reasons, tags) is parsed
+         * by the daemon without JSON_ALLOW_NUL: a provider's "s\u0000top"
+         * reason would cost the span. */
+        if (f->type == TT_SF_JSON && !(f->flags & TT_SF_CONTENT) && *tt_sf_strp(s, f))
+            json_nul_repair(*tt_sf_strp(s, f));
+        /* A request parameter as the client sent it ("max_tokens": -1, the
+         * provider answers 400): absent, not a refused span. */
+        if (f->type == TT_SF_OPT_I64 && (f->flags & TT_SF_NONNEG) &&
+            tt_sf_i64(s, f) < 0)
+            *tt_sf_boolp(s, f->has_off) = false;
+        if (f->type == TT_SF_OPT_F64 && (f->flags & TT_SF_NONNEG) &&
+            !(tt_sf_f64(s, f) >= 0 && isfinite(tt_sf_f64(s, f))))
+            *tt_sf_boolp(s, f->has_off) = false;
+    }
 }

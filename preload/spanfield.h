@@ -98,4 +98,12 @@ bool tt_sf_present(const struct tt_span *s, const struct tt_spanfield *f);
 /* The row whose name is (p, n), or NULL. */
 const struct tt_spanfield *tt_sf_find(const char *p, size_t n);
 
+/* What the preload does to a finished span before delivery, so that what
+ * came from the wire never costs the whole span at the daemon:
+ * tt_span_repair_str (span.h) on every plain string field, "\u0000" made
+ * "\ufffd" in the JSON fields the preload builds (finish_reasons, tags),
+ * and optional request parameters that are negative or not finite (a
+ * client's "max_tokens": -1) made absent. */
+void tt_sf_repair(struct tt_span *s);
+
 #endif

@@ -132,6 +132,45 @@ int tt_wire_pack_spans(const struct tt_span *const *spans, size_t n,
     return pack_frame(out, spans_body, &a);
 }
 
+struct count_arg {
+    const struct tt_wire_count *c;
+    uint64_t chunk;
+};
+
+static int pack_opt_str(msgpack_packer *pk, const char *s)
+{
+    return s ? pack_cstr(pk, s) : msgpack_pack_nil(pk);
+}
+
+static int count_body(msgpack_packer *pk, const void *arg)
+{
+    const struct count_arg *a = arg;
+    const struct tt_wire_count *c = a->c;
+
+    return msgpack_pack_map(pk, 9) != 0 ||
+           pack_cstr(pk, "t") != 0 || pack_cstr(pk, "count") != 0 ||
+           pack_cstr(pk, "v") != 0 || msgpack_pack_int64(pk, TT_WIRE_VERSION) != 0 ||
+           pack_cstr(pk, "chunk") != 0 || msgpack_pack_uint64(pk, a->chunk) != 0 ||
+           pack_cstr(pk, "proc") != 0 || pack_cstr(pk, c->proc) != 0 ||
+           pack_cstr(pk, "pid") != 0 || msgpack_pack_int64(pk, c->pid) != 0 ||
+           pack_cstr(pk, "exe") != 0 || pack_opt_str(pk, c->exe) != 0 ||
+           pack_cstr(pk, "lost") != 0 || msgpack_pack_uint64(pk, c->lost) != 0 ||
+           pack_cstr(pk, "sampled_out") != 0 ||
+           msgpack_pack_uint64(pk, c->sampled_out) != 0 ||
+           pack_cstr(pk, "reason") != 0 || pack_opt_str(pk, c->reason) != 0
+               ? -1 : 0;
+}
+
+int tt_wire_pack_count(const struct tt_wire_count *c, uint64_t chunk,
+                       struct tt_buf *out)
+{
+    struct count_arg a = { c, chunk };
+
+    if (!c->proc || !*c->proc)
+        return TT_ERR;
+    return pack_frame(out, count_body, &a);
+}
+
 static int ctl_body(msgpack_packer *pk, const void *arg)
 {
     if (msgpack_pack_map(pk, 1) != 0 || pack_cstr(pk, "t") != 0)

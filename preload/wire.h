@@ -47,6 +47,20 @@
 int tt_wire_pack_spans(const struct tt_span *const *spans, size_t n,
                        uint64_t chunk, struct tt_buf *out) TT_WUR;
 
+/* A traced process's cumulative counters, sent as a "count" frame
+ * {"t":"count","v":1,"chunk":u64,"proc":hex,"pid":n,"exe":s,"lost":n,
+ *  "sampled_out":n,"reason":s}. Cumulative, so a replay is harmless. */
+struct tt_wire_count {
+    const char *proc;         /* the process's random id, hex */
+    int64_t pid;
+    const char *exe;          /* may be NULL */
+    uint64_t lost;            /* spans neither delivered nor spooled */
+    uint64_t sampled_out;     /* calls skipped by TOKENTAP_SAMPLE_RATE */
+    const char *reason;       /* why the last one was lost, may be NULL */
+};
+int tt_wire_pack_count(const struct tt_wire_count *c, uint64_t chunk,
+                       struct tt_buf *out) TT_WUR;
+
 /* Append a control frame {"t":type} to out. */
 int tt_wire_pack_ctl(const char *type, struct tt_buf *out) TT_WUR;
 

@@ -8,6 +8,7 @@
 #ifndef TT_CLI_H
 #define TT_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,11 @@ int tt_cli_ls_main(int argc, char **argv);
 int tt_cli_show_main(int argc, char **argv);
 int tt_cli_cost_main(int argc, char **argv);
 int tt_cli_pricing_main(int argc, char **argv);
+int tt_cli_stats_main(int argc, char **argv);
+int tt_cli_report_main(int argc, char **argv);   /* cli_report.c */
+int tt_cli_tail_main(int argc, char **argv);
+int tt_cli_doctor_main(int argc, char **argv);
+int tt_cli_assert_main(int argc, char **argv);
 
 /* Help text of a subcommand, or NULL for an unknown name. */
 const char *tt_cli_help(const char *cmd);
@@ -76,6 +82,18 @@ int tt_cli_db_path(const char *opt, char *buf, size_t n) TT_WUR;
  * to `nalt` candidates are written to alt[i][33], *nfound is the count). */
 int tt_cli_resolve_trace(struct sqlite3 *db, const char *id, char *trace_id,
                          char (*alt)[33], size_t nalt, size_t *nfound) TT_WUR;
+
+/* What the read-only subcommands share (cli_query.c), returning exit
+ * statuses and explaining failures on stderr: an option error from
+ * getopt_long (opt ':' or '?'); opening the store read-only (a missing
+ * store: *st == NULL, status 0 when missing_ok, else 1); a user-typed id to
+ * a trace id (33 bytes) via tt_cli_resolve_trace. */
+struct tt_store;
+int tt_cli_usage_error(const char *cmd, char **argv, int optind_now, int opt);
+int tt_cli_open_store_ro(const char *cmd, const char *dbopt, bool missing_ok,
+                         struct tt_store **st);
+int tt_cli_resolve_id(const char *cmd, struct sqlite3 *db, const char *id,
+                      char *trace);
 
 /* --- formatting ----------------------------------------------------------- */
 
@@ -127,5 +145,125 @@ char *tt_cli_redact_arg(const char *prev, const char *arg);
  * listened) into db, by running `tokentapd --ingest-spool` next to the CLI.
  * Cheap when the spool is empty. Read commands call it first. */
 int tt_cli_ingest_spool(const char *db);
+
+/* --- filters, grouping, assertions (cli_filter.c; pure) ------------------- */
+
+/* Exit status of `tokentap run --budget-action kill` when the budget was
+ * exceeded and the command killed (like timeout(1)). */
+#define TT_CLI_EXIT_BUDGET 124
+
+/* "--since": "30s", "15m", "24h", "7d", "2w" before now_ns, or a local date
+ * "YYYY-MM-DD" (its midnight). *out in epoch ns. TT_ERR_PARSE otherwise. */
+int tt_cli_parse_since(const char *s, int64_t now_ns, int64_t *out) TT_WUR;
+
+/* "N" (exact) or "MIN..MAX" (either side may be omitted): *min, *max with
+ * -1 for an open end. TT_ERR_PARSE otherwise. */
+int tt_cli_parse_range(const char *s, int64_t *min, int64_t *max) TT_WUR;
+
+/* The SQL expression a `cost --by` key groups spans on: model, provider,
+ * process, session, day (local date of start_time) or tag:KEY (KEY: letters,
+ * digits, '_', '-', '.', up to 64; it is embedded only after that check).
+ * TT_ERR_PARSE for anything else, TT_ERR_NOMEM if buf is too small. */
+int tt_cli_group_expr(const char *by, char *buf, size_t n) TT_WUR;
+
+/* TOKENTAP_TAGS for the child: `existing` ("k=v,k2=v2", may be NULL) with
+ * each of add[i] ("k=v") set, replacing an earlier value of the same key.
+ * malloc'd; NULL on OOM. TT_ERR_PARSE-worthy input (no '=', empty key, ','
+ * in a value) is refused by tt_cli_tag_valid first. */
+bool tt_cli_tag_valid(const char *kv);
+char *tt_cli_tags_merge(const char *existing, char *const *add, size_t nadd);
+
+/* TOKENTAP_METADATA for the child: the JSON object `existing` (may be NULL
+ * or invalid: then ignored) updated with the JSON object `add`. malloc'd
+ * compact JSON, or NULL with a reason in err when add is not an object. */
+char *tt_cli_metadata_merge(const char *existing, const char *add, char *err,
+                            size_t errn);
+
+/* Whether s matches one of the comma-separated fnmatch globs in list. */
+bool tt_cli_glob_list_match(const char *list, const char *s);
+
+/* `tokentap assert`: rules (a field < 0 / false / NULL: not checked) and
+ * the facts of one trace. */
+struct tt_cli_assert_rules {
+    double max_cost;            /* < 0: unchecked */
+    int64_t max_tokens;         /* < 0: unchecked */
+    int64_t calls_min, calls_max;  /* -1: open */
+    bool no_errors;
+    const char *model_allow;    /* comma globs, or NULL */
+};
+struct tt_cli_assert_model {
+    char name[128];
+    int64_t calls;
+};
+struct tt_cli_assert_facts {
+    double cost;
+    int64_t unknown_cost_calls;
+    int64_t tokens;             /* input + output */
+    int64_t calls, errors;
+    const struct tt_cli_assert_model *models;
+    size_t nmodels;
+};
+/* Append one line per violated rule to out ("max-cost: spent $0.0123,
+ * $0.0023 over the limit $0.0100"); *violations gets their number. */
+int tt_cli_assert_eval(const struct tt_cli_assert_rules *r,
+                       const struct tt_cli_assert_facts *f, struct tt_buf *out,
+                       int *violations) TT_WUR;
+
+/* Colour on stream fd: a terminal, NO_COLOR unset or empty, TERM not dumb. */
+bool tt_cli_colour(int fd);
+
+/* --- doctor: what an executable is (cli_doctor.c) ------------------------- */
+
+struct tt_cli_elf {
+    bool elf;                   /* an ELF file at all */
+    bool dynamic;               /* has PT_INTERP / PT_DYNAMIC */
+    bool needs_ssl, needs_curl; /* libssl / libcurl in DT_NEEDED */
+    bool needs_libc;            /* libc in DT_NEEDED */
+    bool exports_ssl_write;     /* SSL_write defined in its own .dynsym */
+    bool go;                    /* .go.buildinfo or runtime.main */
+    bool rustls;                /* the string "rustls" */
+    bool boringssl;             /* the string "BoringSSL" */
+    char needed[512];           /* DT_NEEDED, comma-separated (truncated) */
+};
+/* Inspect the ELF file at path (any of ELF32/64, LSB/MSB not required:
+ * little endian only). Returns 0 (out->elf false for a non-ELF file),
+ * TT_ERR_IO (errno) when it cannot be read. */
+int tt_cli_elf_inspect(const char *path, struct tt_cli_elf *out) TT_WUR;
+
+/* --- run --budget (cli_budget.c) ------------------------------------------ */
+
+#include <sys/types.h>
+#define TT_CLI_BUDGET_POLL_MS 250
+struct tt_cli_budget {
+    double limit;               /* < 0: no budget */
+    bool kill;                  /* --budget-action kill */
+    const char *db, *trace;     /* the store and the run's trace */
+    int64_t since;              /* spans started at or after (ns) */
+    /* state */
+    struct tt_store *st;
+    bool exceeded, sigkilled;
+    int64_t term_ms;
+    double spent;
+    int64_t calls;
+};
+/* One poll: read the trace's spend; the first time it exceeds the limit,
+ * warn on stderr and (kill) SIGTERM the process group pgid; SIGKILL it 2 s
+ * later. Cheap when there is no store yet. */
+int tt_cli_budget_poll(struct tt_cli_budget *b, pid_t pgid, int64_t now_ms);
+void tt_cli_budget_close(struct tt_cli_budget *b);
+
+/* --- stats, for doctor (cli_stats.c) --------------------------------------- */
+
+struct tt_cli_health {
+    char db[PATH_MAX], spool[PATH_MAX], sock[PATH_MAX];
+    bool store_exists, store_readable;
+    int64_t spans;
+    uint64_t lost_total, sampled_out;
+    uint64_t spool_files, spool_bytes;
+    bool daemon_up;
+    int64_t daemon_pid;
+};
+/* What `tokentap stats` reports, without printing (spool ingested first). */
+int tt_cli_stats_collect(const char *dbopt, struct tt_cli_health *h) TT_WUR;
 
 #endif

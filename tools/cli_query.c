@@ -110,6 +110,23 @@ static int resolve(const char *cmd, sqlite3 *db, const char *id, char *trace)
     }
 }
 
+/* The helpers above, for the subcommands in other modules (cli_report.c). */
+int tt_cli_usage_error(const char *cmd, char **argv, int optind_now, int opt)
+{
+    return usage_error(cmd, argv, optind_now, opt);
+}
+
+int tt_cli_open_store_ro(const char *cmd, const char *dbopt, bool missing_ok,
+                         struct tt_store **st)
+{
+    return open_store(cmd, dbopt, missing_ok, st);
+}
+
+int tt_cli_resolve_id(const char *cmd, sqlite3 *db, const char *id, char *trace)
+{
+    return resolve(cmd, db, id, trace);
+}
+
 static void print_json(json_t *j, size_t flags)
 {
     /* 15 digits: costs print as 0.00036, not 0.00036000000000000002. */
@@ -119,23 +136,12 @@ static void print_json(json_t *j, size_t flags)
 
 /* ------------------------------------------------------------- groups */
 
-/* What `--by` groups on: a SQL expression per name (no user text reaches
- * the SQL). */
-static const struct {
-    const char *by;
-    const char *expr;
-} group_keys[] = {
-    { "model", "COALESCE(response_model, request_model, '(unknown model)')" },
-    { "provider", "COALESCE(provider, '(unknown provider)')" },
-    { "process", "COALESCE(exe, '?') || ' (pid ' || COALESCE(pid, '?') || ')'" },
-};
-
 int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
                         int64_t from, int64_t to, struct tt_cli_group **out,
                         size_t *n)
 {
-    const char *expr = NULL;
-    char sql[1024];
+    char expr[512];
+    char sql[1536];
     sqlite3_stmt *st = NULL;
     struct tt_cli_group *g = NULL;
     size_t cap = 0, cnt = 0;
@@ -143,10 +149,7 @@ int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
 
     *out = NULL;
     *n = 0;
-    for (size_t i = 0; i < sizeof(group_keys) / sizeof(group_keys[0]); i++)
-        if (strcmp(by, group_keys[i].by) == 0)
-            expr = group_keys[i].expr;
-    if (!expr)
+    if (tt_cli_group_expr(by, expr, sizeof(expr)) != TT_OK)
         return TT_ERR_PARSE;
     snprintf(sql, sizeof(sql),
              "SELECT %s AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens),"
@@ -156,7 +159,7 @@ int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
              " SUM(cost_known = 0), SUM(status = 'error')"
              " FROM spans WHERE kind = 'llm'"
              " AND (?1 IS NULL OR trace_id = ?1)"
-             " AND (?2 = 0 OR (start_time >= ?2 AND start_time <= ?3))"
+             " AND (?2 = 0 OR start_time >= ?2) AND (?3 = 0 OR start_time <= ?3)"
              " GROUP BY k ORDER BY c DESC, 2 DESC, k",
              expr);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -301,7 +304,8 @@ static const char ls_sql[] =
     "SELECT ids.trace_id, COALESCE(r.start_time, a.st, 0) AS st,"
     " r.command, a.exe, COALESCE(a.calls, 0), COALESCE(a.inp, 0),"
     " COALESCE(a.outp, 0), COALESCE(a.cost, 0), COALESCE(a.unk, 0),"
-    " COALESCE(a.errs, 0), r.exit_code, r.end_time"
+    " COALESCE(a.errs, 0), r.exit_code, r.end_time, a.sess,"
+    " COALESCE(a.toks, 0)"
     " FROM (SELECT trace_id FROM spans UNION SELECT trace_id FROM runs) ids"
     " LEFT JOIN runs r ON r.trace_id = ids.trace_id"
     " LEFT JOIN (SELECT trace_id, MIN(start_time) AS st, exe,"
@@ -310,8 +314,10 @@ static const char ls_sql[] =
     "   SUM(CASE WHEN kind = 'llm' THEN output_tokens ELSE 0 END) AS outp,"
     "   SUM(CASE WHEN kind = 'llm' AND cost_known THEN cost_usd ELSE 0 END) AS cost,"
     "   SUM(kind = 'llm' AND cost_known = 0) AS unk,"
-    "   SUM(status = 'error') AS errs"
+    "   SUM(status = 'error') AS errs, MAX(session_id) AS sess,"
+    "   SUM(CASE WHEN kind = 'llm' THEN input_tokens + output_tokens ELSE 0 END) AS toks"
     "   FROM spans GROUP BY trace_id) a ON a.trace_id = ids.trace_id"
+    " WHERE ?2 = 0 OR COALESCE(r.start_time, a.st, 0) >= ?2"
     " ORDER BY st DESC, ids.trace_id LIMIT ?1";
 
 int tt_cli_ls_main(int argc, char **argv)
@@ -320,12 +326,14 @@ int tt_cli_ls_main(int argc, char **argv)
         { "db", required_argument, NULL, 'd' },
         { "json", no_argument, NULL, 'j' },
         { "limit", required_argument, NULL, 'n' },
+        { "since", required_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     const char *dbopt = NULL;
     bool json = false;
     long limit = 50;
+    int64_t since = 0;
     struct tt_store *st = NULL;
     sqlite3_stmt *q = NULL;
     json_t *arr = NULL;
@@ -334,8 +342,15 @@ int tt_cli_ls_main(int argc, char **argv)
 
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":d:jn:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:jn:s:h", opts, NULL)) != -1) {
         switch (c) {
+        case 's':
+            if (tt_cli_parse_since(optarg, tt_now_ns(), &since) != TT_OK) {
+                fprintf(stderr, "tokentap ls: --since wants 30m, 24h, 7d, 2w or "
+                        "YYYY-MM-DD, not '%s'\n", optarg);
+                return TT_CLI_EXIT_USAGE;
+            }
+            break;
         case 'd': dbopt = optarg; break;
         case 'j': json = true; break;
         case 'n': {
@@ -371,14 +386,15 @@ int tt_cli_ls_main(int argc, char **argv)
     }
     /* One row more than asked, to say that there are more. */
     sqlite3_bind_int64(q, 1, limit ? limit + 1 : -1);
+    sqlite3_bind_int64(q, 2, since);
     if (json && !(arr = json_array())) {
         ret = TT_CLI_EXIT_ERR;
         goto out_query;
     }
     if (!json)
-        printf("%-12s  %-19s %6s %10s %10s %12s %4s %4s  %s\n", "TRACE",
+        printf("%-12s  %-19s %6s %10s %10s %12s %4s %4s  %-12s %s\n", "TRACE",
                "STARTED", "CALLS", "INPUT", "OUTPUT", "COST", "ERR", "EXIT",
-               "COMMAND");
+               "SESSION", "COMMAND");
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (limit && rows == limit) {
             rows++;
@@ -396,6 +412,8 @@ int tt_cli_ls_main(int argc, char **argv)
         bool has_exit = sqlite3_column_type(q, 10) != SQLITE_NULL;
         int64_t exit_code = sqlite3_column_int64(q, 10);
         const char *what = cmdline ? cmdline : exe ? exe : "?";
+        const char *sess = (const char *)sqlite3_column_text(q, 12);
+        int64_t toks = sqlite3_column_int64(q, 13);
         char when[40], costs[48];
 
         tt_cli_fmt_time(when, sizeof(when), start, json);
@@ -404,10 +422,10 @@ int tt_cli_ls_main(int argc, char **argv)
             char ex[24] = "";
             if (has_exit && exit_code >= 0)
                 snprintf(ex, sizeof(ex), "%lld", (long long)exit_code);
-            printf("%-12.12s  %-19s %6lld %10lld %10lld %12s %4lld %4s  %s\n",
+            printf("%-12.12s  %-19s %6lld %10lld %10lld %12s %4lld %4s  %-12.12s %s\n",
                    tid ? tid : "?", when, (long long)calls, (long long)inp,
                    (long long)outp, calls ? costs : "-", (long long)errs, ex,
-                   what);
+                   sess ? sess : "-", what);
             continue;
         }
         char sid[13];
@@ -424,6 +442,10 @@ int tt_cli_ls_main(int argc, char **argv)
                               "errors", (json_int_t)errs,
                               "exit_code", has_exit && exit_code >= 0
                                                ? json_integer(exit_code) : json_null());
+        if (o) {
+            json_object_set_new(o, "session_id", sess ? json_string(sess) : json_null());
+            json_object_set_new(o, "tokens", json_integer(toks));
+        }
         if (!o || json_array_append_new(arr, o) != 0) {
             ret = TT_CLI_EXIT_ERR;
             goto out_query;
@@ -448,236 +470,7 @@ out_store:
     return ret;
 }
 
-/* --------------------------------------------------------------- show */
-
-static void print_span_line(size_t i, const struct tt_span *s)
-{
-    char t[40], hms[16], ttft[16] = "-", cost[48], status[24];
-    const char *model = s->response_model ? s->response_model
-                      : s->request_model ? s->request_model
-                      : s->name ? s->name : s->kind;
-
-    tt_cli_fmt_time(t, sizeof(t), s->start_time, false);
-    /* "YYYY-MM-DD HH:MM:SS" -> "HH:MM:SS.mmm": the date is in the header. */
-    snprintf(hms, sizeof(hms), "%.8s.%03lld", t + 11,
-             (long long)((s->start_time / 1000000) % 1000));
-    if (s->ttft_ms >= 0)
-        snprintf(ttft, sizeof(ttft), "%.0f", s->ttft_ms);
-    if (s->http_status)
-        snprintf(status, sizeof(status), "%s %lld", s->status ? s->status : "?",
-                 (long long)s->http_status);
-    else
-        snprintf(status, sizeof(status), "%s", s->status ? s->status : "?");
-    if (strcmp(s->kind ? s->kind : "", "llm") == 0)
-        tt_cli_fmt_cost(cost, sizeof(cost), s->cost_usd, 1, s->cost_known ? 0 : 1);
-    else
-        snprintf(cost, sizeof(cost), "-");
-    if (!s->usage_known && strcmp(s->kind ? s->kind : "", "llm") == 0)
-        printf("%3zu  %-12s  %-10.10s %-28.28s %-9s %-3s %7s %8.1f %8s %8s %7s %7s %12s\n",
-               i, hms, s->provider ? s->provider : "?", model, status,
-               s->stream ? "yes" : "no", ttft,
-               (double)(s->end_time - s->start_time) / 1e6, "?", "?", "?", "?",
-               cost);
-    else
-        printf("%3zu  %-12s  %-10.10s %-28.28s %-9s %-3s %7s %8.1f %8lld %8lld %7lld %7lld %12s\n",
-               i, hms, s->provider ? s->provider : "?", model, status,
-               s->stream ? "yes" : "no", ttft,
-               (double)(s->end_time - s->start_time) / 1e6,
-               (long long)s->input_tokens, (long long)s->output_tokens,
-               (long long)s->cache_read_tokens, (long long)s->reasoning_tokens,
-               cost);
-    if (s->error)
-        printf("     error: %s\n", s->error);
-}
-
-/* The run record of a trace, when `tokentap run` made one. */
-struct run_row {
-    bool found;
-    char command[1024];
-    int64_t start, end, exit_code, pid;
-};
-
-static void load_run(sqlite3 *db, const char *trace, struct run_row *r)
-{
-    sqlite3_stmt *q = NULL;
-
-    memset(r, 0, sizeof(*r));
-    if (sqlite3_prepare_v2(db, "SELECT command, start_time, end_time, exit_code, pid "
-                           "FROM runs WHERE trace_id = ?1", -1, &q, NULL) != SQLITE_OK)
-        return;
-    sqlite3_bind_text(q, 1, trace, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        const char *c = (const char *)sqlite3_column_text(q, 0);
-        r->found = true;
-        snprintf(r->command, sizeof(r->command), "%s", c ? c : "");
-        r->start = sqlite3_column_int64(q, 1);
-        r->end = sqlite3_column_int64(q, 2);
-        r->exit_code = sqlite3_column_type(q, 3) == SQLITE_NULL ? -1
-                                                                : sqlite3_column_int64(q, 3);
-        r->pid = sqlite3_column_int64(q, 4);
-    }
-    sqlite3_finalize(q);
-}
-
-int tt_cli_show_main(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "db", required_argument, NULL, 'd' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
-    const char *dbopt = NULL;
-    bool json = false;
-    char trace[33];
-    struct tt_store *st = NULL;
-    sqlite3_stmt *q = NULL;
-    json_t *spans = NULL;
-    struct run_row run;
-    int c, ret, rc;
-    size_t n = 0, calls = 0, errors = 0, unknown = 0;
-    int64_t inp = 0, outp = 0, first = 0, last = 0;
-    double cost = 0;
-
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":d:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dbopt = optarg; break;
-        case 'j': json = true; break;
-        case 'h': fputs(tt_cli_help("show"), stdout); return TT_CLI_EXIT_OK;
-        default: return usage_error("show", argv, optind, c);
-        }
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "tokentap show: want exactly one trace id (or a unique "
-                "prefix, or a span id); list traces with: tokentap ls\n");
-        return TT_CLI_EXIT_USAGE;
-    }
-    ret = open_store("show", dbopt, false, &st);
-    if (!st)
-        return ret;
-    sqlite3 *db = tt_store_db(st);
-    ret = resolve("show", db, argv[optind], trace);
-    if (ret != TT_CLI_EXIT_OK)
-        goto out_store;
-    load_run(db, trace, &run);
-    if (sqlite3_prepare_v2(db, "SELECT * FROM spans WHERE trace_id = ?1 "
-                           "ORDER BY start_time, span_id", -1, &q, NULL) != SQLITE_OK) {
-        ret = sql_error("show", db);
-        goto out_store;
-    }
-    sqlite3_bind_text(q, 1, trace, -1, SQLITE_STATIC);
-    if (json && !(spans = json_array())) {
-        ret = TT_CLI_EXIT_ERR;
-        goto out_query;
-    }
-    if (!json) {
-        printf("trace %s\n", trace);
-        if (run.found) {
-            char when[40];
-            tt_cli_fmt_time(when, sizeof(when), run.start, false);
-            printf("  command  %s\n", run.command);
-            printf("  started  %s, %.1f s, pid %lld, exit %lld\n", when,
-                   run.end > run.start ? (double)(run.end - run.start) / 1e9 : 0.0,
-                   (long long)run.pid, (long long)run.exit_code);
-        }
-    }
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        struct tt_span s;
-        if (tt_store_span_from_row(q, &s) != TT_OK) {
-            ret = TT_CLI_EXIT_ERR;
-            goto out_query;
-        }
-        n++;
-        if (n == 1)
-            first = s.start_time;
-        if (s.end_time > last)
-            last = s.end_time;
-        if (s.kind && strcmp(s.kind, "llm") == 0) {
-            calls++;
-            inp += s.input_tokens;
-            outp += s.output_tokens;
-            if (s.cost_known)
-                cost += s.cost_usd;
-            else
-                unknown++;
-        }
-        if (s.status && strcmp(s.status, "error") == 0)
-            errors++;
-        if (json) {
-            json_t *j = tt_span_to_json(&s);
-            if (!j || json_array_append_new(spans, j) != 0) {
-                tt_span_clear(&s);
-                ret = TT_CLI_EXIT_ERR;
-                goto out_query;
-            }
-        } else {
-            if (n == 1) {
-                char when[40];
-                if (!run.found) {
-                    tt_cli_fmt_time(when, sizeof(when), s.start_time, false);
-                    printf("  started  %s%s%s\n", when, s.exe ? ", " : "",
-                           s.exe ? s.exe : "");
-                }
-                printf("\n%3s  %-12s  %-10s %-28s %-9s %-3s %7s %8s %8s %8s %7s %7s %12s\n",
-                       "#", "TIME", "PROVIDER", "MODEL", "STATUS", "STR",
-                       "TTFT_MS", "LAT_MS", "IN", "OUT", "CACHED", "REASON", "COST");
-            }
-            print_span_line(n, &s);
-        }
-        tt_span_clear(&s);
-    }
-    if (rc != SQLITE_DONE) {
-        ret = sql_error("show", db);
-        goto out_query;
-    }
-    char costs[48];
-    tt_cli_fmt_cost(costs, sizeof(costs), cost, (int64_t)calls, (int64_t)unknown);
-    if (json) {
-        json_t *o = json_pack("{s:s, s:o, s:o, s:{s:I, s:I, s:I, s:f, s:I, s:I}}",
-                              "trace_id", trace,
-                              "run", run.found
-                                  ? json_pack("{s:s, s:I, s:I, s:I, s:I}",
-                                              "command", run.command,
-                                              "start_time", (json_int_t)run.start,
-                                              "end_time", (json_int_t)run.end,
-                                              "exit_code", (json_int_t)run.exit_code,
-                                              "pid", (json_int_t)run.pid)
-                                  : json_null(),
-                              "spans", json_incref(spans),
-                              "total", "calls", (json_int_t)calls,
-                              "input_tokens", (json_int_t)inp,
-                              "output_tokens", (json_int_t)outp,
-                              "cost_usd", cost,
-                              "cost_unknown_calls", (json_int_t)unknown,
-                              "errors", (json_int_t)errors);
-        if (!o) {
-            ret = TT_CLI_EXIT_ERR;
-            goto out_query;
-        }
-        print_json(o, JSON_INDENT(2));
-        json_decref(o);
-    } else if (n == 0) {
-        printf("\nno LLM calls in this trace\n");
-    } else {
-        printf("\n%zu LLM call%s, %lld input, %lld output tokens, %s",
-               calls, calls == 1 ? "" : "s", (long long)inp, (long long)outp,
-               costs);
-        if (errors)
-            printf(", %zu error%s", errors, errors == 1 ? "" : "s");
-        printf(", %.1f s\n", last > first ? (double)(last - first) / 1e9 : 0.0);
-        if (unknown)
-            printf("? = cost unknown (model not in the price table, or no usage reported)\n");
-    }
-    ret = TT_CLI_EXIT_OK;
-out_query:
-    json_decref(spans);
-    sqlite3_finalize(q);
-out_store:
-    tt_store_close(st);
-    return ret;
-}
+/* show: cli_show.c */
 
 /* --------------------------------------------------------------- cost */
 
@@ -695,32 +488,87 @@ static json_t *group_json(const struct tt_cli_group *g, const char *keyname)
                      "errors", (json_int_t)g->errors);
 }
 
+/* The models whose price was unknown, with their call counts, in the same
+ * window: what to add to the price table (tokentap pricing). */
+static json_t *unknown_models(sqlite3 *db, const char *trace, int64_t from)
+{
+    sqlite3_stmt *q = NULL;
+    json_t *arr = json_array();
+
+    if (!arr || sqlite3_prepare_v2(db,
+            "SELECT COALESCE(response_model, request_model, '(unknown model)') AS m,"
+            " COUNT(*), SUM(usage_known = 0) FROM spans"
+            " WHERE kind = 'llm' AND cost_known = 0"
+            " AND (?1 IS NULL OR trace_id = ?1) AND (?2 = 0 OR start_time >= ?2)"
+            " GROUP BY m ORDER BY 2 DESC, m", -1, &q, NULL) != SQLITE_OK) {
+        json_decref(arr);
+        return NULL;
+    }
+    if (trace)
+        sqlite3_bind_text(q, 1, trace, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, from);
+    while (sqlite3_step(q) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "model",
+                              (const char *)sqlite3_column_text(q, 0),
+                              "calls", (json_int_t)sqlite3_column_int64(q, 1),
+                              "no_usage", (json_int_t)sqlite3_column_int64(q, 2)));
+    sqlite3_finalize(q);
+    return arr;
+}
+
+/* A CSV field: quoted when it holds a separator, quote or newline. */
+static void csv_field(const char *v)
+{
+    if (!strpbrk(v, ",\"\n\r")) {
+        fputs(v, stdout);
+        return;
+    }
+    fputc('"', stdout);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', stdout);
+        fputc(*v, stdout);
+    }
+    fputc('"', stdout);
+}
+
 int tt_cli_cost_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "by", required_argument, NULL, 'b' },
         { "db", required_argument, NULL, 'd' },
         { "trace", required_argument, NULL, 't' },
+        { "since", required_argument, NULL, 's' },
+        { "format", required_argument, NULL, 'f' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    const char *by = "model", *dbopt = NULL, *trace_opt = NULL;
-    bool json = false;
-    char trace[33];
+    const char *by = "model", *dbopt = NULL, *trace_opt = NULL, *format = "table";
+    char trace[33], expr[512];
+    int64_t since = 0;
     struct tt_store *st = NULL;
     struct tt_cli_group *g = NULL, tot = { .key = "total" };
+    json_t *unk = NULL;
     size_t n = 0;
     int c, ret, rc;
 
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":b:d:t:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:d:t:s:f:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'b': by = optarg; break;
         case 'd': dbopt = optarg; break;
         case 't': trace_opt = optarg; break;
-        case 'j': json = true; break;
+        case 's':
+            if (tt_cli_parse_since(optarg, tt_now_ns(), &since) != TT_OK) {
+                fprintf(stderr, "tokentap cost: --since wants 30m, 24h, 7d, 2w or "
+                        "YYYY-MM-DD, not '%s'\n", optarg);
+                return TT_CLI_EXIT_USAGE;
+            }
+            break;
+        case 'f': format = optarg; break;
+        case 'j': format = "json"; break;
         case 'h': fputs(tt_cli_help("cost"), stdout); return TT_CLI_EXIT_OK;
         default: return usage_error("cost", argv, optind, c);
         }
@@ -730,15 +578,22 @@ int tt_cli_cost_main(int argc, char **argv)
                 "--trace ID)\n", argv[optind]);
         return TT_CLI_EXIT_USAGE;
     }
-    if (strcmp(by, "model") && strcmp(by, "provider") && strcmp(by, "process")) {
-        fprintf(stderr, "tokentap cost: --by wants model, provider or process, "
-                "not '%s'\n", by);
+    if (tt_cli_group_expr(by, expr, sizeof(expr)) != TT_OK) {
+        fprintf(stderr, "tokentap cost: --by wants model, provider, process, "
+                "session, day or tag:KEY (KEY of letters, digits, _ - .), not '%s'\n", by);
+        return TT_CLI_EXIT_USAGE;
+    }
+    bool json = strcmp(format, "json") == 0, csv = strcmp(format, "csv") == 0;
+    if (!json && !csv && strcmp(format, "table") != 0) {
+        fprintf(stderr, "tokentap cost: --format wants table, csv or json, not '%s'\n",
+                format);
         return TT_CLI_EXIT_USAGE;
     }
     ret = open_store("cost", dbopt, true, &st);
     if (!st) {
         if (json && ret == TT_CLI_EXIT_OK)
-            printf("{\"by\": \"%s\", \"groups\": [], \"total\": null}\n", by);
+            printf("{\"by\": \"%s\", \"groups\": [], \"total\": null, "
+                   "\"unknown_cost\": []}\n", by);
         return ret;
     }
     sqlite3 *db = tt_store_db(st);
@@ -747,11 +602,12 @@ int tt_cli_cost_main(int argc, char **argv)
         if (ret != TT_CLI_EXIT_OK)
             goto out_store;
     }
-    rc = tt_cli_query_groups(db, by, trace_opt ? trace : NULL, 0, 0, &g, &n);
+    rc = tt_cli_query_groups(db, by, trace_opt ? trace : NULL, since, 0, &g, &n);
     if (rc != TT_OK) {
         ret = sql_error("cost", db);
         goto out_store;
     }
+    unk = unknown_models(db, trace_opt ? trace : NULL, since);
     int w = (int)strlen(by);
     for (size_t i = 0; i < n; i++) {
         tot.calls += g[i].calls;
@@ -774,17 +630,36 @@ int tt_cli_cost_main(int argc, char **argv)
                 json_decref(arr);
                 arr = NULL;
             }
-        json_t *o = arr ? json_pack("{s:s, s:s?, s:o, s:o}", "by", by,
+        json_t *o = arr ? json_pack("{s:s, s:s?, s:o, s:o, s:O}", "by", by,
                                     "trace_id", trace_opt ? trace : NULL,
-                                    "groups", arr, "total", group_json(&tot, by))
+                                    "groups", arr, "total", group_json(&tot, by),
+                                    "unknown_cost", unk ? unk : json_array())
                         : NULL;
         if (!o) {
             ret = TT_CLI_EXIT_ERR;
             goto out_groups;
         }
+        if (since)
+            json_object_set_new(o, "since", json_integer(since));
         json_object_del(json_object_get(o, "total"), by);
         print_json(o, JSON_INDENT(2));
         json_decref(o);
+        ret = TT_CLI_EXIT_OK;
+        goto out_groups;
+    }
+    if (csv) {
+        printf("%s,calls,input_tokens,output_tokens,cache_read_tokens,"
+               "cache_write_tokens,reasoning_tokens,cost_usd,cost_unknown_calls,errors\n",
+               by);
+        for (size_t i = 0; i <= n; i++) {
+            const struct tt_cli_group *r = i < n ? &g[i] : &tot;
+            csv_field(r->key);
+            printf(",%lld,%lld,%lld,%lld,%lld,%lld,%.9f,%lld,%lld\n",
+                   (long long)r->calls, (long long)r->input, (long long)r->output,
+                   (long long)r->cache_read, (long long)r->cache_write,
+                   (long long)r->reasoning, r->cost, (long long)r->unknown,
+                   (long long)r->errors);
+        }
         ret = TT_CLI_EXIT_OK;
         goto out_groups;
     }
@@ -805,16 +680,28 @@ int tt_cli_cost_main(int argc, char **argv)
                (long long)r->output, (long long)r->cache_read,
                (long long)r->cache_write, (long long)r->reasoning, costs);
     }
-    if (tot.unknown)
+    if (tot.unknown) {
         printf("? cost unknown for %lld call%s (model not in the price table, or "
-               "no usage reported); the totals exclude %s\n",
+               "no usage reported); the totals exclude %s:\n",
                (long long)tot.unknown, tot.unknown == 1 ? "" : "s",
                tot.unknown == 1 ? "it" : "them");
+        size_t i;
+        json_t *v;
+        json_array_foreach(unk, i, v)
+            printf("  %-40s %lld call%s%s\n",
+                   json_string_value(json_object_get(v, "model")),
+                   (long long)json_integer_value(json_object_get(v, "calls")),
+                   json_integer_value(json_object_get(v, "calls")) == 1 ? "" : "s",
+                   json_integer_value(json_object_get(v, "no_usage"))
+                       ? " (some without usage)" : "");
+        printf("  (see tokentap pricing MODEL; add prices with TOKENTAP_PRICING)\n");
+    }
     if (tot.errors)
         printf("%lld call%s failed (see tokentap show ID)\n",
                (long long)tot.errors, tot.errors == 1 ? "" : "s");
     ret = TT_CLI_EXIT_OK;
 out_groups:
+    json_decref(unk);
     free(g);
 out_store:
     tt_store_close(st);

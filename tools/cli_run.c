@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon_client.h"
+#include "redact.h"
 #include "store.h"
 #include "wire.h"
 
@@ -46,11 +47,14 @@ struct run {
     pid_t dpid;
     char trace[33];
     char runspan[17];
+    char outer_parent[17];       /* the span in an outer TRACEPARENT */
     bool joined;
+    struct tt_cli_budget budget; /* --budget */
 };
 
-/* The child to forward signals to; 0 while there is none. */
-static volatile sig_atomic_t fwd_pid;
+/* The child to forward signals to; 0 while there is none. fwd_group: the
+ * child leads its own process group (run --budget-action kill). */
+static volatile sig_atomic_t fwd_pid, fwd_group;
 
 static void on_signal(int sig, siginfo_t *si, void *uctx)
 {
@@ -60,7 +64,9 @@ static void on_signal(int sig, siginfo_t *si, void *uctx)
     /* A terminal's ^C / hangup already reached the child, which shares our
      * process group: forwarding it would deliver it twice. Forward what was
      * sent to us alone (kill(1), a supervisor). */
-    if (p > 0 && si && si->si_code <= 0 && si->si_pid != p)
+    if (p > 0 && fwd_group)
+        kill(-p, sig);
+    else if (p > 0 && si && si->si_code <= 0 && si->si_pid != p)
         kill(p, sig);
 }
 
@@ -313,8 +319,10 @@ static void trace_context(struct run *r)
     char parent[17];
 
     if (tp && *tp) {
-        if (tt_cli_traceparent_parse(tp, r->trace, parent) == TT_OK)
+        if (tt_cli_traceparent_parse(tp, r->trace, parent) == TT_OK) {
             r->joined = true;
+            memcpy(r->outer_parent, parent, sizeof(r->outer_parent));
+        }
         else if (!r->quiet)
             fprintf(stderr, "tokentap: ignoring malformed TRACEPARENT '%s' "
                     "(want 00-<32 hex>-<16 hex>-<2 hex>); starting a new trace\n",
@@ -337,6 +345,9 @@ static char **child_env(const struct run *r)
     if (tt_cli_env_set(&env, "LD_PRELOAD", ldp) != TT_OK ||
         tt_cli_env_set(&env, "TOKENTAP_SOCKET", r->sock) != TT_OK ||
         tt_cli_env_set(&env, "TRACEPARENT", tp) != TT_OK ||
+        /* Room for the command's pid, written in the child (run_child):
+         * the preload's process tree stops there (preload/proctree.h). */
+        tt_cli_env_set(&env, "TOKENTAP_RUN_PID", "0000000000") != TT_OK ||
         tt_cli_env_set(&env, "TOKENTAP_DB", r->db) != TT_OK)
         goto fail;
     free(ldp);
@@ -347,8 +358,11 @@ fail:
     return NULL;
 }
 
-/* Run argv under env; return its wait status (or -1). */
-static int run_child(char **argv, char **env, pid_t *pid_out)
+/* Run argv under env; return its wait status (or -1). With a budget, the
+ * wait polls the store every TT_CLI_BUDGET_POLL_MS; with the kill action
+ * the command leads its own process group, so the kill reaches its tree. */
+static int run_child(char **argv, char **env, pid_t *pid_out,
+                     struct tt_cli_budget *b)
 {
     struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
     struct sigaction old[sizeof(fwd_signals) / sizeof(fwd_signals[0])];
@@ -376,6 +390,14 @@ static int run_child(char **argv, char **env, pid_t *pid_out)
         for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
             sigaction(fwd_signals[i], &old[i], NULL);
         sigprocmask(SIG_SETMASK, &prev, NULL);
+        for (char **e = env; *e; e++)
+            if (!strncmp(*e, "TOKENTAP_RUN_PID=", 17)) {
+                /* No allocation between fork and exec: the slot is ours. */
+                snprintf(*e + 17, 11, "%d", (int)getpid());
+                break;
+            }
+        if (b->limit >= 0 && b->kill)
+            setpgid(0, 0);
         execvpe(argv[0], argv, env);
         int e = errno;
         /* Like a shell: 127 for "not found", 126 for "found, cannot run". */
@@ -389,14 +411,28 @@ static int run_child(char **argv, char **env, pid_t *pid_out)
         fprintf(stderr, "tokentap run: fork: %s\n", strerror(errno));
     } else {
         *pid_out = pid;
+        if (b->limit >= 0 && b->kill) {
+            /* Both sides set it: no race with the kill. The terminal's
+             * signals no longer reach that group: forward them all. */
+            setpgid(pid, pid);
+            fwd_group = 1;
+        }
         fwd_pid = pid;
         sigprocmask(SIG_SETMASK, &prev, NULL);
-        while (waitpid(pid, &status, 0) < 0) {
-            if (errno != EINTR) {
+        for (;;) {
+            pid_t w = waitpid(pid, &status, b->limit >= 0 ? WNOHANG : 0);
+            if (w == pid)
+                break;
+            if (w < 0 && errno != EINTR) {
                 status = -1;
                 break;
             }
+            if (w == 0) {
+                (void)tt_cli_budget_poll(b, pid, mono_ms());
+                sleep_ms(TT_CLI_BUDGET_POLL_MS);
+            }
         }
+        fwd_group = 0;
         fwd_pid = 0;
     }
     /* Keep the handlers: a ^C while we sync must not kill us before the
@@ -407,6 +443,55 @@ static int run_child(char **argv, char **env, pid_t *pid_out)
 
 /* ----------------------------------------------------------- summary */
 
+/* The root of the run's process tree: kind "process", name "run <command>",
+ * span_id the run span the command got in TRACEPARENT (so the preload's
+ * topmost process span hangs under it), parent the outer TRACEPARENT's
+ * span when the run joined a trace. */
+static int put_run_span(struct tt_store *st, const struct run *r,
+                        const char *cmdline, int64_t start, int64_t end,
+                        int exit_code)
+{
+    struct tt_span s;
+    struct tt_buf name;
+    char exe[PATH_MAX], err[64];
+    int rc;
+
+    tt_span_init(&s);
+    tt_buf_init(&name, TT_SPAN_MAX_STR - 8);
+    /* A command line above the cap is cut there: still a name. */
+    if (tt_buf_append_str(&name, "run ") == TT_ERR_NOMEM ||
+        tt_buf_append_str(&name, cmdline) == TT_ERR_NOMEM)
+        tt_buf_free(&name);
+    memcpy(s.trace_id, r->trace, sizeof(s.trace_id));
+    memcpy(s.span_id, r->runspan, sizeof(s.span_id));
+    if (r->joined)
+        memcpy(s.parent_id, r->outer_parent, sizeof(s.parent_id));
+    s.start_time = start;
+    s.end_time = end > start ? end : start;
+    s.pid = (int64_t)getpid();
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    const char *sid = getenv("TOKENTAP_SESSION_ID");
+    rc = tt_span_set(&s.kind, "process");
+    if (rc == TT_OK && name.data)
+        rc = tt_span_set(&s.name, name.data);
+    if (rc == TT_OK && n > 0)
+        rc = tt_span_set(&s.exe, exe);
+    if (rc == TT_OK && sid && *sid)
+        rc = tt_span_set(&s.session_id, sid);
+    if (rc == TT_OK && exit_code != 0) {
+        snprintf(err, sizeof(err), "exit status %d", exit_code);
+        tt_span_fail(&s, err, false);
+    }
+    if (rc == TT_OK)
+        rc = tt_span_repair_str(&s.name);
+    if (rc == TT_OK)
+        rc = tt_store_put_span(st, &s);
+    tt_buf_free(&name);
+    tt_span_clear(&s);
+    return rc;
+}
+
 static int record_and_summarise(const struct run *r, const char *cmdline,
                                 int64_t start, int64_t end, int exit_code,
                                 pid_t pid)
@@ -415,6 +500,7 @@ static int record_and_summarise(const struct run *r, const char *cmdline,
     struct tt_cli_group *g = NULL;
     size_t n = 0;
     struct tt_buf out;
+    char *redacted = NULL;
     int rc;
 
     rc = tt_store_open(r->db, false, &st);
@@ -423,9 +509,23 @@ static int record_and_summarise(const struct run *r, const char *cmdline,
                 "not recorded\n", r->db, tt_strerror(rc));
         return rc;
     }
+    /* The user's redaction patterns apply to the recorded command line as
+     * to the content the preload captures; a pattern that does not compile
+     * keeps the command out of the store (fail closed, as the preload). */
+    struct tt_redact red;
+    char err[256];
+    int rrc = tt_redact_from_env(&red, err, sizeof(err));
+    if (rrc != TT_OK)
+        cmdline = "(not recorded: TOKENTAP_REDACT is invalid)";
+    else if (tt_redact_text(&red, cmdline, strlen(cmdline), &redacted) != TT_OK)
+        cmdline = "(not recorded: out of memory)";
+    else if (redacted)
+        cmdline = redacted;
+    tt_redact_free(&red);
     if ((rc = tt_store_begin(st)) != TT_OK ||
         (rc = tt_store_put_run(st, r->trace, cmdline, start, end, exit_code,
                                (int64_t)pid)) != TT_OK ||
+        (rc = put_run_span(st, r, cmdline, start, end, exit_code)) != TT_OK ||
         (rc = tt_store_commit(st)) != TT_OK) {
         tt_store_rollback(st);
         fprintf(stderr, "tokentap: could not record the run in %s: %s\n",
@@ -452,6 +552,7 @@ static int record_and_summarise(const struct run *r, const char *cmdline,
     free(g);
 out_store:
     tt_store_close(st);
+    free(redacted);
     return rc;
 }
 
@@ -462,6 +563,11 @@ int tt_cli_run_main(int argc, char **argv)
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' },
         { "quiet", no_argument, NULL, 'q' },
+        { "session", required_argument, NULL, 's' },
+        { "tag", required_argument, NULL, 't' },
+        { "metadata", required_argument, NULL, 'm' },
+        { "budget", required_argument, NULL, 'b' },
+        { "budget-action", required_argument, NULL, 'a' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -472,12 +578,45 @@ int tt_cli_run_main(int argc, char **argv)
     int c, ret = TT_CLI_EXIT_ERR;
 
     memset(&r, 0, sizeof(r));
+    r.budget.limit = -1;
+    char *tags[64];
+    size_t ntags = 0;
+    const char *session = NULL, *metadata = NULL;
     opterr = 0;
     optind = 0;
     /* '+': options end at the command, so `tokentap run ls -l` works and
      * the command's own options stay its own. */
-    while ((c = getopt_long(argc, argv, "+:d:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:d:qs:t:m:b:a:h", opts, NULL)) != -1) {
         switch (c) {
+        case 's': session = optarg; break;
+        case 't':
+            if (!tt_cli_tag_valid(optarg) || ntags == 64) {
+                fprintf(stderr, "tokentap run: --tag wants KEY=VALUE (no ',' in "
+                        "it; up to 64 tags), not '%s'\n", optarg);
+                return TT_CLI_EXIT_USAGE;
+            }
+            tags[ntags++] = optarg;
+            break;
+        case 'm': metadata = optarg; break;
+        case 'b': {
+            char *end;
+            errno = 0;
+            r.budget.limit = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(r.budget.limit >= 0)) {
+                fprintf(stderr, "tokentap run: --budget wants a dollar amount "
+                        "like 0.50, not '%s'\n", optarg);
+                return TT_CLI_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'a':
+            if (strcmp(optarg, "warn") != 0 && strcmp(optarg, "kill") != 0) {
+                fprintf(stderr, "tokentap run: --budget-action wants warn or kill, "
+                        "not '%s'\n", optarg);
+                return TT_CLI_EXIT_USAGE;
+            }
+            r.budget.kill = strcmp(optarg, "kill") == 0;
+            break;
         case 'd': dbopt = optarg; break;
         case 'q': r.quiet = true; break;
         case 'h': fputs(tt_cli_help("run"), stdout); return TT_CLI_EXIT_OK;
@@ -498,6 +637,34 @@ int tt_cli_run_main(int argc, char **argv)
     }
     char **cmd = argv + optind;
     int ncmd = argc - optind;
+
+    /* --session, --tag, --metadata: set in our own environment (merged
+     * with what is there), so the child inherits them and the run's own
+     * span carries them too. */
+    if (session && setenv("TOKENTAP_SESSION_ID", session, 1) != 0)
+        return TT_CLI_EXIT_ERR;
+    if (ntags) {
+        char *t = tt_cli_tags_merge(getenv("TOKENTAP_TAGS"), tags, ntags);
+        if (!t || setenv("TOKENTAP_TAGS", t, 1) != 0) {
+            free(t);
+            fprintf(stderr, "tokentap run: out of memory\n");
+            return TT_CLI_EXIT_ERR;
+        }
+        free(t);
+    }
+    if (metadata) {
+        char err[160];
+        char *m = tt_cli_metadata_merge(getenv("TOKENTAP_METADATA"), metadata,
+                                        err, sizeof(err));
+        if (!m) {
+            fprintf(stderr, "tokentap run: --metadata: %s\n", err);
+            return TT_CLI_EXIT_USAGE;
+        }
+        int src = setenv("TOKENTAP_METADATA", m, 1);
+        free(m);
+        if (src != 0)
+            return TT_CLI_EXIT_ERR;
+    }
 
     if (locate(&r) != TT_OK)
         return TT_CLI_EXIT_ERR;
@@ -535,8 +702,19 @@ int tt_cli_run_main(int argc, char **argv)
                 r.spool, strerror(errno));
         return TT_CLI_EXIT_ERR;
     }
-    if (pick_daemon(&r) != TT_OK)
-        return TT_CLI_EXIT_ERR;
+    /* No daemon (a read-only store, no room for the socket...) is no
+     * reason not to run the user's command: its spans go to the spool and
+     * are stored once a daemon can write the store. The socket named to
+     * the child is then one nobody listens on. */
+    bool nodaemon = pick_daemon(&r) != TT_OK;
+    if (nodaemon) {
+        if (!r.sock[0])
+            snprintf(r.sock, sizeof(r.sock), "/nonexistent/tokentap.sock");
+        fprintf(stderr, "tokentap run: no daemon could write %s; running the "
+                "command anyway, its spans wait in the spool %s (stored by the "
+                "next `tokentap` command or daemon that can write the store; "
+                "see tokentap stats)\n", r.db, r.spool);
+    }
     trace_context(&r);
     env = child_env(&r);
     cmdline = tt_cli_join_argv(ncmd, cmd);
@@ -547,13 +725,22 @@ int tt_cli_run_main(int argc, char **argv)
 
     int64_t start = tt_now_ns();
     pid_t pid = 0;
-    int status = run_child(cmd, env, &pid);
+    r.budget.db = r.db;
+    r.budget.trace = r.trace;
+    /* A joined trace may hold other runs' spend: count ours only. */
+    r.budget.since = r.joined ? start : 0;
+    int status = run_child(cmd, env, &pid, &r.budget);
+    tt_cli_budget_close(&r.budget);
     int64_t end = tt_now_ns();
     if (status < 0)
         goto out;
     ret = WIFEXITED(status) ? WEXITSTATUS(status)
         : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : TT_CLI_EXIT_ERR;
+    if (r.budget.exceeded && r.budget.kill)
+        ret = TT_CLI_EXIT_BUDGET;
 
+    if (nodaemon)
+        goto out;
     /* Everything the process tree sent (or spooled) is committed once the
      * daemon says synced; only then is the summary complete. */
     struct tt_dc_reply rep;

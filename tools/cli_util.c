@@ -2,6 +2,7 @@
  * store rows, formatting (see cli.h). Nothing here forks, connects or
  * looks at a terminal, so all of it is unit-tested. */
 #include "cli.h"
+#include "exchange.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -420,8 +421,13 @@ static const char *const secret_header_words[] = {
 };
 static const char *const secret_flags[] = {
     "--api-key", "--api_key", "--token", "--key", "--password", "-u",
-    "--user", "--oauth2-bearer",
+    "--user", "--oauth2-bearer", "--cookie", "--proxy-user", "--pass",
+    "--proxy-pass",
 };
+/* Short flags that carry a secret in some programs (curl -b name=value,
+ * -U user:pass) and mean something else in others: their value is redacted
+ * when it looks like a credential (has '=' or ':'). */
+static const char *const secret_short_flags[] = { "-b", "-U" };
 static const char *const secret_words[] = {
     "key=", "api_key=", "apikey=", "token=", "access_token=", "secret=",
     "password=", "sig=", "signature=",
@@ -429,6 +435,101 @@ static const char *const secret_words[] = {
 static const char *const secret_prefixes[] = { "sk-", "AIza", "xai-", "gsk_" };
 
 #define REDACTED "[redacted]"
+
+/* A copy of arg with the value of every secret query parameter of a URL
+ * in it replaced by REDACTED -- by the rule the preload applies to the
+ * span's path (tt_ex_secret_param) -- or NULL when there is none (or on
+ * OOM: *oom). A value already REDACTED is left alone. */
+static char *redact_query(const char *arg, bool *oom)
+{
+    struct tt_buf b;
+    const char *url = strstr(arg, "://");
+    const char *q = url ? strchr(url, '?') : NULL;
+    bool any = false;
+
+    *oom = false;
+    if (!q)
+        return NULL;
+    tt_buf_init(&b, strlen(arg) + 64 * sizeof(REDACTED));
+    if (tt_buf_append(&b, arg, (size_t)(q - arg) + 1))
+        goto fail;
+    const char *p = q + 1;
+    size_t qlen = strcspn(p, "# '\"");
+    const char *end = p + qlen;
+    while (p < end) {
+        size_t len = strcspn(p, "&;# '\"");
+        if (len > (size_t)(end - p))
+            len = (size_t)(end - p);
+        const char *eq = memchr(p, '=', len);
+        const char *val = eq ? eq + 1 : p;
+        size_t vlen = len - (size_t)(val - p);
+        bool done = vlen == strlen(REDACTED) && !strncmp(val, REDACTED, vlen);
+        if (len && !done && tt_ex_secret_param(p, len)) {
+            if (tt_buf_append(&b, p, (size_t)(val - p)) ||
+                tt_buf_append_str(&b, REDACTED))
+                goto fail;
+            any = true;
+        } else if (tt_buf_append(&b, p, len)) {
+            goto fail;
+        }
+        p += len;
+        if (p < end && tt_buf_append(&b, p++, 1))   /* the separator */
+            goto fail;
+    }
+    if (!any) {
+        tt_buf_free(&b);
+        return NULL;
+    }
+    if (tt_buf_append_str(&b, end))
+        goto fail;
+    return tt_buf_steal(&b);
+fail:
+    tt_buf_free(&b);
+    *oom = true;
+    return NULL;
+}
+
+/* A copy of arg with the userinfo of every URL in it ("scheme://user:pass@")
+ * replaced by REDACTED, or NULL when there is none (or on OOM: *oom). */
+static char *strip_userinfo(const char *arg, bool *oom)
+{
+    struct tt_buf b;
+    const char *p = arg, *done = arg;
+    bool any = false;
+
+    *oom = false;
+    tt_buf_init(&b, strlen(arg) + 64 * sizeof(REDACTED));
+    while ((p = strstr(p, "://")) != NULL) {
+        const char *auth = p + 3;
+        size_t alen = strcspn(auth, "/?#");
+        const char *at = NULL;
+        for (size_t i = alen; i > 0; i--)
+            if (auth[i - 1] == '@') {
+                at = auth + i - 1;
+                break;
+            }
+        p = auth;
+        if (!at || ((size_t)(at - auth) == strlen(REDACTED) &&
+                    !strncmp(auth, REDACTED, strlen(REDACTED))))
+            continue;
+        if (tt_buf_append(&b, done, (size_t)(auth - done)) ||
+            tt_buf_append_str(&b, REDACTED))
+            goto fail;
+        done = at;      /* from the '@' on */
+        any = true;
+    }
+    if (!any) {
+        tt_buf_free(&b);
+        return NULL;
+    }
+    if (tt_buf_append_str(&b, done))
+        goto fail;
+    return tt_buf_steal(&b);
+fail:
+    tt_buf_free(&b);
+    *oom = true;
+    return NULL;
+}
 
 /* Whether word occurs in p[0..n), ignoring case. */
 static bool memmem_ci(const char *p, size_t n, const char *word)
@@ -454,6 +555,28 @@ char *tt_cli_redact_arg(const char *prev, const char *arg)
     for (size_t i = 0; prev && i < sizeof(secret_flags) / sizeof(*secret_flags); i++)
         if (!strcmp(prev, secret_flags[i]))
             return strdup(REDACTED);
+    for (size_t i = 0; prev && i < sizeof(secret_short_flags) / sizeof(*secret_short_flags); i++)
+        if (!strcmp(prev, secret_short_flags[i]) && strpbrk(arg, "=:"))
+            return strdup(REDACTED);
+    /* URLs with credentials: https://user:pass@host/ */
+    bool oom;
+    char *u = strip_userinfo(arg, &oom);
+    if (oom)
+        return NULL;
+    if (u) {
+        char *r = tt_cli_redact_arg(NULL, u);
+        free(u);
+        return r;
+    }
+    /* ...and secret query parameters (api%5Fkey=, X-Goog-Signature=...) */
+    u = redact_query(arg, &oom);
+    if (oom)
+        return NULL;
+    if (u) {
+        char *r = tt_cli_redact_arg(NULL, u);
+        free(u);
+        return r;
+    }
     /* "Name: value" header arguments. */
     const char *colon = strchr(arg, ':');
     if (colon && colon > arg && !memchr(arg, ' ', (size_t)(colon - arg)) &&

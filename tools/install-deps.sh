@@ -12,5 +12,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libjansson-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev \
     libsqlite3-dev sqlite3 \
     curl procps python3 python3-requests python3-httpx python3-h2 \
+    clang llvm valgrind \
+    chromium chromium-driver \
     >/dev/null
 echo "tokentap: build and test dependencies installed"

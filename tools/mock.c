@@ -624,7 +624,13 @@ static void tt_mock_h1_cut(struct tt_mock_tx *tx)
 	((struct tt_mock_h1tx *)tx)->c->abort = 1;
 }
 
+static int tt_mock_h1_raw(struct tt_mock_tx *tx, const char *p, size_t len)
+{
+	return tt_mock_write_all(((struct tt_mock_h1tx *)tx)->c, p, len);
+}
+
 static const struct tt_mock_tx_ops tt_mock_h1_ops = {
+	.raw = tt_mock_h1_raw,
 	.whole = tt_mock_h1_whole,
 	.stream_head = tt_mock_h1_stream_head,
 	.stream_write = tt_mock_h1_stream_write,
@@ -1180,13 +1186,43 @@ json_t *tt_mock_sample(json_t *schema)
 	return json_string("mock");
 }
 
-/* Picks the first tool of the request and fills every schema property. */
+static int tt_mock_strcmp0(const char *a, const char *b)
+{
+	return a ? strcmp(a, b) : 1;
+}
+
+/* Whether the request's last message hands back a tool result (OpenAI chat
+ * role "tool", Responses function_call_output, Anthropic tool_result block):
+ * an agent's turn after running the tool, answered with text. */
+static int tt_mock_after_tool(json_t *body)
+{
+	json_t *msgs = json_object_get(body, "messages"), *last, *c;
+
+	if (!json_is_array(msgs))
+		msgs = json_object_get(body, "input");
+	if (!json_is_array(msgs) || !json_array_size(msgs))
+		return 0;
+	last = json_array_get(msgs, json_array_size(msgs) - 1);
+	if (!tt_mock_strcmp0(json_string_value(json_object_get(last, "role")), "tool") ||
+	    !tt_mock_strcmp0(json_string_value(json_object_get(last, "type")), "function_call_output"))
+		return 1;
+	c = json_object_get(last, "content");
+	for (size_t i = 0; json_is_array(c) && i < json_array_size(c); i++)
+		if (!tt_mock_strcmp0(json_string_value(json_object_get(json_array_get(c, i), "type")),
+				     "tool_result"))
+			return 1;
+	return 0;
+}
+
+/* Picks the first tool of the request and fills every schema property;
+ * none after a tool result (the final answer). */
 static int tt_mock_tool(struct tt_mock_call *k, json_t *body)
 {
 	json_t *tools = json_object_get(body, "tools"), *t, *props, *v;
 	const char *key;
 
-	if (!k->prov->tool_schema_key || !json_is_array(tools) || !json_array_size(tools))
+	if (!k->prov->tool_schema_key || !json_is_array(tools) || !json_array_size(tools) ||
+	    tt_mock_after_tool(body))
 		return 0;
 	t = json_array_get(tools, 0);
 	if (k->prov->tool_fn_key && json_object_get(t, k->prov->tool_fn_key))
@@ -1243,6 +1279,8 @@ static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provid
 	snprintf(k.tool_id, sizeof k.tool_id, "%s%016lx", p->tool_id_prefix, id);
 	if ((p->tools_of ? p->tools_of(&k, body) : tt_mock_tool(&k, body)) < 0)
 		rc = -1;
+	else if (p->serve)
+		rc = p->serve(tx, &k);
 	else if (!*stream)
 		rc = tt_mock_send_json(tx, p, 200, p->response(&k)) < 0 ? -1 : 200;
 	else if (tx->ops->stream_head(tx, p->stream_ctype, p->reqid_header) < 0 || p->stream(&s, &k) < 0 ||
@@ -1261,8 +1299,10 @@ extern const struct tt_mock_provider tt_mock_gemini_routes[] __attribute__((weak
 extern const struct tt_mock_provider tt_mock_bedrock_routes[] __attribute__((weak));
 extern const struct tt_mock_provider tt_mock_compat_routes[] __attribute__((weak));
 extern const struct tt_mock_provider tt_mock_openai_extra_routes[] __attribute__((weak));
+extern const struct tt_mock_provider tt_mock_bad_routes[] __attribute__((weak));
 static const struct tt_mock_provider *const tt_mock_route_tables[] = {
 	tt_mock_gemini_routes, tt_mock_bedrock_routes, tt_mock_compat_routes, tt_mock_openai_extra_routes,
+	tt_mock_bad_routes,
 };
 
 void tt_mock_dispatch(struct tt_mock_tx *tx)

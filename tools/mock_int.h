@@ -12,7 +12,7 @@
 
 #include <openssl/ssl.h>
 
-#define TT_MOCK_BODY_CAP (16L * 1024 * 1024)
+#define TT_MOCK_BODY_CAP (64L * 1024 * 1024) /* above tokentap's caps: bodies of 40 MB are tested */
 #define TT_MOCK_IDLE_MS (120 * 1000)      /* idle connections are closed */
 #define TT_MOCK_POLL_MS 250               /* how quickly threads notice shutdown */
 
@@ -59,6 +59,9 @@ struct tt_mock_tx_ops {
 	/* Break the response off (x-mock-cut): HTTP/1.1 drops the connection
 	 * without a terminator, HTTP/2 resets the stream (INTERNAL_ERROR). */
 	void (*cut)(struct tt_mock_tx *tx);
+	/* Bytes exactly as given, no framing (mock_bad.c writes its own heads
+	 * and broken bodies). HTTP/1.1 only: NULL on HTTP/2. */
+	int (*raw)(struct tt_mock_tx *tx, const char *p, size_t n);
 };
 
 struct tt_mock_tx {
@@ -152,6 +155,10 @@ struct tt_mock_provider {
 	const char *(*model_of)(const struct tt_mock_req *r, json_t *body, char *buf, size_t n);
 	int (*wants_stream)(const struct tt_mock_req *r, json_t *body);
 	int (*tools_of)(struct tt_mock_call *k, json_t *body);
+	/* serve: answers the call itself, on the wire (the bad-input routes of
+	 * mock_bad.c), instead of response/stream; returns the status for the
+	 * log or -1. */
+	int (*serve)(struct tt_mock_tx *tx, const struct tt_mock_call *k);
 };
 
 /* Helpers for provider callbacks (mock.c). */

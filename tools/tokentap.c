@@ -28,6 +28,11 @@ static const struct {
     { "show", tt_cli_show_main },
     { "cost", tt_cli_cost_main },
     { "pricing", tt_cli_pricing_main },
+    { "stats", tt_cli_stats_main },
+    { "tail", tt_cli_tail_main },
+    { "doctor", tt_cli_doctor_main },
+    { "assert", tt_cli_assert_main },
+    { "report", tt_cli_report_main },
     { "mock", mock_main },
 };
 
@@ -53,6 +58,6 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "tokentap: unknown command '%s' (commands: run, ls, show, "
-            "cost, pricing, export, mock; see tokentap --help)\n", cmd);
+            "cost, tail, assert, doctor, pricing, stats, report, export, mock; see tokentap --help)\n", cmd);
     return TT_CLI_EXIT_USAGE;
 }

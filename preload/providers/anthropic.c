@@ -475,6 +475,11 @@ static int tt_anthropic_ev_message_start(struct tt_anthropic_state *st,
     (void)tt_json_set_str(&span->response_model,
                           json_object_get(msg, "model"));
     tt_anthropic_merge_usage(st, json_object_get(msg, "usage"));
+    /* Its output_tokens is a placeholder (1): the output is counted only by
+     * a message_delta. A stream cut before one has no usage to report, not
+     * an output of 1 priced as if it were known. */
+    st->have[TT_ANTHROPIC_OUT] = false;
+    st->usage[TT_ANTHROPIC_OUT] = 0;
     return TT_OK;
 }
 

@@ -5,6 +5,7 @@ Each test gets its own TOKENTAP_HOME and store, so no daemon or spool is
 shared between tests."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,8 +15,14 @@ import time
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("TOKENTAP_BIN_DIR", os.path.join(ROOT, "build", "bin"))
+DEFAULT_BIN = os.path.join(ROOT, "build", "bin")
+# Everything built comes from one tree: <bin>/tokentap, <bin>/tokentapd,
+# <bin>/../lib/libtokentap.so, <bin>/../clients/ (make's $(B)).
+BIN = os.path.abspath(os.environ.get("TOKENTAP_BIN_DIR", DEFAULT_BIN))
 TOKENTAP = os.path.join(BIN, "tokentap")
+TOKENTAPD = os.path.join(BIN, "tokentapd")
+LIB = os.path.normpath(os.path.join(BIN, "..", "lib", "libtokentap.so"))
+CLIENTS_BIN = os.path.normpath(os.path.join(BIN, "..", "clients"))
 CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients")
 # Debian's python3 has requests/httpx; a pyenv shim on PATH may not.
 PY = "/usr/bin/python3"
@@ -26,6 +33,146 @@ PRICE = {
     "gpt-4o-mini": dict(inp=0.15, out=0.60, cr=0.075),
     "claude-sonnet-4-5": dict(inp=3.0, out=15.0, cr=0.30, cw=3.75),
 }
+
+# Checked runs (make test-asan | test-tsan | test-valgrind, see the Makefile):
+#   TOKENTAP_TEST_SAN            asan, tsan or valgrind ("" : a normal run)
+#   TOKENTAP_TEST_PRELOAD_FIRST  the sanitizer runtime that uninstrumented
+#                                programs (python3, curl) load before the preload
+#   TOKENTAP_TEST_SLOW           factor on the harness's timeouts
+#   TOKENTAP_TEST_LOG_DIR        where reports go (default: a new temp dir)
+#   TOKENTAP_TEST_MAKE_ARGS      extra make arguments (the install test)
+# Every process writes its reports to the log dir; after each test the
+# harness fails the test if a new report appeared there.
+SAN = os.environ.get("TOKENTAP_TEST_SAN", "")
+SLOW = float(os.environ.get("TOKENTAP_TEST_SLOW") or 1)
+SAN_FIRST = os.environ.get("TOKENTAP_TEST_PRELOAD_FIRST", "")
+SAN_LOG = ""
+if SAN:
+    SAN_LOG = os.environ.get("TOKENTAP_TEST_LOG_DIR") or tempfile.mkdtemp(prefix="tt-san-")
+    os.makedirs(SAN_LOG, exist_ok=True)
+    # run as a script, this file is imported again by the tests: one dir.
+    os.environ["TOKENTAP_TEST_LOG_DIR"] = SAN_LOG
+SUPP = os.path.join(ROOT, "tests", "sanitizers")
+# Programs run under valgrind in the valgrind run (python3 would take too
+# long); the daemon is, by the wrapper make installs as <bin>/tokentapd.
+VG_PROGS = ("curl_easy", "curl_multi")     # and curl: curl_wrapper()
+VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+            "--child-silent-after-fork=yes", "--num-callers=30",
+            "--suppressions=" + os.path.join(SUPP, "valgrind.supp"),
+            "--log-file=" + os.path.join(SAN_LOG, "vg.%p")]
+# Our programs: leaks in them are reported (LeakSanitizer); in python3,
+# curl or bash they are not ours.
+OURS = ("tokentap", "tokentapd", "curl_easy", "curl_multi")
+
+
+def san_env():
+    """The variables a checked run adds to every process's environment."""
+    if not SAN:
+        return {}
+    e = {"TOKENTAP_TEST_SAN": SAN, "TOKENTAP_TEST_LOG_DIR": SAN_LOG}
+    if SAN_FIRST:
+        e["LD_PRELOAD"] = SAN_FIRST
+    if SAN == "asan":
+        # %b is the program's name: opts.<ours> turns leak detection on.
+        for name in OURS:
+            with open(os.path.join(SAN_LOG, "opts." + name), "w") as fh:
+                fh.write("detect_leaks=1\n")
+        e["ASAN_OPTIONS"] = ":".join([
+            "detect_leaks=0", "verify_asan_link_order=0", "halt_on_error=1",
+            "log_path=" + os.path.join(SAN_LOG, "asan"),
+            "include_if_exists=" + os.path.join(SAN_LOG, "opts.%b")])
+        e["LSAN_OPTIONS"] = "suppressions=" + os.path.join(SUPP, "lsan.supp")
+        e["UBSAN_OPTIONS"] = ("print_stacktrace=1:halt_on_error=1:log_path="
+                              + os.path.join(SAN_LOG, "ubsan"))
+    elif SAN == "tsan":
+        e["TSAN_OPTIONS"] = ":".join([
+            "halt_on_error=0", "second_deadlock_stack=1",
+            "log_path=" + os.path.join(SAN_LOG, "tsan"),
+            "suppressions=" + os.path.join(SUPP, "tsan.supp")])
+    elif SAN == "valgrind":
+        # read by tests/sanitizers/valgrind-tokentapd.sh (not TOKENTAP_*:
+        # tests that start from a clean TOKENTAP_ environment keep it)
+        e["TT_VALGRIND_CMD"] = " ".join(VALGRIND)
+    return e
+
+
+def curl_wrapper():
+    """A directory put first on PATH in checked runs, whose `curl` runs the
+    real one without the sanitizer runtime in LD_PRELOAD (curl 7.88 hangs
+    in its first setlocale() with libasan/libtsan preloaded, tokentap or
+    not; the runtime still comes in as the preload's DT_NEEDED, after libc)
+    and, in the valgrind run, under valgrind."""
+    d = os.path.join(SAN_LOG, "path")
+    real = shutil.which("curl", path=os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if p != d))
+    if not SAN or not real:
+        return None
+    os.makedirs(d, exist_ok=True)
+    vg = " ".join(VALGRIND) + " " if SAN == "valgrind" else ""
+    strip = ""
+    if SAN_FIRST:
+        strip = ('LD_PRELOAD=$(printf %%s "$LD_PRELOAD" | tr : "\\n" | grep -vxF "%s" '
+                 '| paste -sd:)\nexport LD_PRELOAD\n' % SAN_FIRST)
+    with open(os.path.join(d, "curl"), "w") as fh:
+        fh.write("#!/bin/sh\n%sexec %s%s \"$@\"\n" % (strip, vg, real))
+    os.chmod(os.path.join(d, "curl"), 0o755)
+    return d
+
+
+# Every process the tests start inherits the run's settings, also those
+# started with an environment built from os.environ by hand; but not the
+# runtime in LD_PRELOAD (env() adds it for the programs under test): tools
+# the tests run themselves (pgrep) hang in setlocale() with it, like curl.
+os.environ.update({k: v for k, v in san_env().items() if k != "LD_PRELOAD"})
+_WRAPPED = curl_wrapper()
+if _WRAPPED and not os.environ["PATH"].startswith(_WRAPPED + os.pathsep):
+    os.environ["PATH"] = _WRAPPED + os.pathsep + os.environ["PATH"]
+
+
+SEEN = set()
+
+
+def san_reports():
+    """Reports written to the log dir since the last call: (path, text)."""
+    if not SAN_LOG:
+        return []
+    found = []
+    for f in sorted(os.listdir(SAN_LOG)):
+        path = os.path.join(SAN_LOG, f)
+        if f.startswith("opts.") or path in SEEN or not os.path.isfile(path):
+            continue
+        with open(path, errors="replace") as fh:
+            text = fh.read()
+        if f.startswith("vg."):
+            # valgrind writes a log per process; only errors count, and a
+            # log without its summary belongs to a process still running.
+            sums = re.findall(r"ERROR SUMMARY: (\d+) errors", text)
+            if not sums:
+                continue
+            SEEN.add(path)
+            if not any(int(n) for n in sums):
+                continue
+        SEEN.add(path)
+        found.append((path, text))
+    return found
+
+
+def san_wrap(argv):
+    """argv, under valgrind if this is the valgrind run and a program we
+    run there."""
+    argv = list(argv)
+    if SAN == "valgrind" and os.path.basename(argv[0]) in VG_PROGS:
+        return VALGRIND + argv
+    return argv
+
+
+def preload_env(env):
+    """env with the preload in LD_PRELOAD (after the sanitizer runtime), for
+    the tests that preload it by hand instead of `tokentap run`."""
+    env = dict(env)
+    env["LD_PRELOAD"] = ":".join(p for p in (SAN_FIRST, LIB) if p)
+    return env
 
 
 class Mock:
@@ -42,8 +189,10 @@ class Mock:
         else:
             args += ["--cert-out", self.cert]
         args += list(extra)
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
-        deadline = time.time() + 10
+        env = dict(os.environ)
+        env.update(san_env())
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, env=env)
+        deadline = time.time() + 10 * SLOW
         while time.time() < deadline:
             if os.path.exists(port_file) and open(port_file).read().strip():
                 break
@@ -59,7 +208,7 @@ class Mock:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(5)
+            self.proc.wait(5 * SLOW)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -96,6 +245,11 @@ class TapTest(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.home, ignore_errors=True)
+        reports = san_reports()
+        if reports:
+            self.fail("%s reports (kept in %s):\n%s" % (
+                SAN, SAN_LOG, "\n".join("== %s\n%s" % (p, t[:20000])
+                                         for p, t in reports)))
 
     def env(self, **extra):
         e = dict(os.environ)
@@ -112,26 +266,30 @@ class TapTest(unittest.TestCase):
             SSL_CERT_FILE=self.m.cert,
             REQUESTS_CA_BUNDLE=self.m.cert,
         )
+        e.update(san_env())
         e.update(extra)
         return e
 
     def tokentap(self, *args, env=None, check=True, timeout=60):
         p = subprocess.run([TOKENTAP] + list(args), env=env or self.env(),
-                           capture_output=True, text=True, timeout=timeout,
+                           capture_output=True, text=True, timeout=timeout * SLOW,
                            stdin=subprocess.DEVNULL)
         if check and p.returncode != 0:
             self.fail("tokentap %s failed (%d):\n%s%s" % (
                 " ".join(args), p.returncode, p.stdout, p.stderr))
         return p
 
-    def spans(self, env=None):
+    def spans(self, env=None, kinds=("llm",)):
+        """The exported spans of the given kinds (LLM calls by default; the
+        process and tool spans of issue #7 with kinds=None)."""
         p = self.tokentap("export", "--format", "jsonl", env=env)
-        return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        out = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        return [s for s in out if kinds is None or s.get("kind") in kinds]
 
     def run_traced(self, argv, env=None, timeout=120, **extra):
         env = env or self.env(**extra)
-        p = subprocess.run([TOKENTAP, "run", "--"] + list(argv), env=env,
-                           capture_output=True, text=True, timeout=timeout,
+        p = subprocess.run([TOKENTAP, "run", "--"] + san_wrap(argv), env=env,
+                           capture_output=True, text=True, timeout=timeout * SLOW,
                            stdin=subprocess.DEVNULL)
         return Run(p, self.spans(env), env)
 
@@ -181,6 +339,12 @@ def main():
         if m:
             m.stop()
     failed = len(result.failures) + len(result.errors)
+    late = harness.san_reports()   # the mock's, written when it stopped
+    for path, text in late:
+        print("== %s report after the tests: %s\n%s" % (SAN, path, text[:20000]))
+    failed += len(late)
+    if SAN:
+        print("%s run: reports in %s" % (SAN, SAN_LOG))
     passed = result.testsRun - failed - len(result.skipped)
     print("integration: %d passed, %d failed, %d skipped"
           % (passed, failed, len(result.skipped)))

@@ -5,9 +5,7 @@ transfer and the SSL hooks stand down inside libcurl."""
 import json
 import os
 
-from harness import ROOT, TapTest
-
-CLIENTS_BIN = os.path.join(ROOT, "build", "clients")
+from harness import CLIENTS_BIN, TapTest
 OAI = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 ANT_STREAM = {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True,
               "messages": [{"role": "user", "content": "hi"}]}

@@ -63,6 +63,8 @@ static inline void fx_full(struct tt_span *s)
     fx_set(&s->exe, "/usr/bin/python3.11");
     fx_set(&s->session_id, "sess-1");
     fx_set(&s->tags, "{\"team\":\"ml\",\"n\":1}");
+    memcpy(s->conversation_id, "c0ffee0123456789", 17);
+    fx_set(&s->metadata, "{\"run\":\"nightly\"}");
 }
 
 /* Only what a span must have; everything optional absent. */

@@ -351,16 +351,16 @@ static const struct ocase stream_cases[] = {
                   "\"message\":\"later\"}}"),
       false,
       { "overloaded_error: Overloaded", "msg_019Q", SMODEL, NULL,
-        "[{\"type\":\"text\",\"text\":\"Par\"}]", NULL, true, 377, 1, 0, 0, 0,
+        "[{\"type\":\"text\",\"text\":\"Par\"}]", NULL, false, 0, 0, 0, 0, 0,
         0, 3.0 } },
     { "error event with unreadable data", STREAM,
       START(U0) "event: error\ndata: Internal Server Error\n\n", false,
-      { "provider error", "msg_019Q", SMODEL, NULL, NULL, NULL, true, 377, 1,
+      { "provider error", "msg_019Q", SMODEL, NULL, NULL, NULL, false, 0, 0,
         0, 0, 0, 0, NOTTFT } },
     { "truncated: no message_stop", STREAM,
       START(U0) TEXT_START(0) TEXT_DELTA(0, "Hel"), false,
       { "stream ended before completion (no message_stop)", "msg_019Q", SMODEL,
-        NULL, "[{\"type\":\"text\",\"text\":\"Hel\"}]", NULL, true, 377, 1, 0,
+        NULL, "[{\"type\":\"text\",\"text\":\"Hel\"}]", NULL, false, 0, 0, 0,
         0, 0, 0, 3.0 } },
     { "cut inside the tool input", STREAM,
       START(U0)
@@ -378,7 +378,7 @@ static const struct ocase stream_cases[] = {
         "\"input\":\"{\\\"q\\\": \\\"ca\"}]",
         "[{\"id\":\"toolu_9\",\"name\":\"search\",\"arguments\":"
         "\"{\\\"q\\\": \\\"ca\"}]",
-        true, 377, 1, 0, 0, 0, 0, 3.0 } },
+        false, 0, 0, 0, 0, 0, 0, 3.0 } },
     { "tool use with no input deltas", STREAM,
       START(U0)
       EV("content_block_start",

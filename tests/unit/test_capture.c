@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "exchange.h"
 #include "frame.h"
+#include "proctree.h"
 #include "rt.h"
 #include "tt.h"
 #include "wire.h"
@@ -52,7 +53,7 @@ static void teardown(void)
     rmdir(spool);
 }
 
-/* Every span in every spool file, decoded as tokentapd decodes them. */
+/* Every LLM span in every spool file, decoded as tokentapd decodes them. */
 static size_t read_spool(struct tt_span *out, size_t max)
 {
     DIR *d = opendir(spool);
@@ -82,6 +83,10 @@ static size_t read_spool(struct tt_span *out, size_t max)
             cr_assert_eq(tt_frame_decode(buf + off + 4, len, &fr), TT_OK, "%s", fr.error);
             cr_assert_eq(fr.rejected, 0, "%s", fr.error);
             for (size_t i = 0; i < fr.nspans && n < max; i++) {
+                /* The process's own span (proctree.h) comes with its first
+                 * call: these tests are about the calls. */
+                if (strcmp(fr.spans[i].kind, "llm") != 0)
+                    continue;
                 out[n++] = fr.spans[i];
                 memset(&fr.spans[i], 0, sizeof(fr.spans[i]));
             }
@@ -170,7 +175,11 @@ static void expect_oai_span(const struct tt_span *s)
     cr_expect_str_eq(s->status, "ok");
     cr_expect_eq(s->http_status, 200);
     cr_expect_str_eq(s->trace_id, "0af7651916cd43dd8448eb211c80319c");
-    cr_expect_str_eq(s->parent_id, "b7ad6b7169203331");
+    /* Under this process's span, itself under the TRACEPARENT span. */
+    char proc[17];
+    cr_assert(tt_proc_self(proc));
+    cr_expect_str_eq(s->parent_id, proc);
+    cr_expect_str_neq(s->parent_id, "b7ad6b7169203331");
     cr_expect_eq(s->pid, getpid());
 }
 
@@ -349,6 +358,63 @@ Test(capture, request_without_response_is_an_error_span)
     free(req);
 }
 
+/* A Host header (and path) with bytes that are not UTF-8 (found by
+ * fuzz_http1): the daemon refused the whole span, so the call and its
+ * cost were lost. The span must arrive, with the bytes replaced. */
+Test(capture, invalid_utf8_in_the_request_head_keeps_the_span)
+{
+    int key = 0;
+    char *req = oai_request("api.openai.com\xff", "/v1/chat/completions?q=\xe2\x82");
+    char *resp = fmt("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", strlen(oai_resp_body),
+                     oai_resp_body);
+    feed(true, &key, req, strlen(req), 1000);
+    feed(false, &key, resp, strlen(resp), 1000);
+    tt_conn_close(TT_CONN_SSL, &key);
+    struct tt_span s;
+    cr_assert_eq(read_spool(&s, 1), 1);    /* read_spool: none rejected */
+    cr_expect_str_eq(s.host, "api.openai.com\xef\xbf\xbd");
+    cr_expect_str_eq(s.path, "/v1/chat/completions?q=\xef\xbf\xbd\xef\xbf\xbd");
+    cr_expect_eq(s.input_tokens, 1000);
+    cr_expect_str_eq(s.status, "ok");
+    tt_span_clear(&s);
+    free(req);
+    free(resp);
+}
+
+/* A request parameter the provider will refuse ("max_tokens": -1100,
+ * found by fuzz_provider and fuzz_http2): the daemon refused the whole span
+ * for it, so the failed call was never seen. The span must arrive, the
+ * parameter absent. */
+Test(capture, negative_request_parameters_keep_the_span)
+{
+    int key = 0;
+    static const char body[] =
+        "{\"model\":\"gpt-4o-mini\",\"max_tokens\":-1100,\"temperature\":-1,"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    static const char err[] =
+        "{\"error\":{\"message\":\"max_tokens must be positive\","
+        "\"type\":\"invalid_request_error\"}}";
+    char *req = fmt("POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+                    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                    strlen(body), body);
+    char *resp = fmt("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", strlen(err), err);
+    feed(true, &key, req, strlen(req), 1000);
+    feed(false, &key, resp, strlen(resp), 1000);
+    tt_conn_close(TT_CONN_SSL, &key);
+    struct tt_span s;
+    cr_assert_eq(read_spool(&s, 1), 1);    /* read_spool: none rejected */
+    cr_expect_str_eq(s.status, "error");
+    cr_expect_eq(s.http_status, 400);
+    cr_expect_str_eq(s.request_model, "gpt-4o-mini");
+    cr_expect_not(s.has_max_tokens);
+    cr_expect_not(s.has_temperature);
+    tt_span_clear(&s);
+    free(req);
+    free(resp);
+}
+
 Test(capture, non_llm_traffic_makes_no_span)
 {
     int key = 0;
@@ -488,4 +554,87 @@ Test(capture_cap, stream_longer_than_the_body_cap_keeps_its_usage,
     tt_buf_free(&sse);
     free(req);
     free(resp);
+}
+
+/* Issue #6 (test_badinput.py gzbomb): 16 MiB of JSON in a few KB of gzip.
+ * The decoder stops at the cap, and the span says it was the
+ * decompression cap, not a malformed body; no usage is made up. */
+Test(capture_cap, gzip_bomb_stops_at_the_decompression_cap,
+     .init = setup_small_cap, .fini = teardown)
+{
+    static const char head[] = "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":"
+                               "\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":"
+                               "{\"role\":\"assistant\",\"content\":\"";
+    static const char tail[] = "\"},\"finish_reason\":\"stop\"}],\"usage\":{"
+                               "\"prompt_tokens\":10,\"completion_tokens\":20}}";
+    char *a = malloc(1 << 20), *gz = malloc(1 << 20);
+    z_stream z;
+    int key = 0;
+
+    cr_assert(a && gz);
+    memset(a, 'a', 1 << 20);
+    memset(&z, 0, sizeof(z));
+    cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_RLE), Z_OK);
+    z.next_out = (Bytef *)gz;
+    z.avail_out = 1 << 20;
+    z.next_in = (Bytef *)head;
+    z.avail_in = sizeof(head) - 1;
+    cr_assert_eq(deflate(&z, Z_NO_FLUSH), Z_OK);
+    for (int i = 0; i < 16; i++) {
+        z.next_in = (Bytef *)a;
+        z.avail_in = 1 << 20;
+        cr_assert_eq(deflate(&z, Z_NO_FLUSH), Z_OK);
+    }
+    z.next_in = (Bytef *)tail;
+    z.avail_in = sizeof(tail) - 1;
+    cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t gz_len = z.total_out;
+    deflateEnd(&z);
+    cr_assert_lt(gz_len, 256u << 10);
+
+    char *req = oai_request("api.openai.com", "/v1/chat/completions");
+    char *resp = fmt("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", gz_len);
+    feed(true, &key, req, strlen(req), 100000);
+    feed(false, &key, resp, strlen(resp), 100000);
+    feed(false, &key, gz, gz_len, 4096);
+    tt_conn_close(TT_CONN_SSL, &key);
+    struct tt_span s;
+    cr_assert_eq(read_spool(&s, 1), 1);
+    cr_expect_str_eq(s.status, "error");
+    cr_expect_not_null(strstr(s.error ? s.error : "", "decompression cap"), "%s", s.error);
+    cr_expect(s.truncated);
+    cr_expect(!s.usage_known);
+    cr_expect_eq(s.input_tokens, 0);
+    cr_expect_eq(s.output_tokens, 0);
+    tt_span_clear(&s);
+    free(req);
+    free(resp);
+    free(gz);
+    free(a);
+}
+
+/* Issue #6 (test_badinput.py garbage-raw, neglen): a response that is not
+ * HTTP ends the call with an error naming it, not a vague one. */
+Test(capture, response_that_is_not_http_is_named)
+{
+    static const char *const bad[] = {
+        "\x8f\x01\xfe garbage, not a status line\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: -5\r\n\r\n{}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        int key = 0;
+        char *req = oai_request("api.openai.com", "/v1/chat/completions");
+        feed(true, &key, req, strlen(req), 100000);
+        feed(false, &key, bad[i], strlen(bad[i]), 1);
+        tt_conn_close(TT_CONN_SSL, &key);
+        struct tt_span s;
+        cr_assert_eq(read_spool(&s, 1), 1);
+        cr_expect_str_eq(s.status, "error");
+        cr_expect_not_null(strstr(s.error ? s.error : "", "malformed HTTP response"),
+                           "case %zu: %s", i, s.error);
+        cr_expect(!s.usage_known);
+        tt_span_clear(&s);
+        free(req);
+    }
 }

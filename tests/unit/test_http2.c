@@ -83,6 +83,8 @@ static size_t read_spool(struct tt_span *out, size_t max)
             cr_assert_eq(tt_frame_decode(buf + off + 4, len, &fr), TT_OK, "%s", fr.error);
             cr_assert_eq(fr.rejected, 0, "%s", fr.error);
             for (size_t i = 0; i < fr.nspans; i++) {
+                if (strcmp(fr.spans[i].kind, "llm") != 0)
+                    continue;       /* the process span (proctree.h) */
                 if (n < max) {
                     out[n] = fr.spans[i];
                     memset(&fr.spans[i], 0, sizeof(fr.spans[i]));

@@ -182,6 +182,38 @@ Test(store, readonly_does_not_create)
     cr_assert_neq(access(db, F_OK), 0);
 }
 
+Test(store, counters_add_up_and_process_counts_keep_the_maximum)
+{
+    struct tt_store *st;
+    sqlite3_stmt *q;
+
+    cr_assert_eq(tt_store_open(db, false, &st), TT_OK);
+    cr_assert_eq(tt_store_begin(st), TT_OK);
+    cr_assert_eq(tt_store_add_counter(st, "bad_frames", 2), TT_OK);
+    cr_assert_eq(tt_store_add_counter(st, "bad_frames", 3), TT_OK);
+    cr_assert_eq(tt_store_put_proc_count(st, "ab12", 10, "/bin/x", 4, 1, "why", 100), TT_OK);
+    /* a replay of an older count does not lower the totals */
+    cr_assert_eq(tt_store_put_proc_count(st, "ab12", 10, "/bin/x", 2, 0, NULL, 50), TT_OK);
+    cr_assert_eq(tt_store_put_proc_count(st, "cd34", 11, NULL, 0, 9, NULL, 60), TT_OK);
+    cr_assert_eq(tt_store_commit(st), TT_OK);
+    sqlite3 *h = tt_store_db(st);
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT value FROM counters WHERE name='bad_frames'",
+                                    -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int64(q, 0), 5);
+    sqlite3_finalize(q);
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT sum(lost), sum(sampled_out), "
+                                    "max(reason), max(updated) FROM proc_counters",
+                                    -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int64(q, 0), 4);
+    cr_assert_eq(sqlite3_column_int64(q, 1), 10);
+    cr_assert_str_eq((const char *)sqlite3_column_text(q, 2), "why");
+    cr_assert_eq(sqlite3_column_int64(q, 3), 100);
+    sqlite3_finalize(q);
+    tt_store_close(st);
+}
+
 Test(store, runs_table)
 {
     struct tt_store *st;
@@ -214,4 +246,50 @@ Test(store, default_path_uses_home_and_creates_it_private)
     cr_assert_eq(tt_store_default_path(buf, 4), TT_ERR_CAP);
     unsetenv("TOKENTAP_DB");
     unsetenv("TOKENTAP_HOME");
+}
+
+/* A store written by a tokentap from before conversation_id/metadata:
+ * opening it for writing adds the missing columns, old rows read back with
+ * the new fields null, and new spans keep theirs. */
+Test(store, migration_adds_missing_columns_to_an_old_store)
+{
+    static const char old_schema[] =
+        "CREATE TABLE spans (span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL,"
+        " parent_id TEXT, kind TEXT NOT NULL, name TEXT, start_time INTEGER NOT NULL,"
+        " end_time INTEGER NOT NULL, status TEXT NOT NULL, pid INTEGER, tags TEXT);"
+        "INSERT INTO spans(span_id,trace_id,kind,start_time,end_time,status)"
+        " VALUES('00000000000000aa','0000000000000000000000000000000a','llm',1,2,'ok');";
+    sqlite3 *raw;
+    struct tt_store *st;
+    struct tt_span s, back;
+    sqlite3_stmt *q;
+
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(raw, old_schema, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    cr_assert_eq(tt_store_open(db, false, &st), TT_OK);
+    cr_assert_eq(count(st, "SELECT count(*) FROM pragma_table_info('spans')"
+                           " WHERE name IN ('conversation_id','metadata','cost_usd','input')"), 4);
+    cr_assert_eq(count(st, "SELECT count(*) FROM spans WHERE conversation_id IS NULL"
+                           " AND metadata IS NULL AND usage_known = 0"), 1);
+    fx_full(&s);
+    memcpy(s.conversation_id, "0123456789abcdef", 17);
+    cr_assert_eq(tt_span_set(&s.metadata, "{\"team\":\"a\"}"), TT_OK);
+    put(st, &s);
+    cr_assert_eq(sqlite3_prepare_v2(tt_store_db(st), "SELECT * FROM spans WHERE span_id = ?",
+                                    -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_text(q, 1, s.span_id, -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_eq(tt_store_span_from_row(q, &back), TT_OK);
+    sqlite3_finalize(q);
+    cr_assert_str_eq(back.conversation_id, "0123456789abcdef");
+    cr_assert_str_eq(back.metadata, "{\"team\":\"a\"}");
+    tt_span_clear(&back);
+    tt_span_clear(&s);
+    tt_store_close(st);
+
+    /* Opening again is a no-op (no duplicate column error). */
+    cr_assert_eq(tt_store_open(db, false, &st), TT_OK);
+    tt_store_close(st);
 }

@@ -135,6 +135,54 @@ Test(wire, control_frames)
     }
 }
 
+Test(wire, count_frame_roundtrip_and_refusals)
+{
+    struct tt_wire_count c = {
+        .proc = "0123456789abcdef", .pid = 4242, .exe = "/usr/bin/python3.11",
+        .lost = 7, .sampled_out = UINT64_MAX, .reason = "spool not writable",
+    };
+    struct tt_buf b;
+    struct tt_frame f;
+
+    tt_buf_init(&b, 1 << 20);
+    cr_assert_eq(tt_wire_pack_count(&c, 99, &b), TT_OK);
+    cr_assert_eq(tt_frame_decode(b.data + 4, b.len - 4, &f), TT_OK, "%s", f.error);
+    cr_assert_eq(f.type, TT_FRAME_COUNT);
+    cr_assert_eq(f.chunk, 99);
+    cr_assert_str_eq(f.count.proc_id, "0123456789abcdef");
+    cr_assert_eq(f.count.pid, 4242);
+    cr_assert_str_eq(f.count.exe, "/usr/bin/python3.11");
+    cr_assert_eq(f.count.lost, 7);
+    cr_assert_eq(f.count.sampled_out, UINT64_MAX);
+    cr_assert_str_eq(f.count.reason, "spool not writable");
+    tt_frame_clear(&f);
+    cr_assert_null(f.count.exe);
+    /* absent exe and reason */
+    c.exe = NULL;
+    c.reason = NULL;
+    tt_buf_reset(&b);
+    cr_assert_eq(tt_wire_pack_count(&c, 1, &b), TT_OK);
+    cr_assert_eq(tt_frame_decode(b.data + 4, b.len - 4, &f), TT_OK);
+    cr_assert_null(f.count.exe);
+    cr_assert_str_eq(f.count.reason, "");
+    tt_frame_clear(&f);
+    /* a process id that is not hex, or none, refuses the frame */
+    static const char *const bad_proc[] = { "XYZ", "", "0123456789abcdef0123456789abcdef0" };
+    for (size_t i = 0; i < 3; i++) {
+        c.proc = bad_proc[i];
+        tt_buf_reset(&b);
+        int rc = tt_wire_pack_count(&c, 1, &b);
+        if (rc != TT_OK) {
+            cr_assert_str_eq(bad_proc[i], "");      /* the packer refuses "" */
+            continue;
+        }
+        cr_assert_eq(tt_frame_decode(b.data + 4, b.len - 4, &f), TT_ERR_PARSE, "case %zu", i);
+        cr_assert(strstr(f.error, "proc") != NULL, "%s", f.error);
+        tt_frame_clear(&f);
+    }
+    tt_buf_free(&b);
+}
+
 Test(wire, pack_over_cap_rolls_back)
 {
     struct tt_span s;
@@ -649,4 +697,86 @@ Test(frame, utf8_table)
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         cr_assert_eq(tt_frame_utf8_ok(c[i].s, c[i].n), c[i].ok, "case %zu", i);
+}
+
+/* Span strings come from the wire; tokentapd refuses a whole span for one
+ * plain string that is not valid UTF-8 or is above its cap (found by
+ * fuzz_http1, fuzz_http2 and fuzz_provider: a Host header, a model in an
+ * HTTP/2 :path, a request path with a 0xff byte lost the call), or for a
+ * negative request parameter. The preload repairs them before delivery
+ * (tt_sf_repair), and the span gets through. */
+Test(frame, repaired_span_strings_are_kept_by_the_daemon)
+{
+    static const struct { const char *in; const char *want; } c[] = {
+        { "api.openai.com", "api.openai.com" },
+        { "h\xffost", "h\xef\xbf\xbdost" },
+        { "\xc0\x80x", "\xef\xbf\xbd\xef\xbf\xbdx" },             /* overlong */
+        { "\xed\xbf\xbf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
+        { "cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd" },         /* "%.560s" cut */
+        { "ok \xe2\x82\xac", "ok \xe2\x82\xac" },
+        { "", "" },
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        char *f = strdup(c[i].in);
+        cr_assert_eq(tt_span_repair_str(&f), TT_OK);
+        cr_assert_str_eq(f, c[i].want, "case %zu", i);
+        cr_assert(tt_frame_utf8_ok(f, strlen(f)), "case %zu", i);
+        free(f);
+    }
+    char *none = NULL;
+    cr_assert_eq(tt_span_repair_str(&none), TT_OK);
+    cr_assert_null(none);
+
+    struct tt_span sp;
+    tt_span_init(&sp);
+    memcpy(sp.span_id, "00f067aa0ba902b7", 17);
+    memcpy(sp.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", 33);
+    sp.start_time = sp.end_time = 1;
+    /* A model too long for the daemon: cut at a character boundary. */
+    size_t big = TT_SPAN_MAX_STR + 100;
+    char *s = malloc(big + 1);
+    cr_assert_not_null(s);
+    memset(s, 'm', big);
+    memcpy(s + TT_SPAN_MAX_STR - 1, "\xe2\x82\xac", 3);
+    s[big] = '\0';
+    sp.request_model = s;
+    cr_assert_eq(tt_span_set(&sp.host, "h\xff"), TT_OK);
+    cr_assert_eq(tt_span_set(&sp.path, "/v1/\xfe\xff"), TT_OK);
+    cr_assert_eq(tt_span_set(&sp.output, "[\"kept as sent\"]"), TT_OK);
+    /* A request's "max_tokens": -1100 (found by fuzz_provider and
+     * fuzz_http2) and a negative temperature: absent, span kept. */
+    sp.has_max_tokens = true;
+    sp.max_tokens = -1100;
+    sp.has_temperature = true;
+    sp.temperature = -0.5;
+    sp.has_top_p = true;
+    sp.top_p = 0.9;
+    /* A finish reason with a NUL escape (found by fuzz_exchange: Ollama's
+     * "done_reason"); a backslash before "u0000" is not one. */
+    cr_assert_eq(tt_span_set(&sp.finish_reasons, "[\"s\\u0000top\",\"\\\\u0000\"]"), TT_OK);
+    char err[160];
+    cr_assert_neq(tt_frame_check_span(&sp, err, sizeof(err)), TT_OK);
+
+    tt_sf_repair(&sp);
+    cr_assert_not(sp.has_max_tokens);
+    cr_assert_not(sp.has_temperature);
+    cr_assert(sp.has_top_p);
+    cr_assert_str_eq(sp.finish_reasons, "[\"s\\ufffdtop\",\"\\\\u0000\"]");
+    cr_assert_eq(strlen(sp.request_model), TT_SPAN_MAX_STR - 1);
+    cr_assert_str_eq(sp.output, "[\"kept as sent\"]");
+    cr_assert_eq(tt_frame_check_span(&sp, err, sizeof(err)), TT_OK, "%s", err);
+    const struct tt_span *one = &sp;
+    struct tt_buf b;
+    struct tt_frame f;
+    tt_buf_init(&b, TT_WIRE_MAX_FRAME);
+    cr_assert_eq(tt_wire_pack_spans(&one, 1, 7, &b), TT_OK);
+    memset(&f, 0, sizeof(f));
+    cr_assert_eq(tt_frame_decode(b.data + 4, b.len - 4, &f), TT_OK, "%s", f.error);
+    cr_assert_eq(f.nspans, 1, "%s", f.error);
+    cr_assert_eq(f.rejected, 0, "%s", f.error);
+    cr_assert_str_eq(f.spans[0].host, "h\xef\xbf\xbd");
+    cr_assert_str_eq(f.spans[0].path, "/v1/\xef\xbf\xbd\xef\xbf\xbd");
+    tt_frame_clear(&f);
+    tt_buf_free(&b);
+    tt_span_clear(&sp);
 }

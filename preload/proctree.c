@@ -1,0 +1,253 @@
+/* proctree.c - process spans (see proctree.h). */
+#include "proctree.h"
+#include "deliver.h"
+#include "rt.h"
+#include "span.h"
+#include "spanfield.h"
+#include "tt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROC_MAX_DEPTH 32
+
+struct proc_info {
+    int64_t pid, ppid;
+    uint64_t start_ticks;
+    char id[17];
+};
+
+static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int64_t pid;                  /* the process this state is for */
+    bool ok;                      /* self id known, tree emitted */
+    bool failed;
+    char id[17];
+    char parent[17];
+    int64_t start_ns;
+    bool atexit_done;
+} proc;
+
+void tt_proc_span_id(const char *trace_id, int64_t pid, uint64_t start_ticks,
+                     char *out)
+{
+    char p[24], t[24];
+    const char *parts[4] = { trace_id, "process", p, t };
+
+    snprintf(p, sizeof(p), "%" PRId64, pid);
+    snprintf(t, sizeof(t), "%" PRIu64, start_ticks);
+    tt_span_hash_id(out, parts, 4);
+}
+
+/* Read a small /proc file whole (NUL-terminated); bytes read or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0;
+    ssize_t r;
+
+    if (fd < 0)
+        return -1;
+    while (len < n - 1 && ((r = read(fd, buf + len, n - 1 - len)) > 0 ||
+                           (r < 0 && errno == EINTR)))
+        len += r > 0 ? (size_t)r : 0;
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* ppid and starttime (fields 4 and 22) of /proc/<pid>/stat. */
+static bool read_stat(int64_t pid, struct proc_info *pi)
+{
+    char path[64], buf[1024];
+    char *p;
+
+    snprintf(path, sizeof(path), "/proc/%" PRId64 "/stat", pid);
+    if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+        return false;
+    p++;                          /* after comm: " state ppid ..." = field 3 */
+    for (int field = 3; field <= 22; field++) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            return false;
+        if (field == 4)
+            pi->ppid = strtoll(p, NULL, 10);
+        if (field == 22)
+            pi->start_ticks = strtoull(p, NULL, 10);
+        while (*p && *p != ' ')
+            p++;
+    }
+    pi->pid = pid;
+    return true;
+}
+
+static int64_t boot_ns(void)
+{
+    char buf[8192];
+    const char *p;
+
+    if (read_small("/proc/stat", buf, sizeof(buf)) <= 0 ||
+        !(p = strstr(buf, "\nbtime ")))
+        return 0;
+    return strtoll(p + 7, NULL, 10) * 1000000000LL;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+
+    return s ? s + 1 : p;
+}
+
+/* "process <argv0> [<script>]" and the executable of pid. */
+static void describe(int64_t pid, struct tt_span *s)
+{
+    char path[64], exe[PATH_MAX], cmd[4096], name[600];
+    ssize_t n, len;
+    const char *script = NULL, *argv0 = NULL;
+
+    snprintf(path, sizeof(path), "/proc/%" PRId64 "/exe", pid);
+    n = readlink(path, exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        if (tt_span_set(&s->exe, exe) != TT_OK)
+            return;
+    }
+    snprintf(path, sizeof(path), "/proc/%" PRId64 "/cmdline", pid);
+    len = read_small(path, cmd, sizeof(cmd));
+    if (len > 0 && cmd[0]) {
+        argv0 = base_name(cmd);
+        if (tt_rt_is_interpreter(argv0) || (n > 0 && tt_rt_is_interpreter(base_name(exe))))
+            for (size_t off = strlen(cmd) + 1; off < (size_t)len; off += strlen(cmd + off) + 1) {
+                if (cmd[off] != '-') {
+                    script = base_name(cmd + off);
+                    break;
+                }
+                if (!strcmp(cmd + off, "-c") || !strcmp(cmd + off, "-m"))
+                    break;
+            }
+    } else if (n > 0) {
+        argv0 = base_name(exe);
+    }
+    snprintf(name, sizeof(name), "process %.256s%s%.256s", argv0 ? argv0 : "?",
+             script ? " " : "", script ? script : "");
+    if (tt_span_set(&s->name, name) != TT_OK)
+        tt_log("out of memory while naming a process span");
+}
+
+/* Emit the process span of pi (parent id given). */
+static void emit(const struct proc_info *pi, const char *parent, int64_t btime,
+                 int64_t now)
+{
+    struct tt_span s;
+    long tck = sysconf(_SC_CLK_TCK);
+
+    tt_span_init(&s);
+    if (tt_span_set(&s.kind, "process") != TT_OK)
+        goto out;
+    memcpy(s.trace_id, tt_rt.trace_id, sizeof(s.trace_id));
+    memcpy(s.span_id, pi->id, sizeof(s.span_id));
+    snprintf(s.parent_id, sizeof(s.parent_id), "%s", parent);
+    s.pid = pi->pid;
+    s.start_time = btime + (int64_t)(pi->start_ticks * (1000000000ULL / (uint64_t)(tck > 0 ? tck : 100)));
+    s.end_time = now > s.start_time ? now : s.start_time;
+    describe(pi->pid, &s);
+    if (tt_span_set(&s.session_id, tt_rt.session_id) ||
+        tt_span_set(&s.tags, tt_rt.tags) || tt_span_set(&s.metadata, tt_rt.metadata))
+        tt_log("out of memory while building a process span");
+    tt_sf_repair(&s);
+    tt_deliver_span(&s);
+out:
+    tt_span_clear(&s);
+}
+
+static void proc_atexit(void)
+{
+    struct proc_info self = { 0 };
+
+    if (tt_rt_off)
+        return;
+    tt_rt_depth++;
+    pthread_mutex_lock(&proc_lock);
+    /* Inherited by fork children: only the process that emitted its span
+     * re-emits it. */
+    if (proc.ok && proc.pid == (int64_t)getpid() && read_stat(proc.pid, &self)) {
+        memcpy(self.id, proc.id, sizeof(self.id));
+        emit(&self, proc.parent, boot_ns(), tt_now_ns());
+    }
+    pthread_mutex_unlock(&proc_lock);
+    tt_rt_depth--;
+}
+
+/* Walk up from this process and emit the tree. Under proc_lock. */
+static void emit_tree(void)
+{
+    struct proc_info chain[PROC_MAX_DEPTH];
+    size_t n = 0;
+    int64_t run_pid = 0, pid = (int64_t)getpid();
+    const char *v = getenv("TOKENTAP_RUN_PID");
+
+    if (v && *v)
+        run_pid = strtoll(v, NULL, 10);
+    while (n < PROC_MAX_DEPTH && pid > 1 && read_stat(pid, &chain[n])) {
+        tt_proc_span_id(tt_rt.trace_id, pid, chain[n].start_ticks, chain[n].id);
+        pid = chain[n++].ppid;
+        /* No run: this process alone. The run's command: the top. */
+        if (run_pid <= 0 || chain[n - 1].pid == run_pid)
+            break;
+    }
+    if (n == 0) {
+        proc.failed = true;
+        return;
+    }
+    int64_t btime = boot_ns(), now = tt_now_ns();
+    for (size_t i = n; i-- > 0;)
+        emit(&chain[i], i + 1 < n ? chain[i + 1].id : tt_rt.parent_id, btime, now);
+    memcpy(proc.id, chain[0].id, sizeof(proc.id));
+    snprintf(proc.parent, sizeof(proc.parent), "%s",
+             n > 1 ? chain[1].id : tt_rt.parent_id);
+    proc.ok = true;
+}
+
+bool tt_proc_self(char *out)
+{
+    bool ok;
+
+    pthread_mutex_lock(&proc_lock);
+    if (proc.pid != (int64_t)getpid()) {
+        /* First call in this process (or a fork child's first). */
+        bool reg = proc.atexit_done;
+        memset(&proc, 0, sizeof(proc));
+        proc.atexit_done = reg;
+        proc.pid = (int64_t)getpid();
+    }
+    if (!proc.ok && !proc.failed) {
+        emit_tree();
+        /* After the first delivery, whose atexit drain must run after
+         * this one (atexit handlers run in reverse order). */
+        if (proc.ok && !proc.atexit_done) {
+            proc.atexit_done = true;
+            atexit(proc_atexit);
+        }
+    }
+    ok = proc.ok;
+    if (ok)
+        memcpy(out, proc.id, sizeof(proc.id));
+    pthread_mutex_unlock(&proc_lock);
+    return ok;
+}
+
+void tt_proc_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    proc_lock = fresh;
+}

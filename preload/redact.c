@@ -1,0 +1,247 @@
+/* redact.c - user-defined redaction of captured content (see redact.h). */
+#include "redact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+
+int tt_redact_compile(struct tt_redact *r, const char *const *patterns, size_t n,
+                      char *err, size_t errn)
+{
+    r->n = 0;
+    if (n > TT_REDACT_MAX) {
+        snprintf(err, errn, "more than %d redaction patterns", TT_REDACT_MAX);
+        return TT_ERR_PARSE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int e = regcomp(&r->re[i], patterns[i], REG_EXTENDED);
+        if (e != 0) {
+            char msg[128];
+            regerror(e, &r->re[i], msg, sizeof(msg));
+            snprintf(err, errn, "redaction pattern %zu (%.60s): %s", i + 1,
+                     patterns[i], msg);
+            tt_redact_free(r);
+            return TT_ERR_PARSE;
+        }
+        r->n = i + 1;
+    }
+    return TT_OK;
+}
+
+void tt_redact_free(struct tt_redact *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        regfree(&r->re[i]);
+    r->n = 0;
+}
+
+/* Read TOKENTAP_REDACT_FILE (bounded: 64 KiB) into lines. */
+static int read_pattern_file(const char *path, char **buf, char **lines, size_t *n,
+                             char *err, size_t errn)
+{
+    enum { MAX = 64 * 1024 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0;
+
+    *buf = NULL;
+    if (fd < 0) {
+        snprintf(err, errn, "TOKENTAP_REDACT_FILE %.200s: %s", path, strerror(errno));
+        return TT_ERR_IO;
+    }
+    if (!(*buf = malloc(MAX + 1))) {
+        close(fd);
+        return TT_ERR_NOMEM;
+    }
+    for (;;) {
+        ssize_t r = read(fd, *buf + len, MAX - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len == MAX)
+            break;
+    }
+    close(fd);
+    (*buf)[len] = '\0';
+    for (char *p = *buf, *save = NULL, *l; (l = strtok_r(p, "\n", &save)); p = NULL) {
+        size_t ll = strlen(l);
+        if (ll && l[ll - 1] == '\r')
+            l[--ll] = '\0';
+        if (!ll || l[0] == '#')
+            continue;
+        if (*n == TT_REDACT_MAX) {
+            snprintf(err, errn, "more than %d redaction patterns", TT_REDACT_MAX);
+            return TT_ERR_PARSE;
+        }
+        lines[(*n)++] = l;
+    }
+    return TT_OK;
+}
+
+int tt_redact_from_env(struct tt_redact *r, char *err, size_t errn)
+{
+    const char *one = getenv("TOKENTAP_REDACT");
+    const char *file = getenv("TOKENTAP_REDACT_FILE");
+    const char *pats[TT_REDACT_MAX];
+    char *lines[TT_REDACT_MAX];
+    char *buf = NULL;
+    size_t n = 0, nl = 0;
+    int rc;
+
+    r->n = 0;
+    if (one && *one)
+        pats[n++] = one;
+    if (file && *file) {
+        rc = read_pattern_file(file, &buf, lines, &nl, err, errn);
+        if (rc == TT_OK && n + nl > TT_REDACT_MAX) {
+            snprintf(err, errn, "more than %d redaction patterns", TT_REDACT_MAX);
+            rc = TT_ERR_PARSE;
+        }
+        if (rc != TT_OK) {
+            free(buf);
+            return rc;
+        }
+        for (size_t i = 0; i < nl; i++)
+            pats[n++] = lines[i];
+    }
+    rc = tt_redact_compile(r, pats, n, err, errn);
+    free(buf);
+    return rc;
+}
+
+int tt_redact_text(const struct tt_redact *r, const char *text, size_t n, char **out)
+{
+    struct tt_buf b;
+    const char *cur = text;
+    size_t curn = n;
+    char *tmp = NULL;
+
+    *out = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        size_t off = 0;
+        bool hit = false;
+        tt_buf_init(&b, (size_t)-1 / 2);
+        while (off <= curn) {
+            regmatch_t m[1] = { { .rm_so = (regoff_t)off, .rm_eo = (regoff_t)curn } };
+            /* REG_STARTEND: bounded by length, NUL bytes included; REG_NOTBOL
+             * after the start so ^ only anchors at the real beginning. */
+            int e = regexec(&r->re[i], cur, 1, m,
+                            REG_STARTEND | (off ? REG_NOTBOL : 0));
+            if (e != 0)
+                break;
+            size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
+            if (eo == so) {         /* empty match: step over one byte */
+                if (so >= curn)
+                    break;
+                if (tt_buf_append(&b, cur + off, so + 1 - off) != TT_OK)
+                    goto nomem;
+                off = so + 1;
+                continue;
+            }
+            hit = true;
+            if (tt_buf_append(&b, cur + off, so - off) != TT_OK ||
+                tt_buf_append_str(&b, TT_REDACT_MARK) != TT_OK)
+                goto nomem;
+            off = eo;
+        }
+        if (!hit) {
+            tt_buf_free(&b);
+            continue;
+        }
+        if (off < curn && tt_buf_append(&b, cur + off, curn - off) != TT_OK)
+            goto nomem;
+        free(tmp);
+        curn = b.len;
+        tmp = tt_buf_steal(&b);
+        cur = tmp;
+    }
+    *out = tmp;
+    return TT_OK;
+nomem:
+    tt_buf_free(&b);
+    free(tmp);
+    return TT_ERR_NOMEM;
+}
+
+/* Redact every string value of v (recursively). -1 on OOM. */
+static int redact_json_value(const struct tt_redact *r, json_t *v)
+{
+    char *red;
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        if (tt_redact_text(r, json_string_value(v), json_string_length(v), &red) != TT_OK)
+            return -1;
+        if (red) {
+            int e = json_string_setn(v, red, strlen(red));
+            free(red);
+            return e;
+        }
+        return 0;
+    case JSON_ARRAY:
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (redact_json_value(r, json_array_get(v, i)) != 0)
+                return -1;
+        return 0;
+    case JSON_OBJECT:
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+            if (redact_json_value(r, json_object_iter_value(it)) != 0)
+                return -1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int redact_field(const struct tt_redact *r, char **field, bool json)
+{
+    char *red = NULL;
+    json_error_t jerr;
+    json_t *v;
+
+    if (!*field)
+        return TT_OK;
+    size_t n = strlen(*field);
+    if (json && (v = json_loadb(*field, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr))) {
+        int rc = redact_json_value(r, v) == 0 ? tt_json_dump(v, &red) : TT_ERR_NOMEM;
+        json_decref(v);
+        if (rc != TT_OK)
+            return rc;
+    } else if (tt_redact_text(r, *field, n, &red) != TT_OK) {
+        return TT_ERR_NOMEM;
+    } else if (!red) {
+        return TT_OK;
+    }
+    free(*field);
+    *field = red;
+    return TT_OK;
+}
+
+int tt_redact_span(const struct tt_redact *r, struct tt_span *s)
+{
+    char **json_fields[] = { &s->input, &s->output, &s->tool_calls };
+    int rc = TT_OK;
+
+    if (!r || r->n == 0)
+        return TT_OK;
+    for (size_t i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
+        if (redact_field(r, json_fields[i], true) != TT_OK) {
+            free(*json_fields[i]);      /* never sent unredacted */
+            *json_fields[i] = NULL;
+            rc = TT_ERR_NOMEM;
+        }
+    }
+    if (redact_field(r, &s->error, false) != TT_OK) {
+        free(s->error);
+        s->error = NULL;    /* status stays "error" */
+        rc = TT_ERR_NOMEM;
+    }
+    return rc;
+}
