@@ -37,11 +37,16 @@ static struct shim_lib *loading;
 
 static void shim_load(void)
 {
-    for (size_t i = 0; loading->sonames[i] && !loading->handle; i++)
-        loading->handle = dlopen(loading->sonames[i], RTLD_NOW | RTLD_LOCAL);
-    if (!loading->handle)
+    void *h = NULL;
+
+    for (size_t i = 0; loading->sonames[i] && !h; i++)
+        h = dlopen(loading->sonames[i], RTLD_NOW | RTLD_LOCAL);
+    if (!h)
         tt_log("%s not available (%s): part of the capture is disabled",
                loading->sonames[0], dlerror());
+    /* Published once, with release: other threads read it without the
+     * lock (a plain store here was a data race: TSan, make test-tsan). */
+    __atomic_store_n(&loading->handle, h, __ATOMIC_RELEASE);
 }
 
 static pthread_mutex_t shim_m = PTHREAD_MUTEX_INITIALIZER;
@@ -72,7 +77,8 @@ static void *shim_sym(struct shim_lib *lib, const char *name)
         pthread_once(&lib->once, shim_load);
         pthread_mutex_unlock(&shim_m);
     }
-    return lib->handle ? dlsym(lib->handle, name) : NULL;
+    void *h = __atomic_load_n(&lib->handle, __ATOMIC_ACQUIRE);
+    return h ? dlsym(h, name) : NULL;
 }
 
 #define SHIM(lib, ret, name, params, args, fail)                              \

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROC_MAX_DEPTH 32
@@ -89,15 +90,18 @@ static bool read_stat(int64_t pid, struct proc_info *pi)
     return true;
 }
 
+/* The wall-clock time of boot, in ns, to the nanosecond of the clocks:
+ * realtime now minus the time since boot (CLOCK_BOOTTIME, the clock
+ * /proc/<pid>/stat start times count in). /proc/stat's btime is whole
+ * seconds, which put a child's start up to 1 s before its parent's. */
 static int64_t boot_ns(void)
 {
-    char buf[8192];
-    const char *p;
+    struct timespec rt, bt;
 
-    if (read_small("/proc/stat", buf, sizeof(buf)) <= 0 ||
-        !(p = strstr(buf, "\nbtime ")))
+    if (clock_gettime(CLOCK_REALTIME, &rt) != 0 || clock_gettime(CLOCK_BOOTTIME, &bt) != 0)
         return 0;
-    return strtoll(p + 7, NULL, 10) * 1000000000LL;
+    return ((int64_t)rt.tv_sec - (int64_t)bt.tv_sec) * 1000000000LL +
+           ((int64_t)rt.tv_nsec - (int64_t)bt.tv_nsec);
 }
 
 static const char *base_name(const char *p)

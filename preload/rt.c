@@ -396,11 +396,14 @@ bool tt_rt_ready(void)
     if (tt_rt_off)
         return false;
     pthread_once(&rt_once, rt_init_once);
-    if (rt_init_gen != tt_rt_fork_gen) {
+    /* Double-checked: the acquire load pairs with the release store, so a
+     * thread that sees the new generation also sees rt_init_process's
+     * writes (a plain read here was a data race: TSan, make test-tsan). */
+    if (__atomic_load_n(&rt_init_gen, __ATOMIC_ACQUIRE) != tt_rt_fork_gen) {
         pthread_mutex_lock(&rt_lock);
         if (rt_init_gen != tt_rt_fork_gen) {
             rt_init_process();
-            rt_init_gen = tt_rt_fork_gen;
+            __atomic_store_n(&rt_init_gen, tt_rt_fork_gen, __ATOMIC_RELEASE);
         }
         pthread_mutex_unlock(&rt_lock);
     }
