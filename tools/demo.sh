@@ -20,5 +20,10 @@ echo
 echo "\$ tokentap cost --by model"
 "$BIN/tokentap" cost --by model
 echo
-echo "\$ tokentap export --format jsonl | head -c 600"
-"$BIN/tokentap" export --format jsonl | head -c 600; echo
+trace=$("$BIN/tokentap" ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["trace_id"])')
+echo "\$ tokentap show $trace   # process -> conversation -> calls and tools"
+"$BIN/tokentap" show "$trace"
+echo
+echo "\$ tokentap export --format jsonl   # the first LLM span, cut at 600 bytes"
+"$BIN/tokentap" export --format jsonl > "$work/spans.jsonl"
+grep -m1 '"kind":"llm"' "$work/spans.jsonl" | cut -c1-600
