@@ -4,6 +4,7 @@ starts it), a clean environment, one traced run with a fresh store, the span
 count of that store (`tokentap export`), the libcurl bench client, and the
 ROW line of bench/run.sh's contract. Not a figure itself (run.sh only runs
 bench/fig_*)."""
+import json
 import os
 import shutil
 import signal
@@ -153,12 +154,13 @@ class Bench:
         return p.stdout, (env if traced else None)
 
     def spans(self, env, want, what, all_ok=True):
-        """The traced run's store must hold exactly `want` spans, all ok
-        (unless all_ok is False)."""
+        """The traced run's store must hold exactly `want` LLM spans, all
+        ok (unless all_ok is False); process and run spans are not calls."""
         p = subprocess.run([TOKENTAP, "export", "--format", "jsonl"], env=env,
                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=60)
-        lines = [l for l in p.stdout.splitlines() if l.strip()]
+        lines = [l for l in p.stdout.splitlines()
+                 if l.strip() and json.loads(l).get("kind") == "llm"]
         ok = sum('"status":"ok"' in l.replace(" ", "") for l in lines)
         if p.returncode != 0 or len(lines) != want or (all_ok and ok != want):
             die("%s: %s stored %d spans (%d ok), want %d\n%s"

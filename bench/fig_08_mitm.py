@@ -253,7 +253,7 @@ def calls_us(out, n):
 def count_spans(db):
     with sqlite3.connect(db) as c:
         return c.execute("SELECT count(*), sum(status = 'ok' AND request_model = 'gpt-4o-mini')"
-                         " FROM spans").fetchone()
+                         " FROM spans WHERE kind = 'llm'").fetchone()
 
 
 def row(fig, without, with_, a, b):

@@ -4,7 +4,7 @@
 # Every figure is a script bench/fig_NN_*.{sh,py} that measures with and
 # without tokentap in one run (same client, same server, interleaved rounds,
 # medians) and prints, besides progress on stderr, one line per figure:
-figure|figure|without|with|ratio|target|verdict|command
+#   ROW|figure|without|with|ratio|target|verdict|command
 # (verdict: ok, MISSED, or info for figures without a target; the figure
 # name must not contain "|", the command may). This script
 # runs them in order, prints the table, and (full runs only) writes it with
