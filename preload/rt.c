@@ -198,8 +198,7 @@ bool tt_rt_sampled(void)
     return (double)(x >> 11) * (1.0 / 9007199254740992.0) < tt_rt.sample_rate;
 }
 
-/* Does any comma-separated pattern of list match any name? */
-static bool list_matches(const char *list, const char *const *names, size_t n)
+bool tt_rt_glob_list_match(const char *list, const char *const *names, size_t n)
 {
     char pat[256];
 
@@ -227,9 +226,9 @@ static bool list_matches(const char *list, const char *const *names, size_t n)
 bool tt_rt_cmd_allowed(const char *only, const char *skip,
                        const char *const *names, size_t n)
 {
-    if (only && *only && !list_matches(only, names, n))
+    if (only && *only && !tt_rt_glob_list_match(only, names, n))
         return false;
-    if (skip && *skip && list_matches(skip, names, n))
+    if (skip && *skip && tt_rt_glob_list_match(skip, names, n))
         return false;
     return true;
 }

@@ -92,6 +92,10 @@ bool tt_rt_is_interpreter(const char *name);
  * (malloc'd), NULL (with one log line) when it is not one. */
 char *tt_rt_metadata_json(const char *env);
 
+/* Does any pattern of list (comma-separated fnmatch(3) globs, spaces
+ * around them ignored) match any of names[0..n) (NULL entries skipped)? */
+bool tt_rt_glob_list_match(const char *list, const char *const *names, size_t n);
+
 /* Parse TOKENTAP_SAMPLE_RATE: a number in [0, 1]. false if invalid. */
 bool tt_rt_parse_rate(const char *v, double *out);
 

@@ -1,6 +1,8 @@
 /* tt.c - error strings, capped buffers, clock. */
 #include "tt.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -62,6 +64,19 @@ int tt_buf_append(struct tt_buf *b, const void *p, size_t n)
 int tt_buf_append_str(struct tt_buf *b, const char *s)
 {
     return tt_buf_append(b, s, strlen(s));
+}
+
+int tt_buf_appendf(struct tt_buf *b, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    int w = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (w < 0)
+        return TT_ERR;
+    return tt_buf_append(b, line, (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1);
 }
 
 void tt_buf_reset(struct tt_buf *b)

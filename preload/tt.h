@@ -51,6 +51,10 @@ struct tt_buf {
 void tt_buf_init(struct tt_buf *b, size_t max);
 int tt_buf_append(struct tt_buf *b, const void *p, size_t n) TT_WUR;
 int tt_buf_append_str(struct tt_buf *b, const char *s) TT_WUR;
+/* printf into the buffer; one call appends at most 1023 bytes (longer
+ * output is cut: for human-readable lines). */
+int tt_buf_appendf(struct tt_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void tt_buf_reset(struct tt_buf *b);   /* len = 0, keeps memory */
 void tt_buf_free(struct tt_buf *b);    /* NULL-safe; buffer reusable after init */
 /* Transfer ownership of the data (NUL-terminated, may be NULL when empty). */

@@ -4,6 +4,7 @@
  * Nothing here touches the store, a socket or the terminal (except
  * tt_cli_colour, which only asks isatty), so the unit tests reach it all. */
 #include "cli.h"
+#include "rt.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -229,43 +230,8 @@ char *tt_cli_metadata_merge(const char *existing, const char *add, char *err,
 
 bool tt_cli_glob_list_match(const char *list, const char *s)
 {
-    char pat[256];
-
-    for (const char *p = list; p && *p;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        while (len && (*p == ' ')) {
-            p++;
-            len--;
-        }
-        while (len && p[len - 1] == ' ')
-            len--;
-        if (len && len < sizeof(pat)) {
-            memcpy(pat, p, len);
-            pat[len] = '\0';
-            if (fnmatch(pat, s, 0) == 0)
-                return true;
-        }
-        if (!c)
-            break;
-        p = c + 1;
-    }
-    return false;
-}
-
-static int bprintf(struct tt_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int bprintf(struct tt_buf *b, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    int w = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (w < 0)
-        return TT_ERR;
-    return tt_buf_append(b, line, strnlen(line, sizeof(line)));
+    /* The preload's rule for TOKENTAP_ONLY_CMDS, one name. */
+    return tt_rt_glob_list_match(list, &s, 1);
 }
 
 int tt_cli_assert_eval(const struct tt_cli_assert_rules *r,
@@ -276,41 +242,41 @@ int tt_cli_assert_eval(const struct tt_cli_assert_rules *r,
 
     if (r->max_cost >= 0 && f->cost > r->max_cost) {
         v++;
-        rc |= bprintf(out, "max-cost: spent $%.6f, $%.6f (%.0f%%) over the limit $%.6f\n",
+        rc |= tt_buf_appendf(out, "max-cost: spent $%.6f, $%.6f (%.0f%%) over the limit $%.6f\n",
                       f->cost, f->cost - r->max_cost,
                       r->max_cost > 0 ? (f->cost - r->max_cost) * 100 / r->max_cost : 100.0,
                       r->max_cost);
     }
     if (r->max_tokens >= 0 && f->tokens > r->max_tokens) {
         v++;
-        rc |= bprintf(out, "max-tokens: used %lld tokens, %lld over the limit %lld\n",
+        rc |= tt_buf_appendf(out, "max-tokens: used %lld tokens, %lld over the limit %lld\n",
                       (long long)f->tokens, (long long)(f->tokens - r->max_tokens),
                       (long long)r->max_tokens);
     }
     if (r->calls_min >= 0 && f->calls < r->calls_min) {
         v++;
         if (r->calls_max == r->calls_min)
-            rc |= bprintf(out, "llm-calls: %lld LLM calls, %lld fewer than the expected %lld\n",
+            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld fewer than the expected %lld\n",
                           (long long)f->calls, (long long)(r->calls_min - f->calls),
                           (long long)r->calls_min);
         else
-            rc |= bprintf(out, "llm-calls: %lld LLM calls, %lld fewer than the minimum %lld\n",
+            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld fewer than the minimum %lld\n",
                           (long long)f->calls, (long long)(r->calls_min - f->calls),
                           (long long)r->calls_min);
     } else if (r->calls_max >= 0 && f->calls > r->calls_max) {
         v++;
         if (r->calls_max == r->calls_min)
-            rc |= bprintf(out, "llm-calls: %lld LLM calls, %lld more than the expected %lld\n",
+            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld more than the expected %lld\n",
                           (long long)f->calls, (long long)(f->calls - r->calls_max),
                           (long long)r->calls_max);
         else
-            rc |= bprintf(out, "llm-calls: %lld LLM calls, %lld more than the maximum %lld\n",
+            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld more than the maximum %lld\n",
                           (long long)f->calls, (long long)(f->calls - r->calls_max),
                           (long long)r->calls_max);
     }
     if (r->no_errors && f->errors > 0) {
         v++;
-        rc |= bprintf(out, "no-errors: %lld call%s failed (see tokentap show)\n",
+        rc |= tt_buf_appendf(out, "no-errors: %lld call%s failed (see tokentap show)\n",
                       (long long)f->errors, f->errors == 1 ? "" : "s");
     }
     if (r->model_allow) {
@@ -318,7 +284,7 @@ int tt_cli_assert_eval(const struct tt_cli_assert_rules *r,
             if (tt_cli_glob_list_match(r->model_allow, f->models[i].name))
                 continue;
             v++;
-            rc |= bprintf(out, "model-allow: model %s (%lld call%s) is not in the "
+            rc |= tt_buf_appendf(out, "model-allow: model %s (%lld call%s) is not in the "
                           "allowed list %s\n", f->models[i].name,
                           (long long)f->models[i].calls,
                           f->models[i].calls == 1 ? "" : "s", r->model_allow);

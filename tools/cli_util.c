@@ -288,23 +288,6 @@ void tt_cli_fmt_cost(char *buf, size_t n, double cost, int64_t calls,
         snprintf(buf, n, "$%.6f%s", cost, unknown > 0 ? "+?" : "");
 }
 
-static int appendf(struct tt_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int appendf(struct tt_buf *b, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    int w = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (w < 0)
-        return TT_ERR;
-    /* A line longer than the buffer is cut: summaries are for humans. */
-    return tt_buf_append(b, line, (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1);
-}
-
 #define PLURAL(n) ((n) == 1 ? "" : "s")
 
 int tt_cli_fmt_summary(const struct tt_cli_group *g, size_t n,
@@ -332,19 +315,19 @@ int tt_cli_fmt_summary(const struct tt_cli_group *g, size_t n,
             w = kl;
     }
     if (tot.calls == 0)
-        return appendf(out, "%stokentap:%s no LLM calls (trace %s)\n",
+        return tt_buf_appendf(out, "%stokentap:%s no LLM calls (trace %s)\n",
                        bold, off, trace_id);
 
     tt_cli_fmt_cost(cost, sizeof(cost), tot.cost, tot.calls, tot.unknown);
-    rc |= appendf(out, "%stokentap: %lld LLM call%s, %zu model%s, %s",
+    rc |= tt_buf_appendf(out, "%stokentap: %lld LLM call%s, %zu model%s, %s",
                   bold, (long long)tot.calls, PLURAL(tot.calls), n,
                   PLURAL(n), cost);
     if (tot.errors)
-        rc |= appendf(out, ", %s%lld error%s%s%s", red, (long long)tot.errors,
+        rc |= tt_buf_appendf(out, ", %s%lld error%s%s%s", red, (long long)tot.errors,
                       PLURAL(tot.errors), off, bold);
-    rc |= appendf(out, " (trace %s)%s\n", trace_id, off);
+    rc |= tt_buf_appendf(out, " (trace %s)%s\n", trace_id, off);
 
-    rc |= appendf(out, "%s  %-*s %6s %10s %10s %10s %12s%s\n", dim, w, "model",
+    rc |= tt_buf_appendf(out, "%s  %-*s %6s %10s %10s %10s %12s%s\n", dim, w, "model",
                   "calls", "input", "output", "cached", "cost", off);
     for (size_t i = 0; i <= n; i++) {
         const struct tt_cli_group *r = i < n ? &g[i] : &tot;
@@ -352,18 +335,18 @@ int tt_cli_fmt_summary(const struct tt_cli_group *g, size_t n,
         if (i == n && n < 2)
             break;
         tt_cli_fmt_cost(cost, sizeof(cost), r->cost, r->calls, r->unknown);
-        rc |= appendf(out, "%s  %-*.*s %6lld %10lld %10lld %10lld %12s%s\n",
+        rc |= tt_buf_appendf(out, "%s  %-*.*s %6lld %10lld %10lld %10lld %12s%s\n",
                       i == n ? bold : "", w, 40, r->key, (long long)r->calls,
                       (long long)r->input, (long long)r->output,
                       (long long)r->cache_read, cost, i == n ? off : "");
     }
     if (tot.unknown)
-        rc |= appendf(out, "  ? cost unknown for %lld call%s (model not in the "
+        rc |= tt_buf_appendf(out, "  ? cost unknown for %lld call%s (model not in the "
                       "price table, or no usage reported); totals exclude %s\n",
                       (long long)tot.unknown, PLURAL(tot.unknown),
                       tot.unknown == 1 ? "it" : "them");
     if (tot.errors)
-        rc |= appendf(out, "  %s%lld call%s failed%s: tokentap show %s\n", red,
+        rc |= tt_buf_appendf(out, "  %s%lld call%s failed%s: tokentap show %s\n", red,
                       (long long)tot.errors, PLURAL(tot.errors), off, trace_id);
     return rc ? TT_ERR_NOMEM : TT_OK;
 }
