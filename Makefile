@@ -32,7 +32,7 @@ CORE_SRC := $(filter-out preload/dlshim.c,$(wildcard preload/*.c preload/provide
 EXPORTER_SRC := $(filter-out exporter/tokentapd.c,$(wildcard exporter/*.c))
 TOOLS_SRC := $(filter-out tools/tokentap.c,$(wildcard tools/*.c))
 
-LIBS_BIN := -lsqlite3 -lmsgpackc -ljansson -lz -lbrotlidec -lzstd -lnghttp2 -lssl -lcrypto -lpthread -lm
+LIBS_BIN := -lcurl -lsqlite3 -lmsgpackc -ljansson -lz -lbrotlidec -lzstd -lnghttp2 -lssl -lcrypto -lpthread -lm
 
 BIN_CORE_OBJ := $(patsubst %.c,$(B)/bin-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/bin-obj/prices_gen.o
 
@@ -104,6 +104,15 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib
 	install -m 0755 $(B)/bin/tokentap $(B)/bin/tokentapd $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(B)/lib/libtokentap.so $(DESTDIR)$(PREFIX)/lib/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(PREFIX)/share/doc/tokentap
+	for u in tokentapd.service:user tokentapd@.service:system; do \
+	  sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/tokentap|g' \
+	    dist/$${u%%:*} > $(DESTDIR)$(PREFIX)/lib/systemd/$${u##*:}/$${u%%:*} && \
+	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/$${u##*:}/$${u%%:*} || exit 1; \
+	done
+	install -m 0644 docs/FLEET.md docs/OTLP.md dist/tokentap.conf.example \
+	    $(DESTDIR)$(PREFIX)/share/doc/tokentap/
 
 clean:
 	rm -rf $(B)

@@ -13,10 +13,17 @@
  * database, full disk...), TT_SINK_ERROR (nothing stored, will not get
  * better by retrying). Writing the same span twice must be harmless: spans
  * are idempotent by span_id. The daemon acknowledges a frame only after the
- * primary sink (sqlite) returned TT_SINK_OK; other sinks are best effort. */
+ * primary sink (sqlite) returned TT_SINK_OK; other sinks are best effort.
+ *
+ * Forwarding sinks (OTLP, ClickHouse: fwd.h) have a commit op: their write
+ * only stages the batch on disk, before the primary writes it, and commit
+ * settles it once the primary answered (queued for sending if the primary
+ * stored it, deleted if not). A daemon killed between the two therefore
+ * forwards a batch twice at worst, never zero times. */
 #ifndef TT_SINK_H
 #define TT_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "span.h"
@@ -30,6 +37,8 @@ enum tt_sink_rc {
 struct tt_sink_config {
     const char *db_path;      /* sqlite: the store (tt_store_default_path) */
     const char *jsonl_path;   /* jsonl: $TOKENTAP_JSONL */
+    bool no_sender;           /* forwarders: queue only (tokentapd --ingest-spool) */
+    void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
 /* Counters that travel with a batch (the primary sink makes them durable
@@ -38,7 +47,10 @@ struct tt_sink_config {
  * processes reported losing or sampling out (cumulative per process). */
 #define TT_SINK_COUNTER_NAMES(X) \
     X(frames) X(bad_frames) X(spans_rejected) X(spool_files) \
-    X(spool_frames_dropped) X(clients_refused) X(clients_dropped)
+    X(spool_frames_dropped) X(clients_refused) X(clients_dropped) \
+    X(otlp_sent) X(otlp_dropped) X(otlp_queue_dropped) X(otlp_retries) \
+    X(clickhouse_sent) X(clickhouse_dropped) X(clickhouse_queue_dropped) \
+    X(clickhouse_retries)
 struct tt_sink_deltas {
 #define TT_SINK_FIELD(n) uint64_t n;
     TT_SINK_COUNTER_NAMES(TT_SINK_FIELD)
@@ -63,6 +75,15 @@ struct tt_sink_ops {
      * process counters are cumulative). */
     int (*counts)(void *ctx, const struct tt_sink_deltas *d,
                   const struct tt_proc_count *pc, size_t npc);
+    /* Forwarders: settle what write() staged, once the primary sink
+     * answered for the same batch (ok: it stored it). */
+    void (*commit)(void *ctx, bool ok);
+    /* Forwarders: add their counters since the last call to *d. */
+    void (*take)(void *ctx, struct tt_sink_deltas *d);
+    /* Forwarders, at exit: send what is queued within the shutdown timeout,
+     * then stop sending (what is left stays queued on disk). take() still
+     * works after it; exit() follows. */
+    void (*stop)(void *ctx);
     /* Push buffered data down (called on idle ticks and before exit). */
     int (*flush)(void *ctx);
     /* Release ctx; NULL-safe. */
@@ -71,5 +92,19 @@ struct tt_sink_ops {
 
 extern const struct tt_sink_ops tt_sink_sqlite;
 extern const struct tt_sink_ops tt_sink_jsonl;
+extern const struct tt_sink_ops tt_sink_otlp;        /* OTEL_EXPORTER_OTLP_* */
+extern const struct tt_sink_ops tt_sink_clickhouse;  /* TOKENTAP_CLICKHOUSE_URL */
+
+/* Is the forwarding sink configured by the environment? (OTLP: an endpoint
+ * variable set, OTEL_TRACES_EXPORTER not "none", OTEL_SDK_DISABLED not
+ * true; ClickHouse: TOKENTAP_CLICKHOUSE_URL set.) */
+bool tt_sink_otlp_wanted(void);
+bool tt_sink_clickhouse_wanted(void);
+
+/* Queue spans that reached the store without tokentapd (the run span that
+ * `tokentap run` writes itself) for every forwarder the environment names:
+ * staged and committed in their queue directories, sent by the daemon's
+ * sender (which looks at the queue every 2 s and at exit). */
+void tt_sink_forward_direct(const struct tt_span *spans, size_t n);
 
 #endif

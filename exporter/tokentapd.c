@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "frame.h"
 #include "sink.h"
 #include "store.h"
@@ -128,7 +129,7 @@ struct ttd {
     pthread_cond_t cv;
     int wake[2];                /* writer -> poll(): a batch is committed */
 
-    struct ttd_sink sinks[2];   /* [0] is the primary: acks depend on it */
+    struct ttd_sink sinks[4];   /* [0] is the primary: acks depend on it */
     size_t nsinks;
 
     struct ttd_memo memo[TTD_SPOOL_MEMO];
@@ -158,6 +159,12 @@ static void ttd_log(const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     fprintf(stderr, "tokentapd: %s\n", line);
+}
+
+__attribute__((format(printf, 1, 2)))
+static void ttd_log_quiet(const char *fmt, ...)
+{
+    (void)fmt;
 }
 
 /* Count an event both for "hello" (since start) and for the store. */
@@ -311,8 +318,15 @@ static int sinks_write(struct ttd *d, const struct tt_span *b, size_t n,
     const struct tt_sink_ops *p = d->sinks[0].ops;
     int rc = TT_SINK_OK;
 
+    /* Forwarders stage the batch first (sink.h: at least once). */
+    for (size_t i = 1; n > 0 && i < d->nsinks; i++)
+        if (d->sinks[i].ops->commit)
+            (void)d->sinks[i].ops->write(d->sinks[i].ctx, b, n);
     if (n > 0)
         rc = p->write(d->sinks[0].ctx, b, n);
+    for (size_t i = 1; n > 0 && i < d->nsinks; i++)
+        if (d->sinks[i].ops->commit)
+            d->sinks[i].ops->commit(d->sinks[i].ctx, rc == TT_SINK_OK);
     if (rc != TT_SINK_OK) {
         ttd_log("sink %s: write of %zu spans failed (%s)", p->name, n,
                 rc == TT_SINK_RETRY ? "retry" : "error");
@@ -327,7 +341,8 @@ static int sinks_write(struct ttd *d, const struct tt_span *b, size_t n,
     if (n == 0)
         return rc;
     for (size_t i = 1; i < d->nsinks; i++)
-        if (d->sinks[i].ops->write(d->sinks[i].ctx, b, n) != TT_SINK_OK)
+        if (!d->sinks[i].ops->commit &&
+            d->sinks[i].ops->write(d->sinks[i].ctx, b, n) != TT_SINK_OK)
             ttd_log("sink %s: write of %zu spans failed", d->sinks[i].ops->name, n);
     return rc;
 }
@@ -547,6 +562,15 @@ static void ttd_flush_sinks(struct ttd *d)
     for (size_t i = 0; i < d->nsinks; i++)
         if (d->sinks[i].ops->flush)
             (void)d->sinks[i].ops->flush(d->sinks[i].ctx);
+}
+
+/* The forwarders' counters (sent, dropped...) into the next batch's deltas.
+ * Loop thread only (d->delta is its own). */
+static void ttd_take_counts(struct ttd *d)
+{
+    for (size_t i = 1; i < d->nsinks; i++)
+        if (d->sinks[i].ops->take)
+            d->sinks[i].ops->take(d->sinks[i].ctx, &d->delta);
 }
 
 /* ---- frames -------------------------------------------------------------- */
@@ -997,6 +1021,7 @@ static int ttd_open_sinks(struct ttd *d)
     struct tt_sink_config cfg = {
         .db_path = d->db_path,
         .jsonl_path = getenv("TOKENTAP_JSONL"),
+        .log = ttd_log,
     };
     const struct tt_sink_ops *want[] = { &tt_sink_sqlite, &tt_sink_jsonl };
 
@@ -1015,10 +1040,45 @@ static int ttd_open_sinks(struct ttd *d)
     return 0;
 }
 
+/* The forwarders start threads: after daemonize()'s fork. Without a
+ * sender (--ingest-spool), they only queue what they are given, for the
+ * daemon to send. A forwarder that cannot start is logged; the store and
+ * the other sinks go on. */
+static void ttd_open_forwarders(struct ttd *d, bool sender)
+{
+    struct tt_sink_config cfg = {
+        .db_path = d->db_path,
+        .no_sender = !sender,
+        .log = sender ? ttd_log : ttd_log_quiet,
+    };
+    const struct tt_sink_ops *fw[] = { &tt_sink_otlp, &tt_sink_clickhouse };
+    bool wanted[] = { tt_sink_otlp_wanted(), tt_sink_clickhouse_wanted() };
+
+    for (size_t i = 0; i < sizeof(fw) / sizeof(fw[0]); i++) {
+        void *ctx = NULL;
+        if (!wanted[i])
+            continue;
+        if (fw[i]->init(&ctx, &cfg) != TT_SINK_OK) {
+            ttd_log("sink %s: cannot start: spans are stored locally but NOT forwarded",
+                    fw[i]->name);
+            continue;
+        }
+        d->sinks[d->nsinks++] = (struct ttd_sink){ fw[i], ctx };
+    }
+}
+
 static void ttd_close_sinks(struct ttd *d)
 {
     writer_stop(d);
     ttd_flush_sinks(d);
+    for (size_t i = 1; i < d->nsinks; i++)
+        if (d->sinks[i].ops->stop)
+            d->sinks[i].ops->stop(d->sinks[i].ctx);
+    /* The forwarders' last counters, made durable by the primary. */
+    ttd_take_counts(d);
+    if (d->nsinks > 0 && d->sinks[0].ops->counts && !deltas_zero(&d->delta) &&
+        d->sinks[0].ops->counts(d->sinks[0].ctx, &d->delta, NULL, 0) == TT_SINK_OK)
+        memset(&d->delta, 0, sizeof(d->delta));
     for (size_t i = 0; i < d->nsinks; i++)
         d->sinks[i].ops->exit(d->sinks[i].ctx);
     d->nsinks = 0;
@@ -1259,6 +1319,7 @@ static void ttd_loop(struct ttd *d)
         if (mono_ms() >= next_spool) {
             ttd_spool(d);
             ttd_flush_sinks(d);
+            ttd_take_counts(d);
             next_spool = mono_ms() + TTD_SPOOL_PERIOD_MS;
         }
         ttd_reap(d);
@@ -1286,6 +1347,7 @@ int main(int argc, char **argv)
     d.wake[0] = d.wake[1] = -1;
     pthread_mutex_init(&d.mu, NULL);
     pthread_cond_init(&d.cv, NULL);
+    tt_config_load("tokentapd", TT_CONFIG_DAEMON);
     if (parse_args(&d, argc, argv, &foreground, &ingest_only) != 0)
         return 2;
     if (ingest_only) {
@@ -1293,6 +1355,7 @@ int main(int argc, char **argv)
          * spooled while no daemon listened become visible without one. */
         if (ttd_open_sinks(&d) != 0)
             return 1;
+        ttd_open_forwarders(&d, false);
         ttd_spool(&d);
         rc = ttd_drain(&d) == TT_OK ? 0 : 1;
         ttd_close_sinks(&d);
@@ -1342,6 +1405,7 @@ int main(int argc, char **argv)
     }
     if (d.pidfile && write_pidfile(d.pidfile) != 0)
         ttd_log("%s: %s", d.pidfile, strerror(errno));
+    ttd_open_forwarders(&d, true);
     ttd_log("listening on %s, store %s, spool %s", d.sock_path, d.db_path, d.spool_dir);
 
     ttd_spool(&d);

@@ -107,14 +107,70 @@ struct tt_cli_group {
     int64_t errors;
 };
 
-/* Aggregate LLM spans by "model" (COALESCE(response_model, request_model)),
- * "provider" or "process" (exe + pid), optionally for one trace
- * (trace_id non-NULL) and a start_time window [from, to] (from == 0: no
- * window). Groups come most expensive first; *out is malloc'd (free()),
+/* Aggregate LLM spans by a `cost --by` key (tt_cli_group_expr), optionally
+ * for one trace (trace_id non-NULL) and a start_time window [from, to]
+ * (from == 0: no window). Groups come most expensive first; *out is malloc'd (free()),
  * possibly NULL when *n == 0. TT_ERR_PARSE for an unknown `by`. */
 int tt_cli_query_groups(struct sqlite3 *db, const char *by,
                         const char *trace_id, int64_t from, int64_t to,
                         struct tt_cli_group **out, size_t *n) TT_WUR;
+
+/* A model whose calls' cost is unknown: the footnote of `tokentap cost` and
+ * its JSON "unknown_cost" list. */
+struct tt_cli_unknown {
+    char model[256];
+    int64_t calls;
+    int64_t no_usage;      /* of them, calls without usage */
+};
+
+/* What `tokentap cost` reports, whichever store it came from (SQLite:
+ * cli_query.c, ClickHouse: cli_clickhouse.c). Borrowed pointers. */
+struct tt_cli_cost {
+    const char *by;                   /* the --by key, also the key column's name */
+    const char *trace_id;             /* --trace, resolved; NULL: all traces */
+    int64_t since;                    /* --since in epoch ns; 0: none */
+    const struct tt_cli_group *g;     /* most expensive first */
+    size_t n;
+    const struct tt_cli_unknown *unk; /* most calls first */
+    size_t nunk;
+};
+
+/* Print the report on stdout as format "table", "csv" or "json" (checked
+ * by the caller). Returns an exit status (1 when out of memory). */
+int tt_cli_cost_print(const struct tt_cli_cost *c, const char *format);
+
+/* One line of `tokentap ls`: a trace. Borrowed strings, NULL when absent. */
+struct tt_cli_ls_row {
+    const char *trace_id;
+    int64_t start;              /* the run's start, else its first span's (ns) */
+    const char *command;        /* the run's command line (tokentap run) */
+    const char *exe;            /* else the executable of its first span */
+    int64_t calls, input, output, tokens;   /* LLM calls and their tokens */
+    double cost;                /* known cost */
+    int64_t unknown;            /* calls of unknown cost */
+    int64_t errors;             /* failed spans, the run's included */
+    bool has_exit;
+    int64_t exit_code;          /* when has_exit; < 0 is not shown */
+    const char *session;
+};
+
+/* The output of `tokentap ls` under way: tt_cli_ls_begin prints the table
+ * header; tt_cli_ls_add prints a row (table) or keeps it (json), and past
+ * `limit` rows (0: none) only sets `more`, for the caller to stop;
+ * tt_cli_ls_end prints the JSON array or the table's footnote and frees.
+ * Feed it one row more than the limit to have the "older traces" note. */
+struct json_t;
+struct tt_cli_ls_out {
+    bool json;
+    long limit;
+    long rows;
+    bool more;
+    struct json_t *arr;
+};
+int tt_cli_ls_begin(struct tt_cli_ls_out *o, bool json, long limit) TT_WUR;
+int tt_cli_ls_add(struct tt_cli_ls_out *o, const struct tt_cli_ls_row *r) TT_WUR;
+/* Returns an exit status. Frees o (also after an error: call it anyway). */
+int tt_cli_ls_end(struct tt_cli_ls_out *o, bool ok);
 
 /* The cost cell: "$0.001234", "?" (all unknown) or "$0.001234+?". */
 void tt_cli_fmt_cost(char *buf, size_t n, double cost, int64_t calls,
@@ -161,10 +217,34 @@ int tt_cli_parse_since(const char *s, int64_t now_ns, int64_t *out) TT_WUR;
 int tt_cli_parse_range(const char *s, int64_t *min, int64_t *max) TT_WUR;
 
 /* The SQL expression a `cost --by` key groups spans on: model, provider,
- * process, session, day (local date of start_time) or tag:KEY (KEY: letters,
- * digits, '_', '-', '.', up to 64; it is embedded only after that check).
- * TT_ERR_PARSE for anything else, TT_ERR_NOMEM if buf is too small. */
+ * process, session, day (local date of start_time), hostname or tag:KEY
+ * (KEY: letters, digits, '_', '-', '.', up to 64; it is embedded only after
+ * that check), in the store's SQL dialect. TT_ERR_PARSE for anything else,
+ * TT_ERR_NOMEM if buf is too small.
+ *  - SQLite: a store holds one host's spans, so hostname is this host's
+ *    name (gethostname), as a quoted literal.
+ *  - ClickHouse: hostname is the host_name column (the writing daemon's
+ *    host). ClickHouse cannot know the client's time zone, so day is the
+ *    15-minute bucket of start_time (intDiv(start_time, 900 s)), turned into
+ *    the local date and merged by tt_cli_groups_finish: every zone's
+ *    midnight falls on a 15-minute boundary, so no bucket spans two dates. */
+enum tt_cli_dialect { TT_CLI_SQLITE, TT_CLI_CLICKHOUSE };
+int tt_cli_group_expr_in(enum tt_cli_dialect d, const char *by, char *buf,
+                         size_t n) TT_WUR;
+/* tt_cli_group_expr_in(TT_CLI_SQLITE, ...) */
 int tt_cli_group_expr(const char *by, char *buf, size_t n) TT_WUR;
+
+/* The ClickHouse day bucket (a key of tt_cli_group_expr_in(CLICKHOUSE,
+ * "day")) as the local date "YYYY-MM-DD". TT_ERR_PARSE when it is not a
+ * number. */
+int tt_cli_day_of_bucket(const char *bucket, char *buf, size_t n) TT_WUR;
+
+/* Put groups the way `tokentap cost` lists them, as the SQLite query
+ * orders them: for by == "day" from ClickHouse (ch) the bucket keys become
+ * dates first and groups of one date are merged (*n shrinks); then most
+ * expensive first, more calls first, then by key (bytewise). */
+int tt_cli_groups_finish(const char *by, bool ch, struct tt_cli_group *g,
+                         size_t *n) TT_WUR;
 
 /* TOKENTAP_TAGS for the child: `existing` ("k=v,k2=v2", may be NULL) with
  * each of add[i] ("k=v") set, replacing an earlier value of the same key.
@@ -208,6 +288,49 @@ struct tt_cli_assert_facts {
 int tt_cli_assert_eval(const struct tt_cli_assert_rules *r,
                        const struct tt_cli_assert_facts *f, struct tt_buf *out,
                        int *violations) TT_WUR;
+
+/* --- stores: a SQLite file or ClickHouse (cli_clickhouse.c) --------------- */
+
+/* The store `ls` and `cost` read: --store (a path or a clickhouse:// URL),
+ * else --db (a path), else $TOKENTAP_STORE (either), else the SQLite
+ * default (tt_cli_db_path: $TOKENTAP_DB, ~/.tokentap/traces.db). Sets
+ * *ch_url for a ClickHouse store, else *db_opt (NULL: the default) for
+ * tt_cli_open_store_ro. TT_ERR_PARSE when --store and --db are both given. */
+int tt_cli_store_pick(const char *store_opt, const char *db_opt,
+                      const char *env_store, const char **db_out,
+                      const char **ch_url) TT_WUR;
+
+/* url with its password (if any) replaced by "***", for messages. */
+void tt_cli_url_redact(const char *url, char *buf, size_t n);
+
+/* Split the next row of a ClickHouse TabSeparated body buf[*pos, len) in
+ * place: each field is unescaped and NUL-terminated where its separator
+ * was, f[i] points at it; a field "\N" (NULL) gives f[i] = NULL. *pos
+ * moves past the row. *got is the number of fields, 0 at the end of the
+ * body. TT_ERR_PARSE when the row has not exactly nf fields or holds an
+ * unknown escape; TT_ERR_INCOMPLETE when the last row has no '\n' (a body
+ * cut short). On an error *pos stays, the row's bytes are undefined. */
+int tt_cli_tsv_row(char *buf, size_t len, size_t *pos, char **f, size_t nf,
+                   size_t *got) TT_WUR;
+
+/* The fields of one row of the ClickHouse queries (the column order is
+ * in cli_clickhouse.c) as a group / an ls row. TT_ERR_PARSE on a field
+ * that is not the number it should be. r's strings point into f. */
+#define TT_CLI_CH_GROUP_COLS 10
+#define TT_CLI_CH_LS_COLS 14
+int tt_cli_ch_group_from_row(char *const *f, struct tt_cli_group *g) TT_WUR;
+int tt_cli_ch_ls_from_row(char *const *f, struct tt_cli_ls_row *r) TT_WUR;
+
+/* `cost` and `ls` on a ClickHouse store (the options already checked).
+ * Return exit statuses. */
+int tt_cli_ch_cost(const char *url, const char *by, const char *trace_opt,
+                   int64_t since, const char *format);
+int tt_cli_ch_ls(const char *url, bool json, long limit, int64_t since);
+
+/* Explain a tt_cli_resolve_trace result on stderr; returns the exit
+ * status (0 for TT_OK). Store errors (other codes) are the caller's. */
+int tt_cli_resolve_explain(const char *cmd, const char *id, int rc,
+                           char (*alt)[33], size_t nfound);
 
 /* Colour on stream fd: a terminal, NO_COLOR unset or empty, TERM not dumb. */
 bool tt_cli_colour(int fd);

@@ -8,6 +8,11 @@
  * ignore LD_PRELOAD (setuid/setgid, file capabilities). Scripts are judged
  * by their interpreter. */
 #include "cli.h"
+#include "sink.h"
+#include "http.h"
+#include "fwd.h"
+#include "config.h"
+#include "clickhouse.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -489,6 +494,73 @@ static void check_self(struct report *r, const char *dbopt)
             (unsigned long long)h.lost_total);
 }
 
+/* The forwarders the daemon would start, probed from here: an empty OTLP
+ * request (a receiver answers 200 to it), a ClickHouse SELECT; and what
+ * waits in their queues. */
+static void check_forward(struct report *r)
+{
+    static const char *const names[2] = { "otlp", "clickhouse" };
+    bool want[2];
+    char dir[PATH_MAX], err[512];
+
+    /* What tokentapd reads: its config scope (nothing is run from here). */
+    tt_config_load("tokentap doctor", TT_CONFIG_DAEMON);
+    want[0] = tt_sink_otlp_wanted();
+    want[1] = tt_sink_clickhouse_wanted();
+    if (!want[0] && !want[1])
+        say(r, 0, "forwarding off (no OTEL_EXPORTER_OTLP_ENDPOINT, no "
+            "TOKENTAP_CLICKHOUSE_URL): spans stay in the local store");
+    if (want[0]) {
+        const char *tr = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+        const char *base = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+        char url[2048];
+        if (tr && *tr)
+            snprintf(url, sizeof(url), "%s", tr);
+        else
+            snprintf(url, sizeof(url), "%s%sv1/traces", base,
+                     base[strlen(base) - 1] == '/' ? "" : "/");
+        static const char *const hdr[] = { "Content-Type: application/json", NULL };
+        struct tt_http_req q = { .url = url, .headers = hdr, .body = "{}", .body_len = 2,
+                                 .timeout_ms = 5000 };
+        struct tt_http_resp resp;
+        int rc = tt_http_do(&q, &resp);
+        if (rc == TT_OK && resp.status >= 200 && resp.status < 300)
+            say(r, 0, "OTLP endpoint %s answers (HTTP %ld)", url, resp.status);
+        else if (rc == TT_OK)
+            say(r, 2, "OTLP endpoint %s answers HTTP %ld to an empty export: check the "
+                "URL (…/v1/traces) and OTEL_EXPORTER_OTLP_HEADERS", url, resp.status);
+        else
+            say(r, 1, "OTLP endpoint %s unreachable (%s): spans wait in the queue",
+                url, resp.error);
+        tt_http_resp_free(&resp);
+    }
+    if (want[1]) {
+        struct tt_ch ch;
+        char *out = NULL;
+        if (tt_ch_parse_url(getenv("TOKENTAP_CLICKHOUSE_URL"), &ch, err, sizeof(err)) != TT_OK) {
+            say(r, 2, "TOKENTAP_CLICKHOUSE_URL: %s", err);
+        } else {
+            char sql[400];
+            snprintf(sql, sizeof(sql), "EXISTS TABLE %s.%s", ch.db, ch.table);
+            if (tt_ch_query(&ch, sql, &out, err, sizeof(err)) != TT_OK)
+                say(r, 1, "ClickHouse unreachable or refusing (%s): spans wait in the queue", err);
+            else
+                say(r, 0, "ClickHouse %s answers; table %s.%s %s", ch.base, ch.db, ch.table,
+                    out && out[0] == '1' ? "exists" : "will be created by tokentapd");
+            free(out);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t files, recs, bytes;
+        if (tt_fwd_default_dir(names[i], dir, sizeof(dir)) != TT_OK)
+            continue;
+        tt_fwd_queue_size(dir, &files, &recs, &bytes);
+        if (recs)
+            say(r, 1, "%llu span(s) waiting to be forwarded to %s (%s)",
+                (unsigned long long)recs, names[i], dir);
+    }
+}
+
 int tt_cli_doctor_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -516,6 +588,7 @@ int tt_cli_doctor_main(int argc, char **argv)
     }
     printf("tokentap\n");
     check_self(&r, dbopt);
+    check_forward(&r);
     int self_problems = r.problems;
     if (optind < argc) {
         printf("%s\n", argv[optind]);

@@ -95,29 +95,68 @@ int tt_cli_parse_range(const char *s, int64_t *min, int64_t *max)
     return TT_OK;
 }
 
-/* What `--by` groups on: a SQL expression per name. */
+/* What `--by` groups on: a SQL expression per name and dialect. Absent
+ * values are NULL in SQLite and '' / 0 in ClickHouse. hostname in SQLite
+ * (NULL here) is this host's name, quoted by group_expr. */
 static const struct {
     const char *by;
-    const char *expr;
+    const char *sqlite;
+    const char *clickhouse;
 } group_keys[] = {
-    { "model", "COALESCE(response_model, request_model, '(unknown model)')" },
-    { "provider", "COALESCE(provider, '(unknown provider)')" },
-    { "process", "COALESCE(exe, '?') || ' (pid ' || COALESCE(pid, '?') || ')'" },
-    { "session", "COALESCE(NULLIF(session_id, ''), '(no session)')" },
-    { "day", "strftime('%Y-%m-%d', start_time / 1000000000, 'unixepoch', 'localtime')" },
+    { "model", "COALESCE(response_model, request_model, '(unknown model)')",
+      "multiIf(response_model != '', response_model, request_model != '', "
+      "request_model, '(unknown model)')" },
+    { "provider", "COALESCE(provider, '(unknown provider)')",
+      "if(provider != '', provider, '(unknown provider)')" },
+    { "process", "COALESCE(exe, '?') || ' (pid ' || COALESCE(pid, '?') || ')'",
+      "concat(if(exe != '', exe, '?'), ' (pid ', if(pid != 0, toString(pid), '?'), ')')" },
+    { "session", "COALESCE(NULLIF(session_id, ''), '(no session)')",
+      "if(session_id != '', session_id, '(no session)')" },
+    { "day", "strftime('%Y-%m-%d', start_time / 1000000000, 'unixepoch', 'localtime')",
+      "toString(intDiv(start_time, 900000000000))" },
+    { "hostname", NULL, "if(host_name != '', host_name, '(unknown host)')" },
 };
 
-int tt_cli_group_expr(const char *by, char *buf, size_t n)
+/* A SQL string literal of s: quotes doubled. */
+static int sql_literal(const char *s, char *buf, size_t n)
+{
+    size_t o = 0;
+
+    if (n < 3)
+        return TT_ERR_NOMEM;
+    buf[o++] = '\'';
+    for (; *s; s++) {
+        if (o + (*s == '\'' ? 2 : 1) + 2 > n)
+            return TT_ERR_NOMEM;
+        if (*s == '\'')
+            buf[o++] = '\'';
+        buf[o++] = *s;
+    }
+    buf[o++] = '\'';
+    buf[o] = '\0';
+    return TT_OK;
+}
+
+int tt_cli_group_expr_in(enum tt_cli_dialect d, const char *by, char *buf, size_t n)
 {
     int w;
 
     if (!by)
         return TT_ERR_PARSE;
-    for (size_t i = 0; i < sizeof(group_keys) / sizeof(group_keys[0]); i++)
-        if (strcmp(by, group_keys[i].by) == 0) {
-            w = snprintf(buf, n, "%s", group_keys[i].expr);
-            return w < 0 || (size_t)w >= n ? TT_ERR_NOMEM : TT_OK;
+    for (size_t i = 0; i < sizeof(group_keys) / sizeof(group_keys[0]); i++) {
+        if (strcmp(by, group_keys[i].by) != 0)
+            continue;
+        const char *e = d == TT_CLI_SQLITE ? group_keys[i].sqlite : group_keys[i].clickhouse;
+        if (!e) {
+            char host[256];
+            if (gethostname(host, sizeof(host)) != 0)
+                snprintf(host, sizeof(host), "(unknown host)");
+            host[sizeof(host) - 1] = '\0';
+            return sql_literal(host, buf, n);
         }
+        w = snprintf(buf, n, "%s", e);
+        return w < 0 || (size_t)w >= n ? TT_ERR_NOMEM : TT_OK;
+    }
     if (strncmp(by, "tag:", 4) != 0)
         return TT_ERR_PARSE;
     const char *key = by + 4;
@@ -131,11 +170,94 @@ int tt_cli_group_expr(const char *by, char *buf, size_t n)
               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
             return TT_ERR_PARSE;
     }
-    w = snprintf(buf, n,
-                 "COALESCE(CASE WHEN json_valid(tags) THEN "
-                 "CAST(json_extract(tags, '$.\"%s\"') AS TEXT) END, '(no %s)')",
-                 key, key);
+    if (d == TT_CLI_SQLITE)
+        w = snprintf(buf, n,
+                     "COALESCE(CASE WHEN json_valid(tags) THEN "
+                     "CAST(json_extract(tags, '$.\"%s\"') AS TEXT) END, '(no %s)')",
+                     key, key);
+    else
+        /* visitParam*: tags is the compact, flat JSON object of strings
+         * the span carries, which is what these functions read. */
+        w = snprintf(buf, n,
+                     "if(visitParamHas(tags, '%s'), visitParamExtractString(tags, '%s'), "
+                     "'(no %s)')", key, key, key);
     return w < 0 || (size_t)w >= n ? TT_ERR_NOMEM : TT_OK;
+}
+
+int tt_cli_group_expr(const char *by, char *buf, size_t n)
+{
+    return tt_cli_group_expr_in(TT_CLI_SQLITE, by, buf, n);
+}
+
+int tt_cli_day_of_bucket(const char *bucket, char *buf, size_t n)
+{
+    char *end;
+    struct tm tm;
+
+    errno = 0;
+    long long b = bucket ? strtoll(bucket, &end, 10) : 0;
+    if (!bucket || errno || end == bucket || *end || b < 0 ||
+        b > INT64_MAX / 900)
+        return TT_ERR_PARSE;
+    time_t t = (time_t)(b * 900);
+    if (!localtime_r(&t, &tm) || strftime(buf, n, "%Y-%m-%d", &tm) == 0)
+        return TT_ERR_NOMEM;
+    return TT_OK;
+}
+
+/* The order of SQLite's "ORDER BY cost DESC, calls DESC, key". */
+static int group_cmp(const void *a, const void *b)
+{
+    const struct tt_cli_group *x = a, *y = b;
+
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    if (x->calls != y->calls)
+        return x->calls > y->calls ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tt_cli_group *)a)->key,
+                  ((const struct tt_cli_group *)b)->key);
+}
+
+int tt_cli_groups_finish(const char *by, bool ch, struct tt_cli_group *g, size_t *n)
+{
+    if (*n == 0)
+        return TT_OK;
+    if (ch && strcmp(by, "day") == 0) {
+        size_t o = 0;
+        for (size_t i = 0; i < *n; i++) {
+            char day[sizeof(g[i].key)];
+            int rc = tt_cli_day_of_bucket(g[i].key, day, sizeof(day));
+            if (rc != TT_OK)
+                return rc;
+            memcpy(g[i].key, day, sizeof(day));
+        }
+        qsort(g, *n, sizeof(*g), key_cmp);
+        for (size_t i = 1; i < *n; i++) {
+            struct tt_cli_group *d = &g[o];
+            if (strcmp(g[i].key, d->key) != 0) {
+                if (++o != i)
+                    g[o] = g[i];
+                continue;
+            }
+            d->calls += g[i].calls;
+            d->input += g[i].input;
+            d->output += g[i].output;
+            d->cache_read += g[i].cache_read;
+            d->cache_write += g[i].cache_write;
+            d->reasoning += g[i].reasoning;
+            d->cost += g[i].cost;
+            d->unknown += g[i].unknown;
+            d->errors += g[i].errors;
+        }
+        *n = o + 1;
+    }
+    qsort(g, *n, sizeof(*g), group_cmp);
+    return TT_OK;
 }
 
 bool tt_cli_tag_valid(const char *kv)

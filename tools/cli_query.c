@@ -2,7 +2,10 @@
  *
  * They open the store read-only and never wait for the daemon: what is
  * committed is what they report. A store that does not exist yet is not
- * an error for the listing commands (nothing was traced yet). */
+ * an error for the listing commands (nothing was traced yet). ls and cost
+ * also read a ClickHouse store (--store clickhouse://...): cli_clickhouse.c
+ * queries it, and the printers here (tt_cli_cost_print, tt_cli_ls_*)
+ * print both. */
 #include "cli.h"
 
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clickhouse.h"
 #include "spanjson.h"
 #include "store.h"
 #include "wire.h"
@@ -78,14 +82,9 @@ static int sql_error(const char *cmd, sqlite3 *db)
     return TT_CLI_EXIT_ERR;
 }
 
-/* Resolve a user-typed id to a trace id, explaining failures. Returns an
- * exit status. */
-static int resolve(const char *cmd, sqlite3 *db, const char *id, char *trace)
+int tt_cli_resolve_explain(const char *cmd, const char *id, int rc,
+                           char (*alt)[33], size_t nfound)
 {
-    char alt[5][33];
-    size_t nfound = 0;
-    int rc = tt_cli_resolve_trace(db, id, trace, alt, 5, &nfound);
-
     switch (rc) {
     case TT_OK:
         return TT_CLI_EXIT_OK;
@@ -106,8 +105,21 @@ static int resolve(const char *cmd, sqlite3 *db, const char *id, char *trace)
             fprintf(stderr, "  ...\n");
         return TT_CLI_EXIT_ERR;
     default:
-        return sql_error(cmd, db);
+        return TT_CLI_EXIT_ERR;
     }
+}
+
+/* Resolve a user-typed id to a trace id, explaining failures. Returns an
+ * exit status. */
+static int resolve(const char *cmd, sqlite3 *db, const char *id, char *trace)
+{
+    char alt[5][33];
+    size_t nfound = 0;
+    int rc = tt_cli_resolve_trace(db, id, trace, alt, 5, &nfound);
+
+    if (rc != TT_OK && rc != TT_ERR_PARSE && rc != TT_ERR && rc != TT_ERR_AGAIN)
+        return sql_error(cmd, db);
+    return tt_cli_resolve_explain(cmd, id, rc, alt, nfound);
 }
 
 /* The helpers above, for the subcommands in other modules (cli_report.c). */
@@ -320,29 +332,133 @@ static const char ls_sql[] =
     " WHERE ?2 = 0 OR COALESCE(r.start_time, a.st, 0) >= ?2"
     " ORDER BY st DESC, ids.trace_id LIMIT ?1";
 
+int tt_cli_ls_begin(struct tt_cli_ls_out *o, bool json, long limit)
+{
+    memset(o, 0, sizeof(*o));
+    o->json = json;
+    o->limit = limit;
+    if (json)
+        return (o->arr = json_array()) ? TT_OK : TT_ERR_NOMEM;
+    printf("%-12s  %-19s %6s %10s %10s %12s %4s %4s  %-12s %s\n", "TRACE",
+           "STARTED", "CALLS", "INPUT", "OUTPUT", "COST", "ERR", "EXIT",
+           "SESSION", "COMMAND");
+    return TT_OK;
+}
+
+int tt_cli_ls_add(struct tt_cli_ls_out *o, const struct tt_cli_ls_row *r)
+{
+    const char *tid = r->trace_id ? r->trace_id : "";
+    const char *what = r->command ? r->command : r->exe ? r->exe : "?";
+    bool exit_shown = r->has_exit && r->exit_code >= 0;
+    char when[40], costs[48], sid[13];
+
+    if (o->limit && o->rows == o->limit) {
+        o->more = true;
+        return TT_OK;
+    }
+    o->rows++;
+    tt_cli_fmt_time(when, sizeof(when), r->start, o->json);
+    tt_cli_fmt_cost(costs, sizeof(costs), r->cost, r->calls, r->unknown);
+    if (!o->json) {
+        char ex[24] = "";
+        if (exit_shown)
+            snprintf(ex, sizeof(ex), "%lld", (long long)r->exit_code);
+        printf("%-12.12s  %-19s %6lld %10lld %10lld %12s %4lld %4s  %-12.12s %s\n",
+               r->trace_id ? r->trace_id : "?", when, (long long)r->calls,
+               (long long)r->input, (long long)r->output, r->calls ? costs : "-",
+               (long long)r->errors, ex, r->session ? r->session : "-", what);
+        return TT_OK;
+    }
+    snprintf(sid, sizeof(sid), "%.12s", tid);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:I, s:f, s:I, s:I, s:o}",
+                          "trace_id", tid, "short_id", sid,
+                          "start_time", (json_int_t)r->start, "start", when,
+                          "command", r->command ? r->command : r->exe,
+                          "calls", (json_int_t)r->calls,
+                          "input_tokens", (json_int_t)r->input,
+                          "output_tokens", (json_int_t)r->output,
+                          "cost_usd", r->cost,
+                          "cost_unknown_calls", (json_int_t)r->unknown,
+                          "errors", (json_int_t)r->errors,
+                          "exit_code", exit_shown ? json_integer(r->exit_code)
+                                                  : json_null());
+    if (j) {
+        json_object_set_new(j, "session_id",
+                            r->session ? json_string(r->session) : json_null());
+        json_object_set_new(j, "tokens", json_integer(r->tokens));
+    }
+    return j && json_array_append_new(o->arr, j) == 0 ? TT_OK : TT_ERR_NOMEM;
+}
+
+int tt_cli_ls_end(struct tt_cli_ls_out *o, bool ok)
+{
+    if (ok) {
+        if (o->json)
+            print_json(o->arr, JSON_INDENT(2));
+        else if (o->rows == 0)
+            printf("(no traces yet: tokentap run -- CMD)\n");
+        else if (o->more)
+            fprintf(stderr, "(older traces not shown; use --limit 0 for all)\n");
+    }
+    json_decref(o->arr);
+    o->arr = NULL;
+    return ok ? TT_CLI_EXIT_OK : TT_CLI_EXIT_ERR;
+}
+
+int tt_cli_store_pick(const char *store_opt, const char *db_opt,
+                      const char *env_store, const char **db_out,
+                      const char **ch_url)
+{
+    const char *s = store_opt ? store_opt : db_opt ? db_opt : env_store;
+
+    *db_out = NULL;
+    *ch_url = NULL;
+    if (store_opt && db_opt)
+        return TT_ERR_PARSE;
+    if (s && !*s)
+        s = NULL;     /* TOKENTAP_STORE= : unset */
+    if (s && tt_ch_is_url(s))
+        *ch_url = s;
+    else
+        *db_out = s;
+    return TT_OK;
+}
+
+/* --store and --db together, in ls and cost. */
+static int pick_store(const char *cmd, const char *store_opt, const char *dbopt,
+                      const char **db_out, const char **ch_url)
+{
+    if (tt_cli_store_pick(store_opt, dbopt, getenv("TOKENTAP_STORE"), db_out,
+                          ch_url) == TT_OK)
+        return TT_CLI_EXIT_OK;
+    fprintf(stderr, "tokentap %s: --store and --db both name the store; give one\n",
+            cmd);
+    return TT_CLI_EXIT_USAGE;
+}
+
 int tt_cli_ls_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' },
+        { "store", required_argument, NULL, 'S' },
         { "json", no_argument, NULL, 'j' },
         { "limit", required_argument, NULL, 'n' },
         { "since", required_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    const char *dbopt = NULL;
+    const char *dbopt = NULL, *store_opt = NULL, *ch_url = NULL;
     bool json = false;
     long limit = 50;
     int64_t since = 0;
     struct tt_store *st = NULL;
     sqlite3_stmt *q = NULL;
-    json_t *arr = NULL;
-    int c, ret, rc;
-    long rows = 0;
+    struct tt_cli_ls_out out;
+    int c, ret, rc = SQLITE_DONE;
 
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":d:jn:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:S:jn:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (tt_cli_parse_since(optarg, tt_now_ns(), &since) != TT_OK) {
@@ -352,6 +468,7 @@ int tt_cli_ls_main(int argc, char **argv)
             }
             break;
         case 'd': dbopt = optarg; break;
+        case 'S': store_opt = optarg; break;
         case 'j': json = true; break;
         case 'n': {
             char *end;
@@ -373,6 +490,10 @@ int tt_cli_ls_main(int argc, char **argv)
                 "(details of one trace: tokentap show ID)\n", argv[optind]);
         return TT_CLI_EXIT_USAGE;
     }
+    if ((ret = pick_store("ls", store_opt, dbopt, &dbopt, &ch_url)) != TT_CLI_EXIT_OK)
+        return ret;
+    if (ch_url)
+        return tt_cli_ch_ls(ch_url, json, limit, since);
     ret = open_store("ls", dbopt, true, &st);
     if (!st) {
         if (json && ret == TT_CLI_EXIT_OK)
@@ -387,83 +508,39 @@ int tt_cli_ls_main(int argc, char **argv)
     /* One row more than asked, to say that there are more. */
     sqlite3_bind_int64(q, 1, limit ? limit + 1 : -1);
     sqlite3_bind_int64(q, 2, since);
-    if (json && !(arr = json_array())) {
-        ret = TT_CLI_EXIT_ERR;
+    if (tt_cli_ls_begin(&out, json, limit) != TT_OK) {
+        ret = tt_cli_ls_end(&out, false);
         goto out_query;
     }
-    if (!json)
-        printf("%-12s  %-19s %6s %10s %10s %12s %4s %4s  %-12s %s\n", "TRACE",
-               "STARTED", "CALLS", "INPUT", "OUTPUT", "COST", "ERR", "EXIT",
-               "SESSION", "COMMAND");
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (limit && rows == limit) {
-            rows++;
-            break;
-        }
-        rows++;
-        const char *tid = (const char *)sqlite3_column_text(q, 0);
-        int64_t start = sqlite3_column_int64(q, 1);
-        const char *cmdline = (const char *)sqlite3_column_text(q, 2);
-        const char *exe = (const char *)sqlite3_column_text(q, 3);
-        int64_t calls = sqlite3_column_int64(q, 4);
-        int64_t inp = sqlite3_column_int64(q, 5), outp = sqlite3_column_int64(q, 6);
-        double cost = sqlite3_column_double(q, 7);
-        int64_t unk = sqlite3_column_int64(q, 8), errs = sqlite3_column_int64(q, 9);
-        bool has_exit = sqlite3_column_type(q, 10) != SQLITE_NULL;
-        int64_t exit_code = sqlite3_column_int64(q, 10);
-        const char *what = cmdline ? cmdline : exe ? exe : "?";
-        const char *sess = (const char *)sqlite3_column_text(q, 12);
-        int64_t toks = sqlite3_column_int64(q, 13);
-        char when[40], costs[48];
-
-        tt_cli_fmt_time(when, sizeof(when), start, json);
-        tt_cli_fmt_cost(costs, sizeof(costs), cost, calls, unk);
-        if (!json) {
-            char ex[24] = "";
-            if (has_exit && exit_code >= 0)
-                snprintf(ex, sizeof(ex), "%lld", (long long)exit_code);
-            printf("%-12.12s  %-19s %6lld %10lld %10lld %12s %4lld %4s  %-12.12s %s\n",
-                   tid ? tid : "?", when, (long long)calls, (long long)inp,
-                   (long long)outp, calls ? costs : "-", (long long)errs, ex,
-                   sess ? sess : "-", what);
-            continue;
-        }
-        char sid[13];
-        snprintf(sid, sizeof(sid), "%.12s", tid ? tid : "");
-        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:I, s:f, s:I, s:I, s:o}",
-                              "trace_id", tid ? tid : "", "short_id", sid,
-                              "start_time", (json_int_t)start, "start", when,
-                              "command", cmdline ? cmdline : exe,
-                              "calls", (json_int_t)calls,
-                              "input_tokens", (json_int_t)inp,
-                              "output_tokens", (json_int_t)outp,
-                              "cost_usd", cost,
-                              "cost_unknown_calls", (json_int_t)unk,
-                              "errors", (json_int_t)errs,
-                              "exit_code", has_exit && exit_code >= 0
-                                               ? json_integer(exit_code) : json_null());
-        if (o) {
-            json_object_set_new(o, "session_id", sess ? json_string(sess) : json_null());
-            json_object_set_new(o, "tokens", json_integer(toks));
-        }
-        if (!o || json_array_append_new(arr, o) != 0) {
-            ret = TT_CLI_EXIT_ERR;
+    while (!out.more && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct tt_cli_ls_row r = {
+            .trace_id = (const char *)sqlite3_column_text(q, 0),
+            .start = sqlite3_column_int64(q, 1),
+            .command = (const char *)sqlite3_column_text(q, 2),
+            .exe = (const char *)sqlite3_column_text(q, 3),
+            .calls = sqlite3_column_int64(q, 4),
+            .input = sqlite3_column_int64(q, 5),
+            .output = sqlite3_column_int64(q, 6),
+            .cost = sqlite3_column_double(q, 7),
+            .unknown = sqlite3_column_int64(q, 8),
+            .errors = sqlite3_column_int64(q, 9),
+            .has_exit = sqlite3_column_type(q, 10) != SQLITE_NULL,
+            .exit_code = sqlite3_column_int64(q, 10),
+            .session = (const char *)sqlite3_column_text(q, 12),
+            .tokens = sqlite3_column_int64(q, 13),
+        };
+        if (tt_cli_ls_add(&out, &r) != TT_OK) {
+            ret = tt_cli_ls_end(&out, false);
             goto out_query;
         }
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    if (!out.more && rc != SQLITE_DONE) {
+        tt_cli_ls_end(&out, false);
         ret = sql_error("ls", db);
         goto out_query;
     }
-    if (json)
-        print_json(arr, JSON_INDENT(2));
-    else if (rows == 0)
-        printf("(no traces yet: tokentap run -- CMD)\n");
-    else if (limit && rows > limit)
-        fprintf(stderr, "(older traces not shown; use --limit 0 for all)\n");
-    ret = TT_CLI_EXIT_OK;
+    ret = tt_cli_ls_end(&out, true);
 out_query:
-    json_decref(arr);
     sqlite3_finalize(q);
 out_store:
     tt_store_close(st);
@@ -489,31 +566,53 @@ static json_t *group_json(const struct tt_cli_group *g, const char *keyname)
 }
 
 /* The models whose price was unknown, with their call counts, in the same
- * window: what to add to the price table (tokentap pricing). */
-static json_t *unknown_models(sqlite3 *db, const char *trace, int64_t from)
+ * window: what to add to the price table (tokentap pricing). *out is
+ * malloc'd (NULL when *n == 0). */
+static int unknown_models(sqlite3 *db, const char *trace, int64_t from,
+                          struct tt_cli_unknown **out, size_t *n)
 {
     sqlite3_stmt *q = NULL;
-    json_t *arr = json_array();
+    struct tt_cli_unknown *u = NULL;
+    size_t cap = 0;
+    int rc;
 
-    if (!arr || sqlite3_prepare_v2(db,
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db,
             "SELECT COALESCE(response_model, request_model, '(unknown model)') AS m,"
             " COUNT(*), SUM(usage_known = 0) FROM spans"
             " WHERE kind = 'llm' AND cost_known = 0"
             " AND (?1 IS NULL OR trace_id = ?1) AND (?2 = 0 OR start_time >= ?2)"
-            " GROUP BY m ORDER BY 2 DESC, m", -1, &q, NULL) != SQLITE_OK) {
-        json_decref(arr);
-        return NULL;
-    }
+            " GROUP BY m ORDER BY 2 DESC, m", -1, &q, NULL) != SQLITE_OK)
+        return TT_ERR_IO;
     if (trace)
         sqlite3_bind_text(q, 1, trace, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, from);
-    while (sqlite3_step(q) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "model",
-                              (const char *)sqlite3_column_text(q, 0),
-                              "calls", (json_int_t)sqlite3_column_int64(q, 1),
-                              "no_usage", (json_int_t)sqlite3_column_int64(q, 2)));
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct tt_cli_unknown *nu = realloc(u, ncap * sizeof(*nu));
+            if (!nu) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            u = nu;
+            cap = ncap;
+        }
+        const char *m = (const char *)sqlite3_column_text(q, 0);
+        snprintf(u[*n].model, sizeof(u[*n].model), "%s", m ? m : "?");
+        u[*n].calls = sqlite3_column_int64(q, 1);
+        u[*n].no_usage = sqlite3_column_int64(q, 2);
+        (*n)++;
+    }
     sqlite3_finalize(q);
-    return arr;
+    if (rc != SQLITE_DONE) {
+        free(u);
+        *n = 0;
+        return rc == SQLITE_NOMEM ? TT_ERR_NOMEM : TT_ERR_IO;
+    }
+    *out = u;
+    return TT_OK;
 }
 
 /* A CSV field: quoted when it holds a separator, quote or newline. */
@@ -532,11 +631,113 @@ static void csv_field(const char *v)
     fputc('"', stdout);
 }
 
+int tt_cli_cost_print(const struct tt_cli_cost *c, const char *format)
+{
+    const struct tt_cli_group *g = c->g;
+    struct tt_cli_group tot = { .key = "total" };
+    size_t n = c->n;
+    int w = (int)strlen(c->by);
+
+    for (size_t i = 0; i < n; i++) {
+        tot.calls += g[i].calls;
+        tot.input += g[i].input;
+        tot.output += g[i].output;
+        tot.cache_read += g[i].cache_read;
+        tot.cache_write += g[i].cache_write;
+        tot.reasoning += g[i].reasoning;
+        tot.cost += g[i].cost;
+        tot.unknown += g[i].unknown;
+        tot.errors += g[i].errors;
+        int kl = (int)strnlen(g[i].key, 60);
+        if (kl > w)
+            w = kl;
+    }
+    if (strcmp(format, "json") == 0) {
+        json_t *arr = json_array(), *unk = json_array(), *o = NULL;
+        for (size_t i = 0; arr && i < n; i++)
+            if (json_array_append_new(arr, group_json(&g[i], c->by)) != 0) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        for (size_t i = 0; unk && i < c->nunk; i++)
+            if (json_array_append_new(unk, json_pack("{s:s, s:I, s:I}",
+                                      "model", c->unk[i].model,
+                                      "calls", (json_int_t)c->unk[i].calls,
+                                      "no_usage", (json_int_t)c->unk[i].no_usage)) != 0) {
+                json_decref(unk);
+                unk = NULL;
+            }
+        if (arr && unk)
+            o = json_pack("{s:s, s:s?, s:o, s:o, s:o}", "by", c->by,
+                          "trace_id", c->trace_id, "groups", arr,
+                          "total", group_json(&tot, c->by), "unknown_cost", unk);
+        else {
+            json_decref(arr);
+            json_decref(unk);
+        }
+        if (!o)
+            return TT_CLI_EXIT_ERR;
+        if (c->since)
+            json_object_set_new(o, "since", json_integer(c->since));
+        json_object_del(json_object_get(o, "total"), c->by);
+        print_json(o, JSON_INDENT(2));
+        json_decref(o);
+        return TT_CLI_EXIT_OK;
+    }
+    if (strcmp(format, "csv") == 0) {
+        printf("%s,calls,input_tokens,output_tokens,cache_read_tokens,"
+               "cache_write_tokens,reasoning_tokens,cost_usd,cost_unknown_calls,errors\n",
+               c->by);
+        for (size_t i = 0; i <= n; i++) {
+            const struct tt_cli_group *r = i < n ? &g[i] : &tot;
+            csv_field(r->key);
+            printf(",%lld,%lld,%lld,%lld,%lld,%lld,%.9f,%lld,%lld\n",
+                   (long long)r->calls, (long long)r->input, (long long)r->output,
+                   (long long)r->cache_read, (long long)r->cache_write,
+                   (long long)r->reasoning, r->cost, (long long)r->unknown,
+                   (long long)r->errors);
+        }
+        return TT_CLI_EXIT_OK;
+    }
+    if (n == 0) {
+        printf("no LLM calls%s%s\n", c->trace_id ? " in trace " : "",
+               c->trace_id ? c->trace_id : "");
+        return TT_CLI_EXIT_OK;
+    }
+    printf("%-*s %7s %11s %11s %11s %11s %11s %14s\n", w, c->by, "calls", "input",
+           "output", "cache_read", "cache_write", "reasoning", "cost");
+    for (size_t i = 0; i <= n; i++) {
+        const struct tt_cli_group *r = i < n ? &g[i] : &tot;
+        char costs[48];
+        tt_cli_fmt_cost(costs, sizeof(costs), r->cost, r->calls, r->unknown);
+        printf("%-*.*s %7lld %11lld %11lld %11lld %11lld %11lld %14s\n", w, 60,
+               r->key, (long long)r->calls, (long long)r->input,
+               (long long)r->output, (long long)r->cache_read,
+               (long long)r->cache_write, (long long)r->reasoning, costs);
+    }
+    if (tot.unknown) {
+        printf("? cost unknown for %lld call%s (model not in the price table, or "
+               "no usage reported); the totals exclude %s:\n",
+               (long long)tot.unknown, tot.unknown == 1 ? "" : "s",
+               tot.unknown == 1 ? "it" : "them");
+        for (size_t i = 0; i < c->nunk; i++)
+            printf("  %-40s %lld call%s%s\n", c->unk[i].model,
+                   (long long)c->unk[i].calls, c->unk[i].calls == 1 ? "" : "s",
+                   c->unk[i].no_usage ? " (some without usage)" : "");
+        printf("  (see tokentap pricing MODEL; add prices with TOKENTAP_PRICING)\n");
+    }
+    if (tot.errors)
+        printf("%lld call%s failed (see tokentap show ID)\n",
+               (long long)tot.errors, tot.errors == 1 ? "" : "s");
+    return TT_CLI_EXIT_OK;
+}
+
 int tt_cli_cost_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "by", required_argument, NULL, 'b' },
         { "db", required_argument, NULL, 'd' },
+        { "store", required_argument, NULL, 'S' },
         { "trace", required_argument, NULL, 't' },
         { "since", required_argument, NULL, 's' },
         { "format", required_argument, NULL, 'f' },
@@ -545,20 +746,22 @@ int tt_cli_cost_main(int argc, char **argv)
         { 0 },
     };
     const char *by = "model", *dbopt = NULL, *trace_opt = NULL, *format = "table";
+    const char *store_opt = NULL, *ch_url = NULL;
     char trace[33], expr[512];
     int64_t since = 0;
     struct tt_store *st = NULL;
-    struct tt_cli_group *g = NULL, tot = { .key = "total" };
-    json_t *unk = NULL;
-    size_t n = 0;
+    struct tt_cli_group *g = NULL;
+    struct tt_cli_unknown *unk = NULL;
+    size_t n = 0, nunk = 0;
     int c, ret, rc;
 
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":b:d:t:s:f:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:d:S:t:s:f:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'b': by = optarg; break;
         case 'd': dbopt = optarg; break;
+        case 'S': store_opt = optarg; break;
         case 't': trace_opt = optarg; break;
         case 's':
             if (tt_cli_parse_since(optarg, tt_now_ns(), &since) != TT_OK) {
@@ -580,7 +783,8 @@ int tt_cli_cost_main(int argc, char **argv)
     }
     if (tt_cli_group_expr(by, expr, sizeof(expr)) != TT_OK) {
         fprintf(stderr, "tokentap cost: --by wants model, provider, process, "
-                "session, day or tag:KEY (KEY of letters, digits, _ - .), not '%s'\n", by);
+                "session, day, hostname or tag:KEY (KEY of letters, digits, _ - .), "
+                "not '%s'\n", by);
         return TT_CLI_EXIT_USAGE;
     }
     bool json = strcmp(format, "json") == 0, csv = strcmp(format, "csv") == 0;
@@ -589,6 +793,10 @@ int tt_cli_cost_main(int argc, char **argv)
                 format);
         return TT_CLI_EXIT_USAGE;
     }
+    if ((ret = pick_store("cost", store_opt, dbopt, &dbopt, &ch_url)) != TT_CLI_EXIT_OK)
+        return ret;
+    if (ch_url)
+        return tt_cli_ch_cost(ch_url, by, trace_opt, since, format);
     ret = open_store("cost", dbopt, true, &st);
     if (!st) {
         if (json && ret == TT_CLI_EXIT_OK)
@@ -603,105 +811,19 @@ int tt_cli_cost_main(int argc, char **argv)
             goto out_store;
     }
     rc = tt_cli_query_groups(db, by, trace_opt ? trace : NULL, since, 0, &g, &n);
+    if (rc == TT_OK)
+        rc = unknown_models(db, trace_opt ? trace : NULL, since, &unk, &nunk);
     if (rc != TT_OK) {
         ret = sql_error("cost", db);
-        goto out_store;
-    }
-    unk = unknown_models(db, trace_opt ? trace : NULL, since);
-    int w = (int)strlen(by);
-    for (size_t i = 0; i < n; i++) {
-        tot.calls += g[i].calls;
-        tot.input += g[i].input;
-        tot.output += g[i].output;
-        tot.cache_read += g[i].cache_read;
-        tot.cache_write += g[i].cache_write;
-        tot.reasoning += g[i].reasoning;
-        tot.cost += g[i].cost;
-        tot.unknown += g[i].unknown;
-        tot.errors += g[i].errors;
-        int kl = (int)strnlen(g[i].key, 60);
-        if (kl > w)
-            w = kl;
-    }
-    if (json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++)
-            if (json_array_append_new(arr, group_json(&g[i], by)) != 0) {
-                json_decref(arr);
-                arr = NULL;
-            }
-        json_t *o = arr ? json_pack("{s:s, s:s?, s:o, s:o, s:O}", "by", by,
-                                    "trace_id", trace_opt ? trace : NULL,
-                                    "groups", arr, "total", group_json(&tot, by),
-                                    "unknown_cost", unk ? unk : json_array())
-                        : NULL;
-        if (!o) {
-            ret = TT_CLI_EXIT_ERR;
-            goto out_groups;
-        }
-        if (since)
-            json_object_set_new(o, "since", json_integer(since));
-        json_object_del(json_object_get(o, "total"), by);
-        print_json(o, JSON_INDENT(2));
-        json_decref(o);
-        ret = TT_CLI_EXIT_OK;
         goto out_groups;
     }
-    if (csv) {
-        printf("%s,calls,input_tokens,output_tokens,cache_read_tokens,"
-               "cache_write_tokens,reasoning_tokens,cost_usd,cost_unknown_calls,errors\n",
-               by);
-        for (size_t i = 0; i <= n; i++) {
-            const struct tt_cli_group *r = i < n ? &g[i] : &tot;
-            csv_field(r->key);
-            printf(",%lld,%lld,%lld,%lld,%lld,%lld,%.9f,%lld,%lld\n",
-                   (long long)r->calls, (long long)r->input, (long long)r->output,
-                   (long long)r->cache_read, (long long)r->cache_write,
-                   (long long)r->reasoning, r->cost, (long long)r->unknown,
-                   (long long)r->errors);
-        }
-        ret = TT_CLI_EXIT_OK;
-        goto out_groups;
-    }
-    if (n == 0) {
-        printf("no LLM calls%s%s\n", trace_opt ? " in trace " : "",
-               trace_opt ? trace : "");
-        ret = TT_CLI_EXIT_OK;
-        goto out_groups;
-    }
-    printf("%-*s %7s %11s %11s %11s %11s %11s %14s\n", w, by, "calls", "input",
-           "output", "cache_read", "cache_write", "reasoning", "cost");
-    for (size_t i = 0; i <= n; i++) {
-        const struct tt_cli_group *r = i < n ? &g[i] : &tot;
-        char costs[48];
-        tt_cli_fmt_cost(costs, sizeof(costs), r->cost, r->calls, r->unknown);
-        printf("%-*.*s %7lld %11lld %11lld %11lld %11lld %11lld %14s\n", w, 60,
-               r->key, (long long)r->calls, (long long)r->input,
-               (long long)r->output, (long long)r->cache_read,
-               (long long)r->cache_write, (long long)r->reasoning, costs);
-    }
-    if (tot.unknown) {
-        printf("? cost unknown for %lld call%s (model not in the price table, or "
-               "no usage reported); the totals exclude %s:\n",
-               (long long)tot.unknown, tot.unknown == 1 ? "" : "s",
-               tot.unknown == 1 ? "it" : "them");
-        size_t i;
-        json_t *v;
-        json_array_foreach(unk, i, v)
-            printf("  %-40s %lld call%s%s\n",
-                   json_string_value(json_object_get(v, "model")),
-                   (long long)json_integer_value(json_object_get(v, "calls")),
-                   json_integer_value(json_object_get(v, "calls")) == 1 ? "" : "s",
-                   json_integer_value(json_object_get(v, "no_usage"))
-                       ? " (some without usage)" : "");
-        printf("  (see tokentap pricing MODEL; add prices with TOKENTAP_PRICING)\n");
-    }
-    if (tot.errors)
-        printf("%lld call%s failed (see tokentap show ID)\n",
-               (long long)tot.errors, tot.errors == 1 ? "" : "s");
-    ret = TT_CLI_EXIT_OK;
+    struct tt_cli_cost report = {
+        .by = by, .trace_id = trace_opt ? trace : NULL, .since = since,
+        .g = g, .n = n, .unk = unk, .nunk = nunk,
+    };
+    ret = tt_cli_cost_print(&report, format);
 out_groups:
-    json_decref(unk);
+    free(unk);
     free(g);
 out_store:
     tt_store_close(st);

@@ -6,6 +6,8 @@
  * private one started for this run and stopped after it. The command's exit
  * status is ours. */
 #include "cli.h"
+#include "config.h"
+#include "sink.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -336,6 +338,8 @@ static void trace_context(struct run *r)
 static char **child_env(const struct run *r)
 {
     char tp[64];
+    /* Secrets the config files gave us are not the traced program's. */
+    tt_config_scrub_secrets();
     char **env = tt_cli_env_dup(environ);
     char *ldp = tt_cli_ld_preload(r->preload, getenv("LD_PRELOAD"));
 
@@ -487,6 +491,12 @@ static int put_run_span(struct tt_store *st, const struct run *r,
         rc = tt_span_repair_str(&s.name);
     if (rc == TT_OK)
         rc = tt_store_put_span(st, &s);
+    if (rc == TT_OK) {
+        /* The program has exited: the daemon's settings (OTEL_*) may enter
+         * our environment now, to forward this span like the others. */
+        tt_config_load("tokentap", TT_CONFIG_DAEMON);
+        tt_sink_forward_direct(&s, 1);
+    }
     tt_buf_free(&name);
     tt_span_clear(&s);
     return rc;

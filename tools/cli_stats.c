@@ -10,6 +10,7 @@
  * Plus what is still waiting: the spool backlog, and whether a daemon
  * answers on the socket. */
 #include "cli.h"
+#include "fwd.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +37,8 @@ struct stats {
     uint64_t lost, sampled_out, procs_losing;
     json_t *reasons;                /* {"reason": spans} */
     uint64_t spool_files, spool_bytes;
+    /* forwarding queues on disk: [0] otlp, [1] clickhouse */
+    uint64_t fwd_files[2], fwd_records[2], fwd_bytes[2];
     bool daemon_up;
     int64_t daemon_pid;
 };
@@ -120,6 +123,17 @@ static void read_spool(struct stats *s)
     closedir(d);
 }
 
+static const char *const fwd_names[2] = { "otlp", "clickhouse" };
+
+static void read_forward(struct stats *s)
+{
+    char dir[PATH_MAX];
+
+    for (int i = 0; i < 2; i++)
+        if (tt_fwd_default_dir(fwd_names[i], dir, sizeof(dir)) == TT_OK)
+            tt_fwd_queue_size(dir, &s->fwd_files[i], &s->fwd_records[i], &s->fwd_bytes[i]);
+}
+
 static uint64_t lost_total(const struct stats *s)
 {
     return s->lost + s->c.spans_rejected + s->c.spool_frames_dropped;
@@ -143,6 +157,16 @@ static void print_json_stats(const struct stats *s)
                           "daemon", "running", s->daemon_up, "socket", s->sock);
     if (j && s->daemon_up)
         json_object_set_new(json_object_get(j, "daemon"), "pid", json_integer(s->daemon_pid));
+    json_t *fq = json_object();
+    for (int i = 0; fq && i < 2; i++)
+        json_object_set_new(fq, fwd_names[i],
+                            json_pack("{s:I, s:I, s:I}", "files", (json_int_t)s->fwd_files[i],
+                                      "records", (json_int_t)s->fwd_records[i],
+                                      "bytes", (json_int_t)s->fwd_bytes[i]));
+    if (j)
+        json_object_set_new(j, "forward_queue", fq);
+    else
+        json_decref(fq);
     if (j) {
         json_dumpf(j, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
@@ -178,6 +202,22 @@ static void print_text(const struct stats *s)
            (unsigned long long)s->c.frames, (unsigned long long)s->c.bad_frames,
            (unsigned long long)s->c.spool_files, (unsigned long long)s->c.clients_refused,
            (unsigned long long)s->c.clients_dropped);
+    const uint64_t fw[2][4] = {
+        { s->c.otlp_sent, s->c.otlp_dropped, s->c.otlp_queue_dropped, s->c.otlp_retries },
+        { s->c.clickhouse_sent, s->c.clickhouse_dropped, s->c.clickhouse_queue_dropped,
+          s->c.clickhouse_retries },
+    };
+    for (int i = 0; i < 2; i++) {
+        if (!fw[i][0] && !fw[i][1] && !fw[i][2] && !fw[i][3] && !s->fwd_files[i])
+            continue;
+        printf("forward %-10s %llu sent, %llu refused by the server, %llu dropped from "
+               "the queue, %llu retried request(s);\n"
+               "                   %llu waiting (%llu file(s), %llu bytes)\n", fwd_names[i],
+               (unsigned long long)fw[i][0], (unsigned long long)fw[i][1],
+               (unsigned long long)fw[i][2], (unsigned long long)fw[i][3],
+               (unsigned long long)s->fwd_records[i], (unsigned long long)s->fwd_files[i],
+               (unsigned long long)s->fwd_bytes[i]);
+    }
 }
 
 int tt_cli_stats_main(int argc, char **argv)
@@ -230,6 +270,7 @@ int tt_cli_stats_main(int argc, char **argv)
         return TT_CLI_EXIT_ERR;
     }
     read_spool(&s);
+    read_forward(&s);
     struct tt_dc_reply rep;
     if (s.sock[0] && tt_dc_request(s.sock, "hello", 500, &rep) == TT_OK &&
         !strcmp(rep.type, "hello")) {
@@ -262,6 +303,7 @@ int tt_cli_stats_collect(const char *dbopt, struct tt_cli_health *h)
     s.store_exists = access(s.db, F_OK) == 0;
     h->store_readable = s.store_exists && read_store(&s) == TT_OK;
     read_spool(&s);
+    read_forward(&s);
     if (s.sock[0] && tt_dc_request(s.sock, "hello", 500, &rep) == TT_OK &&
         !strcmp(rep.type, "hello")) {
         s.daemon_up = true;

@@ -14,5 +14,16 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     curl procps python3 python3-requests python3-httpx python3-h2 \
     clang llvm valgrind \
     chromium chromium-driver \
+    clickhouse-server \
     >/dev/null
+# Node.js runs the OTLP test receiver (tests/otlp); keep a node already on PATH.
+if ! command -v node >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    echo "tokentap: npm not found (node is $(command -v node)); install npm" >&2
+    exit 1
+fi
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/otlp" >/dev/null
 echo "tokentap: build and test dependencies installed"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "mock.h"
 
 static int mock_main(int argc, char **argv)
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
         return TT_CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    tt_config_load("tokentap", TT_CONFIG_CLI);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
         const char *topic = argc > 2 ? tt_cli_help(argv[2]) : NULL;

@@ -256,7 +256,12 @@ class TapTest(unittest.TestCase):
         for k in list(e):
             if k.startswith("TOKENTAP_") or k == "TRACEPARENT":
                 del e[k]
+        for k in list(e):
+            if k.startswith("OTEL_"):
+                del e[k]
         e.update(
+            # a config file of the machine's must not steer the tests
+            TOKENTAP_CONFIG=os.devnull,
             TOKENTAP_HOME=self.home,
             TOKENTAP_DB=self.db,
             TOKENTAP_HOSTS="127.0.0.1:%d=auto,localhost:%d=auto"

@@ -97,7 +97,16 @@ class Install(TapTest):
         root = os.path.join(dest, "opt", "tokentap")
         found = sorted(os.path.relpath(os.path.join(d, f), root)
                        for d, _, fs in os.walk(root) for f in fs)
-        self.assertEqual(found, ["bin/tokentap", "bin/tokentapd", "lib/libtokentap.so"])
+        self.assertEqual(found, [
+            "bin/tokentap", "bin/tokentapd", "lib/libtokentap.so",
+            "lib/systemd/system/tokentapd@.service", "lib/systemd/user/tokentapd.service",
+            "share/doc/tokentap/FLEET.md", "share/doc/tokentap/OTLP.md",
+            "share/doc/tokentap/tokentap.conf.example"])
+        # the units name the installed daemon, not a placeholder
+        for u in ("lib/systemd/system/tokentapd@.service", "lib/systemd/user/tokentapd.service"):
+            text = open(os.path.join(root, u)).read()
+            self.assertNotIn("@BINDIR@", text)
+            self.assertIn("ExecStart=/opt/tokentap/bin/tokentapd --foreground", text)
         tokentap = os.path.join(root, "bin", "tokentap")
         p = subprocess.run([tokentap, "run", "--", "curl", "--http1.1", "-s",
                             "--cacert", self.m.cert, self.m.base + "/v1/chat/completions",
