@@ -12,7 +12,7 @@
  *               OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_MAX_EXPORT_BATCH_SIZE
  *               (<= 512), OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
  *   ClickHouse  TOKENTAP_CLICKHOUSE_URL (clickhouse.h), TOKENTAP_CLICKHOUSE_BATCH
- *   both        TOKENTAP_FORWARD_DIR, TOKENTAP_FORWARD_QUEUE_MB (256),
+ *   both        TOKENTAP_FORWARD_DIR, TOKENTAP_FORWARD_QUEUE_MB (256; or _KB),
  *               TOKENTAP_FORWARD_BACKOFF_MS (1000), _BACKOFF_MAX_MS (30000),
  *               TOKENTAP_FORWARD_SHUTDOWN_MS (5000) */
 #include "sink.h"
@@ -87,8 +87,11 @@ static int fsink_open(struct fsink *fs, const char *name, size_t batch_max, enco
     struct tt_fwd_cfg fc = {
         .name = name,
         .batch_max = batch_max,
-        .queue_max_bytes = (uint64_t)env_long("TOKENTAP_FORWARD_QUEUE_MB", 256, 1,
-                                              1L << 20) << 20,
+        .queue_max_bytes = getenv("TOKENTAP_FORWARD_QUEUE_KB")
+                               ? (uint64_t)env_long("TOKENTAP_FORWARD_QUEUE_KB", 262144, 1,
+                                                    1L << 30) << 10
+                               : (uint64_t)env_long("TOKENTAP_FORWARD_QUEUE_MB", 256, 1,
+                                                    1L << 20) << 20,
         .backoff_ms = env_long("TOKENTAP_FORWARD_BACKOFF_MS", 1000, 1, 3600000),
         .backoff_max_ms = env_long("TOKENTAP_FORWARD_BACKOFF_MAX_MS", 30000, 1, 86400000),
         .timeout_ms = 10000,

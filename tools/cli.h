@@ -107,6 +107,9 @@ struct tt_cli_group {
     int64_t errors;
 };
 
+/* Add g's counts (not its key) to *tot. */
+void tt_cli_group_add(struct tt_cli_group *tot, const struct tt_cli_group *g);
+
 /* Aggregate LLM spans by a `cost --by` key (tt_cli_group_expr), optionally
  * for one trace (trace_id non-NULL) and a start_time window [from, to]
  * (from == 0: no window). Groups come most expensive first; *out is malloc'd (free()),

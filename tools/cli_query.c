@@ -639,15 +639,7 @@ int tt_cli_cost_print(const struct tt_cli_cost *c, const char *format)
     int w = (int)strlen(c->by);
 
     for (size_t i = 0; i < n; i++) {
-        tot.calls += g[i].calls;
-        tot.input += g[i].input;
-        tot.output += g[i].output;
-        tot.cache_read += g[i].cache_read;
-        tot.cache_write += g[i].cache_write;
-        tot.reasoning += g[i].reasoning;
-        tot.cost += g[i].cost;
-        tot.unknown += g[i].unknown;
-        tot.errors += g[i].errors;
+        tt_cli_group_add(&tot, &g[i]);
         int kl = (int)strnlen(g[i].key, 60);
         if (kl > w)
             w = kl;

@@ -303,13 +303,7 @@ int tt_cli_fmt_summary(const struct tt_cli_group *g, size_t n,
     int rc = TT_OK;
 
     for (size_t i = 0; i < n; i++) {
-        tot.calls += g[i].calls;
-        tot.input += g[i].input;
-        tot.output += g[i].output;
-        tot.cache_read += g[i].cache_read;
-        tot.cost += g[i].cost;
-        tot.unknown += g[i].unknown;
-        tot.errors += g[i].errors;
+        tt_cli_group_add(&tot, &g[i]);
         int kl = (int)strnlen(g[i].key, 40);
         if (kl > w)
             w = kl;
@@ -711,4 +705,17 @@ int tt_cli_ingest_spool(const char *db)
         if (errno != EINTR)
             return TT_ERR_IO;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? TT_OK : TT_ERR_IO;
+}
+
+void tt_cli_group_add(struct tt_cli_group *tot, const struct tt_cli_group *g)
+{
+    tot->calls += g->calls;
+    tot->input += g->input;
+    tot->output += g->output;
+    tot->cache_read += g->cache_read;
+    tot->cache_write += g->cache_write;
+    tot->reasoning += g->reasoning;
+    tot->cost += g->cost;
+    tot->unknown += g->unknown;
+    tot->errors += g->errors;
 }

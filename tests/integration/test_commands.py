@@ -2,7 +2,9 @@
 spool when no daemon listens, and an installed tree."""
 import json
 import os
+import pwd
 import shlex
+import shutil
 import subprocess
 import tempfile
 
@@ -117,6 +119,31 @@ class Install(TapTest):
                              capture_output=True, text=True, check=True).stdout
         self.assertEqual([json.loads(l)["kind"] for l in out.splitlines()].count("llm"), 1)
         subprocess.run(["rm", "-rf", dest])
+
+
+    def test_systemd_units_verify(self):
+        """The units of dist/, with their paths filled in as make install
+        does, pass systemd's own checker."""
+        tool = shutil.which("systemd-analyze")
+        if not tool:
+            self.skipTest("systemd-analyze not installed")
+        d = tempfile.mkdtemp(prefix="tt-units-")
+        try:
+            units = []
+            for name, inst in (("tokentapd.service", "tokentapd.service"),
+                               ("tokentapd@.service", "tokentapd@%s.service"
+                                % pwd.getpwuid(os.getuid()).pw_name)):
+                text = open(os.path.join(ROOT, "dist", name)).read()
+                text = text.replace("@BINDIR@", BIN).replace("@DOCDIR@", os.path.join(ROOT, "docs"))
+                path = os.path.join(d, inst)
+                with open(path, "w") as f:
+                    f.write(text)
+                units.append(path)
+            p = subprocess.run([tool, "verify"] + units, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertNotIn("tokentapd", p.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class StalledDaemon(TapTest):

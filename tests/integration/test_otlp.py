@@ -398,3 +398,42 @@ class ConfigFile(OTLPBase):
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertIn("writable by anyone", r.stderr)
         self.assertNotEqual(r.spans[0].get("tags"), {"team": "planted"})
+
+
+class QueueBound(OTLPBase):
+    def test_bounded_queue_drops_oldest_and_counts(self):
+        port = free_port()
+        # a few spans' worth of disk: the endpoint is down, the queue overflows
+        env = self.otlp_env("http://127.0.0.1:%d" % port, TOKENTAP_FORWARD_QUEUE_KB="6")
+        d = self.daemon(env)
+        for n in range(4):
+            r = self.run_traced(self.client("llm_call.py") + [
+                "--lib", "requests", "--api", "openai", "--n", "3"], env=env)
+            self.assertEqual(r.rc, 0, r.stderr)
+        local = self.spans(env, kinds=None)
+        llm = sorted((s for s in local if s["kind"] == "llm"), key=lambda s: s["start_time"])
+        self.assertEqual(len(llm), 12)
+        qdir = os.path.join(self.home, "forward", "otlp")
+        deadline = time.time() + 10 * SLOW
+        while time.time() < deadline and "queue over" not in d.logtext():
+            time.sleep(0.1)
+        self.assertIn("dropped the oldest", d.logtext())
+        size = sum(os.path.getsize(os.path.join(qdir, f)) for f in os.listdir(qdir)
+                   if f.endswith(".q"))
+        self.assertLessEqual(size, 6 * 1024)
+        rc = self.receiver(port)
+        # the newest call is kept and delivered; the oldest was dropped
+        newest, oldest = llm[-1]["span_id"], llm[0]["span_id"]
+        got = rc.wait_spans(lambda ss: newest in {s["spanId"] for s in ss})
+        ids = {s["spanId"] for s in got}
+        self.assertIn(newest, ids, d.logtext())
+        self.assertNotIn(oldest, ids)
+        self.assertEqual(d.stop(), 0)
+        c = self.counters(env)
+        self.assertGreater(c["otlp_queue_dropped"], 0)
+        # what did not arrive was counted: every span stored is either
+        # delivered or among the dropped ones
+        missing = {s["span_id"] for s in local} - ids
+        self.assertTrue(missing)
+        self.assertGreaterEqual(c["otlp_queue_dropped"], len(missing))
+        self.assertEqual(c["otlp_sent"], len(rc.spans()))

@@ -10,9 +10,9 @@
 #include <time.h>
 
 #include "clickhouse.h"
+#include "genai_fixture.h"
 #include "http.h"
 #include "jsonw.h"
-#include "span_fixture.h"
 #include "spanfield.h"
 #include "tt.h"
 
@@ -165,72 +165,6 @@ Test(clickhouse, is_url)
 
 /* ---- tt_ch_row ------------------------------------------------------------------- */
 
-#define NASTY "q\"uote\\back\nnl\x01" "ctl \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
-
-static void sp_openai_ok(struct tt_span *s)
-{
-    fx_full(s);
-    fx_set(&s->status, "ok");
-    fx_set(&s->error, NULL);
-    s->http_status = 200;
-    s->stream = false;
-    s->ttft_ms = -1;
-    s->has_top_p = false;
-    s->truncated = false;
-    fx_set(&s->finish_reasons, "[\"stop\"]");
-}
-
-static void sp_anthropic_stream(struct tt_span *s)
-{
-    fx_minimal(s);
-    memcpy(s->parent_id, "00f067aa0ba902b7", 17);
-    fx_set(&s->name, "chat claude-sonnet-4");
-    fx_set(&s->provider, "anthropic");
-    fx_set(&s->operation, "chat");
-    fx_set(&s->host, "127.0.0.1:8443");
-    fx_set(&s->request_model, "claude-sonnet-4");
-    s->stream = true;
-    s->ttft_ms = 250.5;
-    s->input_tokens = 1500;
-    s->output_tokens = 80;
-    s->cache_read_tokens = 1000;
-    s->cache_write_tokens = 200;
-    s->usage_known = true;
-    s->cost_usd = 0.0123;
-    s->cost_known = true;
-    fx_set(&s->output, "[{\"type\":\"text\",\"text\":\"hi\"}]");
-}
-
-static void sp_unknown_usage(struct tt_span *s)
-{
-    fx_minimal(s);
-    fx_set(&s->status, "error");
-    fx_set(&s->error, "connection reset by peer");
-    s->usage_known = false;
-    s->cost_known = false;
-}
-
-static void sp_tool(struct tt_span *s)
-{
-    fx_minimal(s);
-    fx_set(&s->kind, "tool");
-    fx_set(&s->name, "tool get_weather");
-    fx_set(&s->operation, "execute_tool");
-    fx_set(&s->input, "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}");
-    memcpy(s->conversation_id, "c0ffee0123456789", 17);
-}
-
-static void sp_escapes(struct tt_span *s)
-{
-    fx_minimal(s);
-    fx_set(&s->name, "chat " NASTY);
-    fx_set(&s->request_model, NASTY);
-    fx_set(&s->error, NASTY);
-    fx_set(&s->status, "error");
-    fx_set(&s->tags, "{\"k\\\"ey\":\"v\\n\\u0001\"}");
-    fx_set(&s->input, "\"" "caf\xc3\xa9 \\\"x\\\"" "\"");
-}
-
 static const struct {
     const char *name;
     void (*build)(struct tt_span *);
@@ -240,11 +174,12 @@ static const struct {
     { "minimal", fx_minimal,
       { "error", "ttft_ms", "temperature", "parent_id", "conversation_id", "input", "name",
         "max_tokens" } },
-    { "openai_ok", sp_openai_ok, { "error", "ttft_ms", "top_p" } },
-    { "anthropic_stream", sp_anthropic_stream, { "error", "temperature", "tool_calls" } },
-    { "unknown_usage", sp_unknown_usage, { "ttft_ms", "finish_reasons" } },
-    { "tool", sp_tool, { "error", "provider", "ttft_ms" } },
-    { "escapes", sp_escapes, { "ttft_ms" } },
+    { "openai_ok", fx_openai_ok, { "error", "ttft_ms", "top_p" } },
+    { "anthropic_stream", fx_anthropic_stream, { "error", "temperature", "tool_calls" } },
+    { "unknown_usage", fx_unknown_usage, { "ttft_ms", "finish_reasons" } },
+    { "error_no_status", fx_error_no_status, { "ttft_ms", "finish_reasons" } },
+    { "tool", fx_tool, { "error", "provider", "ttft_ms" } },
+    { "escapes", fx_escapes, { "ttft_ms" } },
 };
 
 static void check_row(const char *cname, const struct tt_span *s, const char *line, size_t len)
@@ -304,7 +239,7 @@ static void check_row(const char *cname, const struct tt_span *s, const char *li
     }
     cr_expect_str_eq(json_string_value(json_object_get(o, "host_name")), "box-1", "[%s]",
                      cname);
-    cr_expect_str_eq(json_string_value(json_object_get(o, "service_name")), "svc " NASTY,
+    cr_expect_str_eq(json_string_value(json_object_get(o, "service_name")), "svc " FX_NASTY,
                      "[%s]", cname);
     cr_expect(json_is_integer(json_object_get(o, "version")), "[%s] version", cname);
     cr_expect_eq(json_integer_value(json_object_get(o, "version")), 1763683200123LL, "[%s]",
@@ -322,7 +257,7 @@ Test(clickhouse, row_table)
         row_cases[i].build(&s);
         tt_buf_init(&b, 1 << 20);
         cr_assert_eq(tt_buf_append_str(&b, "previous\n"), TT_OK);
-        cr_assert_eq(tt_ch_row(&s, "box-1", "svc " NASTY, 1763683200123ULL, &b), TT_OK,
+        cr_assert_eq(tt_ch_row(&s, "box-1", "svc " FX_NASTY, 1763683200123ULL, &b), TT_OK,
                      "[%s]", row_cases[i].name);
         cr_assert_eq(memcmp(b.data, "previous\n", 9), 0, "[%s] appends", row_cases[i].name);
         check_row(row_cases[i].name, &s, b.data + 9, b.len - 9);

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "genai_fixture.h"
 #include "otlp.h"
-#include "span_fixture.h"
 #include "tt.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -328,153 +328,6 @@ static void check_attr(const char *cname, json_t *attrs, const struct aexp *e)
 
 /* ---- the span table ---- */
 
-static void base_llm(struct tt_span *s)
-{
-    tt_span_init(s);
-    memcpy(s->trace_id, "0af7651916cd43dd8448eb211c80319c", 33);
-    memcpy(s->span_id, "b7ad6b7169203331", 17);
-    fx_set(&s->kind, "llm");
-    fx_set(&s->operation, "chat");
-    s->start_time = 1718000000123456789LL;
-    s->end_time = 1718000001987654321LL;
-}
-
-static void sp_openai_ok(struct tt_span *s)
-{
-    base_llm(s);
-    memcpy(s->parent_id, "00f067aa0ba902b7", 17);
-    fx_set(&s->name, "chat gpt-4o-mini");
-    fx_set(&s->provider, "openai");
-    fx_set(&s->host, "api.openai.com");
-    fx_set(&s->method, "POST");
-    fx_set(&s->path, "/v1/chat/completions");
-    s->http_status = 200;
-    fx_set(&s->request_model, "gpt-4o-mini");
-    fx_set(&s->response_model, "gpt-4o-mini-2024-07-18");
-    fx_set(&s->response_id, "chatcmpl-123");
-    fx_set(&s->finish_reasons, "[\"stop\"]");
-    s->has_temperature = true;
-    s->temperature = 0.7;
-    s->has_max_tokens = true;
-    s->max_tokens = 256;
-    s->input_tokens = 123;
-    s->output_tokens = 45;
-    s->reasoning_tokens = 7;
-    s->usage_known = true;
-    s->cost_usd = 0.00036;
-    s->cost_known = true;
-    s->pid = 4242;
-    fx_set(&s->exe, "/usr/bin/python3.11");
-    fx_set(&s->session_id, "sess-1");
-    fx_set(&s->tags, "{\"team\":\"ml\",\"n\":1}");
-    memcpy(s->conversation_id, "c0ffee0123456789", 17);
-    fx_set(&s->input, "[{\"role\":\"user\",\"content\":\"hi\"}]");
-    fx_set(&s->output, "\"hello\"");
-}
-
-static void sp_anthropic_stream(struct tt_span *s)
-{
-    base_llm(s);
-    fx_set(&s->name, "chat claude-sonnet-4");
-    fx_set(&s->provider, "anthropic");
-    fx_set(&s->host, "127.0.0.1:8443");
-    fx_set(&s->method, "POST");
-    fx_set(&s->path, "/v1/messages");
-    s->http_status = 200;
-    fx_set(&s->request_model, "claude-sonnet-4");
-    fx_set(&s->response_model, "claude-sonnet-4-20250514");
-    fx_set(&s->response_id, "msg_01");
-    fx_set(&s->finish_reasons, "[\"end_turn\"]");
-    s->stream = true;
-    s->ttft_ms = 250;
-    s->input_tokens = 1500;
-    s->output_tokens = 80;
-    s->cache_read_tokens = 1000;
-    s->cache_write_tokens = 200;
-    s->usage_known = true;
-    s->cost_usd = 0.0123;
-    s->cost_known = true;
-}
-
-static void sp_error_429(struct tt_span *s)
-{
-    base_llm(s);
-    fx_set(&s->name, "chat gpt-4o-mini");
-    fx_set(&s->provider, "openai");
-    fx_set(&s->host, "[::1]:9000");
-    fx_set(&s->request_model, "gpt-4o-mini");
-    fx_set(&s->status, "error");
-    fx_set(&s->error, "HTTP 429: rate limited");
-    s->http_status = 429;
-}
-
-static void sp_error_no_status(struct tt_span *s)
-{
-    base_llm(s);
-    fx_set(&s->name, "chat gpt-4o-mini");
-    fx_set(&s->provider, "openai");
-    fx_set(&s->host, "api.openai.com:443");
-    fx_set(&s->status, "error");
-    fx_set(&s->error, "connection reset by peer");
-}
-
-static void sp_unknown_usage(struct tt_span *s)
-{
-    base_llm(s);
-    fx_set(&s->name, "chat some-model");
-    fx_set(&s->provider, "ollama");
-    fx_set(&s->host, "localhost:11434");
-    fx_set(&s->request_model, "some-model");
-    s->http_status = 200;
-    s->input_tokens = 0;
-    s->usage_known = false;
-    s->cost_known = false;
-}
-
-static void sp_tool(struct tt_span *s)
-{
-    tt_span_init(s);
-    memcpy(s->trace_id, "0af7651916cd43dd8448eb211c80319c", 33);
-    memcpy(s->span_id, "1111222233334444", 17);
-    memcpy(s->parent_id, "00f067aa0ba902b7", 17);
-    fx_set(&s->kind, "tool");
-    fx_set(&s->name, "tool get_weather");
-    fx_set(&s->operation, "execute_tool");
-    s->start_time = 100;
-    s->end_time = 200;
-    fx_set(&s->input, "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}");
-    fx_set(&s->output, "\"sunny\"");
-}
-
-static void sp_process(struct tt_span *s)
-{
-    tt_span_init(s);
-    memcpy(s->trace_id, "0af7651916cd43dd8448eb211c80319c", 33);
-    memcpy(s->span_id, "aaaabbbbccccdddd", 17);
-    fx_set(&s->kind, "process");
-    fx_set(&s->name, "process python3 app.py");
-    s->start_time = 5;
-    s->end_time = 9;
-    s->pid = 77;
-    fx_set(&s->exe, "/usr/bin/python3.11");
-    fx_set(&s->session_id, "sess-9");
-}
-
-#define NASTY "q\"uote\\back\nnl\x01" "ctl \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
-
-static void sp_escapes(struct tt_span *s)
-{
-    base_llm(s);
-    fx_set(&s->name, "chat " NASTY);
-    fx_set(&s->provider, "openai");
-    fx_set(&s->request_model, NASTY);
-    fx_set(&s->response_id, NASTY);
-    fx_set(&s->status, "error");
-    fx_set(&s->error, NASTY);
-    fx_set(&s->path, "/v1/" NASTY);
-    fx_set(&s->tags, "{\"k\\\"ey\":\"v\\n\\u0001\"}");
-}
-
 struct span_case {
     const char *name;
     void (*build)(struct tt_span *);
@@ -486,7 +339,7 @@ struct span_case {
 };
 
 static const struct span_case span_cases[] = {
-    { "openai_ok", sp_openai_ok, "chat gpt-4o-mini", 3, true, NULL, {
+    { "openai_ok", fx_openai_ok, "chat gpt-4o-mini", 3, true, NULL, {
         { "gen_ai.operation.name", 's', "chat" },
         { "gen_ai.provider.name", 's', "openai" },
         { "gen_ai.request.model", 's', "gpt-4o-mini" },
@@ -524,7 +377,7 @@ static const struct span_case span_cases[] = {
         { "gen_ai.input.messages", '-', NULL },     /* content off */
         { "gen_ai.output.messages", '-', NULL },
     } },
-    { "anthropic_stream", sp_anthropic_stream, "chat claude-sonnet-4", 3, false, NULL, {
+    { "anthropic_stream", fx_anthropic_stream, "chat claude-sonnet-4", 3, false, NULL, {
         { "gen_ai.provider.name", 's', "anthropic" },
         { "gen_ai.response.finish_reasons", 'a', "[\"end_turn\"]" },
         { "gen_ai.request.stream", 'b', "true" },
@@ -533,13 +386,13 @@ static const struct span_case span_cases[] = {
         { "gen_ai.usage.output_tokens", 'i', "80" },
         { "gen_ai.usage.cache_read.input_tokens", 'i', "1000" },
         { "gen_ai.usage.cache_write.input_tokens", 'i', "200" },
-        { "gen_ai.response.time_to_first_chunk", 'd', "0.25" },
+        { "gen_ai.response.time_to_first_chunk", 'd', "0.2505" },
         { "tokentap.cost_usd", 'd', "0.0123" },
         { "server.address", 's', "127.0.0.1" },
         { "server.port", 'i', "8443" },
         { "process.pid", '-', NULL },
     } },
-    { "error_429", sp_error_429, "chat gpt-4o-mini", 3, false, "HTTP 429: rate limited", {
+    { "error_429", fx_error_429, "chat gpt-4o-mini", 3, false, "HTTP 429: rate limited", {
         { "error.type", 's', "429" },
         { "http.response.status_code", 'i', "429" },
         { "server.address", 's', "::1" },
@@ -548,14 +401,14 @@ static const struct span_case span_cases[] = {
         { "gen_ai.usage.input_tokens", '-', NULL },
         { "tokentap.cost_usd", '-', NULL },
     } },
-    { "error_no_status", sp_error_no_status, "chat gpt-4o-mini", 3, false,
+    { "error_no_status", fx_error_no_status, "chat gpt-4o-mini", 3, false,
       "connection reset by peer", {
         { "error.type", 's', "_OTHER" },
         { "http.response.status_code", '-', NULL },
         { "server.address", 's', "api.openai.com" },
         { "server.port", 'i', "443" },
     } },
-    { "unknown_usage", sp_unknown_usage, "chat some-model", 3, false, NULL, {
+    { "unknown_usage", fx_unknown_usage, "chat some-model", 3, false, NULL, {
         { "gen_ai.usage.input_tokens", '-', NULL },
         { "gen_ai.usage.output_tokens", '-', NULL },
         { "gen_ai.usage.cache_read.input_tokens", '-', NULL },
@@ -568,7 +421,7 @@ static const struct span_case span_cases[] = {
         { "server.port", 'i', "11434" },
         { "error.type", '-', NULL },
     } },
-    { "tool", sp_tool, "execute_tool get_weather", 1, true, NULL, {
+    { "tool", fx_tool, "execute_tool get_weather", 1, true, NULL, {
         { "gen_ai.operation.name", 's', "execute_tool" },
         { "gen_ai.tool.name", 's', "get_weather" },
         { "tokentap.kind", 's', "tool" },
@@ -578,7 +431,7 @@ static const struct span_case span_cases[] = {
         { "gen_ai.tool.call.arguments", '-', NULL },    /* content off */
         { "gen_ai.tool.call.result", '-', NULL },
     } },
-    { "process", sp_process, "process python3 app.py", 1, false, NULL, {
+    { "process", fx_process, "process python3 app.py", 1, false, NULL, {
         { "gen_ai.operation.name", '-', NULL },
         { "gen_ai.provider.name", '-', NULL },
         { "tokentap.kind", 's', "process" },
@@ -588,10 +441,10 @@ static const struct span_case span_cases[] = {
         { "session.id", 's', "sess-9" },
         { "tokentap.usage_known", '-', NULL },
     } },
-    { "escapes", sp_escapes, "chat " NASTY, 3, false, NASTY, {
-        { "gen_ai.request.model", 's', NASTY },
-        { "gen_ai.response.id", 's', NASTY },
-        { "url.path", 's', "/v1/" NASTY },
+    { "escapes", fx_escapes, "chat " FX_NASTY, 3, false, FX_NASTY, {
+        { "gen_ai.request.model", 's', FX_NASTY },
+        { "gen_ai.response.id", 's', FX_NASTY },
+        { "url.path", 's', "/v1/" FX_NASTY },
         { "tokentap.tag.k\"ey", 's', "v\n\x01" },
         { "error.type", 's', "_OTHER" },
     } },
@@ -661,8 +514,8 @@ Test(otlp, request_carries_the_resource)
 
     cr_assert_eq(tt_otlp_parse_attrs("service.name=svc,host.name=h1,k=a%2Cb", &r, &bad), TT_OK);
     tt_buf_init(&b, 1 << 20);
-    sp_openai_ok(&s1);
-    sp_process(&s2);
+    fx_openai_ok(&s1);
+    fx_process(&s2);
     cr_assert_eq(tt_otlp_open(&r, &b), TT_OK);
     cr_assert_eq(tt_otlp_span(&s1, true, &b), TT_OK);
     cr_assert_eq(tt_buf_append(&b, ",", 1), TT_OK);
@@ -726,12 +579,12 @@ Test(otlp, content_off_has_no_messages)
 {
     struct tt_span s;
 
-    sp_openai_ok(&s);
+    fx_openai_ok(&s);
     fx_set(&s.tool_calls, "[{\"id\":\"c1\",\"name\":\"f\",\"arguments\":\"{}\"}]");
     cr_expect_null(json_attr(&s, false, "gen_ai.input.messages", NULL));
     cr_expect_null(json_attr(&s, false, "gen_ai.output.messages", NULL));
     tt_span_clear(&s);
-    sp_tool(&s);
+    fx_tool(&s);
     cr_expect_null(json_attr(&s, false, "gen_ai.tool.call.arguments", NULL));
     cr_expect_null(json_attr(&s, false, "gen_ai.tool.call.result", NULL));
     tt_span_clear(&s);
@@ -835,7 +688,7 @@ ParameterizedTest(size_t *i, otlp, content_messages)
     struct tt_span s;
     char what[128];
 
-    sp_openai_ok(&s);
+    fx_openai_ok(&s);
     fx_set(&s.input, c->input);
     fx_set(&s.output, c->output);
     fx_set(&s.tool_calls, c->tool_calls);
@@ -863,7 +716,7 @@ Test(otlp, content_unknown_input_shape_kept_raw)
 
     for (size_t i = 0; i < N(raw); i++) {
         char *text = NULL;
-        sp_openai_ok(&s);
+        fx_openai_ok(&s);
         fx_set(&s.input, raw[i]);
         json_t *v = json_attr(&s, true, "gen_ai.input.messages", &text);
         cr_expect_str_eq(text ? text : "(absent)", raw[i], "input %s kept as sent", raw[i]);
@@ -877,7 +730,7 @@ Test(otlp, content_tool_span_arguments_and_result)
 {
     struct tt_span s;
 
-    sp_tool(&s);
+    fx_tool(&s);
     json_t *args = json_attr(&s, true, "gen_ai.tool.call.arguments", NULL);
     expect_json(args, "{\"city\":\"Paris\"}", "tool arguments");
     json_t *res = json_attr(&s, true, "gen_ai.tool.call.result", NULL);
@@ -893,7 +746,7 @@ Test(otlp, content_never_on_process_spans)
 {
     struct tt_span s;
 
-    sp_process(&s);
+    fx_process(&s);
     fx_set(&s.input, "[{\"role\":\"user\",\"content\":\"hi\"}]");
     cr_expect_null(json_attr(&s, true, "gen_ai.input.messages", NULL));
     tt_span_clear(&s);
@@ -907,7 +760,7 @@ Test(otlp, content_null_choice_is_not_a_null_part)
 {
     struct tt_span s;
 
-    sp_openai_ok(&s);
+    fx_openai_ok(&s);
     fx_set(&s.output, "[\"first\",null]");
     fx_set(&s.finish_reasons, "[\"stop\",\"tool_calls\"]");
     json_t *out = json_attr(&s, true, "gen_ai.output.messages", NULL);
