@@ -195,6 +195,7 @@ struct otlp {
     struct fsink fs;
     struct tt_otlp_resource res;
     char *url;
+    char url_log[512];          /* url without user:password@, for logs */
     char **headers;             /* "Name: value", NULL-terminated */
     bool content;
     bool gzip;
@@ -293,7 +294,7 @@ static void otlp_send(void *ctx, const char *recs, size_t len, size_t nrec, long
     rc = tt_http_do(&q, &r);
     if (rc != TT_OK || r.status == 0) {
         out->v = TT_FWD_RETRY;
-        snprintf(out->why, sizeof(out->why), "%.100s: %.140s", o->url,
+        snprintf(out->why, sizeof(out->why), "%.100s: %.140s", o->url_log,
                  rc == TT_ERR_NOMEM ? "out of memory" : r.error);
     } else if (r.status >= 200 && r.status < 300) {
         out->v = TT_FWD_SENT;
@@ -405,9 +406,24 @@ static int otlp_init(void **ctx, const struct tt_sink_config *cfg)
             snprintf(o->url, l + sizeof("/v1/traces"), "%.*s/v1/traces",
                      (int)(l && base[l - 1] == '/' ? l - 1 : l), base);
     }
+    if (o->url) {
+        /* Credentials in the URL stay out of the logs. */
+        const char *sch = strstr(o->url, "://");
+        const char *host = sch ? sch + 3 : o->url;
+        size_t alen = strcspn(host, "/?#");
+        const char *at = NULL;
+        for (const char *q = host; q < host + alen; q++)
+            if (*q == '@')
+                at = q;
+        if (at)
+            snprintf(o->url_log, sizeof(o->url_log), "%.*s***%s", (int)(host - o->url),
+                     o->url, at);
+        else
+            snprintf(o->url_log, sizeof(o->url_log), "%s", o->url);
+    }
     if (!o->url || strncmp(o->url, "http", 4) != 0) {
         cfg->log("otlp: the endpoint must be an http:// or https:// URL, not '%s'",
-                 o->url ? o->url : "");
+                 o->url ? o->url_log : "");
         goto fail;
     }
     o->gzip = comp && !strcmp(comp, "gzip");
@@ -430,7 +446,7 @@ static int otlp_init(void **ctx, const struct tt_sink_config *cfg)
     long batch = env_long("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", OTLP_BATCH_MAX, 1, OTLP_BATCH_MAX);
     if (fsink_open(&o->fs, "otlp", (size_t)batch, otlp_encode, otlp_send, o, cfg) != TT_SINK_OK)
         goto fail;
-    cfg->log("otlp: exporting to %s (batches of %ld, content %s%s)", o->url, batch,
+    cfg->log("otlp: exporting to %s (batches of %ld, content %s%s)", o->url_log, batch,
              o->content ? "on" : "off", o->gzip ? ", gzip" : "");
     *ctx = o;
     return TT_SINK_OK;

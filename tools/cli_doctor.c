@@ -524,14 +524,16 @@ static void check_forward(struct report *r)
                                  .timeout_ms = 5000 };
         struct tt_http_resp resp;
         int rc = tt_http_do(&q, &resp);
+        char shown[2048];
+        tt_cli_url_redact(url, shown, sizeof(shown));   /* no password on screen */
         if (rc == TT_OK && resp.status >= 200 && resp.status < 300)
-            say(r, 0, "OTLP endpoint %s answers (HTTP %ld)", url, resp.status);
+            say(r, 0, "OTLP endpoint %s answers (HTTP %ld)", shown, resp.status);
         else if (rc == TT_OK)
             say(r, 2, "OTLP endpoint %s answers HTTP %ld to an empty export: check the "
-                "URL (…/v1/traces) and OTEL_EXPORTER_OTLP_HEADERS", url, resp.status);
+                "URL (…/v1/traces) and OTEL_EXPORTER_OTLP_HEADERS", shown, resp.status);
         else
             say(r, 1, "OTLP endpoint %s unreachable (%s): spans wait in the queue",
-                url, resp.error);
+                shown, resp.error);
         tt_http_resp_free(&resp);
     }
     if (want[1]) {
