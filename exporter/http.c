@@ -186,3 +186,21 @@ int64_t tt_http_parse_retry_after(const char *v, int64_t now_s)
     int64_t at = (int64_t)timegm(&tm);
     return at > now_s ? (at - now_s) * 1000 : 0;
 }
+
+void tt_http_url_redact(const char *url, char *buf, size_t n)
+{
+    const char *p = strstr(url, "://");
+    const char *auth = p ? p + 3 : url;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL, *colon;
+
+    for (const char *q = auth; q < auth + alen; q++)
+        if (*q == '@')
+            at = q;
+    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon) {
+        snprintf(buf, n, "%s", url);
+        return;
+    }
+    snprintf(buf, n, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}

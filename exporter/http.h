@@ -46,6 +46,10 @@ void tt_http_resp_free(struct tt_http_resp *resp);
  * connections); a thread that made requests calls this before it ends. */
 void tt_http_thread_done(void);
 
+/* url with the password of its userinfo shown as "***"
+ * ("clickhouse://u:***@h/db"), for logs and messages; cut to n bytes. */
+void tt_http_url_redact(const char *url, char *buf, size_t n);
+
 /* Retry-After as milliseconds from now: "120" or an HTTP date
  * ("Wed, 21 Oct 2015 07:28:00 GMT"), now_s the current epoch seconds.
  * -1 when the value is neither. A date in the past is 0. */

@@ -406,21 +406,8 @@ static int otlp_init(void **ctx, const struct tt_sink_config *cfg)
             snprintf(o->url, l + sizeof("/v1/traces"), "%.*s/v1/traces",
                      (int)(l && base[l - 1] == '/' ? l - 1 : l), base);
     }
-    if (o->url) {
-        /* Credentials in the URL stay out of the logs. */
-        const char *sch = strstr(o->url, "://");
-        const char *host = sch ? sch + 3 : o->url;
-        size_t alen = strcspn(host, "/?#");
-        const char *at = NULL;
-        for (const char *q = host; q < host + alen; q++)
-            if (*q == '@')
-                at = q;
-        if (at)
-            snprintf(o->url_log, sizeof(o->url_log), "%.*s***%s", (int)(host - o->url),
-                     o->url, at);
-        else
-            snprintf(o->url_log, sizeof(o->url_log), "%s", o->url);
-    }
+    if (o->url)     /* credentials in the URL stay out of the logs */
+        tt_http_url_redact(o->url, o->url_log, sizeof(o->url_log));
     if (!o->url || strncmp(o->url, "http", 4) != 0) {
         cfg->log("otlp: the endpoint must be an http:// or https:// URL, not '%s'",
                  o->url ? o->url_log : "");

@@ -303,8 +303,6 @@ int tt_cli_store_pick(const char *store_opt, const char *db_opt,
                       const char *env_store, const char **db_out,
                       const char **ch_url) TT_WUR;
 
-/* url with its password (if any) replaced by "***", for messages. */
-void tt_cli_url_redact(const char *url, char *buf, size_t n);
 
 /* Split the next row of a ClickHouse TabSeparated body buf[*pos, len) in
  * place: each field is unescaped and NUL-terminated where its separator

@@ -21,26 +21,9 @@
 #include <string.h>
 
 #include "clickhouse.h"
+#include "http.h"
 
 /* ------------------------------------------------------------ pure parts */
-
-void tt_cli_url_redact(const char *url, char *buf, size_t n)
-{
-    const char *p = strstr(url, "://");
-    const char *auth = p ? p + 3 : url;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = NULL, *colon;
-
-    for (const char *q = auth; q < auth + alen; q++)
-        if (*q == '@')
-            at = q;
-    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon) {
-        snprintf(buf, n, "%s", url);
-        return;
-    }
-    snprintf(buf, n, "%.*s***%s", (int)(colon + 1 - url), url, at);
-}
 
 /* The character a TSV escape "\c" stands for, -1 for an unknown one. */
 static int tsv_unescape(char c)
@@ -196,7 +179,7 @@ static int chq_open(struct chq *q, const char *cmd, const char *url)
     char err[256] = "";
 
     q->cmd = cmd;
-    tt_cli_url_redact(url, q->shown, sizeof(q->shown));
+    tt_http_url_redact(url, q->shown, sizeof(q->shown));
     if (tt_ch_parse_url(url, &q->ch, err, sizeof(err)) != TT_OK) {
         fprintf(stderr, "tokentap %s: bad ClickHouse URL %s: %s (the form is "
                 "clickhouse://[USER[:PASSWORD]@]HOST[:PORT][/DATABASE][?table=T])\n",

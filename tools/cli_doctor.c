@@ -525,7 +525,7 @@ static void check_forward(struct report *r)
         struct tt_http_resp resp;
         int rc = tt_http_do(&q, &resp);
         char shown[2048];
-        tt_cli_url_redact(url, shown, sizeof(shown));   /* no password on screen */
+        tt_http_url_redact(url, shown, sizeof(shown));   /* no password on screen */
         if (rc == TT_OK && resp.status >= 200 && resp.status < 300)
             say(r, 0, "OTLP endpoint %s answers (HTTP %ld)", shown, resp.status);
         else if (rc == TT_OK)

@@ -375,26 +375,18 @@ int tt_cli_assert_eval(const struct tt_cli_assert_rules *r,
                       (long long)f->tokens, (long long)(f->tokens - r->max_tokens),
                       (long long)r->max_tokens);
     }
+    /* One bound given twice (--llm-calls N) is "the expected" count. */
+    bool exact = r->calls_max == r->calls_min;
     if (r->calls_min >= 0 && f->calls < r->calls_min) {
         v++;
-        if (r->calls_max == r->calls_min)
-            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld fewer than the expected %lld\n",
-                          (long long)f->calls, (long long)(r->calls_min - f->calls),
-                          (long long)r->calls_min);
-        else
-            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld fewer than the minimum %lld\n",
-                          (long long)f->calls, (long long)(r->calls_min - f->calls),
-                          (long long)r->calls_min);
+        rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld fewer than the %s %lld\n",
+                             (long long)f->calls, (long long)(r->calls_min - f->calls),
+                             exact ? "expected" : "minimum", (long long)r->calls_min);
     } else if (r->calls_max >= 0 && f->calls > r->calls_max) {
         v++;
-        if (r->calls_max == r->calls_min)
-            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld more than the expected %lld\n",
-                          (long long)f->calls, (long long)(f->calls - r->calls_max),
-                          (long long)r->calls_max);
-        else
-            rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld more than the maximum %lld\n",
-                          (long long)f->calls, (long long)(f->calls - r->calls_max),
-                          (long long)r->calls_max);
+        rc |= tt_buf_appendf(out, "llm-calls: %lld LLM calls, %lld more than the %s %lld\n",
+                             (long long)f->calls, (long long)(f->calls - r->calls_max),
+                             exact ? "expected" : "maximum", (long long)r->calls_max);
     }
     if (r->no_errors && f->errors > 0) {
         v++;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "http.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -66,10 +67,10 @@ Test(url_redact, cases)
 {
     char b[256];
     for (size_t i = 0; i < N(redact_cases); i++) {
-        tt_cli_url_redact(redact_cases[i].in, b, sizeof(b));
+        tt_http_url_redact(redact_cases[i].in, b, sizeof(b));
         cr_assert_str_eq(b, redact_cases[i].want, "case %zu", i);
     }
-    tt_cli_url_redact("clickhouse://user:s3cret@h/db", b, 20);
+    tt_http_url_redact("clickhouse://user:s3cret@h/db", b, 20);
     cr_assert_null(strstr(b, "s3c"), "%s", b);    /* cut, never the password */
 }
 
