@@ -64,6 +64,7 @@ struct ttd_client {
     struct tt_buf in;       /* received bytes not yet consumed */
     struct tt_buf out;      /* replies not yet sent (whole frames) */
     bool sync_pending;
+    bool mute;              /* replies cannot be sent (EPIPE): still read */
     bool dead;              /* closed at the end of the iteration */
 };
 
@@ -212,14 +213,19 @@ static void client_free(struct ttd_client *c)
 
 static void client_try_send(struct ttd_client *c)
 {
-    while (c->out.len > 0 && !c->dead) {
+    while (c->out.len > 0 && !c->dead && !c->mute) {
         ssize_t w = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;             /* POLLOUT will call us again */
         if (w <= 0) {
-            c->dead = true;     /* EPIPE etc.: the client is gone */
+            /* EPIPE etc.: the client has gone (a child leaving by _exit
+             * right after its call), but what it wrote before leaving is
+             * still in our socket: read it to the end and store it
+             * (issue #9: those spans were discarded, uncounted). */
+            c->mute = true;
+            c->out.len = 0;
             return;
         }
         memmove(c->out.data, c->out.data + w, c->out.len - (size_t)w);
@@ -233,7 +239,7 @@ static void client_reply(struct ttd_client *c, const char *t,
 {
     struct tt_buf f;
 
-    if (!c || c->dead)
+    if (!c || c->dead || c->mute)
         return;
     tt_buf_init(&f, 4096);
     /* The size check makes a partial append (a torn frame) impossible. */
@@ -1278,7 +1284,7 @@ static void ttd_loop(struct ttd *d)
         for (size_t i = 0; i < npoll; i++)
             pfd[1 + i] = (struct pollfd){
                 .fd = d->cl[i]->fd,
-                .events = (short)(POLLIN | (d->cl[i]->out.len ? POLLOUT : 0)),
+                .events = (short)(POLLIN | (d->cl[i]->out.len && !d->cl[i]->mute ? POLLOUT : 0)),
             };
         size_t nfd = 1 + npoll;
         if (d->writer_up)

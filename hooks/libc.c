@@ -1,5 +1,6 @@
 /* libc.c - plain-HTTP interposers: connect, send, sendto, sendmsg, write,
- * writev, recv, recvfrom, recvmsg, read, readv, close, dup2, dup3.
+ * writev, recv, recvfrom, recvmsg, read, readv, close, dup2, dup3,
+ * close_range, closefrom.
  *
  * Local and self-hosted model servers (Ollama, vLLM, llama.cpp, LM Studio,
  * a LiteLLM proxy on http://) are reached over plain TCP, so their bytes
@@ -27,8 +28,8 @@
  * clients); fds >= TT_FD_MAX; dup()/fcntl(F_DUPFD) copies of a candidate;
  * sendfile, splice, sendmmsg/recvmmsg, io_uring, TCP Fast Open without
  * connect(); glibc's fortified __read_chk/__recv_chk (they call the
- * syscall inside libc). A candidate closed behind our back (close_range,
- * fclose of an fdopen()ed socket, a raw syscall) leaves a stale flag: the
+ * syscall inside libc). A candidate closed behind our back (fclose of an
+ * fdopen()ed socket, a raw syscall) leaves a stale flag: the
  * next write on the reused number reads as a new connection's first bytes
  * and is dropped when it is not an HTTP request, and a new connect() on
  * the number starts afresh. A vfork child that close()s a tracked socket
@@ -38,6 +39,7 @@
 #undef _FORTIFY_SOURCE   /* fortified read/recv are inline wrappers we replace */
 
 #include "conn.h"
+#include "ownfd.h"
 #include "rt.h"
 #include "tt.h"
 
@@ -98,6 +100,8 @@ static int (*real_connect)(int, __CONST_SOCKADDR_ARG, socklen_t);
 static int (*real_close)(int);
 static int (*real_dup2)(int, int);
 static int (*real_dup3)(int, int, int);
+static int (*real_close_range)(unsigned, unsigned, int);
+static void (*real_closefrom)(int);
 
 static __thread int resolving __attribute__((tls_model("initial-exec")));
 
@@ -414,14 +418,66 @@ TT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 /* The one hook that reports before the real call: once the number is
  * closed another thread may get it from open() or socket(), and its bytes
- * must never be taken for this connection's. */
+ * must never be taken for this connection's. A number tokentap itself
+ * holds (ownfd.h) is let go first: it is the program's from now on. */
 TT_EXPORT int close(int fd)
 {
     int (*f)(int) = REAL(real_close, "close");
 
+    tt_ownfd_closing((unsigned)fd, (unsigned)fd);
     if (unlikely(fd_get(fd) != FD_NONE))
         fd_closing(fd);
     return f ? f(fd) : (int)syscall(SYS_close, fd);
+}
+
+/* Every candidate or tracked fd in [lo, hi] ends (close_range, closefrom:
+ * daemons and CPython's os.closerange close this way). */
+static __attribute__((noinline)) void fd_closing_range(unsigned lo, unsigned hi)
+{
+    if (hi >= TT_FD_MAX)
+        hi = TT_FD_MAX - 1;
+    for (unsigned fd = lo; fd <= hi && lo < TT_FD_MAX; fd++)
+        if (unlikely(fd_get((int)fd) != FD_NONE))
+            fd_closing((int)fd);
+}
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+TT_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+    int (*f)(unsigned, unsigned, int) = REAL(real_close_range, "close_range");
+
+    if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
+        tt_ownfd_closing(first, last);
+        fd_closing_range(first, last);
+    }
+#ifdef SYS_close_range
+    return f ? f(first, last, flags)
+             : (int)syscall(SYS_close_range, first, last, flags);
+#else
+    if (f)
+        return f(first, last, flags);
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+TT_EXPORT void closefrom(int lowfd)
+{
+    void (*f)(int) = REAL(real_closefrom, "closefrom");
+    unsigned lo = lowfd < 0 ? 0 : (unsigned)lowfd;
+
+    tt_ownfd_closing(lo, ~0U);
+    fd_closing_range(lo, ~0U);
+    if (f) {
+        f(lowfd);
+        return;
+    }
+#ifdef SYS_close_range
+    (void)syscall(SYS_close_range, lo, ~0U, 0);
+#endif
 }
 
 /* dup2/dup3 close newfd implicitly when it is open: if it was a candidate,
@@ -431,6 +487,8 @@ TT_EXPORT int dup2(int oldfd, int newfd)
     int (*f)(int, int) = REAL(real_dup2, "dup2");
     int ret;
 
+    if (oldfd != newfd)
+        tt_ownfd_closing((unsigned)newfd, (unsigned)newfd);
     if (f)
         ret = f(oldfd, newfd);
     else
@@ -448,6 +506,8 @@ TT_EXPORT int dup2(int oldfd, int newfd)
 TT_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     int (*f)(int, int, int) = REAL(real_dup3, "dup3");
+
+    tt_ownfd_closing((unsigned)newfd, (unsigned)newfd);
     int ret = f ? f(oldfd, newfd, flags)
                 : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 

@@ -471,8 +471,12 @@ void tt_conv_span(struct tt_span *s)
 
     pthread_mutex_lock(&conv_lock);
     if (conv_gen != tt_rt_fork_gen) {
-        /* The parent's conversations are its own. */
-        tt_conv_free(&conv);
+        /* The parent's conversations are its own. They are forgotten, not
+         * freed: a parent thread may have been changing them when the
+         * program forked, and freeing that half-changed copy aborted
+         * children in glibc ("double free or corruption", issue #9's fork
+         * load). The copy's memory is the child's one-time cost. */
+        memset(&conv, 0, sizeof(conv));
         conv_gen = tt_rt_fork_gen;
     }
     if (tt_conv_observe(&conv, s, tt_api_capture_content(), tools,

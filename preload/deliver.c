@@ -2,9 +2,16 @@
  *
  * State is per process: after fork the child starts afresh (the parent
  * keeps its socket and its unacknowledged frames). All socket I/O is
- * non-blocking with MSG_NOSIGNAL; the only wait is a bounded poll when the
- * daemon's socket buffer is full, and at exit for missing acks. */
+ * non-blocking with MSG_NOSIGNAL; the only waits are a bounded poll when
+ * the daemon's socket buffer is full mid-frame, and a few milliseconds at
+ * exit for missing acks.
+ *
+ * The socket and the spool file are held through ownfd.h: checked by
+ * identity before each use, never closed once the program has taken the
+ * number (issue #9: a program that closes every descriptor and opens its
+ * own must never get our frames). */
 #include "deliver.h"
+#include "ownfd.h"
 #include "rt.h"
 #include "tt.h"
 #include "wire.h"
@@ -28,7 +35,10 @@
  * finish; a frame that cannot start is spooled at once. A daemon that is
  * alive but stalled must not slow the traced program down. */
 #define SEND_FINISH_MS 5
-#define EXIT_WAIT_MS 1000
+/* At exit, what the daemon has not confirmed by then goes to the spool (it
+ * deduplicates by span id): a stalled daemon costs a process this much,
+ * not a second. A healthy daemon acks a frame well within it. */
+#define EXIT_WAIT_MS 3
 #define RECONNECT_NS 500000000LL
 
 struct frame {
@@ -43,8 +53,8 @@ static struct {
     pthread_mutex_t lock;
     unsigned gen;
     bool init;
-    int fd;
-    int spool_fd;                 /* this process's spool file, or -1 */
+    int fd;                       /* ownfd TT_OWNFD_DAEMON, or -1 */
+    int spool_fd;                 /* ownfd TT_OWNFD_SPOOL: this process's spool file, or -1 */
     int64_t next_connect;
     uint64_t next_chunk;
     struct frame q[MAX_UNACKED];  /* ring of sent, unacknowledged frames */
@@ -67,11 +77,11 @@ static void d_check_process(void)
     if (d.init) {
         /* Forked child: the socket and the queue are the parent's. Leak
          * the queue's frames rather than free memory the parent's threads
-         * might have been using at fork time. */
-        if (d.fd >= 0)
-            close(d.fd);
-        if (d.spool_fd >= 0)
-            close(d.spool_fd);    /* the parent's file: ours is new */
+         * might have been using at fork time. The inherited copies are
+         * closed only if the child has not closed or reused the numbers
+         * already (ownfd checks). */
+        tt_ownfd_close(TT_OWNFD_DAEMON);
+        tt_ownfd_close(TT_OWNFD_SPOOL);   /* the parent's file: ours is new */
     }
     d.fd = -1;
     d.spool_fd = -1;
@@ -117,7 +127,7 @@ static int d_spool_open(void)
         close(fd);      /* not a file of ours: never write spans there */
         return -1;
     }
-    return fd;
+    return tt_ownfd_adopt(TT_OWNFD_SPOOL, fd, true);
 }
 
 /* Append frames to this process's spool file under LOCK_EX, the protocol
@@ -138,7 +148,7 @@ static int d_spool(const struct frame *frames, size_t n)
         if (flock(d.spool_fd, LOCK_EX) != 0)
             break;
         if (fstat(d.spool_fd, &st) != 0 || st.st_nlink == 0) {
-            close(d.spool_fd);          /* ingested and unlinked: reopen */
+            tt_ownfd_close(TT_OWNFD_SPOOL);  /* ingested and unlinked: reopen */
             d.spool_fd = -1;
             continue;
         }
@@ -170,7 +180,7 @@ static int d_spool(const struct frame *frames, size_t n)
             return TT_OK;
         }
         if (cut) {
-            close(d.spool_fd);
+            tt_ownfd_close(TT_OWNFD_SPOOL);
             d.spool_fd = -1;
         }
         break;
@@ -195,7 +205,7 @@ static void q_free_all(void)
 static void d_disconnect(void)
 {
     if (d.fd >= 0)
-        close(d.fd);
+        tt_ownfd_close(TT_OWNFD_DAEMON);
     d.fd = -1;
     d.rlen = 0;
     d.next_connect = tt_now_ns() + RECONNECT_NS;
@@ -222,14 +232,16 @@ static bool d_connect(void)
         return true;
     if (!tt_rt.socket_path[0] || tt_now_ns() < d.next_connect)
         return false;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    fd = tt_ownfd_adopt(TT_OWNFD_DAEMON,
+                        socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0),
+                        true);
     if (fd < 0)
         goto fail;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, tt_rt.socket_path, strlen(tt_rt.socket_path) + 1);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(fd);
+        tt_ownfd_close(TT_OWNFD_DAEMON);
         goto fail;
     }
     d.fd = fd;
@@ -415,17 +427,40 @@ static void d_report_counts(void)
     d_send_frame(f);
 }
 
-/* Take the lock for this process's state (reset after fork). */
+/* The program may have closed our numbers (a close loop, close_range, a
+ * raw syscall) since the last use: what was sent but not confirmed then
+ * goes to the spool, and the numbers are never touched again. */
+static void d_verify(void)
+{
+    if (d.spool_fd >= 0 && tt_ownfd_get(TT_OWNFD_SPOOL) < 0)
+        d.spool_fd = -1;
+    if (d.fd >= 0 && tt_ownfd_get(TT_OWNFD_DAEMON) < 0) {
+        d.fd = -1;
+        d_disconnect();
+    }
+}
+
+/* Take the lock for this process's state (reset after fork), and ownfd's
+ * lock, which keeps an interposed close of our numbers out until
+ * d_unlock(). */
 static void d_lock(void)
 {
     static bool atexit_done;
 
     pthread_mutex_lock(&d.lock);
+    tt_ownfd_lock();
     d_check_process();
+    d_verify();
     if (!atexit_done) {
         atexit_done = true;
         atexit(d_exit);
     }
+}
+
+static void d_unlock(void)
+{
+    tt_ownfd_unlock();
+    pthread_mutex_unlock(&d.lock);
 }
 
 void tt_deliver_span(const struct tt_span *s)
@@ -444,7 +479,7 @@ void tt_deliver_span(const struct tt_span *s)
         d_send_frame(f);
     }
     d_report_counts();
-    pthread_mutex_unlock(&d.lock);
+    d_unlock();
     tt_buf_free(&out);
 }
 
@@ -460,16 +495,19 @@ void tt_deliver_sampled_out(void)
     d_lock();
     d.st.sampled_out++;
     d_report_counts();
-    pthread_mutex_unlock(&d.lock);
+    d_unlock();
 }
 
-/* At normal exit, wait (bounded) for the daemon to confirm what it was
- * sent; spool the rest. */
+/* At normal exit, give the daemon a few milliseconds to confirm what it
+ * was sent; spool the rest at once (issue #9: a stopped daemon cost every
+ * exiting process a second). */
 static void d_exit(void)
 {
     pthread_mutex_lock(&d.lock);
+    tt_ownfd_lock();
     if (!d.init || d.gen != tt_rt_fork_gen)
         goto out;
+    d_verify();
     d_report_counts();
     int64_t deadline = tt_now_ns() + EXIT_WAIT_MS * 1000000LL;
     while (d.q_n && d.fd >= 0) {
@@ -498,7 +536,7 @@ static void d_exit(void)
         }
     }
 out:
-    pthread_mutex_unlock(&d.lock);
+    d_unlock();
 }
 
 void tt_deliver_stats(struct tt_deliver_stats *out)

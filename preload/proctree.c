@@ -1,5 +1,6 @@
 /* proctree.c - process spans (see proctree.h). */
 #include "proctree.h"
+#include "ownfd.h"
 #include "deliver.h"
 #include "rt.h"
 #include "span.h"
@@ -50,18 +51,7 @@ void tt_proc_span_id(const char *trace_id, int64_t pid, uint64_t start_ticks,
 /* Read a small /proc file whole (NUL-terminated); bytes read or -1. */
 static ssize_t read_small(const char *path, char *buf, size_t n)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t len = 0;
-    ssize_t r;
-
-    if (fd < 0)
-        return -1;
-    while (len < n - 1 && ((r = read(fd, buf + len, n - 1 - len)) > 0 ||
-                           (r < 0 && errno == EINTR)))
-        len += r > 0 ? (size_t)r : 0;
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
+    return tt_ownfd_read_file(path, buf, n);
 }
 
 /* ppid and starttime (fields 4 and 22) of /proc/<pid>/stat. */

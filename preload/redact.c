@@ -1,5 +1,6 @@
 /* redact.c - user-defined redaction of captured content (see redact.h). */
 #include "redact.h"
+#include "ownfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,30 +47,16 @@ static int read_pattern_file(const char *path, char **buf, char **lines, size_t 
                              char *err, size_t errn)
 {
     enum { MAX = 64 * 1024 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t len = 0;
 
-    *buf = NULL;
-    if (fd < 0) {
+    if (!(*buf = malloc(MAX + 1)))
+        return TT_ERR_NOMEM;
+    ssize_t got = tt_ownfd_read_file(path, *buf, MAX + 1);
+    if (got < 0) {
         snprintf(err, errn, "TOKENTAP_REDACT_FILE %.200s: %s", path, strerror(errno));
+        free(*buf);
+        *buf = NULL;
         return TT_ERR_IO;
     }
-    if (!(*buf = malloc(MAX + 1))) {
-        close(fd);
-        return TT_ERR_NOMEM;
-    }
-    for (;;) {
-        ssize_t r = read(fd, *buf + len, MAX - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (len == MAX)
-            break;
-    }
-    close(fd);
-    (*buf)[len] = '\0';
     for (char *p = *buf, *save = NULL, *l; (l = strtok_r(p, "\n", &save)); p = NULL) {
         size_t ll = strlen(l);
         if (ll && l[ll - 1] == '\r')

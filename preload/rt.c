@@ -1,5 +1,6 @@
 /* rt.c - configuration from the environment, fork handling, logging. */
 #include "rt.h"
+#include "ownfd.h"
 #include "span.h"
 #include "wire.h"
 
@@ -272,16 +273,8 @@ static bool rt_cmd_check(void)
         exe[n] = '\0';
         names[0] = base_name(exe);
     }
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t r;
-        while (len < sizeof(cmd) - 1 &&
-               ((r = read(fd, cmd + len, sizeof(cmd) - 1 - len)) > 0 ||
-                (r < 0 && errno == EINTR)))
-            len += r > 0 ? (size_t)r : 0;
-        close(fd);
-    }
-    cmd[len] = '\0';
+    ssize_t got = tt_ownfd_read_file("/proc/self/cmdline", cmd, sizeof(cmd));
+    len = got > 0 ? (size_t)got : 0;
     if (len) {
         names[1] = base_name(cmd);
         if (tt_rt_is_interpreter(names[1]) ||

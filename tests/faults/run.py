@@ -887,6 +887,124 @@ def sc_sigpipe_daemon_death(ctx, before=30, after=30):
     return r
 
 
+# 5. issue #9: a daemon that is busy while _exit children leave, a stalled
+# daemon at exit, descriptors the program takes back
+def sc_fork_load(ctx, children=200, busy=4, rounds=3):
+    """Parent threads calling plus `children` forked children that each
+    make one call and leave by _exit, over plain HTTP, with a standalone
+    tokentapd (no `tokentap run`), `rounds` times: every call is stored.
+    The daemon used to drop a client's unread frames when its ack to that
+    client failed with EPIPE (the child had gone)."""
+    r = Result("fork load: %d _exit children + %d calling threads, plain HTTP, "
+               "standalone daemon, x%d" % (children, busy, rounds))
+    pm = harness.Mock(plain=True)
+    saved, ctx.m = ctx.m, pm
+    try:
+        ctx.start_daemon()
+        env = ctx.env(preload=True, TOKENTAP_SOCKET=ctx.sock,
+                      TOKENTAP_SPOOL=ctx.spool)
+        argv = CLIENT + ["fork", "--normal", "0", "--exit", str(children),
+                         "--nocall", "0", "--busy-threads", str(busy),
+                         "--child-timeout", "20"]
+        total = 0
+        per_round = []
+        for _ in range(rounds):
+            p = subprocess.run(argv, env=env, capture_output=True, text=True,
+                               timeout=300, stdin=subprocess.DEVNULL)
+            ctx.stderrs.append(p.stderr)
+            calls, failed = parse_calls(p.stdout)
+            r.check("client exit 0", p.returncode == 0,
+                    "%s: %s" % (p.returncode, err_tail(p.stderr)))
+            r.check("no failed call", failed == 0, str(failed))
+            total += calls or 0
+            ctx.sync()
+            per_round.append("%s/%s" % (ctx.stored()[0], total))
+        r.note("stored/made after each round: " + ", ".join(per_round))
+        finish(r, ctx, total, total)
+    finally:
+        ctx.m = saved
+        pm.stop()
+    return r
+
+
+def sc_stalled_daemon_exit(ctx, n=10, rounds=3):
+    """n curl processes, one call each, with the daemon stopped (SIGSTOP):
+    each used to wait 1 s for acks at exit. Now what is unconfirmed goes to
+    the spool at once; the run takes about as long as with a healthy
+    daemon, and every call is stored once the daemon continues."""
+    r = Result("%d curl processes with the daemon SIGSTOPped" % n)
+    script = os.path.join(ctx.home, "calls.sh")
+    with open(script, "w") as f:
+        f.write("for i in $(seq 1 %d); do curl -sS --cacert \"$MOCK_CA\" "
+                "\"$MOCK_BASE/v1/chat/completions\" -H 'x-mock-usage: in=10,out=2' "
+                "-d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":"
+                "\"user\",\"content\":\"hi\"}]}' >/dev/null || exit 1; "
+                "done\n" % n)
+    ctx.start_daemon()
+    env = ctx.env(preload=True, TOKENTAP_SOCKET=ctx.sock, TOKENTAP_SPOOL=ctx.spool)
+
+    def timed():
+        t0 = time.monotonic()
+        p = subprocess.run(["sh", script], env=env, capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL)
+        ctx.stderrs.append(p.stderr)
+        r.check("script exit 0", p.returncode == 0, err_tail(p.stderr))
+        return time.monotonic() - t0
+
+    healthy, stalled = [], []
+    for _ in range(rounds):
+        healthy.append(timed())
+    os.kill(ctx.daemon.pid, signal.SIGSTOP)
+    try:
+        for _ in range(rounds):
+            stalled.append(timed())
+    finally:
+        os.kill(ctx.daemon.pid, signal.SIGCONT)
+    h, st = sorted(healthy)[rounds // 2], sorted(stalled)[rounds // 2]
+    r.stalled_ratio = st / h
+    r.note("median %.0f ms healthy, %.0f ms stalled (x%.2f)" % (
+        h * 1000, st * 1000, st / h))
+    ctx.sync()
+    finish(r, ctx, 2 * rounds * n, 2 * rounds * n)
+    return r
+
+
+def sc_fd_reuse(ctx, mode="reuse", close="loop", fill=16, daemon=True):
+    """The program closes every descriptor tokentap held and opens its own
+    on the same numbers (fd_hostile.py): its files and connections hold
+    only its own bytes, with and without tokentap, and every call is
+    stored. daemon=False: no daemon during the run (the spool's number is
+    the one taken), ingested afterwards."""
+    name = "descriptors taken back: %s%s%s" % (
+        mode, " (%s, fill %d)" % (close, fill) if mode == "reuse" else "",
+        "" if daemon else ", no daemon")
+    r = Result(name)
+    argv = [PY, os.path.join(CLIENTS, "fd_hostile.py"), mode, "--close", close,
+            "--fill", str(fill), "--dir"]
+    outs = []
+    for traced in (False, True):
+        d = tempfile.mkdtemp(prefix="fd-", dir=ctx.home)
+        if traced and not daemon:
+            p = subprocess.run(argv + [d], env=ctx.env(preload=True),
+                               capture_output=True, text=True, timeout=120,
+                               stdin=subprocess.DEVNULL)
+            ctx.stderrs.append(p.stderr)
+            outs.append((rc_of(p.returncode), p.stdout, p.stderr))
+        else:
+            outs.append(ctx.run(argv + [d], traced=traced))
+    plain, traced = outs
+    r.check("untraced run holds its own bytes", plain[0] == 0, plain[1][-300:])
+    compare(r, plain, traced)
+    calls = {"reuse": 6, "backend": 6, "fork": 3}[mode]
+    if not daemon:
+        ctx.start_daemon()          # ingests the spool
+        ctx.sync()
+    finish(r, ctx, calls if traced[0] == 0 else None, calls)
+    if not r.ok and err_tail(traced[2]):
+        r.note("stderr: " + err_tail(traced[2]))
+    return r
+
+
 # ------------------------------------------------------------------- main
 FULL = [
     ("threads-shared-requests", sc_threads, dict(lib="requests", shared=True)),
@@ -909,6 +1027,18 @@ FULL = [
     ("readonly-store-at-start", sc_readonly_store_at_start, dict()),
     ("signals", sc_signals, dict()),
     ("sigpipe-daemon-death", sc_sigpipe_daemon_death, dict()),
+    ("fork-load", sc_fork_load, dict(rounds=10)),
+    ("stalled-daemon-exit", sc_stalled_daemon_exit, dict()),
+    ("fd-reuse-loop", sc_fd_reuse, dict(close="loop")),
+    ("fd-reuse-range", sc_fd_reuse, dict(close="range")),
+    ("fd-reuse-raw-fill", sc_fd_reuse, dict(close="raw", fill=1100)),
+    ("fd-reuse-dup2", sc_fd_reuse, dict(close="dup2")),
+    ("fd-reuse-backend", sc_fd_reuse, dict(mode="backend")),
+    ("fd-reuse-fork", sc_fd_reuse, dict(mode="fork")),
+    ("fd-reuse-loop-nodaemon", sc_fd_reuse, dict(close="loop", daemon=False)),
+    ("fd-reuse-raw-fill-nodaemon", sc_fd_reuse, dict(close="raw", fill=1100,
+                                                     daemon=False)),
+    ("fd-reuse-fork-nodaemon", sc_fd_reuse, dict(mode="fork", daemon=False)),
 ]
 
 

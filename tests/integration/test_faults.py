@@ -139,6 +139,48 @@ class Faults(unittest.TestCase):
         self.assertEqual(r.spans, r.calls, r.row())
         self.assertEqual(r.lost, 0, r.row())
 
+    # --- 5. issue #9 ---------------------------------------------------------
+    def test_fork_load_exit_children_all_stored(self):
+        # the daemon used to discard what a gone client had left unread
+        # when its ack failed with EPIPE (1-7 of ~3,900 spans per run), and
+        # children forked mid-conversation aborted in glibc (double free)
+        self.scenario(F.sc_fork_load, None, children=200, busy=2, rounds=3)
+
+    def test_stalled_daemon_does_not_slow_exit(self):
+        # each process used to wait 1 s for acks at exit (10 s for 10 curl
+        # calls); medians of 3, generous bound: the 1 s wait is x10
+        r = self.scenario(F.sc_stalled_daemon_exit, 60, n=10, rounds=3)
+        self.assertLess(r.stalled_ratio, 2.0, r.row())
+
+    def test_fd_reuse_close_loop(self):
+        self.scenario(F.sc_fd_reuse, 6, close="loop")
+
+    def test_fd_reuse_close_range(self):
+        self.scenario(F.sc_fd_reuse, 6, close="range")
+
+    def test_fd_reuse_raw_syscall_then_high_numbers(self):
+        # a raw close_range no hook sees, then the program's own files on
+        # every number up to 1100 (tokentap's high number included)
+        self.scenario(F.sc_fd_reuse, 6, close="raw", fill=1100)
+
+    def test_fd_reuse_dup2_onto_every_number(self):
+        self.scenario(F.sc_fd_reuse, 6, close="dup2")
+
+    def test_fd_reuse_own_backend_connections(self):
+        self.scenario(F.sc_fd_reuse, 6, mode="backend")
+
+    def test_fd_reuse_forked_child(self):
+        self.scenario(F.sc_fd_reuse, 3, mode="fork")
+
+    def test_fd_reuse_spool_number_no_daemon(self):
+        self.scenario(F.sc_fd_reuse, 6, close="loop", daemon=False)
+
+    def test_fd_reuse_raw_no_daemon(self):
+        self.scenario(F.sc_fd_reuse, 6, close="raw", fill=1100, daemon=False)
+
+    def test_fd_reuse_forked_child_no_daemon(self):
+        self.scenario(F.sc_fd_reuse, 3, mode="fork", daemon=False)
+
 
 if __name__ == "__main__":
     harness.main()
