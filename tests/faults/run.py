@@ -1005,6 +1005,36 @@ def sc_fd_reuse(ctx, mode="reuse", close="loop", fill=16, daemon=True):
     return r
 
 
+def sc_fd_random(ctx, seeds=range(1, 9), steps=60, daemon=True):
+    """Random close / dup2 / close_range (hooked and raw) / open sequences
+    between calls (fd_hostile.py random), one run per seed: the program's
+    file holds exactly its own lines, every call is stored, nothing lost."""
+    seeds = list(seeds)
+    r = Result("random descriptor operations between calls, %d seeds x %d "
+               "steps%s" % (len(seeds), steps, "" if daemon else ", no daemon"))
+    total = 0
+    for seed in seeds:
+        d = tempfile.mkdtemp(prefix="fdr-", dir=ctx.home)
+        argv = [PY, os.path.join(CLIENTS, "fd_hostile.py"), "random", "--seed",
+                str(seed), "--steps", str(steps), "--dir", d]
+        if daemon:
+            rc, out, err = ctx.run(argv, traced=True)
+        else:
+            p = subprocess.run(argv, env=ctx.env(preload=True), capture_output=True,
+                               text=True, timeout=120, stdin=subprocess.DEVNULL)
+            ctx.stderrs.append(p.stderr)
+            rc, out, err = rc_of(p.returncode), p.stdout, p.stderr
+        m = re.search(r"^calls (\d+) of (\d+)$", out, re.M)
+        r.check("seed %d: own.log holds only the program's bytes" % seed, rc == 0,
+                "%s %s" % (out.replace("\n", " "), err_tail(err)))
+        total += int(m.group(2)) if m else 0
+    if not daemon:
+        ctx.start_daemon()
+        ctx.sync()
+    finish(r, ctx, total, total)
+    return r
+
+
 # ------------------------------------------------------------------- main
 FULL = [
     ("threads-shared-requests", sc_threads, dict(lib="requests", shared=True)),
@@ -1039,6 +1069,8 @@ FULL = [
     ("fd-reuse-raw-fill-nodaemon", sc_fd_reuse, dict(close="raw", fill=1100,
                                                      daemon=False)),
     ("fd-reuse-fork-nodaemon", sc_fd_reuse, dict(mode="fork", daemon=False)),
+    ("fd-random", sc_fd_random, dict(seeds=range(1, 41))),
+    ("fd-random-nodaemon", sc_fd_random, dict(seeds=range(41, 81), daemon=False)),
 ]
 
 

@@ -181,6 +181,12 @@ class Faults(unittest.TestCase):
     def test_fd_reuse_forked_child_no_daemon(self):
         self.scenario(F.sc_fd_reuse, 3, mode="fork", daemon=False)
 
+    def test_fd_random_operations_between_calls(self):
+        self.scenario(F.sc_fd_random, None, seeds=range(1, 7))
+
+    def test_fd_random_operations_no_daemon(self):
+        self.scenario(F.sc_fd_random, None, seeds=range(101, 105), daemon=False)
+
 
 if __name__ == "__main__":
     harness.main()

@@ -18,6 +18,10 @@ without tokentap and compare stdout.
       1 call; a child closes everything, opens two files, makes a call,
       writes to both files and leaves by _exit; the parent makes 1 more.
 
+  fd_hostile.py random --seed S --steps N --dir D
+      random closes, dup2s, close_ranges (hooked and raw) and opens
+      between calls; every number the program holds is its own.log.
+
 Each mode prints the calls that succeeded and the sha256 and size of every
 file or stream the program owns; the exit status is 0 only if all of them
 hold exactly what the program wrote."""
@@ -189,17 +193,105 @@ def mode_fork(a):
                  c2 == b"child two\n") else 1
 
 
+def mode_random(a):
+    """Random descriptor operations between calls (seeded): close, dup2 of
+    the program's file onto a number, close_range (hooked and raw), opens.
+    Every descriptor the program holds is own.log (O_APPEND); after each
+    step it writes a line through one of them. The invariant: own.log holds
+    exactly the program's lines, whatever tokentap did meanwhile."""
+    import random
+    rnd = random.Random(a.seed)
+    path = os.path.join(a.dir, "own.log")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200 and (hard == resource.RLIM_INFINITY or hard >= 1200):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    held = set()                 # numbers the program opened and holds
+    want = []
+    calls = made = 0
+    sess = None
+
+    def open_own():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        held.add(fd)
+
+    open_own()
+    for step in range(a.steps):
+        op = rnd.choice(("call", "call", "call", "close", "dup2", "range",
+                         "raw", "open", "open", "loop"))
+        if op == "call":
+            if sess is None:
+                sess = requests.Session()
+            made += 1
+            calls += call(sess, step)
+            continue
+        # Any descriptor op may take the session's socket too: start afresh.
+        if sess is not None:
+            sess.close()
+            sess = None
+        lo = rnd.randrange(3, 1100)
+        hi = min(1150, lo + rnd.choice((0, 3, 50, 1200)))
+        if op == "close":
+            try:
+                os.close(lo)
+            except OSError:
+                pass
+            held.discard(lo)
+        elif op == "dup2" and held:
+            src = rnd.choice(sorted(held))
+            if src != lo:
+                os.dup2(src, lo)
+                held.add(lo)
+        elif op == "range":
+            os.closerange(lo, hi + 1)
+            held.difference_update(range(lo, hi + 1))
+        elif op == "raw":
+            libc.syscall(ctypes.c_long(SYS_close_range), ctypes.c_uint(lo),
+                         ctypes.c_uint(hi), ctypes.c_uint(0))
+            held.difference_update(range(lo, hi + 1))
+        elif op == "loop":
+            for fd in range(3, 1100):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            held.clear()
+        elif op == "open":
+            for _ in range(rnd.choice((1, 5, 40))):
+                open_own()
+        if not held:
+            open_own()
+        fd = rnd.choice(sorted(held))
+        line = b"%d %s %d\n" % (step, op.encode(), fd)
+        os.write(fd, line)
+        want.append(line)
+    if sess is not None:
+        sess.close()
+    for fd in sorted(held):
+        line = b"end %d\n" % fd
+        os.write(fd, line)
+        want.append(line)
+        os.close(fd)
+    data = open(path, "rb").read()
+    print("calls %d of %d" % (calls, made))
+    print("own.log %s" % digest(data))
+    return 0 if data == b"".join(want) and calls == made else 1
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=("reuse", "backend", "fork"))
+    p.add_argument("mode", choices=("reuse", "backend", "fork", "random"))
     p.add_argument("--close", default="loop",
                    choices=("loop", "range", "raw", "dup2"))
     p.add_argument("--fill", type=int, default=16)
     p.add_argument("--dir", required=True)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--steps", type=int, default=60)
     a = p.parse_args()
     sys.stdout.flush()
     return {"reuse": mode_reuse, "backend": mode_backend,
-            "fork": mode_fork}[a.mode](a)
+            "fork": mode_fork, "random": mode_random}[a.mode](a)
 
 
 if __name__ == "__main__":
