@@ -86,6 +86,9 @@ struct tt_sink_ops {
     void (*stop)(void *ctx);
     /* Push buffered data down (called on idle ticks and before exit). */
     int (*flush)(void *ctx);
+    /* Optional: what the last failed write or init ran into, in words a
+     * user can act on (the file, the cause), or NULL. */
+    const char *(*errmsg)(void *ctx);
     /* Release ctx; NULL-safe. */
     void (*exit)(void *ctx);
 };

@@ -3,39 +3,92 @@
 #include "sink.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include "store.h"
 #include "tt.h"
 
+/* Stores up to this size are checked (PRAGMA quick_check) when the daemon
+ * starts: a few milliseconds per MiB. Larger ones are caught at their
+ * first failing write. */
+#define SQLITE_CHECK_MAX (64ll << 20)
+
+struct sqlite_sink {
+    struct tt_store *st;
+    bool broken;            /* corrupt: never written again by this daemon */
+    char err[6144];         /* the last failure, file named */
+    char path[4096];
+};
+
+static void corrupt_msg(struct sqlite_sink *k, const char *why)
+{
+    tt_store_corrupt_msg(k->err, sizeof(k->err), k->path, why);
+}
+
 static int sqlite_init(void **ctx, const struct tt_sink_config *cfg)
 {
-    struct tt_store *st = NULL;
+    struct sqlite_sink *k;
+    struct stat sb;
+    char why[256];
+    int rc;
 
     *ctx = NULL;
-    if (!cfg->db_path)
+    if (!cfg->db_path || !(k = calloc(1, sizeof(*k))))
         return TT_SINK_ERROR;
-    if (tt_store_open(cfg->db_path, false, &st) != TT_OK)
+    snprintf(k->path, sizeof(k->path), "%s", cfg->db_path);
+    if ((rc = tt_store_open(cfg->db_path, false, &k->st)) != TT_OK) {
+        if (rc == TT_ERR_CORRUPT)
+            corrupt_msg(k, "not a database");
+        else
+            snprintf(k->err, sizeof(k->err), "cannot open the store %.900s: %s%s",
+                     k->path, tt_strerror(rc), tt_store_full_hint(k->path));
+        fprintf(stderr, "tokentapd: %s\n", k->err);
+        free(k);
         return TT_SINK_ERROR;
-    *ctx = st;
+    }
+    if (stat(cfg->db_path, &sb) == 0 && sb.st_size <= SQLITE_CHECK_MAX &&
+        tt_store_check(k->st, why, sizeof(why)) == TT_ERR_CORRUPT) {
+        corrupt_msg(k, why);
+        fprintf(stderr, "tokentapd: %s\n", k->err);
+        tt_store_close(k->st);
+        free(k);
+        return TT_SINK_ERROR;
+    }
+    *ctx = k;
     return TT_SINK_OK;
 }
 
-/* Busy/locked, or I/O (disk full): both may clear up; the client keeps or
- * spools the frame. Only OOM-free logic errors would be permanent, and
- * validated spans should not cause them. */
-static int sink_rc(int rc)
+/* Busy/locked, I/O or a full disk: all may clear up; the client keeps or
+ * spools the frame. A corrupt store is never written again (the frames
+ * wait in the spools until the file is moved aside). */
+static int sink_rc(struct sqlite_sink *k, int rc)
 {
-    return rc == TT_ERR_AGAIN || rc == TT_ERR_IO || rc == TT_ERR_NOMEM
-               ? TT_SINK_RETRY : TT_SINK_ERROR;
+    const char *m = tt_store_errmsg(k->st);
+
+    if (rc == TT_ERR_CORRUPT) {
+        k->broken = true;
+        corrupt_msg(k, m ? m : "database disk image is malformed");
+        fprintf(stderr, "tokentapd: %s\n", k->err);
+        return TT_SINK_RETRY;
+    }
+    snprintf(k->err, sizeof(k->err), "%.900s: %.400s%s", k->path,
+             m ? m : tt_strerror(rc),
+             rc == TT_ERR_FULL || rc == TT_ERR_IO ? tt_store_full_hint(k->path) : "");
+    return rc == TT_ERR_AGAIN || rc == TT_ERR_IO || rc == TT_ERR_NOMEM ||
+           rc == TT_ERR_FULL ? TT_SINK_RETRY : TT_SINK_ERROR;
 }
 
 static int sqlite_write(void *ctx, const struct tt_span *spans, size_t n)
 {
-    struct tt_store *st = ctx;
+    struct sqlite_sink *k = ctx;
+    struct tt_store *st = k->st;
     int rc;
 
     if (n == 0)
         return TT_SINK_OK;
+    if (k->broken)
+        return TT_SINK_RETRY;
     if ((rc = tt_store_begin(st)) != TT_OK)
         goto fail;
     for (size_t i = 0; i < n; i++)
@@ -47,16 +100,26 @@ static int sqlite_write(void *ctx, const struct tt_span *spans, size_t n)
 rollback:
     tt_store_rollback(st);
 fail:
-    return sink_rc(rc);
+    return sink_rc(k, rc);
+}
+
+static const char *sqlite_errmsg(void *ctx)
+{
+    struct sqlite_sink *k = ctx;
+
+    return k && k->err[0] ? k->err : NULL;
 }
 
 static int sqlite_counts(void *ctx, const struct tt_sink_deltas *d,
                          const struct tt_proc_count *pc, size_t npc)
 {
-    struct tt_store *st = ctx;
+    struct sqlite_sink *k = ctx;
+    struct tt_store *st = k->st;
     int64_t now = tt_now_ns();
     int rc;
 
+    if (k->broken)
+        return TT_SINK_RETRY;
     if ((rc = tt_store_begin(st)) != TT_OK)
         goto fail;
 #define ADD(n) \
@@ -75,7 +138,7 @@ static int sqlite_counts(void *ctx, const struct tt_sink_deltas *d,
 rollback:
     tt_store_rollback(st);
 fail:
-    return sink_rc(rc);
+    return sink_rc(k, rc);
 }
 
 static int sqlite_flush(void *ctx)
@@ -86,7 +149,12 @@ static int sqlite_flush(void *ctx)
 
 static void sqlite_exit(void *ctx)
 {
-    tt_store_close(ctx);
+    struct sqlite_sink *k = ctx;
+
+    if (!k)
+        return;
+    tt_store_close(k->st);
+    free(k);
 }
 
 const struct tt_sink_ops tt_sink_sqlite = {
@@ -95,5 +163,6 @@ const struct tt_sink_ops tt_sink_sqlite = {
     .write = sqlite_write,
     .counts = sqlite_counts,
     .flush = sqlite_flush,
+    .errmsg = sqlite_errmsg,
     .exit = sqlite_exit,
 };

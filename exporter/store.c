@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "spanfield.h"
@@ -24,6 +25,7 @@ struct tt_store {
     sqlite3 *db;
     sqlite3_stmt *ins;     /* INSERT OR REPLACE INTO spans, all columns */
     bool readonly;
+    char err[320];         /* the last failure, for replies and logs */
 };
 
 static int sql_err(int src)
@@ -35,8 +37,21 @@ static int sql_err(int src)
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return TT_ERR_AGAIN;
     case SQLITE_NOMEM: return TT_ERR_NOMEM;
+    case SQLITE_FULL: return TT_ERR_FULL;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return TT_ERR_CORRUPT;
     default: return TT_ERR_IO;
     }
+}
+
+static void note_err(struct tt_store *st, const char *what, const char *msg)
+{
+    snprintf(st->err, sizeof(st->err), "%s: %s", what, msg);
+}
+
+const char *tt_store_errmsg(const struct tt_store *st)
+{
+    return st && st->err[0] ? st->err : NULL;
 }
 
 static int exec(struct tt_store *st, const char *sql)
@@ -46,6 +61,7 @@ static int exec(struct tt_store *st, const char *sql)
 
     if (src != SQLITE_OK) {
         fprintf(stderr, "tokentap: sqlite: %s: %s\n", sql, msg ? msg : sqlite3_errstr(src));
+        note_err(st, sql, msg ? msg : sqlite3_errstr(src));
         sqlite3_free(msg);
     }
     return sql_err(src);
@@ -215,6 +231,62 @@ fail:
     return rc == TT_OK ? TT_ERR_IO : rc;
 }
 
+const char *tt_store_full_hint(const char *path)
+{
+    static __thread char hint[300];
+    char dir[4096];
+    struct statvfs sv;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (statvfs(dir, &sv) != 0 ||
+        (unsigned long long)sv.f_bavail * sv.f_frsize >= (1ull << 20))
+        return "";
+    snprintf(hint, sizeof(hint), " (the file system holding %.200s is full: "
+             "%llu bytes free)", dir,
+             (unsigned long long)sv.f_bavail * sv.f_frsize);
+    return hint;
+}
+
+void tt_store_corrupt_msg(char *out, size_t n, const char *path, const char *why)
+{
+    snprintf(out, n, "the store %.900s is corrupt (%.300s): move it aside (mv "
+             "%.900s %.900s.corrupt), tokentap then starts a new one; `sqlite3 "
+             "%.900s.corrupt .recover` may save its rows", path, why, path,
+             path, path);
+}
+
+int tt_store_check(struct tt_store *st, char *msg, size_t n)
+{
+    sqlite3_stmt *q = NULL;
+    int src = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &q, NULL);
+
+    if (n)
+        msg[0] = '\0';
+    if (src == SQLITE_OK)
+        src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(q, 0);
+        bool ok = v && strcmp(v, "ok") == 0;
+        if (!ok && n) {
+            snprintf(msg, n, "%s", v ? v : "quick_check failed");
+            for (char *c = msg; *c; c++)
+                if (*c == '\n')
+                    *c = ' ';       /* one line in logs and messages */
+        }
+        sqlite3_finalize(q);
+        return ok ? TT_OK : TT_ERR_CORRUPT;
+    }
+    if (n)
+        snprintf(msg, n, "%s", sqlite3_errmsg(st->db));
+    sqlite3_finalize(q);
+    return sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src);
+}
+
 void tt_store_close(struct tt_store *st)
 {
     if (!st)
@@ -277,9 +349,11 @@ int tt_store_put_span(struct tt_store *st, const struct tt_span *s)
         src = bind_field(st->ins, (int)i + 1, s, &tt_spanfields[i]);
     if (src == SQLITE_OK)
         src = sqlite3_step(st->ins);
-    if (src != SQLITE_DONE)
+    if (src != SQLITE_DONE) {
         fprintf(stderr, "tokentap: sqlite: insert span %s: %s\n", s->span_id,
                 sqlite3_errmsg(st->db));
+        note_err(st, "insert span", sqlite3_errmsg(st->db));
+    }
     /* Bindings point into the caller's span (SQLITE_STATIC). No need to
      * clear them: every column is bound again before the next step, and a
      * reset statement does not read its parameters. */
@@ -315,8 +389,10 @@ static int step_done(struct tt_store *st, sqlite3_stmt *stmt, int src, const cha
 {
     if (src == SQLITE_OK)
         src = sqlite3_step(stmt);
-    if (src != SQLITE_DONE)
+    if (src != SQLITE_DONE) {
         fprintf(stderr, "tokentap: sqlite: %s: %s\n", what, sqlite3_errmsg(st->db));
+        note_err(st, what, sqlite3_errmsg(st->db));
+    }
     sqlite3_finalize(stmt);
     return src == SQLITE_DONE ? TT_OK : (sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src));
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "span.h"
+#include "tt.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -93,6 +94,23 @@ int tt_store_put_proc_count(struct tt_store *st, const char *proc_id, int64_t pi
     __attribute__((warn_unused_result));
 /* The underlying handle, for read queries (CLI). */
 struct sqlite3 *tt_store_db(struct tt_store *st);
+
+/* The last failure of a write on st ("what: SQLite's message"), or NULL. */
+const char *tt_store_errmsg(const struct tt_store *st);
+
+/* " (the file system holding DIR is full: N bytes free)" when less than
+ * 1 MiB is free where path lives, else "". Thread-local buffer. */
+const char *tt_store_full_hint(const char *path);
+
+/* What to tell a user whose store at path is corrupt (why: SQLite's
+ * finding): the file, and what to do. */
+void tt_store_corrupt_msg(char *out, size_t n, const char *path, const char *why);
+
+/* PRAGMA quick_check: TT_OK, or TT_ERR_CORRUPT with SQLite's first finding
+ * in msg (TT_ERR_CORRUPT also when the file is not a database at all).
+ * Reads the whole file: for `tokentap stats` and the daemon's start on
+ * stores of bounded size, not for every command. */
+int tt_store_check(struct tt_store *st, char *msg, size_t n) TT_WUR;
 
 /* Fill out from the current row of a SELECT over `spans` (any subset of
  * its columns, matched by name, e.g. SELECT * FROM spans). out is

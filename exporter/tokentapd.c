@@ -146,6 +146,13 @@ struct ttd {
     /* counters since start, reported by "hello"; what the store keeps
      * (table counters) is summed over lifetimes from d->delta */
     uint64_t frames, bad_frames, stored, rejected, spool_files;
+    /* Spans the primary sink refused to commit in this daemon's life (a
+     * full disk, a corrupt or locked store), and why: "synced" says so, so
+     * that `tokentap run` can tell the user instead of "no LLM calls". */
+    uint64_t unstored;
+    char store_error[512];
+    int reserve_fd;             /* preallocated for counters at exit, or -1 */
+    char reserve_path[PATH_MAX];
 };
 
 static volatile sig_atomic_t ttd_signal;
@@ -353,17 +360,43 @@ static int sinks_write(struct ttd *d, const struct tt_span *b, size_t n,
     return rc;
 }
 
-/* After the write of a batch: answer every frame in it, free its spans. */
-static void batch_answer(struct ttd *d, struct tt_span *b, size_t nb,
-                         const struct ttd_ack *acks, size_t na,
-                         struct tt_proc_count *pc, size_t npc,
-                         const struct tt_sink_deltas *delta, int rc)
+/* Process counters (what traced processes lost) the store refused are
+ * kept for the next batch, up to this many: they are cumulative per
+ * process, so a late write is as good (issue #9: a full disk lost them). */
+#define TTD_COUNTS_KEEP 4096
+
+/* After the write of a batch: answer every frame in it, free its spans.
+ * Returns how many of pc were kept (a failed write, when pc is d->counts
+ * itself: the caller keeps that many). */
+static size_t batch_answer(struct ttd *d, struct tt_span *b, size_t nb,
+                           const struct ttd_ack *acks, size_t na,
+                           struct tt_proc_count *pc, size_t npc,
+                           const struct tt_sink_deltas *delta, int rc)
 {
-    if (rc == TT_SINK_OK)
+    size_t kept = 0;
+
+    const char *why = "store unavailable";
+    if (rc == TT_SINK_OK) {
         d->stored += nb;
-    else
+    } else {
         deltas_add(&d->delta, delta);   /* kept for the next batch */
-    for (size_t i = 0; i < npc; i++) {
+        d->unstored += nb;
+        const char *m = d->sinks[0].ops->errmsg ? d->sinks[0].ops->errmsg(d->sinks[0].ctx) : NULL;
+        if (m) {
+            why = m;
+            snprintf(d->store_error, sizeof(d->store_error), "%s", m);
+        }
+    }
+    if (rc != TT_SINK_OK && pc == d->counts) {
+        kept = npc < TTD_COUNTS_KEEP ? npc : TTD_COUNTS_KEEP;
+    } else if (rc != TT_SINK_OK) {
+        for (size_t i = 0; i < npc && d->ncounts < TTD_COUNTS_KEEP; i++) {
+            struct tt_frame f = { .count = pc[i] };
+            if (count_take(d, &f) == TT_OK)
+                pc[i].exe = NULL;       /* moved */
+        }
+    }
+    for (size_t i = kept; i < npc; i++) {
         free(pc[i].exe);
         pc[i].exe = NULL;
     }
@@ -379,11 +412,12 @@ static void batch_answer(struct ttd *d, struct tt_span *b, size_t nb,
             };
             client_reply(a->c, "ack", kv, 3);
         } else {
-            reply_nack(a->c, a->chunk, "store unavailable", rc == TT_SINK_RETRY);
+            reply_nack(a->c, a->chunk, why, rc == TT_SINK_RETRY);
         }
     }
     for (size_t i = 0; i < nb; i++)
         tt_span_clear(&b[i]);
+    return kept;
 }
 
 static void *writer_main(void *arg)
@@ -472,8 +506,8 @@ static int ttd_complete(struct ttd *d, bool block)
     rc = d->frc;
     d->wstate = W_IDLE;
     pthread_mutex_unlock(&d->mu);
-    batch_answer(d, d->fbatch, d->fnbatch, d->facks, d->fnacks, d->fcounts,
-                 d->fncounts, &d->fdelta, rc);
+    (void)batch_answer(d, d->fbatch, d->fnbatch, d->facks, d->fnacks, d->fcounts,
+                       d->fncounts, &d->fdelta, rc);
     d->fnbatch = 0;
     d->fnacks = 0;
     d->fncounts = 0;
@@ -510,11 +544,11 @@ static int ttd_flush(struct ttd *d)
         struct tt_sink_deltas delta = d->delta;
         memset(&d->delta, 0, sizeof(d->delta));
         int rc = sinks_write(d, d->batch, d->nbatch, &delta, d->counts, d->ncounts);
-        batch_answer(d, d->batch, d->nbatch, d->acks, d->nacks, d->counts, d->ncounts,
-                     &delta, rc);
+        size_t kept = batch_answer(d, d->batch, d->nbatch, d->acks, d->nacks,
+                                   d->counts, d->ncounts, &delta, rc);
         d->nbatch = 0;
         d->nacks = 0;
-        d->ncounts = 0;
+        d->ncounts = kept;
         return rc;
     }
     (void)ttd_complete(d, true);
@@ -953,8 +987,12 @@ static void ttd_sync(struct ttd *d)
         if (!c->sync_pending)
             continue;
         c->sync_pending = false;
-        struct tt_frame_kv kv[] = { { .key = "stored", .type = TT_KV_U64, .u = d->stored } };
-        client_reply(c, "synced", kv, 1);
+        struct tt_frame_kv kv[] = {
+            { .key = "stored", .type = TT_KV_U64, .u = d->stored },
+            { .key = "unstored", .type = TT_KV_U64, .u = d->unstored },
+            { .key = "error", .type = TT_KV_STR, .s = d->store_error },
+        };
+        client_reply(c, "synced", kv, d->unstored ? 3 : 1);
     }
 }
 
@@ -1342,6 +1380,84 @@ static void ttd_loop(struct ttd *d)
         ttd_log("signal %d, exiting", (int)ttd_signal);
 }
 
+/* ---- the reserve: counters that outlive a full disk ----------------------
+ *
+ * When the store's disk is full, what traced processes report as lost
+ * cannot be stored either, and used to vanish with the daemon ("lost 0"
+ * afterwards). So the daemon allocates a small file in the spool directory
+ * at start, while there is room, and at exit writes the process counters
+ * the store refused into it (no new blocks needed), renamed as a spool
+ * file: the next daemon or `tokentap` command that can write the store
+ * ingests them like any spool (issue #9). */
+#define TTD_RESERVE_BYTES (64 * 1024)
+
+static void ttd_reserve_open(struct ttd *d)
+{
+    d->reserve_fd = -1;
+    /* Reserves of daemons that died without closing theirs. */
+    DIR *dir = opendir(d->spool_dir);
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) != NULL) {
+        long pid;
+        char *end;
+        if (strncmp(e->d_name, ".reserve-", 9) != 0)
+            continue;
+        pid = strtol(e->d_name + 9, &end, 10);
+        if (*end || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+            (void)unlinkat(dirfd(dir), e->d_name, 0);
+    }
+    if (dir)
+        closedir(dir);
+    if (!d->spool_dir[0] ||
+        snprintf(d->reserve_path, sizeof(d->reserve_path), "%s/.reserve-%d",
+                 d->spool_dir, (int)getpid()) >= (int)sizeof(d->reserve_path))
+        return;
+    int fd = open(d->reserve_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return;
+    if (posix_fallocate(fd, 0, TTD_RESERVE_BYTES) != 0) {
+        close(fd);
+        unlink(d->reserve_path);
+        return;
+    }
+    d->reserve_fd = fd;
+}
+
+static void ttd_reserve_close(struct ttd *d)
+{
+    struct tt_buf out;
+    size_t kept = 0;
+
+    if (d->reserve_fd < 0)
+        return;
+    tt_buf_init(&out, TTD_RESERVE_BYTES);
+    for (size_t i = 0; i < d->ncounts; i++) {
+        const struct tt_proc_count *pc = &d->counts[i];
+        struct tt_wire_count wc = {
+            .proc = pc->proc_id, .pid = pc->pid, .exe = pc->exe, .lost = pc->lost,
+            .sampled_out = pc->sampled_out, .reason = pc->reason,
+        };
+        if (tt_wire_pack_count(&wc, i + 1, &out) == TT_OK)
+            kept++;
+    }
+    char final[PATH_MAX + 64];
+    bool moved = false;
+    if (kept && snprintf(final, sizeof(final), "%s/reserve-%d-%lld.spool", d->spool_dir,
+                         (int)getpid(), (long long)tt_now_ns()) < (int)sizeof(final) &&
+        pwrite(d->reserve_fd, out.data, out.len, 0) == (ssize_t)out.len &&
+        ftruncate(d->reserve_fd, (off_t)out.len) == 0 &&
+        rename(d->reserve_path, final) == 0) {
+        moved = true;
+        ttd_log("the store did not take the counters of %zu process(es); kept in %s",
+                kept, final);
+    }
+    if (!moved)
+        unlink(d->reserve_path);
+    close(d->reserve_fd);
+    d->reserve_fd = -1;
+    tt_buf_free(&out);
+}
+
 int main(int argc, char **argv)
 {
     static struct ttd d;    /* large (client table): not on the stack */
@@ -1414,9 +1530,11 @@ int main(int argc, char **argv)
     ttd_open_forwarders(&d, true);
     ttd_log("listening on %s, store %s, spool %s", d.sock_path, d.db_path, d.spool_dir);
 
+    ttd_reserve_open(&d);
     ttd_spool(&d);
     (void)ttd_drain(&d);
     ttd_loop(&d);
+    ttd_reserve_close(&d);
     rc = 0;
     ttd_log("frames %" PRIu64 " (bad %" PRIu64 "), spans stored %" PRIu64
             ", rejected %" PRIu64 ", spool files %" PRIu64,

@@ -65,6 +65,9 @@ static struct {
     bool warned_lost;
     char proc[17];                /* this process's id in count frames */
     const char *lost_reason;
+    char reason[400];             /* lost_reason when built from parts */
+    char nack_error[200];         /* the daemon's last "could not store" */
+    bool unconfirmed;             /* d_spool called for sent, unacked frames */
     uint64_t reported_lost, reported_sampled;   /* last count frame made */
     uint64_t durable_lost;        /* highest "lost" acked or spooled */
 } d = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .spool_fd = -1 };
@@ -91,6 +94,7 @@ static void d_check_process(void)
     memset(&d.st, 0, sizeof(d.st));
     d.warned_lost = false;
     d.lost_reason = NULL;
+    d.nack_error[0] = '\0';
     d.reported_lost = d.reported_sampled = d.durable_lost = 0;
     tt_span_rand_hex(d.proc, 8);
     char id[17];
@@ -139,14 +143,19 @@ static int d_spool_open(void)
 static int d_spool(const struct frame *frames, size_t n)
 {
     struct stat st;
+    int serr = 0;
 
     if (!n)
         return TT_OK;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (d.spool_fd < 0 && (d.spool_fd = d_spool_open()) < 0)
+        if (d.spool_fd < 0 && (d.spool_fd = d_spool_open()) < 0) {
+            serr = errno;
             break;
-        if (flock(d.spool_fd, LOCK_EX) != 0)
+        }
+        if (flock(d.spool_fd, LOCK_EX) != 0) {
+            serr = errno;
             break;
+        }
         if (fstat(d.spool_fd, &st) != 0 || st.st_nlink == 0) {
             tt_ownfd_close(TT_OWNFD_SPOOL);  /* ingested and unlinked: reopen */
             d.spool_fd = -1;
@@ -161,6 +170,10 @@ static int d_spool(const struct frame *frames, size_t n)
                 if (w < 0 && errno == EINTR)
                     continue;
                 ok = w > 0;
+                if (w < 0)
+                    serr = errno;
+                else if (w == 0)
+                    serr = ENOSPC;
                 off += w > 0 ? (size_t)w : 0;
             }
         }
@@ -188,8 +201,22 @@ static int d_spool(const struct frame *frames, size_t n)
     size_t spans = 0;
     for (size_t i = 0; i < n; i++)
         spans += !frames[i].count;
-    d_lost(spans, tt_rt.spool_dir[0] ? "daemon unreachable and spool not writable"
-                                     : "daemon unreachable and no spool directory");
+    /* Say what happened: a daemon that answered "cannot store" (a full
+     * disk, a corrupt store) is not "unreachable" (issue #9). */
+    char first[260];
+    if (d.nack_error[0])
+        snprintf(first, sizeof(first), "the daemon could not store it (%s)",
+                 d.nack_error);
+    else if (d.unconfirmed)
+        snprintf(first, sizeof(first), "the daemon had not confirmed it");
+    else
+        snprintf(first, sizeof(first), "daemon unreachable");
+    if (!tt_rt.spool_dir[0])
+        snprintf(d.reason, sizeof(d.reason), "%s and no spool directory", first);
+    else
+        snprintf(d.reason, sizeof(d.reason), "%s and spool not writable (%s)",
+                 first, serr ? strerror(serr) : "unknown error");
+    d_lost(spans, d.reason);
     return TT_ERR_IO;
 }
 
@@ -200,8 +227,27 @@ static void q_free_all(void)
     d.q_head = d.q_n = d.q_bytes = 0;
 }
 
-/* The connection broke: everything unacknowledged goes to the spool (the
- * daemon may have stored some already; spans are idempotent by span_id). */
+/* Everything sent but unacknowledged goes to the spool (the daemon may
+ * have stored some already; spans are idempotent by span_id). */
+static void d_spool_unconfirmed(void)
+{
+    if (d.q_n) {
+        struct frame *tmp = malloc(d.q_n * sizeof(*tmp));
+        if (tmp) {
+            for (size_t i = 0; i < d.q_n; i++)
+                tmp[i] = d.q[(d.q_head + i) % MAX_UNACKED];
+            d.unconfirmed = true;
+            (void)d_spool(tmp, d.q_n);
+            d.unconfirmed = false;
+            free(tmp);
+        } else {
+            d_lost(d.q_n, "out of memory");
+        }
+    }
+    q_free_all();
+}
+
+/* The connection broke: what it did not confirm goes to the spool. */
 static void d_disconnect(void)
 {
     if (d.fd >= 0)
@@ -209,18 +255,7 @@ static void d_disconnect(void)
     d.fd = -1;
     d.rlen = 0;
     d.next_connect = tt_now_ns() + RECONNECT_NS;
-    if (d.q_n) {
-        struct frame *tmp = malloc(d.q_n * sizeof(*tmp));
-        if (tmp) {
-            for (size_t i = 0; i < d.q_n; i++)
-                tmp[i] = d.q[(d.q_head + i) % MAX_UNACKED];
-            (void)d_spool(tmp, d.q_n);
-            free(tmp);
-        } else {
-            d_lost(d.q_n, "out of memory");
-        }
-    }
-    q_free_all();
+    d_spool_unconfirmed();
 }
 
 static bool d_connect(void)
@@ -285,12 +320,15 @@ static void d_handle_reply(const unsigned char *p, size_t n)
         d.st.acked += i;
         if (nack && r.retry) {
             /* The store could not commit: keep the spans in the spool. */
+            snprintf(d.nack_error, sizeof(d.nack_error), "%s",
+                     r.error[0] ? r.error : "store unavailable");
             (void)d_spool(f, 1);
         } else if (nack) {
             /* Counted by the daemon too (bad_frames). */
             d_lost(f->count ? 0 : 1, "the daemon rejected a frame as invalid");
         } else {
             d.st.acked++;
+            d.nack_error[0] = '\0';
             if (f->count && f->lost > d.durable_lost)
                 d.durable_lost = f->lost;
         }
@@ -520,6 +558,12 @@ static void d_exit(void)
         if (!d_drain())
             break;
     }
+    /* What is still unconfirmed goes to the spool now; a loss found on the
+     * way (a nack, a spool with no room) is reported on the connection
+     * while it is still open: the daemon reads a client to its end, and
+     * keeps such counters even when its store is full (issue #9). */
+    d_spool_unconfirmed();
+    d_report_counts();
     if (d.q_n)
         d_disconnect();
     if (d.st.lost > d.durable_lost) {

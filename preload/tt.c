@@ -19,6 +19,8 @@ const char *tt_strerror(int err)
     case TT_ERR_IO: return "i/o error";
     case TT_ERR_AGAIN: return "try again";
     case TT_ERR_INCOMPLETE: return "incomplete";
+    case TT_ERR_FULL: return "disk or database full";
+    case TT_ERR_CORRUPT: return "file is corrupt";
     default: return "error";
     }
 }

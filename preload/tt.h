@@ -22,7 +22,9 @@ enum tt_err {
     TT_ERR_UNSUPPORTED = -5,
     TT_ERR_IO = -6,
     TT_ERR_AGAIN = -7,   /* would block / try later */
-    TT_ERR_INCOMPLETE = -8 /* input ended before the message did */
+    TT_ERR_INCOMPLETE = -8, /* input ended before the message did */
+    TT_ERR_FULL = -9,    /* no space left (disk or database full) */
+    TT_ERR_CORRUPT = -10 /* a file (the store) is damaged */
 };
 
 const char *tt_strerror(int err);

@@ -364,6 +364,10 @@ int tt_wire_parse_reply(const unsigned char *buf, size_t len,
             out->rejected = v.u > INT64_MAX ? INT64_MAX : (int64_t)v.u;
         } else if (key_is(&k, "retry") && v.kind == MP_BOOL) {
             out->retry = v.u != 0;
+        } else if (key_is(&k, "error") && v.kind == MP_STR) {
+            size_t n = v.n < sizeof(out->error) - 1 ? v.n : sizeof(out->error) - 1;
+            memcpy(out->error, v.p, n);
+            out->error[n] = '\0';
         }
     }
     return out->t[0] ? TT_OK : TT_ERR_PARSE;

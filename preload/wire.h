@@ -80,6 +80,7 @@ struct tt_wire_reply {
     int64_t stored;
     int64_t rejected;
     bool retry;
+    char error[200];     /* nack: why (the daemon's words), "" if none */
 };
 
 /* Parse one reply payload (without its length prefix). No allocation. */

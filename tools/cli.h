@@ -92,6 +92,10 @@ struct tt_store;
 int tt_cli_usage_error(const char *cmd, char **argv, int optind_now, int opt);
 int tt_cli_open_store_ro(const char *cmd, const char *dbopt, bool missing_ok,
                          struct tt_store **st);
+
+/* A failed query on the store: one line naming the file; a corrupt store
+ * gets what to do about it. Returns TT_CLI_EXIT_ERR. */
+int tt_cli_sql_error(const char *cmd, struct sqlite3 *db);
 int tt_cli_resolve_id(const char *cmd, struct sqlite3 *db, const char *id,
                       char *trace);
 
@@ -348,6 +352,8 @@ struct tt_cli_elf {
     bool rustls;                /* the string "rustls" */
     bool boringssl;             /* the string "BoringSSL" */
     char needed[512];           /* DT_NEEDED, comma-separated (truncated) */
+    bool is64;                  /* ELFCLASS64 */
+    unsigned machine;           /* e_machine (EM_X86_64, EM_386, ...) */
 };
 /* Inspect the ELF file at path (any of ELF32/64, LSB/MSB not required:
  * little endian only). Returns 0 (out->elf false for a non-ELF file),

@@ -209,6 +209,14 @@ static void scan_dynamic(const struct elf_view *e, uint64_t off, uint64_t size,
     }
 }
 
+#if defined(__x86_64__)
+#define TT_CLI_ELF_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define TT_CLI_ELF_MACHINE EM_AARCH64
+#else
+#error "tokentap builds for x86-64 and aarch64"
+#endif
+
 int tt_cli_elf_inspect(const char *path, struct tt_cli_elf *out)
 {
     struct stat sb;
@@ -233,6 +241,9 @@ int tt_cli_elf_inspect(const char *path, struct tt_cli_elf *out)
         goto out;
     out->elf = true;
     e.is64 = e.p[EI_CLASS] == ELFCLASS64;
+    out->is64 = e.is64;
+    out->machine = e.is64 ? ((const Elf64_Ehdr *)(const void *)e.p)->e_machine
+                          : ((const Elf32_Ehdr *)(const void *)e.p)->e_machine;
 
     uint64_t phoff, phnum, phentsize;
     if (e.is64) {
@@ -392,6 +403,18 @@ static void check_program(struct report *r, const char *cmd, int depth)
     }
     if (!e.elf) {
         say(r, 2, "%s is neither an ELF executable nor a #! script", path);
+        return;
+    }
+    if (!e.is64 || e.machine != TT_CLI_ELF_MACHINE) {
+        /* The preload is built for one architecture: the loader skips it
+         * for any other ("wrong ELF class" on stderr) and runs the program
+         * untraced (issue #9). */
+        say(r, 2, "%s is a %s program (%s): the preload is a 64-bit %s "
+            "library, so the loader skips it (printing \"wrong ELF class\") "
+            "and nothing is traced", path, e.is64 ? "64-bit" : "32-bit",
+            e.machine == EM_386 ? "i386" : e.machine == EM_ARM ? "arm" :
+            e.machine == EM_X86_64 ? "x86-64" : e.machine == EM_AARCH64 ? "aarch64" :
+            "another architecture", TT_CLI_ELF_MACHINE == EM_X86_64 ? "x86-64" : "aarch64");
         return;
     }
     if (!e.dynamic) {

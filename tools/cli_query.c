@@ -66,6 +66,13 @@ static int open_store(const char *cmd, const char *dbopt, bool missing_ok,
         return missing_ok ? TT_CLI_EXIT_OK : TT_CLI_EXIT_ERR;
     }
     rc = tt_store_open(path, true, st);
+    if (rc == TT_ERR_CORRUPT) {
+        char msg[4096];
+        tt_store_corrupt_msg(msg, sizeof(msg), path, "not a database");
+        fprintf(stderr, "tokentap %s: %s\n", cmd, msg);
+        *st = NULL;
+        return TT_CLI_EXIT_ERR;
+    }
     if (rc != TT_OK) {
         fprintf(stderr, "tokentap %s: cannot open the store %s: %s\n", cmd,
                 path, tt_strerror(rc));
@@ -75,10 +82,20 @@ static int open_store(const char *cmd, const char *dbopt, bool missing_ok,
     return TT_CLI_EXIT_OK;
 }
 
-static int sql_error(const char *cmd, sqlite3 *db)
+int tt_cli_sql_error(const char *cmd, sqlite3 *db)
 {
-    fprintf(stderr, "tokentap %s: store query failed: %s\n", cmd,
-            sqlite3_errmsg(db));
+    int code = sqlite3_errcode(db);
+    const char *file = sqlite3_db_filename(db, "main");
+
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+        char msg[4096];
+        tt_store_corrupt_msg(msg, sizeof(msg), file && *file ? file : "(store)",
+                             sqlite3_errmsg(db));
+        fprintf(stderr, "tokentap %s: %s\n", cmd, msg);
+    } else {
+        fprintf(stderr, "tokentap %s: store query failed on %s: %s\n", cmd,
+                file && *file ? file : "the store", sqlite3_errmsg(db));
+    }
     return TT_CLI_EXIT_ERR;
 }
 
@@ -118,7 +135,7 @@ static int resolve(const char *cmd, sqlite3 *db, const char *id, char *trace)
     int rc = tt_cli_resolve_trace(db, id, trace, alt, 5, &nfound);
 
     if (rc != TT_OK && rc != TT_ERR_PARSE && rc != TT_ERR && rc != TT_ERR_AGAIN)
-        return sql_error(cmd, db);
+        return tt_cli_sql_error(cmd, db);
     return tt_cli_resolve_explain(cmd, id, rc, alt, nfound);
 }
 
@@ -268,7 +285,7 @@ int tt_cli_export_main(int argc, char **argv)
                            "SELECT * FROM spans WHERE ?1 IS NULL OR trace_id = ?1 "
                            "ORDER BY start_time, span_id",
                            -1, &q, NULL) != SQLITE_OK) {
-        ret = sql_error("export", db);
+        ret = tt_cli_sql_error("export", db);
         goto out_store;
     }
     if (trace_opt)
@@ -289,7 +306,7 @@ int tt_cli_export_main(int argc, char **argv)
         tt_span_clear(&s);
     }
     if (rc != SQLITE_DONE) {
-        ret = sql_error("export", db);
+        ret = tt_cli_sql_error("export", db);
         goto out_query;
     }
     if (fflush(stdout) != 0) {
@@ -502,7 +519,7 @@ int tt_cli_ls_main(int argc, char **argv)
     }
     sqlite3 *db = tt_store_db(st);
     if (sqlite3_prepare_v2(db, ls_sql, -1, &q, NULL) != SQLITE_OK) {
-        ret = sql_error("ls", db);
+        ret = tt_cli_sql_error("ls", db);
         goto out_store;
     }
     /* One row more than asked, to say that there are more. */
@@ -536,7 +553,7 @@ int tt_cli_ls_main(int argc, char **argv)
     }
     if (!out.more && rc != SQLITE_DONE) {
         tt_cli_ls_end(&out, false);
-        ret = sql_error("ls", db);
+        ret = tt_cli_sql_error("ls", db);
         goto out_query;
     }
     ret = tt_cli_ls_end(&out, true);
@@ -806,7 +823,7 @@ int tt_cli_cost_main(int argc, char **argv)
     if (rc == TT_OK)
         rc = unknown_models(db, trace_opt ? trace : NULL, since, &unk, &nunk);
     if (rc != TT_OK) {
-        ret = sql_error("cost", db);
+        ret = tt_cli_sql_error("cost", db);
         goto out_groups;
     }
     struct tt_cli_cost report = {

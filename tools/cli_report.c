@@ -795,9 +795,7 @@ int tt_cli_report_main(int argc, char **argv)
             goto out;
         }
         if (rc != TT_OK) {
-            fprintf(stderr, "tokentap report: store query failed: %s\n",
-                    sqlite3_errmsg(db));
-            ret = TT_CLI_EXIT_ERR;
+            ret = tt_cli_sql_error("report", db);
             goto out;
         }
         ntraces = 1;
@@ -859,8 +857,7 @@ int tt_cli_report_main(int argc, char **argv)
     goto out;
 fail:
     if (rc == TT_ERR_IO)
-        fprintf(stderr, "tokentap report: store query failed: %s\n",
-                sqlite3_errmsg(db));
+        (void)tt_cli_sql_error("report", db);
     else
         fprintf(stderr, "tokentap report: %s\n", tt_strerror(rc));
     ret = TT_CLI_EXIT_ERR;

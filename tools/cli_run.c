@@ -761,6 +761,15 @@ int tt_cli_run_main(int argc, char **argv)
                 rc != TT_OK ? tt_strerror(rc) : rep.error[0] ? rep.error : rep.type);
         if (r.dpid > 0)
             dump_log(&r);
+    } else if (rep.unstored > 0) {
+        /* The daemon got them but its store did not take them (a full
+         * disk, a corrupt store): say so, or the summary below would read
+         * "no LLM calls" (issue #9). */
+        fprintf(stderr, "tokentap: %lld span%s reached the daemon but could not be "
+                "stored: %s; they wait in the spool %s if it has room (`tokentap "
+                "stats` counts what was lost)\n", (long long)rep.unstored,
+                rep.unstored == 1 ? "" : "s",
+                rep.error[0] ? rep.error : "the store refused them", r.spool);
     }
     (void)record_and_summarise(&r, cmdline, start, end, ret, pid);
 out:

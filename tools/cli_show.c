@@ -371,8 +371,7 @@ int tt_cli_show_main(int argc, char **argv)
     if (ret != TT_CLI_EXIT_OK)
         goto out_store;
     if (load(&t, db, trace) != TT_OK) {
-        fprintf(stderr, "tokentap show: store query failed: %s\n", sqlite3_errmsg(db));
-        ret = TT_CLI_EXIT_ERR;
+        ret = tt_cli_sql_error("show", db);
         goto out_tree;
     }
     t.colour = !json && tt_cli_colour(1);

@@ -58,6 +58,19 @@ static int read_store(struct stats *s)
 
     if (rc != TT_OK)
         return rc;
+    /* The health command reads the whole file: a store that fails SQLite's
+     * quick_check is reported, never counted as healthy (issue #9). */
+    char finding[256], msg[4096];
+    if ((rc = tt_store_check(st, finding, sizeof(finding))) != TT_OK) {
+        if (rc == TT_ERR_CORRUPT) {
+            tt_store_corrupt_msg(msg, sizeof(msg), s->db, finding);
+            fprintf(stderr, "tokentap stats: %s\n", msg);
+        } else {
+            fprintf(stderr, "tokentap stats: %s: %s\n", s->db, finding);
+        }
+        tt_store_close(st);
+        return rc;
+    }
     sqlite3 *db = tt_store_db(st);
     if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans", -1, &q, NULL) != SQLITE_OK ||
         sqlite3_step(q) != SQLITE_ROW) {

@@ -59,6 +59,7 @@ int tt_dc_decode(const char *buf, size_t len, struct tt_dc_reply *out)
     memset(out, 0, sizeof(*out));
     out->pid = -1;
     out->stored = -1;
+    out->unstored = 0;
     msgpack_unpacked_init(&u);
     if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
         goto out_unpacked;
@@ -80,6 +81,8 @@ int tt_dc_decode(const char *buf, size_t len, struct tt_dc_reply *out)
             out->pid = get_int(v);
         else if (key_is(k, "stored"))
             out->stored = get_int(v);
+        else if (key_is(k, "unstored"))
+            out->unstored = get_int(v);
     }
     /* A reply without a type is not a reply of this protocol. */
     rc = out->type[0] ? TT_OK : TT_ERR_PARSE;

@@ -22,6 +22,7 @@ struct tt_dc_reply {
     char error[256];      /* nack / error replies */
     int64_t pid;          /* hello; -1 when absent */
     int64_t stored;       /* synced; -1 when absent */
+    int64_t unstored;     /* synced: spans the store refused (error says why) */
 };
 
 /* Send {"t":type} to the daemon listening on sock_path and wait at most

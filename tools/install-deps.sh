@@ -7,7 +7,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    build-essential pkg-config ca-certificates \
+    build-essential pkg-config ca-certificates gcc-multilib \
     libssl-dev libcurl4-openssl-dev libmsgpack-dev libcriterion-dev \
     libjansson-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev \
     libsqlite3-dev sqlite3 \

@@ -46,6 +46,7 @@ TOKENTAPD = os.path.join(BIN, "tokentapd")
 PRELOAD = harness.LIB
 CBIN = harness.CLIENTS_BIN
 CLIENT = [PY, os.path.join(CLIENTS, "faults_client.py")]
+CURL = shutil.which("curl") or "/usr/bin/curl"
 
 
 class Skip(Exception):
@@ -1005,6 +1006,96 @@ def sc_fd_reuse(ctx, mode="reuse", close="loop", fill=16, daemon=True):
     return r
 
 
+def sc_store_disk_full_midrun(ctx, n=20, size="2m"):
+    """The store exists; its disk fills up during a run of n curl calls
+    (store and spool on one tmpfs). tokentap run says the store is full
+    (not "daemon unreachable", not just "no LLM calls"), and once there is
+    room again `tokentap stats` counts every span that was lost."""
+    r = Result("store's disk fills up mid-run (%d calls, %s tmpfs)" % (n, size))
+    why = have_root_mounts()
+    if why:
+        raise Skip(why)
+    mnt = os.path.join(ctx.home, "full")
+    os.makedirs(mnt, 0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size,
+                    "tmpfs", mnt], check=True)
+    ctx.mounts.append(mnt)
+    home = os.path.join(mnt, "home")
+    env = ctx.env(TOKENTAP_HOME=home, TOKENTAP_DB=os.path.join(home, "traces.db"))
+    curl = ("curl -sS --cacert \"$MOCK_CA\" \"$MOCK_BASE/v1/chat/completions\" "
+            "-H 'x-mock-usage: in=10,out=2' -d '{\"model\":\"gpt-4o-mini\","
+            "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' >/dev/null")
+    script = os.path.join(ctx.home, "fill.sh")
+    with open(script, "w") as f:
+        f.write("%s\nsleep 0.3\ndd if=/dev/zero of=%s/filler bs=1k count=8192 "
+                "2>/dev/null\nfor i in $(seq 1 %d); do %s || exit 1; done\n"
+                % (curl, mnt, n, curl))
+    p = subprocess.run([TOKENTAP, "run", "--", "sh", script], env=env,
+                       capture_output=True, text=True, timeout=180,
+                       stdin=subprocess.DEVNULL)
+    r.check("the program ran normally", p.returncode == 0, err_tail(p.stderr))
+    r.check("run says the store is full", "database or disk is full" in p.stderr
+            and "could not be stored" in p.stderr, err_tail(p.stderr, 600))
+    r.check("no 'daemon unreachable' while it was reachable",
+            "could not store it" in p.stderr, err_tail(p.stderr, 600))
+    os.unlink(os.path.join(mnt, "filler"))
+    st = subprocess.run([TOKENTAP, "stats", "--json"], env=env, capture_output=True,
+                        text=True, timeout=60, stdin=subprocess.DEVNULL)
+    r.check("stats exit 0 once there is room", st.returncode == 0, st.stderr[-300:])
+    stats = json.loads(st.stdout) if st.returncode == 0 else {}
+    lost = int(stats.get("lost_total", 0))
+    stored = subprocess.run([TOKENTAP, "export", "--format", "jsonl"], env=env,
+                            capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL).stdout.count('"kind":"llm"')
+    # every LLM call is stored or counted as lost (with process spans too,
+    # which are lost alongside: so lost >= calls not stored)
+    r.calls, r.spans, r.lost = n + 1, stored, lost
+    r.check("every call stored or counted lost", stored + lost >= n + 1,
+            "stored %d + lost %d < %d" % (stored, lost, n + 1))
+    r.check("the loss is counted", lost > 0, str(stats)[:300])
+    r.note("stored %d, lost %d (process spans included)" % (stored, lost))
+    return r
+
+
+def sc_corrupt_store(ctx):
+    """A store with a damaged page: stats fails and names the file and what
+    to do; the daemon refuses to write into it, the program still runs and
+    its spans wait in the spool; moved aside, a new store takes them."""
+    r = Result("corrupt store")
+    env = ctx.env()
+    curl = [CURL, "-sS", "--cacert", ctx.m.cert, ctx.m.base + "/v1/chat/completions",
+            "-d", '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}']
+    p = subprocess.run([TOKENTAP, "run", "--"] + curl, env=env, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    r.check("first run ok", p.returncode == 0, err_tail(p.stderr))
+    with open(ctx.db, "r+b") as f:      # damage a b-tree page, keep the header
+        f.seek(4096 * 2)
+        f.write(b"\xde\xad" * 2048)
+    st = subprocess.run([TOKENTAP, "stats"], env=env, capture_output=True, text=True,
+                        timeout=60, stdin=subprocess.DEVNULL)
+    r.check("stats fails on a corrupt store", st.returncode != 0, st.stdout[-200:])
+    r.check("stats names the file and what to do",
+            ctx.db in st.stderr and "corrupt" in st.stderr and "mv " in st.stderr,
+            st.stderr[-400:])
+    p = subprocess.run([TOKENTAP, "run", "--"] + curl, env=env, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    r.check("the program still runs", p.returncode == 0 and '"usage"' in p.stdout,
+            err_tail(p.stderr))
+    r.check("run says the store is corrupt", "corrupt" in p.stderr and ctx.db in p.stderr,
+            err_tail(p.stderr, 600))
+    r.check("its span waits in the spool", len(ctx.spool_files()) >= 1,
+            str(ctx.spool_files()))
+    os.rename(ctx.db, ctx.db + ".corrupt")
+    for side in ("-wal", "-shm"):
+        if os.path.exists(ctx.db + side):
+            os.rename(ctx.db + side, ctx.db + ".corrupt" + side)
+    rows = ctx.export()
+    r.check("moved aside, the new store takes the spooled call", len(rows) == 1,
+            str(len(rows)))
+    r.calls, r.spans, r.lost = 2, len(rows) + 1, 0
+    return r
+
+
 def sc_fd_random(ctx, seeds=range(1, 9), steps=60, daemon=True):
     """Random close / dup2 / close_range (hooked and raw) / open sequences
     between calls (fd_hostile.py random), one run per seed: the program's
@@ -1069,6 +1160,8 @@ FULL = [
     ("fd-reuse-raw-fill-nodaemon", sc_fd_reuse, dict(close="raw", fill=1100,
                                                      daemon=False)),
     ("fd-reuse-fork-nodaemon", sc_fd_reuse, dict(mode="fork", daemon=False)),
+    ("store-disk-full-midrun", sc_store_disk_full_midrun, dict()),
+    ("corrupt-store", sc_corrupt_store, dict()),
     ("fd-random", sc_fd_random, dict(seeds=range(1, 41))),
     ("fd-random-nodaemon", sc_fd_random, dict(seeds=range(41, 81), daemon=False)),
 ]

@@ -188,6 +188,17 @@ class CliCommands(TapTest):
                 self.assertEqual(p.returncode, 1, p.stdout)
                 self.assertIn("statically linked", p.stdout)
 
+            # A 32-bit program (gcc-multilib, installed by install-deps):
+            # the 64-bit preload is skipped by its loader (issue #9).
+            b32 = os.path.join(d, "prog32")
+            cc = subprocess.run(["cc", "-m32", "-o", b32, src], capture_output=True,
+                                text=True)
+            self.assertEqual(cc.returncode, 0, "cc -m32: " + cc.stderr)
+            p = self.tokentap("doctor", b32, check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("32-bit program (i386)", p.stdout)
+            self.assertIn("nothing is traced", p.stdout)
+
             script = os.path.join(d, "tool.sh")
             with open(script, "w") as f:
                 f.write("#!/usr/bin/env curl\n")

@@ -181,6 +181,12 @@ class Faults(unittest.TestCase):
     def test_fd_reuse_forked_child_no_daemon(self):
         self.scenario(F.sc_fd_reuse, 3, mode="fork", daemon=False)
 
+    def test_store_disk_full_midrun_said_and_counted(self):
+        self.scenario(F.sc_store_disk_full_midrun, 21, lost=None, n=20)
+
+    def test_corrupt_store_refused_with_what_to_do(self):
+        self.scenario(F.sc_corrupt_store, 2, lost=None)
+
     def test_fd_random_operations_between_calls(self):
         self.scenario(F.sc_fd_random, None, seeds=range(1, 7))
 
