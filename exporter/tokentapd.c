@@ -1458,6 +1458,16 @@ static void ttd_reserve_close(struct ttd *d)
     tt_buf_free(&out);
 }
 
+/* Counters still queued at exit (the reserve has them, or nothing could). */
+static void ttd_counts_free(struct ttd *d)
+{
+    for (size_t i = 0; i < d->ncounts; i++) {
+        free(d->counts[i].exe);
+        d->counts[i].exe = NULL;
+    }
+    d->ncounts = 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct ttd d;    /* large (client table): not on the stack */
@@ -1535,6 +1545,7 @@ int main(int argc, char **argv)
     (void)ttd_drain(&d);
     ttd_loop(&d);
     ttd_reserve_close(&d);
+    ttd_counts_free(&d);
     rc = 0;
     ttd_log("frames %" PRIu64 " (bad %" PRIu64 "), spans stored %" PRIu64
             ", rejected %" PRIu64 ", spool files %" PRIu64,
