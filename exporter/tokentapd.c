@@ -58,6 +58,7 @@
 #define TTD_ACCEPT_PAUSE_MS 100      /* listener rest after EMFILE */
 #define TTD_SPOOL_FRESH_S 5          /* a partial tail this recent is live */
 #define TTD_SPOOL_MEMO 256
+#define TTD_SEEN 65536               /* recent span keys (power of two) */
 
 struct ttd_client {
     int fd;
@@ -87,6 +88,7 @@ struct ttd_memo {
     dev_t dev;
     ino_t ino;
     off_t off;
+    char name[96];          /* an inode is reused once its file is gone */
 };
 
 struct ttd {
@@ -152,6 +154,8 @@ struct ttd {
     uint64_t unstored;
     char store_error[512];
     int reserve_fd;             /* preallocated for counters at exit, or -1 */
+    uint64_t seen[TTD_SEEN];    /* recent spans taken, by ttd_span_key */
+    uint64_t spool_dups;
     char reserve_path[PATH_MAX];
 };
 
@@ -268,6 +272,57 @@ static void reply_nack(struct ttd_client *c, uint64_t chunk, const char *err, bo
     client_reply(c, "nack", kv, retry ? 3 : 2);
 }
 
+/* ---- recent spans --------------------------------------------------------
+ *
+ * A process that leaves before its frames are acknowledged spools them too
+ * (issue #9: it no longer waits a second), and this daemon usually has
+ * them from the socket already. The store would not mind (rows are keyed by
+ * span_id), but forwarders would send them twice. So the spans of every
+ * batch are remembered in a direct-mapped table, and a spool span found
+ * there is dropped. A slot holds one key: a collision forgets the older
+ * span (a duplicate may then be forwarded: at least once), it never drops
+ * a span that was not taken. A batch the store refused is forgotten, so
+ * its spooled copy is taken. The key includes end_time: a process span's
+ * provisional and final versions share a span_id and both go through. */
+static uint64_t ttd_span_key(const struct tt_span *sp)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *c = sp->span_id; c && *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    h ^= (uint64_t)sp->end_time * 0x9E3779B97F4A7C15ULL;
+    return h ? h : 1;
+}
+
+static void seen_mark(struct ttd *d, const struct tt_span *b, size_t n, bool on)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = ttd_span_key(&b[i]);
+        uint64_t *slot = &d->seen[k & (TTD_SEEN - 1)];
+        if (on)
+            *slot = k;
+        else if (*slot == k)
+            *slot = 0;
+    }
+}
+
+/* Drop from a spool frame the spans this daemon took already. */
+static void seen_filter(struct ttd *d, struct tt_frame *f)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; i < f->nspans; i++) {
+        uint64_t k = ttd_span_key(&f->spans[i]);
+        if (d->seen[k & (TTD_SEEN - 1)] == k) {
+            tt_span_clear(&f->spans[i]);
+            d->spool_dups++;
+        } else {
+            f->spans[j++] = f->spans[i];
+        }
+    }
+    f->nspans = j;
+}
+
 /* ---- batch and sinks ----------------------------------------------------- */
 
 static int batch_take(struct ttd *d, struct tt_frame *f)
@@ -283,6 +338,7 @@ static int batch_take(struct ttd *d, struct tt_frame *f)
         d->capbatch = ncap;
     }
     /* Move the spans (their strings change owner); the frame keeps nothing. */
+    seen_mark(d, f->spans, f->nspans, true);
     if (f->nspans)
         memcpy(d->batch + d->nbatch, f->spans, f->nspans * sizeof(*f->spans));
     d->nbatch += f->nspans;
@@ -381,6 +437,7 @@ static size_t batch_answer(struct ttd *d, struct tt_span *b, size_t nb,
     } else {
         deltas_add(&d->delta, delta);   /* kept for the next batch */
         d->unstored += nb;
+        seen_mark(d, b, nb, false);     /* their spooled copies are needed */
         const char *m = d->sinks[0].ops->errmsg ? d->sinks[0].ops->errmsg(d->sinks[0].ctx) : NULL;
         if (m) {
             why = m;
@@ -652,6 +709,8 @@ static int ttd_frame(struct ttd *d, struct ttd_client *c, const void *p, size_t 
     }
     switch (f.type) {
     case TT_FRAME_SPANS: {
+        if (!c)
+            seen_filter(d, &f);
         size_t nspans = f.nspans;
         if (f.rejected) {
             d->rejected += f.rejected;
@@ -818,10 +877,12 @@ static void ttd_reap(struct ttd *d)
 
 /* ---- spool --------------------------------------------------------------- */
 
-static struct ttd_memo *memo_find(struct ttd *d, const struct stat *sb)
+static struct ttd_memo *memo_find(struct ttd *d, const struct stat *sb,
+                                  const char *name)
 {
     for (size_t i = 0; i < d->nmemo; i++)
-        if (d->memo[i].dev == sb->st_dev && d->memo[i].ino == sb->st_ino)
+        if (d->memo[i].dev == sb->st_dev && d->memo[i].ino == sb->st_ino &&
+            strncmp(d->memo[i].name, name, sizeof(d->memo[i].name) - 1) == 0)
             return &d->memo[i];
     return NULL;
 }
@@ -832,16 +893,17 @@ static void memo_forget(struct ttd *d, struct ttd_memo *m)
         *m = d->memo[--d->nmemo];
 }
 
-static void memo_set(struct ttd *d, const struct stat *sb, off_t off)
+static void memo_set(struct ttd *d, const struct stat *sb, const char *name, off_t off)
 {
-    struct ttd_memo *m = memo_find(d, sb);
+    struct ttd_memo *m = memo_find(d, sb, name);
 
     if (!m) {
         if (d->nmemo == TTD_SPOOL_MEMO)
             return;     /* only an optimisation: re-reading is idempotent */
         m = &d->memo[d->nmemo++];
     }
-    *m = (struct ttd_memo){ sb->st_dev, sb->st_ino, off };
+    *m = (struct ttd_memo){ sb->st_dev, sb->st_ino, off, "" };
+    snprintf(m->name, sizeof(m->name), "%s", name);
 }
 
 static int read_full(int fd, void *buf, size_t n, off_t off)
@@ -877,7 +939,7 @@ static int spool_file(struct ttd *d, int dirfd, const char *name)
         goto out;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
         goto out;
-    struct ttd_memo *m = memo_find(d, &sb);
+    struct ttd_memo *m = memo_find(d, &sb, name);
     if (m && m->off <= sb.st_size)
         off = m->off;
     while (off < sb.st_size) {
@@ -929,7 +991,7 @@ static int spool_file(struct ttd *d, int dirfd, const char *name)
     }
     time_t now = time(NULL);
     if (partial && !corrupt && now - sb.st_mtime < TTD_SPOOL_FRESH_S) {
-        memo_set(d, &sb, off);  /* a live writer: come back for the rest */
+        memo_set(d, &sb, name, off);  /* a live writer: come back for the rest */
         goto out;
     }
     if (partial) {
@@ -938,7 +1000,7 @@ static int spool_file(struct ttd *d, int dirfd, const char *name)
     }
     if (unlinkat(dirfd, name, 0) != 0)
         ttd_log("spool %s: unlink: %s", name, strerror(errno));
-    memo_forget(d, memo_find(d, &sb));
+    memo_forget(d, memo_find(d, &sb, name));
     d->spool_files++;
     TTD_COUNT(d, spool_files, 1);
 out:
@@ -1548,8 +1610,10 @@ int main(int argc, char **argv)
     ttd_counts_free(&d);
     rc = 0;
     ttd_log("frames %" PRIu64 " (bad %" PRIu64 "), spans stored %" PRIu64
-            ", rejected %" PRIu64 ", spool files %" PRIu64,
-            d.frames, d.bad_frames, d.stored, d.rejected, d.spool_files);
+            ", rejected %" PRIu64 ", spool files %" PRIu64 " (%" PRIu64
+            " span(s) there already taken from the socket)",
+            d.frames, d.bad_frames, d.stored, d.rejected, d.spool_files,
+            d.spool_dups);
     for (size_t i = 0; i < d.ncl; i++)
         client_free(d.cl[i]);
     if (d.pidfile)

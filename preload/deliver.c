@@ -147,14 +147,21 @@ static int d_spool(const struct frame *frames, size_t n)
 
     if (!n)
         return TT_OK;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 3; attempt++) {
         if (d.spool_fd < 0 && (d.spool_fd = d_spool_open()) < 0) {
             serr = errno;
             break;
         }
-        if (flock(d.spool_fd, LOCK_EX) != 0) {
+        if (flock(d.spool_fd, LOCK_EX | LOCK_NB) != 0) {
             serr = errno;
-            break;
+            if (serr != EWOULDBLOCK || attempt == 2)
+                break;
+            /* The daemon is ingesting this file and holds the lock until
+             * its store commits, which a loaded or stalled store can make
+             * long: never wait for it, start another file (issue #9). */
+            tt_ownfd_close(TT_OWNFD_SPOOL);
+            d.spool_fd = -1;
+            continue;
         }
         if (fstat(d.spool_fd, &st) != 0 || st.st_nlink == 0) {
             tt_ownfd_close(TT_OWNFD_SPOOL);  /* ingested and unlinked: reopen */

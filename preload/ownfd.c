@@ -41,6 +41,9 @@ static void ownfd_fork_register(void)
 
 void tt_ownfd_lock(void)
 {
+    /* The fork handler exists before the lock is ever taken: a fork while
+     * another thread holds it must find it reset in the child. */
+    pthread_once(&fork_once, ownfd_fork_register);
     if (held++ == 0)
         pthread_mutex_lock(&lock);
 }
@@ -80,7 +83,6 @@ int tt_ownfd_adopt(enum tt_ownfd_slot slot, int fd, bool move_high)
     struct slot *s = &slots[slot];
     struct stat st;
 
-    pthread_once(&fork_once, ownfd_fork_register);
     if (fd < 0)
         return -1;
     if (move_high) {
