@@ -12,8 +12,9 @@ Prajwalsrinvas/token-tariff). Each argument is GIT_DIR:PATH:LABEL, e.g.
   /work/.mirror/RoCry+llm-api-price/repo:model_prices_and_context_window.json:RoCry/llm-api-price
 Every version of PATH in every repository is read, ordered by commit date.
 
-The union: every entry that ever had a per-token price in mode chat,
-completion, responses or embedding keeps its LAST known price. An entry that
+The union: every entry that ever had a per-token price (mode chat,
+completion, responses, embedding, and the token-priced realtime, image,
+audio and moderation models) keeps its LAST known price. An entry that
 is missing from the newest copy is marked deprecated with the date of the
 first copy it was missing from (LiteLLM deletes retired models; a legacy
 agent's bill still needs them). Each row cites the repository, commit and
@@ -25,7 +26,11 @@ import json
 import subprocess
 import sys
 
-MODES = {"chat", "completion", "responses", "embedding"}
+# Modes priced per token that a traced call can be (the catalogue's
+# per-image, per-second and per-character entries are not token prices).
+MODES = {"chat", "completion", "responses", "embedding", "realtime",
+         "image_generation", "audio_transcription", "audio_speech", "moderation"}
+NO_OUTPUT = {"embedding", "moderation"}
 
 # LiteLLM provider -> tokentap's OTel provider name (preload/provider.c).
 # Providers tokentap does not detect keep LiteLLM's name ('-' -> '_'): a
@@ -118,7 +123,7 @@ def row_of(e):
         return None
     out = per_m(e.get("output_cost_per_token"))
     if out is None:
-        out = 0.0 if e.get("mode") == "embedding" else None
+        out = 0.0 if e.get("mode") in NO_OUTPUT else None
     if out is None:
         return None
     r = {c: None for c in PRICE_COLS}
@@ -160,8 +165,24 @@ def row_of(e):
     if e.get("input_cost_per_image") or e.get("input_cost_per_audio_per_second") \
             or e.get("input_cost_per_video_per_second") or e.get("input_cost_per_character"):
         flags.append("non_token_input")
-    r["flags"] = ",".join(flags) or "-"
+    r["flags"] = flags
     return r
+
+
+def errata(key, r):
+    """Known errors of the source, corrected by removing the wrong value
+    (the cost code then falls back as documented), never by inventing one.
+    Returns the notes for the flags column."""
+    notes = []
+    # Anthropic bills a 1-hour cache write at 2x the base input price
+    # (docs: prompt caching pricing). LiteLLM lists 6.00 for claude-3-haiku,
+    # 3-5-haiku and 3-opus, which contradicts both that rule and their
+    # 5-minute prices: left unset, as the hand table had it.
+    if "claude" in key and r["cache_write_1h"] is not None and \
+            abs(r["cache_write_1h"] - 2 * r["input"]) > 1e-9 * max(1.0, r["input"]):
+        r["cache_write_1h"] = None
+        notes.append("errata_cache_write_1h")
+    return notes
 
 
 def git(gitdir, *args):
@@ -223,6 +244,7 @@ def main(argv):
         if "\t" in model or " " in model or '"' in model or "\\" in model:
             continue
         r = dict(r)
+        r["flags"] = ",".join(r["flags"] + errata(key, r)) or "-"
         r["deprecated"] = left.get(key, "-")
         r["litellm_key"] = key
         r["source"], r["date"] = src, day
