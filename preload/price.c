@@ -962,11 +962,36 @@ static void tt_price_warn_unknown(const char *provider, const char *model)
             m, pr);
 }
 
-void tt_price_apply(struct tt_span *span)
+bool tt_price_span_price(const struct tt_span *span, const struct tt_price_set *ovr,
+                         struct tt_price *out)
+{
+    enum tt_price_miss miss = TT_PRICE_NO_MODEL;
+    enum tt_price_profile prof;
+    bool override, hit = false;
+
+    if (span->response_model)
+        hit = tt_price_pick(ovr, span->provider, span->response_model, NULL, out,
+                            &override, &miss, &prof);
+    /* The request model only when the response named nothing we know: a
+     * response model that two rows price differently, or a Bedrock
+     * profile priced apart, must not be priced by what was asked for. */
+    if (!hit && span->request_model &&
+        (!span->response_model || miss == TT_PRICE_UNKNOWN || miss == TT_PRICE_NO_MODEL))
+        hit = tt_price_pick(ovr, span->provider, span->request_model, NULL, out,
+                            &override, &miss, &prof);
+    return hit;
+}
+
+double tt_price_span_cost(const struct tt_price *p, const struct tt_span *span)
+{
+    return tt_price_cost(p, (long)span->input_tokens, (long)span->output_tokens,
+                         (long)span->cache_read_tokens, (long)span->cache_write_tokens,
+                         (long)span->cache_write_1h_tokens, (long)span->reasoning_tokens);
+}
+
+void tt_price_apply_with(struct tt_span *span, const struct tt_price_set *ovr, bool warn)
 {
     struct tt_price row;
-    const struct tt_price *p = NULL;
-    enum tt_price_profile prof;
 
     if (!span)
         return;
@@ -982,29 +1007,8 @@ void tt_price_apply(struct tt_span *span)
     /* No usage, no cost: a 0 here would read as "free", not "unknown". */
     if (!span->usage_known)
         return;
-
-    const struct tt_price_set *ovr = tt_price_overrides();
-    enum tt_price_miss miss = TT_PRICE_NO_MODEL;
-    bool override;
-
-    if (span->response_model)
-        p = tt_price_pick(ovr, span->provider, span->response_model, NULL,
-                          &row, &override, &miss, &prof) ? &row : NULL;
-    /* The request model only when the response named nothing we know: a
-     * response model that two rows price differently, or a Bedrock
-     * regional profile, must not be priced by what was asked for. */
-    if (!p && span->request_model &&
-        (!span->response_model || miss == TT_PRICE_UNKNOWN ||
-         miss == TT_PRICE_NO_MODEL))
-        p = tt_price_pick(ovr, span->provider, span->request_model, NULL,
-                          &row, &override, &miss, &prof) ? &row : NULL;
-    if (p) {
-        span->cost_usd = tt_price_cost(p, (long)span->input_tokens,
-                                       (long)span->output_tokens,
-                                       (long)span->cache_read_tokens,
-                                       (long)span->cache_write_tokens,
-                                       (long)span->cache_write_1h_tokens,
-                                       (long)span->reasoning_tokens);
+    if (tt_price_span_price(span, ovr, &row)) {
+        span->cost_usd = tt_price_span_cost(&row, span);
         span->cost_known = true;
         return;
     }
@@ -1012,8 +1016,22 @@ void tt_price_apply(struct tt_span *span)
         span->cost_known = true;
         return;
     }
-    tt_price_warn_unknown(span->provider,
-                          span->response_model ? span->response_model
-                          : span->request_model ? span->request_model
-                                                : "(none)");
+    if (warn)
+        tt_price_warn_unknown(span->provider,
+                              span->response_model ? span->response_model
+                              : span->request_model ? span->request_model
+                                                    : "(none)");
+}
+
+void tt_price_apply(struct tt_span *span)
+{
+    if (!span)
+        return;
+    /* no usage and no provider-stated cost: the price file is not needed */
+    if (!span->usage_known && !span->has_provider_cost) {
+        span->cost_usd = 0.0;
+        span->cost_known = false;
+        return;
+    }
+    tt_price_apply_with(span, tt_price_overrides(), true);
 }

@@ -128,6 +128,16 @@ void tt_price_overrides_reset(void);
  * warning once per model. */
 void tt_price_apply(struct tt_span *span);
 
+/* tt_price_apply with an explicit price set (may be NULL) instead of the
+ * process's overrides; warn: log unknown models (tokentap reprice: no). */
+void tt_price_apply_with(struct tt_span *span, const struct tt_price_set *ovr, bool warn);
+/* The price a span is charged (response model first, then request model),
+ * copied to *out; false when none. */
+bool tt_price_span_price(const struct tt_span *span, const struct tt_price_set *ovr,
+                         struct tt_price *out);
+/* tt_price_cost over the span's normalised token counts. */
+double tt_price_span_cost(const struct tt_price *p, const struct tt_span *span);
+
 /* Cost of the given token counts at price p (tokens as in the span
  * contract: input includes cache reads/writes, output includes reasoning). */
 double tt_price_cost(const struct tt_price *p, long input, long output,

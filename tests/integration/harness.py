@@ -262,6 +262,8 @@ class TapTest(unittest.TestCase):
         e.update(
             # a config file of the machine's must not steer the tests
             TOKENTAP_CONFIG=os.devnull,
+            # nor a price file `tokentap pricing --import` installed there
+            XDG_CONFIG_HOME=os.path.join(self.home, "config"),
             TOKENTAP_HOME=self.home,
             TOKENTAP_DB=self.db,
             TOKENTAP_HOSTS="127.0.0.1:%d=auto,localhost:%d=auto"
