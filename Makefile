@@ -130,7 +130,11 @@ $(B)/bench/ingest: $(B)/bin-obj/bench/ingest.o $(BIN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LIBS_BIN)
 
-bench: all $(B)/bench/ingest
+$(B)/bench/price_lookup: $(B)/bin-obj/bench/price_lookup.o $(BIN_CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LIBS_BIN)
+
+bench: all $(B)/bench/ingest $(B)/bench/price_lookup
 	QUICK=$(QUICK) bash bench/run.sh
 
 .PHONY: all unit integration test demo install clean clients bench

@@ -248,11 +248,16 @@ void tt_price_builtin_row(size_t i, struct tt_price *out)
 
 /* Compares name[0..len) with a NUL-terminated row name, ASCII case folded
  * (the generator sorts by the same order). */
+static inline int tt_price_fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;   /* ASCII, no locale */
+}
+
 static int tt_price_name_cmp(const char *name, size_t len, const char *row)
 {
     for (size_t i = 0; i < len; i++) {
-        int a = tolower((unsigned char)name[i]);
-        int b = tolower((unsigned char)row[i]);
+        int a = tt_price_fold((unsigned char)name[i]);
+        int b = tt_price_fold((unsigned char)row[i]);
 
         if (b == 0 || a != b)
             return a - b;
@@ -312,7 +317,15 @@ static bool tt_price_scan(struct tt_price_ctx *c, const char *name, size_t len,
                           struct tt_price *out, const struct tt_price **outp,
                           bool *ambiguous)
 {
+    size_t count = 0, first_rec = 0;
+
     *ambiguous = false;
+    /* the built-in rows of that name, once for every candidate provider */
+    if (!c->src.set) {
+        first_rec = tt_price_rec_range(name, len, &count);
+        if (count == 0)
+            return false;
+    }
     for (size_t g = 0; g < c->ncands; g++) {
         const char *want = c->cands[g];
         struct tt_price first, other;
@@ -348,9 +361,7 @@ static bool tt_price_scan(struct tt_price_ctx *c, const char *name, size_t len,
                 }
             }
         } else {
-            size_t count, lo = tt_price_rec_range(name, len, &count);
-
-            for (size_t i = lo; i < lo + count; i++) {
+            for (size_t i = first_rec; i < first_rec + count; i++) {
                 const struct tt_price_rec *r = &tt_price_recs[i];
 
                 if (!tt_price_provider_is(tt_price_rec_str(r, TT_PS_PROVIDER), want))
