@@ -268,7 +268,9 @@ static int tt_price_name_cmp(const char *name, size_t len, const char *row)
 /* The first row named name[0..len) (any provider), and how many follow. */
 static size_t tt_price_rec_range(const char *name, size_t len, size_t *count)
 {
-    size_t lo = 0, hi = tt_price_recs_len;
+    int c0 = len ? tt_price_fold((unsigned char)name[0]) : 0;
+    size_t lo = tt_price_first[c0], hi = tt_price_first[c0 + 1];
+    size_t end = hi;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -280,7 +282,7 @@ static size_t tt_price_rec_range(const char *name, size_t len, size_t *count)
             hi = mid;
     }
     hi = lo;
-    while (hi < tt_price_recs_len &&
+    while (hi < end &&
            tt_price_name_cmp(name, len,
                              tt_price_rec_str(&tt_price_recs[hi], TT_PS_MODEL)) == 0)
         hi++;
@@ -671,7 +673,7 @@ static bool tt_price_resolve(struct tt_price_src src, const char *provider, bool
  * apart, and one without its own row cannot be priced by the base row. */
 static bool tt_price_profiles_differ(struct tt_price_src src, const char *base,
                                      size_t blen, const struct tt_price *b,
-                                     const char **which)
+                                     const char *self, const char **which)
 {
     char name[TT_PRICE_MODEL_MAX];
     struct tt_price_ctx c;
@@ -683,7 +685,8 @@ static bool tt_price_profiles_differ(struct tt_price_src src, const char *base,
     for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_profiles); i++) {
         size_t pl = strlen(tt_price_profiles[i]);
 
-        if (pl + blen >= sizeof(name))
+        /* the profile being priced has no row: the chain looked */
+        if (tt_price_profiles[i] == self || pl + blen >= sizeof(name))
             continue;
         memcpy(name, tt_price_profiles[i], pl);
         memcpy(name + pl, base, blen);
@@ -740,7 +743,7 @@ static bool tt_price_resolve(struct tt_price_src src, const char *provider, bool
             *prof = TT_PRICE_PROFILE_NONE;
             return false;
         }
-        if (tt_price_profiles_differ(src, base, strlen(base), *outp, &which)) {
+        if (tt_price_profiles_differ(src, base, strlen(base), *outp, pre, &which)) {
             tt_price_step(m, "  no price: the catalogue prices this model's '%s' "
                              "profile apart from the base model, so '%s' may cost "
                              "more too", which, pre);

@@ -61,5 +61,8 @@ extern const double tt_price_vals[];
 extern const struct tt_price_rec tt_price_recs[];
 extern const size_t tt_price_recs_len;
 extern const size_t tt_price_vals_len;
+/* tt_price_first[c]: index of the first row whose lower-cased model starts
+ * with a byte >= c; [256] = tt_price_recs_len. */
+extern const uint32_t tt_price_first[257];
 
 #endif

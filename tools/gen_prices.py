@@ -158,6 +158,19 @@ def main(path):
         o.write("    %s,\n" % rec)
     o.write("};\n")
     o.write("const size_t tt_price_recs_len = %d;\n" % len(recs))
+    # first[c]: the first row whose lower-cased model starts with a byte
+    # >= c (first[256] = the row count): a lookup searches one bucket.
+    first = []
+    keys = [r["model"].lower().encode() for r in rows]
+    j = 0
+    for c in range(257):
+        while j < len(keys) and keys[j][0] < c:
+            j += 1
+        first.append(j)
+    o.write("const uint32_t tt_price_first[257] = {\n")
+    for i in range(0, 257, 16):
+        o.write("    " + ", ".join(str(v) for v in first[i:i + 16]) + ",\n")
+    o.write("};\n")
     o.write("const size_t tt_price_vals_len = %d;\n" % len(vals))
     return 0
 
