@@ -42,9 +42,9 @@ TEST_CORE_OBJ := $(patsubst %.c,$(B)/test-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(
 
 all: $(B)/lib/libtokentap.so $(B)/bin/tokentapd $(B)/bin/tokentap
 
-$(PRICES_C): data/prices.tsv tools/gen_prices.awk
+$(PRICES_C): data/catalogue.tsv tools/gen_prices.py
 	@mkdir -p $(dir $@)
-	awk -f tools/gen_prices.awk data/prices.tsv > $@.tmp && mv $@.tmp $@
+	python3 tools/gen_prices.py data/catalogue.tsv > $@.tmp && mv $@.tmp $@
 
 $(B)/so/%.o: %.c $(PRICES_C)
 	@mkdir -p $(dir $@)
@@ -130,7 +130,11 @@ $(B)/bench/ingest: $(B)/bin-obj/bench/ingest.o $(BIN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LIBS_BIN)
 
-bench: all $(B)/bench/ingest
+$(B)/bench/price_lookup: $(B)/bin-obj/bench/price_lookup.o $(BIN_CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LIBS_BIN)
+
+bench: all $(B)/bench/ingest $(B)/bench/price_lookup
 	QUICK=$(QUICK) bash bench/run.sh
 
 .PHONY: all unit integration test demo install clean clients bench

@@ -1,24 +1,27 @@
 /* price.c - model prices and the cost of a span.
  *
- * The table (tt_price_table, generated from data/prices.tsv) is read-only and
- * compiled in, so a lookup never allocates and never fails for want of
- * memory. The only mutable state is the bounded set of model names already
- * warned about, updated with atomics so that it is safe from any thread and
- * across fork (no lock can be left held in a child).
+ * The built-in catalogue (price_table.h, generated from data/catalogue.tsv)
+ * is const data without pointers: it costs a process nothing until a span
+ * is priced, and a lookup is a binary search over rows sorted by model
+ * name, never an allocation. The only mutable state is the bounded set of
+ * model names already warned about, updated with atomics so that it is
+ * safe from any thread and across fork (no lock can be left held).
  *
- * Name matching, in order, each form tried exactly before the next step:
- *   1. the name as given                       gpt-4o-2024-05-13
+ * Name matching (issue #12: a wrong price is worse than an unknown one,
+ * because it is believed). Each form is tried exactly, in order:
+ *   1. the name as given                       gpt-3.5-turbo-0613
  *   2. without a vendor prefix                 openai/gpt-4o -> gpt-4o
- *   3. without a date suffix                   -2024-08-06, -20250929, @20250929
- *   4. without "-latest"                       gpt-5-chat-latest -> gpt-5-chat
- *   5. the longest table name that is a prefix of the result and ends at a
- *      '-' or '.' boundary                     gpt-4o-mini-xyz -> gpt-4o-mini
- * A dated snapshot with its own row therefore wins at step 1 over the
- * undated row it would strip down to. Step 5 refuses to guess: a boundary
- * followed by a 1-2 digit segment is a version, not a variant
- * (claude-opus-4-9 is not claude-opus-4; gpt-5.7 is not gpt-5), and two
- * equally long matches with different prices give no answer at all. */
+ *   3. without a Bedrock version               ...-20250219-v1:0
+ *   4. a Vertex @date as -date, then without   claude-opus-4-1@20250805
+ *   5. without a date or MMDD snapshot suffix  gpt-4o-2024-08-06 -> gpt-4o
+ * Step 5 is reached only when the dated id has no row of its own, and
+ * dated snapshots that cost differently have theirs (gpt-4o-2024-05-13,
+ * o1-mini-2024-09-12). Nothing else is removed: a word suffix (-mini,
+ * -32k, -realtime-preview, -deep-research, -image, ...) names a different
+ * model, so no row means no price. Bedrock adds two rules (tt_price_resolve):
+ * an inference profile without its own row, and anthropic.<id>. */
 #include "price.h"
+#include "price_table.h"
 #include "tt.h"
 
 #include <ctype.h>
@@ -38,27 +41,34 @@
 /* Bytes of a model name shown in a warning (names come off the network). */
 #define TT_PRICE_WARN_NAME_MAX 120
 
-/* Providers that bill by another provider's price list: the span keeps the
- * OTel provider name it was seen under, the lookup also tries the rows of
- * the canonical one, after its own. Azure OpenAI bills the OpenAI list
- * (priced by response model, never by the arbitrary deployment name);
- * Vertex AI serves Gemini at the Gemini API's prices and Claude
- * ("claude-opus-4-1@20250805") at Anthropic's list price. Regional uplifts
- * (Vertex regional endpoints, OpenAI eu/us hosts) are not modelled. */
+/* Providers that bill by another provider's price list, after their own
+ * rows: Azure OpenAI deployments without an azure row bill the OpenAI list
+ * (priced by response model, never by the deployment name); Claude on
+ * Vertex AI is billed at Anthropic's list price. Gemini on Vertex has its
+ * own rows (its prices differ from the Gemini API's: gemini-2.0-flash-001),
+ * so gcp.vertex_ai never falls back to gcp.gemini. */
 static const struct {
     const char *alias;
     const char *canonical;
 } tt_price_provider_alias[] = {
     { "azure.ai.openai", "openai" },
-    { "gcp.vertex_ai", "gcp.gemini" },
     { "gcp.vertex_ai", "anthropic" },
+};
+
+/* Asked with no provider (the CLI without --provider, a gateway or a local
+ * server forwarding a model name), a name is priced by the provider that
+ * makes the model, in this order, then by any row if all rows that have it
+ * agree on the price. */
+static const char *const tt_price_makers[] = {
+    "openai", "anthropic", "gcp.gemini", "mistral_ai", "x_ai", "deepseek",
+    "cohere",
 };
 
 /* Providers serving models on the user's own machine or network: Ollama,
  * and "local" (self-hosted OpenAI-compatible servers reached over plain
  * HTTP: vLLM, llama.cpp, LM Studio, a LiteLLM proxy). There is no bill, so
  * a call with no price row still has a known cost of 0. Their model names
- * are matched against every provider's rows: a gateway that forwards
+ * are matched against the model makers' rows: a gateway that forwards
  * "gpt-4o" to OpenAI is billed OpenAI's price, which a local proxy cannot
  * make free. */
 static const char *const tt_price_local_providers[] = {
@@ -67,35 +77,40 @@ static const char *const tt_price_local_providers[] = {
 };
 
 /* Prefixes that name a vendor or a route, not a different model: the
- * price is the same without them. "global." is Bedrock's global
- * cross-region inference profile, billed at the in-region price. */
+ * price is the same without them. */
 static const char *const tt_price_vendor_prefixes[] = {
     "openai/",
     "anthropic/",
     "google/",
     "models/",
-    "global.",
 };
 
-/* Bedrock's geographic cross-region profiles. The source prices them apart
- * (10% above the in-region price for current Claude models), so they are
- * never stripped: such an id is priced by its own row or not at all. */
-static const char *const tt_price_geo_prefixes[] = {
-    "us.", "eu.", "apac.", "au.", "jp.", "ca.", "us-gov.",
+/* Bedrock's cross-region inference profiles. AWS bills a profile at the
+ * on-demand price of the source region ("no additional routing cost"),
+ * except where it prices profiles apart (Claude 4.5 and later: geographic
+ * profiles +10% over global); the catalogue lists those. */
+static const char *const tt_price_profiles[] = {
+    "global.", "us.", "eu.", "apac.", "au.", "jp.", "ca.", "us-gov.",
 };
 
 /* Bedrock ids of Anthropic models: "anthropic.<Anthropic model id>". */
 static const char tt_price_bedrock_anthropic[] = "anthropic.";
 
 #define TT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-/* The span's provider, its aliases' canonical providers. */
-#define TT_PRICE_CANDS_MAX 4
+/* The span's provider and its aliases' canonical providers, or the makers
+ * and "any" (NULL). */
+#define TT_PRICE_CANDS_MAX 10
 
-/* One lookup: which table, which providers (in order of preference; none =
- * any provider) and where to write the trace (NULL: no trace, the hot path). */
+/* Where rows come from: the built-in catalogue, or a user price set. */
+struct tt_price_src {
+    const struct tt_price_set *set;   /* NULL = built-in */
+};
+
+/* One lookup: which rows, which providers (in order of preference; a NULL
+ * entry = any provider) and where to write the trace (NULL: no trace, the
+ * hot path). */
 struct tt_price_ctx {
-    const struct tt_price *tab;
-    size_t n;
+    struct tt_price_src src;
     const char *cands[TT_PRICE_CANDS_MAX];
     size_t ncands;
     struct tt_price_match *m;
@@ -112,17 +127,29 @@ static bool tt_price_is_local(const char *provider)
     return false;
 }
 
-static void tt_price_ctx_init(struct tt_price_ctx *c, const struct tt_price *tab,
-                              size_t n, const char *provider,
+/* provider NULL: the makers, then any (any = false: the makers only). */
+static void tt_price_ctx_init(struct tt_price_ctx *c, struct tt_price_src src,
+                              const char *provider, bool any,
                               struct tt_price_match *m)
 {
-    c->tab = tab;
-    c->n = n;
+    c->src = src;
     c->ncands = 0;
     c->m = m;
-    if (!provider)
+    if (!provider) {
+        for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_makers); i++)
+            c->cands[c->ncands++] = tt_price_makers[i];
+        if (any)
+            c->cands[c->ncands++] = NULL;
         return;
+    }
     c->cands[c->ncands++] = provider;
+    /* A local server's own rows (the catalogue prices some Ollama cloud
+     * models), then the makers of the model it may be forwarding to. */
+    if (tt_price_is_local(provider)) {
+        for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_makers); i++)
+            c->cands[c->ncands++] = tt_price_makers[i];
+        return;
+    }
     for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_provider_alias); i++) {
         if (strcasecmp(provider, tt_price_provider_alias[i].alias) == 0 &&
             c->ncands < TT_PRICE_CANDS_MAX)
@@ -131,46 +158,262 @@ static void tt_price_ctx_init(struct tt_price_ctx *c, const struct tt_price *tab
 }
 
 /* Appends one line to the trace, if there is one. */
-static void tt_price_step(struct tt_price_ctx *c, const char *fmt, ...)
+static void tt_price_step(struct tt_price_match *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void tt_price_step(struct tt_price_ctx *c, const char *fmt, ...)
+static void tt_price_step(struct tt_price_match *m, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!c->m)
+    if (!m)
         return;
-    size_t used = strnlen(c->m->steps, sizeof(c->m->steps));
-    if (used + 2 >= sizeof(c->m->steps))
+    size_t used = strnlen(m->steps, sizeof(m->steps));
+    if (used + 2 >= sizeof(m->steps))
         return;
     va_start(ap, fmt);
-    int w = vsnprintf(c->m->steps + used, sizeof(c->m->steps) - used, fmt, ap);
+    int w = vsnprintf(m->steps + used, sizeof(m->steps) - used, fmt, ap);
     va_end(ap);
     if (w < 0)
         return;
-    used = strnlen(c->m->steps, sizeof(c->m->steps));
-    if (used + 1 < sizeof(c->m->steps)) {
-        c->m->steps[used] = '\n';
-        c->m->steps[used + 1] = '\0';
+    used = strnlen(m->steps, sizeof(m->steps));
+    if (used + 1 < sizeof(m->steps)) {
+        m->steps[used] = '\n';
+        m->steps[used + 1] = '\0';
     }
 }
 
-/* Row provider "*" (a user row for any provider) matches every provider. */
-static bool tt_price_provider_is(const struct tt_price *p, const char *want)
+/* --- the built-in rows --------------------------------------------------- */
+
+/* Where each price column of the catalogue goes in struct tt_price. */
+static const size_t tt_price_col_off[TT_PC_N] = {
+    [TT_PC_INPUT] = offsetof(struct tt_price, input),
+    [TT_PC_OUTPUT] = offsetof(struct tt_price, output),
+    [TT_PC_CACHE_READ] = offsetof(struct tt_price, cache_read),
+    [TT_PC_CACHE_WRITE] = offsetof(struct tt_price, cache_write),
+    [TT_PC_CACHE_WRITE_1H] = offsetof(struct tt_price, cache_write_1h),
+    [TT_PC_REASONING] = offsetof(struct tt_price, reasoning),
+    [TT_PC_TIER_INPUT] = offsetof(struct tt_price, tier_input),
+    [TT_PC_TIER_OUTPUT] = offsetof(struct tt_price, tier_output),
+    [TT_PC_TIER_CACHE_READ] = offsetof(struct tt_price, tier_cache_read),
+    [TT_PC_TIER_CACHE_WRITE] = offsetof(struct tt_price, tier_cache_write),
+    [TT_PC_AUDIO_INPUT] = offsetof(struct tt_price, audio_input),
+    [TT_PC_AUDIO_OUTPUT] = offsetof(struct tt_price, audio_output),
+    [TT_PC_IMAGE_INPUT] = offsetof(struct tt_price, image_input),
+    [TT_PC_IMAGE_OUTPUT] = offsetof(struct tt_price, image_output),
+    [TT_PC_FLEX_INPUT] = offsetof(struct tt_price, flex_input),
+    [TT_PC_FLEX_OUTPUT] = offsetof(struct tt_price, flex_output),
+    [TT_PC_FLEX_CACHE_READ] = offsetof(struct tt_price, flex_cache_read),
+    [TT_PC_PRIORITY_INPUT] = offsetof(struct tt_price, priority_input),
+    [TT_PC_PRIORITY_OUTPUT] = offsetof(struct tt_price, priority_output),
+    [TT_PC_PRIORITY_CACHE_READ] = offsetof(struct tt_price, priority_cache_read),
+    [TT_PC_BATCH_INPUT] = offsetof(struct tt_price, batch_input),
+    [TT_PC_BATCH_OUTPUT] = offsetof(struct tt_price, batch_output),
+};
+
+static const char *tt_price_rec_str(const struct tt_price_rec *r, enum tt_price_str s)
 {
-    return !want || strcmp(p->provider, "*") == 0 ||
-           strcasecmp(p->provider, want) == 0;
+    return tt_price_blob + r->str[s];
+}
+
+static void tt_price_rec_copy(const struct tt_price_rec *r, struct tt_price *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < TT_PC_N; i++) {
+        uint16_t v = r->v[i];
+
+        *(double *)((char *)out + tt_price_col_off[i]) =
+            v < tt_price_vals_len ? tt_price_vals[v] : -1.0;
+    }
+    out->tier_threshold = (long)r->tier_threshold;
+    out->provider = tt_price_rec_str(r, TT_PS_PROVIDER);
+    out->model = tt_price_rec_str(r, TT_PS_MODEL);
+    out->flags = tt_price_rec_str(r, TT_PS_FLAGS);
+    out->deprecated = tt_price_rec_str(r, TT_PS_DEPRECATED);
+    out->litellm_key = tt_price_rec_str(r, TT_PS_KEY);
+    out->source = tt_price_rec_str(r, TT_PS_SOURCE);
+    out->date = tt_price_rec_str(r, TT_PS_DATE);
+}
+
+size_t tt_price_builtin_len(void)
+{
+    return tt_price_recs_len;
+}
+
+void tt_price_builtin_row(size_t i, struct tt_price *out)
+{
+    if (i < tt_price_recs_len)
+        tt_price_rec_copy(&tt_price_recs[i], out);
+    else
+        memset(out, 0, sizeof(*out));
+}
+
+/* Compares name[0..len) with a NUL-terminated row name, ASCII case folded
+ * (the generator sorts by the same order). */
+static inline int tt_price_fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;   /* ASCII, no locale */
+}
+
+static int tt_price_name_cmp(const char *name, size_t len, const char *row)
+{
+    for (size_t i = 0; i < len; i++) {
+        int a = tt_price_fold((unsigned char)name[i]);
+        int b = tt_price_fold((unsigned char)row[i]);
+
+        if (b == 0 || a != b)
+            return a - b;
+    }
+    return row[len] ? -1 : 0;
+}
+
+/* The first row named name[0..len) (any provider), and how many follow. */
+static size_t tt_price_rec_range(const char *name, size_t len, size_t *count)
+{
+    int c0 = len ? tt_price_fold((unsigned char)name[0]) : 0;
+    size_t lo = tt_price_first[c0], hi = tt_price_first[c0 + 1];
+    size_t end = hi;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (tt_price_name_cmp(name, len,
+                              tt_price_rec_str(&tt_price_recs[mid], TT_PS_MODEL)) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    hi = lo;
+    while (hi < end &&
+           tt_price_name_cmp(name, len,
+                             tt_price_rec_str(&tt_price_recs[hi], TT_PS_MODEL)) == 0)
+        hi++;
+    *count = hi - lo;
+    return lo;
+}
+
+/* --- matching -------------------------------------------------------------- */
+
+/* Row provider "*" (a user row for any provider) matches every provider. */
+static bool tt_price_provider_is(const char *row_provider, const char *want)
+{
+    return !want || strcmp(row_provider, "*") == 0 ||
+           strcasecmp(row_provider, want) == 0;
 }
 
 static bool tt_price_same(const struct tt_price *a, const struct tt_price *b)
 {
-    return a->input == b->input && a->output == b->output &&
-           a->cache_read == b->cache_read && a->cache_write == b->cache_write &&
-           a->cache_write_1h == b->cache_write_1h &&
-           a->reasoning == b->reasoning &&
-           a->tier_threshold == b->tier_threshold &&
-           a->tier_input == b->tier_input && a->tier_output == b->tier_output &&
-           a->tier_cache_read == b->tier_cache_read &&
-           a->tier_cache_write == b->tier_cache_write;
+    for (size_t i = 0; i < TT_PC_N; i++) {
+        double x = *(const double *)((const char *)a + tt_price_col_off[i]);
+        double y = *(const double *)((const char *)b + tt_price_col_off[i]);
+
+        if (x != y)
+            return false;
+    }
+    return a->tier_threshold == b->tier_threshold;
+}
+
+/* The row named exactly name[0..len) for the first candidate provider that
+ * has one, copied (built-in) or pointed to (price set) through *out /
+ * *outp. For the "any" candidate, rows that disagree on the price are no
+ * answer: *ambiguous. */
+static bool tt_price_scan(struct tt_price_ctx *c, const char *name, size_t len,
+                          struct tt_price *out, const struct tt_price **outp,
+                          bool *ambiguous)
+{
+    size_t count = 0, first_rec = 0;
+
+    *ambiguous = false;
+    /* the built-in rows of that name, once for every candidate provider */
+    if (!c->src.set) {
+        first_rec = tt_price_rec_range(name, len, &count);
+        if (count == 0)
+            return false;
+    }
+    for (size_t g = 0; g < c->ncands; g++) {
+        const char *want = c->cands[g];
+        struct tt_price first, other;
+        bool have = false;
+
+        if (c->src.set) {
+            const struct tt_price_set *s = c->src.set;
+            size_t lo = 0, hi = s->n;
+
+            /* rows sorted by model (tt_price_set_load) */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (tt_price_name_cmp(name, len, s->rows[mid].model) > 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            for (size_t i = lo; i < s->n; i++) {
+                const struct tt_price *p = &s->rows[i];
+
+                if (tt_price_name_cmp(name, len, p->model) != 0)
+                    break;
+                if (!tt_price_provider_is(p->provider, want))
+                    continue;
+                if (!have) {
+                    *outp = p;
+                    first = *p;
+                    have = true;
+                } else if (!tt_price_same(&first, p)) {
+                    other = *p;
+                    goto ambiguous;
+                }
+            }
+        } else {
+            for (size_t i = first_rec; i < first_rec + count; i++) {
+                const struct tt_price_rec *r = &tt_price_recs[i];
+
+                if (!tt_price_provider_is(tt_price_rec_str(r, TT_PS_PROVIDER), want))
+                    continue;
+                if (!have) {
+                    tt_price_rec_copy(r, &first);
+                    have = true;
+                } else {
+                    tt_price_rec_copy(r, &other);
+                    if (!tt_price_same(&first, &other))
+                        goto ambiguous;
+                }
+            }
+            if (have) {
+                *out = first;
+                *outp = out;
+            }
+        }
+        if (have)
+            return true;
+        continue;
+ambiguous:
+        *ambiguous = true;
+        tt_price_step(c->m, "  ambiguous: %s/%s and %s/%s match '%.*s' with different prices",
+                      first.provider, first.model, other.provider, other.model,
+                      (int)len, name);
+        return false;
+    }
+    return false;
+}
+
+/* Tries name exactly; records the attempt. */
+static bool tt_price_try(struct tt_price_ctx *c, const char *name, size_t len,
+                         struct tt_price *out, const struct tt_price **outp,
+                         bool *ambiguous)
+{
+    bool hit = tt_price_scan(c, name, len, out, outp, ambiguous);
+
+    if (hit)
+        tt_price_step(c->m, "  '%.*s': row %s/%s%s%s", (int)len, name, (*outp)->provider,
+                      (*outp)->model,
+                      (*outp)->deprecated && (*outp)->deprecated[0]
+                          ? " (deprecated: left the catalogue " : "",
+                      (*outp)->deprecated && (*outp)->deprecated[0]
+                          ? (*outp)->deprecated : "");
+    else if (!*ambiguous)
+        tt_price_step(c->m, "  '%.*s': no row", (int)len, name);
+    if (hit && (*outp)->deprecated && (*outp)->deprecated[0])
+        tt_price_step(c->m, "  (its last known price is kept)");
+    return hit;
 }
 
 static bool tt_price_all_digits(const char *s, size_t n)
@@ -180,93 +423,6 @@ static bool tt_price_all_digits(const char *s, size_t n)
             return false;
     }
     return true;
-}
-
-/* May a table name of length `at` stand for name[0..len)? Only when it ends
- * at a separator and what follows is a variant or snapshot ("-mini",
- * "-0613", ".ft"), not a version number ("-9", ".7"), which would be a
- * different, unpriced model. */
-static bool tt_price_boundary_ok(const char *name, size_t len, size_t at)
-{
-    if (at >= len || (name[at] != '-' && name[at] != '.'))
-        return false;
-
-    size_t seg = at + 1, end = seg;
-
-    while (end < len && name[end] != '-' && name[end] != '.')
-        end++;
-    if (end == seg)
-        return false;
-    if (end - seg <= 2 && tt_price_all_digits(name + seg, end - seg))
-        return false;
-    return true;
-}
-
-/* The row named exactly `name` (prefix = false) or the longest row name
- * that is a prefix of it at a safe boundary (prefix = true), among the
- * rows of the first candidate provider that has one. Two equally good
- * rows with different prices: *ambiguous, NULL. */
-static const struct tt_price *tt_price_scan(struct tt_price_ctx *c,
-                                            const char *name, size_t len,
-                                            bool prefix, bool *ambiguous)
-{
-    size_t groups = c->ncands ? c->ncands : 1;
-
-    *ambiguous = false;
-    for (size_t g = 0; g < groups; g++) {
-        const char *want = c->ncands ? c->cands[g] : NULL;
-        const struct tt_price *best = NULL, *other = NULL;
-        size_t best_len = 0;
-
-        for (size_t i = 0; i < c->n; i++) {
-            const struct tt_price *p = &c->tab[i];
-            size_t plen;
-
-            if (!tt_price_provider_is(p, want))
-                continue;
-            if (!prefix) {
-                if (!tt_tok_ieq(name, len, p->model))
-                    continue;
-                plen = len;
-            } else {
-                plen = strlen(p->model);
-                if (plen >= len || strncasecmp(name, p->model, plen) != 0 ||
-                    !tt_price_boundary_ok(name, len, plen))
-                    continue;
-            }
-            if (!best || plen > best_len) {
-                best = p;
-                best_len = plen;
-                other = NULL;
-            } else if (plen == best_len && !tt_price_same(best, p)) {
-                other = p;
-            }
-        }
-        if (other) {
-            *ambiguous = true;
-            tt_price_step(c, "  ambiguous: %s/%s and %s/%s match '%.*s' with different prices",
-                          best->provider, best->model, other->provider,
-                          other->model, (int)len, name);
-            return NULL;
-        }
-        if (best)
-            return best;
-    }
-    return NULL;
-}
-
-/* Tries name exactly; records the attempt. */
-static const struct tt_price *tt_price_try(struct tt_price_ctx *c,
-                                           const char *name, size_t len,
-                                           bool *ambiguous)
-{
-    const struct tt_price *p = tt_price_scan(c, name, len, false, ambiguous);
-
-    if (p)
-        tt_price_step(c, "  '%.*s': row %s/%s", (int)len, name, p->provider, p->model);
-    else if (!*ambiguous)
-        tt_price_step(c, "  '%.*s': no row", (int)len, name);
-    return p;
 }
 
 static bool tt_price_has_prefix(const char *name, size_t len, const char *pre)
@@ -296,11 +452,11 @@ static const char *tt_price_strip_vendor(char *name, size_t *len)
     return NULL;
 }
 
-static const char *tt_price_geo_prefix(const char *name, size_t len)
+static const char *tt_price_profile_prefix(const char *name, size_t len)
 {
-    for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_geo_prefixes); i++) {
-        if (tt_price_has_prefix(name, len, tt_price_geo_prefixes[i]))
-            return tt_price_geo_prefixes[i];
+    for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_profiles); i++) {
+        if (tt_price_has_prefix(name, len, tt_price_profiles[i]))
+            return tt_price_profiles[i];
     }
     return NULL;
 }
@@ -330,8 +486,16 @@ static bool tt_price_strip_version(char *name, size_t *len)
     return true;
 }
 
-/* Removes a trailing -YYYY-MM-DD, -YYYYMMDD or @YYYYMMDD. The year must
- * start with "20" so that other 8-digit suffixes are left alone. */
+static bool tt_price_mmdd(const char *s)
+{
+    int mm = (s[0] - '0') * 10 + (s[1] - '0');
+    int dd = (s[2] - '0') * 10 + (s[3] - '0');
+
+    return tt_price_all_digits(s, 4) && mm >= 1 && mm <= 12 && dd >= 1 && dd <= 31;
+}
+
+/* Removes a trailing -YYYY-MM-DD, -YYYYMMDD or @YYYYMMDD (the year starts
+ * with "20"), or a -MMDD snapshot (gpt-4-0613). */
 static bool tt_price_strip_date(char *name, size_t *len)
 {
     size_t n = *len;
@@ -357,188 +521,317 @@ static bool tt_price_strip_date(char *name, size_t *len)
             return true;
         }
     }
+    if (n > 5) {
+        const char *s = name + n - 5;
+
+        if (s[0] == '-' && tt_price_mmdd(s + 1)) {
+            *len = n - 5;
+            name[*len] = '\0';
+            return true;
+        }
+    }
     return false;
 }
 
-static bool tt_price_strip_latest(char *name, size_t *len)
+/* Is s[0..n) exactly a date or snapshot suffix (what tt_price_strip_date
+ * removes)? */
+static bool tt_price_is_date_suffix(const char *s, size_t n)
 {
-    static const char suffix[] = "-latest";
-    size_t n = sizeof(suffix) - 1;
+    char buf[16];
+    size_t len = n + 1;
 
-    if (*len > n && strcasecmp(name + *len - n, suffix) == 0) {
-        *len -= n;
-        name[*len] = '\0';
-        return true;
+    if (n == 0 || n + 2 > sizeof(buf))
+        return false;
+    buf[0] = 'x';
+    memcpy(buf + 1, s, n);
+    buf[len] = '\0';
+    return tt_price_strip_date(buf, &len) && len == 1;
+}
+
+/* After a date was stripped and base[0..blen) found as *b: does a dated
+ * row of the same model (same provider) cost something else? Then that
+ * model's snapshots are priced one by one, and a date the catalogue does
+ * not list (gpt-4o-realtime-preview-2099-01-01) has no price. */
+static bool tt_price_dated_differ(struct tt_price_ctx *c, const char *base, size_t blen,
+                                  const struct tt_price *b, char *which, size_t wlen)
+{
+    if (c->src.set) {
+        const struct tt_price_set *s = c->src.set;
+
+        for (size_t i = 0; i < s->n; i++) {
+            const struct tt_price *p = &s->rows[i];
+            size_t pl = strlen(p->model);
+
+            if (pl > blen && strncasecmp(p->model, base, blen) == 0 &&
+                tt_price_is_date_suffix(p->model + blen, pl - blen) &&
+                strcasecmp(p->provider, b->provider) == 0 && !tt_price_same(p, b)) {
+                snprintf(which, wlen, "%s", p->model);
+                return true;
+            }
+        }
+        return false;
+    }
+    size_t lo = 0, hi = tt_price_recs_len;
+
+    while (lo < hi) {   /* first row >= base */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (tt_price_name_cmp(base, blen,
+                              tt_price_rec_str(&tt_price_recs[mid], TT_PS_MODEL)) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < tt_price_recs_len; i++) {
+        const struct tt_price_rec *r = &tt_price_recs[i];
+        const char *m = tt_price_rec_str(r, TT_PS_MODEL);
+        size_t ml = strlen(m);
+        struct tt_price row;
+
+        if (ml < blen || strncasecmp(m, base, blen) != 0)
+            break;
+        if (ml == blen || !tt_price_is_date_suffix(m + blen, ml - blen) ||
+            strcasecmp(tt_price_rec_str(r, TT_PS_PROVIDER), b->provider) != 0)
+            continue;
+        tt_price_rec_copy(r, &row);
+        if (!tt_price_same(&row, b)) {
+            snprintf(which, wlen, "%s", m);
+            return true;
+        }
     }
     return false;
 }
 
 /* The normalisation chain over name (modified in place), each form tried
- * exactly before the next step, the longest prefix last. */
-static const struct tt_price *tt_price_chain(struct tt_price_ctx *c, char *name,
-                                             size_t *len, bool prefix,
-                                             enum tt_price_miss *miss)
+ * exactly before the next step. */
+static bool tt_price_chain(struct tt_price_ctx *c, char *name, size_t *len,
+                           struct tt_price *out, const struct tt_price **outp,
+                           enum tt_price_miss *miss)
 {
-    const struct tt_price *p;
     const char *pre;
     bool amb = false;
 
     *miss = TT_PRICE_UNKNOWN;
 #define TT_PRICE_TRY()                                                        \
     do {                                                                      \
-        if ((p = tt_price_try(c, name, *len, &amb)))                          \
-            return p;                                                         \
+        if (tt_price_try(c, name, *len, out, outp, &amb))                     \
+            return true;                                                      \
         if (amb)                                                              \
             goto ambiguous;                                                   \
     } while (0)
 
     TT_PRICE_TRY();
     for (int i = 0; i < 2 && (pre = tt_price_strip_vendor(name, len)); i++) {
-        tt_price_step(c, "  without the prefix '%s'", pre);
+        tt_price_step(c->m, "  without the prefix '%s'", pre);
         TT_PRICE_TRY();
     }
-    if (tt_price_strip_version(name, len)) {
-        tt_price_step(c, "  without the version suffix (-vN:M)");
+    /* Only Bedrock ids carry a -vN[:M] version ("deepseek-chat-v9" is a
+     * model name): the Bedrock provider, or the unmistakable ":M" form. */
+    bool bedrock = false;
+    for (size_t i = 0; i < c->ncands; i++)
+        bedrock = bedrock || strcasecmp(c->cands[i] ? c->cands[i] : "", "aws.bedrock") == 0 ||
+                  (!c->cands[i] && memchr(name, '.', *len));   /* vendor.model */
+    if ((bedrock || memchr(name, ':', *len)) && tt_price_strip_version(name, len)) {
+        tt_price_step(c->m, "  without the Bedrock version suffix (-vN:M)");
+        TT_PRICE_TRY();
+    }
+    char *at = memchr(name, '@', *len);
+    if (at && (size_t)(name + *len - at) == 9 && tt_price_all_digits(at + 1, 8)) {
+        *at = '-';
+        tt_price_step(c->m, "  the Vertex @date as a dated id");
         TT_PRICE_TRY();
     }
     if (tt_price_strip_date(name, len)) {
-        tt_price_step(c, "  without the date suffix");
-        TT_PRICE_TRY();
-    }
-    if (tt_price_strip_latest(name, len)) {
-        tt_price_step(c, "  without '-latest'");
-        TT_PRICE_TRY();
+        char which[TT_PRICE_MODEL_MAX];
+
+        tt_price_step(c->m, "  without the date/snapshot suffix (the dated id has no row)");
+        if (tt_price_try(c, name, *len, out, outp, &amb)) {
+            if (!tt_price_dated_differ(c, name, *len, *outp, which, sizeof(which)))
+                return true;
+            tt_price_step(c->m, "  no price: this model's snapshots are priced one by "
+                                "one (%s costs differently), and this date has no row",
+                          which);
+            return false;
+        }
+        if (amb)
+            goto ambiguous;
     }
 #undef TT_PRICE_TRY
-    if (!prefix)
-        return NULL;
-    p = tt_price_scan(c, name, *len, true, &amb);
-    if (amb)
-        goto ambiguous;
-    if (p) {
-        tt_price_step(c, "  '%.*s': longest prefix is row %s/%s", (int)*len, name,
-                      p->provider, p->model);
-        return p;
-    }
-    tt_price_step(c, "  '%.*s': no row is a prefix of it", (int)*len, name);
-    return NULL;
+    return false;
 ambiguous:
     *miss = TT_PRICE_AMBIGUOUS;
-    return NULL;
+    return false;
 }
 
-/* Looks model up in one table. Bedrock ids get two more rules: a geo
- * profile without its own row has no price (it may cost more than the
- * base row), and "anthropic.<id>" with no Bedrock row uses Anthropic's
- * row: the source lists the same prices for every model it has under
- * both (claude-opus-4-7 5/25, claude-fable-5 10/50). */
-static const struct tt_price *tt_price_resolve(const struct tt_price *tab, size_t n,
-                                               const char *provider,
-                                               const char *model, bool prefix,
-                                               struct tt_price_match *m,
-                                               enum tt_price_miss *miss)
+static bool tt_price_resolve(struct tt_price_src src, const char *provider, bool any,
+                             const char *model, struct tt_price_match *m,
+                             struct tt_price *out, const struct tt_price **outp,
+                             enum tt_price_miss *miss, enum tt_price_profile *prof);
+
+/* Is any Bedrock profile of base (the id without its profile prefix)
+ * priced differently from *b? Then profiles of this model are priced
+ * apart, and one without its own row cannot be priced by the base row. */
+static bool tt_price_profiles_differ(struct tt_price_src src, const char *base,
+                                     size_t blen, const struct tt_price *b,
+                                     const char *self, const char **which)
 {
     char name[TT_PRICE_MODEL_MAX];
     struct tt_price_ctx c;
+    struct tt_price row;
     const struct tt_price *p;
+    bool amb;
+
+    tt_price_ctx_init(&c, src, "aws.bedrock", false, NULL);
+    for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_profiles); i++) {
+        size_t pl = strlen(tt_price_profiles[i]);
+
+        /* the profile being priced has no row: the chain looked */
+        if (tt_price_profiles[i] == self || pl + blen >= sizeof(name))
+            continue;
+        memcpy(name, tt_price_profiles[i], pl);
+        memcpy(name + pl, base, blen);
+        if (tt_price_scan(&c, name, pl + blen, &row, &p, &amb) && !tt_price_same(p, b)) {
+            *which = tt_price_profiles[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Looks model up in one source. Bedrock ids get two more rules after the
+ * chain: an inference profile without its own row is priced by its base
+ * model when AWS bills the two alike (tt_price_profiles_differ says it
+ * does not), and "anthropic.<id>" with no Bedrock row uses Anthropic's row
+ * (the catalogue lists the same prices for every model it has under both). */
+static bool tt_price_resolve(struct tt_price_src src, const char *provider, bool any,
+                             const char *model, struct tt_price_match *m,
+                             struct tt_price *out, const struct tt_price **outp,
+                             enum tt_price_miss *miss, enum tt_price_profile *prof)
+{
+    char name[TT_PRICE_MODEL_MAX];
+    struct tt_price_ctx c;
     size_t len;
 
     *miss = TT_PRICE_NO_MODEL;
     if (!model)
-        return NULL;
+        return false;
     len = strnlen(model, sizeof(name));
     if (len == 0 || len >= sizeof(name))
-        return NULL;
+        return false;
     memcpy(name, model, len);
     name[len] = '\0';
 
-    tt_price_ctx_init(&c, tab, n, provider, m);
-    p = tt_price_chain(&c, name, &len, prefix, miss);
-    if (p || *miss == TT_PRICE_AMBIGUOUS)
-        return p;
+    tt_price_ctx_init(&c, src, provider, any, m);
+    if (tt_price_chain(&c, name, &len, out, outp, miss)) {
+        if (prof && *prof == TT_PRICE_PROFILE_NONE && tt_price_profile_prefix(model, strlen(model)))
+            *prof = TT_PRICE_PROFILE_OWN;
+        return true;
+    }
+    if (*miss == TT_PRICE_AMBIGUOUS)
+        return false;
 
     bool bedrock = !provider || strcasecmp(provider, "aws.bedrock") == 0;
-    const char *geo = tt_price_geo_prefix(name, len);
+    const char *pre = tt_price_profile_prefix(model, strlen(model));
 
-    if (bedrock && geo) {
-        tt_price_step(&c, "  '%s' is a Bedrock regional profile without its own row: "
-                          "no price (regional profiles may cost more)", geo);
-        *miss = TT_PRICE_REGIONAL;
-        return NULL;
+    if (bedrock && pre && prof) {
+        const char *base = model + strlen(pre), *which = NULL;
+
+        tt_price_step(m, "  '%s' is a Bedrock inference profile without its own row: "
+                         "the base model", pre);
+        *prof = TT_PRICE_PROFILE_BASE;   /* the recursion must not take it as OWN */
+        if (!tt_price_resolve(src, provider, any, base, m, out, outp, miss, prof)) {
+            *prof = TT_PRICE_PROFILE_NONE;
+            return false;
+        }
+        if (tt_price_profiles_differ(src, base, strlen(base), *outp, pre, &which)) {
+            tt_price_step(m, "  no price: the catalogue prices this model's '%s' "
+                             "profile apart from the base model, so '%s' may cost "
+                             "more too", which, pre);
+            *prof = TT_PRICE_PROFILE_NONE;
+            *miss = TT_PRICE_REGIONAL;
+            return false;
+        }
+        tt_price_step(m, "  priced as the base model: AWS bills a cross-region "
+                         "profile at the on-demand price (the catalogue prices no "
+                         "profile of this model apart)");
+        return true;
     }
-    if (bedrock &&
-        tt_price_has_prefix(name, len, tt_price_bedrock_anthropic)) {
+    /* From the name as given again: the chain above changed it. */
+    len = strlen(model);
+    memcpy(name, model, len + 1);
+    if (bedrock && tt_price_has_prefix(name, len, tt_price_bedrock_anthropic)) {
         tt_price_cut_front(name, &len, sizeof(tt_price_bedrock_anthropic) - 1);
-        tt_price_step(&c, "  Bedrock Anthropic model: try the anthropic rows");
-        tt_price_ctx_init(&c, tab, n, "anthropic", m);
-        return tt_price_chain(&c, name, &len, prefix, miss);
+        tt_price_step(m, "  Bedrock Anthropic model: try the anthropic rows");
+        tt_price_ctx_init(&c, src, "anthropic", false, m);
+        return tt_price_chain(&c, name, &len, out, outp, miss);
     }
-    return NULL;
+    return false;
 }
 
 const struct tt_price *tt_price_find(const char *provider, const char *model)
 {
+    static struct tt_price row;
+    const struct tt_price *p = NULL;
     enum tt_price_miss miss;
+    enum tt_price_profile prof = TT_PRICE_PROFILE_NONE;
+    struct tt_price_src src = { NULL };
 
-    return tt_price_resolve(tt_price_table, tt_price_table_len, provider, model,
-                            true, NULL, &miss);
+    if (!tt_price_resolve(src, provider, true, model, NULL, &row, &p, &miss, &prof))
+        return NULL;
+    return p;
 }
 
-/* Overrides first, then the built-in table. trace may be NULL (the hot
- * path: no step text is built). */
-static const struct tt_price *tt_price_pick(const struct tt_price_set *ovr,
-                                            const char *provider,
-                                            const char *model,
-                                            struct tt_price_match *trace,
-                                            bool *override,
-                                            enum tt_price_miss *miss)
+/* Overrides first, then the built-in table, into *out (a copy). trace may
+ * be NULL (the hot path: no step text is built). */
+static bool tt_price_pick(const struct tt_price_set *ovr, const char *provider,
+                          const char *model, struct tt_price_match *trace,
+                          struct tt_price *out, bool *override,
+                          enum tt_price_miss *miss, enum tt_price_profile *prof)
 {
-    struct tt_price_ctx c;
-    const struct tt_price *p;
+    const struct tt_price *p = NULL;
+    struct tt_price_src builtin = { NULL }, user = { ovr };
 
     *override = false;
     *miss = TT_PRICE_UNKNOWN;
-    tt_price_ctx_init(&c, NULL, 0, NULL, trace);
+    *prof = TT_PRICE_PROFILE_NONE;
     /* Overrides are asked with the span's own provider (a user may price
-     * "ollama" models); the built-in table with no provider at all for
-     * local servers, whose model names belong to whoever made the model. */
-    /* A user row wins over a built-in one for the same name (exactly or
-     * after normalisation), but only wins by prefix where the built-in
-     * table has nothing: a user "gpt-4o" must not capture "gpt-4o-mini". */
-    bool use_ovr = ovr && ovr->n > 0;
-    if (use_ovr) {
-        tt_price_step(&c, "price file %s:", ovr->path ? ovr->path : "?");
-        p = tt_price_resolve(ovr->rows, ovr->n, provider, model, false, trace, miss);
-        if (p) {
+     * "ollama" models); the built-in table with the model makers for local
+     * servers, whose model names belong to whoever made the model. */
+    if (ovr && ovr->n > 0) {
+        tt_price_step(trace, "price file %s:", ovr->path ? ovr->path : "?");
+        if (tt_price_resolve(user, provider, true, model, trace, out, &p, miss, prof)) {
+            if (p != out)
+                *out = *p;
             *override = true;
-            return p;
+            return true;
         }
         /* Two user rows pricing one name differently are no answer, and
          * must not fall back to a built-in price the user meant to replace. */
         if (*miss == TT_PRICE_AMBIGUOUS)
-            return NULL;
+            return false;
     }
-    const char *bp = tt_price_is_local(provider) ? NULL : provider;
-    tt_price_step(&c, "built-in table (provider %s):", bp ? bp : "any");
-    p = tt_price_resolve(tt_price_table, tt_price_table_len, bp, model, true, trace,
-                         miss);
-    if (p || !use_ovr || *miss != TT_PRICE_UNKNOWN)
-        return p;
-    tt_price_step(&c, "price file %s, by prefix:", ovr->path ? ovr->path : "?");
-    p = tt_price_resolve(ovr->rows, ovr->n, provider, model, true, trace, miss);
-    *override = p != NULL;
-    return p;
+    tt_price_step(trace, "built-in table (provider %s%s):", provider ? provider : "any",
+                  tt_price_is_local(provider) ? ", then the model makers" : "");
+    *prof = TT_PRICE_PROFILE_NONE;
+    if (!tt_price_resolve(builtin, provider, true, model, trace, out, &p, miss, prof))
+        return false;
+    if (p != out)
+        *out = *p;
+    return true;
 }
 
 int tt_price_lookup(const struct tt_price_set *ovr, const char *provider,
                     const char *model, struct tt_price_match *m)
 {
     enum tt_price_miss miss;
+    bool hit;
 
     m->steps[0] = '\0';
-    m->price = tt_price_pick(ovr, provider, model, m, &m->override, &miss);
-    m->miss = m->price ? TT_PRICE_HIT : miss;
-    return m->price ? TT_OK : TT_ERR;
+    hit = tt_price_pick(ovr, provider, model, m, &m->row, &m->override, &miss,
+                        &m->profile);
+    m->price = hit ? &m->row : NULL;
+    m->miss = hit ? TT_PRICE_HIT : miss;
+    return hit ? TT_OK : TT_ERR;
 }
 
 static double tt_price_or(double v, double fallback)
@@ -683,9 +976,36 @@ static void tt_price_warn_unknown(const char *provider, const char *model)
             m, pr);
 }
 
-void tt_price_apply(struct tt_span *span)
+bool tt_price_span_price(const struct tt_span *span, const struct tt_price_set *ovr,
+                         struct tt_price *out)
 {
-    const struct tt_price *p = NULL;
+    enum tt_price_miss miss = TT_PRICE_NO_MODEL;
+    enum tt_price_profile prof;
+    bool override, hit = false;
+
+    if (span->response_model)
+        hit = tt_price_pick(ovr, span->provider, span->response_model, NULL, out,
+                            &override, &miss, &prof);
+    /* The request model only when the response named nothing we know: a
+     * response model that two rows price differently, or a Bedrock
+     * profile priced apart, must not be priced by what was asked for. */
+    if (!hit && span->request_model &&
+        (!span->response_model || miss == TT_PRICE_UNKNOWN || miss == TT_PRICE_NO_MODEL))
+        hit = tt_price_pick(ovr, span->provider, span->request_model, NULL, out,
+                            &override, &miss, &prof);
+    return hit;
+}
+
+double tt_price_span_cost(const struct tt_price *p, const struct tt_span *span)
+{
+    return tt_price_cost(p, (long)span->input_tokens, (long)span->output_tokens,
+                         (long)span->cache_read_tokens, (long)span->cache_write_tokens,
+                         (long)span->cache_write_1h_tokens, (long)span->reasoning_tokens);
+}
+
+void tt_price_apply_with(struct tt_span *span, const struct tt_price_set *ovr, bool warn)
+{
+    struct tt_price row;
 
     if (!span)
         return;
@@ -701,29 +1021,8 @@ void tt_price_apply(struct tt_span *span)
     /* No usage, no cost: a 0 here would read as "free", not "unknown". */
     if (!span->usage_known)
         return;
-
-    const struct tt_price_set *ovr = tt_price_overrides();
-    enum tt_price_miss miss = TT_PRICE_NO_MODEL;
-    bool override;
-
-    if (span->response_model)
-        p = tt_price_pick(ovr, span->provider, span->response_model, NULL,
-                          &override, &miss);
-    /* The request model only when the response named nothing we know: a
-     * response model that two rows price differently, or a Bedrock
-     * regional profile, must not be priced by what was asked for. */
-    if (!p && span->request_model &&
-        (!span->response_model || miss == TT_PRICE_UNKNOWN ||
-         miss == TT_PRICE_NO_MODEL))
-        p = tt_price_pick(ovr, span->provider, span->request_model, NULL,
-                          &override, &miss);
-    if (p) {
-        span->cost_usd = tt_price_cost(p, (long)span->input_tokens,
-                                       (long)span->output_tokens,
-                                       (long)span->cache_read_tokens,
-                                       (long)span->cache_write_tokens,
-                                       (long)span->cache_write_1h_tokens,
-                                       (long)span->reasoning_tokens);
+    if (tt_price_span_price(span, ovr, &row)) {
+        span->cost_usd = tt_price_span_cost(&row, span);
         span->cost_known = true;
         return;
     }
@@ -731,8 +1030,22 @@ void tt_price_apply(struct tt_span *span)
         span->cost_known = true;
         return;
     }
-    tt_price_warn_unknown(span->provider,
-                          span->response_model ? span->response_model
-                          : span->request_model ? span->request_model
-                                                : "(none)");
+    if (warn)
+        tt_price_warn_unknown(span->provider,
+                              span->response_model ? span->response_model
+                              : span->request_model ? span->request_model
+                                                    : "(none)");
+}
+
+void tt_price_apply(struct tt_span *span)
+{
+    if (!span)
+        return;
+    /* no usage and no provider-stated cost: the price file is not needed */
+    if (!span->usage_known && !span->has_provider_cost) {
+        span->cost_usd = 0.0;
+        span->cost_known = false;
+        return;
+    }
+    tt_price_apply_with(span, tt_price_overrides(), true);
 }

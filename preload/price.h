@@ -1,11 +1,14 @@
 /* price.h - model prices and the cost of a span.
  *
- * Prices are USD per million tokens, from the built-in table generated at
- * build time from data/prices.tsv (source and date per row), plus user
- * overrides (TOKENTAP_PRICING, issue #4). Lookup is provider-aware and
- * matches the response model first, then the request model, each tried
- * exactly, then with a date/version suffix removed, then by longest
- * prefix. No match: cost unknown, never a guessed price. */
+ * Prices are USD per million tokens, from the built-in catalogue generated
+ * at build time from data/catalogue.tsv (LiteLLM's catalogue, the union over
+ * its history, source and date per row; tools/gen_prices.py), plus the
+ * user's price file (TOKENTAP_PRICING: our JSON or a LiteLLM-format JSON).
+ * Lookup is provider-aware and matches the response model first, then the
+ * request model: the exact id, then only normalisations that provably name
+ * the same model (vendor prefixes, Bedrock -vN:M, Vertex @date, a date or
+ * snapshot suffix when the dated id has no row of its own, Bedrock
+ * inference profiles). No match: cost unknown, never a guessed price. */
 #ifndef TT_PRICE_H
 #define TT_PRICE_H
 
@@ -26,13 +29,37 @@ struct tt_price {
     double reasoning;         /* per 1M reasoning tokens; <0: = output */
     long tier_threshold;      /* input tokens above which tier prices apply; 0 = none */
     double tier_input, tier_output, tier_cache_read, tier_cache_write;
-    const char *source;       /* URL or note */
+    /* Modalities billed apart (<0: not set, billed as text). */
+    double audio_input, audio_output, image_input, image_output;
+    /* OpenAI service tiers (<0: not offered / not listed). */
+    double flex_input, flex_output, flex_cache_read;
+    double priority_input, priority_output, priority_cache_read;
+    double batch_input, batch_output;
+    const char *source;       /* URL or note; catalogue rows: REPO@COMMIT */
     const char *date;         /* YYYY-MM-DD the price was read */
+    const char *deprecated;   /* "" or YYYY-MM-DD the model left the catalogue */
+    const char *litellm_key;  /* "" or the catalogue's own key */
+    const char *flags;        /* "" or comma-separated: responses, embedding,
+                                 completion, per_request_fee, non_token_input */
+};
+
+/* How a Bedrock inference profile was priced (tt_price_match.profile). */
+enum tt_price_profile {
+    TT_PRICE_PROFILE_NONE = 0,   /* not a profile id */
+    TT_PRICE_PROFILE_OWN,        /* the catalogue's own row for the profile */
+    TT_PRICE_PROFILE_BASE,       /* the base model's row: billed as equal */
 };
 
 /* Find the built-in price for (provider, model). provider may be NULL
- * (any). Returns the entry or NULL (unknown or ambiguous). */
+ * (any). Returns the entry or NULL (unknown or ambiguous). The entry is a
+ * static copy overwritten by the next call: for tests and the CLI only,
+ * not thread-safe (the hot path uses tt_price_lookup). */
 const struct tt_price *tt_price_find(const char *provider, const char *model);
+
+/* The built-in catalogue row i (0 <= i < tt_price_builtin_len()), for
+ * listing. */
+size_t tt_price_builtin_len(void);
+void tt_price_builtin_row(size_t i, struct tt_price *out);
 
 /* A set of user prices (TOKENTAP_PRICING). Rows are owned by the set. */
 struct tt_price_set {
@@ -46,7 +73,8 @@ enum tt_price_miss {
     TT_PRICE_HIT = 0,
     TT_PRICE_UNKNOWN,         /* no row matches any form of the name */
     TT_PRICE_AMBIGUOUS,       /* rows with different prices match equally well */
-    TT_PRICE_REGIONAL,        /* Bedrock geo profile (us., eu., ...) without its own row */
+    TT_PRICE_REGIONAL,        /* Bedrock profile without its own row, for a model
+                                 whose profiles the catalogue prices apart */
     TT_PRICE_NO_MODEL,        /* empty, missing or overlong name */
 };
 
@@ -55,8 +83,11 @@ enum tt_price_miss {
 /* The answer of a lookup: the row, where it came from, how the name was
  * normalised to reach it (one step per line, for `tokentap pricing`). */
 struct tt_price_match {
-    const struct tt_price *price;   /* NULL when miss != TT_PRICE_HIT */
+    const struct tt_price *price;   /* NULL when miss != TT_PRICE_HIT; else
+                                       &row or a row of the price set */
+    struct tt_price row;            /* a built-in row, copied out */
     bool override;                  /* the row is from the user's price file */
+    enum tt_price_profile profile;
     enum tt_price_miss miss;
     char steps[TT_PRICE_STEPS_MAX];
 };
@@ -67,13 +98,22 @@ struct tt_price_match {
 int tt_price_lookup(const struct tt_price_set *ovr, const char *provider,
                     const char *model, struct tt_price_match *m);
 
-/* Load a price file (format: README.md "Prices"). On error returns
+/* Load a price file (format: README.md "Prices": our JSON {"models": [...]}
+ * or LiteLLM's model_prices_and_context_window.json). On error returns
  * TT_ERR_PARSE / TT_ERR_IO / TT_ERR_NOMEM with a one-line message naming
  * the path and, for content errors, the line ("line 7: entry 2: ...") in
  * err. *out is malloc'd; free with tt_price_set_free (NULL-safe). */
 int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
                       size_t errlen) TT_WUR;
 void tt_price_set_free(struct tt_price_set *s);
+
+/* Where `tokentap pricing --import` installs a price file:
+ * $XDG_CONFIG_HOME/tokentap/prices.json or ~/.config/tokentap/prices.json.
+ * TT_ERR when neither variable is an absolute path. */
+int tt_price_import_path(char *buf, size_t n);
+/* The price file in effect: TOKENTAP_PRICING when set, else the imported
+ * file when it exists, else NULL. buf (size n) may hold the result. */
+const char *tt_price_file_path(char *buf, size_t n);
 
 /* The process's overrides from TOKENTAP_PRICING, loaded once, lazily, on
  * the first call (thread- and fork-safe). NULL when unset or malformed; a
@@ -88,14 +128,21 @@ void tt_price_overrides_reset(void);
  * warning once per model. */
 void tt_price_apply(struct tt_span *span);
 
+/* tt_price_apply with an explicit price set (may be NULL) instead of the
+ * process's overrides; warn: log unknown models (tokentap reprice: no). */
+void tt_price_apply_with(struct tt_span *span, const struct tt_price_set *ovr, bool warn);
+/* The price a span is charged (response model first, then request model),
+ * copied to *out; false when none. */
+bool tt_price_span_price(const struct tt_span *span, const struct tt_price_set *ovr,
+                         struct tt_price *out);
+/* tt_price_cost over the span's normalised token counts. */
+double tt_price_span_cost(const struct tt_price *p, const struct tt_span *span);
+
 /* Cost of the given token counts at price p (tokens as in the span
  * contract: input includes cache reads/writes, output includes reasoning). */
 double tt_price_cost(const struct tt_price *p, long input, long output,
                      long cache_read, long cache_write, long cache_write_1h,
                      long reasoning);
 
-/* The built-in table, for `tokentap pricing` and tests. */
-extern const struct tt_price tt_price_table[];
-extern const size_t tt_price_table_len;
 
 #endif

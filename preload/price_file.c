@@ -42,6 +42,18 @@ static const struct {
     { "tier_output", offsetof(struct tt_price, tier_output) },
     { "tier_cache_read", offsetof(struct tt_price, tier_cache_read) },
     { "tier_cache_write", offsetof(struct tt_price, tier_cache_write) },
+    { "audio_input", offsetof(struct tt_price, audio_input) },
+    { "audio_output", offsetof(struct tt_price, audio_output) },
+    { "image_input", offsetof(struct tt_price, image_input) },
+    { "image_output", offsetof(struct tt_price, image_output) },
+    { "flex_input", offsetof(struct tt_price, flex_input) },
+    { "flex_output", offsetof(struct tt_price, flex_output) },
+    { "flex_cache_read", offsetof(struct tt_price, flex_cache_read) },
+    { "priority_input", offsetof(struct tt_price, priority_input) },
+    { "priority_output", offsetof(struct tt_price, priority_output) },
+    { "priority_cache_read", offsetof(struct tt_price, priority_cache_read) },
+    { "batch_input", offsetof(struct tt_price, batch_input) },
+    { "batch_output", offsetof(struct tt_price, batch_output) },
 };
 
 static const char *const tt_price_file_strs[] = {
@@ -131,6 +143,9 @@ void tt_price_set_free(struct tt_price_set *s)
         free((char *)s->rows[i].model);
         free((char *)s->rows[i].source);
         free((char *)s->rows[i].date);
+        free((char *)s->rows[i].deprecated);
+        free((char *)s->rows[i].litellm_key);
+        free((char *)s->rows[i].flags);
     }
     free(s->rows);
     free(s->path);
@@ -218,9 +233,316 @@ static const char *tt_price_file_entry(json_t *e, const char *path,
     row->provider = tt_price_file_dup(prov ? json_string_value(prov) : "*");
     row->source = tt_price_file_dup(src ? json_string_value(src) : path);
     row->date = tt_price_file_dup(date ? json_string_value(date) : "");
-    if (!row->model || !row->provider || !row->source || !row->date)
+    row->deprecated = tt_price_file_dup("");
+    row->litellm_key = tt_price_file_dup("");
+    row->flags = tt_price_file_dup("");
+    if (!row->model || !row->provider || !row->source || !row->date ||
+        !row->deprecated || !row->litellm_key || !row->flags)
         *nomem = true;
     return NULL;
+}
+
+/* --- LiteLLM's model_prices_and_context_window.json ---------------------- */
+
+/* LiteLLM provider -> our OTel provider name; the same map as
+ * tools/litellm_union.py, which builds the built-in catalogue, so that an
+ * imported copy of the catalogue prices exactly like the built-in one.
+ * Unlisted providers keep LiteLLM's name with '-' as '_'. */
+static const struct {
+    const char *litellm;
+    const char *otel;
+} tt_price_litellm_providers[] = {
+    { "openai", "openai" },
+    { "text-completion-openai", "openai" },
+    { "anthropic", "anthropic" },
+    { "gemini", "gcp.gemini" },
+    { "vertex_ai", "gcp.vertex_ai" },
+    { "bedrock", "aws.bedrock" },
+    { "bedrock_converse", "aws.bedrock" },
+    { "azure", "azure.ai.openai" },
+    { "azure_text", "azure.ai.openai" },
+    { "azure_ai", "azure.ai.inference" },
+    { "mistral", "mistral_ai" },
+    { "codestral", "codestral" },
+    { "text-completion-codestral", "codestral" },
+    { "groq", "groq" },
+    { "deepseek", "deepseek" },
+    { "xai", "x_ai" },
+    { "openrouter", "openrouter" },
+    { "together_ai", "together_ai" },
+    { "fireworks_ai", "fireworks_ai" },
+    { "fireworks_ai-embedding-models", "fireworks_ai" },
+    { "perplexity", "perplexity" },
+    { "cohere", "cohere" },
+    { "cohere_chat", "cohere" },
+    { "ollama", "ollama" },
+};
+
+static const char *const tt_price_litellm_modes[] = {
+    "chat", "completion", "responses", "embedding", "realtime",
+    "image_generation", "audio_transcription", "audio_speech", "moderation",
+};
+
+/* LiteLLM key (per token) -> our column (per 1M tokens). */
+static const struct {
+    const char *key;
+    size_t off;
+} tt_price_litellm_cols[] = {
+    { "input_cost_per_token", offsetof(struct tt_price, input) },
+    { "output_cost_per_token", offsetof(struct tt_price, output) },
+    { "cache_read_input_token_cost", offsetof(struct tt_price, cache_read) },
+    { "cache_creation_input_token_cost", offsetof(struct tt_price, cache_write) },
+    { "cache_creation_input_token_cost_above_1hr", offsetof(struct tt_price, cache_write_1h) },
+    { "output_cost_per_reasoning_token", offsetof(struct tt_price, reasoning) },
+    { "input_cost_per_audio_token", offsetof(struct tt_price, audio_input) },
+    { "output_cost_per_audio_token", offsetof(struct tt_price, audio_output) },
+    { "input_cost_per_image_token", offsetof(struct tt_price, image_input) },
+    { "output_cost_per_image_token", offsetof(struct tt_price, image_output) },
+    { "input_cost_per_token_flex", offsetof(struct tt_price, flex_input) },
+    { "output_cost_per_token_flex", offsetof(struct tt_price, flex_output) },
+    { "cache_read_input_token_cost_flex", offsetof(struct tt_price, flex_cache_read) },
+    { "input_cost_per_token_priority", offsetof(struct tt_price, priority_input) },
+    { "output_cost_per_token_priority", offsetof(struct tt_price, priority_output) },
+    { "cache_read_input_token_cost_priority", offsetof(struct tt_price, priority_cache_read) },
+    { "input_cost_per_token_batches", offsetof(struct tt_price, batch_input) },
+    { "output_cost_per_token_batches", offsetof(struct tt_price, batch_output) },
+};
+
+static const struct {
+    const char *suffix;
+    long threshold;
+} tt_price_litellm_tiers[] = {
+    { "128k", 128000 }, { "200k", 200000 }, { "256k", 256000 },
+    { "272k", 272000 }, { "512k", 512000 },
+};
+
+#define TT_ARRLEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A per-token price at key, as USD per 1M tokens; -1 when absent. *bad
+ * when present but not a number >= 0. */
+static double tt_price_litellm_num(json_t *e, const char *key, bool *bad)
+{
+    json_t *v = json_object_get(e, key);
+
+    if (!v || json_is_null(v))
+        return -1;
+    if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+        json_number_value(v) < 0) {
+        *bad = true;
+        return -1;
+    }
+    /* 10 significant digits undo the binary noise of x 1e6 (3e-07 ->
+     * 0.3, not 0.29999999999999999), as the generator does. */
+    char buf[40];
+    snprintf(buf, sizeof(buf), "%.10g", json_number_value(v) * 1e6);
+    return strtod(buf, NULL);
+}
+
+static char *tt_price_litellm_provider(const char *lp)
+{
+    for (size_t i = 0; i < TT_ARRLEN(tt_price_litellm_providers); i++) {
+        if (strcmp(lp, tt_price_litellm_providers[i].litellm) == 0)
+            return tt_price_file_dup(tt_price_litellm_providers[i].otel);
+    }
+    if (strncmp(lp, "vertex_ai", 9) == 0)
+        return tt_price_file_dup("gcp.vertex_ai");
+    char *p = tt_price_file_dup(lp);
+    for (char *c = p; c && *c; c++) {
+        if (*c == '-')
+            *c = '_';
+        else if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    }
+    return p;
+}
+
+/* The id a program sends: the key without its route prefix ("gemini/",
+ * "vertex_ai/", "mistral/", ...): the first path segment when it names the
+ * entry's own provider. */
+static const char *tt_price_litellm_model(const char *key, const char *lp)
+{
+    const char *slash = strchr(key, '/');
+
+    if (!slash)
+        return key;
+    size_t n = (size_t)(slash - key), lpn = strlen(lp);
+    size_t stem = strcspn(lp, "-");
+    bool same = (n == lpn && strncmp(key, lp, n) == 0) ||
+                (n == stem && strncmp(key, lp, n) == 0);
+    if (!same && n == lpn) {
+        same = true;   /* '-' and '_' spelt either way */
+        for (size_t i = 0; i < n && same; i++) {
+            char a = key[i] == '-' ? '_' : key[i], b = lp[i] == '-' ? '_' : lp[i];
+            same = a == b;
+        }
+    }
+    if (!same && strncmp(lp, "bedrock", 7) == 0 && n == 7 && strncmp(key, "bedrock", 7) == 0)
+        same = true;
+    if (!same && strncmp(lp, "text-completion-", 16) == 0 && n == lpn - 16 &&
+        strncmp(key, lp + 16, n) == 0)
+        same = true;
+    if (!same && strcmp(lp, "amazon_nova") == 0 && n == 11 &&
+        strncmp(key, "amazon-nova", 11) == 0)
+        same = true;
+    return same ? slash + 1 : key;
+}
+
+/* One LiteLLM entry -> *row. Returns 1 (a row), 0 (not priced per token:
+ * skipped), or -1 with a message in tmp (a price that is not a number). */
+static int tt_price_litellm_entry(const char *key, json_t *e, const char *path,
+                                  struct tt_price *row, bool *nomem, char *tmp,
+                                  size_t tmplen)
+{
+    json_t *mode = json_object_get(e, "mode");
+    json_t *lp = json_object_get(e, "litellm_provider");
+    bool bad = false, ok_mode = false, no_output = false;
+    char src[512];
+
+    *nomem = false;
+    if (!json_is_object(e) || !json_is_string(mode) || !json_is_string(lp))
+        return 0;
+    for (size_t i = 0; i < TT_ARRLEN(tt_price_litellm_modes); i++)
+        ok_mode = ok_mode || strcmp(json_string_value(mode), tt_price_litellm_modes[i]) == 0;
+    no_output = strcmp(json_string_value(mode), "embedding") == 0 ||
+                strcmp(json_string_value(mode), "moderation") == 0;
+    if (!ok_mode || !json_object_get(e, "input_cost_per_token"))
+        return 0;
+    for (size_t i = 0; i < TT_ARRLEN(tt_price_file_cols); i++)
+        *(double *)((char *)row + tt_price_file_cols[i].off) = -1;
+    for (size_t i = 0; i < TT_ARRLEN(tt_price_litellm_cols); i++) {
+        *(double *)((char *)row + tt_price_litellm_cols[i].off) =
+            tt_price_litellm_num(e, tt_price_litellm_cols[i].key, &bad);
+        if (bad) {
+            snprintf(tmp, tmplen, "\"%s\": \"%.40s\" is not a number >= 0 (USD per token)",
+                     key, tt_price_litellm_cols[i].key);
+            return -1;
+        }
+    }
+    if (row->cache_read < 0)
+        row->cache_read = tt_price_litellm_num(e, "input_cost_per_token_cache_hit", &bad);
+    if (row->input < 0 || bad)
+        return 0;
+    if (row->output < 0) {
+        if (!no_output)
+            return 0;
+        row->output = 0;
+    }
+    row->tier_threshold = 0;
+    for (size_t i = 0; i < TT_ARRLEN(tt_price_litellm_tiers); i++) {
+        char k[96];
+        const char *sfx = tt_price_litellm_tiers[i].suffix;
+
+        snprintf(k, sizeof(k), "input_cost_per_token_above_%s_tokens", sfx);
+        row->tier_input = tt_price_litellm_num(e, k, &bad);
+        snprintf(k, sizeof(k), "output_cost_per_token_above_%s_tokens", sfx);
+        row->tier_output = tt_price_litellm_num(e, k, &bad);
+        if (row->tier_input < 0 && row->tier_output < 0)
+            continue;
+        snprintf(k, sizeof(k), "cache_read_input_token_cost_above_%s_tokens", sfx);
+        row->tier_cache_read = tt_price_litellm_num(e, k, &bad);
+        snprintf(k, sizeof(k), "cache_creation_input_token_cost_above_%s_tokens", sfx);
+        row->tier_cache_write = tt_price_litellm_num(e, k, &bad);
+        row->tier_threshold = tt_price_litellm_tiers[i].threshold;
+        break;
+    }
+    if (bad) {
+        snprintf(tmp, tmplen, "\"%s\": a long-context price is not a number >= 0", key);
+        return -1;
+    }
+    json_t *dep = json_object_get(e, "deprecation_date");
+    snprintf(src, sizeof(src), "%s (LiteLLM format)", path);
+    row->provider = tt_price_litellm_provider(json_string_value(lp));
+    row->model = tt_price_file_dup(tt_price_litellm_model(key, json_string_value(lp)));
+    row->source = tt_price_file_dup(src);
+    row->date = tt_price_file_dup("");
+    row->deprecated = tt_price_file_dup(json_is_string(dep) ? json_string_value(dep) : "");
+    row->litellm_key = tt_price_file_dup(key);
+    row->flags = tt_price_file_dup(strcmp(json_string_value(mode), "chat") == 0
+                                       ? "" : json_string_value(mode));
+    if (!row->provider || !row->model || !row->source || !row->date ||
+        !row->deprecated || !row->litellm_key || !row->flags)
+        *nomem = true;
+    return 1;
+}
+
+/* A LiteLLM-format file: every priced entry becomes a row. Two keys that
+ * name one (provider, id) ("gpt-4o" and a routed alias): the one without a
+ * route prefix wins, else the first, as in the built-in catalogue. */
+static int tt_price_litellm_load(json_t *root, const char *path,
+                                 struct tt_price_set *s, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *e;
+    char tmp[200];
+    size_t cap = json_object_size(root);
+
+    if (cap > TT_PRICE_FILE_ENTRIES_MAX) {
+        snprintf(err, errlen, "%s: more than %d entries", path, TT_PRICE_FILE_ENTRIES_MAX);
+        return TT_ERR_PARSE;
+    }
+    if (cap && !(s->rows = calloc(cap, sizeof(*s->rows)))) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return TT_ERR_NOMEM;
+    }
+    json_object_foreach(root, key, e) {
+        struct tt_price *row = &s->rows[s->n];
+        bool nomem;
+        int r;
+
+        if (strcmp(key, "sample_spec") == 0)
+            continue;
+        memset(row, 0, sizeof(*row));
+        r = tt_price_litellm_entry(key, e, path, row, &nomem, tmp, sizeof(tmp));
+        if (r < 0) {
+            snprintf(err, errlen, "%s: LiteLLM entry %s", path, tmp);
+            return TT_ERR_PARSE;
+        }
+        if (r == 0)
+            continue;
+        s->n++;   /* so that set_free frees this row's strings too */
+        if (nomem) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            return TT_ERR_NOMEM;
+        }
+        for (size_t j = 0; j + 1 < s->n; j++) {
+            struct tt_price *o = &s->rows[j];
+
+            if (strcasecmp(o->model, row->model) != 0 ||
+                strcasecmp(o->provider, row->provider) != 0)
+                continue;
+            if (strchr(o->litellm_key, '/') && !strchr(row->litellm_key, '/')) {
+                struct tt_price t = *o;
+                *o = *row;
+                *row = t;
+            }
+            /* drop the loser (now the last row) */
+            free((char *)row->provider);
+            free((char *)row->model);
+            free((char *)row->source);
+            free((char *)row->date);
+            free((char *)row->deprecated);
+            free((char *)row->litellm_key);
+            free((char *)row->flags);
+            s->n--;
+            break;
+        }
+    }
+    if (s->n == 0) {
+        snprintf(err, errlen, "%s: a LiteLLM-format file without any per-token price", path);
+        return TT_ERR_PARSE;
+    }
+    return TT_OK;
+}
+
+/* Rows sorted as the built-in catalogue is (lower-cased model, then
+ * provider), so that price.c finds a name by binary search: an imported
+ * catalogue has thousands of rows and is asked on every span. */
+static int tt_price_row_cmp(const void *a, const void *b)
+{
+    const struct tt_price *x = a, *y = b;
+    int c = strcasecmp(x->model, y->model);
+
+    return c ? c : strcasecmp(x->provider, y->provider);
 }
 
 /* Reads the whole file (bounded). */
@@ -289,6 +611,34 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
         goto free_buf;
     }
     json_t *models = json_object_get(root, "models");
+    /* LiteLLM's catalogue: an object of entries, each with a
+     * "litellm_provider" (its "sample_spec" has one too). */
+    json_t *spec = json_is_object(root) ? json_object_get(root, "sample_spec") : NULL;
+    bool litellm = json_is_object(root) && !models;
+    if (litellm && !spec) {
+        const char *k;
+        json_t *v;
+
+        litellm = false;
+        json_object_foreach(root, k, v) {
+            litellm = json_is_object(v) && json_object_get(v, "litellm_provider");
+            break;
+        }
+    }
+    if (litellm) {
+        s = calloc(1, sizeof(*s));
+        if (!s || !(s->path = tt_price_file_dup(path))) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = TT_ERR_NOMEM;
+            goto free_set;
+        }
+        rc = tt_price_litellm_load(root, path, s, err, errlen);
+        if (rc != TT_OK)
+            goto free_set;
+        qsort(s->rows, s->n, sizeof(*s->rows), tt_price_row_cmp);
+        *out = s;
+        goto free_json;
+    }
     if (!json_is_object(root) || !json_is_array(models)) {
         snprintf(err, errlen, "%s: line 1: want an object {\"models\": [ ... ]}", path);
         goto free_json;
@@ -341,6 +691,7 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
             goto free_set;
         }
     }
+    qsort(s->rows, s->n, sizeof(*s->rows), tt_price_row_cmp);
     *out = s;
     rc = TT_OK;
     goto free_json;
@@ -364,18 +715,46 @@ enum { TT_PRICE_OVR_NONE = 0, TT_PRICE_OVR_LOADING = 1, TT_PRICE_OVR_DONE = 2 };
 static _Atomic uint64_t tt_price_ovr_word;
 static struct tt_price_set *tt_price_ovr;
 
+int tt_price_import_path(char *buf, size_t n)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    int w;
+
+    if (xdg && xdg[0] == '/')
+        w = snprintf(buf, n, "%s/tokentap/prices.json", xdg);
+    else if (home && home[0] == '/')
+        w = snprintf(buf, n, "%s/.config/tokentap/prices.json", home);
+    else
+        return TT_ERR;
+    return w > 0 && (size_t)w < n ? TT_OK : TT_ERR;
+}
+
+const char *tt_price_file_path(char *buf, size_t n)
+{
+    const char *env = getenv("TOKENTAP_PRICING");
+
+    if (env && *env)
+        return env;
+    if (tt_price_import_path(buf, n) != TT_OK || access(buf, R_OK) != 0)
+        return NULL;
+    return buf;
+}
+
 static void tt_price_ovr_load(void)
 {
-    const char *path = getenv("TOKENTAP_PRICING");
+    char where[4096];
+    const char *path = tt_price_file_path(where, sizeof(where));
     struct tt_price_set *s = NULL;
     char err[512];
 
     tt_price_ovr = NULL;
-    if (!path || !*path)
+    if (!path)
         return;
     if (tt_price_set_load(path, &s, err, sizeof(err)) != TT_OK) {
-        tt_log("TOKENTAP_PRICING: %s; the price file is ignored, built-in prices apply",
-               err);
+        tt_log("%s: %s; the price file is ignored, built-in prices apply",
+               getenv("TOKENTAP_PRICING") && *getenv("TOKENTAP_PRICING")
+                   ? "TOKENTAP_PRICING" : "imported prices", err);
         return;
     }
     tt_price_ovr = s;

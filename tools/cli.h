@@ -31,6 +31,15 @@ int tt_cli_ls_main(int argc, char **argv);
 int tt_cli_show_main(int argc, char **argv);
 int tt_cli_cost_main(int argc, char **argv);
 int tt_cli_pricing_main(int argc, char **argv);
+int tt_cli_reprice_main(int argc, char **argv);   /* cli_reprice.c */
+/* `tokentap cost --as MODEL | --as-file PRICES` (cli_reprice.c): the stored
+ * usage grouped by the SQL expression expr (column `by`), real cost beside
+ * the cost at as_model (as_provider may be NULL) or under the prices of
+ * as_file. Returns an exit status. */
+struct sqlite3;
+int tt_cli_cost_as(struct sqlite3 *db, const char *expr, const char *by,
+                   const char *trace_id, int64_t since, const char *as_model,
+                   const char *as_provider, const char *as_file, const char *format);
 int tt_cli_stats_main(int argc, char **argv);
 int tt_cli_report_main(int argc, char **argv);   /* cli_report.c */
 int tt_cli_tail_main(int argc, char **argv);

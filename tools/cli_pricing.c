@@ -6,10 +6,15 @@
  * charged. Exit status: 0 found (or the table listed), 1 no price, 2 usage. */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "price.h"
 
@@ -26,13 +31,14 @@ static const char *const miss_text[] = {
     [TT_PRICE_UNKNOWN] = "no price row matches this model (cost is reported as unknown)",
     [TT_PRICE_AMBIGUOUS] = "rows with different prices match it equally well; "
                            "no price rather than a guessed one",
-    [TT_PRICE_REGIONAL] = "a Bedrock regional inference profile without its own "
-                          "price row (regional profiles may cost more than the base "
-                          "model); add it to a price file",
+    [TT_PRICE_REGIONAL] = "a Bedrock cross-region (regional) inference profile without its own price row, "
+                          "for a model whose profiles the catalogue prices apart "
+                          "from the base model; add it to a price file",
     [TT_PRICE_NO_MODEL] = "empty or overlong model name",
 };
 
 /* The price columns as (JSON key, value); value < 0 = not set. */
+#define TT_PRICING_COLS 22
 struct col {
     const char *key;
     double v;
@@ -52,12 +58,24 @@ static size_t price_cols(const struct tt_price *p, struct col *c)
     c[n++] = (struct col){ "tier_output", p->tier_output };
     c[n++] = (struct col){ "tier_cache_read", p->tier_cache_read };
     c[n++] = (struct col){ "tier_cache_write", p->tier_cache_write };
+    c[n++] = (struct col){ "audio_input", p->audio_input };
+    c[n++] = (struct col){ "audio_output", p->audio_output };
+    c[n++] = (struct col){ "image_input", p->image_input };
+    c[n++] = (struct col){ "image_output", p->image_output };
+    c[n++] = (struct col){ "flex_input", p->flex_input };
+    c[n++] = (struct col){ "flex_output", p->flex_output };
+    c[n++] = (struct col){ "flex_cache_read", p->flex_cache_read };
+    c[n++] = (struct col){ "priority_input", p->priority_input };
+    c[n++] = (struct col){ "priority_output", p->priority_output };
+    c[n++] = (struct col){ "priority_cache_read", p->priority_cache_read };
+    c[n++] = (struct col){ "batch_input", p->batch_input };
+    c[n++] = (struct col){ "batch_output", p->batch_output };
     return n;
 }
 
 static json_t *price_json(const struct tt_price *p, bool override, const char *file)
 {
-    struct col c[12];
+    struct col c[TT_PRICING_COLS];
     size_t n = price_cols(p, c);
     json_t *o = json_object();
 
@@ -75,6 +93,11 @@ static json_t *price_json(const struct tt_price *p, bool override, const char *f
     json_object_set_new(o, "source", json_string(p->source ? p->source : ""));
     json_object_set_new(o, "date", p->date && p->date[0] ? json_string(p->date)
                                                          : json_null());
+    json_object_set_new(o, "deprecated", p->deprecated && p->deprecated[0]
+                                             ? json_string(p->deprecated) : json_null());
+    json_object_set_new(o, "catalogue_key", p->litellm_key && p->litellm_key[0]
+                                                ? json_string(p->litellm_key) : json_null());
+    json_object_set_new(o, "flags", json_string(p->flags ? p->flags : ""));
     return o;
 }
 
@@ -99,7 +122,7 @@ static void fmt_price(char *buf, size_t n, double v)
 
 static void print_row_text(const struct tt_price *p, bool override)
 {
-    struct col c[12];
+    struct col c[TT_PRICING_COLS];
     size_t n = price_cols(p, c);
     char v[32];
 
@@ -111,6 +134,8 @@ static void print_row_text(const struct tt_price *p, bool override)
     if (p->tier_threshold > 0)
         printf("  >%ld: %g/%g", p->tier_threshold, p->tier_input >= 0 ? p->tier_input : p->input,
                p->tier_output >= 0 ? p->tier_output : p->output);
+    if (p->deprecated && p->deprecated[0])
+        printf("  deprecated %s", p->deprecated);
     printf("%s\n", override ? "  (override)" : "");
 }
 
@@ -126,8 +151,12 @@ static int list_all(const struct tt_price_set *ovr, bool json)
         }
         for (size_t i = 0; ovr && i < ovr->n; i++)
             json_array_append_new(arr, price_json(&ovr->rows[i], true, ovr->path));
-        for (size_t i = 0; i < tt_price_table_len; i++)
-            json_array_append_new(arr, price_json(&tt_price_table[i], false, NULL));
+        for (size_t i = 0; i < tt_price_builtin_len(); i++) {
+            struct tt_price row;
+
+            tt_price_builtin_row(i, &row);
+            json_array_append_new(arr, price_json(&row, false, NULL));
+        }
         json_object_set_new(root, "unit", json_string("USD per 1M tokens"));
         json_object_set_new(root, "price_file", ovr ? json_string(ovr->path) : json_null());
         json_object_set_new(root, "prices", arr);
@@ -142,8 +171,12 @@ static int list_all(const struct tt_price_set *ovr, bool json)
            "output", "c.read", "c.write", "c.w.1h", "reason", "long context");
     for (size_t i = 0; ovr && i < ovr->n; i++)
         print_row_text(&ovr->rows[i], true);
-    for (size_t i = 0; i < tt_price_table_len; i++)
-        print_row_text(&tt_price_table[i], false);
+    for (size_t i = 0; i < tt_price_builtin_len(); i++) {
+        struct tt_price row;
+
+        tt_price_builtin_row(i, &row);
+        print_row_text(&row, false);
+    }
     return TT_CLI_EXIT_OK;
 }
 
@@ -173,6 +206,10 @@ static int explain(const struct tt_price_set *ovr, const char *provider,
         json_object_set_new(o, "query_provider", provider ? json_string(provider) : json_null());
         json_object_set_new(o, "found", json_boolean(rc == TT_OK));
         json_object_set_new(o, "reason", json_string(miss_names[m.miss]));
+        json_object_set_new(o, "profile",
+                            m.profile == TT_PRICE_PROFILE_OWN ? json_string("own")
+                            : m.profile == TT_PRICE_PROFILE_BASE ? json_string("base")
+                                                                 : json_null());
         json_object_set_new(o, "price", m.price ? price_json(m.price, m.override,
                                                              ovr ? ovr->path : NULL)
                                                 : json_null());
@@ -183,7 +220,7 @@ static int explain(const struct tt_price_set *ovr, const char *provider,
     }
     if (rc == TT_OK) {
         const struct tt_price *p = m.price;
-        struct col c[12];
+        struct col c[TT_PRICING_COLS];
         size_t n = price_cols(p, c);
         char v[32];
 
@@ -199,10 +236,24 @@ static int explain(const struct tt_price_set *ovr, const char *provider,
         printf("\n");
         if (p->tier_threshold > 0)
             printf("  tier_* prices apply above %ld input tokens\n", p->tier_threshold);
+        if (m.profile == TT_PRICE_PROFILE_OWN)
+            printf("  Bedrock inference profile: the catalogue's own price for it\n");
+        else if (m.profile == TT_PRICE_PROFILE_BASE)
+            printf("  Bedrock inference profile: the base model's price (AWS bills "
+                   "cross-region inference at the on-demand price)\n");
+        if (p->deprecated && p->deprecated[0])
+            printf("  deprecated: left the catalogue %s; its last known price is kept\n",
+                   p->deprecated);
+        if (p->flags && strstr(p->flags, "per_request_fee"))
+            printf("  not included: per-request fees (web search, tool calls) the "
+                   "provider bills on top of tokens\n");
+        if (p->flags && strstr(p->flags, "non_token_input"))
+            printf("  not included: input billed per image/second/character\n");
         if (m.override)
             printf("  source: %s (price file %s)\n", p->source, ovr ? ovr->path : "?");
         else
-            printf("  source: %s, read %s\n", p->source, p->date);
+            printf("  source: %s (catalogue key %s), copy of %s\n", p->source,
+                   p->litellm_key, p->date);
     } else {
         printf("%s: no price: %s\n", model, miss_text[m.miss]);
     }
@@ -210,15 +261,197 @@ static int explain(const struct tt_price_set *ovr, const char *provider,
     return rc == TT_OK ? TT_CLI_EXIT_OK : TT_CLI_EXIT_ERR;
 }
 
+/* --- --diff FILE / --import FILE ------------------------------------------- */
+
+/* What one row of a price file changes against the built-in table. */
+enum diff_kind { DIFF_SAME, DIFF_CHANGED, DIFF_NEW };
+
+static bool price_eq(double a, double b)
+{
+    return (a < 0 && b < 0) || fabs(a - b) <= 1e-12 * fmax(1.0, fabs(a));
+}
+
+static enum diff_kind diff_row(const struct tt_price *r, struct tt_price_match *m)
+{
+    const char *prov = strcmp(r->provider, "*") == 0 ? NULL : r->provider;
+
+    if (tt_price_lookup(NULL, prov, r->model, m) != TT_OK)
+        return DIFF_NEW;
+    struct col a[TT_PRICING_COLS], b[TT_PRICING_COLS];
+    size_t n = price_cols(r, a);
+
+    price_cols(m->price, b);
+    for (size_t i = 0; i < n; i++) {
+        if (!price_eq(a[i].v, b[i].v))
+            return DIFF_CHANGED;
+    }
+    return r->tier_threshold == m->price->tier_threshold ? DIFF_SAME : DIFF_CHANGED;
+}
+
+/* Prints what FILE would change; returns the number of changed + new rows
+ * in *changes. */
+static int diff_file(const struct tt_price_set *f, bool json, bool quiet, size_t *changes)
+{
+    size_t nsame = 0, nchanged = 0, nnew = 0;
+    json_t *root = json ? json_object() : NULL, *arr = json ? json_array() : NULL;
+
+    if (json && (!root || !arr)) {
+        json_decref(root);
+        json_decref(arr);
+        return TT_CLI_EXIT_ERR;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        const struct tt_price *r = &f->rows[i];
+        struct tt_price_match m;
+        enum diff_kind k = diff_row(r, &m);
+
+        if (k == DIFF_SAME) {
+            nsame++;
+            continue;
+        }
+        k == DIFF_NEW ? nnew++ : nchanged++;
+        if (json) {
+            json_t *o = json_object();
+
+            json_object_set_new(o, "change", json_string(k == DIFF_NEW ? "new" : "changed"));
+            json_object_set_new(o, "provider", json_string(r->provider));
+            json_object_set_new(o, "model", json_string(r->model));
+            json_object_set_new(o, "old", k == DIFF_NEW ? json_null()
+                                                        : price_json(m.price, false, NULL));
+            json_object_set_new(o, "new", price_json(r, true, f->path));
+            json_array_append_new(arr, o);
+            continue;
+        }
+        if (quiet)
+            continue;
+        if (k == DIFF_NEW) {
+            printf("+ %s/%s: input %g output %g (no built-in price)\n", r->provider,
+                   r->model, r->input, r->output);
+            continue;
+        }
+        struct col a[TT_PRICING_COLS], b[TT_PRICING_COLS];
+        size_t n = price_cols(r, a);
+        char ov[32], nv[32];
+
+        price_cols(m.price, b);
+        printf("~ %s/%s (built-in %s/%s):", r->provider, r->model, m.price->provider,
+               m.price->model);
+        for (size_t j = 0; j < n; j++) {
+            if (price_eq(a[j].v, b[j].v))
+                continue;
+            fmt_price(ov, sizeof(ov), b[j].v);
+            fmt_price(nv, sizeof(nv), a[j].v);
+            printf(" %s %s -> %s", a[j].key, ov, nv);
+        }
+        if (r->tier_threshold != m.price->tier_threshold)
+            printf(" tier_threshold %ld -> %ld", m.price->tier_threshold, r->tier_threshold);
+        printf("\n");
+    }
+    if (json) {
+        json_object_set_new(root, "file", json_string(f->path));
+        json_object_set_new(root, "rows", json_integer((json_int_t)f->n));
+        json_object_set_new(root, "same", json_integer((json_int_t)nsame));
+        json_object_set_new(root, "changed", json_integer((json_int_t)nchanged));
+        json_object_set_new(root, "new", json_integer((json_int_t)nnew));
+        json_object_set_new(root, "changes", arr);
+        print_json(root);
+        json_decref(root);
+    } else {
+        printf("%s: %zu price(s): %zu changed, %zu new, %zu as built in; built-in "
+               "rows the file does not name keep their price\n",
+               f->path, f->n, nchanged, nnew, nsame);
+    }
+    *changes = nchanged + nnew;
+    return TT_CLI_EXIT_OK;
+}
+
+/* Copies src to dst through a 0600 temporary file and rename(2), so that
+ * a process reading dst sees the old file or the new one, never half. */
+static int copy_file(const char *src, const char *dst)
+{
+    char tmp[4200], buf[65536];
+    FILE *in = fopen(src, "rb");
+    int fd = -1, rc = -1;
+    size_t n;
+
+    if (!in)
+        return -1;
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", dst) >= (int)sizeof(tmp))
+        goto out;
+    fd = mkstemp(tmp);
+    if (fd < 0)
+        goto out;
+    if (fchmod(fd, 0600) != 0)
+        goto out;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        if (write(fd, buf, n) != (ssize_t)n)
+            goto out;
+    }
+    if (ferror(in) || fsync(fd) != 0)
+        goto out;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto out;
+    }
+    fd = -1;
+    rc = rename(tmp, dst);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0 && tmp[0])
+        unlink(tmp);
+    fclose(in);
+    return rc;
+}
+
+static int import_file(const char *file, bool json)
+{
+    char dst[4096], err[512], dir[4096];
+    struct tt_price_set *f = NULL;
+    size_t changes = 0;
+    int rc;
+
+    if (tt_price_set_load(file, &f, err, sizeof(err)) != TT_OK) {
+        fprintf(stderr, "tokentap pricing: %s; nothing imported\n", err);
+        return TT_CLI_EXIT_ERR;
+    }
+    if (tt_price_import_path(dst, sizeof(dst)) != TT_OK) {
+        fprintf(stderr, "tokentap pricing: neither XDG_CONFIG_HOME nor HOME is set\n");
+        tt_price_set_free(f);
+        return TT_CLI_EXIT_ERR;
+    }
+    snprintf(dir, sizeof(dir), "%s", dst);
+    for (char *sl = strchr(dir + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+        *sl = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            break;
+        *sl = '/';
+    }
+    rc = diff_file(f, json, true, &changes);
+    if (copy_file(file, dst) != 0) {
+        fprintf(stderr, "tokentap pricing: cannot write %s: %s\n", dst, strerror(errno));
+        tt_price_set_free(f);
+        return TT_CLI_EXIT_ERR;
+    }
+    if (!json)
+        printf("imported into %s: every traced process and tokentap command now uses it "
+               "(TOKENTAP_PRICING, when set, still wins); tokentap reprice applies it to "
+               "stored spans\n", dst);
+    tt_price_set_free(f);
+    return rc;
+}
+
 int tt_cli_pricing_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "provider", required_argument, NULL, 'p' },
         { "json", no_argument, NULL, 'j' },
+        { "import", required_argument, NULL, 'i' },
+        { "diff", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *provider = NULL, *model = NULL;
+    const char *provider = NULL, *model = NULL, *import = NULL, *diff = NULL;
     struct tt_price_set *ovr = NULL;
     bool json = false;
     int opt, rc;
@@ -227,6 +460,12 @@ int tt_cli_pricing_main(int argc, char **argv)
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":p:jh", opts, NULL)) != -1) {
         switch (opt) {
+        case 'i':
+            import = optarg;
+            break;
+        case 'd':
+            diff = optarg;
+            break;
         case 'p':
             provider = optarg;
             break;
@@ -250,15 +489,36 @@ int tt_cli_pricing_main(int argc, char **argv)
         return TT_CLI_EXIT_USAGE;
     }
 
+    if ((import || diff) && (model || (import && diff))) {
+        fprintf(stderr, "tokentap pricing: --import and --diff take a FILE and no MODEL "
+                "(see tokentap pricing --help)\n");
+        return TT_CLI_EXIT_USAGE;
+    }
+    if (import)
+        return import_file(import, json);
+    if (diff) {
+        char err[512];
+        size_t changes;
+
+        if (tt_price_set_load(diff, &ovr, err, sizeof(err)) != TT_OK) {
+            fprintf(stderr, "tokentap pricing: %s\n", err);
+            return TT_CLI_EXIT_ERR;
+        }
+        rc = diff_file(ovr, json, false, &changes);
+        tt_price_set_free(ovr);
+        return rc;
+    }
+
     /* The same file the preload would read; like the preload, a bad file
      * is reported and ignored, so the answer is what a call would pay. */
-    const char *path = getenv("TOKENTAP_PRICING");
-    if (path && *path) {
+    char where[4096];
+    const char *path = tt_price_file_path(where, sizeof(where));
+    if (path) {
         char err[512];
 
         if (tt_price_set_load(path, &ovr, err, sizeof(err)) != TT_OK) {
-            fprintf(stderr, "tokentap pricing: TOKENTAP_PRICING: %s; the price file "
-                    "is ignored, built-in prices apply\n", err);
+            fprintf(stderr, "tokentap pricing: price file: %s; it is ignored, built-in "
+                    "prices apply\n", err);
             ovr = NULL;
         }
     }

@@ -751,11 +751,15 @@ int tt_cli_cost_main(int argc, char **argv)
         { "since", required_argument, NULL, 's' },
         { "format", required_argument, NULL, 'f' },
         { "json", no_argument, NULL, 'j' },
+        { "as", required_argument, NULL, 'A' },
+        { "as-file", required_argument, NULL, 'F' },
+        { "as-provider", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     const char *by = "model", *dbopt = NULL, *trace_opt = NULL, *format = "table";
     const char *store_opt = NULL, *ch_url = NULL;
+    const char *as_model = NULL, *as_file = NULL, *as_provider = NULL;
     char trace[33], expr[512];
     int64_t since = 0;
     struct tt_store *st = NULL;
@@ -781,6 +785,9 @@ int tt_cli_cost_main(int argc, char **argv)
             break;
         case 'f': format = optarg; break;
         case 'j': format = "json"; break;
+        case 'A': as_model = optarg; break;
+        case 'F': as_file = optarg; break;
+        case 'P': as_provider = optarg; break;
         case 'h': fputs(tt_cli_help("cost"), stdout); return TT_CLI_EXIT_OK;
         default: return usage_error("cost", argv, optind, c);
         }
@@ -802,8 +809,16 @@ int tt_cli_cost_main(int argc, char **argv)
                 format);
         return TT_CLI_EXIT_USAGE;
     }
+    if (as_model && as_file) {
+        fprintf(stderr, "tokentap cost: --as MODEL or --as-file PRICES, not both\n");
+        return TT_CLI_EXIT_USAGE;
+    }
     if ((ret = pick_store("cost", store_opt, dbopt, &dbopt, &ch_url)) != TT_CLI_EXIT_OK)
         return ret;
+    if (ch_url && (as_model || as_file)) {
+        fprintf(stderr, "tokentap cost: --as/--as-file read the SQLite store only\n");
+        return TT_CLI_EXIT_USAGE;
+    }
     if (ch_url)
         return tt_cli_ch_cost(ch_url, by, trace_opt, since, format);
     ret = open_store("cost", dbopt, true, &st);
@@ -818,6 +833,11 @@ int tt_cli_cost_main(int argc, char **argv)
         ret = resolve("cost", db, trace_opt, trace);
         if (ret != TT_CLI_EXIT_OK)
             goto out_store;
+    }
+    if (as_model || as_file) {
+        ret = tt_cli_cost_as(db, expr, by, trace_opt ? trace : NULL, since, as_model,
+                             as_provider, as_file, format);
+        goto out_store;
     }
     rc = tt_cli_query_groups(db, by, trace_opt ? trace : NULL, since, 0, &g, &n);
     if (rc == TT_OK)

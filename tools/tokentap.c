@@ -30,6 +30,7 @@ static const struct {
     { "cost", tt_cli_cost_main },
     { "pricing", tt_cli_pricing_main },
     { "stats", tt_cli_stats_main },
+    { "reprice", tt_cli_reprice_main },
     { "tail", tt_cli_tail_main },
     { "doctor", tt_cli_doctor_main },
     { "assert", tt_cli_assert_main },

@@ -28,7 +28,7 @@ CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients")
 PY = "/usr/bin/python3"
 
 # Prices (USD per 1M tokens) of the models the tests use, from
-# data/prices.tsv; the tests recompute cost by hand from these.
+# data/catalogue.tsv; the tests recompute cost by hand from these.
 PRICE = {
     "gpt-4o-mini": dict(inp=0.15, out=0.60, cr=0.075),
     "claude-sonnet-4-5": dict(inp=3.0, out=15.0, cr=0.30, cw=3.75),
@@ -262,6 +262,8 @@ class TapTest(unittest.TestCase):
         e.update(
             # a config file of the machine's must not steer the tests
             TOKENTAP_CONFIG=os.devnull,
+            # nor a price file `tokentap pricing --import` installed there
+            XDG_CONFIG_HOME=os.path.join(self.home, "config"),
             TOKENTAP_HOME=self.home,
             TOKENTAP_DB=self.db,
             TOKENTAP_HOSTS="127.0.0.1:%d=auto,localhost:%d=auto"

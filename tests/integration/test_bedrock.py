@@ -2,7 +2,7 @@
 through the mock's /model/{id}/converse, /converse-stream, /invoke and
 /invoke-with-response-stream; the binary event streams are decoded by
 tokentap, not by the clients. Costs are recomputed by hand from the
-data/prices.tsv row of us.anthropic.claude-3-5-haiku-20241022-v1:0
+data/catalogue.tsv row of us.anthropic.claude-3-5-haiku-20241022-v1:0
 (aws.bedrock: input 0.80, output 4.00, cache read 0.08, cache write 1.00
 USD per 1M tokens)."""
 import json

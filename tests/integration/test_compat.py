@@ -1,7 +1,7 @@
 """Issue #4: Azure OpenAI, the OpenAI-compatible hosted APIs' quirks and
 Cohere v2 chat, through the mock (tools/mock_compat.c) with real clients:
 curl, Python requests, httpx. Costs are recomputed by hand from
-data/prices.tsv."""
+data/catalogue.tsv."""
 import json
 import textwrap
 
@@ -81,9 +81,10 @@ class Compat(TapTest):
         self.assertTrue(s["output"])
         # The filter chunk is not the first token.
         self.assertIsNotNone(s["ttft_ms"])
-        # gpt-4o-mini: 0.15 in, 0.60 out, 0.075 cached.
+        # the catalogue's Azure row azure/gpt-4o-mini-2024-07-18 (before
+        # OpenAI's list): 0.165 in, 0.66 out, 0.075 cached.
         self.assertAlmostEqual(s["cost_usd"],
-                               (1000 * 0.15 + 200 * 0.075 + 80 * 0.60) / 1e6,
+                               (1000 * 0.165 + 200 * 0.075 + 80 * 0.66) / 1e6,
                                places=12)
         self.assertNotIn(KEY, json.dumps(s))
 
@@ -102,8 +103,8 @@ class Compat(TapTest):
         self.assertEqual(s["status"], "ok", s.get("error"))
         self.assertEqual(s["provider"], "azure.ai.openai")
         self.assertEqual(s["response_model"], "gpt-4o-2024-11-20")
-        # gpt-4o: 2.50 in, 10 out.
-        self.assertAlmostEqual(s["cost_usd"], (500 * 2.50 + 100 * 10) / 1e6, places=12)
+        # the catalogue's Azure row azure/gpt-4o-2024-11-20: 2.75 in, 11 out.
+        self.assertAlmostEqual(s["cost_usd"], (500 * 2.75 + 100 * 11) / 1e6, places=12)
 
     def test_groq_requests_stream_x_groq_usage(self):
         s = self.chat("groq", "/groq/openai/v1/chat/completions",
@@ -188,7 +189,7 @@ class Compat(TapTest):
         self.assertEqual(s["finish_reasons"], ["COMPLETE"])
         self.assertEqual(s["output"], r.stdout.strip())
         self.assertIsNotNone(s["ttft_ms"])
-        # command-r-08-2024: 0.15 in, 0.60 out per 1M (data/prices.tsv).
+        # command-r-08-2024: 0.15 in, 0.60 out per 1M (data/catalogue.tsv).
         self.assertTrue(s["cost_known"], s)
         self.assertAlmostEqual(s["cost_usd"], (120 * 0.15 + 30 * 0.60) / 1e6, places=12)
 

@@ -12,7 +12,7 @@ from harness import PY, TapTest
 SECRET = "AIzaSyGEMINISECRET0123456789abcdefghij"
 SECRET_HDR = "AIzaSyHEADERSECRET9876543210zyxwvutsrq"
 
-# USD per 1M tokens, read from data/prices.tsv (rows gcp.gemini, source
+# USD per 1M tokens, read from data/catalogue.tsv (rows gcp.gemini, source
 # litellm model_prices_and_context_window.json@00035b69, 2026-11-21). The
 # expected costs below are recomputed by hand from these: uncached input at
 # the input price, cached at cache_read, output (thoughts included) at the

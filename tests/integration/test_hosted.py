@@ -3,7 +3,7 @@ Together, Fireworks, Perplexity) through real clients: each provider named by
 its host (here TOKENTAP_HOSTS maps the mock's address to the provider, as
 api.mistral.ai etc. are in the built-in host table), non-streaming with a
 tool call, streaming with the usage chunk, and an error status. Tokens and
-cost are asserted against prices copied by hand from data/prices.tsv."""
+cost are asserted against prices copied by hand from data/catalogue.tsv."""
 import json
 
 from harness import TapTest
@@ -18,7 +18,8 @@ CASES = [
     ("fireworks_ai", "accounts/fireworks/models/llama-v3p1-70b-instruct", 0.9, 0.9, None),
     ("perplexity", "sonar-pro", 3.0, 15.0, None),
     # Azure prices by the OpenAI row of the response model.
-    ("azure.ai.openai", "gpt-4o-mini", 0.15, 0.60, 0.075),
+    # the catalogue's Azure row (azure/gpt-4o-mini-2024-07-18), not OpenAI's
+    ("azure.ai.openai", "gpt-4o-mini", 0.165, 0.66, 0.075),
 ]
 
 

@@ -1,14 +1,14 @@
 """Issue #4 (OpenAI part): the Responses API, embeddings and legacy
 completions, called by real clients (curl CLI, Python requests, urllib)
 through the mock, with tokens, cost and content asserted on the exported
-spans. Costs are recomputed by hand from data/prices.tsv rows."""
+spans. Costs are recomputed by hand from data/catalogue.tsv rows."""
 import json
 
 from harness import PY, TapTest
 
 SECRET = "sk-proj-SECRETSECRET0123456789"
 
-# USD per 1M tokens, from data/prices.tsv (openai rows).
+# USD per 1M tokens, from data/catalogue.tsv (openai rows).
 PRICES = {
     "gpt-5.4-mini": dict(inp=0.75, out=4.50, cr=0.075),
     "text-embedding-3-small": dict(inp=0.02, out=0.0),

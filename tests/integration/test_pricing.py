@@ -1,6 +1,9 @@
 """Issue #4 pricing: `tokentap pricing` shows the built-in price and where
 it came from; TOKENTAP_PRICING overrides what a traced call is charged; a
-malformed price file is reported with its line and ignored."""
+malformed price file is reported with its line and ignored. Issue #12: a
+LiteLLM-format catalogue imported with `tokentap pricing --import` prices
+the next traced call; `tokentap reprice` rewrites stored spans' cost;
+`tokentap cost --as MODEL` matches a hand computation."""
 import json
 import os
 import tempfile
@@ -10,7 +13,7 @@ from harness import TapTest
 SECRET = "sk-proj-SECRETSECRET0123456789"
 
 
-class Pricing(TapTest):
+class PricingBase(TapTest):
     def curl(self, model):
         return ["curl", "--http1.1", "-sS", "--cacert", self.m.cert,
                 self.m.base + "/v1/chat/completions",
@@ -26,6 +29,9 @@ class Pricing(TapTest):
             f.write(text)
         return path
 
+
+
+class Pricing(PricingBase):
     def test_builtin_price_as_json(self):
         p = self.tokentap("pricing", "gpt-4o-mini", "--json")
         r = json.loads(p.stdout)
@@ -35,19 +41,25 @@ class Pricing(TapTest):
         self.assertEqual((r["price"]["input"], r["price"]["output"],
                           r["price"]["cache_read"]), (0.15, 0.6, 0.075))
         self.assertTrue(r["price"]["source"])
-        self.assertEqual(r["price"]["date"], "2026-11-21")
+        # the date of the catalogue copy the price was read from, and the
+        # copy itself (REPO@COMMIT)
+        self.assertEqual(r["price"]["date"], "2026-08-01")
+        self.assertIn("@", r["price"]["source"])
+        self.assertEqual(r["price"]["catalogue_key"], "gpt-4o-mini")
 
     def test_unknown_and_usage_exit_codes(self):
         p = self.tokentap("pricing", "no-such-model", "--json", check=False)
         self.assertEqual(p.returncode, 1)
         self.assertEqual(json.loads(p.stdout)["reason"], "unknown")
-        p = self.tokentap("pricing", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        # a profile without its own row, of a model whose eu./us. profiles
+        # the catalogue prices +10% (eu. has a row now)
+        p = self.tokentap("pricing", "apac.anthropic.claude-sonnet-4-5-20250929-v1:0",
                           "--provider", "aws.bedrock", check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("regional", p.stdout)
         self.assertEqual(self.tokentap("pricing", "--bogus", check=False).returncode, 2)
         p = self.tokentap("pricing", "--json")
-        self.assertGreaterEqual(len(json.loads(p.stdout)["prices"]), 100)
+        self.assertGreaterEqual(len(json.loads(p.stdout)["prices"]), 2000)
 
     def test_override_file_prices_the_call(self):
         path = self.price_file(json.dumps({"models": [
@@ -75,3 +87,101 @@ class Pricing(TapTest):
         self.assertIn(path + ": line 3", run.stderr)
         self.assertIn("ignored", run.stderr)
         self.assertEqual(run.stderr.count(path + ": line 3"), 1, run.stderr)
+
+
+def litellm_file(test, entries):
+    """A LiteLLM-format catalogue (model_prices_and_context_window.json)."""
+    doc = {"sample_spec": {"litellm_provider": "one of", "mode": "chat"}}
+    doc.update(entries)
+    return test.price_file(json.dumps(doc, indent=2))
+
+
+# gpt-4o-mini at 1 / 2 per 1M, cache reads 0.5, as LiteLLM writes it
+CHEAP = {"gpt-4o-mini": {"litellm_provider": "openai", "mode": "chat",
+                         "input_cost_per_token": 1e-06,
+                         "output_cost_per_token": 2e-06,
+                         "cache_read_input_token_cost": 5e-07}}
+
+
+class Catalogue(PricingBase):
+    def test_import_litellm_file_prices_the_next_call(self):
+        path = litellm_file(self, CHEAP)
+        env = self.env()
+        d = json.loads(self.tokentap("pricing", "--diff", path, "--json", env=env).stdout)
+        self.assertEqual((d["rows"], d["changed"], d["new"]), (1, 1, 0))
+        self.assertEqual(d["changes"][0]["old"]["input"], 0.15)
+        self.assertEqual(d["changes"][0]["new"]["input"], 1)
+        p = self.tokentap("pricing", "--import", path, env=env)
+        self.assertIn("1 changed", p.stdout)
+        dst = os.path.join(env["XDG_CONFIG_HOME"], "tokentap", "prices.json")
+        self.assertEqual(os.stat(dst).st_mode & 0o777, 0o600)
+        r = json.loads(self.tokentap("pricing", "gpt-4o-mini", "--json", env=env).stdout)
+        self.assertEqual(r["price"]["origin"], "override")
+        run = self.run_traced(self.curl("gpt-4o-mini"), env=env)
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(len(run.spans), 1, run.stderr)
+        # 600*1 + 400*0.5 + 200*2 = 1200 per 1M (built-in: 600*0.15 +
+        # 400*0.075 + 200*0.6 = 240)
+        self.assertAlmostEqual(run.spans[0]["cost_usd"], 0.0012, places=12)
+        # a bad file is refused whole and nothing is installed over the good one
+        bad = litellm_file(self, {"gpt-4o": {"litellm_provider": "openai", "mode": "chat",
+                                             "input_cost_per_token": "cheap",
+                                             "output_cost_per_token": 1e-06}})
+        p = self.tokentap("pricing", "--import", bad, env=env, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("input_cost_per_token", p.stderr)
+        with open(dst) as f:
+            self.assertIn("5e-07", f.read())
+
+    def test_reprice_rewrites_stored_spans(self):
+        env = self.env()
+        for model in ("gpt-4o-mini", "gpt-4o-mini", "claude-haiku-4-5"):
+            run = self.run_traced(self.curl(model), env=env)
+            self.assertEqual(run.rc, 0, run.stderr)
+        before = {s["span_id"]: s for s in self.spans(env)}
+        self.assertEqual(len(before), 3)
+        for s in before.values():
+            if s["response_model"].startswith("gpt-4o-mini"):
+                self.assertCost(s, "gpt-4o-mini", 1000, 200, cr=400)
+        self.tokentap("pricing", "--import", litellm_file(self, CHEAP), env=env)
+        dry = json.loads(self.tokentap("reprice", "--dry-run", "--json", env=env).stdout)
+        self.assertEqual((dry["spans"], dry["changed"]), (3, 2))
+        self.assertEqual({s["span_id"]: s["cost_usd"] for s in self.spans(env)},
+                         {k: v["cost_usd"] for k, v in before.items()})
+        out = json.loads(self.tokentap("reprice", "--json", env=env).stdout)
+        self.assertEqual((out["spans"], out["changed"]), (3, 2))
+        self.assertAlmostEqual(out["before_usd"], 2 * 0.00024, places=12)
+        self.assertAlmostEqual(out["after_usd"], 2 * 0.0012, places=12)
+        after = {s["span_id"]: s for s in self.spans(env)}
+        for sid, s in after.items():
+            if s["response_model"].startswith("gpt-4o-mini"):
+                self.assertAlmostEqual(s["cost_usd"], 0.0012, places=12)
+            else:   # not in the imported file: its built-in price, unchanged
+                self.assertEqual(s["cost_usd"], before[sid]["cost_usd"])
+        # a second run changes nothing
+        again = json.loads(self.tokentap("reprice", "--json", env=env).stdout)
+        self.assertEqual(again["changed"], 0)
+
+    def test_cost_as_model_matches_hand_computation(self):
+        env = self.env()
+        for model in ("gpt-4o-mini", "gpt-4o"):
+            run = self.run_traced(self.curl(model), env=env)
+            self.assertEqual(run.rc, 0, run.stderr)
+        r = json.loads(self.tokentap("cost", "--as", "claude-haiku-4-5", "--json",
+                                     env=env).stdout)
+        self.assertEqual(r["as"], "anthropic/claude-haiku-4-5")
+        # each call: in 1000 (400 cached), out 200. claude-haiku-4-5 1/5,
+        # cache read 0.10: 600*1 + 400*0.10 + 200*5 = 1640 per 1M
+        self.assertAlmostEqual(r["total"]["as_cost_usd"], 2 * 0.00164, places=12)
+        # real: gpt-4o-mini 600*0.15 + 400*0.075 + 200*0.6 = 240;
+        # gpt-4o 600*2.5 + 400*1.25 + 200*10 = 4000
+        self.assertAlmostEqual(r["total"]["cost_usd"], 0.00024 + 0.004, places=12)
+        self.assertEqual(r["total"]["calls"], 2)
+        text = self.tokentap("cost", "--as", "claude-haiku-4-5", env=env).stdout
+        self.assertIn("as anthropic/claude-haiku-4-5", text)
+        # --as-file: every call under the file's prices, built-in for the rest
+        f = json.loads(self.tokentap("cost", "--as-file", litellm_file(self, CHEAP),
+                                     "--json", env=env).stdout)
+        self.assertAlmostEqual(f["total"]["as_cost_usd"], 0.0012 + 0.004, places=12)
+        p = self.tokentap("cost", "--as", "no-such-model", env=env, check=False)
+        self.assertEqual(p.returncode, 1)

@@ -115,8 +115,9 @@ Test(compat, azure_stream_content_filter_chunk)
     cr_assert_str_eq(s.output, "\"Hel\"");
     cr_assert(fabs(s.ttft_ms - 3.0) < 1e-9, "ttft %f", s.ttft_ms);
     tokens_are(&s, 1000, 100, 200);
-    /* Azure bills OpenAI's list: gpt-4o 2.50 / 10 / cached 1.25. */
-    cost_is(&s, (800 * 2.50 + 200 * 1.25 + 100 * 10.0) / 1e6);
+    /* The catalogue's own Azure row (azure/gpt-4o-2024-11-20: 2.75 / 11 /
+     * cached 1.25, the regional price) comes before OpenAI's list. */
+    cost_is(&s, (800 * 2.75 + 200 * 1.25 + 100 * 11.0) / 1e6);
     tt_span_clear(&s);
 }
 
@@ -134,7 +135,8 @@ Test(compat, azure_body_priced_by_response_model)
     cr_assert_str_eq(s.request_model, "my-deployment");
     cr_assert_str_eq(s.response_model, "gpt-4o-mini-2024-07-18");
     tokens_are(&s, 100, 20, 0);
-    cost_is(&s, (100 * 0.15 + 20 * 0.60) / 1e6);
+    /* azure/gpt-4o-mini-2024-07-18: 0.165 / 0.66 */
+    cost_is(&s, (100 * 0.165 + 20 * 0.66) / 1e6);
     tt_span_clear(&s);
 }
 

@@ -17,6 +17,19 @@
 #define EPS 1e-12
 #define NO -1.0
 
+/* A hand-made row: the token prices given, every other price unset. */
+#define ROW(prov, mod, in, out, cr, cw, cw1h, rs, thr, ti, to, tcr, tcw, src, dt)  \
+    { .provider = (prov), .model = (mod), .input = (in), .output = (out),        \
+      .cache_read = (cr), .cache_write = (cw), .cache_write_1h = (cw1h),         \
+      .reasoning = (rs), .tier_threshold = (thr), .tier_input = (ti),            \
+      .tier_output = (to), .tier_cache_read = (tcr), .tier_cache_write = (tcw),  \
+      .audio_input = NO, .audio_output = NO, .image_input = NO,                  \
+      .image_output = NO, .flex_input = NO, .flex_output = NO,                   \
+      .flex_cache_read = NO, .priority_input = NO, .priority_output = NO,        \
+      .priority_cache_read = NO, .batch_input = NO, .batch_output = NO,          \
+      .source = (src), .date = (dt), .deprecated = "", .litellm_key = "",        \
+      .flags = "" }
+
 static const struct tt_price *must_find(const char *provider, const char *model)
 {
     const struct tt_price *p = tt_price_find(provider, model);
@@ -43,82 +56,104 @@ static const struct find_case find_cases[] = {
     /* a dated snapshot with its own (different) price uses its own row */
     { "openai", "gpt-4o-2024-05-13", "gpt-4o-2024-05-13", 5 },
     { "anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4-20250514", 3 },
-    /* date suffix forms */
-    { "openai", "gpt-4o-2024-08-06", "gpt-4o", 2.50 },
-    { "openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini", 0.15 },
-    { "openai", "gpt-5.4-mini-2026-03-17", "gpt-5.4-mini", 0.75 },
-    { "openai", "o3-mini-2025-01-31", "o3-mini", 1.10 },
-    { "anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5", 3 },
-    { "anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5", 1 },
-    { "anthropic", "claude-haiku-4-5@20251001", "claude-haiku-4-5", 1 },
-    { "anthropic", "claude-opus-4-7-20260416", "claude-opus-4-7", 5 },
-    /* -latest */
-    { "openai", "gpt-5-chat-latest", "gpt-5-chat", 1.25 },
+    /* dated snapshots the catalogue lists are their own rows */
+    { "openai", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06", 2.50 },
+    { "openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18", 0.15 },
+    { "openai", "gpt-5.4-mini-2026-03-17", "gpt-5.4-mini-2026-03-17", 0.75 },
+    { "openai", "o3-mini-2025-01-31", "o3-mini-2025-01-31", 1.10 },
+    { "anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929", 3 },
+    { "anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001", 1 },
+    /* a Vertex @date on the Anthropic API: the dated row */
+    { "anthropic", "claude-haiku-4-5@20251001", "claude-haiku-4-5-20251001", 1 },
+    { "anthropic", "claude-opus-4-7-20260416", "claude-opus-4-7-20260416", 5 },
+    /* a date the catalogue does not list: the undated row, since no dated
+     * row of that model costs differently */
+    { "anthropic", "claude-sonnet-4-6-20260301", "claude-sonnet-4-6", 3 },
+    { "openai", "gpt-5.4-nano-2026-09-01", "gpt-5.4-nano", 0.20 },
+    /* -latest is a name of its own, never stripped */
+    { "openai", "gpt-5-chat-latest", "gpt-5-chat-latest", 1.25 },
     { "openai", "gpt-5.1-chat-latest", "gpt-5.1-chat-latest", 1.25 },
     /* vendor prefixes, alone and combined with a date */
     { "openai", "openai/gpt-4.1-mini", "gpt-4.1-mini", 0.40 },
-    { "anthropic", "anthropic/claude-opus-4-1-20250805", "claude-opus-4-1", 15 },
+    { "anthropic", "anthropic/claude-opus-4-1-20250805", "claude-opus-4-1-20250805", 15 },
     { NULL, "models/gpt-4o", "gpt-4o", 2.50 },
-    /* longest prefix at a safe boundary */
-    { "openai", "gpt-4o-mini-xyz", "gpt-4o-mini", 0.15 },
-    { "openai", "gpt-4o-search-preview", "gpt-4o", 2.50 },
-    { "openai", "gpt-4-0613", "gpt-4", 30 },
-    { "openai", "gpt-4.1-nano-ft", "gpt-4.1-nano", 0.10 },
-    { "openai", "o3-mini-high", "o3-mini", 1.10 },
+    /* no word suffix ever falls back to a shorter name (issue #12): these
+     * once matched gpt-4o-mini, gpt-4o, gpt-4, gpt-4.1-nano, o3-mini by
+     * longest prefix; the ones the catalogue lists are their own rows */
+    { "openai", "gpt-4o-mini-xyz", NULL, 0 },
+    { "openai", "gpt-4o-search-preview", "gpt-4o-search-preview", 2.50 },
+    { "openai", "gpt-4-0613", "gpt-4-0613", 30 },
+    { "openai", "gpt-4.1-nano-ft", NULL, 0 },
+    { "openai", "o3-mini-high", NULL, 0 },
+    { "openai", "o1-mini", "o1-mini", 1.10 },
+    { "openai", "gpt-4-32k", "gpt-4-32k", 60 },
     /* ... and the prefixes that must not match */
     { "openai", "gpt-4x", NULL, 0 },              /* gpt-4 is not at a boundary */
     { "openai", "gpt-4o1", NULL, 0 },
-    { "openai", "gpt-4.5-preview", NULL, 0 },     /* a version, not a gpt-4 variant */
+    { "openai", "gpt-4.5-preview", "gpt-4.5-preview", 75 },  /* legacy, kept */
     { "openai", "gpt-5.7", NULL, 0 },
     { "anthropic", "claude-opus-4-9", NULL, 0 },
-    { "anthropic", "claude-3-5-sonnet-20241022", NULL, 0 }, /* not in the table */
+    { "anthropic", "claude-3-5-sonnet-20241022", "claude-3-5-sonnet-20241022", 3 }, /* legacy */
     { "openai", "gpt-4o-", NULL, 0 },
     /* provider awareness and aliases */
     { "anthropic", "gpt-4o", NULL, 0 },
     { "openai", "claude-haiku-4-5", NULL, 0 },
     { NULL, "claude-haiku-4-5", "claude-haiku-4-5", 1 },
-    { "azure.ai.openai", "gpt-4o-2024-11-20", "gpt-4o", 2.50 },
+    { "azure.ai.openai", "gpt-4o-2024-11-20", "gpt-4o-2024-11-20", 2.75 },  /* azure's row */
+    { "azure.ai.openai", "gpt-4o-search-preview", "gpt-4o-search-preview", 2.50 }, /* openai's */
     { "AZURE.AI.OPENAI", "gpt-4.1", "gpt-4.1", 2 },
     { "ollama", "llama3.2", NULL, 0 },
-    /* Gemini: models/ prefix, Vertex alias, -latest kept when it has a row */
+    /* Gemini: models/ prefix, Vertex rows of its own, -latest kept */
     { "gcp.gemini", "models/gemini-2.5-flash", "gemini-2.5-flash", 0.30 },
     { "gcp.vertex_ai", "gemini-2.5-pro", "gemini-2.5-pro", 1.25 },
     { "gcp.vertex_ai", "publishers/x/gemini-2.5-pro", NULL, 0 },
     { "gcp.gemini", "gemini-flash-latest", "gemini-flash-latest", 0.30 },
-    { "gcp.gemini", "gemini-2.0-flash-001", "gemini-2.0-flash-001", 0.15 },
-    { "gcp.gemini", "gemini-2.0-flash-002", "gemini-2.0-flash", 0.10 },
-    /* Vertex Anthropic: @date */
-    { "gcp.vertex_ai", "claude-opus-4-1@20250805", "claude-opus-4-1", 15 },
-    { "gcp.vertex_ai", "claude-haiku-4-5@20251001", "claude-haiku-4-5", 1 },
+    /* the Gemini API's price, not Vertex's 0.15 (the old table's error) */
+    { "gcp.gemini", "gemini-2.0-flash-001", "gemini-2.0-flash-001", 0.10 },
+    { "gcp.vertex_ai", "gemini-2.0-flash-001", "gemini-2.0-flash-001", 0.15 },
+    { "gcp.gemini", "gemini-2.0-flash-002", NULL, 0 },   /* -002 is not a date */
+    /* Vertex Anthropic: @date rows, else Anthropic's dated row */
+    { "gcp.vertex_ai", "claude-opus-4-1@20250805", "claude-opus-4-1@20250805", 15 },
+    { "gcp.vertex_ai", "claude-haiku-4-5@20251001", "claude-haiku-4-5@20251001", 1 },
+    { "gcp.vertex_ai", "claude-opus-4-7@20260416", "claude-opus-4-7-20260416", 5 },
     /* Bedrock: version suffix, global., geo profiles, anthropic fallback */
     { "aws.bedrock", "us.anthropic.claude-3-5-haiku-20241022-v1:0",
       "us.anthropic.claude-3-5-haiku-20241022-v1:0", 0.80 },
     { "aws.bedrock", "anthropic.claude-opus-4-7", "anthropic.claude-opus-4-7", 5 },
-    { "aws.bedrock", "global.anthropic.claude-opus-4-7", "anthropic.claude-opus-4-7", 5 },
+    { "aws.bedrock", "global.anthropic.claude-opus-4-7", "global.anthropic.claude-opus-4-7", 5 },
     { "aws.bedrock", "us.anthropic.claude-opus-4-7", "us.anthropic.claude-opus-4-7", 5.5 },
     { "aws.bedrock", "eu.anthropic.claude-opus-4-6-v1", "eu.anthropic.claude-opus-4-6-v1", 5.5 },
-    { "aws.bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5", 3 },
-    { "aws.bedrock", "anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5", 1 },
-    { "aws.bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5", 3 },
+    { "aws.bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "anthropic.claude-sonnet-4-5-20250929-v1:0", 3 },
+    { "aws.bedrock", "anthropic.claude-haiku-4-5-20251001-v1:0",
+      "anthropic.claude-haiku-4-5-20251001-v1:0", 1 },
+    { "aws.bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "global.anthropic.claude-sonnet-4-5-20250929-v1:0", 3 },
+    /* a profile without a row, of a model whose profiles cost more: none */
     { "aws.bedrock", "apac.anthropic.claude-sonnet-4-5-20250929-v1:0", NULL, 0 },
-    { "aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", NULL, 0 },
-    { "aws.bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0", NULL, 0 },
+    { "aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "us.anthropic.claude-sonnet-4-5-20250929-v1:0", 3.3 },
+    { "aws.bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0",
+      "anthropic.claude-3-5-haiku-20241022-v1:0", 0.8 },
+    /* a dated Bedrock id without a version: Anthropic's dated row */
+    { "aws.bedrock", "anthropic.claude-3-5-sonnet-20241022", "claude-3-5-sonnet-20241022", 3 },
     { "anthropic", "anthropic.claude-sonnet-4-5", NULL, 0 },  /* fallback is Bedrock's */
     /* providers whose ids keep a vendor path, and -YYMM snapshots */
     { "groq", "openai/gpt-oss-120b", "openai/gpt-oss-120b", 0.15 },
     { "groq", "llama-3.3-70b-versatile", "llama-3.3-70b-versatile", 0.59 },
     { "mistral_ai", "mistral-large-2411", "mistral-large-2411", 2 },
     { "mistral_ai", "mistral-large-latest", "mistral-large-latest", 0.50 },
-    { "mistral_ai", "mistral-large-2512", NULL, 0 },   /* not guessed from 2411 */
+    { "mistral_ai", "mistral-large-2512", "mistral-large-2512", 0.5 },
+    { "mistral_ai", "mistral-large-2612", NULL, 0 },   /* not guessed from 2512 */
     { "deepseek", "deepseek-chat", "deepseek-chat", 0.28 },
     { "deepseek", "deepseek-v3.1", NULL, 0 },          /* a version, not v3 */
     /* xAI: exact, -latest, a dated snapshot with its own (tiered) row, and
      * version numbers that must not fall back to grok-4 */
     { "x_ai", "grok-4", "grok-4", 3 },
     { "x_ai", "grok-4-0709", "grok-4-0709", 3 },
-    { "x_ai", "grok-4.3-latest", "grok-4.3", 1.25 },
+    { "x_ai", "grok-4.3-latest", "grok-4.3-latest", 1.25 },
     { "x_ai", "grok-3-mini-fast", "grok-3-mini-fast", 0.6 },
-    { "x_ai", "grok-code-fast-1-0825", "grok-code-fast-1", 0.2 },
+    { "x_ai", "grok-code-fast-1-0825", "grok-code-fast-1-0825", 0.2 },
     { "x_ai", "grok-4.20-0309-non-reasoning", NULL, 0 },
     { "x_ai", "grok-4-2-fast", NULL, 0 },
     /* Perplexity */
@@ -140,9 +175,13 @@ static const struct find_case find_cases[] = {
      * profiles only with their own row */
     { "aws.bedrock", "amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0", 0.8 },
     { "aws.bedrock", "us.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0", 0.8 },
-    { "aws.bedrock", "global.amazon.nova-2-lite-v1:0", "amazon.nova-2-lite-v1:0", 0.3 },
+    { "aws.bedrock", "global.amazon.nova-2-lite-v1:0", "global.amazon.nova-2-lite-v1:0", 0.3 },
+    /* a profile without a row, of a model no profile of which is priced
+     * apart: the base model */
+    { "aws.bedrock", "eu.meta.llama3-3-70b-instruct-v1:0", "meta.llama3-3-70b-instruct-v1:0", 0.72 },
     { "aws.bedrock", "eu.amazon.nova-2-lite-v1:0", "eu.amazon.nova-2-lite-v1:0", 0.33 },
-    { "aws.bedrock", "eu.amazon.nova-pro-v1:0", NULL, 0 },
+    { "aws.bedrock", "eu.amazon.nova-pro-v1:0", "eu.amazon.nova-pro-v1:0", 1.05 },
+    { "aws.bedrock", "jp.amazon.nova-2-lite-v1:0", NULL, 0 },  /* eu./us. cost more */
     { "aws.bedrock", "us.meta.llama3-3-70b-instruct-v1:0", "us.meta.llama3-3-70b-instruct-v1:0", 0.72 },
     { "aws.bedrock", "mistral.mistral-large-2407-v1:0", "mistral.mistral-large-2407-v1:0", 3 },
     /* nothing to match */
@@ -295,20 +334,30 @@ Test(price_lookup, explains_steps_and_misses)
     struct tt_price_match m;
 
     cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock",
-                                 "global.anthropic.claude-sonnet-4-5-20250929-v1:0", &m), TT_OK);
+                                 "apac.anthropic.claude-3-5-sonnet-20241022", &m), TT_OK);
     cr_assert_not(m.override);
     cr_assert_str_eq(m.price->provider, "anthropic");
-    cr_assert(strstr(m.steps, "without the prefix 'global.'"), "%s", m.steps);
-    cr_assert(strstr(m.steps, "without the version suffix"), "%s", m.steps);
-    cr_assert(strstr(m.steps, "without the date suffix"), "%s", m.steps);
+    cr_assert_str_eq(m.price->model, "claude-3-5-sonnet-20241022");
+    cr_assert_eq(m.profile, TT_PRICE_PROFILE_BASE);
+    cr_assert(strstr(m.steps, "inference profile without its own row"), "%s", m.steps);
+    cr_assert(strstr(m.steps, "without the date/snapshot suffix"), "%s", m.steps);
     cr_assert(strstr(m.steps, "Bedrock Anthropic model"), "%s", m.steps);
+    cr_assert(strstr(m.steps, "deprecated"), "%s", m.steps);
 
-    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock", "eu.anthropic.claude-sonnet-4-5", &m), TT_ERR);
+    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock",
+                                 "anthropic.claude-3-7-sonnet-20250219-v1:0", &m), TT_OK);
+    cr_assert_eq(m.profile, TT_PRICE_PROFILE_NONE);
+    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock", "models/anthropic.claude-opus-4-7-v1:0",
+                                 &m), TT_OK);
+    cr_assert(strstr(m.steps, "without the prefix 'models/'"), "%s", m.steps);
+    cr_assert(strstr(m.steps, "without the Bedrock version suffix"), "%s", m.steps);
+
+    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock", "jp.amazon.nova-2-lite-v1:0", &m), TT_ERR);
     cr_assert_eq(m.miss, TT_PRICE_REGIONAL);
     cr_assert_null(m.price);
 
-    cr_assert_eq(tt_price_lookup(NULL, "openai", "gpt-4o-2024-08-06", &m), TT_OK);
-    cr_assert(strstr(m.steps, "without the date suffix"), "%s", m.steps);
+    cr_assert_eq(tt_price_lookup(NULL, "openai", "gpt-4o-2024-10-10", &m), TT_ERR);
+    cr_assert(strstr(m.steps, "priced one by one"), "%s", m.steps);
 
     cr_assert_eq(tt_price_lookup(NULL, "openai", "nope", &m), TT_ERR);
     cr_assert_eq(m.miss, TT_PRICE_UNKNOWN);
@@ -320,8 +369,8 @@ Test(price_lookup, explains_steps_and_misses)
 Test(price_lookup, ambiguity_gives_no_price)
 {
     struct tt_price rows[2] = {
-        { "*", "acme-1", 1, 2, NO, NO, NO, NO, 0, NO, NO, NO, NO, "f", "" },
-        { "*", "ACME-1", 3, 4, NO, NO, NO, NO, 0, NO, NO, NO, NO, "f", "" },
+        ROW("*", "acme-1", 1, 2, NO, NO, NO, NO, 0, NO, NO, NO, NO, "f", ""),
+        ROW("*", "ACME-1", 3, 4, NO, NO, NO, NO, 0, NO, NO, NO, NO, "f", ""),
     };
     struct tt_price_set set = { rows, 2, (char *)"test.json" };
     struct tt_price_match m;
@@ -338,11 +387,13 @@ Test(price_lookup, ambiguity_gives_no_price)
     rows[1].output = 2;
     cr_assert_eq(tt_price_lookup(&set, "openai", "gpt-4o", &m), TT_OK);
     cr_assert(m.override);
-    /* prefix ties too: two rows of the same length, different prices */
+    /* no prefix matching at all, in a price file either (issue #12) */
     rows[0].model = "acme-a";
     rows[1].model = "acme-b";
     rows[1].input = 9;
-    cr_assert_eq(tt_price_lookup(&set, "openai", "acme-a-mini", &m), TT_OK);
+    cr_assert_eq(tt_price_lookup(&set, "openai", "acme-a-mini", &m), TT_ERR);
+    cr_assert_eq(m.miss, TT_PRICE_UNKNOWN);
+    cr_assert_eq(tt_price_lookup(&set, "openai", "acme-a", &m), TT_OK);
     cr_assert_str_eq(m.price->model, "acme-a");
 }
 
@@ -350,9 +401,8 @@ Test(price_cost, reasoning_price_when_given)
 {
     /* A row with its own reasoning price (Gemini-style): 1/10, reasoning 20.
      * 1000*1 + 700*10 + 300*20 = 14000 */
-    const struct tt_price p = {
-        "test", "r", 1, 10, NO, NO, NO, 20, 0, NO, NO, NO, NO, "test", "2026-11-21",
-    };
+    const struct tt_price p =
+        ROW("test", "r", 1, 10, NO, NO, NO, 20, 0, NO, NO, NO, NO, "test", "2026-11-21");
 
     cr_assert_float_eq(tt_price_cost(&p, 1000, 1000, 0, 0, 0, 300), 0.014, 1e-12);
     /* more reasoning than output is clamped to output: 1000*20 = 20000 */
@@ -363,14 +413,12 @@ Test(price_cost, fallbacks_on_unset_columns)
 {
     /* 2/8, no cache prices at all: reads and writes (5m and 1h) at input.
      * 100*2 (uncached) + 200*2 (read) + 300*2 (write) + 10*8 = 1280 */
-    const struct tt_price p = {
-        "test", "f", 2, 8, NO, NO, NO, NO, 0, NO, NO, NO, NO, "test", "2026-11-21",
-    };
+    const struct tt_price p =
+        ROW("test", "f", 2, 8, NO, NO, NO, NO, 0, NO, NO, NO, NO, "test", "2026-11-21");
     /* tier with only an input price: output keeps the base price.
      * above 100: 200*4 + 10*8 = 880 */
-    const struct tt_price t = {
-        "test", "t", 2, 8, NO, NO, NO, NO, 100, 4, NO, NO, NO, "test", "2026-11-21",
-    };
+    const struct tt_price t =
+        ROW("test", "t", 2, 8, NO, NO, NO, NO, 100, 4, NO, NO, NO, "test", "2026-11-21");
 
     cr_assert_float_eq(tt_price_cost(&p, 600, 10, 200, 300, 100, 0), 0.00128, 1e-12);
     cr_assert_float_eq(tt_price_cost(&t, 200, 10, 0, 0, 0, 0), 0.00088, 1e-12);
@@ -619,51 +667,57 @@ Test(price_apply, local_rule_is_only_for_local_providers, .init = cr_redirect_st
 
 Test(price_table, rows_are_sane)
 {
-    cr_assert_gt(tt_price_table_len, 0);
-    for (size_t i = 0; i < tt_price_table_len; i++) {
-        const struct tt_price *p = &tt_price_table[i];
-        bool embedding = strstr(p->model, "embed") != NULL;
+    cr_assert_gt(tt_price_builtin_len(), 2000);
+    for (size_t i = 0; i < tt_price_builtin_len(); i++) {
+        struct tt_price row, *p = &row;
 
+        tt_price_builtin_row(i, &row);
         cr_expect(p->provider && p->provider[0], "row %zu: provider", i);
         cr_expect(p->model && p->model[0], "row %zu: model", i);
-        cr_expect_gt(p->input, 0, "%s: input price", p->model);
-        if (embedding)
-            cr_expect_float_eq(p->output, 0.0, 0.0, "%s: embeddings have no output", p->model);
-        else
-            cr_expect_gt(p->output, 0, "%s: output price", p->model);
-        /* a cached token never costs more than an uncached one */
-        if (p->cache_read >= 0)
-            cr_expect_leq(p->cache_read, p->input, "%s: cache_read", p->model);
+        cr_expect_geq(p->input, 0, "%s: input price", p->model);
+        cr_expect_geq(p->output, 0, "%s: output price", p->model);
         if (p->tier_threshold > 0)
             cr_expect(p->tier_input >= 0 || p->tier_output >= 0,
                       "%s: tier without prices", p->model);
-        cr_expect(p->source && p->source[0], "%s: source", p->model);
+        cr_expect(p->source && strchr(p->source, '@'), "%s: source REPO@COMMIT", p->model);
         cr_expect(p->date && strlen(p->date) == 10, "%s: date", p->model);
+        cr_expect(p->deprecated && (!p->deprecated[0] || strlen(p->deprecated) == 10),
+                  "%s: deprecated", p->model);
+        cr_expect(p->litellm_key && p->litellm_key[0], "%s: catalogue key", p->model);
     }
 }
 
-Test(price_table, no_duplicate_provider_model)
+Test(price_table, no_duplicate_provider_model_and_sorted)
 {
-    for (size_t i = 0; i < tt_price_table_len; i++) {
-        for (size_t j = i + 1; j < tt_price_table_len; j++) {
-            const struct tt_price *a = &tt_price_table[i], *b = &tt_price_table[j];
+    struct tt_price a, b;
 
-            cr_expect(strcmp(a->provider, b->provider) != 0 ||
-                          strcasecmp(a->model, b->model) != 0,
-                      "duplicate %s/%s (rows %zu, %zu)", a->provider, a->model, i, j);
-        }
+    /* sorted by (lower-cased model, provider), the lookup's binary search */
+    for (size_t i = 1; i < tt_price_builtin_len(); i++) {
+        tt_price_builtin_row(i - 1, &a);
+        tt_price_builtin_row(i, &b);
+        int c = strcasecmp(a.model, b.model);
+        cr_expect(c < 0 || (c == 0 && strcmp(a.provider, b.provider) < 0),
+                  "rows %zu, %zu out of order or duplicate: %s/%s, %s/%s", i - 1, i,
+                  a.provider, a.model, b.provider, b.model);
     }
 }
 
 Test(price_table, every_row_finds_itself)
 {
     /* A row that another row's normalisation would shadow could never be
-     * used; each canonical name must map back to its own row. */
-    for (size_t i = 0; i < tt_price_table_len; i++) {
-        const struct tt_price *p = &tt_price_table[i];
+     * used; each name must map back to its own row. */
+    for (size_t i = 0; i < tt_price_builtin_len(); i++) {
+        struct tt_price row;
+        struct tt_price_match m;
 
-        cr_expect_eq(tt_price_find(p->provider, p->model), p, "%s/%s",
-                     p->provider, p->model);
+        tt_price_builtin_row(i, &row);
+        cr_expect_eq(tt_price_lookup(NULL, row.provider, row.model, &m), TT_OK, "%s/%s",
+                     row.provider, row.model);
+        if (m.price)
+            cr_expect(strcmp(m.price->provider, row.provider) == 0 &&
+                          strcmp(m.price->model, row.model) == 0,
+                      "%s/%s found %s/%s", row.provider, row.model, m.price->provider,
+                      m.price->model);
     }
 }
 

@@ -72,10 +72,81 @@ Test(price_file, valid_file_loads_every_column)
     cr_assert_eq(tt_price_lookup(s, "openai", "gpt-4o-mini", &m), TT_OK);
     cr_assert_not(m.override);
     cr_assert_float_eq(m.price->input, 0.15, 0);
-    /* ... but a name only the file knows may match its rows by prefix */
-    cr_assert_eq(tt_price_lookup(s, "openai", "my-private-model-v2", &m), TT_OK);
-    cr_assert(m.override);
+    /* ... and no name matches a file row by prefix (issue #12: a word
+     * suffix names another model) */
+    cr_assert_eq(tt_price_lookup(s, "openai", "my-private-model-v2", &m), TT_ERR);
+    cr_assert_eq(m.miss, TT_PRICE_UNKNOWN);
     tt_price_set_free(s);
+}
+
+/* LiteLLM's model_prices_and_context_window.json, as it is: per-token
+ * prices become per-1M, providers our OTel names, route prefixes go, and
+ * entries without a per-token price are skipped. */
+Test(price_file, litellm_format)
+{
+    struct tt_price_set *s = NULL;
+    char err[512];
+
+    cr_assert_eq(load("{\n"
+                      " \"sample_spec\": {\"litellm_provider\": \"one of\", \"mode\": \"chat\"},\n"
+                      " \"gpt-4o\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\",\n"
+                      "   \"input_cost_per_token\": 2e-06, \"output_cost_per_token\": 8e-06,\n"
+                      "   \"cache_read_input_token_cost\": 1e-06,\n"
+                      "   \"input_cost_per_token_flex\": 1e-06, \"output_cost_per_token_priority\": 1.6e-05},\n"
+                      " \"gemini/gemini-2.5-pro\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+                      "   \"input_cost_per_token\": 1.25e-06, \"output_cost_per_token\": 1e-05,\n"
+                      "   \"input_cost_per_token_above_200k_tokens\": 2.5e-06,\n"
+                      "   \"output_cost_per_token_above_200k_tokens\": 1.5e-05},\n"
+                      " \"claude-x\": {\"litellm_provider\": \"anthropic\", \"mode\": \"chat\",\n"
+                      "   \"input_cost_per_token\": 3e-07, \"output_cost_per_token\": 1.5e-06,\n"
+                      "   \"cache_creation_input_token_cost\": 3.75e-07,\n"
+                      "   \"cache_creation_input_token_cost_above_1hr\": 6e-07},\n"
+                      " \"dall-e-3\": {\"litellm_provider\": \"openai\", \"mode\": \"image_generation\",\n"
+                      "   \"output_cost_per_image\": 0.04},\n"
+                      " \"text-embedding-3-small\": {\"litellm_provider\": \"openai\",\n"
+                      "   \"mode\": \"embedding\", \"input_cost_per_token\": 2e-08}\n"
+                      "}\n", &s, err, sizeof(err)), TT_OK, "%s", err);
+    cr_assert_eq(s->n, 4);   /* dall-e-3 has no per-token price */
+
+    struct tt_price_match m;
+    cr_assert_eq(tt_price_lookup(s, "openai", "gpt-4o", &m), TT_OK);
+    cr_assert(m.override);
+    cr_assert_float_eq(m.price->input, 2, 1e-12);
+    cr_assert_float_eq(m.price->output, 8, 1e-12);
+    cr_assert_float_eq(m.price->cache_read, 1, 1e-12);
+    cr_assert_float_eq(m.price->flex_input, 1, 1e-12);
+    cr_assert_float_eq(m.price->priority_output, 16, 1e-12);
+    cr_assert_float_eq(m.price->cache_write, -1, 0);
+    cr_assert_str_eq(m.price->litellm_key, "gpt-4o");
+    cr_assert_eq(tt_price_lookup(s, "gcp.gemini", "gemini-2.5-pro", &m), TT_OK);
+    cr_assert(m.override);
+    cr_assert_str_eq(m.price->provider, "gcp.gemini");
+    cr_assert_eq(m.price->tier_threshold, 200000);
+    cr_assert_float_eq(m.price->tier_input, 2.5, 1e-12);
+    cr_assert_float_eq(m.price->tier_output, 15, 1e-12);
+    cr_assert_eq(tt_price_lookup(s, "anthropic", "claude-x", &m), TT_OK);
+    cr_assert_float_eq(m.price->cache_write, 0.375, 1e-12);
+    cr_assert_float_eq(m.price->cache_write_1h, 0.6, 1e-12);
+    cr_assert_eq(tt_price_lookup(s, "openai", "text-embedding-3-small", &m), TT_OK);
+    cr_assert_float_eq(m.price->output, 0, 0);
+    cr_assert_float_eq(m.price->input, 0.02, 1e-12);
+    /* the file replaces the built-in rows it names, no others */
+    cr_assert_eq(tt_price_lookup(s, "openai", "gpt-4o-mini", &m), TT_OK);
+    cr_assert_not(m.override);
+    tt_price_set_free(s);
+
+    /* a price that is not a number fails the whole file, naming the entry */
+    cr_assert_eq(load("{\"gpt-4o\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\",\n"
+                      " \"input_cost_per_token\": \"2e-06\", \"output_cost_per_token\": 8e-06}}",
+                      &s, err, sizeof(err)), TT_ERR_PARSE);
+    cr_assert_null(s);
+    cr_assert(strstr(err, "\"gpt-4o\""), "%s", err);
+    cr_assert(strstr(err, "input_cost_per_token"), "%s", err);
+    /* nothing priced per token: an error, not an empty override */
+    cr_assert_eq(load("{\"dall-e-3\": {\"litellm_provider\": \"openai\",\n"
+                      " \"mode\": \"image_generation\", \"output_cost_per_image\": 0.04}}",
+                      &s, err, sizeof(err)), TT_ERR_PARSE);
+    cr_assert(strstr(err, "without any per-token price"), "%s", err);
 }
 
 struct bad_case {

@@ -1,0 +1,163 @@
+/* test_price_catalogue.c - the built-in catalogue against the ids real
+ * programs send (issue #12).
+ *
+ * catalogue_cases.h (tests/unit/gen_catalogue_cases.py) lists every
+ * catalogue row of the providers tokentap detects as the id a program
+ * sends, plus prefixed, dated, Bedrock, Vertex and inference-profile
+ * variants, each with the catalogue entry it must resolve to and that
+ * entry's prices; and adversarial ids (a word suffix, an unknown snapshot)
+ * that must stay unknown rather than borrow a neighbour's price. */
+#include <criterion/criterion.h>
+
+#include <string.h>
+
+#include "price.h"
+
+struct cat_case {
+    const char *provider, *id;             /* what the span carries */
+    const char *want_provider, *want_model; /* the entry it must resolve to */
+    double input, output, cache_read;      /* that entry's prices (<0 unset) */
+};
+
+struct cat_miss {
+    const char *provider, *id;
+};
+
+#include "catalogue_cases.h"
+
+#define NCASES (sizeof(cat_cases) / sizeof(cat_cases[0]))
+#define NMISSES (sizeof(cat_misses) / sizeof(cat_misses[0]))
+
+Test(price_catalogue, enough_real_ids)
+{
+    cr_assert_geq(NCASES, 300, "only %zu ids", NCASES);
+    cr_assert_geq(NMISSES, 30, "only %zu adversarial ids", NMISSES);
+}
+
+Test(price_catalogue, every_id_resolves_to_its_entry)
+{
+    size_t bad = 0;
+
+    for (size_t i = 0; i < NCASES; i++) {
+        const struct cat_case *c = &cat_cases[i];
+        struct tt_price_match m;
+        int rc = tt_price_lookup(NULL, c->provider, c->id, &m);
+
+        cr_expect_eq(rc, TT_OK, "%s/%s: no price (%d)\n%s", c->provider ? c->provider : "*",
+                     c->id, m.miss, m.steps);
+        if (rc != TT_OK) {
+            bad++;
+            continue;
+        }
+        const struct tt_price *p = m.price;
+        bool ok = strcmp(p->provider, c->want_provider) == 0 &&
+                  strcmp(p->model, c->want_model) == 0 && p->input == c->input &&
+                  p->output == c->output && p->cache_read == c->cache_read;
+        cr_expect(ok, "%s/%s: resolved to %s/%s (%g/%g/%g), want %s/%s (%g/%g/%g)\n%s",
+                  c->provider ? c->provider : "*", c->id, p->provider, p->model,
+                  p->input, p->output, p->cache_read, c->want_provider, c->want_model,
+                  c->input, c->output, c->cache_read, m.steps);
+        bad += !ok;
+    }
+    cr_assert_eq(bad, 0, "%zu of %zu ids wrong", bad, NCASES);
+}
+
+Test(price_catalogue, adversarial_ids_stay_unknown)
+{
+    for (size_t i = 0; i < NMISSES; i++) {
+        const struct cat_miss *c = &cat_misses[i];
+        struct tt_price_match m;
+        int rc = tt_price_lookup(NULL, c->provider, c->id, &m);
+
+        cr_expect_eq(rc, TT_ERR, "%s/%s priced as %s/%s\n%s",
+                     c->provider ? c->provider : "*", c->id,
+                     m.price ? m.price->provider : "", m.price ? m.price->model : "",
+                     m.steps);
+    }
+}
+
+/* The issue's own list: wrongly priced or absent before, each must now
+ * be its own entry. */
+Test(price_catalogue, issue_models)
+{
+    static const char *const ids[][3] = {
+        { "openai", "o1-mini", "o1-mini" },
+        { "openai", "gpt-4-32k", "gpt-4-32k" },
+        { "openai", "gpt-4-32k-0613", "gpt-4-32k-0613" },
+        { "openai", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-0613" },
+        { "openai", "gpt-4o-realtime-preview", "gpt-4o-realtime-preview" },
+        { "openai", "o4-mini-deep-research", "o4-mini-deep-research" },
+        { "gcp.gemini", "gemini-2.5-flash-image", "gemini-2.5-flash-image" },
+        { "gcp.gemini", "gemini-2.0-flash-001", "gemini-2.0-flash-001" },
+        { "aws.bedrock", "anthropic.claude-3-7-sonnet-20250219-v1:0",
+          "anthropic.claude-3-7-sonnet-20250219-v1:0" },
+        { "aws.bedrock", "anthropic.claude-sonnet-4-20250514-v1:0",
+          "anthropic.claude-sonnet-4-20250514-v1:0" },
+        { "aws.bedrock", "anthropic.claude-opus-4-20250514-v1:0",
+          "anthropic.claude-opus-4-20250514-v1:0" },
+        { "aws.bedrock", "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+          "us.anthropic.claude-3-7-sonnet-20250219-v1:0" },
+        { "aws.bedrock", "eu.anthropic.claude-sonnet-4-20250514-v1:0",
+          "eu.anthropic.claude-sonnet-4-20250514-v1:0" },
+        { "aws.bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+          "global.anthropic.claude-sonnet-4-5-20250929-v1:0" },
+        { "anthropic", "claude-3-5-sonnet-20241022", "claude-3-5-sonnet-20241022" },
+        { "anthropic", "claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20240620" },
+        { "anthropic", "claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022" },
+        { "anthropic", "claude-3-sonnet-20240229", "claude-3-sonnet-20240229" },
+        { "anthropic", "claude-2.1", "claude-2.1" },
+        { "anthropic", "claude-instant-1.2", "claude-instant-1.2" },
+        { "gcp.gemini", "gemini-1.5-pro", "gemini-1.5-pro" },
+        { "gcp.gemini", "gemini-1.5-pro-002", "gemini-1.5-pro-002" },
+        { "gcp.gemini", "gemini-1.5-flash", "gemini-1.5-flash" },
+        { "gcp.gemini", "gemini-1.5-flash-002", "gemini-1.5-flash-002" },
+        { "openai", "gpt-4.5-preview", "gpt-4.5-preview" },
+        { "openai", "davinci-002", "davinci-002" },
+        { "mistral_ai", "codestral-latest", "codestral-latest" },
+    };
+
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct tt_price_match m;
+
+        cr_expect_eq(tt_price_lookup(NULL, ids[i][0], ids[i][1], &m), TT_OK, "%s/%s\n%s",
+                     ids[i][0], ids[i][1], m.steps);
+        if (m.price)
+            cr_expect_str_eq(m.price->model, ids[i][2], "%s", ids[i][1]);
+    }
+}
+
+/* Legacy entries keep their last price and say when they left. */
+Test(price_catalogue, legacy_rows_are_marked)
+{
+    struct tt_price_match m;
+
+    cr_assert_eq(tt_price_lookup(NULL, "anthropic", "claude-3-5-sonnet-20241022", &m), TT_OK);
+    cr_assert_str_eq(m.price->deprecated, "2026-03-12");
+    cr_assert(strstr(m.steps, "deprecated"), "%s", m.steps);
+    cr_assert(strstr(m.price->source, "RoCry/llm-api-price@"), "%s", m.price->source);
+    cr_assert_eq(tt_price_lookup(NULL, "openai", "gpt-4o", &m), TT_OK);
+    cr_assert_str_eq(m.price->deprecated, "");
+}
+
+/* Bedrock profiles: the catalogue's own row, else the base model when no
+ * profile of the model is priced apart; say which. */
+Test(price_catalogue, bedrock_profiles_say_how)
+{
+    struct tt_price_match m;
+
+    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock",
+                                 "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", &m), TT_OK);
+    cr_assert_eq(m.profile, TT_PRICE_PROFILE_OWN);
+    cr_assert_float_eq(m.price->input, 3.3, 1e-12);   /* +10% over 3 */
+    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock",
+                                 "apac.anthropic.claude-3-7-sonnet-20250219-v1:0", &m), TT_OK);
+    cr_assert_eq(m.profile, TT_PRICE_PROFILE_BASE);
+    cr_assert(strstr(m.steps, "base model"), "%s", m.steps);
+    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock",
+                                 "apac.anthropic.claude-sonnet-4-5-20250929-v1:0", &m), TT_ERR);
+    cr_assert_eq(m.miss, TT_PRICE_REGIONAL);
+    cr_assert(strstr(m.steps, "profile apart"), "%s", m.steps);
+    cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                 &m), TT_OK);
+    cr_assert_eq(m.profile, TT_PRICE_PROFILE_NONE);
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""gen_prices.py - data/catalogue.tsv -> C price table (build time, offline).
+
+The table is loaded into every traced process with the preload, so it is
+laid out to cost nothing until a span is priced: no pointers (a pointer in
+a shared object is a relocation the loader must apply at every exec), only
+offsets into one string blob and indexes into one array of distinct prices,
+all const (read-only pages, shared, touched only by a lookup). Rows are
+sorted by lower-cased model name, then provider, so a lookup is a binary
+search (preload/price.c).
+
+The table is checked here, because a typo in a price is a silently wrong
+bill at run time: every error names the file and line and no C is printed
+when any row is bad."""
+import re
+import sys
+
+PRICE_COLS = [
+    "input", "output", "cache_read", "cache_write", "cache_write_1h",
+    "reasoning", "tier_input", "tier_output", "tier_cache_read",
+    "tier_cache_write", "audio_input", "audio_output", "image_input",
+    "image_output", "flex_input", "flex_output", "flex_cache_read",
+    "priority_input", "priority_output", "priority_cache_read",
+    "batch_input", "batch_output",
+]
+STR_COLS = ["provider", "model", "flags", "deprecated", "litellm_key", "source", "date"]
+NUM = re.compile(r"^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+DATE = re.compile(r"^[0-9]{4}-[01][0-9]-[0-3][0-9]$")
+
+
+def cstr_bytes(b):
+    out = []
+    for ch in b:
+        c = chr(ch)
+        if c in '"\\?':
+            out.append("\\" + c)
+        elif 0x20 <= ch < 0x7f:
+            out.append(c)
+        else:
+            out.append("\\%03o" % ch)
+    return "".join(out)
+
+
+def main(path):
+    bad = False
+    cols = None
+    rows = []
+    seen = {}
+
+    def fail(ln, msg):
+        nonlocal bad
+        sys.stderr.write("%s:%d: %s\n" % (path, ln, msg))
+        bad = True
+
+    with open(path, encoding="utf-8") as f:
+        for ln, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            cells = line.split("\t")
+            if cols is None:
+                cols = cells
+                need = set(PRICE_COLS + STR_COLS + ["tier_threshold"])
+                if not need <= set(cols):
+                    fail(ln, "header lacks %s" % sorted(need - set(cols)))
+                    break
+                continue
+            if len(cells) != len(cols):
+                fail(ln, "%d columns, want %d (tab-separated)" % (len(cells), len(cols)))
+                continue
+            r = dict(zip(cols, cells))
+            if not re.match(r"^[a-z0-9_.]+$", r["provider"]):
+                fail(ln, "provider '%s' is not an OTel-style provider name" % r["provider"])
+            if not r["model"] or re.search(r'[\s"\\]', r["model"]):
+                fail(ln, "model '%s' is empty or has a blank, quote or backslash" % r["model"])
+            key = (r["provider"], r["model"].lower())
+            if key in seen:
+                fail(ln, "duplicate (provider, model) %s/%s, first on line %d" % (r["provider"], r["model"], seen[key]))
+            seen[key] = ln
+            for c in PRICE_COLS:
+                v = r[c]
+                if v in ("", "-"):
+                    r[c] = None
+                elif not NUM.match(v):
+                    fail(ln, "%s: '%s' is not a price (want a number or '-')" % (c, v))
+                    r[c] = None
+                else:
+                    r[c] = float(v)
+            if r["input"] is None or r["output"] is None:
+                fail(ln, "input and output prices are required")
+            thr = r["tier_threshold"]
+            if thr in ("", "-"):
+                r["tier_threshold"] = 0
+            elif not re.match(r"^[1-9][0-9]*$", thr):
+                fail(ln, "tier_threshold '%s' is not a token count" % thr)
+                r["tier_threshold"] = 0
+            else:
+                r["tier_threshold"] = int(thr)
+            tiers = any(r[c] is not None for c in PRICE_COLS if c.startswith("tier_"))
+            if tiers != (r["tier_threshold"] > 0):
+                fail(ln, "tier prices and tier_threshold go together")
+            if not r["source"] or r["source"] == "-":
+                fail(ln, "source is required")
+            if not DATE.match(r["date"]):
+                fail(ln, "date '%s' is not YYYY-MM-DD" % r["date"])
+            if r["deprecated"] != "-" and not DATE.match(r["deprecated"]):
+                fail(ln, "deprecated '%s' is not YYYY-MM-DD or '-'" % r["deprecated"])
+            rows.append(r)
+    if bad:
+        return 1
+    if not rows:
+        sys.stderr.write("%s: no price rows\n" % path)
+        return 1
+
+    rows.sort(key=lambda r: (r["model"].lower().encode(), r["provider"].encode()))
+    blob = bytearray(b"\0")          # offset 0 = ""
+    offs = {"": 0}
+
+    def s(v):
+        if v == "-":
+            v = ""
+        if v not in offs:
+            offs[v] = len(blob)
+            blob.extend(v.encode() + b"\0")
+        return offs[v]
+    vals = [-1.0]                    # index 0 = not set
+    vidx = {}
+
+    def p(v):
+        if v is None:
+            return 0
+        if v not in vidx:
+            vidx[v] = len(vals)
+            vals.append(v)
+        return vidx[v]
+    recs = []
+    for r in rows:
+        recs.append("{{%s},%d,{%s}}" % (
+            ",".join(str(s(r[c])) for c in STR_COLS), r["tier_threshold"],
+            ",".join(str(p(r[c])) for c in PRICE_COLS)))
+    if len(vals) > 65535 or len(blob) > 0xffffffff:
+        sys.stderr.write("%s: too many distinct prices for the uint16 index\n" % path)
+        return 1
+    o = sys.stdout
+    o.write("/* Generated from %s by tools/gen_prices.py. Do not edit. */\n" % path)
+    o.write('#include "price_table.h"\n')
+    o.write("const char tt_price_blob[] =\n")
+    b = bytes(blob)
+    for i in range(0, len(b), 64):
+        o.write('    "%s"\n' % cstr_bytes(b[i:i + 64]))
+    o.write("    ;\n")
+    o.write("const double tt_price_vals[] = {\n")
+    for i in range(0, len(vals), 6):
+        o.write("    " + ", ".join(repr(v) for v in vals[i:i + 6]) + ",\n")
+    o.write("};\n")
+    o.write("const struct tt_price_rec tt_price_recs[] = {\n")
+    for rec in recs:
+        o.write("    %s,\n" % rec)
+    o.write("};\n")
+    o.write("const size_t tt_price_recs_len = %d;\n" % len(recs))
+    # first[c]: the first row whose lower-cased model starts with a byte
+    # >= c (first[256] = the row count): a lookup searches one bucket.
+    first = []
+    keys = [r["model"].lower().encode() for r in rows]
+    j = 0
+    for c in range(257):
+        while j < len(keys) and keys[j][0] < c:
+            j += 1
+        first.append(j)
+    o.write("const uint32_t tt_price_first[257] = {\n")
+    for i in range(0, 257, 16):
+        o.write("    " + ", ".join(str(v) for v in first[i:i + 16]) + ",\n")
+    o.write("};\n")
+    o.write("const size_t tt_price_vals_len = %d;\n" % len(vals))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "data/catalogue.tsv"))
