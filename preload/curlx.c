@@ -659,6 +659,7 @@ static void xfer_open(CURL *h, struct xfer *x, int64_t now)
         .method = x->method, .method_len = strlen(x->method),
         .target = x->u.target, .target_len = strlen(x->u.target),
         .http_version = version_name(info_long(h, CURLINFO_HTTP_VERSION)),
+        .tls = x->u.https,
     };
 
     x->ex = tt_ex_new(&r, x->start_ns);
