@@ -1468,6 +1468,7 @@ static void *tt_mock_conn_thread(void *arg)
 	for (;;) {
 		memset(&r, 0, sizeof r);
 		r.content_length = -1;
+		r.tls = c->ssl != NULL;
 		h.tx.cut_done = 0;
 		rc = tt_mock_read_request(c, &r);
 		if (rc < 0) {

@@ -312,6 +312,7 @@ static int tt_mock_h2_begin_headers(nghttp2_session *sess, const nghttp2_frame *
 	s->hc = hc;
 	s->id = frame->hd.stream_id;
 	s->req.content_length = -1;
+	s->req.tls = hc->ssl != NULL;
 	s->refs = 1;
 	s->next = hc->streams;
 	hc->streams = s;
@@ -341,6 +342,8 @@ static int tt_mock_h2_header(nghttp2_session *sess, const nghttp2_frame *frame, 
 		memcpy(s->req.method, v, valuelen + 1);
 	else if (!strcmp(n, ":path"))
 		memcpy(s->req.path, v, valuelen + 1);   /* v and path: same size */
+	else if (!strcmp(n, ":authority"))
+		snprintf(s->req.host, sizeof s->req.host, "%.255s", v);
 	else if (n[0] != ':')
 		tt_mock_req_header(&s->req, n, v);
 	return 0;

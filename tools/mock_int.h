@@ -49,6 +49,7 @@ struct tt_mock_req {
 	char *body;                       /* owned; freed by tt_mock_req_free */
 	size_t body_len;
 	char host[256];                   /* Host or :authority */
+	int tls;                          /* the request came over TLS */
 	char *hdrs;                       /* owned: every header, "name: value\r\n" */
 	size_t hdrs_len;
 };
