@@ -105,9 +105,30 @@ static const char *const drop_exact[] = {
     "www-authenticate", "upgrade", "trailer", "te", "alt-svc",
     "x-tokentap-replay",
 };
-static const char *const drop_words[] = {
-    "key", "token", "secret", "auth", "cookie", "signature", "session", "password",
-};
+/* Words of a header name (cut at '-' and '_'), as exchange.c judges query
+ * parameters: a word that is or ends with key/token/secret, or starts with
+ * auth/sess/passw/cookie, or is signature/credential(s). */
+static bool secret_word(const char *w, size_t n)
+{
+    static const char *const suffixes[] = { "key", "token", "secret" };
+    static const char *const prefixes[] = { "auth", "sess", "passw", "cookie" };
+    static const char *const whole[] = { "signature", "credential", "credentials", "sig" };
+
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+        size_t l = strlen(suffixes[i]);
+        if (n >= l && !memcmp(w + n - l, suffixes[i], l))
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++) {
+        size_t l = strlen(prefixes[i]);
+        if (n >= l && !memcmp(w, prefixes[i], l))
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(whole) / sizeof(*whole); i++)
+        if (n == strlen(whole[i]) && !memcmp(w, whole[i], n))
+            return true;
+    return false;
+}
 
 bool tt_rec_keep_header(const char *name, size_t n)
 {
@@ -121,9 +142,12 @@ bool tt_rec_keep_header(const char *name, size_t n)
     for (size_t i = 0; i < sizeof(drop_exact) / sizeof(*drop_exact); i++)
         if (!strcmp(low, drop_exact[i]))
             return false;
-    for (size_t i = 0; i < sizeof(drop_words) / sizeof(*drop_words); i++)
-        if (strstr(low, drop_words[i]))
+    for (size_t i = 0; i <= n;) {
+        size_t k = strcspn(low + i, "-_");
+        if (k && secret_word(low + i, k))
             return false;
+        i += k + 1;
+    }
     return true;
 }
 

@@ -76,14 +76,18 @@ static size_t split_lines(char *t, char **lines, size_t max)
     return n;
 }
 
+/* One diff line, unless the output would pass max bytes: then "...", and
+ * nothing after it. */
 static void add_line(struct tt_buf *b, const char *mark, const char *line, size_t max)
 {
-    if (b->len >= max)
+    static const char more[] = "  ...\n";
+
+    if (b->truncated)
         return;
-    if (b->len + strlen(line) + 4 > max) {
-        if (tt_buf_append_str(b, "  ...\n") != TT_OK)
+    if (b->len + strlen(mark) + strlen(line) + 1 + sizeof(more) > max) {
+        if (b->len + sizeof(more) - 1 > max || tt_buf_append_str(b, more) != TT_OK)
             b->truncated = true;
-        b->len = b->len > max ? b->len : max;   /* no more lines after this */
+        b->truncated = true;
         return;
     }
     if (tt_buf_append_str(b, mark) != TT_OK || tt_buf_append_str(b, line) != TT_OK ||
@@ -371,6 +375,17 @@ static int load_entry(json_t *je, size_t idx, struct tt_cas_entry *e, const char
     if (rc != TT_OK) {
         *why = "request.url is not an http(s) URL";
         return rc;
+    }
+    /* Requests are matched without their secret parameters: a cassette
+     * written by hand may hold some. */
+    {
+        size_t pl = strlen(e->path);
+        char *clean = malloc(pl + 2);
+        if (!clean)
+            return TT_ERR_NOMEM;
+        tt_ex_redact_target(e->path, pl, clean, pl + 2);
+        free(e->path);
+        e->path = clean;
     }
     json_t *post = json_object_get(req, "postData");
     if (post && !json_is_object(post)) { *why = "request.postData is not an object"; return TT_ERR_PARSE; }
