@@ -533,7 +533,10 @@ static void rp_dispatch(struct tt_mock_tx *tx, void *arg)
         serve_mock(tx);
         return;
     }
-    request_model(r, model, sizeof(model));
+    /* The model (a JSON parse) only when a filter or a miss needs it. */
+    model[0] = '\0';
+    if (st->only || st->except)
+        request_model(r, model, sizeof(model));
     const char *prov = tt_provider_for_host(host, strlen(host));
     if ((st->only && !filter_hit(st->only, model, prov ? prov : "", host)) ||
         (st->except && filter_hit(st->except, model, prov ? prov : "", host))) {
@@ -548,10 +551,13 @@ static void rp_dispatch(struct tt_mock_tx *tx, void *arg)
     if (e)
         st->hits++;
     pthread_mutex_unlock(&st->mu);
-    if (e)
+    if (e) {
         serve_entry(st, tx, e);     /* entries are read-only once loaded */
-    else
-        on_miss(st, tx, host, model);
+        return;
+    }
+    if (!model[0])
+        request_model(r, model, sizeof(model));
+    on_miss(st, tx, host, model);
 }
 
 /* ----------------------------------------------------------- extensions */
