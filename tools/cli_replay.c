@@ -217,6 +217,13 @@ struct live_resp {
     struct tt_buf hdrs;       /* "Name: value\r\n" */
     struct tt_buf body;
     char ctype[256];
+    /* A 200 stream is passed on piece by piece as it arrives. */
+    CURL *h;
+    struct tt_mock_tx *tx;
+    const char *marker;
+    char *extra;
+    int streaming;            /* 0 undecided, 1 yes, -1 no */
+    int failed;               /* the client went away */
 };
 
 static const char *const hop_headers[] = {
@@ -263,13 +270,6 @@ static size_t live_header(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static size_t live_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct live_resp *lr = ud;
-
-    return tt_buf_append(&lr->body, p, size * nmemb) == TT_OK ? size * nmemb : 0;
-}
-
 static bool stream_ctype(const char *ct)
 {
     return ct && (!strncasecmp(ct, "text/event-stream", 17) ||
@@ -277,17 +277,54 @@ static bool stream_ctype(const char *ct)
                   !strncasecmp(ct, "application/vnd.amazon.eventstream", 34));
 }
 
+static void live_extra(struct live_resp *lr)
+{
+    free(lr->extra);
+    lr->extra = NULL;
+    if (asprintf(&lr->extra, "%s%s%s%s", lr->hdrs.data ? lr->hdrs.data : "",
+                 lr->marker ? "x-tokentap-replay: " : "", lr->marker ? lr->marker : "",
+                 lr->marker ? "\r\n" : "") < 0)
+        lr->extra = NULL;
+    lr->tx->extra_hdrs = lr->extra;
+}
+
+static size_t live_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct live_resp *lr = ud;
+    size_t n = size * nmemb;
+
+    if (!lr->streaming) {
+        long code = 0;
+        curl_easy_getinfo(lr->h, CURLINFO_RESPONSE_CODE, &code);
+        lr->streaming = code == 200 && stream_ctype(lr->ctype) ? 1 : -1;
+        if (lr->streaming > 0) {
+            live_extra(lr);
+            if (lr->tx->ops->stream_head(lr->tx, lr->ctype, NULL) != 0)
+                lr->failed = 1;
+        }
+    }
+    if (lr->streaming > 0) {
+        if (lr->failed || (n && lr->tx->ops->stream_write(lr->tx, p, n) != 0)) {
+            lr->failed = 1;
+            return 0;       /* stop the transfer: nobody reads it */
+        }
+        return n;
+    }
+    return tt_buf_append(&lr->body, p, n) == TT_OK ? n : 0;
+}
+
 /* Send the request on to its real host and the answer back. marker: the
  * x-tokentap-replay value, NULL for a call replay does not answer. */
 static void forward(struct rp *st, struct tt_mock_tx *tx, const char *marker)
 {
     const struct tt_mock_req *r = tx->req;
-    struct live_resp lr = { 0 };
+    struct live_resp lr = { .tx = tx, .marker = marker };
     struct curl_slist *hl = NULL;
     char url[2048], err[CURL_ERROR_SIZE] = "", *extra = NULL;
     CURL *h = curl_easy_init();
     CURLcode cc = CURLE_FAILED_INIT;
 
+    lr.h = h;
     tt_buf_init(&lr.hdrs, 64 * 1024);
     tt_buf_init(&lr.body, TT_MOCK_BODY_CAP);
     snprintf(url, sizeof(url), "%s://%s%s", r->tls ? "https" : "http",
@@ -329,6 +366,14 @@ static void forward(struct rp *st, struct tt_mock_tx *tx, const char *marker)
         cc = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &lr.status);
     }
+    if (lr.streaming > 0) {
+        /* Already under way: end it, or break it off as the provider did. */
+        if (cc == CURLE_OK && !lr.failed)
+            (void)tx->ops->stream_end(tx);
+        else
+            tx->ops->cut(tx);
+        goto out;
+    }
     if (cc != CURLE_OK || lr.status < 100) {
         char msg[4096];
         snprintf(msg, sizeof(msg), "tokentap %s: the live call to %s failed: %s", st->name, url,
@@ -343,8 +388,8 @@ static void forward(struct rp *st, struct tt_mock_tx *tx, const char *marker)
         tx->extra_hdrs = extra;
     const char *ct = lr.ctype[0] ? lr.ctype : "application/octet-stream";
     if (lr.status == 200 && stream_ctype(ct)) {
-        if (tx->ops->stream_head(tx, ct, NULL) == 0 &&
-            (!lr.body.len || tx->ops->stream_write(tx, lr.body.data, lr.body.len) == 0))
+        /* A stream with an empty body: head and end. */
+        if (tx->ops->stream_head(tx, ct, NULL) == 0)
             (void)tx->ops->stream_end(tx);
     } else {
         (void)tx->ops->whole(tx, (int)lr.status, ct, NULL, lr.body.data ? lr.body.data : "",
@@ -353,6 +398,7 @@ static void forward(struct rp *st, struct tt_mock_tx *tx, const char *marker)
 out:
     tx->extra_hdrs = NULL;
     free(extra);
+    free(lr.extra);
     curl_slist_free_all(hl);
     if (h)
         curl_easy_cleanup(h);

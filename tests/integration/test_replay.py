@@ -244,6 +244,15 @@ class TestReplayBehaviour(ReplayBase):
         self.assertEqual(len(live), 2, spans)
         self.assertTrue(all(s["status"] == "ok" and s["input_tokens"] == 100 for s in live))
         self.assertIn("missed (answered: live)", rp.stderr)
+        # a stream goes on piece by piece, as the provider sends it
+        rp = self.tt(["replay", self.har, "--miss", "live", "--live-cacert", self.ca, "--"]
+                     + self.agent("--api", "openai", "--n", "1", "--stream", "--prompt", "S"))
+        self.assertEqual(rp.returncode, 0, rp.stderr)
+        self.assertIn('"content":" mock"', rp.stdout)
+        self.assertIn("data: [DONE]", rp.stdout)
+        streamed = [s for s in self.spans(self.env()) if s["replay"] == "miss" and s["stream"]]
+        self.assertEqual(len(streamed), 2)
+        self.assertTrue(all(s["status"] == "ok" and s["output_tokens"] == 20 for s in streamed))
 
     def test_miss_mock(self):
         self.record(self.agent("--api", "anthropic", "--n", "1"))
