@@ -472,6 +472,7 @@ static int load_entry(json_t *je, size_t idx, struct tt_cas_entry *e, const char
         }
     }
     tt = json_object_get(je, "_tokentap");
+    e->complete = !json_is_false(json_object_get(tt, "complete"));
     if (json_is_object(tt)) {
         const char *m = str_of(tt, "request_model");
         if (!m)

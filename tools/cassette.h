@@ -46,6 +46,7 @@ struct tt_cas_entry {
     int64_t in_tokens, out_tokens;
     double cost;
     bool cost_known;
+    bool complete;           /* false: the recorded response was cut short */
     bool used;
 };
 

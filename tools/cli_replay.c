@@ -473,7 +473,9 @@ static void serve_entry(struct rp *st, struct tt_mock_tx *tx, const struct tt_ca
     char *extra = NULL;
     int64_t t0 = mono_ns();
     const char *ct = e->ctype[0] ? e->ctype : "application/json";
-    bool stream = e->status == 200 && (stream_ctype(ct) || e->n_chunks > 1);
+    /* A response that was cut short when recorded is cut again, after the
+     * same bytes: sent as a stream, so no length announces the rest. */
+    bool stream = (e->status == 200 && (stream_ctype(ct) || e->n_chunks > 1)) || !e->complete;
 
     if (asprintf(&extra, "%sx-tokentap-replay: hit\r\n", e->resp_hdrs) > 0)
         tx->extra_hdrs = extra;
@@ -495,8 +497,10 @@ static void serve_entry(struct rp *st, struct tt_mock_tx *tx, const struct tt_ca
         }
         if (rc == 0 && !e->n_chunks && e->body_len)
             rc = tx->ops->stream_write(tx, e->body, e->body_len);
-        if (rc == 0)
+        if (rc == 0 && e->complete)
             (void)tx->ops->stream_end(tx);
+        else if (rc == 0)
+            tx->ops->cut(tx);
     }
     tx->extra_hdrs = NULL;
     free(extra);

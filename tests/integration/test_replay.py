@@ -310,6 +310,26 @@ class TestReplayBehaviour(ReplayBase):
         fast = self.replay([PY, clock])
         self.assertLess(float(fast.stdout.split()[-1]), a[-1] / 2)
 
+    def test_cut_stream_is_cut_again(self):
+        """A stream the provider broke off is replayed broken off, after the
+        same bytes (HTTP/2: the stream is reset, as the mock did)."""
+        b = json.dumps({"model": "gpt-4o-mini", "stream": True,
+                        "messages": [{"role": "user", "content": "cut"}]})
+        argv = ["curl", "-s", "--cacert", self.ca, "-H", "x-mock-cut: 3",
+                "https://127.0.0.1:%d/v1/chat/completions" % self.rm.port, "-d", b]
+        rec = self.tt(["record", "-o", self.har, "--"] + argv)
+        self.assertNotEqual(rec.returncode, 0, rec.stderr)     # curl saw the cut
+        entry = json.load(open(self.har))["log"]["entries"][0]
+        self.assertFalse(entry["_tokentap"]["complete"])
+        self.stop_mock()
+        rp = self.replay(argv)
+        self.assertEqual(rp.returncode, rec.returncode, rp.stderr)
+        self.assertEqual(rp.stdout, rec.stdout)
+        self.assertEqual(rp.stdout.count("data: "), 3)
+        spans = self.spans(self.env_after_stop())
+        self.assertEqual(spans[0]["replay"], "hit")
+        self.assertEqual(spans[0]["status"], "error")
+
     def test_no_key_in_cassette(self):
         argv = ["curl", "-s", "--cacert", self.ca, "-H", "authorization: Bearer " + KEY,
                 "-H", "x-api-key: " + KEY,
