@@ -98,6 +98,44 @@ static void chmod_sidecars(const char *path)
     }
 }
 
+/* A store from an older tokentap opened read-only (the CLI) cannot be
+ * migrated: a TEMP view named spans, which SQLite resolves before the
+ * main table, adds every missing contract column as NULL, so queries
+ * naming new columns (replay, ...) work on it unchanged. */
+static int shadow_missing(struct tt_store *st)
+{
+    sqlite3_stmt *q = NULL;
+    uint64_t have = 0;
+    int cols = 0, src;
+    char sql[4096];
+    size_t n;
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA main.table_info(spans)", -1, &q, NULL) != SQLITE_OK)
+        return TT_OK;   /* nothing to shadow; queries report their own errors */
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 1);
+        const struct tt_spanfield *f = name ? tt_sf_find(name, strlen(name)) : NULL;
+        cols++;
+        if (f)
+            have |= (uint64_t)1 << (size_t)(f - tt_spanfields);
+    }
+    sqlite3_finalize(q);
+    if (!cols)
+        return TT_OK;
+    n = (size_t)snprintf(sql, sizeof(sql), "CREATE TEMP VIEW IF NOT EXISTS spans AS SELECT *");
+    bool missing = false;
+    for (size_t i = 0; i < tt_spanfields_n && n < sizeof(sql) - 64; i++) {
+        if (have & ((uint64_t)1 << i))
+            continue;
+        n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", NULL AS %s", tt_spanfields[i].name);
+        missing = true;
+    }
+    if (!missing)
+        return TT_OK;
+    snprintf(sql + n, sizeof(sql) - n, " FROM main.spans");
+    return exec(st, sql);
+}
+
 /* The SQL type of a contract column added by migrate(). */
 static const char *column_type(const struct tt_spanfield *f)
 {
@@ -221,6 +259,8 @@ int tt_store_open(const char *path, bool readonly, struct tt_store **out)
         chmod_sidecars(path);
         umask(old_umask);
         umask_set = false;
+    } else if ((rc = shadow_missing(st)) != TT_OK) {
+        goto fail;
     }
     *out = st;
     return TT_OK;

@@ -40,6 +40,7 @@
 
 #include "conn.h"
 #include "ownfd.h"
+#include "redirect.h"
 #include "rt.h"
 #include "tt.h"
 
@@ -291,15 +292,37 @@ static __attribute__((noinline)) void fd_closing(int fd)
 
 /* --- hooks --------------------------------------------------------------- */
 
+/* `tokentap replay` / `run --mock`: an LLM host's address becomes the
+ * local server's (preload/redirect.h); the program and the capture see
+ * the connection as the one it asked for. */
+static __attribute__((noinline)) const struct sockaddr *
+redirect_addr(const struct sockaddr *sa, socklen_t *len,
+              struct sockaddr_storage *tmp)
+{
+    socklen_t n;
+
+    if (!tt_rt_off && tt_rd_connect(sa, *len, tmp, &n)) {
+        *len = n;
+        return (const struct sockaddr *)tmp;
+    }
+    return sa;
+}
+
 TT_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
     int (*f)(int, __CONST_SOCKADDR_ARG, socklen_t) =
         REAL(real_connect, "connect");
-    int ret = f ? f(fd, addr, len)
-                : (int)syscall(SYS_connect, fd, SA_PTR(addr), len);
+    struct sockaddr_storage rd;
+    const struct sockaddr *sa = SA_PTR(addr);
+
+    if (unlikely(sa && len >= sizeof(sa_family_t) &&
+                 (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)))
+        sa = redirect_addr(sa, &len, &rd);
+    int ret = f ? f(fd, sa, len)
+                : (int)syscall(SYS_connect, fd, sa, len);
 
     if ((unsigned)fd < TT_FD_MAX)
-        fd_connected(fd, SA_PTR(addr), len, ret);
+        fd_connected(fd, sa, len, ret);
     return ret;
 }
 

@@ -224,7 +224,7 @@ static int req_on_head(void *ud, const struct tt_h1_head *h)
         .host = host ? host : "", .host_len = host ? host_len : 0,
         .method = h->method, .method_len = h->method_len,
         .target = h->target, .target_len = h->target_len,
-        .http_version = ver,
+        .http_version = ver, .tls = c->kind != TT_CONN_FD,
     };
     struct tt_exchange *ex = tt_ex_new(&r, c->now);
     struct pending *p = ex ? malloc(sizeof(*p)) : NULL;

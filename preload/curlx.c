@@ -3,6 +3,7 @@
 #include "api.h"
 #include "exchange.h"
 #include "provider.h"
+#include "redirect.h"
 #include "real.h"
 #include "rt.h"
 
@@ -659,6 +660,7 @@ static void xfer_open(CURL *h, struct xfer *x, int64_t now)
         .method = x->method, .method_len = strlen(x->method),
         .target = x->u.target, .target_len = strlen(x->u.target),
         .http_version = version_name(info_long(h, CURLINFO_HTTP_VERSION)),
+        .tls = x->u.https,
     };
 
     x->ex = tt_ex_new(&r, x->start_ns);
@@ -675,7 +677,7 @@ static void xfer_open(CURL *h, struct xfer *x, int64_t now)
 
     getinfo_fn gi = REAL(real_getinfo, "curl_easy_getinfo");
     header_fn hdr = REAL(real_header, "curl_easy_header");
-    struct tt_hdr hs[2 + TT_PROVIDER_HEADER_PROBES];
+    struct tt_hdr hs[3 + TT_PROVIDER_HEADER_PROBES];
     size_t n = 0;
     char *ct = NULL;
     struct curl_header *ce = NULL;
@@ -696,6 +698,11 @@ static void xfer_open(CURL *h, struct xfer *x, int64_t now)
             hs[n++] = (struct tt_hdr){ name, strlen(name), ph->value,
                                        strlen(ph->value) };
     }
+    /* Answered by tokentap replay / run --mock (preload/redirect.h). */
+    struct curl_header *rp = NULL;
+    if (hdr && tt_rd_on() && hdr(h, "x-tokentap-replay", 0, CURLH_HEADER, -1, &rp) ==
+        CURLHE_OK && rp && rp->value)
+        hs[n++] = (struct tt_hdr){ "x-tokentap-replay", 17, rp->value, strlen(rp->value) };
     x->want_body = tt_ex_resp_head_ex(x->ex, (int)code, hs, n,
                                       x->decoded ? TT_EX_BODY_DECODED : 0,
                                       now);

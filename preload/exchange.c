@@ -7,6 +7,7 @@
 #include "price.h"
 #include "proctree.h"
 #include "provider.h"
+#include "record.h"
 #include "rt.h"
 #include "spanfield.h"
 #include "sse.h"
@@ -43,6 +44,7 @@ struct tt_exchange {
     bool req_parsed;
     bool provider_guess;          /* span.provider is the API's default:
                                      the response head may name the real one */
+    struct tt_rec *rec;           /* TOKENTAP_RECORD: kept for a cassette */
 };
 
 /* Query parameters whose value is dropped from span.path. A list of names
@@ -230,6 +232,8 @@ struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
         tt_ex_free(ex);
         return NULL;
     }
+    ex->rec = tt_rec_new(req->method, req->method_len, req->host, req->host_len,
+                         path, req->tls, req->http_version, now);
     return ex;
 }
 
@@ -242,6 +246,7 @@ void tt_ex_req_body(struct tt_exchange *ex, const char *p, size_t n)
 {
     if (!ex->api)
         return;
+    tt_rec_req_body(ex->rec, p, n);
     if (tt_buf_append(&ex->req_body, p, n) == TT_ERR_CAP)
         ex->span.truncated = true;
 }
@@ -252,6 +257,7 @@ void tt_ex_req_end(struct tt_exchange *ex, int64_t now)
         return;
     ex->req_parsed = true;
     ex->span.request_sent_ns = now;
+    tt_rec_req_end(ex->rec, now);
     if (ex->api->request)
         (void)ex->api->request(&ex->span, ex->req_body.data ? ex->req_body.data : "",
                                ex->req_body.len);
@@ -265,6 +271,19 @@ static const struct tt_hdr *find_hdr(const struct tt_hdr *h, size_t n,
         if (tt_tok_ieq(h[i].name, h[i].name_len, name))
             return &h[i];
     return NULL;
+}
+
+/* The answer came from `tokentap replay` or `run --mock` (its server
+ * says so in x-tokentap-replay): the span says which kind. */
+static void mark_replay(struct tt_span *s, const struct tt_hdr *h, size_t n)
+{
+    static const char *const kinds[] = { "hit", "miss", "mock" };
+    const struct tt_hdr *r = find_hdr(h, n, "x-tokentap-replay");
+
+    for (size_t i = 0; r && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (tt_tok_ieq(r->value, r->value_len, kinds[i]) &&
+            tt_span_set(&s->replay, kinds[i]) != TT_OK)
+            tt_log("out of memory: replay mark dropped from a span");
 }
 
 bool tt_ex_resp_head(struct tt_exchange *ex, int status,
@@ -285,6 +304,8 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
         return !(ex->span.method && !strcmp(ex->span.method, "HEAD"));
     struct tt_span *s = &ex->span;
     s->http_status = status;
+    mark_replay(s, headers, n_headers);
+    tt_rec_resp_head(ex->rec, status, headers, n_headers, now);
     /* A gateway or proxy on a host nobody named: the provider's own
      * response headers say who answered. The price is looked up at the
      * end (tt_ex_end), so it follows the refined provider. */
@@ -408,6 +429,7 @@ static int on_decoded(void *ud, const char *p, size_t n)
 {
     struct tt_exchange *ex = ud;
 
+    tt_rec_resp_body(ex->rec, p, n, ex->now);
     if (ex->sse_on)
         return tt_sse_feed(&ex->sse, p, n, on_sse_event, ex);
     if (ex->ndjson_on) {
@@ -530,6 +552,8 @@ finish:
     if (tt_redact_span(&tt_rt.redact, s) != TT_OK)
         tt_log("out of memory while redacting: content dropped from a span");
     tt_sf_repair(s);
+    tt_rec_end(ex->rec, s, complete && !s->truncated, now);
+    ex->rec = NULL;
     tt_deliver_span(s);
 out:
     tt_ex_free(ex);
@@ -546,6 +570,7 @@ void tt_ex_free(struct tt_exchange *ex)
     if (ex->es_on)
         tt_es_free(&ex->es);
     tt_buf_free(&ex->line);
+    tt_rec_free(ex->rec);
     tt_decoder_free(ex->dec);
     tt_buf_free(&ex->req_body);
     tt_buf_free(&ex->resp_body);

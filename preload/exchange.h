@@ -26,6 +26,7 @@ struct tt_ex_request {
     const char *method; size_t method_len;
     const char *target; size_t target_len;   /* path?query, raw */
     const char *http_version;       /* "1.1", "2" */
+    bool tls;                       /* https (for a recording's URL) */
 };
 
 /* Create an exchange at its first request byte (now). Returns NULL on

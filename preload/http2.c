@@ -333,7 +333,7 @@ static void request_open(struct tt_h2 *h, uint32_t sid)
         .host = host ? host : "", .host_len = host ? host_len : 0,
         .method = method, .method_len = method_len,
         .target = path, .target_len = path_len,
-        .http_version = "2",
+        .http_version = "2", .tls = true,
     };
     struct tt_exchange *ex = tt_ex_new(&r, h->now);
     if (!ex) {

@@ -95,6 +95,11 @@ static const struct {
     { 4000, "local" },     /* LiteLLM proxy */
 };
 
+const char *tt_provider_table_host(size_t i)
+{
+    return i < sizeof(host_table) / sizeof(host_table[0]) ? host_table[i].host : NULL;
+}
+
 static bool is_loopback(const char *h, size_t n)
 {
     return tt_tok_ieq(h, n, "localhost") || tt_tok_ieq(h, n, "::1") ||

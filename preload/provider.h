@@ -47,6 +47,11 @@ const char *tt_provider_header_probe(size_t i);
  * unknown or mapped to "auto". */
 bool tt_provider_is_guess(const char *host, size_t len);
 
+/* Row i of the built-in host table ("api.openai.com", ".openai.azure.com"
+ * for any subdomain, a '*' for one label), NULL past the end: the names a
+ * replay server's certificate must cover (tools/cli_replay.c). */
+const char *tt_provider_table_host(size_t i);
+
 /* Re-read TOKENTAP_HOSTS (tests). */
 void tt_provider_reload(void);
 

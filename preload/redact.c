@@ -211,6 +211,27 @@ static int redact_field(const struct tt_redact *r, char **field, bool json)
     return TT_OK;
 }
 
+int tt_redact_body(const struct tt_redact *r, char **body, size_t *len)
+{
+    char *probe = NULL;
+
+    if (!r || r->n == 0 || !*body)
+        return TT_OK;
+    /* Untouched unless something matches: a recording stays byte for byte
+     * what the program sent and got. */
+    if (tt_redact_text(r, *body, *len, &probe) != TT_OK)
+        return TT_ERR_NOMEM;
+    if (!probe)
+        return TT_OK;
+    free(probe);
+    if (strlen(*body) != *len)
+        return TT_ERR_PARSE;    /* NUL bytes: not text, caller drops it */
+    int rc = redact_field(r, body, true);
+    if (rc == TT_OK)
+        *len = strlen(*body);
+    return rc;
+}
+
 int tt_redact_span(const struct tt_redact *r, struct tt_span *s)
 {
     char **json_fields[] = { &s->input, &s->output, &s->tool_calls };

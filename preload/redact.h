@@ -48,4 +48,10 @@ int tt_redact_text(const struct tt_redact *r, const char *text, size_t n,
  * unredacted). */
 int tt_redact_span(const struct tt_redact *r, struct tt_span *s) TT_WUR;
 
+/* Redact a whole body (*body, *len bytes, NUL-terminated, malloc'd) for a
+ * recording: untouched when nothing matches; else JSON string by string
+ * (re-serialised) or, not JSON, as text. TT_OK, TT_ERR_NOMEM, or
+ * TT_ERR_PARSE for a body with NUL bytes that matched (drop it). */
+int tt_redact_body(const struct tt_redact *r, char **body, size_t *len) TT_WUR;
+
 #endif

@@ -45,6 +45,30 @@ int tt_cli_report_main(int argc, char **argv);   /* cli_report.c */
 int tt_cli_tail_main(int argc, char **argv);
 int tt_cli_doctor_main(int argc, char **argv);
 int tt_cli_assert_main(int argc, char **argv);
+/* cli_replay.c (issue #13): record, replay, cassette, and run --mock. */
+int tt_cli_record_main(int argc, char **argv);
+int tt_cli_replay_main(int argc, char **argv);
+int tt_cli_cassette_main(int argc, char **argv);
+
+/* What record/replay/run --mock add to `tokentap run` (cli_run.c calls
+ * them; cli_replay.c implements them). setup runs before the command
+ * starts and may add to its environment (TT_OK or an error: the command
+ * is not started); finish runs after it ended and its spans are stored
+ * (synced false when they could not be), and returns the exit status to
+ * use (the command's, status, unless it decides otherwise). */
+struct tt_cli_run_ext {
+    const char *cmd;
+    int (*setup)(void *arg, char ***env);
+    int (*finish)(void *arg, const char *db, const char *trace, bool synced, int status);
+    void *arg;
+};
+int tt_cli_run_ext_main(int argc, char **argv, const struct tt_cli_run_ext *ext);
+/* The extension of `tokentap run --mock`. */
+const struct tt_cli_run_ext *tt_cli_mock_ext(void);
+
+/* SQL: a call that was billed (not answered by tokentap replay or a dry
+ * run: replay hit or mock). Cost totals and budgets count only these. */
+#define TT_CLI_BILLED "(replay IS NULL OR replay NOT IN ('hit','mock'))"
 
 /* Help text of a subcommand, or NULL for an unknown name. */
 const char *tt_cli_help(const char *cmd);

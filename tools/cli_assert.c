@@ -42,7 +42,7 @@ static int load_facts(sqlite3 *db, const char *trace, struct tt_cli_assert_facts
     memset(f, 0, sizeof(*f));
     if (sqlite3_prepare_v2(db,
             "SELECT SUM(kind = 'llm'),"
-            " SUM(CASE WHEN kind = 'llm' AND cost_known THEN cost_usd ELSE 0 END),"
+            " SUM(CASE WHEN kind = 'llm' AND cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END),"
             " SUM(kind = 'llm' AND cost_known = 0),"
             " SUM(CASE WHEN kind = 'llm' THEN input_tokens + output_tokens ELSE 0 END),"
             " SUM(status = 'error')"

@@ -38,7 +38,7 @@ int tt_cli_budget_poll(struct tt_cli_budget *b, pid_t pgid, int64_t now_ms)
     char models[256] = "";
 
     if (sqlite3_prepare_v2(db,
-            "SELECT SUM(CASE WHEN cost_known THEN cost_usd ELSE 0 END), COUNT(*),"
+            "SELECT SUM(CASE WHEN cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END), COUNT(*),"
             " GROUP_CONCAT(DISTINCT COALESCE(response_model, request_model))"
             " FROM spans WHERE trace_id = ?1 AND kind = 'llm' AND start_time >= ?2",
             -1, &q, NULL) != SQLITE_OK)

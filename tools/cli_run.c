@@ -570,7 +570,14 @@ out_store:
 
 int tt_cli_run_main(int argc, char **argv)
 {
+    return tt_cli_run_ext_main(argc, argv, NULL);
+}
+
+/* ext: record, replay or run --mock (cli_replay.c); NULL for a plain run. */
+int tt_cli_run_ext_main(int argc, char **argv, const struct tt_cli_run_ext *ext)
+{
     static const struct option opts[] = {
+        { "mock", no_argument, NULL, 'M' },
         { "db", required_argument, NULL, 'd' },
         { "quiet", no_argument, NULL, 'q' },
         { "session", required_argument, NULL, 's' },
@@ -586,6 +593,7 @@ int tt_cli_run_main(int argc, char **argv)
     char *cmdline = NULL;
     char **env = NULL;
     int c, ret = TT_CLI_EXIT_ERR;
+    bool synced = false;
 
     memset(&r, 0, sizeof(r));
     r.budget.limit = -1;
@@ -629,6 +637,10 @@ int tt_cli_run_main(int argc, char **argv)
             break;
         case 'd': dbopt = optarg; break;
         case 'q': r.quiet = true; break;
+        case 'M':
+            if (!ext)
+                ext = tt_cli_mock_ext();
+            break;
         case 'h': fputs(tt_cli_help("run"), stdout); return TT_CLI_EXIT_OK;
         case ':':
             fprintf(stderr, "tokentap run: option '%s' needs a value (see "
@@ -733,6 +745,9 @@ int tt_cli_run_main(int argc, char **argv)
         goto out;
     }
 
+    if (ext && ext->setup(ext->arg, &env) != TT_OK)
+        goto out;
+    bool started = true;
     int64_t start = tt_now_ns();
     pid_t pid = 0;
     r.budget.db = r.db;
@@ -743,14 +758,14 @@ int tt_cli_run_main(int argc, char **argv)
     tt_cli_budget_close(&r.budget);
     int64_t end = tt_now_ns();
     if (status < 0)
-        goto out;
+        goto out_ext;
     ret = WIFEXITED(status) ? WEXITSTATUS(status)
         : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : TT_CLI_EXIT_ERR;
     if (r.budget.exceeded && r.budget.kill)
         ret = TT_CLI_EXIT_BUDGET;
 
     if (nodaemon)
-        goto out;
+        goto out_ext;
     /* Everything the process tree sent (or spooled) is committed once the
      * daemon says synced; only then is the summary complete. */
     struct tt_dc_reply rep;
@@ -772,6 +787,10 @@ int tt_cli_run_main(int argc, char **argv)
                 rep.error[0] ? rep.error : "the store refused them", r.spool);
     }
     (void)record_and_summarise(&r, cmdline, start, end, ret, pid);
+    synced = rc == TT_OK && strcmp(rep.type, "synced") == 0;
+out_ext:
+    if (ext && started)
+        ret = ext->finish(ext->arg, r.db, r.trace, synced, status < 0 ? TT_CLI_EXIT_ERR : ret);
 out:
     stop_private(&r);
     free(cmdline);

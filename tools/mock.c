@@ -373,9 +373,29 @@ static const struct { const char *name; size_t off; long min, max; } tt_mock_int
 	{"x-mock-chunked", offsetof(struct tt_mock_req, force_chunked), 0, 1},
 };
 
+/* Every header kept for an embedded server's dispatch (replay matching,
+ * live forwarding), up to TT_MOCK_HDRS_CAP bytes. */
+#define TT_MOCK_HDRS_CAP (64 * 1024)
+
+static void tt_mock_req_keep(struct tt_mock_req *r, const char *name, const char *v)
+{
+	size_t nl = strlen(name), vl = strlen(v), need = nl + vl + 4;
+	char *p;
+
+	if (r->hdrs_len + need + 1 > TT_MOCK_HDRS_CAP || !(p = realloc(r->hdrs, r->hdrs_len + need + 1)))
+		return;
+	r->hdrs = p;
+	snprintf(p + r->hdrs_len, need + 1, "%s: %s\r\n", name, v);
+	r->hdrs_len += need;
+}
+
 void tt_mock_req_header(struct tt_mock_req *r, const char *name, const char *v)
 {
 	size_t i;
+
+	tt_mock_req_keep(r, name, v);
+	if (!strcasecmp(name, "host") || !strcasecmp(name, ":authority"))
+		snprintf(r->host, sizeof r->host, "%s", v);
 
 	if (!strcasecmp(name, "content-length")) {
 		if (tt_mock_parse_long(v, 0, LONG_MAX, &r->content_length) < 0)
@@ -517,6 +537,9 @@ void tt_mock_req_free(struct tt_mock_req *r)
 {
 	free(r->body);
 	r->body = NULL;
+	free(r->hdrs);
+	r->hdrs = NULL;
+	r->hdrs_len = 0;
 }
 
 /* --- responses --------------------------------------------------------- */
@@ -525,9 +548,9 @@ void tt_mock_req_free(struct tt_mock_req *r)
 
 /* clen >= 0: Content-Length; -1: chunked; -2: delimited by close. */
 static int tt_mock_send_head(struct tt_mock_conn *c, const struct tt_mock_req *r, const char *reqid_name,
-			     int status, const char *ctype, long long clen, int gz)
+			     int status, const char *ctype, long long clen, int gz, const char *extra)
 {
-	char h[1024], id[64];
+	char h[8192], id[64];
 	size_t n = 0;
 
 #define TT_MOCK_ADD(...)                                                          \
@@ -551,6 +574,8 @@ static int tt_mock_send_head(struct tt_mock_conn *c, const struct tt_mock_req *r
 		TT_MOCK_ADD("Content-Encoding: gzip\r\n");
 	if (r->close || clen == -2)
 		TT_MOCK_ADD("Connection: close\r\n");
+	if (extra)
+		TT_MOCK_ADD("%s", extra);
 	TT_MOCK_ADD("\r\n");
 #undef TT_MOCK_ADD
 	return tt_mock_write_all(c, h, n);
@@ -566,7 +591,8 @@ static int tt_mock_h1_whole(struct tt_mock_tx *tx, int status, const char *ctype
 	int chunked = r->force_chunked && !r->http10;
 	char line[32];
 
-	if (tt_mock_send_head(h->c, r, reqid_name, status, ctype, chunked ? -1 : (long long)len, gz) < 0)
+	if (tt_mock_send_head(h->c, r, reqid_name, status, ctype, chunked ? -1 : (long long)len, gz,
+			      tx->extra_hdrs) < 0)
 		return -1;
 	if (!chunked)
 		return tt_mock_write_all(h->c, body, len);
@@ -586,7 +612,8 @@ static int tt_mock_h1_stream_head(struct tt_mock_tx *tx, const char *ctype, cons
 	struct tt_mock_h1tx *h = (struct tt_mock_h1tx *)tx;
 
 	h->chunked = !tx->req->http10;
-	return tt_mock_send_head(h->c, tx->req, reqid_name, 200, ctype, h->chunked ? -1 : -2, 0);
+	return tt_mock_send_head(h->c, tx->req, reqid_name, 200, ctype, h->chunked ? -1 : -2, 0,
+				 tx->extra_hdrs);
 }
 
 /* One event as one HTTP chunk in one write, so clients see events arrive
@@ -641,8 +668,8 @@ static const struct tt_mock_tx_ops tt_mock_h1_ops = {
 /* --- responses, any protocol ------------------------------------------- */
 
 /* A complete non-streaming response, gzip'd when the client accepts it. */
-static int tt_mock_send_body(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
-			     const char *ctype, const char *body, size_t len)
+int tt_mock_send_body(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
+		      const char *ctype, const char *body, size_t len)
 {
 	char *gz = NULL;
 	size_t gz_len = 0;
@@ -672,8 +699,8 @@ static int tt_mock_send_json(struct tt_mock_tx *tx, const struct tt_mock_provide
 	return rc;
 }
 
-static int tt_mock_send_error(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
-			      const char *msg)
+int tt_mock_send_error(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
+		       const char *msg)
 {
 	const struct tt_mock_err *e = tt_mock_err_for(status);
 
@@ -1305,27 +1332,55 @@ static const struct tt_mock_provider *const tt_mock_route_tables[] = {
 	tt_mock_bad_routes,
 };
 
-void tt_mock_dispatch(struct tt_mock_tx *tx)
+/* The route of path (no query), or NULL. */
+static const struct tt_mock_provider *tt_mock_route_of(const char *path)
 {
-	struct tt_mock_req *r = tx->req;
 	const struct tt_mock_provider *p = NULL;
-	char *q = strchr(r->path, '?');
-	int status, stream = 0;
 	size_t i;
 
-	if (q)
-		*q = '\0';
 	for (i = 0; i < sizeof tt_mock_providers / sizeof tt_mock_providers[0]; i++)
-		if (!strcmp(r->path, tt_mock_providers[i].path))
+		if (!strcmp(path, tt_mock_providers[i].path))
 			p = &tt_mock_providers[i];
 	/* Routes of the providers that live in their own files (weak: a
 	 * table that is not linked in is NULL). First match wins. */
 	for (i = 0; !p && i < sizeof tt_mock_route_tables / sizeof tt_mock_route_tables[0]; i++)
 		for (const struct tt_mock_provider *t = tt_mock_route_tables[i]; t && t->name; t++)
-			if (t->match ? t->match(r->path) : !strcmp(r->path, t->path)) {
+			if (t->match ? t->match(path) : !strcmp(path, t->path)) {
 				p = t;
 				break;
 			}
+	return p;
+}
+
+const struct tt_mock_provider *tt_mock_route(const struct tt_mock_req *r)
+{
+	char path[sizeof r->path];
+	const struct tt_mock_provider *p;
+
+	snprintf(path, sizeof path, "%s", r->path);
+	path[strcspn(path, "?")] = '\0';
+	p = tt_mock_route_of(path);
+	return p && !p->serve ? p : tt_mock_guess(r);
+}
+
+void tt_mock_dispatch(struct tt_mock_tx *tx)
+{
+	if (tx->srv->dispatch)
+		tx->srv->dispatch(tx, tx->srv->dispatch_arg);
+	else
+		tt_mock_dispatch_builtin(tx);
+}
+
+void tt_mock_dispatch_builtin(struct tt_mock_tx *tx)
+{
+	struct tt_mock_req *r = tx->req;
+	const struct tt_mock_provider *p = NULL;
+	char *q = strchr(r->path, '?');
+	int status, stream = 0;
+
+	if (q)
+		*q = '\0';
+	p = tt_mock_route_of(r->path);
 	if (!strcmp(r->path, "/health") && !strcmp(r->method, "GET")) {
 		status = tt_mock_send_body(tx, NULL, 200, "text/plain", "ok", 2) < 0 ? -1 : 200;
 	} else if (!strcmp(r->path, "/api/tags") && !strcmp(r->method, "GET")) {
@@ -1365,6 +1420,29 @@ static int tt_mock_is_h2(struct tt_mock_conn *c)
 	return c->len >= 3 && !memcmp(c->in, "PRI", 3);
 }
 
+/* One port for TLS and plain HTTP (embedded servers): a TLS record of
+ * type handshake (0x16) opens a TLS connection; anything else is HTTP. */
+static int tt_mock_sniff(struct tt_mock_conn *c)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	unsigned char b;
+	ssize_t n;
+
+	if (poll(&pfd, 1, 10000) <= 0)
+		return -1;
+	do
+		n = recv(c->fd, &b, 1, MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return -1;
+	if (b != 0x16 || !c->srv->ctx)
+		return 0;
+	c->ssl = SSL_new(c->srv->ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
+		return -1;
+	return 0;
+}
+
 static void *tt_mock_conn_thread(void *arg)
 {
 	struct tt_mock_conn *c = arg;
@@ -1373,6 +1451,8 @@ static void *tt_mock_conn_thread(void *arg)
 	struct tt_mock_h1tx h = {.tx = {.ops = &tt_mock_h1_ops, .srv = srv, .req = &r, .proto = ""}, .c = c};
 	int rc;
 
+	if (srv->sniff && tt_mock_sniff(c) < 0)
+		goto out;
 	if (c->ssl && SSL_accept(c->ssl) != 1) {
 		c->abort = 1;
 		goto out;
@@ -1388,6 +1468,7 @@ static void *tt_mock_conn_thread(void *arg)
 	for (;;) {
 		memset(&r, 0, sizeof r);
 		r.content_length = -1;
+		r.tls = c->ssl != NULL;
 		h.tx.cut_done = 0;
 		rc = tt_mock_read_request(c, &r);
 		if (rc < 0) {
@@ -1435,7 +1516,7 @@ static void tt_mock_spawn(struct tt_mock_server *srv, int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
-	if (srv->ctx) {
+	if (srv->ctx && !srv->sniff) {
 		c->ssl = SSL_new(srv->ctx);
 		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1)
 			goto out_free;
@@ -1460,7 +1541,7 @@ out_close:
 /* Self-signed P-256 certificate that is also its own CA, so clients can use
  * the PEM directly as their trust bundle. host is added to the SAN when it
  * is a numeric address other than the defaults. */
-static int tt_mock_make_cert(const char *host, EVP_PKEY **key_out, X509 **cert_out)
+static int tt_mock_make_cert(const char *host, const char *more_san, EVP_PKEY **key_out, X509 **cert_out)
 {
 	struct { int nid; const char *value; } exts[] = {
 		{NID_basic_constraints, "critical,CA:TRUE"},
@@ -1470,7 +1551,7 @@ static int tt_mock_make_cert(const char *host, EVP_PKEY **key_out, X509 **cert_o
 		{NID_subject_key_identifier, "hash"},
 		{NID_authority_key_identifier, "keyid:always"},
 	};
-	char san[512];
+	char san[16384];
 	unsigned char serial[8], probe[16];
 	int extra = (inet_pton(AF_INET, host, probe) == 1 || inet_pton(AF_INET6, host, probe) == 1) &&
 		    strcmp(host, "127.0.0.1") && strcmp(host, "::1");
@@ -1481,8 +1562,8 @@ static int tt_mock_make_cert(const char *host, EVP_PKEY **key_out, X509 **cert_o
 	BIGNUM *bn = NULL;
 	int rc = -1;
 
-	snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1,IP:::1,DNS:api.openai.com,DNS:api.anthropic.com%s%s",
-		 extra ? ",IP:" : "", extra ? host : "");
+	snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1,IP:::1,DNS:api.openai.com,DNS:api.anthropic.com%s%s%s%s",
+		 extra ? ",IP:" : "", extra ? host : "", more_san ? "," : "", more_san ? more_san : "");
 	exts[3].value = san;
 	if (!key || !x || RAND_bytes(serial, sizeof serial) != 1)
 		goto out;
@@ -1542,6 +1623,7 @@ static int tt_mock_alpn(SSL *ssl, const unsigned char **out, unsigned char *outl
 
 struct tt_mock_opts {
 	const char *host, *cert_out, *cert, *key, *port_file;
+	const char *san;                  /* more subjectAltName entries (embedded) */
 	long port;
 	int plain, quiet, no_h2;
 	struct tt_mock_usage usage;
@@ -1562,7 +1644,7 @@ static SSL_CTX *tt_mock_tls(const struct tt_mock_opts *o)
 		if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
 		    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1)
 			goto fail;
-	} else if (tt_mock_make_cert(o->host, &key, &x) < 0 || SSL_CTX_use_certificate(ctx, x) != 1 ||
+	} else if (tt_mock_make_cert(o->host, o->san, &key, &x) < 0 || SSL_CTX_use_certificate(ctx, x) != 1 ||
 		   SSL_CTX_use_PrivateKey(ctx, key) != 1) {
 		goto fail;
 	}
@@ -1766,4 +1848,124 @@ out:
 	if (!o.quiet && rc == 0)
 		fprintf(stderr, "tokentap mock: stopped\n");
 	return rc;
+}
+
+/* --- embedded server (tokentap replay, run --mock; mock.h) ----------------- */
+
+struct tt_mock_embedded {
+	struct tt_mock_server *srv;
+	int lfd;
+	pthread_t th;
+};
+
+static void *tt_mock_accept_loop(void *arg)
+{
+	struct tt_mock_embedded *m = arg;
+
+	while (!atomic_load(&tt_mock_stop)) {
+		struct pollfd pfd = {.fd = m->lfd, .events = POLLIN};
+		int cfd;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		cfd = accept4(m->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd >= 0)
+			tt_mock_spawn(m->srv, cfd);
+		else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+			tt_mock_sleep_ms(50);
+	}
+	return NULL;
+}
+
+int tt_mock_embed_start(struct tt_mock_embed *e)
+{
+	struct tt_mock_opts o = {.host = "127.0.0.1", .san = e->san};
+	struct tt_mock_embedded *m = calloc(1, sizeof *m);
+	unsigned char *der = NULL;
+	sigset_t block, prev;
+	int len, rc;
+
+	if (!m)
+		return -1;
+	m->lfd = -1;
+	atomic_store(&tt_mock_stop, 0);
+	atomic_store(&tt_mock_seq, ((unsigned long)time(NULL) & 0xffffffffUL) << 20);
+	m->srv = calloc(1, sizeof *m->srv);
+	if (!m->srv)
+		goto fail;
+	m->srv->usage = (struct tt_mock_usage){.in = 100, .out = 20};
+	m->srv->quiet = 1;
+	m->srv->sniff = 1;
+	m->srv->dispatch = e->dispatch;
+	m->srv->dispatch_arg = e->arg;
+	if (!(m->srv->ctx = tt_mock_tls(&o)))
+		goto fail;
+	len = i2d_X509(SSL_CTX_get0_certificate(m->srv->ctx), &der);
+	if (len <= 0)
+		goto fail;
+	e->ca_der = der;
+	e->ca_der_len = (size_t)len;
+	{
+		BIO *bio = BIO_new(BIO_s_mem());
+		char *pem;
+		long pem_len;
+		if (!bio || !PEM_write_bio_X509(bio, SSL_CTX_get0_certificate(m->srv->ctx)) ||
+		    (pem_len = BIO_get_mem_data(bio, &pem)) <= 0 || !(e->ca_pem = strndup(pem, (size_t)pem_len))) {
+			BIO_free(bio);
+			goto fail;
+		}
+		BIO_free(bio);
+	}
+	m->lfd = tt_mock_listen(o.host, 0, &e->port);
+	if (m->lfd < 0)
+		goto fail;
+	/* A client gone mid-write raises SIGPIPE in the writing thread: the
+	 * server's threads keep it blocked (their pending ones die with them),
+	 * so the process's own disposition, which the traced command inherits,
+	 * is left alone. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &prev);
+	rc = pthread_create(&m->th, NULL, tt_mock_accept_loop, m);
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	if (rc != 0)
+		goto fail;
+	e->impl = m;
+	return 0;
+fail:
+	if (m->lfd >= 0)
+		close(m->lfd);
+	if (m->srv)
+		SSL_CTX_free(m->srv->ctx);
+	free(m->srv);
+	free(m);
+	OPENSSL_free(der);
+	e->ca_der = NULL;
+	free(e->ca_pem);
+	e->ca_pem = NULL;
+	return -1;
+}
+
+void tt_mock_embed_stop(struct tt_mock_embed *e)
+{
+	struct tt_mock_embedded *m = e->impl;
+	int waited;
+
+	if (!m)
+		return;
+	atomic_store(&tt_mock_stop, 1);
+	pthread_join(m->th, NULL);
+	close(m->lfd);
+	for (waited = 0; atomic_load(&m->srv->active) > 0 && waited < TT_MOCK_DRAIN_MS; waited += 20)
+		tt_mock_sleep_ms(20);
+	if (atomic_load(&m->srv->active) == 0) {
+		SSL_CTX_free(m->srv->ctx);
+		free(m->srv);
+	}
+	free(m);
+	e->impl = NULL;
+	OPENSSL_free(e->ca_der);
+	e->ca_der = NULL;
+	free(e->ca_pem);
+	e->ca_pem = NULL;
 }

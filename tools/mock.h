@@ -17,6 +17,8 @@
 #ifndef TT_MOCK_H
 #define TT_MOCK_H
 
+#include <stddef.h>
+
 /* The `tokentap mock` subcommand; argv[0] is "mock". Runs until SIGINT or
  * SIGTERM. Returns 0 after a clean shutdown, 1 on a setup failure, 2 on a
  * usage error. Installs SIGINT/SIGTERM handlers and ignores SIGPIPE for the
@@ -24,3 +26,26 @@
 int tt_mock_main(int argc, char **argv);
 
 #endif
+
+/* --- an embedded server (tokentap replay, run --mock) ----------------------
+ * The mock's TLS/HTTP/1.1/HTTP/2 server on 127.0.0.1, an ephemeral port,
+ * TLS and plain HTTP on the same port, in background threads of the
+ * calling process. Its certificate is self-signed and its own CA; san adds
+ * subjectAltName entries ("DNS:api.example.com,IP:10.0.0.1"). dispatch
+ * (NULL: the mock's providers) answers each request (mock_int.h). One per
+ * process at a time. */
+struct tt_mock_tx;
+struct tt_mock_embed {
+	const char *san;
+	void (*dispatch)(struct tt_mock_tx *tx, void *arg);
+	void *arg;
+	/* out */
+	int port;
+	unsigned char *ca_der;            /* the certificate, DER */
+	size_t ca_der_len;
+	char *ca_pem;
+	void *impl;
+};
+
+int tt_mock_embed_start(struct tt_mock_embed *e);
+void tt_mock_embed_stop(struct tt_mock_embed *e);

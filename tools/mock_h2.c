@@ -43,6 +43,7 @@
 #define TT_MOCK_H2_MAX_STREAMS 128        /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define TT_MOCK_H2_WRITE_MS (30 * 1000)   /* a client that stops reading */
 #define TT_MOCK_H2_READ 16384
+#define TT_MOCK_H2_EXTRA 32               /* extra response headers (tx.extra_hdrs) */
 
 struct tt_mock_h2conn;
 
@@ -60,6 +61,7 @@ struct tt_mock_h2stream {
 	int submitted;                    /* the I/O thread submitted the response */
 	int status, gz, has_body;
 	char ctype[64], reqid_name[32], reqid[64];
+	char *extra;                      /* tx.extra_hdrs, copied with the head */
 	char *buf;                        /* queued body bytes [off, len) */
 	size_t off, len, cap;
 	int eof;                          /* the body is complete */
@@ -126,6 +128,8 @@ static void tt_mock_h2_head(struct tt_mock_h2stream *s, int status, const char *
 	}
 	s->gz = gz;
 	s->has_body = has_body;
+	free(s->extra);
+	s->extra = s->tx.extra_hdrs ? strdup(s->tx.extra_hdrs) : NULL;
 	s->head_ready = 1;
 }
 
@@ -222,6 +226,7 @@ static void tt_mock_h2_stream_free(struct tt_mock_h2stream *s)
 	if (!s)
 		return;
 	tt_mock_req_free(&s->req);
+	free(s->extra);
 	free(s->buf);
 	free(s);
 }
@@ -307,6 +312,7 @@ static int tt_mock_h2_begin_headers(nghttp2_session *sess, const nghttp2_frame *
 	s->hc = hc;
 	s->id = frame->hd.stream_id;
 	s->req.content_length = -1;
+	s->req.tls = hc->ssl != NULL;
 	s->refs = 1;
 	s->next = hc->streams;
 	hc->streams = s;
@@ -336,6 +342,8 @@ static int tt_mock_h2_header(nghttp2_session *sess, const nghttp2_frame *frame, 
 		memcpy(s->req.method, v, valuelen + 1);
 	else if (!strcmp(n, ":path"))
 		memcpy(s->req.path, v, valuelen + 1);   /* v and path: same size */
+	else if (!strcmp(n, ":authority"))
+		snprintf(s->req.host, sizeof s->req.host, "%.255s", v);
 	else if (n[0] != ':')
 		tt_mock_req_header(&s->req, n, v);
 	return 0;
@@ -507,7 +515,8 @@ static void tt_mock_h2_pump(struct tt_mock_h2conn *hc)
 		}
 		pthread_mutex_unlock(&hc->mu);
 		if (submit) {
-			nghttp2_nv nva[6];
+			nghttp2_nv nva[6 + TT_MOCK_H2_EXTRA];
+			char extra[8192];
 			size_t nv = 0;
 			nghttp2_data_provider prd = {.source.ptr = s, .read_callback = tt_mock_h2_read_cb};
 #define TT_MOCK_NV(n, v)                                                                    \
@@ -525,6 +534,24 @@ static void tt_mock_h2_pump(struct tt_mock_h2conn *hc)
 			if (s->eof && s->has_body) {
 				snprintf(clen, sizeof clen, "%zu", s->len - s->off);
 				TT_MOCK_NV("content-length", clen);
+			}
+			/* More headers (embedded servers): "Name: value\r\n" lines,
+			 * names lower-cased as HTTP/2 requires. */
+			snprintf(extra, sizeof extra, "%s", s->extra ? s->extra : "");
+			for (char *line = extra, *next; *line && nv < sizeof nva / sizeof nva[0]; line = next) {
+				char *colon, *v;
+				next = line + strcspn(line, "\r\n");
+				if (*next)
+					*next++ = '\0';
+				next += strspn(next, "\r\n");
+				if (!(colon = strchr(line, ':')) || colon == line)
+					continue;
+				*colon = '\0';
+				for (char *c = line; *c; c++)
+					*c = (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c);
+				for (v = colon + 1; *v == ' '; v++)
+					;
+				TT_MOCK_NV(line, v);
 			}
 #undef TT_MOCK_NV
 			/* nghttp2 copies the name/value bytes before returning. */

@@ -20,8 +20,16 @@ struct tt_mock_usage {
 	long in, out, cached, cache_write, reasoning;
 };
 
+struct tt_mock_tx;
+
 struct tt_mock_server {
 	SSL_CTX *ctx;                     /* NULL with --plain */
+	/* Embedded servers (tokentap replay, run --mock; mock.h): dispatch
+	 * answers instead of the mock's providers; sniff serves TLS and plain
+	 * connections on one port (a TLS ClientHello starts with 0x16). */
+	void (*dispatch)(struct tt_mock_tx *tx, void *arg);
+	void *dispatch_arg;
+	int sniff;
 	struct tt_mock_usage usage;       /* --usage defaults */
 	int quiet;
 	int no_h2;                        /* --no-h2: HTTP/1.1 only */
@@ -40,6 +48,10 @@ struct tt_mock_req {
 	const char *bad_header;           /* first control header we could not parse */
 	char *body;                       /* owned; freed by tt_mock_req_free */
 	size_t body_len;
+	char host[256];                   /* Host or :authority */
+	int tls;                          /* the request came over TLS */
+	char *hdrs;                       /* owned: every header, "name: value\r\n" */
+	size_t hdrs_len;
 };
 
 struct tt_mock_tx;
@@ -70,6 +82,7 @@ struct tt_mock_tx {
 	struct tt_mock_req *req;
 	const char *proto;                /* for the log: "" or " h2" */
 	int cut_done;                     /* the response was broken off */
+	const char *extra_hdrs;           /* more response headers, "name: value\r\n"... */
 };
 
 extern atomic_int tt_mock_stop;
@@ -79,8 +92,11 @@ extern atomic_int tt_mock_stop;
 void tt_mock_req_header(struct tt_mock_req *r, const char *name, const char *value);
 void tt_mock_req_free(struct tt_mock_req *r);
 
-/* Routes tx->req and sends the whole response through tx; logs it. */
+/* Routes tx->req and sends the whole response through tx; logs it.
+ * An embedded server's own dispatch goes first (tt_mock_server). */
 void tt_mock_dispatch(struct tt_mock_tx *tx);
+/* The mock's own providers, whatever the server's dispatch. */
+void tt_mock_dispatch_builtin(struct tt_mock_tx *tx);
 
 /* "req_mock..." request id value, unique per process run. */
 void tt_mock_reqid(char *out, size_t cap);
@@ -160,6 +176,15 @@ struct tt_mock_provider {
 	 * log or -1. */
 	int (*serve)(struct tt_mock_tx *tx, const struct tt_mock_call *k);
 };
+
+/* The provider whose route (or, failing that, error shape) fits r. */
+const struct tt_mock_provider *tt_mock_route(const struct tt_mock_req *r);
+/* A whole response (gzip'd when the client accepts it), and an error in
+ * p's shape with msg (NULL: the status's default message). */
+int tt_mock_send_body(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
+		      const char *ctype, const char *body, size_t len);
+int tt_mock_send_error(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int status,
+		       const char *msg);
 
 /* Helpers for provider callbacks (mock.c). */
 const struct tt_mock_err *tt_mock_err_for(int status);

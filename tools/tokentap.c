@@ -36,6 +36,9 @@ static const struct {
     { "assert", tt_cli_assert_main },
     { "report", tt_cli_report_main },
     { "mock", mock_main },
+    { "record", tt_cli_record_main },
+    { "replay", tt_cli_replay_main },
+    { "cassette", tt_cli_cassette_main },
 };
 
 int main(int argc, char **argv)

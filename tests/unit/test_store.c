@@ -293,3 +293,30 @@ Test(store, migration_adds_missing_columns_to_an_old_store)
     cr_assert_eq(tt_store_open(db, false, &st), TT_OK);
     tt_store_close(st);
 }
+
+/* Read-only (the CLI on a store no new daemon has opened yet): queries that
+ * name newer columns (replay, conversation_id, ...) see them as NULL
+ * through a TEMP view, and the file itself is not changed. */
+Test(store, read_only_old_store_shows_new_columns_as_null)
+{
+    static const char old_schema[] =
+        "CREATE TABLE spans (span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL,"
+        " parent_id TEXT, kind TEXT NOT NULL, name TEXT, start_time INTEGER NOT NULL,"
+        " end_time INTEGER NOT NULL, status TEXT NOT NULL, cost_usd REAL, cost_known INTEGER);"
+        "INSERT INTO spans(span_id,trace_id,kind,start_time,end_time,status,cost_usd,cost_known)"
+        " VALUES('00000000000000aa','0000000000000000000000000000000a','llm',1,2,'ok',0.5,1);";
+    sqlite3 *raw;
+    struct tt_store *st;
+
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(raw, old_schema, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    cr_assert_eq(tt_store_open(db, true, &st), TT_OK);
+    cr_assert_eq(count(st, "SELECT count(*) FROM spans WHERE replay IS NULL"
+                           " AND conversation_id IS NULL AND metadata IS NULL"), 1);
+    cr_assert_eq(count(st, "SELECT count(*) FROM spans WHERE cost_known AND"
+                           " (replay IS NULL OR replay NOT IN ('hit','mock'))"), 1);
+    cr_assert_eq(count(st, "SELECT count(*) FROM pragma_table_info('spans', 'main')"
+                           " WHERE name = 'replay'"), 0);
+    tt_store_close(st);
+}
