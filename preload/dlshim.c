@@ -18,6 +18,9 @@
 #include <stdarg.h>
 #include <zlib.h>
 #include <zstd.h>
+#if defined(__x86_64__)
+#include <Zydis/Decoder.h>
+#endif
 
 #include "rt.h"
 
@@ -32,6 +35,9 @@ static struct shim_lib lib_z = { { "libz.so.1", NULL }, PTHREAD_ONCE_INIT, NULL 
 static struct shim_lib lib_brotli = { { "libbrotlidec.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
 static struct shim_lib lib_zstd = { { "libzstd.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
 static struct shim_lib lib_nghttp2 = { { "libnghttp2.so.14", NULL }, PTHREAD_ONCE_INIT, NULL };
+#if defined(__x86_64__)
+static struct shim_lib lib_zydis = { { "libZydis.so.4.0", "libZydis.so.4", NULL }, PTHREAD_ONCE_INIT, NULL };
+#endif
 
 static struct shim_lib *loading;
 
@@ -201,3 +207,13 @@ SHIM(lib_nghttp2, int, nghttp2_hd_inflate_end_headers, (nghttp2_hd_inflater *i),
      NGHTTP2_ERR_INVALID_STATE)
 SHIM(lib_nghttp2, int, nghttp2_hd_inflate_change_table_size,
      (nghttp2_hd_inflater *i, size_t sz), (i, sz), NGHTTP2_ERR_INVALID_STATE)
+
+/* --- Zydis (x86-64 decoder for the inline hooks, hooks/inline_x86_64.c):
+ * loaded only in a process whose executable carries its own OpenSSL. */
+#if defined(__x86_64__)
+SHIM(lib_zydis, ZyanStatus, ZydisDecoderInit,
+     (ZydisDecoder *d, ZydisMachineMode m, ZydisStackWidth w), (d, m, w), ZYAN_STATUS_FAILED)
+SHIM(lib_zydis, ZyanStatus, ZydisDecoderDecodeInstruction,
+     (const ZydisDecoder *d, ZydisDecoderContext *c, const void *b, ZyanUSize n,
+      ZydisDecodedInstruction *i), (d, c, b, n, i), ZYAN_STATUS_FAILED)
+#endif
