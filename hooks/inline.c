@@ -33,18 +33,132 @@ bool tt_inline_enabled(void)
                    !strcasecmp(v, "false") || !strcasecmp(v, "no")));
 }
 
-void *tt_inline_lookup(const char *name, const void *like, size_t *size)
-{
-    void *a = dlsym(RTLD_DEFAULT, name);
-    Dl_info info, like_info;
-    const ElfW(Sym) *sym = NULL;
+struct obj_search {
+    uintptr_t addr;
+    struct tt_inline_obj *o;
+    bool found;
+};
 
-    if (!a || !dladdr1(a, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym)
+static int obj_cb(struct dl_phdr_info *info, size_t sz, void *ud)
+{
+    struct obj_search *s = ud;
+    const void *dyn = NULL;
+    bool inside = false;
+
+    (void)sz;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t b = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && s->addr >= b && s->addr - b < ph->p_memsz)
+            inside = true;
+        else if (ph->p_type == PT_DYNAMIC)
+            dyn = (const void *)b;
+    }
+    if (!inside)
+        return 0;
+    *s->o = (struct tt_inline_obj){ info->dlpi_addr, info->dlpi_name ? info->dlpi_name : "",
+                                    dyn };
+    s->found = true;
+    return 1;
+}
+
+bool tt_inline_object(const void *addr, struct tt_inline_obj *o)
+{
+    struct obj_search s = { (uintptr_t)addr, o, false };
+
+    dl_iterate_phdr(obj_cb, &s);
+    return s.found;
+}
+
+/* A d_ptr of the dynamic section: glibc relocates them in place, musl and
+ * an unrelocated view do not. */
+static uintptr_t dyn_ptr(const struct tt_inline_obj *o, ElfW(Addr) p)
+{
+    return p < o->base ? o->base + p : p;
+}
+
+static uint32_t gnu_hash(const char *s)
+{
+    uint32_t h = 5381;
+
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
+}
+
+static unsigned long sysv_hash(const char *s)
+{
+    unsigned long h = 0, g;
+
+    for (; *s; s++) {
+        h = (h << 4) + (unsigned char)*s;
+        if ((g = h & 0xf0000000))
+            h ^= g >> 24;
+        h &= ~g;
+    }
+    return h;
+}
+
+void *tt_inline_symbol(const struct tt_inline_obj *o, const char *name, size_t *size)
+{
+    const ElfW(Sym) *symtab = NULL, *hit = NULL;
+    const char *strtab = NULL;
+    const uint32_t *gnu = NULL;
+    const ElfW(Word) *sysv = NULL;
+
+    if (!o->dyn)
         return NULL;
-    if (like && (!dladdr(like, &like_info) || like_info.dli_fbase != info.dli_fbase))
+    for (const ElfW(Dyn) *d = o->dyn; d->d_tag != DT_NULL; d++) {
+        switch (d->d_tag) {
+        case DT_SYMTAB: symtab = (const void *)dyn_ptr(o, d->d_un.d_ptr); break;
+        case DT_STRTAB: strtab = (const void *)dyn_ptr(o, d->d_un.d_ptr); break;
+        case DT_GNU_HASH: gnu = (const void *)dyn_ptr(o, d->d_un.d_ptr); break;
+        case DT_HASH: sysv = (const void *)dyn_ptr(o, d->d_un.d_ptr); break;
+        default: break;
+        }
+    }
+    if (!symtab || !strtab)
         return NULL;
-    *size = sym->st_size;
-    return a;
+    if (gnu) {
+        uint32_t nbuckets = gnu[0], symoffset = gnu[1], bloom_size = gnu[2], shift = gnu[3];
+        const ElfW(Addr) *bloom = (const void *)(gnu + 4);
+        const uint32_t *buckets = (const void *)(bloom + bloom_size);
+        const uint32_t *chain = buckets + nbuckets;
+        uint32_t h = gnu_hash(name);
+        const unsigned bits = sizeof(ElfW(Addr)) * 8;
+        ElfW(Addr) word, mask;
+
+        if (!nbuckets || !bloom_size)
+            return NULL;
+        word = bloom[(h / bits) % bloom_size];
+        mask = ((ElfW(Addr))1 << (h % bits)) | ((ElfW(Addr))1 << ((h >> shift) % bits));
+        if ((word & mask) != mask)
+            return NULL;
+        for (uint32_t i = buckets[h % nbuckets]; i >= symoffset; i++) {
+            uint32_t h2 = chain[i - symoffset];
+            if ((h | 1) == (h2 | 1) && strcmp(name, strtab + symtab[i].st_name) == 0) {
+                hit = &symtab[i];
+                break;
+            }
+            if (h2 & 1)
+                break;
+        }
+    } else if (sysv) {
+        ElfW(Word) nbucket = sysv[0];
+        const ElfW(Word) *bucket = sysv + 2, *chain = bucket + nbucket;
+        if (!nbucket)
+            return NULL;
+        for (ElfW(Word) i = bucket[sysv_hash(name) % nbucket]; i; i = chain[i]) {
+            if (strcmp(name, strtab + symtab[i].st_name) == 0) {
+                hit = &symtab[i];
+                break;
+            }
+        }
+    }
+    if (!hit || hit->st_shndx == SHN_UNDEF || ELF64_ST_TYPE(hit->st_info) != STT_FUNC)
+        return NULL;
+    *size = hit->st_size;
+    return (void *)(o->base + hit->st_value);
 }
 
 /* Threads other than this one: the patch is only safe with none. */

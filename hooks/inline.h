@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct tt_inline_target {
     const char *name;   /* for messages */
@@ -30,9 +31,20 @@ struct tt_inline_target {
  * TT_ERR_* with the reason in why. */
 int tt_inline_install(struct tt_inline_target *t, size_t n, char *why, size_t whylen);
 
-/* Where name is defined in the global scope, if by the same object as
- * `like` (NULL: any object); its symbol size in *size. NULL otherwise. */
-void *tt_inline_lookup(const char *name, const void *like, size_t *size);
+/* A loaded object, found by an address inside it. */
+struct tt_inline_obj {
+    uintptr_t base;             /* dlpi_addr */
+    const char *name;           /* its path ("" for the main program) */
+    const void *dyn;            /* its PT_DYNAMIC, in memory */
+};
+
+/* The loaded object whose PT_LOAD segments hold addr. */
+bool tt_inline_object(const void *addr, struct tt_inline_obj *o);
+
+/* name as obj defines it in its dynamic symbol table (GNU or SysV hash
+ * lookup: never dladdr, which scans every symbol, and Node has 90,000):
+ * its address, and its size in *size. NULL when undefined there. */
+void *tt_inline_symbol(const struct tt_inline_obj *obj, const char *name, size_t *size);
 
 /* TOKENTAP_INLINE is not off/0/false/no. */
 bool tt_inline_enabled(void);

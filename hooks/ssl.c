@@ -67,7 +67,7 @@ static const struct ssl_api dyn_api = { ssl_sni, dyn_get_error };
  * the libcurl calls it wraps; this covers the ones it does not
  * (curl_easy_send/recv, curl_easy_upkeep, shutdowns in
  * curl_share_cleanup...), so a libcurl connection never makes a second
- * span. A program has a handful of call sites, so dladdr runs once per
+ * span. A program has a handful of call sites, so the lookup runs once per
  * return address, not per connection or call: the verdict is cached with
  * the address in one word (bit 63, never set in a user-space address), so
  * a lookup takes no lock. */
@@ -80,13 +80,14 @@ static bool caller_is_libcurl(const void *ra)
     uint64_t a = (uint64_t)(uintptr_t)ra;
     size_t i = (size_t)((a >> 4) ^ (a >> 12)) % N_CALLERS;
     uint64_t e = __atomic_load_n(&callers[i], __ATOMIC_RELAXED);
-    Dl_info info;
+    struct tt_inline_obj obj;
     bool curl;
 
     if (e && (e & ~CALLER_CURL) == a)
         return (e & CALLER_CURL) != 0;
-    curl = dladdr(ra, &info) && info.dli_fname &&
-           strstr(info.dli_fname, "libcurl");
+    /* The object's name only: dladdr would also scan every symbol of it
+     * for the nearest one (90,000 in Node's executable). */
+    curl = tt_inline_object(ra, &obj) && strstr(obj.name, "libcurl");
     __atomic_store_n(&callers[i], a | (curl ? CALLER_CURL : 0),
                      __ATOMIC_RELAXED);
     return curl;
@@ -354,33 +355,36 @@ static void tt_ssl_inline_setup(void)
         { "SSL_read_ex", (void *)ix_read_ex, (void **)&tr_read_ex, false },
     };
     struct tt_inline_target t[sizeof(fns) / sizeof(fns[0])];
+    struct tt_inline_obj own, self;
     size_t n = 0, size;
-    Dl_info self, own;
     char why[256];
 
     /* The cheap part, for every process: who defines SSL_write first in
      * the global scope? Us (a program on a shared libssl, or none), or
-     * libssl itself: nothing to do. */
+     * libssl itself: nothing to do. (dl_iterate_phdr, not dladdr: dladdr
+     * scans every symbol of the object, 90,000 in Node.) */
     void *w = dlsym(RTLD_DEFAULT, "SSL_write");
-    if (!w || !dladdr(w, &own) || !dladdr((void *)tt_ssl_inline_setup, &self) ||
-        own.dli_fbase == self.dli_fbase || is_libssl(own.dli_fname))
+    if (!w || !tt_inline_object(w, &own) ||
+        !tt_inline_object((void *)tt_ssl_inline_setup, &self) ||
+        own.base == self.base || is_libssl(own.name))
         return;
     /* An object carrying its own OpenSSL (in practice the executable). */
     if (!tt_inline_enabled())
         return;
-    own_get_servername = tt_inline_lookup("SSL_get_servername", w, &size);
-    own_get_error = tt_inline_lookup("SSL_get_error", w, &size);
+    const char *who = own.name[0] ? own.name : "the program";
+    own_get_servername = tt_inline_symbol(&own, "SSL_get_servername", &size);
+    own_get_error = tt_inline_symbol(&own, "SSL_get_error", &size);
     if (!own_get_servername || !own_get_error) {
         tt_log("%s defines SSL_write but not SSL_get_servername/SSL_get_error: "
-               "its TLS is not traced", own.dli_fname);
+               "its TLS is not traced", who);
         return;
     }
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        void *a = tt_inline_lookup(fns[i].name, w, &size);
+        void *a = tt_inline_symbol(&own, fns[i].name, &size);
         if (!a) {
             if (fns[i].required) {
-                tt_log("%s defines SSL_write but not %s: its TLS is not traced",
-                       own.dli_fname, fns[i].name);
+                tt_log("%s defines SSL_write but not %s: its TLS is not traced", who,
+                       fns[i].name);
                 return;
             }
             continue;
@@ -389,8 +393,7 @@ static void tt_ssl_inline_setup(void)
     }
     if (tt_inline_install(t, n, why, sizeof(why)) != TT_OK)
         tt_log("inline hooks on %s's own OpenSSL not installed (%s): its HTTPS "
-               "calls are not traced", own.dli_fname[0] ? own.dli_fname : "the program",
-               why);
+               "calls are not traced", who, why);
 }
 
 /* Before the program's own constructors and main: one thread (checked). */
