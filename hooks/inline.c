@@ -70,6 +70,47 @@ bool tt_inline_object(const void *addr, struct tt_inline_obj *o)
     return s.found;
 }
 
+/* Local string helpers for the start-up walk: each libc function the
+ * preload calls for the first time costs a lazy symbol resolution through
+ * the whole global scope, in every process. */
+static bool str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+struct main_search {
+    const char *name;
+    struct tt_inline_obj *o;
+    bool found;
+};
+
+static int main_cb(struct dl_phdr_info *info, size_t sz, void *ud)
+{
+    struct main_search *s = ud;
+    struct tt_inline_obj o = { info->dlpi_addr, info->dlpi_name ? info->dlpi_name : "", NULL };
+    size_t size;
+
+    (void)sz;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            o.dyn = (const void *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    if (o.dyn && tt_inline_symbol(&o, s->name, &size)) {
+        *s->o = o;
+        s->found = true;
+    }
+    return 1;                   /* the main program comes first: done */
+}
+
+bool tt_inline_main_defines(const char *name, struct tt_inline_obj *o)
+{
+    struct main_search s = { name, o, false };
+
+    dl_iterate_phdr(main_cb, &s);
+    return s.found;
+}
+
 /* A d_ptr of the dynamic section: glibc relocates them in place, musl and
  * an unrelocated view do not. */
 static uintptr_t dyn_ptr(const struct tt_inline_obj *o, ElfW(Addr) p)
@@ -136,7 +177,7 @@ void *tt_inline_symbol(const struct tt_inline_obj *o, const char *name, size_t *
             return NULL;
         for (uint32_t i = buckets[h % nbuckets]; i >= symoffset; i++) {
             uint32_t h2 = chain[i - symoffset];
-            if ((h | 1) == (h2 | 1) && strcmp(name, strtab + symtab[i].st_name) == 0) {
+            if ((h | 1) == (h2 | 1) && str_eq(name, strtab + symtab[i].st_name)) {
                 hit = &symtab[i];
                 break;
             }
@@ -149,7 +190,7 @@ void *tt_inline_symbol(const struct tt_inline_obj *o, const char *name, size_t *
         if (!nbucket)
             return NULL;
         for (ElfW(Word) i = bucket[sysv_hash(name) % nbucket]; i; i = chain[i]) {
-            if (strcmp(name, strtab + symtab[i].st_name) == 0) {
+            if (str_eq(name, strtab + symtab[i].st_name)) {
                 hit = &symtab[i];
                 break;
             }

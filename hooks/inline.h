@@ -41,6 +41,14 @@ struct tt_inline_obj {
 /* The loaded object whose PT_LOAD segments hold addr. */
 bool tt_inline_object(const void *addr, struct tt_inline_obj *o);
 
+/* Does the main program itself define name (a function, in its dynamic
+ * symbol table)? The first object of the walk, one bloom-filter test in
+ * its GNU hash table: the cost every process pays at start. Only the main
+ * program is looked at: a shared object defining SSL_write is libssl (or
+ * another preload), and looking at every object touched pages of every
+ * one of them (tens of µs per process, measured). */
+bool tt_inline_main_defines(const char *name, struct tt_inline_obj *o);
+
 /* name as obj defines it in its dynamic symbol table (GNU or SysV hash
  * lookup: never dladdr, which scans every symbol, and Node has 90,000):
  * its address, and its size in *size. NULL when undefined there. */

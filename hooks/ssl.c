@@ -7,7 +7,7 @@
  *
  * Two doors, one path: the exported symbols below catch calls into a
  * shared libssl; when the program defines these functions itself (Node's
- * official builds link OpenSSL statically), tt_ssl_inline_setup() patches
+ * official builds link OpenSSL statically), ssl_inline_setup() patches
  * its definitions to jump to the ix_* hooks (hooks/inline.h), which call
  * the original code through its trampoline and the program's own
  * SSL_get_servername/SSL_get_error. Both report to the same connection
@@ -332,15 +332,7 @@ static void ix_free(SSL *ssl)
     tr_free(ssl);
 }
 
-static bool is_libssl(const char *path)
-{
-    const char *b = path ? strrchr(path, '/') : NULL;
-
-    b = b ? b + 1 : path;
-    return b && (strncmp(b, "libssl.so", 9) == 0 || strncmp(b, "libssl3.so", 10) == 0);
-}
-
-static void tt_ssl_inline_setup(void)
+static void ssl_inline_setup(void)
 {
     static const struct {
         const char *name;
@@ -355,20 +347,17 @@ static void tt_ssl_inline_setup(void)
         { "SSL_read_ex", (void *)ix_read_ex, (void **)&tr_read_ex, false },
     };
     struct tt_inline_target t[sizeof(fns) / sizeof(fns[0])];
-    struct tt_inline_obj own, self;
+    struct tt_inline_obj own;
     size_t n = 0, size;
     char why[256];
 
-    /* The cheap part, for every process: who defines SSL_write first in
-     * the global scope? Us (a program on a shared libssl, or none), or
-     * libssl itself: nothing to do. (dl_iterate_phdr, not dladdr: dladdr
-     * scans every symbol of the object, 90,000 in Node.) */
-    void *w = dlsym(RTLD_DEFAULT, "SSL_write");
-    if (!w || !tt_inline_object(w, &own) ||
-        !tt_inline_object((void *)tt_ssl_inline_setup, &self) ||
-        own.base == self.base || is_libssl(own.name))
+    /* The cheap part, for every process: does the executable define
+     * SSL_write itself? One bloom-filter test in its own hash table (no
+     * dlsym, no dladdr: dladdr scans every symbol of an object, 90,000 in
+     * Node). A program on a shared libssl does not: nothing to do. */
+    if (!tt_inline_main_defines("SSL_write", &own))
         return;
-    /* An object carrying its own OpenSSL (in practice the executable). */
+    /* The executable carries its own OpenSSL. */
     if (!tt_inline_enabled())
         return;
     const char *who = own.name[0] ? own.name : "the program";
@@ -400,5 +389,5 @@ static void tt_ssl_inline_setup(void)
 __attribute__((constructor(102))) static void ssl_inline_ctor(void)
 {
     if (!tt_rt_off)
-        tt_ssl_inline_setup();
+        ssl_inline_setup();
 }
