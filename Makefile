@@ -83,9 +83,12 @@ $(B)/test-obj/prices_gen.o: $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -c $< -o $@
 
-$(B)/test/%: tests/unit/%.c $(TEST_CORE_OBJ)
+# The inline-hook relocator (hooks/inline_x86_64.c) is preload-only code;
+# its unit test links it with libZydis directly.
+TEST_INLINE_OBJ := $(B)/test-obj/hooks/inline_x86_64.o
+$(B)/test/%: tests/unit/%.c $(TEST_CORE_OBJ) $(TEST_INLINE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) -Iexporter -Itools -Itests/unit -o $@ $< $(TEST_CORE_OBJ) $(LIBS_BIN) -lbrotlienc -lcriterion
+	$(CC) $(CFLAGS_TEST) -Iexporter -Itools -Itests/unit -Ihooks -o $@ $< $(TEST_CORE_OBJ) $(TEST_INLINE_OBJ) $(LIBS_BIN) -lZydis -lbrotlienc -lcriterion
 
 unit: $(TEST_BIN)
 	@pass=0; fail=0; for t in $(TEST_BIN); do \

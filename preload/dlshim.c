@@ -16,22 +16,46 @@
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <zlib.h>
 #include <zstd.h>
+#if defined(__x86_64__)
+#include <Zydis/Decoder.h>
+#endif
 
 #include "rt.h"
 
+/* deep: the library's calls to its own functions must reach its own
+ * definitions, not same-named ones of the program. Node exports its
+ * bundled zlib, brotli, nghttp2 (and zstd in newer releases) from the
+ * executable, which comes first in the global scope: libz's inflateInit2_
+ * then called Node's inflateReset2 on libz's state, and the heap was
+ * corrupt (seen with valgrind under Node 24). RTLD_DEEPBIND puts the
+ * library's own scope first. Not for jansson: tokentap frees what it
+ * allocates, which must stay the program's malloc. Not under ASan/TSan,
+ * whose runtimes refuse RTLD_DEEPBIND (their builds are not run on Node). */
 struct shim_lib {
     const char *const sonames[3];
+    bool deep;
     pthread_once_t once;
     void *handle;
 };
 
-static struct shim_lib lib_jansson = { { "libjansson.so.4", NULL }, PTHREAD_ONCE_INIT, NULL };
-static struct shim_lib lib_z = { { "libz.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
-static struct shim_lib lib_brotli = { { "libbrotlidec.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
-static struct shim_lib lib_zstd = { { "libzstd.so.1", NULL }, PTHREAD_ONCE_INIT, NULL };
-static struct shim_lib lib_nghttp2 = { { "libnghttp2.so.14", NULL }, PTHREAD_ONCE_INIT, NULL };
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DEEP false
+#else
+#define DEEP true
+#endif
+
+static struct shim_lib lib_jansson = { { "libjansson.so.4", NULL }, false, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_z = { { "libz.so.1", NULL }, DEEP, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_brotli = { { "libbrotlidec.so.1", NULL }, DEEP, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_zstd = { { "libzstd.so.1", NULL }, DEEP, PTHREAD_ONCE_INIT, NULL };
+static struct shim_lib lib_nghttp2 = { { "libnghttp2.so.14", NULL }, DEEP, PTHREAD_ONCE_INIT, NULL };
+#if defined(__x86_64__)
+static struct shim_lib lib_zydis = { { "libZydis.so.4.0", "libZydis.so.4", NULL }, DEEP,
+                                     PTHREAD_ONCE_INIT, NULL };
+#endif
 
 static struct shim_lib *loading;
 
@@ -40,7 +64,8 @@ static void shim_load(void)
     void *h = NULL;
 
     for (size_t i = 0; loading->sonames[i] && !h; i++)
-        h = dlopen(loading->sonames[i], RTLD_NOW | RTLD_LOCAL);
+        h = dlopen(loading->sonames[i],
+                   RTLD_NOW | RTLD_LOCAL | (loading->deep ? RTLD_DEEPBIND : 0));
     if (!h)
         tt_log("%s not available (%s): part of the capture is disabled",
                loading->sonames[0], dlerror());
@@ -201,3 +226,13 @@ SHIM(lib_nghttp2, int, nghttp2_hd_inflate_end_headers, (nghttp2_hd_inflater *i),
      NGHTTP2_ERR_INVALID_STATE)
 SHIM(lib_nghttp2, int, nghttp2_hd_inflate_change_table_size,
      (nghttp2_hd_inflater *i, size_t sz), (i, sz), NGHTTP2_ERR_INVALID_STATE)
+
+/* --- Zydis (x86-64 decoder for the inline hooks, hooks/inline_x86_64.c):
+ * loaded only in a process whose executable carries its own OpenSSL. */
+#if defined(__x86_64__)
+SHIM(lib_zydis, ZyanStatus, ZydisDecoderInit,
+     (ZydisDecoder *d, ZydisMachineMode m, ZydisStackWidth w), (d, m, w), ZYAN_STATUS_FAILED)
+SHIM(lib_zydis, ZyanStatus, ZydisDecoderDecodeInstruction,
+     (const ZydisDecoder *d, ZydisDecoderContext *c, const void *b, ZyanUSize n,
+      ZydisDecodedInstruction *i), (d, c, b, n, i), ZYAN_STATUS_FAILED)
+#endif

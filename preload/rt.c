@@ -46,11 +46,14 @@ static bool env_true(const char *v)
 }
 
 /* The constructor only reads the environment: no thread, socket or
- * allocation, so processes that never talk to an LLM pay nothing. */
-__attribute__((constructor)) static void rt_ctor(void)
+ * allocation, so processes that never talk to an LLM pay nothing. It runs
+ * before the preload's other constructors (hooks/ssl.c's inline setup,
+ * which may log why it left a program alone). */
+__attribute__((constructor(101))) static void rt_ctor(void)
 {
     if (env_true(getenv("TOKENTAP_DISABLE")))
         tt_rt_off = 1;
+    tt_rt.log = !env_false(getenv("TOKENTAP_LOG"));
 }
 
 void tt_log(const char *fmt, ...)

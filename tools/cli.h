@@ -381,17 +381,54 @@ struct tt_cli_elf {
     bool needs_ssl, needs_curl; /* libssl / libcurl in DT_NEEDED */
     bool needs_libc;            /* libc in DT_NEEDED */
     bool exports_ssl_write;     /* SSL_write defined in its own .dynsym */
+    unsigned own_ssl;           /* TT_CLI_SSL_* bits: defined in its .dynsym */
+    unsigned machine;           /* e_machine (EM_X86_64, EM_AARCH64...) */
     bool go;                    /* .go.buildinfo or runtime.main */
     bool rustls;                /* the string "rustls" */
     bool boringssl;             /* the string "BoringSSL" */
+    bool openssl_text;          /* an "OpenSSL 1.x/3.x" version string */
+    bool glibc_static_text;     /* "GLIBC_TUNABLES": glibc linked in */
     char needed[512];           /* DT_NEEDED, comma-separated (truncated) */
     bool is64;                  /* ELFCLASS64 */
-    unsigned machine;           /* e_machine (EM_X86_64, EM_386, ...) */
 };
+/* The functions the inline hooks need from an executable's own OpenSSL
+ * (hooks/ssl.c): all five, exported. */
+#define TT_CLI_SSL_WRITE      0x01u
+#define TT_CLI_SSL_READ       0x02u
+#define TT_CLI_SSL_FREE       0x04u
+#define TT_CLI_SSL_SERVERNAME 0x08u
+#define TT_CLI_SSL_GET_ERROR  0x10u
+#define TT_CLI_SSL_ALL        0x1fu
 /* Inspect the ELF file at path (any of ELF32/64, LSB/MSB not required:
  * little endian only). Returns 0 (out->elf false for a non-ELF file),
  * TT_ERR_IO (errno) when it cannot be read. */
 int tt_cli_elf_inspect(const char *path, struct tt_cli_elf *out) TT_WUR;
+
+/* What kind of program an executable is, for tracing (tokentap doctor;
+ * callable by any command that wants to say why a run saw nothing). */
+enum tt_cli_bin_kind {
+    TT_BIN_NOT_ELF,
+    TT_BIN_FOREIGN_ARCH,        /* 32-bit, or another machine: the loader skips us */
+    TT_BIN_GO,                  /* Go: crypto/tls, no libc calls for TLS */
+    TT_BIN_STATIC_GLIBC,        /* no loader: LD_PRELOAD never applies */
+    TT_BIN_STATIC_MUSL,         /* (or another static libc) */
+    TT_BIN_OWN_OPENSSL,         /* OpenSSL linked in, exported: inline hooks */
+    TT_BIN_OWN_OPENSSL_UNHOOKABLE, /* the same, but not on this arch / incomplete */
+    TT_BIN_BORINGSSL,           /* BoringSSL linked in (Bun, Electron, Chrome) */
+    TT_BIN_OPENSSL_HIDDEN,      /* OpenSSL linked in without exported symbols */
+    TT_BIN_RUSTLS,              /* Rust with rustls */
+    TT_BIN_LIBCURL,             /* libcurl (shared) */
+    TT_BIN_LIBSSL,              /* shared libssl */
+    TT_BIN_PLAIN,               /* neither: plain sockets, or libssl at run time */
+};
+struct tt_cli_bin {
+    enum tt_cli_bin_kind kind;
+    bool traced;                /* HTTPS calls can be traced */
+    const char *name;           /* short, stable: "own-openssl", "go", ... */
+    char why[400];              /* one sentence for a person */
+};
+/* Classify an inspected executable (e from tt_cli_elf_inspect). */
+void tt_cli_bin_classify(const struct tt_cli_elf *e, struct tt_cli_bin *out);
 
 /* --- run --budget (cli_budget.c) ------------------------------------------ */
 

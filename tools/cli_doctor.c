@@ -14,6 +14,7 @@
 #include "config.h"
 #include "clickhouse.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -151,8 +153,19 @@ static void scan_symbols(const struct elf_view *e, struct tt_cli_elf *out)
             const char *nm = str_at(e, strsh.offset, strsh.size, name);
             if (!nm)
                 continue;
-            if (sh.type == SHT_DYNSYM && shndx != SHN_UNDEF && strcmp(nm, "SSL_write") == 0)
-                out->exports_ssl_write = true;
+            if (sh.type == SHT_DYNSYM && shndx != SHN_UNDEF && strncmp(nm, "SSL_", 4) == 0) {
+                static const struct { const char *n; unsigned bit; } own[] = {
+                    { "SSL_write", TT_CLI_SSL_WRITE }, { "SSL_read", TT_CLI_SSL_READ },
+                    { "SSL_free", TT_CLI_SSL_FREE },
+                    { "SSL_get_servername", TT_CLI_SSL_SERVERNAME },
+                    { "SSL_get_error", TT_CLI_SSL_GET_ERROR },
+                };
+                for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++)
+                    if (strcmp(nm, own[k].n) == 0)
+                        out->own_ssl |= own[k].bit;
+                if (strcmp(nm, "SSL_write") == 0)
+                    out->exports_ssl_write = true;
+            }
             if (strcmp(nm, "runtime.main") == 0)
                 out->go = true;
         }
@@ -279,9 +292,112 @@ int tt_cli_elf_inspect(const char *path, struct tt_cli_elf *out)
     scan_symbols(&e, out);
     out->rustls = memmem(e.p, e.n, "rustls", 6) != NULL;
     out->boringssl = memmem(e.p, e.n, "BoringSSL", 9) != NULL;
+    out->openssl_text = memmem(e.p, e.n, "OpenSSL 3.", 10) != NULL ||
+                        memmem(e.p, e.n, "OpenSSL 1.1.", 12) != NULL;
+    out->glibc_static_text = memmem(e.p, e.n, "GLIBC_TUNABLES", 14) != NULL;
 out:
     munmap(map, (size_t)sb.st_size);
     return TT_OK;
+}
+
+/* ------------------------------------------------------ classification */
+
+#define BIN(k, t, n, ...)                                                     \
+    do {                                                                      \
+        out->kind = (k), out->traced = (t), out->name = (n);                  \
+        snprintf(out->why, sizeof(out->why), __VA_ARGS__);                    \
+    } while (0)
+
+void tt_cli_bin_classify(const struct tt_cli_elf *e, struct tt_cli_bin *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!e->elf) {
+        BIN(TT_BIN_NOT_ELF, false, "not-elf", "neither an ELF executable nor a #! script");
+        return;
+    }
+    if (!e->is64 || e->machine != TT_CLI_ELF_MACHINE) {
+        /* The preload is built for one architecture: the loader skips it for
+         * any other ("wrong ELF class" on stderr) and runs the program
+         * untraced (issue #9). */
+        BIN(TT_BIN_FOREIGN_ARCH, false, e->is64 ? "foreign-arch" : "32-bit",
+            "a %s program (%s): the preload is a 64-bit %s library, so the loader "
+            "skips it (printing \"wrong ELF class\") and nothing is traced",
+            e->is64 ? "64-bit" : "32-bit",
+            e->machine == EM_386 ? "i386" : e->machine == EM_ARM ? "arm" :
+            e->machine == EM_X86_64 ? "x86-64" : e->machine == EM_AARCH64 ? "aarch64" :
+            "another architecture", TT_CLI_ELF_MACHINE == EM_X86_64 ? "x86-64" : "aarch64");
+        return;
+    }
+    if (e->go) {
+        BIN(TT_BIN_GO, false, "go", "a Go program: Go has its own TLS (crypto/tls) and "
+            "makes its system calls itself, so HTTPS calls cannot be seen%s",
+            e->dynamic ? " (plain HTTP to a local server can)" : "");
+        return;
+    }
+    if (!e->dynamic) {
+        if (e->glibc_static_text)
+            BIN(TT_BIN_STATIC_GLIBC, false, "static-glibc", "statically linked (glibc): "
+                "there is no dynamic loader, LD_PRELOAD has no effect on it (use a "
+                "dynamically linked build, or export from the program itself via "
+                "OpenTelemetry)");
+        else
+            BIN(TT_BIN_STATIC_MUSL, false, "static-musl", "statically linked (musl or "
+                "another libc): there is no dynamic loader, LD_PRELOAD has no effect on "
+                "it (use a dynamically linked build, or export from the program itself "
+                "via OpenTelemetry)");
+        return;
+    }
+    if (e->needs_curl) {
+        BIN(TT_BIN_LIBCURL, true, "libcurl", "uses libcurl: calls are traced at the "
+            "libcurl API");
+        return;
+    }
+    if (e->needs_ssl) {
+        BIN(TT_BIN_LIBSSL, true, "libssl", "uses the system OpenSSL (libssl): HTTPS "
+            "calls are traced");
+        return;
+    }
+    if (e->exports_ssl_write) {
+        unsigned missing = TT_CLI_SSL_ALL & ~e->own_ssl;
+        if (e->machine == EM_X86_64 && !missing) {
+            BIN(TT_BIN_OWN_OPENSSL, true, "own-openssl", "carries its own OpenSSL "
+                "(SSL_read/SSL_write/SSL_free defined and exported by the executable, "
+                "as in the official Node.js builds): traced by inline hooks on those "
+                "functions (TOKENTAP_INLINE=off turns them off)");
+        } else if (e->machine != EM_X86_64) {
+            BIN(TT_BIN_OWN_OPENSSL_UNHOOKABLE, false, "own-openssl", "carries its own "
+                "OpenSSL, which tokentap hooks inline on x86-64 only: on this "
+                "architecture its HTTPS calls are not seen (plain HTTP is)");
+        } else {
+            BIN(TT_BIN_OWN_OPENSSL_UNHOOKABLE, false, "own-openssl", "carries its own "
+                "OpenSSL but does not export %s%s%s%s: the inline hooks need them, its "
+                "HTTPS calls are not seen",
+                (missing & TT_CLI_SSL_READ) ? "SSL_read " : "",
+                (missing & TT_CLI_SSL_FREE) ? "SSL_free " : "",
+                (missing & TT_CLI_SSL_SERVERNAME) ? "SSL_get_servername " : "",
+                (missing & TT_CLI_SSL_GET_ERROR) ? "SSL_get_error" : "");
+        }
+        return;
+    }
+    if (e->boringssl) {
+        BIN(TT_BIN_BORINGSSL, false, "boringssl", "embeds BoringSSL without exported "
+            "symbols (as Bun and Electron do): its TLS calls bypass the preload and "
+            "there is nothing to hook by name");
+        return;
+    }
+    if (e->rustls) {
+        BIN(TT_BIN_RUSTLS, false, "rustls", "appears to use rustls (Rust TLS) instead "
+            "of OpenSSL: its HTTPS calls cannot be seen; build it with native-tls/openssl");
+        return;
+    }
+    if (e->openssl_text) {
+        BIN(TT_BIN_OPENSSL_HIDDEN, false, "openssl-hidden", "carries its own OpenSSL "
+            "without exported symbols: its TLS calls bypass the preload and there is "
+            "nothing to hook by name");
+        return;
+    }
+    BIN(TT_BIN_PLAIN, true, "plain", "no libssl or libcurl in its dependencies: traced "
+        "if it loads them at run time (python's _ssl, ruby, ...) or speaks plain HTTP");
 }
 
 /* ---------------------------------------------------------- doctor */
@@ -401,57 +517,27 @@ static void check_program(struct report *r, const char *cmd, int depth)
         say(r, 2, "%s: cannot read it: %s", path, strerror(errno));
         return;
     }
-    if (!e.elf) {
-        say(r, 2, "%s is neither an ELF executable nor a #! script", path);
-        return;
+    struct tt_cli_bin bin;
+    tt_cli_bin_classify(&e, &bin);
+    if (e.dynamic)
+        say(r, 0, "dynamically linked (needs %s)", e.needed[0] ? e.needed : "nothing");
+    if (bin.kind == TT_BIN_PLAIN)
+        say(r, 1, "[%s] %s", bin.name, bin.why);
+    else
+        say(r, bin.traced ? 0 : 2, "[%s] %s %s", bin.name, path, bin.why);
+    if (bin.kind == TT_BIN_OWN_OPENSSL) {
+        const char *v = getenv("TOKENTAP_INLINE");
+        if (v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "false") ||
+                  !strcasecmp(v, "no")))
+            say(r, 2, "TOKENTAP_INLINE=%s is set: the inline hooks are off, its HTTPS "
+                "calls will not be seen", v);
+        void *z = dlopen("libZydis.so.4.0", RTLD_LAZY | RTLD_LOCAL);
+        if (z)
+            dlclose(z);
+        else
+            say(r, 2, "libZydis.so.4.0 (Debian: libzydis4.0) not found: the inline hooks "
+                "need it to decode the functions they patch");
     }
-    if (!e.is64 || e.machine != TT_CLI_ELF_MACHINE) {
-        /* The preload is built for one architecture: the loader skips it
-         * for any other ("wrong ELF class" on stderr) and runs the program
-         * untraced (issue #9). */
-        say(r, 2, "%s is a %s program (%s): the preload is a 64-bit %s "
-            "library, so the loader skips it (printing \"wrong ELF class\") "
-            "and nothing is traced", path, e.is64 ? "64-bit" : "32-bit",
-            e.machine == EM_386 ? "i386" : e.machine == EM_ARM ? "arm" :
-            e.machine == EM_X86_64 ? "x86-64" : e.machine == EM_AARCH64 ? "aarch64" :
-            "another architecture", TT_CLI_ELF_MACHINE == EM_X86_64 ? "x86-64" : "aarch64");
-        return;
-    }
-    if (!e.dynamic) {
-        say(r, 2, "%s is statically linked: LD_PRELOAD has no effect on it "
-            "(use a dynamically linked build, or export from the program itself "
-            "via OpenTelemetry)", path);
-        return;
-    }
-    say(r, 0, "dynamically linked (needs %s)", e.needed[0] ? e.needed : "nothing");
-    if (e.go) {
-        say(r, 2, "%s is a Go program: Go has its own TLS (crypto/tls) and does "
-            "not call libssl, so HTTPS calls cannot be seen (plain HTTP to a "
-            "local server can)", path);
-        return;
-    }
-    if (e.exports_ssl_write && !e.needs_ssl) {
-        say(r, 2, "%s carries its own OpenSSL (SSL_write is defined in the "
-            "executable, as in node): its internal TLS calls do not go through "
-            "the preload; plain HTTP works, HTTPS does not", path);
-        return;
-    }
-    if (e.boringssl && !e.needs_ssl) {
-        say(r, 2, "%s embeds BoringSSL: its TLS calls bypass the preload", path);
-        return;
-    }
-    if (e.rustls && !e.needs_ssl && !e.needs_curl) {
-        say(r, 2, "%s appears to use rustls (Rust TLS) instead of OpenSSL: its "
-            "HTTPS calls cannot be seen; build it with native-tls/openssl", path);
-        return;
-    }
-    if (e.needs_curl)
-        say(r, 0, "uses libcurl: calls are traced at the libcurl API");
-    if (e.needs_ssl)
-        say(r, 0, "uses the system OpenSSL (libssl): HTTPS calls are traced");
-    if (!e.needs_ssl && !e.needs_curl)
-        say(r, 1, "no libssl or libcurl in its dependencies: traced if it loads "
-            "them at run time (python's _ssl, ruby, ...) or speaks plain HTTP");
 }
 
 static void check_self(struct report *r, const char *dbopt)

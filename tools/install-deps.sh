@@ -11,6 +11,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libssl-dev libcurl4-openssl-dev libmsgpack-dev libcriterion-dev \
     libjansson-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev \
     libsqlite3-dev sqlite3 \
+    libzydis-dev musl-tools golang-go \
     curl procps python3 python3-requests python3-httpx python3-h2 \
     clang llvm valgrind \
     chromium chromium-driver \
@@ -26,4 +27,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/otlp" >/dev/null
+# Official Node.js builds (18, 20, 22, 24: OpenSSL linked in), the OpenAI and
+# Anthropic SDKs and Bun, for the inline-hook tests (tests/node).
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/node" >/dev/null
 echo "tokentap: build and test dependencies installed"
