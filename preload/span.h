@@ -63,6 +63,8 @@ struct tt_span {
     char *tags;               /* JSON object */
     char conversation_id[17]; /* 16 lowercase hex; "" = none (conversation.h) */
     char *metadata;           /* JSON object: TOKENTAP_METADATA */
+    char *capture;            /* how the call was seen: "preload" (hooks in
+                                 the process) or "gateway" (tokentap gateway) */
 
     /* --- internal, not exported --- */
     int64_t request_sent_ns;  /* last request byte handed to the socket */

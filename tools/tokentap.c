@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "gateway.h"
 #include "mock.h"
 
 static int mock_main(int argc, char **argv)
@@ -35,6 +36,7 @@ static const struct {
     { "assert", tt_cli_assert_main },
     { "report", tt_cli_report_main },
     { "mock", mock_main },
+    { "gateway", tt_gw_main },
 };
 
 int main(int argc, char **argv)
@@ -60,6 +62,6 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "tokentap: unknown command '%s' (commands: run, ls, show, "
-            "cost, tail, assert, doctor, pricing, stats, report, export, mock; see tokentap --help)\n", cmd);
+            "cost, tail, assert, doctor, pricing, stats, report, export, mock, gateway; see tokentap --help)\n", cmd);
     return TT_CLI_EXIT_USAGE;
 }
