@@ -47,6 +47,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "elfcheck.h"
 #include "exchange.h"
 #include "http1.h"
 #include "proctree.h"
@@ -223,6 +224,46 @@ const char *tt_gw_reason(int status)
         if (t[i].s == status)
             return t[i].r;
     return "Unknown";
+}
+
+
+bool tt_gw_user_upstream(const char *name, const char *value, char *out, size_t n)
+{
+    const char *route = NULL;
+    bool ollama = !strcmp(name, "OLLAMA_HOST");
+    int w;
+
+    for (size_t i = 0; tt_gw_base_var(i); i++)
+        if (!strcmp(tt_gw_base_var(i), name))
+            route = tt_gw_base_route(i) ? tt_gw_base_route(i) : "ollama";
+    if (!route || !value || !*value)
+        return false;
+    if (ollama) {
+        const char *hp = value;
+        const char *scheme = "http";
+        if (!strncmp(hp, "http://", 7))
+            hp += 7;
+        else if (!strncmp(hp, "https://", 8)) {
+            hp += 8;
+            scheme = "https";
+        }
+        size_t hl = strcspn(hp, "/");
+        const char *colon = memchr(hp, ':', hl);
+        size_t host_len = colon ? (size_t)(colon - hp) : hl;
+        const char *host = hp;
+        if (host_len == 0 || (host_len == 7 && !memcmp(host, "0.0.0.0", 7))) {
+            host = "127.0.0.1";
+            host_len = 9;
+        }
+        w = snprintf(out, n, "ollama=%s://%.*s:%.*s%s", scheme, (int)host_len, host,
+                     colon ? (int)(hl - host_len - 1) : 5, colon ? colon + 1 : "11434",
+                     hp + hl);
+    } else {
+        if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+            return false;
+        w = snprintf(out, n, "%s=%s", route, value);
+    }
+    return w > 0 && (size_t)w < n;
 }
 
 /* ------------------------------------------------------- peer process */
@@ -1209,7 +1250,10 @@ int tt_gw_main(int argc, char **argv)
     unsetenv("TOKENTAP_ONLY_CMDS");
     unsetenv("TOKENTAP_SKIP_CMDS");
     unsetenv("LD_PRELOAD");
-    const char *v = getenv("TOKENTAP_RUN_PID");
+    /* Where callers are searched first: the run's process tree. */
+    const char *v = getenv("TOKENTAP_RUN_PPID");
+    if (!(v && *v))
+        v = getenv("TOKENTAP_RUN_PID");
     g.root_pid = v && *v ? strtoll(v, NULL, 10) : 0;
     v = getenv("SSL_CERT_FILE");
     g.cainfo = v && *v ? v : NULL;

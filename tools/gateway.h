@@ -78,6 +78,13 @@ const char *tt_gw_reason(int status);
 int64_t tt_gw_peer_pid(unsigned client_port, unsigned server_port,
                        int64_t root_pid);
 
+/* A base URL the user had set (name = one of the variables above, value
+ * its value) as an --upstream spec "route=URL" in out; false when the
+ * value is empty or not usable (then the default upstream stays).
+ * OLLAMA_HOST's "host[:port]" becomes http://host:port (11434 default;
+ * 0.0.0.0 means this host). */
+bool tt_gw_user_upstream(const char *name, const char *value, char *out, size_t n);
+
 /* `tokentap gateway [--listen ADDR:PORT] [--port-file F]
  *  [--upstream NAME=URL]... [--quiet]` */
 int tt_gw_main(int argc, char **argv);
