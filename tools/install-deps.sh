@@ -15,6 +15,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     clang llvm valgrind \
     chromium chromium-driver \
     clickhouse-server \
+    golang-go \
     >/dev/null
 # Node.js runs the OTLP test receiver (tests/otlp); keep a node already on PATH.
 if ! command -v node >/dev/null 2>&1; then
@@ -26,4 +27,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/otlp" >/dev/null
+# The gateway tests (tests/gateway): the official OpenAI and Anthropic SDKs,
+# and Bun (@oven/bun-linux-x64: one executable with its own TLS).
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/gateway" >/dev/null
 echo "tokentap: build and test dependencies installed"
