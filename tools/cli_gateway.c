@@ -216,3 +216,27 @@ void tt_cli_gw_stop(struct tt_cli_gw *gw)
         gw->dir[0] = '\0';
     }
 }
+
+void tt_cli_gw_explain_none(FILE *out, int mode, const char *cmd0, const char *cmd_path)
+{
+    char why[160] = "";
+    enum tt_elf_verdict v = cmd_path ? tt_elf_judge(cmd_path, why, sizeof(why))
+                                     : TT_ELF_NOT_FOUND;
+    const char *name = strrchr(cmd0, '/') ? strrchr(cmd0, '/') + 1 : cmd0;
+
+    if (tt_elf_needs_gateway(v) && mode == TT_CLI_GW_OFF) {
+        fprintf(out, "tokentap: %s cannot be traced by the hooks (%s) and the gateway "
+                "was off: run it with --gateway auto (the default) or on\n", name, why);
+        return;
+    }
+    if (tt_elf_needs_gateway(v))
+        fprintf(out, "tokentap: %s (%s) was pointed at the gateway by OPENAI_BASE_URL, "
+                "ANTHROPIC_BASE_URL, GOOGLE_GEMINI_BASE_URL and OLLAMA_HOST, and made "
+                "no call through it: if it takes its provider URL from another setting, "
+                "point that at the gateway (tokentap gateway --help)\n", name, why);
+    else
+        fprintf(out, "tokentap: if %s talks to an LLM provider, `tokentap doctor %s` "
+                "says whether its programs can be traced; --gateway on sends every "
+                "program through the gateway by the base-URL variables%s\n", name, cmd0,
+                mode == TT_CLI_GW_OFF ? " (the gateway was off)" : "");
+}

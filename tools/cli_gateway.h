@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "tt.h"
@@ -31,6 +32,11 @@ int tt_cli_gw_start(struct tt_cli_gw *gw, char **child_env, pid_t run_pid) TT_WU
  * command's executable, may be NULL) cannot be hooked (why: the reason). */
 int tt_cli_gw_point(char ***envp, unsigned port, int mode, const char *cmd_path,
                     char *why, size_t why_n) TT_WUR;
+
+/* A run that saw no LLM call: why that may be and what to do, on out.
+ * mode: --gateway; cmd0: the command as given; cmd_path: its executable
+ * (NULL if not found). */
+void tt_cli_gw_explain_none(FILE *out, int mode, const char *cmd0, const char *cmd_path);
 
 /* SIGTERM, wait for the calls in flight (bounded), clean up. Idempotent. */
 void tt_cli_gw_stop(struct tt_cli_gw *gw);

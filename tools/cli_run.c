@@ -58,6 +58,8 @@ struct run {
     struct tt_cli_gw gw;
     char gw_why[160];            /* auto: why the command got the gateway */
     bool gw_cmd;                 /* the command itself was pointed at it */
+    const char *cmd0;            /* the command as given */
+    char cmd_path[PATH_MAX];     /* its executable, "" if not found */
 };
 
 /* The child to forward signals to; 0 while there is none. fwd_group: the
@@ -594,6 +596,9 @@ static int record_and_summarise(const struct run *r, const char *cmdline,
     tt_buf_init(&out, 1024 * 1024);
     if (tt_cli_fmt_summary(g, n, r->trace, colour, &out) == TT_OK && out.data)
         fputs(out.data, stderr);
+    if (n == 0 && r->cmd0)
+        tt_cli_gw_explain_none(stderr, r->gw_mode, r->cmd0,
+                               r->cmd_path[0] ? r->cmd_path : NULL);
     tt_buf_free(&out);
     free(g);
 out_store:
@@ -779,6 +784,9 @@ int tt_cli_run_main(int argc, char **argv)
         goto out;
     }
 
+    r.cmd0 = cmd[0];
+    if (!tt_elf_which(cmd[0], getenv("PATH"), r.cmd_path, sizeof(r.cmd_path)))
+        r.cmd_path[0] = '\0';
     if (run_gateway(&r, &env, cmd[0]) != TT_OK)
         goto out;
 

@@ -113,6 +113,9 @@ class Gateway(TapTest):
         p, spans = self.run_gw("off", [os.path.join(BUILD, "static_client")])
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertEqual(spans, [])
+        # The run says why it saw nothing and what to do.
+        self.assertIn("static_client cannot be traced by the hooks (static", p.stderr)
+        self.assertIn("--gateway auto", p.stderr)
 
     def test_go_program_auto(self):
         go = os.path.join(BUILD, "go_client")
