@@ -68,6 +68,39 @@ static const unsigned char *dynstr(const unsigned char *p, size_t n, size_t *len
     return NULL;
 }
 
+/* Whether the dynamic symbol table defines (not imports) name: an
+ * executable that carries its own OpenSSL and exports it (the official
+ * Node builds) calls it internally, past any preload. */
+static bool defines_symbol(const unsigned char *p, size_t n, const char *name)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)p;
+
+    if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
+        !in_file(n, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
+        return false;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(const void *)(p + eh->e_shoff);
+    for (size_t i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum ||
+            sh[i].sh_entsize != sizeof(Elf64_Sym) ||
+            !in_file(n, sh[i].sh_offset, sh[i].sh_size))
+            continue;
+        const Elf64_Shdr *st = &sh[sh[i].sh_link];
+        if (!in_file(n, st->sh_offset, st->sh_size))
+            continue;
+        const Elf64_Sym *sym = (const Elf64_Sym *)(const void *)(p + sh[i].sh_offset);
+        size_t count = sh[i].sh_size / sizeof(Elf64_Sym);
+        size_t nl = strlen(name);
+        for (size_t k = 0; k < count; k++) {
+            if (sym[k].st_name >= st->sh_size || sym[k].st_shndx == SHN_UNDEF)
+                continue;
+            const char *s = (const char *)p + st->sh_offset + sym[k].st_name;
+            if (strnlen(s, st->sh_size - sym[k].st_name) == nl && !memcmp(s, name, nl))
+                return true;
+        }
+    }
+    return false;
+}
+
 enum tt_elf_verdict tt_elf_judge_mem(const unsigned char *p, size_t n,
                                      char *why, size_t why_n)
 {
@@ -91,6 +124,11 @@ enum tt_elf_verdict tt_elf_judge_mem(const unsigned char *p, size_t n,
     }
     size_t dl = 0;
     const unsigned char *ds = dynstr(p, n, &dl);
+    if (!(ds && memmem(ds, dl, "libssl.so", 9)) && defines_symbol(p, n, "SSL_write")) {
+        set_why(why, why_n, "its own OpenSSL (SSL_* defined in the executable, "
+                "as in the official Node builds)");
+        return TT_ELF_OWN_TLS;
+    }
     for (size_t i = 0; ds && i < sizeof(hookable_marks) / sizeof(hookable_marks[0]); i++)
         if (memmem(ds, dl, hookable_marks[i], strlen(hookable_marks[i]))) {
             char b[80];

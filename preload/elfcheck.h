@@ -6,8 +6,10 @@
  * links no library whose functions the hooks replace (a Bun executable:
  * BoringSSL inside, no SSL_* symbol; Go: crypto/tls; Rust: rustls). Such
  * a program is pointed at the run's gateway by its base-URL variables.
+ * An executable that defines SSL_* itself without libssl (the official
+ * Node builds: bundled OpenSSL, called internally) counts as its own TLS.
  * Everything else counts as hookable: a dynamic program that needs
- * libssl/libcurl or exports/imports SSL_* (the official Node builds), and
+ * libssl/libcurl or imports SSL_*, and
  * one with no sign of its own TLS (Python and Debian's node load libssl
  * later, through their libraries).
  *

@@ -595,6 +595,11 @@ int tt_cli_doctor_main(int argc, char **argv)
     if (optind < argc) {
         printf("%s\n", argv[optind]);
         check_program(&r, argv[optind], 0);
+        char path[PATH_MAX];
+        if (resolve_cmd(argv[optind], path, sizeof(path)) &&
+            tt_cli_doctor_gateway(path, r.colour) > 0 && r.problems > self_problems)
+            printf("gateway: the hooks cannot trace %s; tokentap run -- %s traces it "
+                   "through the gateway (--gateway auto)\n", argv[optind], argv[optind]);
     }
     if (r.problems == 0) {
         printf(optind < argc ? "verdict: %s can be traced: tokentap run -- %s\n"

@@ -65,6 +65,7 @@ static inline void fx_full(struct tt_span *s)
     fx_set(&s->tags, "{\"team\":\"ml\",\"n\":1}");
     memcpy(s->conversation_id, "c0ffee0123456789", 17);
     fx_set(&s->metadata, "{\"run\":\"nightly\"}");
+    fx_set(&s->capture, "preload");
 }
 
 /* Only what a span must have; everything optional absent. */

@@ -216,7 +216,7 @@ Test(elfcheck, verdicts)
 
 Test(elfcheck, files_scripts_cache)
 {
-    char dir[] = "/tmp/tt-elf-XXXXXX", path[256], cache[256], why[128];
+    char dir[] = "/tmp/tt-elf-XXXXXX", path[256], cache[256], why[128], cmd[600];
     static unsigned char buf[4096];
     static const char plain[] = "\0libc.so.6\0";
 
@@ -256,9 +256,20 @@ Test(elfcheck, files_scripts_cache)
         free(old);
     }
     cr_expect_eq(tt_elf_judge("/nonexistent/x", NULL, 0), TT_ELF_NOT_FOUND);
+    /* An executable that defines (exports) SSL_write without libssl: its
+     * own OpenSSL, called internally (the official Node builds). */
+    char src[256], exe[256];
+    snprintf(src, sizeof(src), "%s/own_ssl.c", dir);
+    snprintf(exe, sizeof(exe), "%s/own_ssl", dir);
+    f = fopen(src, "w");
+    fprintf(f, "int SSL_write(void *s, const void *b, int n) { (void)s; (void)b; return n; }\n"
+               "int main(void) { return SSL_write(0, 0, 0); }\n");
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "cc -rdynamic -o %s %s", exe, src);
+    cr_assert_eq(system(cmd), 0);
+    cr_expect_eq(tt_elf_judge(exe, why, sizeof(why)), TT_ELF_OWN_TLS, "%s", why);
     /* the system's own programs */
     cr_expect_eq(tt_elf_judge("/bin/sh", NULL, 0), TT_ELF_HOOKABLE);
-    char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
