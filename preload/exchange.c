@@ -47,6 +47,7 @@ struct tt_exchange {
     int64_t client_pid;           /* gateway: the calling process, 0 unknown */
     char *client_exe;             /* its executable, NULL unknown */
     char client_parent[17];       /* its process span, "" unknown */
+    char trace[33];               /* "" : tt_rt.trace_id */
 };
 
 /* Query parameters whose value is dropped from span.path. A list of names
@@ -462,13 +463,18 @@ void tt_ex_set_gateway_client(struct tt_exchange *ex, int64_t client_pid,
              parent_id ? parent_id : "");
 }
 
+void tt_ex_set_trace(struct tt_exchange *ex, const char *trace_id)
+{
+    snprintf(ex->trace, sizeof(ex->trace), "%s", trace_id ? trace_id : "");
+}
+
 static void finish_identity(const struct tt_exchange *ex, struct tt_span *s,
                             int64_t now)
 {
     const char *exe_name = tt_rt.exe;
 
     tt_span_rand_hex(s->span_id, 8);
-    memcpy(s->trace_id, tt_rt.trace_id, sizeof(s->trace_id));
+    memcpy(s->trace_id, ex->trace[0] ? ex->trace : tt_rt.trace_id, sizeof(s->trace_id));
     s->end_time = now > s->start_time ? now : s->start_time;
     s->pid = (int64_t)getpid();
     if (ex->client_pid > 0) {

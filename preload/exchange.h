@@ -70,6 +70,9 @@ struct tt_span *tt_ex_span(struct tt_exchange *ex);
  * unknown, the gateway's own pid and exe stay. Copies what it keeps. */
 void tt_ex_set_gateway_client(struct tt_exchange *ex, int64_t client_pid,
                               const char *exe, const char *parent_id);
+/* The trace of a gateway call (32 hex): the caller's own when the gateway
+ * runs outside a `tokentap run` (no TRACEPARENT). NULL: the gateway's. */
+void tt_ex_set_trace(struct tt_exchange *ex, const char *trace_id);
 
 /* Free without delivering (fork child dropping the parent's state). */
 void tt_ex_free(struct tt_exchange *ex);

@@ -100,7 +100,7 @@ int tt_cli_doctor_gateway(const char *path, bool colour)
 {
     struct walk w = { .colour = colour };
     char why[160], dir[PATH_MAX], real[PATH_MAX];
-    int head = 0;
+    int head = 0, found = 0;
 
     if (!realpath(path, real))
         return 0;
@@ -108,7 +108,7 @@ int tt_cli_doctor_gateway(const char *path, bool colour)
     if (tt_elf_needs_gateway(v)) {
         note(&w, "%s (%s): `tokentap run` (--gateway auto, the default) traces it "
              "through the gateway by its base-URL variables", real, why);
-        return 1;
+        found = 1;
     }
     int fd = open(real, O_RDONLY | O_CLOEXEC);
     char m[2] = "";
@@ -117,22 +117,22 @@ int tt_cli_doctor_gateway(const char *path, bool colour)
         close(fd);
     }
     if (head != 2 || m[0] != '#' || m[1] != '!')
-        return 0;               /* not a wrapper */
+        return found;           /* not a wrapper */
     /* The script's package: the nearest ancestor with a package.json. */
     snprintf(dir, sizeof(dir), "%s", real);
     for (int up = 0; up < 4; up++) {
         char *s = strrchr(dir, '/');
         char pj[PATH_MAX + 16];
         if (!s || s == dir)
-            return 0;
+            break;
         *s = '\0';
         snprintf(pj, sizeof(pj), "%s/package.json", dir);
         if (access(pj, F_OK) == 0) {
             walk(&w, dir, 0);
             if (w.found > LIST_MAX)
                 printf("  ... and %d more\n", w.found - LIST_MAX);
-            return w.found;
+            break;
         }
     }
-    return 0;
+    return found + w.found;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,30 +75,25 @@ static void env_unset(char **env, const char *name)
 
 int tt_cli_gw_start(struct tt_cli_gw *gw, char **child_env, pid_t run_pid)
 {
-    char self[PATH_MAX], portf[PATH_MAX + 16], runp[24];
+    char self[PATH_MAX], runp[24];
     char ups[8][TT_GW_URL_MAX + 32];
     char *args[32];
     size_t na = 0, nu = 0;
-    const char *tmp = getenv("TMPDIR");
+    int pfd[2];
 
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
         return TT_ERR_IO;
     self[n] = '\0';
-    if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)
-        tmp = "/tmp";
-    snprintf(gw->dir, sizeof(gw->dir), "%s/tokentap-gw-XXXXXX", tmp);
-    if (!mkdtemp(gw->dir)) {
-        gw->dir[0] = '\0';
+    /* The port comes back on a pipe (the gateway's fd 3): no file. */
+    if (pipe2(pfd, O_CLOEXEC) != 0)
         return TT_ERR_IO;
-    }
-    snprintf(portf, sizeof(portf), "%s/port", gw->dir);
     args[na++] = self;
     args[na++] = "gateway";
     args[na++] = "--listen";
     args[na++] = "127.0.0.1:0";
-    args[na++] = "--port-file";
-    args[na++] = portf;
+    args[na++] = "--port-fd";
+    args[na++] = "3";
     args[na++] = "--quiet";
     /* The user's own base URLs: the upstreams behind the gateway. */
     for (size_t i = 0; tt_gw_base_var(i) && nu < 8; i++) {
@@ -112,13 +108,21 @@ int tt_cli_gw_start(struct tt_cli_gw *gw, char **child_env, pid_t run_pid)
     /* The gateway's environment: the command's, without the preload, with
      * the run's process (its callers are that process's descendants). */
     char **env = tt_cli_env_dup(child_env);
-    if (!env)
+    if (!env) {
+        close(pfd[0]);
+        close(pfd[1]);
         return TT_ERR_NOMEM;
+    }
     env_unset(env, "LD_PRELOAD");
     env_unset(env, "TOKENTAP_RUN_PID");
     snprintf(runp, sizeof(runp), "%d", (int)run_pid);
-    if (tt_cli_env_set(&env, "TOKENTAP_RUN_PPID", runp) != TT_OK) {
+    /* The command's own processes already say what is wrong with the
+     * configuration (TOKENTAP_METADATA, TOKENTAP_REDACT...): once. */
+    if (tt_cli_env_set(&env, "TOKENTAP_RUN_PPID", runp) != TT_OK ||
+        tt_cli_env_set(&env, "TOKENTAP_LOG", "off") != TT_OK) {
         tt_cli_env_free(env);
+        close(pfd[0]);
+        close(pfd[1]);
         return TT_ERR_NOMEM;
     }
     pid_t pid = fork();
@@ -126,30 +130,41 @@ int tt_cli_gw_start(struct tt_cli_gw *gw, char **child_env, pid_t run_pid)
         /* Own process group: the terminal's ^C is for the command; the
          * gateway lives on to finish what is in flight. */
         setpgid(0, 0);
+        if (dup2(pfd[1], 3) < 0)
+            _exit(127);
         execve(self, args, env);
         _exit(127);
     }
     tt_cli_env_free(env);
-    if (pid < 0)
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
         return TT_ERR_IO;
-    gw->pid = pid;
-    for (int waited = 0; waited < GW_START_TIMEOUT_MS; waited += 10) {
-        char buf[16];
-        int fd = open(portf, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t r = read(fd, buf, sizeof(buf) - 1);
-            close(fd);
-            buf[r > 0 ? r : 0] = '\0';
-            gw->port = (unsigned)strtoul(buf, NULL, 10);
-            if (gw->port)
-                return TT_OK;
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            gw->pid = 0;
-            break;
-        }
-        sleep_ms(10);
     }
+    gw->pid = pid;
+    char buf[16];
+    size_t got = 0;
+    struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+    int64_t waited = 0;
+    while (got < sizeof(buf) - 1 && waited < GW_START_TIMEOUT_MS) {
+        int pr = poll(&p, 1, 50);
+        waited += 50;
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        ssize_t r = read(pfd[0], buf + got, sizeof(buf) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (memchr(buf, '\n', got))
+            break;
+    }
+    close(pfd[0]);
+    buf[got] = '\0';
+    gw->port = (unsigned)strtoul(buf, NULL, 10);
+    if (gw->port)
+        return TT_OK;
     tt_cli_gw_stop(gw);
     return TT_ERR;
 }
@@ -207,13 +222,6 @@ void tt_cli_gw_stop(struct tt_cli_gw *gw)
                 ;
         }
         gw->pid = 0;
-    }
-    if (gw->dir[0]) {
-        char p[PATH_MAX + 16];
-        snprintf(p, sizeof(p), "%s/port", gw->dir);
-        unlink(p);
-        rmdir(gw->dir);
-        gw->dir[0] = '\0';
     }
 }
 

@@ -18,7 +18,6 @@ int tt_cli_gw_mode_parse(const char *s);
 struct tt_cli_gw {
     pid_t pid;               /* the gateway process, 0 none */
     unsigned port;
-    char dir[PATH_MAX];      /* its private directory (port file) */
 };
 
 /* Start `tokentap gateway` on a free loopback port with the command's

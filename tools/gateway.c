@@ -54,6 +54,7 @@
 #include "proctree.h"
 #include "provider.h"
 #include "rt.h"
+#include "span.h"
 
 #define GW_RECV_BUF (64 * 1024)
 #define GW_MAX_CONNS 4096
@@ -397,6 +398,7 @@ struct gw {
     unsigned port;
     bool quiet;
     int64_t root_pid;               /* TOKENTAP_RUN_PID: where callers live */
+    bool traced_run;                /* TRACEPARENT given: a run's gateway */
     struct tt_gw_routes routes;
     const char *cainfo, *capath;    /* SSL_CERT_FILE, SSL_CERT_DIR */
     CURLSH *share;
@@ -514,6 +516,7 @@ struct gw_conn {
     int64_t client_pid;             /* the caller, 0 unknown */
     char client_exe[PATH_MAX];
     char client_span[17];           /* its process span, "" unknown */
+    char client_trace[33];          /* its trace outside a run, "" else */
     bool pid_done;
     int64_t resp_len;               /* the answer's Content-Length, -1 none */
     struct tt_h1 parser;
@@ -974,7 +977,33 @@ static void find_client(struct gw_conn *c)
     snprintf(path, sizeof(path), "/proc/%" PRId64 "/exe", c->client_pid);
     ssize_t n = readlink(path, c->client_exe, sizeof(c->client_exe) - 1);
     c->client_exe[n > 0 ? n : 0] = '\0';
-    if (!tt_proc_of(c->client_pid, c->client_span))
+    /* Outside a run (tokentapd's gateway), each calling process is a trace
+     * of its own, as with the preload: derived from its pid and start, so
+     * all its connections agree. */
+    c->client_trace[0] = '\0';
+    if (!c->g->traced_run) {
+        char stat[64], buf[1024], h1[17], h2[17];
+        snprintf(stat, sizeof(stat), "/proc/%" PRId64 "/stat", c->client_pid);
+        int fd = open(stat, O_RDONLY | O_CLOEXEC);
+        ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        buf[r > 0 ? r : 0] = '\0';
+        /* starttime: field 22, the 20th after the ')' of comm */
+        const char *p = strrchr(buf, ')');
+        for (int f = 0; p && *p && f < 20; f++)
+            p = strchr(p + 1, ' ');
+        char start[24], pid[24];
+        snprintf(start, sizeof(start), "%llu", p ? strtoull(p + 1, NULL, 10) : 0ULL);
+        snprintf(pid, sizeof(pid), "%" PRId64, c->client_pid);
+        const char *a[3] = { "gateway-trace", pid, start };
+        const char *b[3] = { "gateway-trace-2", pid, start };
+        tt_span_hash_id(h1, a, 3);
+        tt_span_hash_id(h2, b, 3);
+        snprintf(c->client_trace, sizeof(c->client_trace), "%s%s", h1, h2);
+    }
+    if (!tt_proc_of(c->client_trace[0] ? c->client_trace : tt_rt.trace_id,
+                    c->client_pid, c->client_span))
         c->client_span[0] = '\0';
 }
 
@@ -1045,6 +1074,8 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
             tt_ex_set_gateway_client(c->ex, c->client_pid,
                                      c->client_exe[0] ? c->client_exe : NULL,
                                      c->client_span);
+            if (c->client_trace[0])
+                tt_ex_set_trace(c->ex, c->client_trace);
         }
     }
     curl_free(host);
@@ -1262,6 +1293,7 @@ int tt_gw_main(int argc, char **argv)
     static const struct option opts[] = {
         { "listen", required_argument, NULL, 'l' },
         { "port-file", required_argument, NULL, 'p' },
+        { "port-fd", required_argument, NULL, 'f' },
         { "upstream", required_argument, NULL, 'u' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -1275,8 +1307,10 @@ int tt_gw_main(int argc, char **argv)
     tt_gw_routes_default(&g.routes);
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":l:p:u:qh", opts, NULL)) != -1) {
+    int port_fd = -1;
+    while ((c = getopt_long(argc, argv, ":l:p:f:u:qh", opts, NULL)) != -1) {
         switch (c) {
+        case 'f': port_fd = atoi(optarg); break;
         case 'l': listen_at = optarg; break;
         case 'p': port_file = optarg; break;
         case 'u':
@@ -1352,6 +1386,8 @@ int tt_gw_main(int argc, char **argv)
     if (!(v && *v))
         v = getenv("TOKENTAP_RUN_PID");
     g.root_pid = v && *v ? strtoll(v, NULL, 10) : 0;
+    v = getenv("TRACEPARENT");
+    g.traced_run = v && *v;
     v = getenv("SSL_CERT_FILE");
     g.cainfo = v && *v ? v : NULL;
     v = getenv("SSL_CERT_DIR");
@@ -1387,6 +1423,18 @@ int tt_gw_main(int argc, char **argv)
         fprintf(stderr, "tokentap gateway: cannot write %s: %s\n", port_file,
                 strerror(errno));
         return TT_CLI_EXIT_ERR;
+    }
+    if (port_fd >= 0) {
+        /* --port-fd: the port on an inherited descriptor (tokentap run's
+         * pipe), then closed: no file to clean up. */
+        char pb[16];
+        int pn = snprintf(pb, sizeof(pb), "%u\n", g.port);
+        if (write(port_fd, pb, (size_t)pn) != pn) {
+            fprintf(stderr, "tokentap gateway: cannot write the port to fd %d: %s\n",
+                    port_fd, strerror(errno));
+            return TT_CLI_EXIT_ERR;
+        }
+        close(port_fd);
     }
     (void)tt_rt_ready();
     struct sigaction sa = { .sa_handler = on_term };

@@ -205,6 +205,69 @@ class Gateway(TapTest):
         self.assertTrue(spans[0]["stream"])
         self.assertEqual(spans[0]["capture"], "gateway")
 
+    # --- the fleet case: tokentapd runs the gateway --------------------------
+    def test_tokentapd_runs_the_gateway(self):
+        import socket
+        import time
+        from harness import TOKENTAPD
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env = self.env(TOKENTAP_GATEWAY_LISTEN="127.0.0.1:%d" % port,
+                       TOKENTAP_GATEWAY_UPSTREAM="openai=%s/v1" % self.m.base)
+        d = subprocess.Popen([TOKENTAPD, "--foreground"], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            base = "http://127.0.0.1:%d/openai" % port
+            for _ in range(200):
+                p = subprocess.run(self.curl(base), capture_output=True, text=True)
+                if p.returncode == 0:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("Hello from the mock provider.", p.stdout)
+            # the gateway dies: the daemon starts another
+            gw = subprocess.run(["pgrep", "-f", "gateway --listen 127.0.0.1:%d" % port],
+                                capture_output=True, text=True).stdout.split()
+            self.assertEqual(len(gw), 1, gw)
+            os.kill(int(gw[0]), 9)
+            for _ in range(100):
+                time.sleep(0.1)
+                p = subprocess.run(self.curl(base), capture_output=True, text=True)
+                if p.returncode == 0:
+                    break
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            d.terminate()
+            d.wait(15)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 2, d.stderr.read() if d.stderr else "")
+        for sp in spans:
+            self.assertGatewaySpan(sp, exe="curl")
+
+    def test_doctor_follows_a_wrapper(self):
+        d = tempfile.mkdtemp(prefix="tt-gw-pkg-")
+        try:
+            os.makedirs(os.path.join(d, "bin"))
+            os.makedirs(os.path.join(d, "vendor", "x86_64"))
+            shutil.copy(os.path.join(BUILD, "static_client"),
+                        os.path.join(d, "vendor", "x86_64", "agent"))
+            with open(os.path.join(d, "package.json"), "w") as f:
+                f.write('{"name": "agent"}\n')
+            w = os.path.join(d, "bin", "agent.js")
+            with open(w, "w") as f:
+                f.write("#!/usr/bin/env node\nrequire('child_process').spawnSync("
+                        "__dirname + '/../vendor/x86_64/agent', {stdio: 'inherit'})\n")
+            os.chmod(w, 0o755)
+            p = self.tokentap("doctor", w, check=False)
+            self.assertIn("the package ships %s" % os.path.join(
+                os.path.realpath(d), "vendor", "x86_64", "agent"), p.stdout)
+            self.assertIn("static", p.stdout)
+            self.assertIn("--gateway auto", p.stdout)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     # --- faults -----------------------------------------------------------
     def test_faults(self):
         p, spans = self.run_gw("on", [PY, os.path.join(GW, "faults.py"), "200"],
