@@ -14,7 +14,10 @@
  * Every other exec pays one getenv-style scan of its envp. Nothing is
  * allocated with malloc: this may run in a fork child of a threaded
  * program; the new environment lives in an mmap'd block that the exec
- * replaces (or that is unmapped when the exec fails). */
+ * replaces (or that is unmapped when the exec fails). In a vfork child
+ * (CPython's subprocess) that block is mapped in the parent's memory and
+ * stays there after a successful exec: a few KiB per program pointed at
+ * the gateway, none for the others. */
 #include "elfcheck.h"
 #include "rt.h"
 #include "tt.h"
