@@ -682,6 +682,12 @@ static bool conn_read(struct gw_conn *c, int timeout_ms)
         (void)tt_h1_eof(&c->parser, &req_cb, c);
         return false;
     }
+    /* ACK at once: a client that writes a request in two pieces under
+     * Nagle (headers, then body) would otherwise wait for our delayed ACK
+     * (40 ms) before sending the body. Linux re-arms delayed ACKs, so
+     * after every read. */
+    int one = 1;
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
     if (tt_h1_feed(&c->parser, buf, (size_t)n, &req_cb, c) != TT_OK) {
         c->broken = true;
         return false;
