@@ -274,6 +274,40 @@ int tt_ch_ddl(const struct tt_ch *ch, struct tt_buf *out)
     return rc;
 }
 
+/* A table created by an older tokentap lacks the columns of contract
+ * fields added since (capture, ...): add them (the server of Debian
+ * bookworm, 18.16, has no ADD COLUMN IF NOT EXISTS, so ask first). */
+static int ch_migrate(const struct tt_ch *ch, char *err, size_t errlen)
+{
+    char sql[400], *res = NULL;
+    int rc;
+
+    snprintf(sql, sizeof(sql), "SELECT name FROM system.columns WHERE "
+             "database = '%s' AND table = '%s' FORMAT TabSeparated", ch->db, ch->table);
+    if ((rc = tt_ch_query(ch, sql, &res, err, errlen)) != TT_OK)
+        return rc;
+    for (size_t i = 0; rc == TT_OK && i < tt_spanfields_n; i++) {
+        const char *name = tt_spanfields[i].name;
+        size_t nl = strlen(name);
+        bool have = false;
+        for (const char *p = res ? res : ""; *p && !have;) {
+            const char *e = strchr(p, '\n');
+            size_t l = e ? (size_t)(e - p) : strlen(p);
+            have = l == nl && !memcmp(p, name, nl);
+            p += l + (e ? 1 : 0);
+        }
+        if (have || !res || !*res)
+            continue;
+        char *r2 = NULL;
+        snprintf(sql, sizeof(sql), "ALTER TABLE %s.%s ADD COLUMN %s %s", ch->db,
+                 ch->table, name, col_type(&tt_spanfields[i]));
+        rc = tt_ch_query(ch, sql, &r2, err, errlen);
+        free(r2);
+    }
+    free(res);
+    return rc;
+}
+
 int tt_ch_ensure_table(const struct tt_ch *ch, char *err, size_t errlen)
 {
     char sql[300], *res = NULL;
@@ -290,6 +324,8 @@ int tt_ch_ensure_table(const struct tt_ch *ch, char *err, size_t errlen)
         rc = tt_ch_query(ch, ddl.data, &res, err, errlen);
     tt_buf_free(&ddl);
     free(res);
+    if (rc == TT_OK)
+        rc = ch_migrate(ch, err, errlen);
     return rc;
 }
 

@@ -659,6 +659,7 @@ int tt_otlp_span(const struct tt_span *s, bool content, struct tt_buf *out)
     if (s->conversation_id[0])
         a_str(&a, "gen_ai.conversation.id", s->conversation_id);
     a_str(&a, "tokentap.kind", s->kind);
+    a_str(&a, "tokentap.capture", s->capture);
     if (s->pid > 0)
         a_int(&a, "process.pid", s->pid);
     if (s->exe) {

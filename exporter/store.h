@@ -7,7 +7,7 @@
  * `tokentap run` ran. The file is created 0600, in WAL mode.
  *
  * Migration: a store created by an older tokentap lacks the columns of
- * fields added since (conversation_id, metadata, ...); opening it for
+ * fields added since (conversation_id, metadata, capture, ...); opening it for
  * writing adds every contract column that is missing (ALTER TABLE spans
  * ADD COLUMN), so old rows read back with those fields null. */
 #ifndef TT_STORE_H
@@ -43,7 +43,7 @@ struct sqlite3_stmt;
     "  cost_usd REAL NOT NULL DEFAULT 0, cost_known INTEGER NOT NULL DEFAULT 0,\n" \
     "  input TEXT, output TEXT, tool_calls TEXT, truncated INTEGER NOT NULL DEFAULT 0,\n" \
     "  pid INTEGER, exe TEXT, session_id TEXT, tags TEXT,\n" \
-    "  conversation_id TEXT, metadata TEXT, replay TEXT\n" \
+    "  conversation_id TEXT, metadata TEXT, replay TEXT, capture TEXT\n" \
     ");\n" \
     "CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, start_time);\n" \
     "CREATE INDEX IF NOT EXISTS spans_start ON spans(start_time);\n" \

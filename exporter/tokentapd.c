@@ -40,6 +40,7 @@
 
 #include "config.h"
 #include "frame.h"
+#include "gwchild.h"
 #include "sink.h"
 #include "store.h"
 #include "tt.h"
@@ -100,6 +101,7 @@ struct ttd {
     int lfd;
     int lockfd;
     long idle_exit_s;       /* 0 = never */
+    struct tt_gwchild gw;   /* TOKENTAP_GATEWAY_LISTEN (gwchild.h) */
 
     struct ttd_client *cl[TTD_MAX_CLIENTS];
     size_t ncl;
@@ -1389,7 +1391,10 @@ static void ttd_loop(struct ttd *d)
         size_t nfd = 1 + npoll;
         if (d->writer_up)
             pfd[nfd++] = (struct pollfd){ .fd = d->wake[0], .events = POLLIN };
+        if (d->gw.listen[0] && timeout > 1000)
+            timeout = 1000;     /* notice a gateway that exited */
         int n = poll(pfd, nfd, timeout);
+        tt_gwchild_tick(&d->gw, mono_ms());
         if (n < 0 && errno != EINTR) {
             ttd_log("poll: %s", strerror(errno));
             break;
@@ -1605,7 +1610,11 @@ int main(int argc, char **argv)
     ttd_reserve_open(&d);
     ttd_spool(&d);
     (void)ttd_drain(&d);
+    tt_gwchild_init(&d.gw, d.sock_path);
     ttd_loop(&d);
+    /* The gateway finishes its calls in flight; what it hands over after
+     * we stopped reading waits in the spool for our next start. */
+    tt_gwchild_stop(&d.gw);
     ttd_reserve_close(&d);
     ttd_counts_free(&d);
     rc = 0;

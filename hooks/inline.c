@@ -3,6 +3,7 @@
  * trampolines near the code, flip page protections, write the patches.
  * Decoding and instruction encoding are inline_arch.h's. */
 #include "inline.h"
+#include "elfcheck.h"
 #include "inline_arch.h"
 
 #include <dirent.h>
@@ -27,10 +28,7 @@
 
 bool tt_inline_enabled(void)
 {
-    const char *v = getenv("TOKENTAP_INLINE");
-
-    return !(v && (!strcmp(v, "0") || !strcasecmp(v, "off") ||
-                   !strcasecmp(v, "false") || !strcasecmp(v, "no")));
+    return tt_elf_inline_on();      /* one reading of TOKENTAP_INLINE */
 }
 
 struct obj_search {

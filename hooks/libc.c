@@ -46,8 +46,11 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -236,6 +239,29 @@ static size_t iov_total(const struct iovec *iov, size_t n)
  * them without filling buf; MSG_ERRQUEUE is not stream data. */
 #define RECV_SKIP (MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE)
 
+/* Is sa the run's gateway (TOKENTAP_GATEWAY) on loopback? */
+static bool to_gateway(const struct sockaddr *sa, socklen_t len)
+{
+    unsigned port = tt_rt_gateway_port();
+
+    if (!port)
+        return false;
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        return ntohs(in->sin_port) == port &&
+               (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        const uint8_t *a = in6->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        return ntohs(in6->sin6_port) == port &&
+               (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                (!memcmp(a, mapped, 12) && a[12] == 127));
+    }
+    return false;
+}
+
 /* connect() on fd returned ret. EALREADY/EISCONN/failures change nothing
  * (the same socket, or one the app will close). A success or EINPROGRESS
  * is a new connection on this fd number: whatever was recorded under it
@@ -261,6 +287,12 @@ static __attribute__((noinline)) void fd_connected(int fd,
         return;
     }
     fd_forget(fd, true);
+    if (inet && to_gateway(sa, len)) {
+        /* tokentap gateway reports these calls itself. */
+        tt_rt_leave();
+        errno = saved;
+        return;
+    }
     if (inet) {
         int type = 0;
         socklen_t tl = sizeof(type);

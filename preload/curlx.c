@@ -419,6 +419,9 @@ static const struct tt_api_ops *judge(const struct handle *hd, const char *url,
 
     if (!url || tt_curl_parse_url(url, strlen(url), u) != TT_OK)
         return NULL;
+    /* tokentap gateway reports the calls made through it itself. */
+    if (!u->https && tt_rt_is_gateway_host(u->hostport, strlen(u->hostport)))
+        return NULL;
     method_name(hd, method, method_cap);
     api = tt_api_match(method, strlen(method), u->target, strlen(u->target));
     if (!api)

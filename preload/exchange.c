@@ -45,6 +45,11 @@ struct tt_exchange {
     bool provider_guess;          /* span.provider is the API's default:
                                      the response head may name the real one */
     struct tt_rec *rec;           /* TOKENTAP_RECORD: kept for a cassette */
+    bool gateway;                 /* seen by tokentap gateway */
+    int64_t client_pid;           /* gateway: the calling process, 0 unknown */
+    char *client_exe;             /* its executable, NULL unknown */
+    char client_parent[17];       /* its process span, "" unknown */
+    char trace[33];               /* "" : tt_rt.trace_id */
 };
 
 /* Query parameters whose value is dropped from span.path. A list of names
@@ -462,18 +467,53 @@ void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
     }
 }
 
-static void finish_identity(struct tt_span *s, int64_t now)
+struct tt_span *tt_ex_span(struct tt_exchange *ex)
 {
+    return &ex->span;
+}
+
+void tt_ex_set_gateway_client(struct tt_exchange *ex, int64_t client_pid,
+                              const char *exe, const char *parent_id)
+{
+    ex->gateway = true;
+    if (client_pid <= 0)
+        return;
+    ex->client_pid = client_pid;
+    free(ex->client_exe);
+    ex->client_exe = exe ? strdup(exe) : NULL;
+    snprintf(ex->client_parent, sizeof(ex->client_parent), "%s",
+             parent_id ? parent_id : "");
+}
+
+void tt_ex_set_trace(struct tt_exchange *ex, const char *trace_id)
+{
+    snprintf(ex->trace, sizeof(ex->trace), "%s", trace_id ? trace_id : "");
+}
+
+static void finish_identity(const struct tt_exchange *ex, struct tt_span *s,
+                            int64_t now)
+{
+    const char *exe_name = tt_rt.exe;
+
     tt_span_rand_hex(s->span_id, 8);
-    memcpy(s->trace_id, tt_rt.trace_id, sizeof(s->trace_id));
-    /* Under its process's span (proctree.h); the TRACEPARENT parent when
-     * /proc cannot tell. */
-    if (!tt_proc_self(s->parent_id))
-        memcpy(s->parent_id, tt_rt.parent_id, sizeof(s->parent_id));
+    memcpy(s->trace_id, ex->trace[0] ? ex->trace : tt_rt.trace_id, sizeof(s->trace_id));
     s->end_time = now > s->start_time ? now : s->start_time;
     s->pid = (int64_t)getpid();
+    if (ex->client_pid > 0) {
+        /* The gateway's caller, as the gateway found it when the
+         * connection came (the process may be gone by now). */
+        s->pid = ex->client_pid;
+        exe_name = ex->client_exe;
+        memcpy(s->parent_id, ex->client_parent[0] ? ex->client_parent : tt_rt.parent_id,
+               sizeof(s->parent_id));
+    } else if (!tt_proc_self(s->parent_id)) {
+        /* Under its process's span (proctree.h); the TRACEPARENT parent
+         * when /proc cannot tell. */
+        memcpy(s->parent_id, tt_rt.parent_id, sizeof(s->parent_id));
+    }
     /* On OOM a field stays null: the span still goes out with its tokens. */
-    if (tt_span_set(&s->exe, tt_rt.exe) ||
+    if (tt_span_set(&s->capture, ex->gateway ? "gateway" : "preload") ||
+        tt_span_set(&s->exe, exe_name) ||
         tt_span_set(&s->session_id, tt_rt.session_id) ||
         tt_span_set(&s->tags, tt_rt.tags) ||
         tt_span_set(&s->metadata, tt_rt.metadata) ||
@@ -544,7 +584,7 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
         tt_span_fail(s, "response body above the capture cap "
                      "(TOKENTAP_MAX_BODY); usage not seen", false);
 finish:
-    finish_identity(s, now);
+    finish_identity(ex, s, now);
     tt_price_apply(s);
     /* Before redaction: the request's messages are compared with earlier
      * answers as sent (conversation.h). */
@@ -575,5 +615,6 @@ void tt_ex_free(struct tt_exchange *ex)
     tt_buf_free(&ex->req_body);
     tt_buf_free(&ex->resp_body);
     tt_span_clear(&ex->span);
+    free(ex->client_exe);
     free(ex);
 }

@@ -60,6 +60,21 @@ void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
  * span, then frees the exchange. */
 void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
                int64_t now);
+/* The span being built (the gateway sets http_version once the upstream
+ * answered). Never NULL. */
+struct tt_span *tt_ex_span(struct tt_exchange *ex);
+
+/* A call seen by tokentap gateway on behalf of another process: the span
+ * gets capture "gateway" and that process's identity instead of this
+ * process's: pid, exe (may be NULL), parent_id (its process span,
+ * tt_proc_of; "" or NULL: the TRACEPARENT parent). client_pid <= 0:
+ * unknown, the gateway's own pid and exe stay. Copies what it keeps. */
+void tt_ex_set_gateway_client(struct tt_exchange *ex, int64_t client_pid,
+                              const char *exe, const char *parent_id);
+/* The trace of a gateway call (32 hex): the caller's own when the gateway
+ * runs outside a `tokentap run` (no TRACEPARENT). NULL: the gateway's. */
+void tt_ex_set_trace(struct tt_exchange *ex, const char *trace_id);
+
 /* Free without delivering (fork child dropping the parent's state). */
 void tt_ex_free(struct tt_exchange *ex);
 

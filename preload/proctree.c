@@ -138,8 +138,8 @@ static void describe(int64_t pid, struct tt_span *s)
 }
 
 /* Emit the process span of pi (parent id given). */
-static void emit(const struct proc_info *pi, const char *parent, int64_t btime,
-                 int64_t now)
+static void emit(const char *trace, const struct proc_info *pi, const char *parent,
+                 int64_t btime, int64_t now)
 {
     struct tt_span s;
     long tck = sysconf(_SC_CLK_TCK);
@@ -147,7 +147,7 @@ static void emit(const struct proc_info *pi, const char *parent, int64_t btime,
     tt_span_init(&s);
     if (tt_span_set(&s.kind, "process") != TT_OK)
         goto out;
-    memcpy(s.trace_id, tt_rt.trace_id, sizeof(s.trace_id));
+    memcpy(s.trace_id, trace, sizeof(s.trace_id));
     memcpy(s.span_id, pi->id, sizeof(s.span_id));
     snprintf(s.parent_id, sizeof(s.parent_id), "%s", parent);
     s.pid = pi->pid;
@@ -175,40 +175,94 @@ static void proc_atexit(void)
      * re-emits it. */
     if (proc.ok && proc.pid == (int64_t)getpid() && read_stat(proc.pid, &self)) {
         memcpy(self.id, proc.id, sizeof(self.id));
-        emit(&self, proc.parent, boot_ns(), tt_now_ns());
+        emit(tt_rt.trace_id, &self, proc.parent, boot_ns(), tt_now_ns());
     }
     pthread_mutex_unlock(&proc_lock);
     tt_rt_depth--;
 }
 
-/* Walk up from this process and emit the tree. Under proc_lock. */
-static void emit_tree(void)
+/* Walk up from process pid and emit the tree in trace: its span id in id,
+ * its parent's in parent. false when /proc cannot tell. Under proc_lock. */
+static bool emit_tree_of(const char *trace, int64_t pid, char *id, char *parent)
 {
     struct proc_info chain[PROC_MAX_DEPTH];
     size_t n = 0;
-    int64_t run_pid = 0, pid = (int64_t)getpid();
+    int64_t run_pid = 0;
     const char *v = getenv("TOKENTAP_RUN_PID");
+
+    /* The gateway of a run is not in the command's tree: it knows the
+     * command as "the child of the run" (TOKENTAP_RUN_PPID, the pid of
+     * `tokentap run`). */
+    const char *vp = getenv("TOKENTAP_RUN_PPID");
+    int64_t run_ppid = vp && *vp ? strtoll(vp, NULL, 10) : 0;
 
     if (v && *v)
         run_pid = strtoll(v, NULL, 10);
     while (n < PROC_MAX_DEPTH && pid > 1 && read_stat(pid, &chain[n])) {
-        tt_proc_span_id(tt_rt.trace_id, pid, chain[n].start_ticks, chain[n].id);
+        tt_proc_span_id(trace, pid, chain[n].start_ticks, chain[n].id);
         pid = chain[n++].ppid;
         /* No run: this process alone. The run's command: the top. */
-        if (run_pid <= 0 || chain[n - 1].pid == run_pid)
+        if (run_ppid > 0 ? chain[n - 1].ppid == run_ppid
+                         : (run_pid <= 0 || chain[n - 1].pid == run_pid))
             break;
     }
-    if (n == 0) {
-        proc.failed = true;
-        return;
-    }
+    if (n == 0)
+        return false;
     int64_t btime = boot_ns(), now = tt_now_ns();
     for (size_t i = n; i-- > 0;)
-        emit(&chain[i], i + 1 < n ? chain[i + 1].id : tt_rt.parent_id, btime, now);
-    memcpy(proc.id, chain[0].id, sizeof(proc.id));
-    snprintf(proc.parent, sizeof(proc.parent), "%s",
-             n > 1 ? chain[1].id : tt_rt.parent_id);
-    proc.ok = true;
+        emit(trace, &chain[i], i + 1 < n ? chain[i + 1].id : tt_rt.parent_id, btime, now);
+    memcpy(id, chain[0].id, 17);
+    snprintf(parent, 17, "%s", n > 1 ? chain[1].id : tt_rt.parent_id);
+    return true;
+}
+
+static void emit_tree(void)
+{
+    if (emit_tree_of(tt_rt.trace_id, (int64_t)getpid(), proc.id, proc.parent))
+        proc.ok = true;
+    else
+        proc.failed = true;
+}
+
+/* tt_proc_of's cache: the processes whose trees were emitted. A process
+ * seen again after it fell out only has its tree emitted again (same ids,
+ * same rows). */
+#define PROC_OF_CACHE 64
+static struct {
+    int64_t pid;
+    uint64_t start_ticks;
+    char id[17];
+    char trace[33];
+} proc_of[PROC_OF_CACHE];
+static unsigned proc_of_next;
+
+bool tt_proc_of(const char *trace, int64_t pid, char *out)
+{
+    struct proc_info pi;
+    char parent[17];
+    bool ok = false;
+
+    if (pid <= 0 || !read_stat(pid, &pi))
+        return false;
+    pthread_mutex_lock(&proc_lock);
+    for (size_t i = 0; i < PROC_OF_CACHE; i++)
+        if (proc_of[i].pid == pid && proc_of[i].start_ticks == pi.start_ticks &&
+            !strcmp(proc_of[i].trace, trace)) {
+            memcpy(out, proc_of[i].id, 17);
+            ok = true;
+            goto out;
+        }
+    if (emit_tree_of(trace, pid, out, parent)) {
+        unsigned k = proc_of_next++ % PROC_OF_CACHE;
+        proc_of[k].pid = pid;
+        proc_of[k].start_ticks = pi.start_ticks;
+        memcpy(proc_of[k].id, out, 17);
+        memcpy(proc_of[k].trace, trace, 33);
+        ok = true;
+    }
+out:
+    pthread_mutex_unlock(&proc_lock);
+    return ok;
 }
 
 bool tt_proc_self(char *out)

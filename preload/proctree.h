@@ -31,6 +31,13 @@ void tt_proc_span_id(const char *trace_id, int64_t pid, uint64_t start_ticks,
  * untouched: LLM spans keep the TRACEPARENT parent). Thread-safe. */
 bool tt_proc_self(char *out);
 
+/* Another process's span id in trace (32 hex) in out (17 bytes): the
+ * gateway's caller (tokentap gateway). Its process spans, and its ancestors' up to
+ * TOKENTAP_RUN_PID, are emitted the first time that process is seen
+ * (a small cache keyed by pid and start time), since no preload in it
+ * will. false when /proc cannot tell. Thread-safe. */
+bool tt_proc_of(const char *trace, int64_t pid, char *out);
+
 /* Fork child: reset the lock; the new process emits its own tree. */
 void tt_proc_atfork_child(void);
 

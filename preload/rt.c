@@ -404,3 +404,36 @@ bool tt_rt_ready(void)
     }
     return !tt_rt_off;
 }
+
+/* 0 unknown yet, else port + 1 (1: no gateway). Racing first readers
+ * compute the same value. */
+static unsigned rt_gw_port;
+
+unsigned tt_rt_gateway_port(void)
+{
+    unsigned v = __atomic_load_n(&rt_gw_port, __ATOMIC_RELAXED);
+
+    if (v == 0) {
+        const char *e = getenv("TOKENTAP_GATEWAY");
+        const char *colon = e ? strrchr(e, ':') : NULL;
+        unsigned long p = colon ? strtoul(colon + 1, NULL, 10) : 0;
+        v = (p > 0 && p < 65536 ? (unsigned)p : 0) + 1;
+        __atomic_store_n(&rt_gw_port, v, __ATOMIC_RELAXED);
+    }
+    return v - 1;
+}
+
+bool tt_rt_is_gateway_host(const char *host, size_t len)
+{
+    unsigned port = tt_rt_gateway_port();
+    char want[8];
+
+    if (!port || !host)
+        return false;
+    int n = snprintf(want, sizeof(want), ":%u", port);
+    if (n <= 0 || len <= (size_t)n || memcmp(host + len - (size_t)n, want, (size_t)n))
+        return false;
+    len -= (size_t)n;
+    return (len >= 4 && !memcmp(host, "127.", 4)) || tt_tok_ieq(host, len, "localhost") ||
+           tt_tok_ieq(host, len, "[::1]");
+}

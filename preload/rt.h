@@ -99,6 +99,15 @@ bool tt_rt_glob_list_match(const char *list, const char *const *names, size_t n)
 /* Parse TOKENTAP_SAMPLE_RATE: a number in [0, 1]. false if invalid. */
 bool tt_rt_parse_rate(const char *v, double *out);
 
+/* TOKENTAP_GATEWAY=127.0.0.1:PORT: the run's gateway (tokentap gateway),
+ * which reports the calls made through it itself. A connection to it is
+ * never captured here, so no call is counted twice. The port, 0 when
+ * there is none (read once). */
+unsigned tt_rt_gateway_port(void);
+/* Whether a host[:port] (a Host header, a URL's authority) is the
+ * gateway: a loopback name or address with the gateway's port. */
+bool tt_rt_is_gateway_host(const char *host, size_t len);
+
 /* Parse a W3C traceparent; on success fills trace (33) and parent (17). */
 bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent);
 

@@ -24,7 +24,7 @@ void tt_span_clear(struct tt_span *s)
         &s->operation, &s->host, &s->method, &s->path, &s->http_version,
         &s->request_model, &s->response_model, &s->response_id,
         &s->finish_reasons, &s->input, &s->output, &s->tool_calls,
-        &s->exe, &s->session_id, &s->tags, &s->metadata, &s->replay,
+        &s->exe, &s->session_id, &s->tags, &s->metadata, &s->replay, &s->capture,
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);

@@ -65,6 +65,8 @@ struct tt_span {
     char *metadata;           /* JSON object: TOKENTAP_METADATA */
     char *replay;             /* "hit" | "miss" | "mock": answered by tokentap
                                  replay / run --mock (preload/redirect.h) */
+    char *capture;            /* how the call was seen: "preload" (hooks in
+                                 the process) or "gateway" (tokentap gateway) */
 
     /* --- internal, not exported --- */
     int64_t request_sent_ns;  /* last request byte handed to the socket */

@@ -60,6 +60,7 @@ const struct tt_spanfield tt_spanfields[] = {
     ID(conversation_id, 16, 0),
     JS(metadata, TT_SF_JSON_OBJECT),
     F(replay, TT_SF_STR, 0),          /* issue #13: record/replay */
+    F(capture, TT_SF_STR, 0),
 };
 
 const size_t tt_spanfields_n = sizeof(tt_spanfields) / sizeof(tt_spanfields[0]);

@@ -44,6 +44,11 @@ int tt_cli_stats_main(int argc, char **argv);
 int tt_cli_report_main(int argc, char **argv);   /* cli_report.c */
 int tt_cli_tail_main(int argc, char **argv);
 int tt_cli_doctor_main(int argc, char **argv);
+/* doctor CMD, the gateway's part (cli_doctor_gw.c): notes on programs the
+ * hooks cannot reach that `tokentap run --gateway auto` traces, the
+ * command itself or binaries its package ships (a wrapper). Returns how
+ * many. path: the command's executable. */
+int tt_cli_doctor_gateway(const char *path, bool colour);
 int tt_cli_assert_main(int argc, char **argv);
 /* cli_replay.c (issue #13): record, replay, cassette, and run --mock. */
 int tt_cli_record_main(int argc, char **argv);

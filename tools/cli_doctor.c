@@ -8,6 +8,7 @@
  * ignore LD_PRELOAD (setuid/setgid, file capabilities). Scripts are judged
  * by their interpreter. */
 #include "cli.h"
+#include "elfcheck.h"
 #include "sink.h"
 #include "http.h"
 #include "fwd.h"
@@ -526,11 +527,10 @@ static void check_program(struct report *r, const char *cmd, int depth)
     else
         say(r, bin.traced ? 0 : 2, "[%s] %s %s", bin.name, path, bin.why);
     if (bin.kind == TT_BIN_OWN_OPENSSL) {
-        const char *v = getenv("TOKENTAP_INLINE");
-        if (v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "false") ||
-                  !strcasecmp(v, "no")))
+        if (!tt_elf_inline_on())
             say(r, 2, "TOKENTAP_INLINE=%s is set: the inline hooks are off, its HTTPS "
-                "calls will not be seen", v);
+                "calls will not be seen (except through --gateway)",
+                getenv("TOKENTAP_INLINE"));
         void *z = dlopen("libZydis.so.4.0", RTLD_LAZY | RTLD_LOCAL);
         if (z)
             dlclose(z);
@@ -704,6 +704,11 @@ int tt_cli_doctor_main(int argc, char **argv)
     if (optind < argc) {
         printf("%s\n", argv[optind]);
         check_program(&r, argv[optind], 0);
+        char path[PATH_MAX];
+        if (resolve_cmd(argv[optind], path, sizeof(path)) &&
+            tt_cli_doctor_gateway(path, r.colour) > 0 && r.problems > self_problems)
+            printf("gateway: the hooks cannot trace %s; tokentap run -- %s traces it "
+                   "through the gateway (--gateway auto)\n", argv[optind], argv[optind]);
     }
     if (r.problems == 0) {
         printf(optind < argc ? "verdict: %s can be traced: tokentap run -- %s\n"

@@ -24,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_gateway.h"
 #include "daemon_client.h"
+#include "elfcheck.h"
 #include "redact.h"
 #include "store.h"
 #include "wire.h"
@@ -52,6 +54,12 @@ struct run {
     char outer_parent[17];       /* the span in an outer TRACEPARENT */
     bool joined;
     struct tt_cli_budget budget; /* --budget */
+    int gw_mode;                 /* --gateway: TT_CLI_GW_* */
+    struct tt_cli_gw gw;
+    char gw_why[160];            /* auto: why the command got the gateway */
+    bool gw_cmd;                 /* the command itself was pointed at it */
+    const char *cmd0;            /* the command as given */
+    char cmd_path[PATH_MAX];     /* its executable, "" if not found */
 };
 
 /* The child to forward signals to; 0 while there is none. fwd_group: the
@@ -362,6 +370,36 @@ fail:
     return NULL;
 }
 
+/* --gateway auto|on: start the run's gateway and point the command at it
+ * (cli_gateway.h). A gateway that cannot start is no reason not to run
+ * the command: it runs with the hooks alone. Returns TT_ERR_NOMEM only. */
+static int run_gateway(struct run *r, char ***env, const char *cmd0)
+{
+    char path[PATH_MAX];
+
+    if (r->gw_mode == TT_CLI_GW_OFF)
+        return TT_OK;
+    if (tt_cli_gw_start(&r->gw, *env, getpid()) != TT_OK) {
+        fprintf(stderr, "tokentap run: the gateway did not start; programs the "
+                "hooks cannot reach (static, Go, Bun) will not be traced\n");
+        return TT_OK;
+    }
+    const char *cp = NULL;
+    for (char **e = *env; *e; e++)
+        if (!strncmp(*e, "PATH=", 5))
+            cp = *e + 5;
+    const char *exe = tt_elf_which(cmd0, cp, path, sizeof(path)) ? path : NULL;
+    int rc = tt_cli_gw_point(env, r->gw.port, r->gw_mode, exe, r->gw_why,
+                             sizeof(r->gw_why));
+    if (rc != TT_OK) {
+        fprintf(stderr, "tokentap run: out of memory\n");
+        return rc;
+    }
+    r->gw_cmd = r->gw_mode == TT_CLI_GW_ON ||
+                (exe && tt_elf_needs_gateway(tt_elf_judge(exe, NULL, 0)));
+    return TT_OK;
+}
+
 /* Run argv under env; return its wait status (or -1). With a budget, the
  * wait polls the store every TT_CLI_BUDGET_POLL_MS; with the kill action
  * the command leads its own process group, so the kill reaches its tree. */
@@ -558,6 +596,9 @@ static int record_and_summarise(const struct run *r, const char *cmdline,
     tt_buf_init(&out, 1024 * 1024);
     if (tt_cli_fmt_summary(g, n, r->trace, colour, &out) == TT_OK && out.data)
         fputs(out.data, stderr);
+    if (n == 0 && r->cmd0)
+        tt_cli_gw_explain_none(stderr, r->gw_mode, r->cmd0,
+                               r->cmd_path[0] ? r->cmd_path : NULL);
     tt_buf_free(&out);
     free(g);
 out_store:
@@ -585,6 +626,7 @@ int tt_cli_run_ext_main(int argc, char **argv, const struct tt_cli_run_ext *ext)
         { "metadata", required_argument, NULL, 'm' },
         { "budget", required_argument, NULL, 'b' },
         { "budget-action", required_argument, NULL, 'a' },
+        { "gateway", required_argument, NULL, 'g' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -604,8 +646,17 @@ int tt_cli_run_ext_main(int argc, char **argv, const struct tt_cli_run_ext *ext)
     optind = 0;
     /* '+': options end at the command, so `tokentap run ls -l` works and
      * the command's own options stay its own. */
-    while ((c = getopt_long(argc, argv, "+:d:qs:t:m:b:a:h", opts, NULL)) != -1) {
+    r.gw_mode = TT_CLI_GW_AUTO;
+    while ((c = getopt_long(argc, argv, "+:d:qs:t:m:b:a:g:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'g':
+            r.gw_mode = tt_cli_gw_mode_parse(optarg);
+            if (r.gw_mode < 0) {
+                fprintf(stderr, "tokentap run: --gateway wants auto, on or off, "
+                        "not '%s'\n", optarg);
+                return TT_CLI_EXIT_USAGE;
+            }
+            break;
         case 's': session = optarg; break;
         case 't':
             if (!tt_cli_tag_valid(optarg) || ntags == 64) {
@@ -745,6 +796,12 @@ int tt_cli_run_ext_main(int argc, char **argv, const struct tt_cli_run_ext *ext)
         goto out;
     }
 
+    r.cmd0 = cmd[0];
+    if (!tt_elf_which(cmd[0], getenv("PATH"), r.cmd_path, sizeof(r.cmd_path)))
+        r.cmd_path[0] = '\0';
+    if (run_gateway(&r, &env, cmd[0]) != TT_OK)
+        goto out;
+
     if (ext && ext->setup(ext->arg, &env) != TT_OK)
         goto out;
     bool started = true;
@@ -757,6 +814,9 @@ int tt_cli_run_ext_main(int argc, char **argv, const struct tt_cli_run_ext *ext)
     int status = run_child(cmd, env, &pid, &r.budget);
     tt_cli_budget_close(&r.budget);
     int64_t end = tt_now_ns();
+    /* The calls still in flight through the gateway end and are handed
+     * to the daemon before the sync below. */
+    tt_cli_gw_stop(&r.gw);
     if (status < 0)
         goto out_ext;
     ret = WIFEXITED(status) ? WEXITSTATUS(status)
@@ -792,6 +852,7 @@ out_ext:
     if (ext && started)
         ret = ext->finish(ext->arg, r.db, r.trace, synced, status < 0 ? TT_CLI_EXIT_ERR : ret);
 out:
+    tt_cli_gw_stop(&r.gw);
     stop_private(&r);
     free(cmdline);
     tt_cli_env_free(env);

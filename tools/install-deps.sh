@@ -16,6 +16,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     clang llvm valgrind \
     chromium chromium-driver \
     clickhouse-server \
+    golang-go \
     >/dev/null
 # Node.js runs the OTLP test receiver (tests/otlp); keep a node already on PATH.
 if ! command -v node >/dev/null 2>&1; then
@@ -30,4 +31,7 @@ npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/otlp" >/dev/n
 # Official Node.js builds (18, 20, 22, 24: OpenSSL linked in), the OpenAI and
 # Anthropic SDKs and Bun, for the inline-hook tests (tests/node).
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/node" >/dev/null
+# The gateway tests (tests/gateway): the official OpenAI and Anthropic SDKs,
+# and Bun (@oven/bun-linux-x64: one executable with its own TLS).
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/gateway" >/dev/null
 echo "tokentap: build and test dependencies installed"

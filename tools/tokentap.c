@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "gateway.h"
 #include "mock.h"
 
 static int mock_main(int argc, char **argv)
@@ -39,6 +40,7 @@ static const struct {
     { "record", tt_cli_record_main },
     { "replay", tt_cli_replay_main },
     { "cassette", tt_cli_cassette_main },
+    { "gateway", tt_gw_main },
 };
 
 int main(int argc, char **argv)
@@ -64,6 +66,6 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "tokentap: unknown command '%s' (commands: run, ls, show, "
-            "cost, tail, assert, doctor, pricing, stats, report, export, mock; see tokentap --help)\n", cmd);
+            "cost, tail, assert, doctor, pricing, stats, report, export, mock, gateway; see tokentap --help)\n", cmd);
     return TT_CLI_EXIT_USAGE;
 }

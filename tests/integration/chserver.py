@@ -57,7 +57,7 @@ DDL = """CREATE TABLE IF NOT EXISTS {db}.{table} (
   stream UInt8, ttft_ms Float64 DEFAULT -1, temperature Nullable(Float64), top_p Nullable(Float64), max_tokens Nullable(Int64),
   finish_reasons String, input_tokens Int64, output_tokens Int64, cache_read_tokens Int64, cache_write_tokens Int64, reasoning_tokens Int64,
   usage_known UInt8, cost_usd Float64, cost_known UInt8, input String, output String, tool_calls String, truncated UInt8,
-  pid Int64, exe String, session_id String, tags String, conversation_id String, metadata String,
+  pid Int64, exe String, session_id String, tags String, conversation_id String, metadata String, capture String,
   host_name String, service_name String,
   start_date Date MATERIALIZED toDate(intDiv(start_time, 1000000000)),
   version UInt64

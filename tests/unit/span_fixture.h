@@ -66,6 +66,7 @@ static inline void fx_full(struct tt_span *s)
     memcpy(s->conversation_id, "c0ffee0123456789", 17);
     fx_set(&s->metadata, "{\"run\":\"nightly\"}");
     fx_set(&s->replay, "hit");
+    fx_set(&s->capture, "preload");
 }
 
 /* Only what a span must have; everything optional absent. */

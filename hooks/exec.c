@@ -1,0 +1,239 @@
+/* exec.c - `tokentap run --gateway auto`: a program the hooks cannot reach
+ * is pointed at the run's gateway when it is started.
+ *
+ * execve/execv/execvp/execvpe/posix_spawn/posix_spawnp: when the
+ * environment the new program gets says TOKENTAP_GATEWAY_MODE=auto and
+ * names a gateway (TOKENTAP_GATEWAY), the executable is judged
+ * (preload/elfcheck.h: static, or its own TLS with no hookable symbol as
+ * in a Bun executable; verdicts cached by device/inode/mtime), and such a
+ * program gets the base-URL variables pointing at the gateway. A variable
+ * the user had set to their own base URL before the run is replaced too
+ * (the gateway forwards to that URL: TOKENTAP_GW_ORIG_<NAME> holds it);
+ * one set to something else since is left alone.
+ *
+ * Every other exec pays one getenv-style scan of its envp. Nothing is
+ * allocated with malloc: this may run in a fork child of a threaded
+ * program; the new environment lives in an mmap'd block that the exec
+ * replaces (or that is unmapped when the exec fails). In a vfork child
+ * (CPython's subprocess) that block is mapped in the parent's memory and
+ * stays there after a successful exec: a few KiB per program pointed at
+ * the gateway, none for the others. */
+#include "elfcheck.h"
+#include "rt.h"
+#include "tt.h"
+#include "wire.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define GW_ENV_MAX 8
+#define GW_ENV_LEN 256
+
+static const char *env_get(char *const envp[], const char *name)
+{
+    size_t nl = strlen(name);
+
+    for (char *const *e = envp; e && *e; e++)
+        if (!strncmp(*e, name, nl) && (*e)[nl] == '=')
+            return *e + nl + 1;
+    return NULL;
+}
+
+struct gw_env {
+    void *blk;
+    size_t len;
+    char **envp;
+};
+
+static void gw_env_free(struct gw_env *g)
+{
+    if (g->blk)
+        munmap(g->blk, g->len);
+    g->blk = NULL;
+}
+
+/* Whether the base-URL variable name may be pointed at the gateway on
+ * port: unset, the user's value from before the run, or already ours. */
+static bool may_replace(char *const envp[], const char *name, unsigned port)
+{
+    const char *cur = env_get(envp, name);
+    char orig_name[96], ours[32];
+
+    if (!cur || !*cur)
+        return true;
+    snprintf(orig_name, sizeof(orig_name), "TOKENTAP_GW_ORIG_%s", name);
+    const char *orig = env_get(envp, orig_name);
+    snprintf(ours, sizeof(ours), "127.0.0.1:%u", port);
+    return (orig && !strcmp(orig, cur)) || strstr(cur, ours) != NULL;
+}
+
+/* The environment path should run with, or NULL: unchanged. */
+static char **gw_envp(const char *path, char *const envp[], struct gw_env *g)
+{
+    char home[4096], cache[4096 + 16], why[128];
+    const char *mode = env_get(envp, "TOKENTAP_GATEWAY_MODE");
+    const char *gw = env_get(envp, "TOKENTAP_GATEWAY");
+
+    g->blk = NULL;
+    if (!mode || strcmp(mode, "auto") || !gw || !path || tt_rt_off)
+        return NULL;
+    const char *colon = strrchr(gw, ':');
+    unsigned port = 0;
+    for (const char *p = colon ? colon + 1 : ""; *p >= '0' && *p <= '9'; p++)
+        port = port * 10 + (unsigned)(*p - '0');
+    if (!port || port > 65535)
+        return NULL;
+    bool have_cache = tt_wire_home_dir(home, sizeof(home)) == TT_OK &&
+                      snprintf(cache, sizeof(cache), "%s/execcache", home) < (int)sizeof(cache);
+    enum tt_elf_verdict v = tt_elf_judge_cached(path, have_cache ? cache : NULL,
+                                                why, sizeof(why));
+    if (!tt_elf_needs_gateway(v))
+        return NULL;
+    size_t n = 0;
+    while (envp && envp[n])
+        n++;
+    g->len = (n + GW_ENV_MAX + 1) * sizeof(char *) + GW_ENV_MAX * GW_ENV_LEN;
+    g->blk = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->blk == MAP_FAILED) {
+        g->blk = NULL;
+        return NULL;
+    }
+    char **ne = g->blk;
+    char *strs = (char *)g->blk + (n + GW_ENV_MAX + 1) * sizeof(char *);
+    size_t k = 0;
+    bool replace[GW_ENV_MAX] = { false };
+    for (size_t i = 0; i < GW_ENV_MAX && tt_gw_base_var(i); i++)
+        replace[i] = may_replace(envp, tt_gw_base_var(i), port);
+    for (size_t j = 0; j < n; j++) {
+        bool drop = false;
+        for (size_t i = 0; i < GW_ENV_MAX && tt_gw_base_var(i); i++) {
+            size_t vl = strlen(tt_gw_base_var(i));
+            if (replace[i] && !strncmp(envp[j], tt_gw_base_var(i), vl) && envp[j][vl] == '=')
+                drop = true;
+        }
+        if (!drop)
+            ne[k++] = envp[j];
+    }
+    for (size_t i = 0; i < GW_ENV_MAX && tt_gw_base_var(i); i++) {
+        char *s = strs + i * GW_ENV_LEN;
+        if (replace[i] && tt_gw_base_env(i, port, s, GW_ENV_LEN))
+            ne[k++] = s;
+    }
+    ne[k] = NULL;
+    g->envp = ne;
+    return ne;
+}
+
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                               const posix_spawnattr_t *, char *const[], char *const[]);
+static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                                const posix_spawnattr_t *, char *const[], char *const[]);
+
+#define REAL(slot, name)                                                      \
+    ({                                                                        \
+        __typeof__(slot) f_ = __atomic_load_n(&(slot), __ATOMIC_ACQUIRE);     \
+        if (!f_) {                                                            \
+            f_ = (__typeof__(slot))dlsym(RTLD_NEXT, name);                    \
+            if (f_)                                                           \
+                __atomic_store_n(&(slot), f_, __ATOMIC_RELEASE);              \
+        }                                                                     \
+        f_;                                                                   \
+    })
+
+/* path as execvp would find file, for judging; NULL when not found. */
+static const char *which(const char *file, char *buf, size_t n)
+{
+    return tt_elf_which(file, getenv("PATH"), buf, n) ? buf : NULL;
+}
+
+TT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    int (*f)(const char *, char *const[], char *const[]) = REAL(real_execve, "execve");
+    struct gw_env g;
+    int saved = errno;
+
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    char **ne = gw_envp(path, envp, &g);
+    errno = saved;
+    int rc = f(path, argv, ne ? ne : envp);
+    saved = errno;
+    gw_env_free(&g);
+    errno = saved;
+    return rc;
+}
+
+TT_EXPORT int execv(const char *path, char *const argv[])
+{
+    return execve(path, argv, environ);
+}
+
+TT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    int (*f)(const char *, char *const[], char *const[]) = REAL(real_execvpe, "execvpe");
+    struct gw_env g;
+    char buf[4096];
+    int saved = errno;
+
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    char **ne = gw_envp(which(file, buf, sizeof(buf)), envp, &g);
+    errno = saved;
+    int rc = f(file, argv, ne ? ne : envp);
+    saved = errno;
+    gw_env_free(&g);
+    errno = saved;
+    return rc;
+}
+
+TT_EXPORT int execvp(const char *file, char *const argv[])
+{
+    return execvpe(file, argv, environ);
+}
+
+TT_EXPORT int posix_spawn(pid_t *pid, const char *path,
+                          const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[],
+                          char *const envp[])
+{
+    __typeof__(real_posix_spawn) f = REAL(real_posix_spawn, "posix_spawn");
+    struct gw_env g;
+
+    if (!f)
+        return ENOSYS;
+    char **ne = gw_envp(path, envp, &g);
+    int rc = f(pid, path, fa, attr, argv, ne ? ne : envp);
+    gw_env_free(&g);
+    return rc;
+}
+
+TT_EXPORT int posix_spawnp(pid_t *pid, const char *file,
+                           const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[],
+                           char *const envp[])
+{
+    __typeof__(real_posix_spawnp) f = REAL(real_posix_spawnp, "posix_spawnp");
+    struct gw_env g;
+    char buf[4096];
+
+    if (!f)
+        return ENOSYS;
+    char **ne = gw_envp(which(file, buf, sizeof(buf)), envp, &g);
+    int rc = f(pid, file, fa, attr, argv, ne ? ne : envp);
+    gw_env_free(&g);
+    return rc;
+}

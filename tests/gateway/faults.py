@@ -1,0 +1,104 @@
+"""faults.py - calls through the gateway that go wrong, one after the other,
+and calls that are big or many. Run under `tokentap run --gateway on`; the
+base URLs come from the environment. Prints one line per case:
+'<case> <outcome>' (outcome: ok, or the exception's class)."""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+OAI = urlsplit(os.environ["OPENAI_BASE_URL"])
+ANT = urlsplit(os.environ["ANTHROPIC_BASE_URL"])
+
+
+def conn(u):
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+
+
+def chat(u, body, headers=None, path="/chat/completions"):
+    c = conn(u)
+    h = {"content-type": "application/json", "authorization": "Bearer sk-x"}
+    h.update(headers or {})
+    c.request("POST", u.path + path, body=json.dumps(body), headers=h)
+    return c, c.getresponse()
+
+
+def case(name, fn):
+    try:
+        fn()
+        print(name, "ok", flush=True)
+    except Exception as e:  # noqa: BLE001 - the class is the outcome
+        print(name, type(e).__name__, flush=True)
+
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def upstream_down():
+    c, r = chat(ANT, {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": MSG},
+                path="/v1/messages")
+    r.read()
+
+
+def reset_mid_stream():
+    c, r = chat(OAI, {"model": "gpt-4o-mini", "stream": True, "messages": MSG},
+                {"x-mock-cut": "3"})
+    r.read()
+
+
+def client_disconnect():
+    c, r = chat(OAI, {"model": "gpt-4o-mini", "stream": True, "messages": MSG},
+                {"x-mock-delay-ms": "300", "x-mock-chunks": "10"})
+    r.read1(100)
+    c.sock.close()
+    time.sleep(1.5)   # the gateway notices at its next write or poll
+
+
+def big_body():
+    big = [{"role": "user", "content": "x" * (10 * 1024 * 1024)}]
+    c, r = chat(OAI, {"model": "gpt-4o-mini", "messages": big},
+                {"x-mock-usage": "in=2500000,out=7"})
+    if r.status != 200:
+        raise RuntimeError(r.status)
+    r.read()
+
+
+def concurrent():
+    errors = []
+
+    def one(i):
+        try:
+            c, r = chat(OAI, {"model": "gpt-4o-mini", "stream": True, "messages": MSG,
+                              "stream_options": {"include_usage": True}},
+                        {"x-mock-delay-ms": "20", "x-mock-usage": "in=%d,out=3" % (1000 + i)})
+            body = r.read()
+            if r.status != 200 or b"[DONE]" not in body:
+                errors.append(i)
+        except Exception:  # noqa: BLE001
+            errors.append(i)
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise RuntimeError("%d failed" % len(errors))
+
+
+def after():
+    c, r = chat(OAI, {"model": "gpt-4o-mini", "messages": MSG})
+    if r.status != 200:
+        raise RuntimeError(r.status)
+    r.read()
+
+
+case("upstream_down", upstream_down)
+case("reset_mid_stream", reset_mid_stream)
+case("client_disconnect", client_disconnect)
+case("big_body", big_body)
+case("concurrent", concurrent)
+case("after", after)

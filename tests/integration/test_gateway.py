@@ -1,0 +1,300 @@
+"""Issue #11: programs no hook can reach are traced through tokentap's
+gateway (`tokentap run --gateway auto|on`): a static C binary, a Go
+program, a Bun executable, and, with --gateway on, curl, Python, Node's
+fetch and the official OpenAI/Anthropic SDKs pointed at the gateway by
+their base-URL variables. The gateway's upstream is the mock over TLS
+(its CA via SSL_CERT_FILE); the user's OPENAI_BASE_URL/ANTHROPIC_BASE_URL
+(the mock) become the gateway's upstreams. Faults: upstream down, reset
+mid-stream, client gone mid-stream, a 10 MB body, 200 concurrent streams."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import PY, SLOW, TapTest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GW = os.path.normpath(os.path.join(HERE, "..", "gateway"))
+BUN = os.path.join(GW, "node_modules", "@oven", "bun-linux-x64", "bin", "bun")
+BUILD = None        # temp dir with static_client and go_client, built once
+
+
+def setUpModule():
+    global BUILD
+    BUILD = tempfile.mkdtemp(prefix="tt-gw-build-")
+    subprocess.run(["cc", "-static", "-O1", "-o", os.path.join(BUILD, "static_client"),
+                    os.path.join(GW, "static_client.c")], check=True)
+    if shutil.which("go"):
+        # Debian's golang-go; the build cache (~/.cache/go-build) keeps
+        # the second run at about a second.
+        subprocess.run(["go", "build", "-o", os.path.join(BUILD, "go_client"),
+                        os.path.join(GW, "go_client.go")], check=True,
+                       env=dict(os.environ, GOFLAGS="-mod=mod", GO111MODULE="off"))
+
+
+def tearDownModule():
+    shutil.rmtree(BUILD, ignore_errors=True)
+
+
+def need(path, what):
+    """A missing tool fails in CI (install-deps provides it), else skips."""
+    if os.path.exists(path):
+        return
+    if os.environ.get("CI"):
+        raise AssertionError("%s missing: %s (tools/install-deps.sh)" % (what, path))
+    raise unittest.SkipTest("%s missing: %s" % (what, path))
+
+
+MASK = re.compile(r'mock[0-9a-f]{10,}|"created":\s*\d+')
+
+
+class Gateway(TapTest):
+    def env(self, **extra):
+        e = super().env(**extra)
+        # The user's own base URLs: the mock. The gateway forwards there.
+        e.setdefault("OPENAI_BASE_URL", self.m.base + "/v1")
+        e.setdefault("ANTHROPIC_BASE_URL", self.m.base)
+        e.update(extra)
+        return e
+
+    def run_gw(self, mode, argv, env=None, timeout=120, **extra):
+        env = env or self.env(**extra)
+        p = subprocess.run([os.path.join(os.path.dirname(self.tokentap_path()), "tokentap"),
+                            "run", "--gateway", mode, "--"] + list(argv), env=env,
+                           capture_output=True, text=True, timeout=timeout * SLOW,
+                           stdin=subprocess.DEVNULL)
+        return p, self.spans(env)
+
+    def tokentap_path(self):
+        from harness import TOKENTAP
+        return TOKENTAP
+
+    def assertGatewaySpan(self, s, model="gpt-4o-mini", inp=100, out=20, exe=None):
+        self.assertContract(s)
+        self.assertEqual(s["status"], "ok", s.get("error"))
+        self.assertEqual(s["capture"], "gateway")
+        self.assertEqual(s["request_model"], model)
+        self.assertEqual((s["input_tokens"], s["output_tokens"]), (inp, out))
+        self.assertCost(s, model, inp, out)
+        self.assertEqual(s["host"], "127.0.0.1:%d" % self.m.port)
+        if exe:
+            self.assertEqual(os.path.basename(s["exe"]), exe, s)
+        # Under the calling process's span, in the run's tree.
+        procs = {p["span_id"]: p for p in self.spans(kinds=("process",))}
+        self.assertIn(s["parent_id"], procs)
+        self.assertEqual(procs[s["parent_id"]]["pid"], s["pid"])
+
+    # --- programs the hooks cannot reach (auto) ---------------------------
+    def test_static_binary_auto(self):
+        """The command itself is static: run judges it and sets the base URL."""
+        p, spans = self.run_gw("auto", [os.path.join(BUILD, "static_client")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Hello from the mock provider.", p.stdout)
+        self.assertEqual(len(spans), 1, p.stderr)
+        self.assertGatewaySpan(spans[0], exe="static_client")
+        self.assertEqual(spans[0]["http_version"], "2")
+
+    def test_static_binary_started_by_a_shell(self):
+        """A static binary started by a traced shell: the preload's exec hook
+        judges it and points it at the gateway; the shell is left alone."""
+        p, spans = self.run_gw("auto", ["sh", "-c", 'echo "$OPENAI_BASE_URL"; %s'
+                                        % os.path.join(BUILD, "static_client")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines()[0], self.m.base + "/v1")
+        self.assertEqual(len(spans), 1, p.stderr)
+        self.assertGatewaySpan(spans[0], exe="static_client")
+
+    def test_gateway_off(self):
+        """--gateway off: the static binary talks to the user's base URL
+        (https, which it cannot speak) and nothing is captured."""
+        p, spans = self.run_gw("off", [os.path.join(BUILD, "static_client")])
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(spans, [])
+        # The run says why it saw nothing and what to do.
+        self.assertIn("static_client cannot be traced by the hooks (static", p.stderr)
+        self.assertIn("--gateway auto", p.stderr)
+
+    def test_go_program_auto(self):
+        go = os.path.join(BUILD, "go_client")
+        need(go, "go (golang-go)")
+        p, spans = self.run_gw("auto", ["sh", "-c", go])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(spans), 2, p.stderr)
+        by = {s["request_model"]: s for s in spans}
+        self.assertGatewaySpan(by["gpt-4o-mini"], exe="go_client")
+        ant = by["claude-sonnet-4-5"]
+        self.assertGatewaySpan(ant, "claude-sonnet-4-5", exe="go_client")
+        self.assertTrue(ant["stream"])
+        self.assertIsNotNone(ant["ttft_ms"])
+
+    def test_bun_auto(self):
+        need(BUN, "bun (npm @oven/bun-linux-x64, tests/gateway)")
+        p, spans = self.run_gw("auto", [BUN, os.path.join(GW, "bun_fetch.js")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), "200 100 20")
+        self.assertEqual(len(spans), 1, p.stderr)
+        self.assertGatewaySpan(spans[0], exe="bun")
+
+    # --- hookable programs with --gateway on: counted once ----------------
+    def curl(self, base):
+        return ["curl", "-sS", base + "/chat/completions",
+                "-H", "content-type: application/json",
+                "-H", "authorization: Bearer sk-none",
+                "-d", json.dumps({"model": "gpt-4o-mini",
+                                  "messages": [{"role": "user", "content": "hi"}]})]
+
+    def test_curl_on_byte_identical(self):
+        p, spans = self.run_gw("on", ["sh", "-c", " ".join(
+            "'%s'" % a if " " in a or "{" in a else a
+            for a in self.curl("$OPENAI_BASE_URL"))])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(spans), 1, p.stderr)       # gateway only, not the hooks too
+        self.assertGatewaySpan(spans[0], exe="curl")
+        direct = subprocess.run(self.curl(self.m.base + "/v1") + ["--cacert", self.m.cert],
+                                env=self.env(),
+                                capture_output=True, text=True, check=True)
+        self.assertEqual(MASK.sub("X", p.stdout), MASK.sub("X", direct.stdout))
+
+    def test_python_and_node_on(self):
+        script = ("import json,os,urllib.request as u\n"
+                  "r=u.Request(os.environ['OPENAI_BASE_URL']+'/chat/completions',"
+                  "data=json.dumps({'model':'gpt-4o-mini','messages':[{'role':'user',"
+                  "'content':'hi'}]}).encode(),headers={'content-type':'application/json'})\n"
+                  "print(json.load(u.urlopen(r))['usage']['prompt_tokens'])\n")
+        node = ("const r=await fetch(process.env.ANTHROPIC_BASE_URL+'/v1/messages',"
+                "{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify("
+                "{model:'claude-sonnet-4-5',max_tokens:10,messages:[{role:'user',content:'hi'}]})});"
+                "console.log((await r.json()).usage.input_tokens)")
+        p, spans = self.run_gw("on", ["sh", "-c", '%s -c "$0" && node --input-type=module -e "$1"'
+                                      % PY, script, node])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["100", "100"])
+        self.assertEqual(len(spans), 2, p.stderr)
+        by = {s["request_model"]: s for s in spans}
+        self.assertGatewaySpan(by["gpt-4o-mini"], exe=os.path.basename(os.path.realpath(PY)))
+        self.assertGatewaySpan(by["claude-sonnet-4-5"], "claude-sonnet-4-5")
+
+    def test_official_sdks_on(self):
+        need(os.path.join(GW, "node_modules", "openai"), "npm openai (tests/gateway)")
+        p, spans = self.run_gw("on", ["node", os.path.join(GW, "sdk_client.mjs")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), [
+            "openai 100 20 Hello from the mock provider.",
+            "openai-stream Hello from the mock provider.",
+            "anthropic-stream 100 20 Hello from the mock provider."])
+        self.assertEqual(len(spans), 3, p.stderr)
+        for s in spans:
+            self.assertGatewaySpan(s, s["request_model"], exe="node")
+        self.assertEqual(sorted(s["stream"] for s in spans), [False, True, True])
+
+    def test_stream_unbuffered(self):
+        p, spans = self.run_gw("on", ["sh", "-c", '%s %s "$OPENAI_BASE_URL"'
+                                      % (PY, os.path.join(GW, "stream_lag.py"))])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        times = json.loads(p.stdout)
+        # 5 deltas 100 ms apart (+ role, finish, usage, [DONE]): delivered as
+        # they came, they spread over >= 0.4 s; buffered, they would not.
+        self.assertGreaterEqual(len(times), 7, times)
+        self.assertGreaterEqual(times[-1] - times[0], 400, times)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertGreaterEqual(sum(1 for g in gaps if g >= 50), 4, times)
+        self.assertEqual(len(spans), 1)
+        self.assertTrue(spans[0]["stream"])
+        self.assertEqual(spans[0]["capture"], "gateway")
+
+    # --- the fleet case: tokentapd runs the gateway --------------------------
+    def test_tokentapd_runs_the_gateway(self):
+        import socket
+        import time
+        from harness import TOKENTAPD
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env = self.env(TOKENTAP_GATEWAY_LISTEN="127.0.0.1:%d" % port,
+                       TOKENTAP_GATEWAY_UPSTREAM="openai=%s/v1" % self.m.base)
+        d = subprocess.Popen([TOKENTAPD, "--foreground"], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            base = "http://127.0.0.1:%d/openai" % port
+            for _ in range(200):
+                p = subprocess.run(self.curl(base), capture_output=True, text=True)
+                if p.returncode == 0:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("Hello from the mock provider.", p.stdout)
+            # the gateway dies: the daemon starts another
+            gw = subprocess.run(["pgrep", "-f", "gateway --listen 127.0.0.1:%d" % port],
+                                capture_output=True, text=True).stdout.split()
+            self.assertEqual(len(gw), 1, gw)
+            os.kill(int(gw[0]), 9)
+            for _ in range(100):
+                time.sleep(0.1)
+                p = subprocess.run(self.curl(base), capture_output=True, text=True)
+                if p.returncode == 0:
+                    break
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            d.terminate()
+            d.wait(15)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 2, d.stderr.read() if d.stderr else "")
+        for sp in spans:
+            self.assertGatewaySpan(sp, exe="curl")
+
+    def test_doctor_follows_a_wrapper(self):
+        d = tempfile.mkdtemp(prefix="tt-gw-pkg-")
+        try:
+            os.makedirs(os.path.join(d, "bin"))
+            os.makedirs(os.path.join(d, "vendor", "x86_64"))
+            shutil.copy(os.path.join(BUILD, "static_client"),
+                        os.path.join(d, "vendor", "x86_64", "agent"))
+            with open(os.path.join(d, "package.json"), "w") as f:
+                f.write('{"name": "agent"}\n')
+            w = os.path.join(d, "bin", "agent.js")
+            with open(w, "w") as f:
+                f.write("#!/usr/bin/env node\nrequire('child_process').spawnSync("
+                        "__dirname + '/../vendor/x86_64/agent', {stdio: 'inherit'})\n")
+            os.chmod(w, 0o755)
+            p = self.tokentap("doctor", w, check=False)
+            self.assertIn("the package ships %s" % os.path.join(
+                os.path.realpath(d), "vendor", "x86_64", "agent"), p.stdout)
+            self.assertIn("static", p.stdout)
+            self.assertIn("--gateway auto", p.stdout)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    # --- faults -----------------------------------------------------------
+    def test_faults(self):
+        p, spans = self.run_gw("on", [PY, os.path.join(GW, "faults.py"), "200"],
+                               ANTHROPIC_BASE_URL="https://127.0.0.1:1", timeout=240)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = dict(line.split(" ", 1) for line in p.stdout.splitlines())
+        # The client sees a connection error, as it would directly.
+        self.assertIn(out["upstream_down"], ("ConnectionResetError", "RemoteDisconnected"))
+        self.assertIn(out["reset_mid_stream"], ("ConnectionResetError", "IncompleteRead",
+                                                "ProtocolError"))
+        for k in ("client_disconnect", "big_body", "concurrent", "after"):
+            self.assertEqual(out[k], "ok", (k, p.stdout, p.stderr))
+        errors = sorted(s["error"] for s in spans if s["status"] == "error")
+        self.assertEqual(len(errors), 3, errors)
+        self.assertTrue(errors[0].startswith("the client closed the connection"), errors)
+        self.assertTrue(errors[1].startswith("upstream answer cut short"), errors)
+        self.assertTrue(errors[2].startswith("upstream unreachable"), errors)
+        ok = [s for s in spans if s["status"] == "ok"]
+        self.assertEqual(len(ok), 202)      # big body, 200 streams, after
+        big = [s for s in ok if s["input_tokens"] == 2500000]
+        self.assertEqual(len(big), 1)
+        self.assertEqual(big[0]["output_tokens"], 7)
+        conc = sorted(s["input_tokens"] for s in ok if s["stream"])
+        self.assertEqual(conc, list(range(1000, 1200)))
+        for s in spans:
+            self.assertEqual(s["capture"], "gateway")
+
+
+if __name__ == "__main__":
+    unittest.main()
