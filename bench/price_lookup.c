@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     for (int h = 0; h < 2; h++) {
         double mean = t[h] / (double)calls[h];
 
-        printf("ROW|price lookup, %s (%ld ids, mean; slowest %s %.2f µs), %zu-row catalogue"
+        printf("ROW|11. price lookup, %s (%ld ids, mean; slowest %s %.2f µs), %zu-row catalogue"
                "|—|%.2f µs|—|≤ 2 µs|%s|build/bench/price_lookup %ld  (bench/price_lookup.c)\n",
                h ? "miss" : "hit", calls[h], worst_id[h], worst[h] * 1e6,
                tt_price_builtin_len(), mean * 1e6, worst[h] <= 2e-6 ? "ok" : "MISSED", n);

@@ -77,13 +77,13 @@ def main():
                                     res["calls"][True][-1], res["ttft"][False][-1],
                                     res["ttft"][True][-1]))
     a, w = median(res["calls"][False]), median(res["calls"][True])
-    row("9. replayed non-streaming call vs the local mock, Python requests (µs/call)",
+    row("12. replayed non-streaming call vs the local mock, Python requests (µs/call)",
         "%.0f" % a, "%.0f (%+.0f)" % (w, w - a), "%.2f" % (w / a), "<= 1.00x",
-        "ok" if w <= a else "MISSED", "N=%d ROUNDS=%d python3 bench/fig_09_replay.py" % (N, ROUNDS))
+        "ok" if w <= a else "MISSED", "N=%d ROUNDS=%d python3 bench/fig_12_replay.py" % (N, ROUNDS))
     a, w = median(res["ttft"][False]), median(res["ttft"][True])
-    row("9. time to first token, replayed stream vs the local mock (µs)",
+    row("12. time to first token, replayed stream vs the local mock (µs)",
         "%.0f" % a, "%.0f (%+.0f)" % (w, w - a), "%.2f" % (w / a), "<= +1000 µs",
-        "ok" if w - a <= 1000 else "MISSED", "S=%d ROUNDS=%d python3 bench/fig_09_replay.py" % (S, ROUNDS))
+        "ok" if w - a <= 1000 else "MISSED", "S=%d ROUNDS=%d python3 bench/fig_12_replay.py" % (S, ROUNDS))
 
 
 if __name__ == "__main__":

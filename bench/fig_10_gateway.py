@@ -89,7 +89,7 @@ def concurrent_round(port):
 
 
 def main():
-    cmd = "ROUNDS=%d CALLS=%d python3 bench/fig_09_gateway.py" % (ROUNDS, CALLS)
+    cmd = "ROUNDS=%d CALLS=%d python3 bench/fig_10_gateway.py" % (ROUNDS, CALLS)
     tmp = tempfile.mkdtemp(prefix="tt-fig09-")
     mock = Mock(tmp)
     sse = SSEServer(tmp)
@@ -125,7 +125,7 @@ def main():
                 % (r + 1, ROUNDS, median(res[False][-CALLS:]), median(res[True][-CALLS:])))
         a, b = median(res[False]), median(res[True])
         added = b - a
-        row("gateway: per-call latency (keep-alive client)", "%.0f µs" % a,
+        row("10. gateway: per-call latency (keep-alive client)", "%.0f µs" % a,
             "%.0f µs (+%.0f µs)" % (b, added), "%.2fx" % (b / a), "<= +300 µs",
             "ok" if added <= 300 else "MISSED", cmd)
 
@@ -146,7 +146,7 @@ def main():
         srt = sorted(per_idx)
         p99 = srt[int(len(srt) * 0.99) - 1]
         med_direct = median([x for s in lat[False] for x in s])
-        row("gateway: per-event streaming lag p99 (500 events)", "%.0f µs" % med_direct,
+        row("10. gateway: per-event streaming lag p99 (500 events)", "%.0f µs" % med_direct,
             "+%.0f µs (max +%.0f)" % (p99, srt[-1]), "-", "<= +1000 µs",
             "ok" if p99 <= 1000 else "MISSED", cmd)
 
@@ -165,7 +165,7 @@ def main():
             peaks.append(peak[0])
             log("fig09 concurrent round %d: gateway peak RSS %d KiB" % (r + 1, peak[0]))
         flat = peaks[2] <= peaks[0] * 1.10
-        row("gateway: 500 concurrent streams, peak RSS per round", "-",
+        row("10. gateway: 500 concurrent streams, peak RSS per round", "-",
             " / ".join("%.1f MiB" % (k / 1024) for k in peaks), "-", "flat (+10%)",
             "ok" if flat else "MISSED", cmd)
     finally:

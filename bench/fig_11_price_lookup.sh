@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/fig_09_price_lookup.sh - issue #12: the price lookup a priced span
+# bench/fig_11_price_lookup.sh - issue #12: the price lookup a priced span
 # runs, over the whole built-in catalogue, for hits and misses (target: the
 # slowest id of each kind at most 2 µs). QUICK: 20000 lookups per id.
 set -euo pipefail
