@@ -21,6 +21,7 @@
  * Responses carry x-tokentap-replay: hit|miss|mock, which the preload
  * copies into the span's `replay` field. */
 #include "cassette.h"
+#include "record.h"
 #include "cli.h"
 #include "mock.h"
 #include "mock_int.h"
@@ -612,6 +613,52 @@ static void rp_dispatch(struct tt_mock_tx *tx, void *arg)
 
 /* ----------------------------------------------------------- extensions */
 
+/* Official Node builds carry their own OpenSSL: the SSL_new hook that adds
+ * the run's certificate to a trust store never sees theirs. Node reads
+ * extra trusted certificates from NODE_EXTRA_CA_CERTS (PEM) at start: the
+ * run's certificate goes there, after the user's own file if one was set. */
+static int node_ca(struct rp *st, char ***env)
+{
+    char path[PATH_MAX + 16];
+    struct tt_buf pem, b64;
+    const char *user = getenv("NODE_EXTRA_CA_CERTS");
+    int rc = TT_ERR_NOMEM;
+
+    tt_buf_init(&pem, 8u << 20);
+    tt_buf_init(&b64, 1u << 20);
+    if (user && *user) {
+        FILE *f = fopen(user, "rb");
+        char chunk[8192];
+        size_t k;
+        while (f && (k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            if (tt_buf_append(&pem, chunk, k) != TT_OK)
+                break;
+        if (f)
+            fclose(f);
+        if (pem.len && pem.data[pem.len - 1] != '\n' && tt_buf_append(&pem, "\n", 1) != TT_OK)
+            goto out;
+    }
+    if (tt_rec_base64(&b64, st->srv.ca_der, st->srv.ca_der_len) != TT_OK ||
+        tt_buf_append_str(&pem, "-----BEGIN CERTIFICATE-----\n") != TT_OK)
+        goto out;
+    for (size_t off = 0; off < b64.len; off += 64) {
+        size_t k = b64.len - off < 64 ? b64.len - off : 64;
+        if (tt_buf_append(&pem, b64.data + off, k) != TT_OK ||
+            tt_buf_append(&pem, "\n", 1) != TT_OK)
+            goto out;
+    }
+    if (tt_buf_append_str(&pem, "-----END CERTIFICATE-----\n") != TT_OK)
+        goto out;
+    snprintf(path, sizeof(path), "%s/ca.pem", st->tmpdir);
+    rc = write_private(path, pem.data, pem.len);
+    if (rc == TT_OK && tt_cli_env_set(env, "NODE_EXTRA_CA_CERTS", path) != TT_OK)
+        rc = TT_ERR_NOMEM;
+out:
+    tt_buf_free(&pem);
+    tt_buf_free(&b64);
+    return rc;
+}
+
 static int server_setup(struct rp *st, char ***env)
 {
     struct tt_buf hosts, san;
@@ -643,6 +690,11 @@ static int server_setup(struct rp *st, char ***env)
         goto out;
     }
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", st->srv.port);
+    if (node_ca(st, env) != TT_OK) {
+        fprintf(stderr, "tokentap %s: cannot write the run's certificate for Node: %s\n",
+                st->name, strerror(errno));
+        goto out;
+    }
     if (tt_cli_env_set(env, "TOKENTAP_REDIRECT", addr) != TT_OK ||
         tt_cli_env_set(env, "TOKENTAP_REDIRECT_HOSTS", hosts.data) != TT_OK ||
         tt_cli_env_set(env, "TOKENTAP_REDIRECT_CA", path) != TT_OK) {

@@ -16,7 +16,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import (CLIENTS, CLIENTS_BIN, PY, SLOW, TOKENTAP, Mock, TapTest,
+from harness import (ROOT, CLIENTS, CLIENTS_BIN, PY, SLOW, TOKENTAP, Mock, TapTest,
                      san_wrap)
 
 KEY = "sk-proj-REPLAYSECRET0123456789abcdef"
@@ -198,6 +198,36 @@ class TestReplayClients(ReplayBase):
     def test_libcurl_multi(self):
         argv = [os.path.join(CLIENTS_BIN, "curl_multi"), self.rm.base, self.ca, "8"]
         self.roundtrip(argv, 8)
+
+
+    # An official Node build (OpenSSL linked in, inline hooks, issue #10):
+    # its SSL_new is its own, so the run's certificate reaches it through
+    # NODE_EXTRA_CA_CERTS, kept after the user's own file.
+    NODE_SCRIPT = r"""
+const base = process.env.MOCK_BASE, h = {"content-type": "application/json",
+    authorization: "Bearer " + process.env.OPENAI_API_KEY};
+let r = await fetch(base + "/v1/chat/completions", {method: "POST", headers: h,
+    body: JSON.stringify({model: "gpt-4o-mini", messages: [{role: "user", content: "node one"}]})});
+let j = await r.json();
+console.log(r.status, j.choices[0].message.content, JSON.stringify(j.usage));
+r = await fetch(base + "/v1/chat/completions", {method: "POST", headers: h,
+    body: JSON.stringify({model: "gpt-4o-mini", stream: true, stream_options: {include_usage: true},
+                          messages: [{role: "user", content: "node two"}]})});
+const text = await r.text();
+console.log(r.status, text.split("\n").filter(l => l.startsWith("data:")).length, "events");
+"""
+
+    def test_official_node_fetch(self):
+        node = os.path.join(ROOT, "tests", "node", "node_modules", "node22", "bin", "node")
+        self.assertTrue(os.access(node, os.X_OK), "npm ci in tests/node (install-deps)")
+        script = os.path.join(self.home, "node_calls.mjs")
+        with open(script, "w") as f:
+            f.write(self.NODE_SCRIPT)
+        orig_env, orig_after = self.env, self.env_after_stop
+        self.env = lambda **x: orig_env(NODE_EXTRA_CA_CERTS=self.ca, **x)
+        self.env_after_stop = lambda **x: orig_after(NODE_EXTRA_CA_CERTS=self.ca, **x)
+        _, rp, spans = self.roundtrip([node, script], 2)
+        self.assertEqual(sorted(s["stream"] for s in spans), [False, True])
 
 
 class TestReplayOllama(ReplayBase):
