@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential pkg-config ca-certificates \
     libssl-dev libcurl4-openssl-dev libmsgpack-dev libcriterion-dev \
     libjansson-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev \
-    libsqlite3-dev sqlite3 \
+    libsqlite3-dev sqlite3 libmicrohttpd-dev \
     curl procps python3 python3-requests python3-httpx python3-h2 \
     clang llvm valgrind \
     chromium chromium-driver \
@@ -26,4 +26,5 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/otlp" >/dev/null
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/ui" >/dev/null
 echo "tokentap: build and test dependencies installed"

@@ -34,6 +34,7 @@ static const struct {
     { "doctor", tt_cli_doctor_main },
     { "assert", tt_cli_assert_main },
     { "report", tt_cli_report_main },
+    { "ui", tt_cli_ui_main },
     { "mock", mock_main },
 };
 
@@ -60,6 +61,6 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "tokentap: unknown command '%s' (commands: run, ls, show, "
-            "cost, tail, assert, doctor, pricing, stats, report, export, mock; see tokentap --help)\n", cmd);
+            "cost, tail, assert, doctor, pricing, stats, report, ui, export, mock; see tokentap --help)\n", cmd);
     return TT_CLI_EXIT_USAGE;
 }
