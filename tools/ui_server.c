@@ -462,6 +462,7 @@ static enum MHD_Result api_traces(struct tt_ui *ui, struct MHD_Connection *c, sq
     char err[256];
     char ctid[33] = "";
     double cval = 0;
+    long long cint = 0;
     bool has_cursor = false;
     sqlite3_stmt *q = NULL;
     json_t *arr = NULL;
@@ -472,6 +473,8 @@ static enum MHD_Result api_traces(struct tt_ui *ui, struct MHD_Connection *c, sq
         return send_error(c, MHD_HTTP_BAD_REQUEST, "unknown parameter '%s'", bad);
     if ((v = arg(c, "limit")) && parse_long(v, 1, UI_PAGE_MAX, &limit) != TT_OK)
         return send_error(c, MHD_HTTP_BAD_REQUEST, "bad 'limit': 1 to %d", UI_PAGE_MAX);
+    if (ui->ch_url[0])
+        return ch_traces(ui, c);
     if ((v = arg(c, "sort"))) {
         sk = NULL;
         for (size_t i = 0; i < sizeof(sortkeys) / sizeof(sortkeys[0]); i++)
@@ -492,15 +495,17 @@ static enum MHD_Result api_traces(struct tt_ui *ui, struct MHD_Connection *c, sq
         char *end;
         if (!us || strlen(us + 1) != 32 || !tt_cli_is_hex(us + 1, 32))
             return send_error(c, MHD_HTTP_BAD_REQUEST, "bad 'cursor': use next_cursor as given");
+        /* Integer keys as integers: epoch ns do not fit a double. */
         errno = 0;
-        cval = strtod(v, &end);
-        if (errno || end != us)
+        if (sk->real)
+            cval = strtod(v, &end);
+        else
+            cint = strtoll(v, &end, 10);
+        if (errno || end != us || end == v)
             return send_error(c, MHD_HTTP_BAD_REQUEST, "bad 'cursor': use next_cursor as given");
         memcpy(ctid, us + 1, 33);
         has_cursor = true;
     }
-    if (ui->ch_url[0])
-        return ch_traces(ui, c);
     if ((bad = filt_build(c, &f))) {
         tt_buf_free(&f.where);
         return send_error(c, MHD_HTTP_BAD_REQUEST, "%s", bad);
@@ -527,7 +532,7 @@ static enum MHD_Result api_traces(struct tt_ui *ui, struct MHD_Connection *c, sq
         if (sk->real)
             sqlite3_bind_double(q, f.n + 1, cval);
         else
-            sqlite3_bind_int64(q, f.n + 1, (int64_t)cval);
+            sqlite3_bind_int64(q, f.n + 1, cint);
         sqlite3_bind_text(q, f.n + 2, ctid, -1, SQLITE_STATIC);
     }
     arr = json_array();

@@ -291,6 +291,7 @@
     nav('');
     if (state.view === 'trace' && state.traceId === id && state.trace) {
       openCall(spanId);
+      document.body.setAttribute('data-rendered', 'trace');
       return;
     }
     state.view = 'trace';
@@ -418,14 +419,22 @@
       add(d, el('div', 'v', it[1]));
       add(d, el('div', 'k', it[0]));
     });
-    if (c.unknown_cost && c.unknown_cost.length) {
+    /* Unknown cost has two causes: a model without a price row, and a
+     * call that reported no usage (failed, cut short). */
+    var unpriced = (c.unknown_cost || []).filter(function (u) { return u.calls > u.no_usage; });
+    var nousage = (c.unknown_cost || []).reduce(function (a, u) { return a + u.no_usage; }, 0);
+    if (unpriced.length) {
       var n = add(out, el('div', 'note unknown-models'));
       add(n, el('b', null, 'Models with unknown prices (their cost is not counted): '));
-      n.appendChild(document.createTextNode(c.unknown_cost.map(function (u) {
-        return u.model + ' (' + u.calls + ' call' + (u.calls === 1 ? '' : 's') + ')';
+      n.appendChild(document.createTextNode(unpriced.map(function (u) {
+        var k = u.calls - u.no_usage;
+        return u.model + ' (' + k + ' call' + (k === 1 ? '' : 's') + ')';
       }).join(', ')));
       add(n, el('div', 'muted', 'add them to a price file: tokentap pricing --help'));
     }
+    if (nousage)
+      add(out, el('div', 'note no-usage', nousage + ' call' + (nousage === 1 ? '' : 's') +
+        ' reported no token usage (failed or cut short): cost unknown'));
     add(out, el('h2', null, (metric === 'tokens' ? 'Tokens' : 'Cost') + ' per ' + c.bucket + ' by ' + c.by));
     seriesChart(add(out, el('div', 'panel')), c, metric);
     add(out, el('h2', null, 'By ' + c.by));
