@@ -3,6 +3,7 @@
  * textContent only: captured content never becomes markup. */
 var TTReport = (function () {
   'use strict';
+  var TREE_MAX_KIDS = 200, TREE_SHOWN_KIDS = 100;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -243,7 +244,19 @@ var TTReport = (function () {
       var sub = add(d, el('ul'));
       var kids = n.conv ? n.children : byConversation(n.children);
       kids.sort(function (a, b) { return start(a) - start(b); });
-      kids.forEach(function (c) { render(c, sub); });
+      /* A node with hundreds of children (a 1,000-call agent loop) shows
+       * the first ones and a button for the rest: the page stays quick. */
+      var first = kids.length > TREE_MAX_KIDS ? kids.slice(0, TREE_SHOWN_KIDS) : kids;
+      first.forEach(function (c) { render(c, sub); });
+      if (first.length < kids.length) {
+        var more = add(sub, el('li', 'tree-more'));
+        var b = add(more, el('button', null, 'show ' + (kids.length - first.length) + ' more'));
+        b.type = 'button';
+        b.addEventListener('click', function () {
+          sub.removeChild(more);
+          kids.slice(first.length).forEach(function (c) { render(c, sub); });
+        });
+      }
     }
     render(root, add(panel, el('ul', 'tree')));
   }

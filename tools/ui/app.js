@@ -227,8 +227,14 @@
     add(sec, el('h2', null, 'Calls'));
     var list = add(sec, el('div', 'calls'));
     var i = 0, target = null;
-    spans.forEach(function (s) {
-      if (s.kind !== 'llm' && s.kind !== 'tool') return;
+    var calls = spans.filter(function (s) { return s.kind === 'llm' || s.kind === 'tool'; });
+    /* Hundreds of calls: the first CALLS_SHOWN, the rest on demand (or
+     * when a link names one of them). */
+    var CALLS_SHOWN = 200, limit = calls.length > CALLS_SHOWN ? CALLS_SHOWN : calls.length;
+    calls.forEach(function (s, k) {
+      if (k >= limit && s.span_id === openSpan) limit = calls.length;
+    });
+    function one(s) {
       var n = ++i;
       var d = add(list, el('details', 'call'));
       d.id = 'call-' + s.span_id;
@@ -255,7 +261,16 @@
         add(d, holder);
       });
       if (openSpan === s.span_id) target = d;
-    });
+    }
+    calls.slice(0, limit).forEach(one);
+    if (limit < calls.length) {
+      var more = add(sec, el('button', 'calls-more', 'show ' + (calls.length - limit) + ' more calls'));
+      more.type = 'button';
+      more.addEventListener('click', function () {
+        sec.removeChild(more);
+        calls.slice(limit).forEach(one);
+      });
+    }
     if (!i) add(list, el('div', 'muted', 'no LLM calls in this trace'));
     return target;
   }
