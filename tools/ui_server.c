@@ -816,30 +816,46 @@ static json_t *unknown_json(sqlite3 *db, const struct costq *k)
     return a;
 }
 
+/* Cost per day or hour. Buckets are whole days (hours) of local time at
+ * the server's current UTC offset, computed as integers in SQL (strftime
+ * with 'localtime' per row was most of the time on a million spans) and
+ * named here; a DST change inside the window shifts older buckets by the
+ * hour of difference. */
 static json_t *series_json(sqlite3 *db, const struct costq *k)
 {
     char sql[2048];
     sqlite3_stmt *q = NULL;
     json_t *a = json_array();
-    const char *fmt = strcmp(k->bucket, "hour") == 0 ? "%Y-%m-%d %H:00" : "%Y-%m-%d";
+    bool hour = strcmp(k->bucket, "hour") == 0;
+    int64_t size = hour ? 3600 : 86400;
+    time_t now = time(NULL);
+    struct tm lt;
+    int64_t off = localtime_r(&now, &lt) ? (int64_t)lt.tm_gmtoff : 0;
 
     snprintf(sql, sizeof(sql),
-             "SELECT strftime('%s', start_time / 1000000000, 'unixepoch', 'localtime') AS b,"
+             "SELECT (start_time / 1000000000 + ?3) / ?4 AS b,"
              " %s AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens),"
              " SUM(CASE WHEN cost_known THEN cost_usd ELSE 0 END)"
              " FROM spans WHERE kind = 'llm'"
              " AND (?1 = 0 OR start_time >= ?1) AND (?2 = 0 OR start_time <= ?2)"
-             " GROUP BY b, k ORDER BY b, k", fmt, k->expr);
+             " GROUP BY b, k ORDER BY b, k", k->expr);
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         json_decref(a);
         return NULL;
     }
     sqlite3_bind_int64(q, 1, k->from);
     sqlite3_bind_int64(q, 2, k->to);
+    sqlite3_bind_int64(q, 3, off);
+    sqlite3_bind_int64(q, 4, size);
     while (a && sqlite3_step(q) == SQLITE_ROW) {
         const char *key = col_text(q, 1);
+        time_t wall = (time_t)(sqlite3_column_int64(q, 0) * size);
+        struct tm tm;
+        char name[32] = "?";
+        if (gmtime_r(&wall, &tm))
+            strftime(name, sizeof(name), hour ? "%Y-%m-%d %H:00" : "%Y-%m-%d", &tm);
         json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:f}",
-                                           "bucket", col_text(q, 0), "key", key ? key : "?",
+                                           "bucket", name, "key", key ? key : "?",
                                            "calls", (json_int_t)sqlite3_column_int64(q, 2),
                                            "input_tokens", (json_int_t)sqlite3_column_int64(q, 3),
                                            "output_tokens", (json_int_t)sqlite3_column_int64(q, 4),

@@ -15,7 +15,7 @@ import unittest
 
 import requests
 
-from harness import CLIENTS, PY, ROOT, SLOW, TOKENTAP, TapTest, san_wrap
+from harness import CLIENTS, PY, ROOT, SLOW, TOKENTAP, TOKENTAPD, TapTest, san_wrap
 
 OUT_DIR = os.path.join(ROOT, "tests", "out")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -353,6 +353,45 @@ class UiTest(TapTest):
         self.assertTrue(got, "no event")
         self.assertIn(new, got[0]["traces"])
         self.assertIn(new, [r["trace_id"] for r in self.ok("/api/traces?session=live")["traces"]])
+
+    # ----------------------------------------------------------- daemon
+    def test_daemon_serves_ui(self):
+        """TOKENTAP_UI=ADDR:PORT: tokentapd serves the UI on its store,
+        the URL with its token in <home>/ui.url (0600), not in its log."""
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        log = os.path.join(self.home, "daemon.log")
+        env = self.env(TOKENTAP_UI="127.0.0.1:%d" % port)
+        # the store exists before the daemon starts serving it
+        first = self.traced([], [PY, os.path.join(CLIENTS, "llm_call.py"), "--api", "openai"])
+        with open(log, "w") as fh:
+            d = subprocess.Popen([TOKENTAPD, "--foreground", "--socket",
+                                  os.path.join(self.home, "ui-test.sock")], env=env,
+                                 stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            url_file = os.path.join(self.home, "ui.url")
+            deadline = time.time() + 20 * SLOW
+            while time.time() < deadline and not os.path.exists(url_file):
+                self.assertIsNone(d.poll(), open(log).read())
+                time.sleep(0.05)
+            self.assertEqual(stat.S_IMODE(os.stat(url_file).st_mode), 0o600)
+            url = open(url_file).read().strip()
+            self.assertTrue(url.startswith("http://127.0.0.1:%d/?token=" % port), url)
+            token = url.split("token=")[1]
+            r = requests.get("http://127.0.0.1:%d/api/traces" % port,
+                             headers={"Authorization": "Bearer " + token}, timeout=30)
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual([t["trace_id"] for t in r.json()["traces"]], [first])
+            self.assertEqual(requests.get("http://127.0.0.1:%d/api/traces" % port,
+                                          timeout=30).status_code, 401)
+        finally:
+            d.terminate()
+            d.wait(20)
+        text = open(log).read()
+        self.assertIn("ui on http://127.0.0.1:%d/" % port, text)
+        self.assertNotIn(token, text)
 
     # ---------------------------------------------------------- browser
     @unittest.skipUnless(CHROMIUM and NODE and os.path.isdir(PUPPETEER),
