@@ -429,8 +429,8 @@
     var box = add(out, el('div', 'stats'));
     [['cost', R.fmtCost(tot.cost_usd) + (tot.cost_unknown_calls ? '+?' : '')], ['calls', R.fmtInt(tot.calls)],
       ['tokens in', R.fmtInt(tot.input_tokens)], ['tokens out', R.fmtInt(tot.output_tokens)],
-      ['unknown-price calls', R.fmtInt(tot.cost_unknown_calls)]].forEach(function (it) {
-      var d = add(box, el('div', 'stat' + (it[0] === 'unknown-price calls' && tot.cost_unknown_calls ? ' bad' : '')));
+      ['unknown-cost calls', R.fmtInt(tot.cost_unknown_calls)]].forEach(function (it) {
+      var d = add(box, el('div', 'stat' + (it[0] === 'unknown-cost calls' && tot.cost_unknown_calls ? ' bad' : '')));
       add(d, el('div', 'v', it[1]));
       add(d, el('div', 'k', it[0]));
     });
