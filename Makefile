@@ -21,6 +21,9 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 CFLAGS_TEST := $(WARN) $(INC) -O1 -g $(SAN)
 
 PRICES_C := $(B)/gen/prices_gen.c
+# Web assets of the report and the ui server, compiled in (tools/assets.h).
+ASSETS := tools/report.css tools/report.js tools/ui/index.html tools/ui/app.js tools/ui/app.css
+ASSETS_C := $(B)/gen/assets_gen.c
 
 # The preload: hooks + capture. Third-party libraries are reached through
 # preload/dlshim.c (lazy dlopen), never linked: see docs/INTERNALS.md.
@@ -32,19 +35,23 @@ CORE_SRC := $(filter-out preload/dlshim.c,$(wildcard preload/*.c preload/provide
 EXPORTER_SRC := $(filter-out exporter/tokentapd.c,$(wildcard exporter/*.c))
 TOOLS_SRC := $(filter-out tools/tokentap.c,$(wildcard tools/*.c))
 
-LIBS_BIN := -lcurl -lsqlite3 -lmsgpackc -ljansson -lz -lbrotlidec -lzstd -lnghttp2 -lssl -lcrypto -lpthread -lm
+LIBS_BIN := -lmicrohttpd -lcurl -lsqlite3 -lmsgpackc -ljansson -lz -lbrotlidec -lzstd -lnghttp2 -lssl -lcrypto -lpthread -lm
 
-BIN_CORE_OBJ := $(patsubst %.c,$(B)/bin-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/bin-obj/prices_gen.o
+BIN_CORE_OBJ := $(patsubst %.c,$(B)/bin-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/bin-obj/prices_gen.o $(B)/bin-obj/assets_gen.o
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(B)/test/%,$(TEST_SRC))
-TEST_CORE_OBJ := $(patsubst %.c,$(B)/test-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/test-obj/prices_gen.o
+TEST_CORE_OBJ := $(patsubst %.c,$(B)/test-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/test-obj/prices_gen.o $(B)/test-obj/assets_gen.o
 
 all: $(B)/lib/libtokentap.so $(B)/bin/tokentapd $(B)/bin/tokentap
 
 $(PRICES_C): data/catalogue.tsv tools/gen_prices.py
 	@mkdir -p $(dir $@)
 	python3 tools/gen_prices.py data/catalogue.tsv > $@.tmp && mv $@.tmp $@
+
+$(ASSETS_C): $(ASSETS) tools/gen_assets.awk
+	@mkdir -p $(dir $@)
+	awk -f tools/gen_assets.awk $(ASSETS) > $@.tmp && mv $@.tmp $@
 
 $(B)/so/%.o: %.c $(PRICES_C)
 	@mkdir -p $(dir $@)
@@ -66,6 +73,9 @@ $(B)/bin-obj/%.o: %.c $(PRICES_C)
 $(B)/bin-obj/prices_gen.o: $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BIN) -c $< -o $@
+$(B)/bin-obj/assets_gen.o: $(ASSETS_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BIN) -c $< -o $@
 
 $(B)/bin/tokentapd: $(B)/bin-obj/exporter/tokentapd.o $(BIN_CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -80,6 +90,9 @@ $(B)/test-obj/%.o: %.c $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -Iexporter -Itools -MMD -MP -c $< -o $@
 $(B)/test-obj/prices_gen.o: $(PRICES_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -c $< -o $@
+$(B)/test-obj/assets_gen.o: $(ASSETS_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -c $< -o $@
 

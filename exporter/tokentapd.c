@@ -44,6 +44,7 @@
 #include "sink.h"
 #include "store.h"
 #include "tt.h"
+#include "ui.h"
 #include "wire.h"
 
 #ifndef TT_VERSION
@@ -1535,6 +1536,56 @@ static void ttd_counts_free(struct ttd *d)
     d->ncounts = 0;
 }
 
+/* TOKENTAP_UI=[ADDR:]PORT: serve `tokentap ui` from the daemon (tools/ui.h),
+ * on the store it writes. The URL with its access token (TOKENTAP_UI_TOKEN,
+ * else a random one) goes to <home>/ui.url, mode 0600, never to the log.
+ * A UI that cannot start is logged; the daemon runs on without it. */
+static struct tt_ui *ttd_start_ui(struct ttd *d, const char *spec)
+{
+    struct tt_ui_opts o = { 0 };
+    char addr[64] = "127.0.0.1", url[512], err[1024] = "", home[PATH_MAX], path[PATH_MAX + 16];
+    const char *colon = strrchr(spec, ':'), *port = colon ? colon + 1 : spec;
+    struct tt_ui *ui = NULL;
+    char *end;
+    long p;
+
+    if (colon) {
+        if ((size_t)(colon - spec) >= sizeof(addr)) {
+            ttd_log("TOKENTAP_UI=%s: bad address", spec);
+            return NULL;
+        }
+        memcpy(addr, spec, (size_t)(colon - spec));
+        addr[colon - spec] = '\0';
+    }
+    p = strtol(port, &end, 10);
+    if (*end || end == port || p < 1 || p > 65535) {
+        ttd_log("TOKENTAP_UI=%s: want [ADDR:]PORT (e.g. 127.0.0.1:8765)", spec);
+        return NULL;
+    }
+    o.store = d->db_path;
+    o.bind = addr;
+    o.port = (int)p;
+    o.token = getenv("TOKENTAP_UI_TOKEN");
+    if (o.token && !*o.token)
+        o.token = NULL;
+    if (tt_ui_start(&o, &ui, url, sizeof(url), err, sizeof(err)) != TT_OK) {
+        ttd_log("ui: %s", err);
+        return NULL;
+    }
+    if (tt_wire_home_dir(home, sizeof(home)) == TT_OK) {
+        snprintf(path, sizeof(path), "%s/ui.url", home);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            (void)fchmod(fd, 0600);
+            if (write(fd, url, strlen(url)) < 0 || write(fd, "\n", 1) < 0)
+                ttd_log("%s: %s", path, strerror(errno));
+            close(fd);
+        }
+        ttd_log("ui on http://%s:%ld/ (its URL with the access token: %s)", addr, p, path);
+    }
+    return ui;
+}
+
 int main(int argc, char **argv)
 {
     static struct ttd d;    /* large (client table): not on the stack */
@@ -1606,6 +1657,8 @@ int main(int argc, char **argv)
         ttd_log("%s: %s", d.pidfile, strerror(errno));
     ttd_open_forwarders(&d, true);
     ttd_log("listening on %s, store %s, spool %s", d.sock_path, d.db_path, d.spool_dir);
+    const char *ui_spec = getenv("TOKENTAP_UI");
+    struct tt_ui *ui = ui_spec && *ui_spec ? ttd_start_ui(&d, ui_spec) : NULL;
 
     ttd_reserve_open(&d);
     ttd_spool(&d);
@@ -1617,6 +1670,7 @@ int main(int argc, char **argv)
     tt_gwchild_stop(&d.gw);
     ttd_reserve_close(&d);
     ttd_counts_free(&d);
+    tt_ui_stop(ui);
     rc = 0;
     ttd_log("frames %" PRIu64 " (bad %" PRIu64 "), spans stored %" PRIu64
             ", rejected %" PRIu64 ", spool files %" PRIu64 " (%" PRIu64

@@ -41,6 +41,7 @@ int tt_cli_cost_as(struct sqlite3 *db, const char *expr, const char *by,
                    const char *trace_id, int64_t since, const char *as_model,
                    const char *as_provider, const char *as_file, const char *format);
 int tt_cli_stats_main(int argc, char **argv);
+int tt_cli_ui_main(int argc, char **argv);
 int tt_cli_report_main(int argc, char **argv);   /* cli_report.c */
 int tt_cli_tail_main(int argc, char **argv);
 int tt_cli_doctor_main(int argc, char **argv);
@@ -369,6 +370,15 @@ int tt_cli_ch_ls_from_row(char *const *f, struct tt_cli_ls_row *r) TT_WUR;
 int tt_cli_ch_cost(const char *url, const char *by, const char *trace_opt,
                    int64_t since, const char *format);
 int tt_cli_ch_ls(const char *url, bool json, long limit, int64_t since);
+/* For the ui server: the `ls` rows (newest first, LIMIT offset, limit)
+ * handed to cb (a non-zero return stops, and is returned); the `cost`
+ * groups and unknown-price models (free() both). Exit statuses, failures
+ * explained on stderr. */
+int tt_cli_ch_ls_each(const char *url, int64_t since, long limit, long offset,
+                      int (*cb)(void *cls, const struct tt_cli_ls_row *r), void *cls);
+int tt_cli_ch_cost_data(const char *url, const char *by, int64_t since,
+                        struct tt_cli_group **g, size_t *n,
+                        struct tt_cli_unknown **unk, size_t *nunk);
 
 /* Explain a tt_cli_resolve_trace result on stderr; returns the exit
  * status (0 for TT_OK). Store errors (other codes) are the caller's. */

@@ -531,3 +531,63 @@ int tt_cli_ch_ls(const char *url, bool json, long limit, int64_t since)
     }
     return tt_cli_ls_end(&out, true);
 }
+
+/* ------------------------------------------------ for the ui server */
+
+int tt_cli_ch_ls_each(const char *url, int64_t since, long limit, long offset,
+                      int (*cb)(void *cls, const struct tt_cli_ls_row *r), void *cls)
+{
+    struct chq q;
+    struct tt_buf sql;
+    char *body = NULL, *f[TT_CLI_CH_LS_COLS];
+    size_t pos = 0, got;
+    int ret, rc;
+
+    if ((ret = chq_open(&q, "ui", url)) != TT_CLI_EXIT_OK)
+        return ret;
+    tt_buf_init(&sql, 16384);
+    rc = sql_cat(&sql, ls_sql, q.ch.db, ".", q.ch.table, ls_sql_end, (const char *)NULL);
+    if (rc == TT_OK && since)
+        rc = tt_buf_appendf(&sql, " WHERE st >= %lld", (long long)since);
+    if (rc == TT_OK)
+        rc = tt_buf_appendf(&sql, " ORDER BY st DESC, trace_id LIMIT %ld, %ld FORMAT TSV",
+                            offset, limit);
+    ret = rc == TT_OK ? chq_run(&q, sql.data, &body) : TT_CLI_EXIT_ERR;
+    tt_buf_free(&sql);
+    if (ret != TT_CLI_EXIT_OK)
+        return ret;
+    size_t len = strlen(body);
+    while ((rc = tt_cli_tsv_row(body, len, &pos, f, TT_CLI_CH_LS_COLS, &got)) == TT_OK && got) {
+        struct tt_cli_ls_row r;
+        if ((rc = tt_cli_ch_ls_from_row(f, &r)) != TT_OK || (rc = cb(cls, &r)) != TT_OK)
+            break;
+    }
+    free(body);
+    if (rc != TT_OK)
+        return rc == TT_ERR_NOMEM ? TT_CLI_EXIT_ERR : bad_answer(&q, rc);
+    return TT_CLI_EXIT_OK;
+}
+
+int tt_cli_ch_cost_data(const char *url, const char *by, int64_t since,
+                        struct tt_cli_group **g, size_t *n,
+                        struct tt_cli_unknown **unk, size_t *nunk)
+{
+    struct chq q;
+    char where[256];
+    int ret;
+
+    *g = NULL;
+    *unk = NULL;
+    *n = *nunk = 0;
+    if ((ret = chq_open(&q, "ui", url)) != TT_CLI_EXIT_OK)
+        return ret;
+    llm_where(where, sizeof(where), NULL, since);
+    if ((ret = chq_groups(&q, by, where, g, n)) != TT_CLI_EXIT_OK)
+        return ret;
+    if ((ret = chq_unknown(&q, where, unk, nunk)) != TT_CLI_EXIT_OK) {
+        free(*g);
+        *g = NULL;
+        *n = 0;
+    }
+    return ret;
+}

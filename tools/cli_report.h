@@ -33,4 +33,11 @@ int tt_report_html_escape(const char *s, size_t len, struct tt_buf *out) TT_WUR;
  * TT_ERR_CAP. */
 int tt_report_render(const json_t *doc, const char *title, struct tt_buf *out) TT_WUR;
 
+/* One trace's object for the page: {"trace_id", "run", "totals",
+ * "spans"} (spans as the export contract's objects, by start time), read
+ * from the tables spans and runs of db. Returns 0, TT_ERR_NOMEM or
+ * TT_ERR_IO (query). Also the ui server's trace endpoint. */
+struct sqlite3;
+int tt_report_trace_json(struct sqlite3 *db, const char *trace, json_t **out) TT_WUR;
+
 #endif

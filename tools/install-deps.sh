@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential pkg-config ca-certificates gcc-multilib \
     libssl-dev libcurl4-openssl-dev libmsgpack-dev libcriterion-dev \
     libjansson-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev \
-    libsqlite3-dev sqlite3 \
+    libsqlite3-dev sqlite3 libmicrohttpd-dev \
     libzydis-dev musl-tools golang-go \
     curl procps python3 python3-requests python3-httpx python3-h2 \
     clang llvm valgrind \
@@ -34,4 +34,5 @@ npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/node" >/dev/n
 # The gateway tests (tests/gateway): the official OpenAI and Anthropic SDKs,
 # and Bun (@oven/bun-linux-x64: one executable with its own TLS).
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/gateway" >/dev/null
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/ui" >/dev/null
 echo "tokentap: build and test dependencies installed"

@@ -36,6 +36,7 @@ static const struct {
     { "doctor", tt_cli_doctor_main },
     { "assert", tt_cli_assert_main },
     { "report", tt_cli_report_main },
+    { "ui", tt_cli_ui_main },
     { "mock", mock_main },
     { "record", tt_cli_record_main },
     { "replay", tt_cli_replay_main },
@@ -65,7 +66,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
-    fprintf(stderr, "tokentap: unknown command '%s' (commands: run, ls, show, "
-            "cost, tail, assert, doctor, pricing, stats, report, export, mock, gateway; see tokentap --help)\n", cmd);
+    fprintf(stderr, "tokentap: unknown command '%s' (commands: run, record, "
+            "replay, cassette, ls, show, cost, tail, assert, doctor, pricing, reprice, "
+            "stats, report, ui, export, mock, gateway; see tokentap --help)\n", cmd);
     return TT_CLI_EXIT_USAGE;
 }

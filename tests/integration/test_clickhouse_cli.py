@@ -189,6 +189,58 @@ class ClickHouseCli(TapTest):
         self.assertIn("mystery-model-9", table)
         self.assertIn("1 call failed", table)
 
+    def test_ui_on_clickhouse(self):
+        """`tokentap ui --store clickhouse://`: the traces list (newest
+        first, offset paging) and the cost page from ClickHouse, FINAL
+        (the retry counted once); what it cannot serve says so."""
+        import requests
+        from harness import TOKENTAP
+        url_file = os.path.join(self.home, "ui.url")
+        p = subprocess.Popen([TOKENTAP, "ui", "--store", self.url(), "--url-file", url_file],
+                             env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline and not os.path.exists(url_file):
+                self.assertIsNone(p.poll())
+                time.sleep(0.05)
+            base, _, token = open(url_file).read().strip().partition("/?token=")
+            h = {"Authorization": "Bearer " + token}
+            get = lambda q: requests.get(base + q, headers=h, timeout=30)  # noqa: E731
+            j = get("/api/traces").json()
+            self.assertEqual(j["store"], "clickhouse")
+            self.assertEqual([r["trace_id"] for r in j["traces"]], [T2, T1, T3])
+            r1 = j["traces"][1]
+            self.assertEqual((r1["command"], r1["calls"], r1["session_id"], r1["exit_code"]),
+                             ("python3 agent.py --n 2", 2, "s-alpha", 0))
+            seen, cursor = [], None
+            while True:
+                page = get("/api/traces?limit=1" + ("&cursor=" + cursor if cursor else "")).json()
+                seen += [r["trace_id"] for r in page["traces"]]
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            self.assertEqual(seen, [T2, T1, T3])
+            self.assertEqual([r["trace_id"] for r in
+                              get("/api/traces?from=%d" % (S1 - NS)).json()["traces"]], [T2, T1])
+            c = get("/api/cost?by=model").json()
+            want = json.loads(self.ch("cost", "--json").stdout)
+            self.assertEqual(rounded({g["key"]: g["cost_usd"] for g in c["groups"]}),
+                             rounded({g["model"]: g["cost_usd"] for g in want["groups"]}))
+            self.assertEqual(c["total"]["calls"], len(CALLS))
+            self.assertEqual(c["unknown_cost"], want["unknown_cost"])
+            csv = get("/api/cost.csv?by=model").text
+            self.assertIn("mystery-model-9,1,", csv)
+            r = get("/api/traces?model=gpt-4o-mini")
+            self.assertEqual(r.status_code, 400)
+            self.assertIn("not supported on a ClickHouse store", r.json()["error"])
+            r = get("/api/traces/" + T1)
+            self.assertEqual(r.status_code, 501)
+            self.assertEqual(requests.get(base + "/api/traces", timeout=30).status_code, 401)
+        finally:
+            p.terminate()
+            p.wait(20)
+
     def test_same_output_as_sqlite(self):
         """The same spans print the same, whichever store holds them."""
         for by in ("model", "provider", "process", "session", "day", "tag:team"):
