@@ -43,7 +43,11 @@ struct sqlite3_stmt;
     "  cost_usd REAL NOT NULL DEFAULT 0, cost_known INTEGER NOT NULL DEFAULT 0,\n" \
     "  input TEXT, output TEXT, tool_calls TEXT, truncated INTEGER NOT NULL DEFAULT 0,\n" \
     "  pid INTEGER, exe TEXT, session_id TEXT, tags TEXT,\n" \
-    "  conversation_id TEXT, metadata TEXT, replay TEXT, capture TEXT\n" \
+    "  conversation_id TEXT, metadata TEXT, replay TEXT, capture TEXT,\n" \
+    "  audio_input_tokens INTEGER NOT NULL DEFAULT 0,\n" \
+    "  audio_output_tokens INTEGER NOT NULL DEFAULT 0,\n" \
+    "  image_input_tokens INTEGER NOT NULL DEFAULT 0,\n" \
+    "  image_output_tokens INTEGER NOT NULL DEFAULT 0, service_tier TEXT\n" \
     ");\n" \
     "CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, start_time);\n" \
     "CREATE INDEX IF NOT EXISTS spans_start ON spans(start_time);\n" \

@@ -846,27 +846,110 @@ static long tt_price_clamp(long v, long max)
     return v > max ? max : v;
 }
 
-double tt_price_cost(const struct tt_price *p, long input, long output,
-                     long cache_read, long cache_write, long cache_write_1h,
-                     long reasoning)
+/* The tier a response names (span service_tier). OpenAI answers
+ * "default" (and echoes "auto" in some proxies), Anthropic "standard":
+ * both are the list price. Anything we cannot price as billed (OpenAI
+ * "scale": prepaid units; a name we do not know) is TT_PRICE_TIER_OTHER. */
+enum tt_price_tier {
+    TT_PRICE_TIER_STANDARD = 0,
+    TT_PRICE_TIER_FLEX,
+    TT_PRICE_TIER_PRIORITY,
+    TT_PRICE_TIER_BATCH,
+    TT_PRICE_TIER_OTHER,
+};
+
+static enum tt_price_tier tt_price_tier_of(const char *t)
 {
+    static const struct { const char *name; enum tt_price_tier tier; } tiers[] = {
+        { "default", TT_PRICE_TIER_STANDARD },
+        { "auto", TT_PRICE_TIER_STANDARD },
+        { "standard", TT_PRICE_TIER_STANDARD },
+        { "flex", TT_PRICE_TIER_FLEX },
+        { "priority", TT_PRICE_TIER_PRIORITY },
+        { "batch", TT_PRICE_TIER_BATCH },
+    };
+
+    if (!t || !*t)
+        return TT_PRICE_TIER_STANDARD;
+    for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++)
+        if (strcasecmp(t, tiers[i].name) == 0)
+            return tiers[i].tier;
+    return TT_PRICE_TIER_OTHER;
+}
+
+/* A call served on the flex, priority or batch tier: every token at the
+ * tier's own rates. The catalogue lists input, output and (flex, priority)
+ * cached input per tier and nothing else, so a call that also needs a rate
+ * the tier does not list (cache writes, audio or image tokens, a separate
+ * reasoning price, the long-context tier, a cache read the tier has no
+ * price for) is not priced: a guessed tier rate would be believed. */
+static int tt_price_cost_tier(const struct tt_price *p, const struct tt_price_usage *u,
+                              enum tt_price_tier tier, double *usd)
+{
+    double in_rate, out_rate, cr_rate;
+
+    switch (tier) {
+    case TT_PRICE_TIER_FLEX:
+        in_rate = p->flex_input, out_rate = p->flex_output, cr_rate = p->flex_cache_read;
+        break;
+    case TT_PRICE_TIER_PRIORITY:
+        in_rate = p->priority_input, out_rate = p->priority_output;
+        cr_rate = p->priority_cache_read;
+        break;
+    case TT_PRICE_TIER_BATCH:
+        in_rate = p->batch_input, out_rate = p->batch_output, cr_rate = -1;
+        break;
+    default:
+        return TT_ERR;
+    }
+    if (in_rate < 0 || out_rate < 0)
+        return TT_ERR;
+    if (u->cache_read > 0 && cr_rate < 0)
+        return TT_ERR;
+    if (u->cache_write > 0 || u->audio_input > 0 || u->audio_output > 0 ||
+        u->image_input > 0 || u->image_output > 0)
+        return TT_ERR;
+    if (p->tier_threshold > 0 && u->input > p->tier_threshold)
+        return TT_ERR;
+    if (u->reasoning > 0 && p->reasoning >= 0 && p->reasoning != p->output)
+        return TT_ERR;
+    long cache_read = tt_price_clamp(u->cache_read, u->input);
+    *usd = ((double)(u->input - cache_read) * in_rate + (double)cache_read * cr_rate +
+            (double)u->output * out_rate) / 1e6;
+    return TT_OK;
+}
+
+int tt_price_cost_usage(const struct tt_price *p, const struct tt_price_usage *in,
+                        double *usd)
+{
+    struct tt_price_usage u = *in;
+
+    *usd = 0.0;
     if (!p)
-        return 0.0;
-    if (input < 0)
-        input = 0;
-    if (output < 0)
-        output = 0;
-    if (cache_read < 0)
-        cache_read = 0;
-    if (cache_write < 0)
-        cache_write = 0;
-    cache_write_1h = tt_price_clamp(cache_write_1h, cache_write);
-    reasoning = tt_price_clamp(reasoning, output);
+        return TT_ERR;
+    if (u.input < 0)
+        u.input = 0;
+    if (u.output < 0)
+        u.output = 0;
+    u.cache_read = tt_price_clamp(u.cache_read, u.input);
+    u.cache_write = tt_price_clamp(u.cache_write, u.input);
+    u.cache_write_1h = tt_price_clamp(u.cache_write_1h, u.cache_write);
+    u.reasoning = tt_price_clamp(u.reasoning, u.output);
+    u.audio_input = tt_price_clamp(u.audio_input, u.input);
+    u.image_input = tt_price_clamp(u.image_input, u.input - u.audio_input);
+    u.audio_output = tt_price_clamp(u.audio_output, u.output);
+    u.image_output = tt_price_clamp(u.image_output, u.output - u.audio_output);
+
+    enum tt_price_tier st = tt_price_tier_of(u.service_tier);
+    if (st == TT_PRICE_TIER_OTHER)
+        return TT_ERR;
+    if (st != TT_PRICE_TIER_STANDARD)
+        return tt_price_cost_tier(p, &u, st, usd);
 
     /* The long-context tier is decided by the whole prompt (cache reads and
      * writes included, as input is in the span contract) and then applies
      * to every token of the call, as the providers bill it. */
-    bool tier = p->tier_threshold > 0 && input > p->tier_threshold;
+    bool tier = p->tier_threshold > 0 && u.input > p->tier_threshold;
     double in_rate = tier ? tt_price_or(p->tier_input, p->input) : p->input;
     double out_rate = tier ? tt_price_or(p->tier_output, p->output) : p->output;
     double cr_rate = (tier && p->tier_cache_read >= 0)
@@ -885,17 +968,65 @@ double tt_price_cost(const struct tt_price *p, long input, long output,
         cw1h_rate = p->cache_write_1h * (p->tier_cache_write / p->cache_write);
     double rs_rate = tt_price_or(p->reasoning, out_rate);
 
-    long uncached = input - cache_read - cache_write;
-    if (uncached < 0)
-        uncached = 0;
+    /* Modalities (LiteLLM's rule: text = total - cache - audio - image, each
+     * part at its own rate). Audio tokens are billed apart by every provider
+     * that reports them (several times the text rate): without an audio rate
+     * the call is not priced, never priced as text. Image INPUT tokens are
+     * input tokens at the text rate (OpenAI vision, Gemini's "text / image /
+     * video" price) unless the catalogue lists their own rate; image OUTPUT
+     * tokens (image generation) have their own price or none. The table has
+     * no long-context column for modalities: above the threshold a call with
+     * audio or image-output tokens is not priced. */
+    if ((u.audio_input > 0 && p->audio_input < 0) ||
+        (u.audio_output > 0 && p->audio_output < 0) ||
+        (u.image_output > 0 && p->image_output < 0))
+        return TT_ERR;
+    if (tier && (u.audio_input > 0 || u.audio_output > 0 || u.image_output > 0 ||
+                 (u.image_input > 0 && p->image_input >= 0)))
+        return TT_ERR;
+    /* Cached audio (or cached image tokens with a rate of their own) has
+     * its own cache price, which the catalogue does not list, and the usage
+     * does not say which part of the cache read was audio: not priced. */
+    if (u.cache_read > 0 && (u.audio_input > 0 || (u.image_input > 0 && p->image_input >= 0)))
+        return TT_ERR;
+    double ii_rate = tt_price_or(p->image_input, in_rate);
 
-    double usd_m = (double)uncached * in_rate +
-                   (double)cache_read * cr_rate +
-                   (double)(cache_write - cache_write_1h) * cw_rate +
-                   (double)cache_write_1h * cw1h_rate +
-                   (double)(output - reasoning) * out_rate +
-                   (double)reasoning * rs_rate;
-    return usd_m / 1e6;
+    long text_in = u.input - u.cache_read - u.cache_write - u.audio_input - u.image_input;
+    if (text_in < 0)
+        text_in = 0;
+    long text_out = u.output - u.reasoning - u.audio_output - u.image_output;
+    if (text_out < 0)
+        text_out = 0;
+
+    double usd_m = (double)text_in * in_rate +
+                   (double)u.cache_read * cr_rate +
+                   (double)(u.cache_write - u.cache_write_1h) * cw_rate +
+                   (double)u.cache_write_1h * cw1h_rate +
+                   (double)u.audio_input * tt_price_or(p->audio_input, in_rate) +
+                   (double)u.image_input * ii_rate +
+                   (double)text_out * out_rate +
+                   (double)u.reasoning * rs_rate +
+                   (double)u.audio_output * tt_price_or(p->audio_output, out_rate) +
+                   (double)u.image_output * tt_price_or(p->image_output, out_rate);
+    *usd = usd_m / 1e6;
+    return TT_OK;
+}
+
+double tt_price_cost(const struct tt_price *p, long input, long output,
+                     long cache_read, long cache_write, long cache_write_1h,
+                     long reasoning)
+{
+    struct tt_price_usage u = {
+        .input = input, .output = output, .cache_read = cache_read,
+        .cache_write = cache_write, .cache_write_1h = cache_write_1h,
+        .reasoning = reasoning,
+    };
+    double usd;
+
+    if (!p)
+        return 0.0;
+    /* text at the list price: every row prices it */
+    return tt_price_cost_usage(p, &u, &usd) == TT_OK ? usd : 0.0;
 }
 
 /* FNV-1a; 0 is reserved for "empty slot". */
@@ -996,11 +1127,21 @@ bool tt_price_span_price(const struct tt_span *span, const struct tt_price_set *
     return hit;
 }
 
-double tt_price_span_cost(const struct tt_price *p, const struct tt_span *span)
+int tt_price_span_cost(const struct tt_price *p, const struct tt_span *span, double *usd)
 {
-    return tt_price_cost(p, (long)span->input_tokens, (long)span->output_tokens,
-                         (long)span->cache_read_tokens, (long)span->cache_write_tokens,
-                         (long)span->cache_write_1h_tokens, (long)span->reasoning_tokens);
+    struct tt_price_usage u = {
+        .input = (long)span->input_tokens, .output = (long)span->output_tokens,
+        .cache_read = (long)span->cache_read_tokens,
+        .cache_write = (long)span->cache_write_tokens,
+        .cache_write_1h = (long)span->cache_write_1h_tokens,
+        .reasoning = (long)span->reasoning_tokens,
+        .audio_input = (long)span->audio_input_tokens,
+        .audio_output = (long)span->audio_output_tokens,
+        .image_input = (long)span->image_input_tokens,
+        .image_output = (long)span->image_output_tokens,
+        .service_tier = span->service_tier,
+    };
+    return tt_price_cost_usage(p, &u, usd);
 }
 
 void tt_price_apply_with(struct tt_span *span, const struct tt_price_set *ovr, bool warn)
@@ -1022,8 +1163,14 @@ void tt_price_apply_with(struct tt_span *span, const struct tt_price_set *ovr, b
     if (!span->usage_known)
         return;
     if (tt_price_span_price(span, ovr, &row)) {
-        span->cost_usd = tt_price_span_cost(&row, span);
-        span->cost_known = true;
+        double usd;
+
+        /* A row that lacks a rate this call needs (audio, a service tier):
+         * cost unknown, not the text price. */
+        if (tt_price_span_cost(&row, span, &usd) == TT_OK) {
+            span->cost_usd = usd;
+            span->cost_known = true;
+        }
         return;
     }
     if (tt_price_is_local(span->provider)) {

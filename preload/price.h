@@ -135,11 +135,31 @@ void tt_price_apply_with(struct tt_span *span, const struct tt_price_set *ovr, b
  * copied to *out; false when none. */
 bool tt_price_span_price(const struct tt_span *span, const struct tt_price_set *ovr,
                          struct tt_price *out);
-/* tt_price_cost over the span's normalised token counts. */
-double tt_price_span_cost(const struct tt_price *p, const struct tt_span *span);
+/* tt_price_cost_usage over the span's normalised token counts, modality
+ * subsets and service_tier. */
+int tt_price_span_cost(const struct tt_price *p, const struct tt_span *span,
+                       double *usd) TT_WUR;
 
-/* Cost of the given token counts at price p (tokens as in the span
- * contract: input includes cache reads/writes, output includes reasoning). */
+/* What one call used, as in the span contract: input includes cache
+ * reads/writes and audio/image input; output includes reasoning and
+ * audio/image output. service_tier: NULL/"" = the list price. */
+struct tt_price_usage {
+    long input, output, cache_read, cache_write, cache_write_1h, reasoning;
+    long audio_input, audio_output, image_input, image_output;
+    const char *service_tier;
+};
+
+/* Cost of u at price p into *usd. Returns TT_OK, or TT_ERR (*usd 0) when
+ * the bill needs a rate p does not list: audio tokens without an audio
+ * rate, image output tokens without an image-output rate, a flex/priority/
+ * batch tier without its rates (or with tokens the tier lists no rate
+ * for), a tier we cannot price ("scale", unknown names). README "Prices". */
+int tt_price_cost_usage(const struct tt_price *p, const struct tt_price_usage *u,
+                        double *usd) TT_WUR;
+
+/* Cost of the given text token counts at price p (tokens as in the span
+ * contract: input includes cache reads/writes, output includes reasoning),
+ * list-price tier. */
 double tt_price_cost(const struct tt_price *p, long input, long output,
                      long cache_read, long cache_write, long cache_write_1h,
                      long reasoning);

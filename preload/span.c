@@ -25,6 +25,7 @@ void tt_span_clear(struct tt_span *s)
         &s->request_model, &s->response_model, &s->response_id,
         &s->finish_reasons, &s->input, &s->output, &s->tool_calls,
         &s->exe, &s->session_id, &s->tags, &s->metadata, &s->replay, &s->capture,
+        &s->service_tier,
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -163,6 +164,10 @@ void tt_span_clear_usage(struct tt_span *s)
     s->cache_write_tokens = 0;
     s->cache_write_1h_tokens = 0;
     s->reasoning_tokens = 0;
+    s->audio_input_tokens = 0;
+    s->audio_output_tokens = 0;
+    s->image_input_tokens = 0;
+    s->image_output_tokens = 0;
     s->usage_known = false;
     /* A stated cost belongs to the usage it came with. */
     s->provider_cost_usd = 0.0;

@@ -67,6 +67,17 @@ struct tt_span {
                                  replay / run --mock (preload/redirect.h) */
     char *capture;            /* how the call was seen: "preload" (hooks in
                                  the process) or "gateway" (tokentap gateway) */
+    /* Modality subsets of input_tokens / output_tokens, as the usage reports
+     * them apart (OpenAI *_tokens_details, Gemini modality counts); 0 = none
+     * reported. They stay counted in input_tokens / output_tokens. */
+    int64_t audio_input_tokens;
+    int64_t audio_output_tokens;
+    int64_t image_input_tokens;
+    int64_t image_output_tokens;
+    char *service_tier;       /* the tier the response says served the call:
+                                 OpenAI "default"|"flex"|"priority"|"scale",
+                                 Anthropic "standard"|"priority"|"batch"; NULL
+                                 = not stated */
 
     /* --- internal, not exported --- */
     int64_t request_sent_ns;  /* last request byte handed to the socket */

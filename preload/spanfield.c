@@ -61,6 +61,11 @@ const struct tt_spanfield tt_spanfields[] = {
     JS(metadata, TT_SF_JSON_OBJECT),
     F(replay, TT_SF_STR, 0),          /* issue #13: record/replay */
     F(capture, TT_SF_STR, 0),
+    F(audio_input_tokens, TT_SF_I64, TT_SF_NONNEG),   /* issue #12: priced apart */
+    F(audio_output_tokens, TT_SF_I64, TT_SF_NONNEG),
+    F(image_input_tokens, TT_SF_I64, TT_SF_NONNEG),
+    F(image_output_tokens, TT_SF_I64, TT_SF_NONNEG),
+    F(service_tier, TT_SF_STR, 0),
 };
 
 const size_t tt_spanfields_n = sizeof(tt_spanfields) / sizeof(tt_spanfields[0]);

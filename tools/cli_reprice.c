@@ -375,12 +375,19 @@ int tt_cli_cost_as(struct sqlite3 *db, const char *expr, const char *by,
         } else if (file) {
             struct tt_price p;
 
-            if (tt_price_span_price(&s, file, &p))
-                e->as += tt_price_span_cost(&p, &s);
+            double usd;
+
+            if (tt_price_span_price(&s, file, &p) && tt_price_span_cost(&p, &s, &usd) == TT_OK)
+                e->as += usd;
             else
                 e->as_unknown++;
         } else {
-            e->as += tt_price_span_cost(&target, &s);
+            double usd;
+
+            if (tt_price_span_cost(&target, &s, &usd) == TT_OK)
+                e->as += usd;
+            else
+                e->as_unknown++;
         }
         tt_span_clear(&s);
     }

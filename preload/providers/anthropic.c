@@ -368,6 +368,10 @@ static int tt_anthropic_body(void *state, struct tt_span *span,
     (void)tt_json_set_str(&span->response_id, json_object_get(root, "id"));
     (void)tt_json_set_str(&span->response_model,
                           json_object_get(root, "model"));
+    /* usage.service_tier: "standard" | "priority" | "batch", priced as
+     * billed (tt_price_cost_usage). */
+    (void)tt_json_set_str(&span->service_tier,
+                          tt_json_get(root, "usage", "service_tier", NULL));
     if (tt_json_counts(json_object_get(root, "usage"),
                        tt_anthropic_usage_fields,
                        TT_NELEM(tt_anthropic_usage_fields), u, have,
@@ -475,6 +479,8 @@ static int tt_anthropic_ev_message_start(struct tt_anthropic_state *st,
     (void)tt_json_set_str(&span->response_model,
                           json_object_get(msg, "model"));
     tt_anthropic_merge_usage(st, json_object_get(msg, "usage"));
+    (void)tt_json_set_str(&span->service_tier,
+                          tt_json_get(msg, "usage", "service_tier", NULL));
     /* Its output_tokens is a placeholder (1): the output is counted only by
      * a message_delta. A stream cut before one has no usage to report, not
      * an output of 1 priced as if it were known. */
@@ -550,11 +556,12 @@ static int tt_anthropic_ev_message_delta(struct tt_anthropic_state *st,
                                          struct tt_span *span,
                                          const json_t *root, int64_t now)
 {
-    (void)span;
     (void)now;
     (void)tt_json_set_str(&st->stop_reason,
                           tt_json_get(root, "delta", "stop_reason", NULL));
     tt_anthropic_merge_usage(st, json_object_get(root, "usage"));
+    (void)tt_json_set_str(&span->service_tier,
+                          tt_json_get(root, "usage", "service_tier", NULL));
     return TT_OK;
 }
 

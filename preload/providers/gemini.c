@@ -33,6 +33,8 @@
  *                     (candidates excludes thoughts; both are billed as
  *                     output)
  *   reasoning_tokens  thoughtsTokenCount
+ *   audio/image_input_tokens   promptTokensDetails AUDIO / IMAGE counts
+ *   audio/image_output_tokens  candidatesTokensDetails AUDIO / IMAGE counts
  *
  * Span content shapes (JSON text, see DESIGN.md "Span"):
  *   input       the request's "contents" array as sent; a systemInstruction
@@ -88,6 +90,51 @@ static const struct tt_json_count_field tt_gemini_usage_fields[] = {
     { TT_GEMINI_THOUGHTS, false, { "thoughtsTokenCount", NULL } },
 };
 
+/* Modality subsets (ModalityTokenCount lists): priced apart. */
+enum tt_gemini_modal {
+    TT_GEMINI_AUDIO_IN,
+    TT_GEMINI_IMAGE_IN,
+    TT_GEMINI_AUDIO_OUT,
+    TT_GEMINI_IMAGE_OUT,
+    TT_GEMINI_NMODAL
+};
+
+static const struct {
+    const char *list;       /* usageMetadata member */
+    const char *modality;   /* its entries' "modality" */
+    enum tt_gemini_modal slot;
+} tt_gemini_modals[] = {
+    { "promptTokensDetails", "AUDIO", TT_GEMINI_AUDIO_IN },
+    { "promptTokensDetails", "IMAGE", TT_GEMINI_IMAGE_IN },
+    { "candidatesTokensDetails", "AUDIO", TT_GEMINI_AUDIO_OUT },
+    { "candidatesTokensDetails", "IMAGE", TT_GEMINI_IMAGE_OUT },
+};
+
+/* The modality counts of a usageMetadata ([{"modality":"AUDIO",
+ * "tokenCount":N}, ...]; a zero count is omitted on the wire). Returns
+ * TT_ERR_PARSE for a count that is not a valid token count. */
+static int tt_gemini_modal_counts(const json_t *usage, int64_t *out)
+{
+    memset(out, 0, TT_GEMINI_NMODAL * sizeof(*out));
+    for (size_t m = 0; m < sizeof(tt_gemini_modals) / sizeof(tt_gemini_modals[0]); m++) {
+        const json_t *list = json_object_get(usage, tt_gemini_modals[m].list);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            const json_t *e = json_array_get(list, i);
+            const char *mod = json_string_value(json_object_get(e, "modality"));
+            const json_t *c = json_object_get(e, "tokenCount");
+            int64_t n;
+
+            if (!mod || strcmp(mod, tt_gemini_modals[m].modality) != 0 || !c)
+                continue;
+            if (tt_json_int64(c, &n) != TT_OK || n < 0 || n > TT_JSON_COUNT_MAX ||
+                out[tt_gemini_modals[m].slot] > TT_JSON_COUNT_MAX - n)
+                return TT_ERR_PARSE;
+            out[tt_gemini_modals[m].slot] += n;
+        }
+    }
+    return TT_OK;
+}
+
 /* Request members read by tt_gemini_request. The REST mapping accepts
  * proto field names as well as camelCase; SDKs send camelCase, raw REST
  * users either. Each name's preferred spelling comes first. */
@@ -141,6 +188,7 @@ struct tt_gemini_state {
     bool usage_seen;            /* latest usageMetadata was valid */
     bool usage_bad;             /* latest usageMetadata was not */
     int64_t usage[TT_GEMINI_NSLOTS];
+    int64_t modal[TT_GEMINI_NMODAL];   /* of the same usageMetadata */
     size_t budget;              /* streamed text bytes still allowed */
     size_t ncands;
     struct tt_gemini_cand cands[TT_GEMINI_MAX_CANDS];
@@ -499,10 +547,14 @@ static int tt_gemini_chunk(struct tt_gemini_state *st, struct tt_span *span,
 
     u = json_object_get(root, "usageMetadata");
     if (u && !json_is_null(u)) {
+        int64_t modal[TT_GEMINI_NMODAL];
+
         if (tt_json_counts(u, tt_gemini_usage_fields,
                            TT_NELEM(tt_gemini_usage_fields), counts, present,
-                           TT_GEMINI_NSLOTS) == TT_OK) {
+                           TT_GEMINI_NSLOTS) == TT_OK &&
+            tt_gemini_modal_counts(u, modal) == TT_OK) {
             memcpy(st->usage, counts, sizeof(st->usage));
+            memcpy(st->modal, modal, sizeof(st->modal));
             st->usage_seen = true;
             st->usage_bad = false;
         } else {
@@ -634,6 +686,10 @@ static void tt_gemini_set_usage(struct tt_gemini_state *st,
     span->cache_write_tokens = 0;
     span->output_tokens = u[TT_GEMINI_CANDIDATES] + u[TT_GEMINI_THOUGHTS];
     span->reasoning_tokens = u[TT_GEMINI_THOUGHTS];
+    span->audio_input_tokens = st->modal[TT_GEMINI_AUDIO_IN];
+    span->image_input_tokens = st->modal[TT_GEMINI_IMAGE_IN];
+    span->audio_output_tokens = st->modal[TT_GEMINI_AUDIO_OUT];
+    span->image_output_tokens = st->modal[TT_GEMINI_IMAGE_OUT];
     span->usage_known = true;
 }
 

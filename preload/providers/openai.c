@@ -39,6 +39,10 @@ enum tt_openai_slot {
     TT_OPENAI_CACHE_READ,
     TT_OPENAI_CACHE_WRITE,
     TT_OPENAI_REASONING,
+    TT_OPENAI_AUDIO_IN,
+    TT_OPENAI_IMAGE_IN,
+    TT_OPENAI_AUDIO_OUT,
+    TT_OPENAI_IMAGE_OUT,
     TT_OPENAI_NSLOTS
 };
 
@@ -55,6 +59,14 @@ static const struct tt_json_count_field tt_openai_usage_fields[] = {
       { "prompt_tokens_details", "cache_write_tokens", NULL } },
     { TT_OPENAI_REASONING, false,
       { "completion_tokens_details", "reasoning_tokens", NULL } },
+    /* Modality subsets, priced apart (gpt-4o-audio-preview, gpt-realtime,
+     * gpt-image-1 via chat): still counted in prompt/completion_tokens. */
+    { TT_OPENAI_AUDIO_IN, false, { "prompt_tokens_details", "audio_tokens", NULL } },
+    { TT_OPENAI_IMAGE_IN, false, { "prompt_tokens_details", "image_tokens", NULL } },
+    { TT_OPENAI_AUDIO_OUT, false,
+      { "completion_tokens_details", "audio_tokens", NULL } },
+    { TT_OPENAI_IMAGE_OUT, false,
+      { "completion_tokens_details", "image_tokens", NULL } },
 };
 
 /* Where a response or chunk carries usage; first object found wins.
@@ -192,6 +204,10 @@ static void tt_openai_set_usage(struct tt_span *span, const int64_t *u)
     span->cache_read_tokens = u[TT_OPENAI_CACHE_READ];
     span->cache_write_tokens = u[TT_OPENAI_CACHE_WRITE];
     span->reasoning_tokens = u[TT_OPENAI_REASONING];
+    span->audio_input_tokens = u[TT_OPENAI_AUDIO_IN];
+    span->image_input_tokens = u[TT_OPENAI_IMAGE_IN];
+    span->audio_output_tokens = u[TT_OPENAI_AUDIO_OUT];
+    span->image_output_tokens = u[TT_OPENAI_IMAGE_OUT];
     span->usage_known = true;
 }
 
@@ -401,6 +417,9 @@ static int tt_openai_body(void *state, struct tt_span *span, const char *body,
     (void)tt_json_set_str(&span->response_id, json_object_get(root, "id"));
     (void)tt_json_set_str(&span->response_model,
                           json_object_get(root, "model"));
+    /* The tier that served the call ("default", "flex", "priority"): the
+     * price depends on it (tt_price_cost_usage). */
+    (void)tt_json_set_str(&span->service_tier, json_object_get(root, "service_tier"));
     if (tt_json_counts(tt_openai_usage_obj(root), tt_openai_usage_fields,
                        TT_NELEM(tt_openai_usage_fields), u, present,
                        TT_OPENAI_NSLOTS) == TT_OK) {
@@ -636,6 +655,7 @@ static int tt_openai_sse_event(void *state, struct tt_span *span,
     (void)tt_json_set_str(&span->response_id, json_object_get(root, "id"));
     (void)tt_json_set_str(&span->response_model,
                           json_object_get(root, "model"));
+    (void)tt_json_set_str(&span->service_tier, json_object_get(root, "service_tier"));
 
     /* vLLM's continuous usage repeats cumulative usage on every chunk:
      * the latest object is the truth, never a sum. */

@@ -53,6 +53,10 @@ enum tt_resp_slot {
     TT_RESP_CACHE_READ,
     TT_RESP_CACHE_WRITE,
     TT_RESP_REASONING,
+    TT_RESP_AUDIO_IN,
+    TT_RESP_IMAGE_IN,
+    TT_RESP_AUDIO_OUT,
+    TT_RESP_IMAGE_OUT,
     TT_RESP_NSLOTS
 };
 
@@ -67,6 +71,13 @@ static const struct tt_json_count_field tt_resp_usage_fields[] = {
       { "input_tokens_details", "cache_write_tokens", NULL } },
     { TT_RESP_REASONING, false,
       { "output_tokens_details", "reasoning_tokens", NULL } },
+    /* Modality subsets where a model reports them (the usage shape the
+     * image and realtime models share: *_tokens_details.{audio,image}_tokens);
+     * still counted in input/output_tokens, priced apart. */
+    { TT_RESP_AUDIO_IN, false, { "input_tokens_details", "audio_tokens", NULL } },
+    { TT_RESP_IMAGE_IN, false, { "input_tokens_details", "image_tokens", NULL } },
+    { TT_RESP_AUDIO_OUT, false, { "output_tokens_details", "audio_tokens", NULL } },
+    { TT_RESP_IMAGE_OUT, false, { "output_tokens_details", "image_tokens", NULL } },
 };
 
 /* The finish reason a terminal status stands for. "incomplete" says why
@@ -442,6 +453,7 @@ static int tt_resp_apply(struct tt_span *span, const json_t *resp,
     (void)tt_json_set_str(&span->response_id, json_object_get(resp, "id"));
     (void)tt_json_set_str(&span->response_model,
                           json_object_get(resp, "model"));
+    (void)tt_json_set_str(&span->service_tier, json_object_get(resp, "service_tier"));
     if (tt_json_counts(json_object_get(resp, "usage"), tt_resp_usage_fields,
                        TT_NELEM(tt_resp_usage_fields), u, present,
                        TT_RESP_NSLOTS) == TT_OK) {
@@ -450,6 +462,10 @@ static int tt_resp_apply(struct tt_span *span, const json_t *resp,
         span->cache_read_tokens = u[TT_RESP_CACHE_READ];
         span->cache_write_tokens = u[TT_RESP_CACHE_WRITE];
         span->reasoning_tokens = u[TT_RESP_REASONING];
+        span->audio_input_tokens = u[TT_RESP_AUDIO_IN];
+        span->image_input_tokens = u[TT_RESP_IMAGE_IN];
+        span->audio_output_tokens = u[TT_RESP_AUDIO_OUT];
+        span->image_output_tokens = u[TT_RESP_IMAGE_OUT];
         span->usage_known = true;
     } else {
         tt_span_clear_usage(span);

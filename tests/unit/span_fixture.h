@@ -67,6 +67,11 @@ static inline void fx_full(struct tt_span *s)
     fx_set(&s->metadata, "{\"run\":\"nightly\"}");
     fx_set(&s->replay, "hit");
     fx_set(&s->capture, "preload");
+    s->audio_input_tokens = 40;
+    s->audio_output_tokens = 30;
+    s->image_input_tokens = 20;
+    s->image_output_tokens = 10;
+    fx_set(&s->service_tier, "flex");
 }
 
 /* Only what a span must have; everything optional absent. */
