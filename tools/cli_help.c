@@ -143,7 +143,7 @@ static const struct {
       "List traces (runs), newest first: short trace id, start time, LLM calls,\n"
       "input and output tokens, cost, errors, exit status, session and command\n"
       "(from `tokentap run`, else the executable that made the calls). A cost of\n"
-      "'?' means unknown (model not in the price table, or no usage reported);\n"
+      "'?' means unknown (model not in the price table, a rate the call needs not listed, or no usage reported);\n"
       "'+?' means partly.\n"
       "\n"
       "Options:\n"

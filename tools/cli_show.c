@@ -465,7 +465,7 @@ int tt_cli_show_main(int argc, char **argv)
             printf(", %zu error%s", errors, errors == 1 ? "" : "s");
         printf(", %.1f s\n", last > first ? (double)(last - first) / 1e9 : 0.0);
         if (unknown)
-            printf("? = cost unknown (model not in the price table, or no usage reported)\n");
+            printf("? = cost unknown (model not in the price table, a rate the call needs not listed, or no usage reported)\n");
     }
     ret = TT_CLI_EXIT_OK;
 out_tree:

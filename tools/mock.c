@@ -15,7 +15,13 @@
  * reports input_tokens = in - cached - cache_write (clamped at 0).
  *
  * Control headers, per request:
- *   x-mock-usage: in=..,out=..,cached=..,cache_write=..,reasoning=..
+ *   x-mock-usage: in=..,out=..,cached=..,cache_write=..,reasoning=..,
+ *                 audio_in=..,audio_out=..,image_in=..,image_out=..
+ *                                (modality subsets of in / out: OpenAI chat's
+ *                                prompt/completion_tokens_details)
+ *   x-mock-service-tier: NAME    OpenAI chat "service_tier" (default
+ *                                "default"), Anthropic usage.service_tier
+ *                                (default "standard")
  *   x-mock-status: 400..599      error response in the provider's error shape
  *   x-mock-chunks: N             content deltas / tool-argument fragments (5)
  *   x-mock-delay-ms: N           sleep between stream events
@@ -163,6 +169,10 @@ static int tt_mock_parse_usage(const char *s, struct tt_mock_usage *u)
 		{"cached", offsetof(struct tt_mock_usage, cached)},
 		{"cache_write", offsetof(struct tt_mock_usage, cache_write)},
 		{"reasoning", offsetof(struct tt_mock_usage, reasoning)},
+		{"audio_in", offsetof(struct tt_mock_usage, audio_in)},
+		{"audio_out", offsetof(struct tt_mock_usage, audio_out)},
+		{"image_in", offsetof(struct tt_mock_usage, image_in)},
+		{"image_out", offsetof(struct tt_mock_usage, image_out)},
 	};
 
 	for (;;) {
@@ -413,6 +423,11 @@ void tt_mock_req_header(struct tt_mock_req *r, const char *name, const char *v)
 		r->anthropic_hint = 1;
 	} else if (!strcasecmp(name, "x-mock-usage")) {
 		snprintf(r->usage_hdr, sizeof r->usage_hdr, "%s", v);
+	} else if (!strcasecmp(name, "x-mock-service-tier")) {
+		if (strlen(v) >= sizeof r->service_tier && !r->bad_header)
+			r->bad_header = "x-mock-service-tier";
+		else
+			snprintf(r->service_tier, sizeof r->service_tier, "%s", v);
 	} else if (!strcasecmp(name, "x-mock-response-model")) {
 		snprintf(r->resp_model, sizeof r->resp_model, "%s", v);
 	} else {
@@ -822,15 +837,29 @@ static json_t *tt_mock_openai_error(const struct tt_mock_err *e, const char *msg
 
 static json_t *tt_mock_openai_usage(const struct tt_mock_usage *u)
 {
-	json_t *ptd = json_pack("{s:I, s:i}", "cached_tokens", (json_int_t)u->cached, "audio_tokens", 0);
+	json_t *ptd = json_pack("{s:I, s:I}", "cached_tokens", (json_int_t)u->cached, "audio_tokens",
+				(json_int_t)u->audio_in);
+	json_t *ctd = json_pack("{s:I, s:I, s:i, s:i}", "reasoning_tokens", (json_int_t)u->reasoning,
+				"audio_tokens", (json_int_t)u->audio_out, "accepted_prediction_tokens", 0,
+				"rejected_prediction_tokens", 0);
 
 	if (ptd && u->cache_write)
 		json_object_set_new(ptd, "cache_write_tokens", json_integer(u->cache_write));
-	return json_pack("{s:I, s:I, s:I, s:o, s:{s:I, s:i, s:i, s:i}}",
+	/* image_tokens only when asked for: most models never send them */
+	if (ptd && u->image_in)
+		json_object_set_new(ptd, "image_tokens", json_integer(u->image_in));
+	if (ctd && u->image_out)
+		json_object_set_new(ctd, "image_tokens", json_integer(u->image_out));
+	return json_pack("{s:I, s:I, s:I, s:o, s:o}",
 			 "prompt_tokens", (json_int_t)u->in, "completion_tokens", (json_int_t)u->out,
 			 "total_tokens", (json_int_t)(u->in + u->out), "prompt_tokens_details", ptd,
-			 "completion_tokens_details", "reasoning_tokens", (json_int_t)u->reasoning,
-			 "audio_tokens", 0, "accepted_prediction_tokens", 0, "rejected_prediction_tokens", 0);
+			 "completion_tokens_details", ctd);
+}
+
+/* The tier the response names (x-mock-service-tier, else dflt). */
+static const char *tt_mock_tier(const struct tt_mock_call *k, const char *dflt)
+{
+	return k->req->service_tier[0] ? k->req->service_tier : dflt;
 }
 
 static json_t *tt_mock_openai_response(const struct tt_mock_call *k)
@@ -851,7 +880,7 @@ static json_t *tt_mock_openai_response(const struct tt_mock_call *k)
 	resp = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:s, s:s}", "id", k->id,
 			 "object", "chat.completion", "created", k->created, "model", k->model, "choices",
 			 "index", 0, "message", msg, "logprobs", "finish_reason",
-			 k->tool_name ? "tool_calls" : "stop", "service_tier", "default",
+			 k->tool_name ? "tool_calls" : "stop", "service_tier", tt_mock_tier(k, "default"),
 			 "system_fingerprint", "fp_mock");
 	if (resp && !k->req->no_usage)
 		json_object_set_new(resp, "usage", tt_mock_openai_usage(&k->u));
@@ -864,7 +893,8 @@ static int tt_mock_openai_chunk(struct tt_mock_stream *s, const struct tt_mock_c
 {
 	json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:[{s:i, s:o, s:n, s:s?}]}", "id", k->id,
 			      "object", "chat.completion.chunk", "created", k->created, "model", k->model,
-			      "service_tier", "default", "system_fingerprint", "fp_mock", "choices", "index",
+			      "service_tier", tt_mock_tier(k, "default"), "system_fingerprint", "fp_mock",
+			      "choices", "index",
 			      0, "delta", delta, "logprobs", "finish_reason", finish);
 
 	/* With include_usage every chunk carries "usage": null (chat_completion_chunk.py). */
@@ -907,7 +937,8 @@ static int tt_mock_openai_stream(struct tt_mock_stream *s, const struct tt_mock_
 	if (k->include_usage && !k->req->no_usage) {
 		usage = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:[], s:o}", "id", k->id, "object",
 				  "chat.completion.chunk", "created", k->created, "model", k->model,
-				  "service_tier", "default", "system_fingerprint", "fp_mock", "choices",
+				  "service_tier", tt_mock_tier(k, "default"), "system_fingerprint", "fp_mock",
+				  "choices",
 				  "usage", tt_mock_openai_usage(&k->u));
 		if (tt_mock_emit_json(s, NULL, usage) < 0)
 			return -1;
@@ -923,8 +954,9 @@ static json_t *tt_mock_anthropic_error(const struct tt_mock_err *e, const char *
 }
 
 /* input_tokens EXCLUDES cache reads and writes (anthropic usage.py). */
-static json_t *tt_mock_anthropic_usage(const struct tt_mock_usage *u, long output)
+static json_t *tt_mock_anthropic_usage(const struct tt_mock_call *k, long output)
 {
+	const struct tt_mock_usage *u = &k->u;
 	long input = u->in - u->cached - u->cache_write;
 
 	return json_pack("{s:I, s:I, s:I, s:{s:I, s:i}, s:I, s:s}",
@@ -932,7 +964,7 @@ static json_t *tt_mock_anthropic_usage(const struct tt_mock_usage *u, long outpu
 			 "cache_creation_input_tokens", (json_int_t)u->cache_write,
 			 "cache_read_input_tokens", (json_int_t)u->cached, "cache_creation",
 			 "ephemeral_5m_input_tokens", (json_int_t)u->cache_write, "ephemeral_1h_input_tokens",
-			 0, "output_tokens", (json_int_t)output, "service_tier", "standard");
+			 0, "output_tokens", (json_int_t)output, "service_tier", tt_mock_tier(k, "standard"));
 }
 
 static json_t *tt_mock_anthropic_response(const struct tt_mock_call *k)
@@ -952,7 +984,7 @@ static json_t *tt_mock_anthropic_response(const struct tt_mock_call *k)
 			 "assistant", "model", k->model, "content", block, "stop_reason",
 			 k->tool_name ? "tool_use" : "end_turn", "stop_sequence");
 	if (resp && !k->req->no_usage) {
-		usage = tt_mock_anthropic_usage(&k->u, k->u.out);
+		usage = tt_mock_anthropic_usage(k, k->u.out);
 		if (usage && k->u.reasoning)
 			json_object_set_new(usage, "output_tokens_details",
 					    json_pack("{s:I}", "thinking_tokens", (json_int_t)k->u.reasoning));
@@ -971,7 +1003,7 @@ static int tt_mock_anthropic_stream(struct tt_mock_stream *s, const struct tt_mo
 	j = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:o}}", "type", "message_start",
 		      "message", "id", k->id, "type", "message", "role", "assistant", "model", k->model,
 		      "content", "stop_reason", "stop_sequence", "usage",
-		      tt_mock_anthropic_usage(&k->u, 1));
+		      tt_mock_anthropic_usage(k, 1));
 	if (tt_mock_emit_json(s, "message_start", j) < 0)
 		return -1;
 	if (k->tool_name)

@@ -18,6 +18,8 @@
 
 struct tt_mock_usage {
 	long in, out, cached, cache_write, reasoning;
+	/* modality subsets of in / out (OpenAI *_tokens_details) */
+	long audio_in, audio_out, image_in, image_out;
 };
 
 struct tt_mock_tx;
@@ -45,6 +47,7 @@ struct tt_mock_req {
 	long status, cut, chunks, delay_ms, stream_error, no_usage, force_chunked;
 	char usage_hdr[256];              /* x-mock-usage, applied over --usage */
 	char resp_model[256];
+	char service_tier[32];            /* x-mock-service-tier; "" = the provider's default */
 	const char *bad_header;           /* first control header we could not parse */
 	char *body;                       /* owned; freed by tt_mock_req_free */
 	size_t body_len;
