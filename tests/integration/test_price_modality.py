@@ -67,6 +67,12 @@ class PriceModality(TapTest):
         # the list price for "default": 7500 + 500 + 20000
         s = self.py_chat("gpt-5", usage)
         self.assertAlmostEqual(s["cost_usd"], 0.028, places=12)
+        # the store keeps the tier and the audio counts: recomputing every
+        # stored span from them changes nothing
+        self.py_chat("gpt-4o-audio-preview", "in=1000,out=500,audio_in=600,audio_out=400")
+        r = json.loads(self.tokentap("reprice", "--json").stdout)
+        self.assertEqual((r["spans"], r["changed"]), (4, 0), r)
+        self.assertAlmostEqual(r["before_usd"], r["after_usd"], places=12)
 
     def test_unpriceable_parts_make_the_cost_unknown(self):
         # gpt-5 lists no audio rate: audio is not priced as text
