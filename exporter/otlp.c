@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -626,7 +627,20 @@ int tt_otlp_span(const struct tt_span *s, bool content, struct tt_buf *out)
             a_int(&a, "gen_ai.usage.cache_read.input_tokens", s->cache_read_tokens);
             a_int(&a, "gen_ai.usage.cache_write.input_tokens", s->cache_write_tokens);
             a_int(&a, "gen_ai.usage.reasoning.output_tokens", s->reasoning_tokens);
+            /* Modality subsets (no GenAI attribute yet): only when reported. */
+            static const struct { const char *key; size_t off; } modal[] = {
+                { "tokentap.usage.audio_input_tokens", offsetof(struct tt_span, audio_input_tokens) },
+                { "tokentap.usage.audio_output_tokens", offsetof(struct tt_span, audio_output_tokens) },
+                { "tokentap.usage.image_input_tokens", offsetof(struct tt_span, image_input_tokens) },
+                { "tokentap.usage.image_output_tokens", offsetof(struct tt_span, image_output_tokens) },
+            };
+            for (size_t i = 0; i < sizeof(modal) / sizeof(modal[0]); i++) {
+                int64_t v = *(const int64_t *)(const void *)((const char *)s + modal[i].off);
+                if (v > 0)
+                    a_int(&a, modal[i].key, v);
+            }
         }
+        a_str(&a, "tokentap.service_tier", s->service_tier);
         if (s->ttft_ms >= 0)
             a_dbl(&a, "gen_ai.response.time_to_first_chunk", s->ttft_ms / 1000.0);
         if (s->host) {

@@ -338,7 +338,25 @@ struct span_case {
     struct aexp attrs[40];          /* ends at the first NULL key */
 };
 
+/* An OpenAI audio call on the flex tier: the modality subsets and the tier
+ * are sent; zero subsets are not. */
+static void fx_openai_audio_flex(struct tt_span *s)
+{
+    fx_openai_ok(s);
+    s->audio_input_tokens = 60;
+    s->audio_output_tokens = 40;
+    cr_assert_eq(tt_span_set(&s->service_tier, "flex"), 0);
+}
+
 static const struct span_case span_cases[] = {
+    { "openai_audio_flex", fx_openai_audio_flex, "chat gpt-4o-mini", 3, true, NULL, {
+        { "gen_ai.usage.input_tokens", 'i', "123" },
+        { "tokentap.usage.audio_input_tokens", 'i', "60" },
+        { "tokentap.usage.audio_output_tokens", 'i', "40" },
+        { "tokentap.usage.image_input_tokens", '-', NULL },
+        { "tokentap.usage.image_output_tokens", '-', NULL },
+        { "tokentap.service_tier", 's', "flex" },
+    } },
     { "openai_ok", fx_openai_ok, "chat gpt-4o-mini", 3, true, NULL, {
         { "gen_ai.operation.name", 's', "chat" },
         { "gen_ai.provider.name", 's', "openai" },
@@ -355,6 +373,8 @@ static const struct span_case span_cases[] = {
         { "gen_ai.usage.cache_read.input_tokens", 'i', "0" },
         { "gen_ai.usage.cache_write.input_tokens", 'i', "0" },
         { "gen_ai.usage.reasoning.output_tokens", 'i', "7" },
+        { "tokentap.usage.audio_input_tokens", '-', NULL },
+        { "tokentap.service_tier", '-', NULL },
         { "gen_ai.response.time_to_first_chunk", '-', NULL },
         { "tokentap.cost_usd", 'd', "0.00036" },
         { "tokentap.cost_known", 'b', "true" },
