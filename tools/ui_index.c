@@ -144,6 +144,11 @@ static const char fts_sql[] =
     "   trace_id, span_id FROM s.spans"
     " WHERE rowid > ?1 AND rowid <= ?2 AND (input IS NOT NULL OR output IS NOT NULL)";
 
+static int exec_ok(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? TT_OK : TT_ERR_IO;
+}
+
 /* The groupings kept in cost_roll: by, the key as `tokentap cost`
  * computes it (tt_cli_group_expr), or the raw column a query-time
  * expression reads. "day" and "hostname" read the "provider" rows (their
@@ -162,12 +167,42 @@ static const struct {
     { "unk", "COALESCE(response_model, request_model, '(no model)')", " AND cost_known = 0" },
 };
 
+/* The new LLM spans, summed over every column a roll key reads: one read
+ * of the store's rows, then each roll from this (far smaller) table. */
+static const char roll_in_sql[] =
+    "INSERT INTO temp.roll_in SELECT start_time / ?3, response_model, request_model,"
+    " provider, exe, pid, session_id, tags, cost_known, COUNT(*), SUM(input_tokens),"
+    " SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),"
+    " SUM(reasoning_tokens),"
+    " SUM(CASE WHEN cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END),"
+    " SUM(CASE WHEN cost_known THEN cost_usd ELSE 0 END), SUM(cost_known = 0),"
+    " SUM(cost_known = 0 AND usage_known = 0), SUM(status = 'error')"
+    " FROM s.spans WHERE rowid > ?1 AND rowid <= ?2 AND kind = 'llm'"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9";
+
 /* Add the LLM spans of rowids (lo, hi] to cost_roll. */
 static int roll_range(sqlite3 *db, int64_t lo, int64_t hi)
 {
+    sqlite3_stmt *q = NULL;
+    int src;
+
+    if (exec_ok(db, "CREATE TEMP TABLE IF NOT EXISTS roll_in (q, response_model,"
+                    " request_model, provider, exe, pid, session_id, tags, cost_known,"
+                    " calls, input, output, cache_read, cache_write, reasoning, cost,"
+                    " cost_all, unknown, no_usage, errors); DELETE FROM temp.roll_in") != TT_OK)
+        return TT_ERR_IO;
+    src = sqlite3_prepare_v2(db, roll_in_sql, -1, &q, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, lo);
+        sqlite3_bind_int64(q, 2, hi);
+        sqlite3_bind_int64(q, 3, TT_UI_ROLL_NS);
+        src = sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    if (src != SQLITE_DONE)
+        return TT_ERR_IO;
     for (size_t i = 0; i < sizeof(roll_keys) / sizeof(roll_keys[0]); i++) {
         char expr[512], *sql;
-        sqlite3_stmt *q = NULL;
 
         if (roll_keys[i].expr)
             snprintf(expr, sizeof(expr), "%s", roll_keys[i].expr);
@@ -176,14 +211,9 @@ static int roll_range(sqlite3 *db, int64_t lo, int64_t hi)
         sql = sqlite3_mprintf(
             "INSERT INTO main.cost_roll(by, q, key, calls, input, output, cache_read,"
             " cache_write, reasoning, cost, cost_all, unknown, no_usage, errors)"
-            " SELECT %Q, start_time / %lld AS qq, %s AS kk, COUNT(*), SUM(input_tokens),"
-            " SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),"
-            " SUM(reasoning_tokens),"
-            " SUM(CASE WHEN cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END),"
-            " SUM(CASE WHEN cost_known THEN cost_usd ELSE 0 END), SUM(cost_known = 0),"
-            " SUM(cost_known = 0 AND usage_known = 0), SUM(status = 'error')"
-            " FROM s.spans WHERE rowid > ?1 AND rowid <= ?2 AND kind = 'llm'%s"
-            " GROUP BY qq, kk"
+            " SELECT %Q, q, %s AS kk, SUM(calls), SUM(input), SUM(output), SUM(cache_read),"
+            " SUM(cache_write), SUM(reasoning), SUM(cost), SUM(cost_all), SUM(unknown),"
+            " SUM(no_usage), SUM(errors) FROM temp.roll_in WHERE 1%s GROUP BY q, kk"
             " ON CONFLICT(by, q, key) DO UPDATE SET calls = calls + excluded.calls,"
             " input = input + excluded.input, output = output + excluded.output,"
             " cache_read = cache_read + excluded.cache_read,"
@@ -191,21 +221,15 @@ static int roll_range(sqlite3 *db, int64_t lo, int64_t hi)
             " reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost,"
             " cost_all = cost_all + excluded.cost_all, unknown = unknown + excluded.unknown,"
             " no_usage = no_usage + excluded.no_usage, errors = errors + excluded.errors",
-            roll_keys[i].by, (long long)TT_UI_ROLL_NS, expr, roll_keys[i].where);
+            roll_keys[i].by, expr, roll_keys[i].where);
         if (!sql)
             return TT_ERR_NOMEM;
-        int src = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+        int rc = exec_ok(db, sql);
         sqlite3_free(sql);
-        if (src == SQLITE_OK) {
-            sqlite3_bind_int64(q, 1, lo);
-            sqlite3_bind_int64(q, 2, hi);
-            src = sqlite3_step(q);
-        }
-        sqlite3_finalize(q);
-        if (src != SQLITE_DONE)
-            return TT_ERR_IO;
+        if (rc != TT_OK)
+            return rc;
     }
-    return TT_OK;
+    return exec_ok(db, "DELETE FROM temp.roll_in");
 }
 
 struct tt_ui_index {
@@ -390,11 +414,6 @@ void tt_ui_index_close(struct tt_ui_index *ix)
         return;
     sqlite3_close_v2(ix->db);
     free(ix);
-}
-
-static int exec_ok(sqlite3 *db, const char *sql)
-{
-    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? TT_OK : TT_ERR_IO;
 }
 
 static int run_range(sqlite3 *db, const char *sql, int64_t lo, int64_t hi)
