@@ -428,8 +428,13 @@ static const char *filt_build(struct MHD_Connection *c, struct filt *f)
     if (!bad && (v = arg(c, "q"))) {
         if (tt_ui_fts_query(v, f->fts, sizeof(f->fts)) != TT_OK)
             return "'q' is too long";
+        /* "+trace_id": not a lookup per matching trace then a sort of
+         * them all, but the sort key's index read in order, each trace
+         * checked against the matches, stopping when the page is full.
+         * A common word (thousands of matches) gains most; a rare one
+         * costs at most one read of that index. */
         if (f->fts[0])
-            bad = filt_add(f, " AND trace_id IN (SELECT trace_id FROM main.fts WHERE fts MATCH ?)",
+            bad = filt_add(f, " AND +trace_id IN (SELECT trace_id FROM main.fts WHERE fts MATCH ?)",
                            f->fts);
     }
     return bad;
