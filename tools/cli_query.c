@@ -189,7 +189,9 @@ int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
              " FROM spans WHERE kind = 'llm'"
              " AND (?1 IS NULL OR trace_id = ?1)"
              " AND (?2 = 0 OR start_time >= ?2) AND (?3 = 0 OR start_time <= ?3)"
-             " GROUP BY k ORDER BY c DESC, 2 DESC, k",
+             /* cost to the nano-dollar: two sums of the same costs added in
+              * another order (the ui's totals) sort the same */
+             " GROUP BY k ORDER BY ROUND(c, 9) DESC, 2 DESC, k",
              expr);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return TT_ERR_IO;

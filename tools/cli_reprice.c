@@ -223,6 +223,13 @@ int tt_cli_reprice_main(int argc, char **argv)
     }
     if (rc != SQLITE_DONE)
         goto sql_error;
+    /* Costs changed in place, not by new rows: readers that keep totals
+     * (the ui's index) see this counter move and recompute them. */
+    if (!dry && changed > 0 &&
+        sqlite3_exec(db, "INSERT INTO counters(name, value) VALUES('repriced', 1)"
+                         " ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto sql_error;
     if (!dry && tt_store_commit(st) != TT_OK)
         goto sql_error;
     qsort(models, nmodels, sizeof(*models), rp_cmp);

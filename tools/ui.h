@@ -32,6 +32,10 @@ struct sqlite3;
 
 /* ------------------------------------------------------------ the index */
 
+/* The cost totals' bucket (cost_roll.q = start_time / TT_UI_ROLL_NS):
+ * 15 minutes, the unit of every zone's offset from UTC. */
+#define TT_UI_ROLL_NS 900000000000LL
+
 struct tt_ui_index;
 
 /* The default index path of a store: "<store>.ui-index". */
@@ -48,6 +52,7 @@ void tt_ui_index_close(struct tt_ui_index *ix);      /* NULL-safe */
 #define TT_UI_CHANGED_MAX 64
 struct tt_ui_update {
     int64_t spans;            /* spans read from the store */
+    bool rerolled;            /* cost totals rebuilt (a span stored again, a reprice) */
     size_t nchanged;
     char changed[TT_UI_CHANGED_MAX][33];
     bool rebuilt;             /* the index was rebuilt from scratch */

@@ -8,11 +8,18 @@
  *   3. those traces' summaries recomputed from all their spans (the
  *      spans_trace index of the store makes this a range read per trace)
  *   4. facets and FTS rows from the new spans only
- *   5. meta.last_span = hi, meta.last_run = hr
+ *   5. cost totals (cost_roll) from the new spans
+ *   6. meta.last_span = hi, meta.last_run = hr
  * Summaries are recomputed, never incremented, so a span stored twice
- * counts once. FTS rows are keyed by the store's rowid: a span stored
+ * counts once. The cost totals are incremented; a span stored again
+ * (INSERT OR REPLACE: the old row goes, the new one gets a new rowid) is
+ * seen as a changed trace whose span count grew by less than its new
+ * rows, and `tokentap reprice` (cost changed in place) bumps the store's
+ * "repriced" counter: either rebuilds cost_roll from the whole store. FTS rows are keyed by the store's rowid: a span stored
  * again with the same content is indexed twice, which only repeats a hit. */
 #include "ui.h"
+
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +32,7 @@
 
 /* Bump when the index schema or what it holds changes: the index is
  * rebuilt. */
-#define UI_INDEX_VERSION 1
+#define UI_INDEX_VERSION 2
 
 static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID;\n"
@@ -49,6 +56,18 @@ static const char index_schema[] =
     "CREATE INDEX IF NOT EXISTS traces_session ON traces(session, start);\n"
     "CREATE TABLE IF NOT EXISTS facets (kind TEXT NOT NULL, value TEXT NOT NULL,\n"
     "  PRIMARY KEY (kind, value)) WITHOUT ROWID;\n"
+    /* Cost totals of the LLM spans per 15-minute bucket (UTC; every
+     * zone's offset is a whole number of quarter hours, so local days and
+     * hours are unions of buckets) and per key of a grouping (roll_keys).
+     * cost: what `tokentap cost` sums (priced and billed); cost_all: priced
+     * (the series of the cost page); unknown: calls without a price,
+     * no_usage: of those, without token counts. */
+    "CREATE TABLE IF NOT EXISTS cost_roll (by TEXT NOT NULL, q INTEGER NOT NULL,\n"
+    "  key TEXT NOT NULL, calls INTEGER NOT NULL, input INTEGER NOT NULL,\n"
+    "  output INTEGER NOT NULL, cache_read INTEGER NOT NULL,\n"
+    "  cache_write INTEGER NOT NULL, reasoning INTEGER NOT NULL, cost REAL NOT NULL,\n"
+    "  cost_all REAL NOT NULL, unknown INTEGER NOT NULL, no_usage INTEGER NOT NULL,\n"
+    "  errors INTEGER NOT NULL, PRIMARY KEY (by, q, key)) WITHOUT ROWID;\n"
     "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text, trace_id UNINDEXED,\n"
     "  span_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');\n";
 
@@ -124,6 +143,94 @@ static const char fts_sql[] =
     "     ELSE output END, ''),"
     "   trace_id, span_id FROM s.spans"
     " WHERE rowid > ?1 AND rowid <= ?2 AND (input IS NOT NULL OR output IS NOT NULL)";
+
+static int exec_ok(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? TT_OK : TT_ERR_IO;
+}
+
+/* The groupings kept in cost_roll: by, the key as `tokentap cost`
+ * computes it (tt_cli_group_expr), or the raw column a query-time
+ * expression reads. "day" and "hostname" read the "provider" rows (their
+ * key is the bucket or a constant); "tag:KEY" reads the raw tags ("tags"
+ * rows); "unk" is the unknown-price list of the cost page. */
+static const struct {
+    const char *by;
+    const char *expr;         /* NULL: tt_cli_group_expr(by) */
+    const char *where;
+} roll_keys[] = {
+    { "model", NULL, "" },
+    { "provider", NULL, "" },
+    { "process", NULL, "" },
+    { "session", NULL, "" },
+    { "tags", "IFNULL(tags, '')", "" },
+    { "unk", "COALESCE(response_model, request_model, '(no model)')", " AND cost_known = 0" },
+};
+
+/* The new LLM spans, summed over every column a roll key reads: one read
+ * of the store's rows, then each roll from this (far smaller) table. */
+static const char roll_in_sql[] =
+    "INSERT INTO temp.roll_in SELECT start_time / ?3, response_model, request_model,"
+    " provider, exe, pid, session_id, tags, cost_known, COUNT(*), SUM(input_tokens),"
+    " SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),"
+    " SUM(reasoning_tokens),"
+    " SUM(CASE WHEN cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END),"
+    " SUM(CASE WHEN cost_known THEN cost_usd ELSE 0 END), SUM(cost_known = 0),"
+    " SUM(cost_known = 0 AND usage_known = 0), SUM(status = 'error')"
+    " FROM s.spans WHERE rowid > ?1 AND rowid <= ?2 AND kind = 'llm'"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9";
+
+/* Add the LLM spans of rowids (lo, hi] to cost_roll. */
+static int roll_range(sqlite3 *db, int64_t lo, int64_t hi)
+{
+    sqlite3_stmt *q = NULL;
+    int src;
+
+    if (exec_ok(db, "CREATE TEMP TABLE IF NOT EXISTS roll_in (q, response_model,"
+                    " request_model, provider, exe, pid, session_id, tags, cost_known,"
+                    " calls, input, output, cache_read, cache_write, reasoning, cost,"
+                    " cost_all, unknown, no_usage, errors); DELETE FROM temp.roll_in") != TT_OK)
+        return TT_ERR_IO;
+    src = sqlite3_prepare_v2(db, roll_in_sql, -1, &q, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, lo);
+        sqlite3_bind_int64(q, 2, hi);
+        sqlite3_bind_int64(q, 3, TT_UI_ROLL_NS);
+        src = sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    if (src != SQLITE_DONE)
+        return TT_ERR_IO;
+    for (size_t i = 0; i < sizeof(roll_keys) / sizeof(roll_keys[0]); i++) {
+        char expr[512], *sql;
+
+        if (roll_keys[i].expr)
+            snprintf(expr, sizeof(expr), "%s", roll_keys[i].expr);
+        else if (tt_cli_group_expr(roll_keys[i].by, expr, sizeof(expr)) != TT_OK)
+            return TT_ERR_IO;
+        sql = sqlite3_mprintf(
+            "INSERT INTO main.cost_roll(by, q, key, calls, input, output, cache_read,"
+            " cache_write, reasoning, cost, cost_all, unknown, no_usage, errors)"
+            " SELECT %Q, q, %s AS kk, SUM(calls), SUM(input), SUM(output), SUM(cache_read),"
+            " SUM(cache_write), SUM(reasoning), SUM(cost), SUM(cost_all), SUM(unknown),"
+            " SUM(no_usage), SUM(errors) FROM temp.roll_in WHERE 1%s GROUP BY q, kk"
+            " ON CONFLICT(by, q, key) DO UPDATE SET calls = calls + excluded.calls,"
+            " input = input + excluded.input, output = output + excluded.output,"
+            " cache_read = cache_read + excluded.cache_read,"
+            " cache_write = cache_write + excluded.cache_write,"
+            " reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost,"
+            " cost_all = cost_all + excluded.cost_all, unknown = unknown + excluded.unknown,"
+            " no_usage = no_usage + excluded.no_usage, errors = errors + excluded.errors",
+            roll_keys[i].by, expr, roll_keys[i].where);
+        if (!sql)
+            return TT_ERR_NOMEM;
+        int rc = exec_ok(db, sql);
+        sqlite3_free(sql);
+        if (rc != TT_OK)
+            return rc;
+    }
+    return exec_ok(db, "DELETE FROM temp.roll_in");
+}
 
 struct tt_ui_index {
     sqlite3 *db;
@@ -309,11 +416,6 @@ void tt_ui_index_close(struct tt_ui_index *ix)
     free(ix);
 }
 
-static int exec_ok(sqlite3 *db, const char *sql)
-{
-    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? TT_OK : TT_ERR_IO;
-}
-
 static int run_range(sqlite3 *db, const char *sql, int64_t lo, int64_t hi)
 {
     sqlite3_stmt *q = NULL;
@@ -358,7 +460,8 @@ int tt_ui_index_update(struct tt_ui_index *ix, struct tt_ui_update *u)
     if (meta_get(db, "version", -1) != UI_INDEX_VERSION || meta_get(db, "store_ino", -1) != ino ||
         hi < last || hr < lastr) {
         if (exec_ok(db, "DELETE FROM main.traces; DELETE FROM main.facets;"
-                        " DELETE FROM main.fts; DELETE FROM main.meta") != TT_OK) {
+                        " DELETE FROM main.fts; DELETE FROM main.cost_roll;"
+                        " DELETE FROM main.meta") != TT_OK) {
             rc = TT_ERR_IO;
             goto fail;
         }
@@ -370,21 +473,62 @@ int tt_ui_index_update(struct tt_ui_index *ix, struct tt_ui_update *u)
             goto fail;
         }
     }
-    if (hi == last && hr == lastr)
+    /* reprice changed costs in place: the totals are rebuilt */
+    int64_t repriced = scalar(db, "SELECT COALESCE((SELECT value FROM s.counters"
+                                  " WHERE name = 'repriced'), 0)", &rc);
+    if (rc != TT_OK)
+        goto fail;
+    bool reroll = repriced != meta_get(db, "repriced", 0);
+    if (hi == last && hr == lastr && !reroll)
         goto done;
     if (exec_ok(db, "CREATE TEMP TABLE IF NOT EXISTS changed (id TEXT PRIMARY KEY)"
                     " WITHOUT ROWID; DELETE FROM temp.changed") != TT_OK ||
         run_range(db, "INSERT OR IGNORE INTO temp.changed SELECT trace_id FROM s.spans"
                       " WHERE rowid > ?1 AND rowid <= ?2", last, hi) != TT_OK ||
         run_range(db, "INSERT OR IGNORE INTO temp.changed SELECT trace_id FROM s.runs"
-                      " WHERE rowid > ?1 AND rowid <= ?2", lastr, hr) != TT_OK ||
-        exec_ok(db, summarise_sql) != TT_OK ||
-        run_range(db, facets_sql, last, hi) != TT_OK ||
+                      " WHERE rowid > ?1 AND rowid <= ?2", lastr, hr) != TT_OK) {
+        rc = TT_ERR_IO;
+        goto fail;
+    }
+    /* A span stored again leaves its trace with fewer spans than it had
+     * plus the new rows: what cost_roll counted of the old row is unknown. */
+    int64_t before = scalar(db, "SELECT COALESCE(SUM(t.spans), 0) FROM temp.changed c"
+                                " JOIN main.traces t ON t.trace_id = c.id", &rc);
+    sqlite3_stmt *cq = NULL;
+    int64_t added = 0;
+    if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM s.spans WHERE rowid > ?1 AND rowid <= ?2",
+                           -1, &cq, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(cq, 1, last);
+        sqlite3_bind_int64(cq, 2, hi);
+        if (sqlite3_step(cq) == SQLITE_ROW)
+            added = sqlite3_column_int64(cq, 0);
+        else
+            rc = TT_ERR_IO;
+    } else {
+        rc = TT_ERR_IO;
+    }
+    sqlite3_finalize(cq);
+    if (rc != TT_OK || exec_ok(db, summarise_sql) != TT_OK) {
+        rc = TT_ERR_IO;
+        goto fail;
+    }
+    int64_t after = scalar(db, "SELECT COALESCE(SUM(t.spans), 0) FROM temp.changed c"
+                               " JOIN main.traces t ON t.trace_id = c.id", &rc);
+    if (rc != TT_OK)
+        goto fail;
+    if (after != before + added)
+        reroll = true;
+    if (run_range(db, facets_sql, last, hi) != TT_OK ||
         run_range(db, fts_sql, last, hi) != TT_OK ||
+        (reroll ? exec_ok(db, "DELETE FROM main.cost_roll") != TT_OK ||
+                  roll_range(db, 0, hi) != TT_OK
+                : roll_range(db, last, hi) != TT_OK) ||
+        meta_set(db, "repriced", repriced) != TT_OK ||
         meta_set(db, "last_span", hi) != TT_OK || meta_set(db, "last_run", hr) != TT_OK) {
         rc = TT_ERR_IO;
         goto fail;
     }
+    u->rerolled = reroll && !u->rebuilt;
     /* The traces touched, for the live page (newest first). */
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(db, "SELECT c.id FROM temp.changed c JOIN main.traces t"

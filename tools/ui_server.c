@@ -428,8 +428,13 @@ static const char *filt_build(struct MHD_Connection *c, struct filt *f)
     if (!bad && (v = arg(c, "q"))) {
         if (tt_ui_fts_query(v, f->fts, sizeof(f->fts)) != TT_OK)
             return "'q' is too long";
+        /* "+trace_id": not a lookup per matching trace then a sort of
+         * them all, but the sort key's index read in order, each trace
+         * checked against the matches, stopping when the page is full.
+         * A common word (thousands of matches) gains most; a rare one
+         * costs at most one read of that index. */
         if (f->fts[0])
-            bad = filt_add(f, " AND trace_id IN (SELECT trace_id FROM main.fts WHERE fts MATCH ?)",
+            bad = filt_add(f, " AND +trace_id IN (SELECT trace_id FROM main.fts WHERE fts MATCH ?)",
                            f->fts);
     }
     return bad;
@@ -793,21 +798,168 @@ static const char *cost_params(struct MHD_Connection *c, struct costq *k)
 static enum MHD_Result ch_cost(struct tt_ui *ui, struct MHD_Connection *c, const struct costq *k,
                                bool csv);
 
+/* The cost page reads the index's cost_roll (per 15-minute bucket and
+ * key, see ui_index.c) for the whole buckets inside [from, to] and the
+ * store's spans for the partial buckets at either end, never a scan of
+ * every span. cost_src() gives that source as a subquery with the columns
+ * start_time (of the bucket, or of the span) and tags (the roll's key:
+ * the grouping's value, or the raw tags JSON for "tag:KEY", which the
+ * grouping's expression then reads as it reads a span), and the sums;
+ * key_expr() the grouping's key over it. Binds ?1..?6 (cost_bind). */
+struct costsrc {
+    char sql[3072];
+    char key[640];
+    int64_t qa, qb, e1a, e1b, e2a, e2b;
+};
+
+static int cost_src(const struct costq *k, const char *by, struct costsrc *cs)
+{
+    const char *roll = by, *where = "";
+    char raw[512];
+    const int64_t R = TT_UI_ROLL_NS;
+
+    if (strcmp(by, "unk") == 0) {
+        snprintf(raw, sizeof(raw), "COALESCE(response_model, request_model, '(no model)')");
+        where = " AND cost_known = 0";
+        snprintf(cs->key, sizeof(cs->key), "tags");
+    } else if (strncmp(by, "tag:", 4) == 0) {
+        roll = "tags";
+        snprintf(raw, sizeof(raw), "IFNULL(tags, '')");
+        snprintf(cs->key, sizeof(cs->key), "%s", k->expr);
+    } else if (strcmp(by, "day") == 0 || strcmp(by, "hostname") == 0) {
+        roll = "provider";
+        if (tt_cli_group_expr(roll, raw, sizeof(raw)) != TT_OK)
+            return TT_ERR_PARSE;
+        snprintf(cs->key, sizeof(cs->key), "%s", k->expr);
+    } else {
+        if (tt_cli_group_expr(by, raw, sizeof(raw)) != TT_OK)
+            return TT_ERR_PARSE;
+        snprintf(cs->key, sizeof(cs->key), "tags");
+    }
+    cs->qa = INT64_MIN;
+    cs->qb = INT64_MAX;
+    cs->e1a = cs->e1b = cs->e2a = 0;
+    cs->e2b = -1;
+    if (k->from > 0) {
+        cs->qa = k->from / R + (k->from % R != 0);
+        cs->e1a = k->from;
+        cs->e1b = cs->qa * R;
+    }
+    if (k->to > 0) {
+        cs->qb = (k->to + 1) / R;
+        cs->e2a = cs->qb * R;
+        cs->e2b = k->to;
+    }
+    if (k->from > 0 && k->to > 0 && cs->qa >= cs->qb) {
+        /* inside one bucket (or empty): the spans only */
+        cs->qa = cs->qb = 0;
+        cs->e1a = k->from;
+        cs->e1b = k->to + 1;
+        cs->e2a = 0;
+        cs->e2b = -1;
+    }
+    int w = snprintf(cs->sql, sizeof(cs->sql),
+        "(SELECT q * %lld AS start_time, key AS tags, calls, input, output, cache_read,"
+        " cache_write, reasoning, cost, cost_all, unknown, no_usage, errors"
+        " FROM main.cost_roll WHERE by = '%s' AND q >= ?1 AND q < ?2"
+        " UNION ALL SELECT start_time, %s, 1, input_tokens, output_tokens,"
+        " cache_read_tokens, cache_write_tokens, reasoning_tokens,"
+        " CASE WHEN cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END,"
+        " CASE WHEN cost_known THEN cost_usd ELSE 0 END, cost_known = 0,"
+        " cost_known = 0 AND usage_known = 0, status = 'error'"
+        " FROM s.spans WHERE kind = 'llm'%s AND ((start_time >= ?3 AND start_time < ?4)"
+        " OR (start_time >= ?5 AND start_time <= ?6)))",
+        (long long)R, roll, raw, where);
+    return w < 0 || (size_t)w >= sizeof(cs->sql) ? TT_ERR_CAP : TT_OK;
+}
+
+static void cost_bind(sqlite3_stmt *q, const struct costsrc *cs)
+{
+    sqlite3_bind_int64(q, 1, cs->qa);
+    sqlite3_bind_int64(q, 2, cs->qb);
+    sqlite3_bind_int64(q, 3, cs->e1a);
+    sqlite3_bind_int64(q, 4, cs->e1b);
+    sqlite3_bind_int64(q, 5, cs->e2a);
+    sqlite3_bind_int64(q, 6, cs->e2b);
+}
+
+/* The groups of `tokentap cost --by`, in its order, from cost_src. */
+static int cost_groups(sqlite3 *db, const struct costq *k, struct tt_cli_group **out,
+                       size_t *n)
+{
+    struct costsrc cs;
+    struct tt_cli_group *g = NULL;
+    size_t cap = 0, cnt = 0;
+    sqlite3_stmt *q = NULL;
+    char *sql;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (cost_src(k, k->by, &cs) != TT_OK)
+        return TT_ERR_PARSE;
+    sql = sqlite3_mprintf("SELECT %s AS k, SUM(calls), SUM(input), SUM(output),"
+                          " SUM(cache_read), SUM(cache_write), SUM(reasoning), SUM(cost) AS c,"
+                          " SUM(unknown), SUM(errors) FROM %s GROUP BY k"
+                          " ORDER BY ROUND(c, 9) DESC, 2 DESC, k", cs.key, cs.sql);
+    if (!sql)
+        return TT_ERR_NOMEM;
+    rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK)
+        return TT_ERR_IO;
+    cost_bind(q, &cs);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct tt_cli_group *ng = realloc(g, ncap * sizeof(*ng));
+            if (!ng) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            g = ng;
+            cap = ncap;
+        }
+        struct tt_cli_group *r = &g[cnt++];
+        memset(r, 0, sizeof(*r));
+        snprintf(r->key, sizeof(r->key), "%s", col_text(q, 0) ? col_text(q, 0) : "?");
+        r->calls = sqlite3_column_int64(q, 1);
+        r->input = sqlite3_column_int64(q, 2);
+        r->output = sqlite3_column_int64(q, 3);
+        r->cache_read = sqlite3_column_int64(q, 4);
+        r->cache_write = sqlite3_column_int64(q, 5);
+        r->reasoning = sqlite3_column_int64(q, 6);
+        r->cost = sqlite3_column_double(q, 7);
+        r->unknown = sqlite3_column_int64(q, 8);
+        r->errors = sqlite3_column_int64(q, 9);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        free(g);
+        return rc == SQLITE_NOMEM ? TT_ERR_NOMEM : TT_ERR_IO;
+    }
+    *out = g;
+    *n = cnt;
+    return TT_OK;
+}
+
 static json_t *unknown_json(sqlite3 *db, const struct costq *k)
 {
     sqlite3_stmt *q = NULL;
     json_t *a = json_array();
+    struct costsrc cs;
+    char *sql = NULL;
 
-    if (sqlite3_prepare_v2(db,
-            "SELECT COALESCE(response_model, request_model, '(no model)') AS m, COUNT(*),"
-            " SUM(usage_known = 0) FROM spans WHERE kind = 'llm' AND cost_known = 0"
-            " AND (?1 = 0 OR start_time >= ?1) AND (?2 = 0 OR start_time <= ?2)"
-            " GROUP BY m ORDER BY 2 DESC, m", -1, &q, NULL) != SQLITE_OK) {
+    if (cost_src(k, "unk", &cs) == TT_OK)
+        sql = sqlite3_mprintf("SELECT tags AS m, SUM(calls), SUM(no_usage) FROM %s"
+                              " GROUP BY m ORDER BY 2 DESC, m", cs.sql);
+    if (!sql || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        sqlite3_free(sql);
         json_decref(a);
         return NULL;
     }
-    sqlite3_bind_int64(q, 1, k->from);
-    sqlite3_bind_int64(q, 2, k->to);
+    sqlite3_free(sql);
+    cost_bind(q, &cs);
     while (a && sqlite3_step(q) == SQLITE_ROW)
         json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "model", col_text(q, 0),
                                            "calls", (json_int_t)sqlite3_column_int64(q, 1),
@@ -823,7 +975,6 @@ static json_t *unknown_json(sqlite3 *db, const struct costq *k)
  * hour of difference. */
 static json_t *series_json(sqlite3 *db, const struct costq *k)
 {
-    char sql[2048];
     sqlite3_stmt *q = NULL;
     json_t *a = json_array();
     bool hour = strcmp(k->bucket, "hour") == 0;
@@ -832,21 +983,22 @@ static json_t *series_json(sqlite3 *db, const struct costq *k)
     struct tm lt;
     int64_t off = localtime_r(&now, &lt) ? (int64_t)lt.tm_gmtoff : 0;
 
-    snprintf(sql, sizeof(sql),
-             "SELECT (start_time / 1000000000 + ?3) / ?4 AS b,"
-             " %s AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens),"
-             " SUM(CASE WHEN cost_known THEN cost_usd ELSE 0 END)"
-             " FROM spans WHERE kind = 'llm'"
-             " AND (?1 = 0 OR start_time >= ?1) AND (?2 = 0 OR start_time <= ?2)"
-             " GROUP BY b, k ORDER BY b, k", k->expr);
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+    struct costsrc cs;
+    char *sql = NULL;
+
+    if (cost_src(k, k->by, &cs) == TT_OK)
+        sql = sqlite3_mprintf("SELECT (start_time / 1000000000 + ?7) / ?8 AS b,"
+                              " %s AS k, SUM(calls), SUM(input), SUM(output), SUM(cost_all)"
+                              " FROM %s GROUP BY b, k ORDER BY b, k", cs.key, cs.sql);
+    if (!sql || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        sqlite3_free(sql);
         json_decref(a);
         return NULL;
     }
-    sqlite3_bind_int64(q, 1, k->from);
-    sqlite3_bind_int64(q, 2, k->to);
-    sqlite3_bind_int64(q, 3, off);
-    sqlite3_bind_int64(q, 4, size);
+    sqlite3_free(sql);
+    cost_bind(q, &cs);
+    sqlite3_bind_int64(q, 7, off);
+    sqlite3_bind_int64(q, 8, size);
     while (a && sqlite3_step(q) == SQLITE_ROW) {
         const char *key = col_text(q, 1);
         time_t wall = (time_t)(sqlite3_column_int64(q, 0) * size);
@@ -939,7 +1091,7 @@ static enum MHD_Result api_cost(struct tt_ui *ui, struct MHD_Connection *c, sqli
     }
     if (ui->ch_url[0])
         return ch_cost(ui, c, &k, csv);
-    if (tt_cli_query_groups(db, k.by, NULL, k.from, k.to, &g, &n) != TT_OK)
+    if (cost_groups(db, &k, &g, &n) != TT_OK)
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store: %s", sqlite3_errmsg(db));
     if (csv) {
         enum MHD_Result r = cost_csv(c, k.by, g, n);

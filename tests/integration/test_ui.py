@@ -326,6 +326,38 @@ class UiTest(TapTest):
         self.assertIn("'=1+2", keys)
         self.assertIn("search", keys)
 
+        # Every grouping as `tokentap cost` gives it: same keys in the same
+        # order, same counts, the same cost (summed in another order: to
+        # the 12th decimal). The page reads totals kept in the index.
+        for by in ("model", "provider", "process", "session", "day", "hostname", "tag:team"):
+            cli = subprocess.run([TOKENTAP, "cost", "--db", self.db, "--by", by, "--json"],
+                                 env=self.env(), capture_output=True, text=True, timeout=60)
+            self.assertEqual(cli.returncode, 0, cli.stderr)
+            want = json.loads(cli.stdout)
+            got = self.ok("/api/cost?by=" + by)
+            self.assertEqual([g["key"] for g in got["groups"]],
+                             [g[by] for g in want["groups"]], by)
+            for g, w in zip(got["groups"], want["groups"]):
+                for f in ("calls", "input_tokens", "output_tokens", "cache_read_tokens",
+                          "cache_write_tokens", "reasoning_tokens", "cost_unknown_calls",
+                          "errors"):
+                    self.assertEqual(g[f], w[f], (by, g["key"], f))
+                self.assertAlmostEqual(g["cost_usd"], w["cost_usd"], places=12)
+            self.assertEqual(got["unknown_cost"], want["unknown_cost"], by)
+        # A window: whole 15-minute buckets from the index's totals, the
+        # partial ones at either end from the store's spans.
+        starts = sorted(s["start_time"] for s in self.llm())
+        q = 900 * 10**9
+        for lo, hi in ((starts[0] - 3 * q - 12345, starts[-1] + 2 * q + 678),
+                       (starts[1], starts[-1] - 1), (starts[0] // q * q, starts[0] // q * q + q - 1)):
+            sel = [s for s in self.llm() if lo <= s["start_time"] <= hi]
+            got = self.ok("/api/cost?by=model&from=%d&to=%d" % (lo, hi))
+            self.assertEqual(got["total"]["calls"], len(sel), (lo, hi))
+            self.assertEqual(got["total"]["input_tokens"], sum(s["input_tokens"] for s in sel))
+            self.assertAlmostEqual(got["total"]["cost_usd"],
+                                   sum(s["cost_usd"] for s in sel if s["cost_known"]), places=12)
+            self.assertEqual(sum(p["calls"] for p in got["series"]), len(sel))
+
         st = self.ok("/api/status")
         self.assertEqual(st["traces"], 4)
         self.assertGreater(st["fts_documents"], 0)

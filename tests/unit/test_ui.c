@@ -138,6 +138,8 @@ Test(ui, index_follows_the_store)
         "[{\"role\":\"user\",\"content\":\"caf\\u00e9 zanzibar\"}]", "{\"team\":\"a\"}");
     cr_assert_eq(tt_ui_index_update(ix, &u), TT_OK);
     cr_assert_eq(u.nchanged, 2);
+    /* the span stored again is seen: the cost totals are recounted */
+    cr_assert(u.rerolled);
 
     cr_assert_eq(tt_ui_db_open(store, index, &db, err, sizeof(err)), TT_OK, "%s", err);
     cr_assert_eq(q1(db, "SELECT COUNT(*) FROM main.traces"), 2);
@@ -151,10 +153,42 @@ Test(ui, index_follows_the_store)
     cr_assert_eq(q1(db, "SELECT COUNT(DISTINCT trace_id) FROM main.fts WHERE fts MATCH '\"café\"'"), 1);
     cr_assert_eq(q1(db, "SELECT COUNT(DISTINCT trace_id) FROM main.fts WHERE fts MATCH '\"u00e9\"'"), 0);
     cr_assert_eq(q1(db, "SELECT COUNT(*) FROM main.facets WHERE kind = 'model'"), 3);
+    /* cost totals: each call once (the one stored again too), per model
+     * and per raw tags, equal to the sums over the store's spans */
+    for (int i = 0; i < 2; i++) {
+        const char *by = i ? "tags" : "model";
+        char sql[512];
+        snprintf(sql, sizeof(sql), "SELECT SUM(calls) FROM main.cost_roll WHERE by = '%s'", by);
+        cr_assert_eq(q1(db, sql), 3, "%s", by);
+        snprintf(sql, sizeof(sql), "SELECT CAST(ROUND(SUM(cost_all) * 100) AS INTEGER)"
+                 " FROM main.cost_roll WHERE by = '%s'", by);
+        cr_assert_eq(q1(db, sql), 175, "%s", by);
+    }
+    cr_assert_eq(q1(db, "SELECT calls FROM main.cost_roll WHERE by = 'model' AND key = 'gpt-4o-mini'"), 1);
+    cr_assert_eq(q1(db, "SELECT (SELECT SUM(cost) FROM main.cost_roll WHERE by = 'model') ="
+                        " (SELECT SUM(CASE WHEN cost_known AND (replay IS NULL OR replay NOT IN"
+                        " ('hit','mock')) THEN cost_usd ELSE 0 END) FROM spans WHERE kind = 'llm')"), 1);
     /* the store is the attached one, read-only */
     cr_assert_eq(q1(db, "SELECT COUNT(*) FROM spans"), 3);
     cr_assert_neq(sqlite3_exec(db, "DELETE FROM spans", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
+
+    /* costs changed in place, as `tokentap reprice` does (it bumps the
+     * "repriced" counter in the same transaction): the totals follow */
+    cr_assert_eq(sqlite3_exec(tt_store_db(st), "BEGIN; UPDATE spans SET cost_usd = 2.0"
+                              " WHERE span_id = '2000000000000001';"
+                              " INSERT INTO counters(name, value) VALUES('repriced', 1);"
+                              " COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(tt_ui_index_update(ix, &u), TT_OK);
+    cr_assert(u.rerolled);
+    cr_assert_eq(tt_ui_db_open(store, index, &db, err, sizeof(err)), TT_OK, "%s", err);
+    cr_assert_eq(q1(db, "SELECT CAST(ROUND(SUM(cost_all) * 100) AS INTEGER) FROM main.cost_roll"
+                        " WHERE by = 'provider'"), 275);
+    cr_assert_eq(q1(db, "SELECT SUM(calls) FROM main.cost_roll WHERE by = 'session'"), 3);
+    sqlite3_close(db);
+    /* nothing new: no recount */
+    cr_assert_eq(tt_ui_index_update(ix, &u), TT_OK);
+    cr_assert(!u.rerolled);
 
     /* another store at the path: rebuilt from it */
     tt_store_close(st);
