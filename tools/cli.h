@@ -153,6 +153,11 @@ struct tt_cli_group {
 /* Add g's counts (not its key) to *tot. */
 void tt_cli_group_add(struct tt_cli_group *tot, const struct tt_cli_group *g);
 
+/* Step a prepared statement whose columns are key, calls, input, output,
+ * cache_read, cache_write, reasoning, cost, unknown, errors into groups
+ * (*out malloc'd, free()); finalizes st. TT_ERR_NOMEM or TT_ERR_IO. */
+int tt_cli_groups_collect(struct sqlite3_stmt *st, struct tt_cli_group **out, size_t *n);
+
 /* Aggregate LLM spans by a `cost --by` key (tt_cli_group_expr), optionally
  * for one trace (trace_id non-NULL) and a start_time window [from, to]
  * (from == 0: no window). Groups come most expensive first; *out is malloc'd (free()),

@@ -165,40 +165,14 @@ static void print_json(json_t *j, size_t flags)
 
 /* ------------------------------------------------------------- groups */
 
-int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
-                        int64_t from, int64_t to, struct tt_cli_group **out,
-                        size_t *n)
+int tt_cli_groups_collect(sqlite3_stmt *st, struct tt_cli_group **out, size_t *n)
 {
-    char expr[512];
-    char sql[1536];
-    sqlite3_stmt *st = NULL;
     struct tt_cli_group *g = NULL;
-    size_t cap = 0, cnt = 0;
+    size_t cnt = 0, cap = 0;
     int rc;
 
     *out = NULL;
     *n = 0;
-    if (tt_cli_group_expr(by, expr, sizeof(expr)) != TT_OK)
-        return TT_ERR_PARSE;
-    snprintf(sql, sizeof(sql),
-             "SELECT %s AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens),"
-             " SUM(cache_read_tokens), SUM(cache_write_tokens),"
-             " SUM(reasoning_tokens),"
-             " SUM(CASE WHEN cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END) AS c,"
-             " SUM(cost_known = 0), SUM(status = 'error')"
-             " FROM spans WHERE kind = 'llm'"
-             " AND (?1 IS NULL OR trace_id = ?1)"
-             " AND (?2 = 0 OR start_time >= ?2) AND (?3 = 0 OR start_time <= ?3)"
-             /* cost to the nano-dollar: two sums of the same costs added in
-              * another order (the ui's totals) sort the same */
-             " GROUP BY k ORDER BY ROUND(c, 9) DESC, 2 DESC, k",
-             expr);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return TT_ERR_IO;
-    if (trace_id)
-        sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             size_t ncap = cap ? cap * 2 : 8;
@@ -232,6 +206,40 @@ int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
     *out = g;
     *n = cnt;
     return TT_OK;
+}
+
+int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
+                        int64_t from, int64_t to, struct tt_cli_group **out,
+                        size_t *n)
+{
+    char expr[512];
+    char sql[1536];
+    sqlite3_stmt *st = NULL;
+
+    *out = NULL;
+    *n = 0;
+    if (tt_cli_group_expr(by, expr, sizeof(expr)) != TT_OK)
+        return TT_ERR_PARSE;
+    snprintf(sql, sizeof(sql),
+             "SELECT %s AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens),"
+             " SUM(cache_read_tokens), SUM(cache_write_tokens),"
+             " SUM(reasoning_tokens),"
+             " SUM(CASE WHEN cost_known AND " TT_CLI_BILLED " THEN cost_usd ELSE 0 END) AS c,"
+             " SUM(cost_known = 0), SUM(status = 'error')"
+             " FROM spans WHERE kind = 'llm'"
+             " AND (?1 IS NULL OR trace_id = ?1)"
+             " AND (?2 = 0 OR start_time >= ?2) AND (?3 = 0 OR start_time <= ?3)"
+             /* cost to the nano-dollar: two sums of the same costs added in
+              * another order (the ui's totals) sort the same */
+             " GROUP BY k ORDER BY ROUND(c, 9) DESC, 2 DESC, k",
+             expr);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return TT_ERR_IO;
+    if (trace_id)
+        sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    return tt_cli_groups_collect(st, out, n);
 }
 
 /* ------------------------------------------------------------- export */

@@ -888,8 +888,6 @@ static int cost_groups(sqlite3 *db, const struct costq *k, struct tt_cli_group *
                        size_t *n)
 {
     struct costsrc cs;
-    struct tt_cli_group *g = NULL;
-    size_t cap = 0, cnt = 0;
     sqlite3_stmt *q = NULL;
     char *sql;
     int rc;
@@ -909,38 +907,7 @@ static int cost_groups(sqlite3 *db, const struct costq *k, struct tt_cli_group *
     if (rc != SQLITE_OK)
         return TT_ERR_IO;
     cost_bind(q, &cs);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct tt_cli_group *ng = realloc(g, ncap * sizeof(*ng));
-            if (!ng) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            g = ng;
-            cap = ncap;
-        }
-        struct tt_cli_group *r = &g[cnt++];
-        memset(r, 0, sizeof(*r));
-        snprintf(r->key, sizeof(r->key), "%s", col_text(q, 0) ? col_text(q, 0) : "?");
-        r->calls = sqlite3_column_int64(q, 1);
-        r->input = sqlite3_column_int64(q, 2);
-        r->output = sqlite3_column_int64(q, 3);
-        r->cache_read = sqlite3_column_int64(q, 4);
-        r->cache_write = sqlite3_column_int64(q, 5);
-        r->reasoning = sqlite3_column_int64(q, 6);
-        r->cost = sqlite3_column_double(q, 7);
-        r->unknown = sqlite3_column_int64(q, 8);
-        r->errors = sqlite3_column_int64(q, 9);
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        free(g);
-        return rc == SQLITE_NOMEM ? TT_ERR_NOMEM : TT_ERR_IO;
-    }
-    *out = g;
-    *n = cnt;
-    return TT_OK;
+    return tt_cli_groups_collect(q, out, n);
 }
 
 static json_t *unknown_json(sqlite3 *db, const struct costq *k)
