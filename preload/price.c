@@ -265,31 +265,6 @@ static int tt_price_name_cmp(const char *name, size_t len, const char *row)
     return row[len] ? -1 : 0;
 }
 
-/* The first row named name[0..len) (any provider), and how many follow. */
-static size_t tt_price_rec_range(const char *name, size_t len, size_t *count)
-{
-    int c0 = len ? tt_price_fold((unsigned char)name[0]) : 0;
-    size_t lo = tt_price_first[c0], hi = tt_price_first[c0 + 1];
-    size_t end = hi;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (tt_price_name_cmp(name, len,
-                              tt_price_rec_str(&tt_price_recs[mid], TT_PS_MODEL)) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    hi = lo;
-    while (hi < end &&
-           tt_price_name_cmp(name, len,
-                             tt_price_rec_str(&tt_price_recs[hi], TT_PS_MODEL)) == 0)
-        hi++;
-    *count = hi - lo;
-    return lo;
-}
-
 /* --- matching -------------------------------------------------------------- */
 
 /* Row provider "*" (a user row for any provider) matches every provider. */
@@ -311,96 +286,252 @@ static bool tt_price_same(const struct tt_price *a, const struct tt_price *b)
     return a->tier_threshold == b->tier_threshold;
 }
 
-/* The row named exactly name[0..len) for the first candidate provider that
- * has one, copied (built-in) or pointed to (price set) through *out /
- * *outp. For the "any" candidate, rows that disagree on the price are no
- * answer: *ambiguous. */
-static bool tt_price_scan(struct tt_price_ctx *c, const char *name, size_t len,
-                          struct tt_price *out, const struct tt_price **outp,
-                          bool *ambiguous)
+/* The hash of name[0..len), ASCII case folded: h = h * M + c (mod 2^32).
+ * A polynomial, so the hash of "prefix" + "rest" is h(prefix) *
+ * M^|rest| + h(rest): a Bedrock profile's siblings are hashed without
+ * hashing the model id again (tt_price_profiles_differ). The generator
+ * (tools/gen_prices.py name_hash, slot_of) computes the same. */
+#define TT_PRICE_HASH_MUL 16777619u
+
+static uint32_t tt_price_hash(const char *name, size_t len)
 {
-    size_t count = 0, first_rec = 0;
+    uint32_t h = 0;
 
-    *ambiguous = false;
-    /* the built-in rows of that name, once for every candidate provider */
-    if (!c->src.set) {
-        first_rec = tt_price_rec_range(name, len, &count);
-        if (count == 0)
-            return false;
+    for (size_t i = 0; i < len; i++)
+        h = h * TT_PRICE_HASH_MUL + (uint32_t)tt_price_fold((unsigned char)name[i]);
+    return h;
+}
+
+/* M^n (mod 2^32). */
+static uint32_t tt_price_hash_pow(size_t n)
+{
+    uint32_t r = 1, b = TT_PRICE_HASH_MUL;
+
+    for (; n; n >>= 1, b *= b) {
+        if (n & 1)
+            r *= b;
     }
-    for (size_t g = 0; g < c->ncands; g++) {
-        const char *want = c->cands[g];
-        struct tt_price first, other;
-        bool have = false;
+    return r;
+}
 
-        if (c->src.set) {
-            const struct tt_price_set *s = c->src.set;
-            size_t lo = 0, hi = s->n;
+/* Fibonacci hashing: the top bits of h x 2^32/phi (the polynomial's low
+ * bits alone would cluster). bits is 4..30. */
+static inline size_t tt_price_slot(uint32_t h, unsigned bits)
+{
+    return (uint32_t)(h * 0x9E3779B1u) >> (32 - bits);
+}
 
-            /* rows sorted by model (tt_price_set_load) */
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
+static const char *tt_price_row_model(const struct tt_price_set *set, size_t i)
+{
+    return set ? set->rows[i].model : tt_price_rec_str(&tt_price_recs[i], TT_PS_MODEL);
+}
 
-                if (tt_price_name_cmp(name, len, s->rows[mid].model) > 0)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            for (size_t i = lo; i < s->n; i++) {
-                const struct tt_price *p = &s->rows[i];
+static const char *tt_price_row_provider(const struct tt_price_set *set, size_t i)
+{
+    return set ? set->rows[i].provider : tt_price_rec_str(&tt_price_recs[i], TT_PS_PROVIDER);
+}
 
-                if (tt_price_name_cmp(name, len, p->model) != 0)
-                    break;
-                if (!tt_price_provider_is(p->provider, want))
-                    continue;
-                if (!have) {
-                    *outp = p;
-                    first = *p;
-                    have = true;
-                } else if (!tt_price_same(&first, p)) {
-                    other = *p;
-                    goto ambiguous;
-                }
-            }
-        } else {
-            for (size_t i = first_rec; i < first_rec + count; i++) {
-                const struct tt_price_rec *r = &tt_price_recs[i];
+static size_t tt_price_nrows(const struct tt_price_set *set)
+{
+    return set ? set->n : tt_price_recs_len;
+}
 
-                if (!tt_price_provider_is(tt_price_rec_str(r, TT_PS_PROVIDER), want))
-                    continue;
-                if (!have) {
-                    tt_price_rec_copy(r, &first);
-                    have = true;
-                } else {
-                    tt_price_rec_copy(r, &other);
-                    if (!tt_price_same(&first, &other))
-                        goto ambiguous;
-                }
-            }
-            if (have) {
-                *out = first;
-                *outp = out;
+/* The first row >= name[0..len) in the sort order (binary search). */
+static size_t tt_price_lower_bound(const struct tt_price_set *set, const char *name,
+                                   size_t len)
+{
+    size_t lo = 0, hi = tt_price_nrows(set);
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (tt_price_name_cmp(name, len, tt_price_row_model(set, mid)) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Is row the name name[0..len) (no NUL inside), ASCII case folded? The
+ * equal bytes are compared first: names arrive mostly in the table's case. */
+static bool tt_price_name_eq(const char *name, size_t len, const char *row)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char a = (unsigned char)name[i], b = (unsigned char)row[i];
+
+        if (a != b && tt_price_fold(a) != tt_price_fold(b))
+            return false;   /* also the row's NUL: name has none */
+    }
+    return row[len] == '\0';
+}
+
+/* The rows named name[0..len) (hash h): the first in *first, and how many
+ * (0: none). One probe of the hash table and, nearly always, one string
+ * comparison; a set without an index (built by hand) is searched. */
+static size_t tt_price_range(const struct tt_price_set *set, const char *name, size_t len,
+                             uint32_t h, size_t *first)
+{
+    size_t n = tt_price_nrows(set), lo = SIZE_MAX;
+
+    if (!set || set->slots) {
+        unsigned bits = set ? set->slots_bits : tt_price_slots_bits;
+        size_t mask = ((size_t)1 << bits) - 1;
+
+        /* the table is never full (load <= 0.65): an empty slot ends it */
+        for (size_t i = tt_price_slot(h, bits);; i = (i + 1) & mask) {
+            size_t v = set ? set->slots[i] : tt_price_slots[i];
+
+            if (v == 0)
+                return 0;
+            if (tt_price_name_eq(name, len, tt_price_row_model(set, v - 1))) {
+                lo = v - 1;
+                break;
             }
         }
-        if (have)
-            return true;
-        continue;
-ambiguous:
-        *ambiguous = true;
-        tt_price_step(c->m, "  ambiguous: %s/%s and %s/%s match '%.*s' with different prices",
-                      first.provider, first.model, other.provider, other.model,
-                      (int)len, name);
-        return false;
+    } else {
+        lo = tt_price_lower_bound(set, name, len);
+    }
+    size_t hi = lo;
+    while (hi < n && tt_price_name_eq(name, len, tt_price_row_model(set, hi)))
+        hi++;
+    *first = lo;
+    return hi - lo;
+}
+
+/* Do rows a and b of one source have the same prices? Built-in rows
+ * compare their value indexes (each distinct price is stored once). */
+static bool tt_price_row_same(const struct tt_price_set *set, size_t a, size_t b)
+{
+    if (set)
+        return tt_price_same(&set->rows[a], &set->rows[b]);
+    const struct tt_price_rec *x = &tt_price_recs[a], *y = &tt_price_recs[b];
+    return x->tier_threshold == y->tier_threshold && memcmp(x->v, y->v, sizeof(x->v)) == 0;
+}
+
+/* The row named exactly name[0..len) (hash h) for the first candidate
+ * provider that has one: copied (built-in) or pointed to (price set)
+ * through *out / *outp, its index in *outi. For the "any" candidate, rows
+ * that disagree on the price are no answer: *ambiguous. */
+static bool tt_price_scan(struct tt_price_ctx *c, const char *name, size_t len, uint32_t h,
+                          struct tt_price *out, const struct tt_price **outp, size_t *outi,
+                          bool *ambiguous)
+{
+    const struct tt_price_set *set = c->src.set;
+    size_t first = 0, count = tt_price_range(set, name, len, h, &first);
+
+    *ambiguous = false;
+    for (size_t g = 0; count && g < c->ncands; g++) {
+        const char *want = c->cands[g];
+        size_t hit = SIZE_MAX;
+
+        for (size_t i = first; i < first + count; i++) {
+            if (!tt_price_provider_is(tt_price_row_provider(set, i), want))
+                continue;
+            if (hit == SIZE_MAX) {
+                hit = i;
+            } else if (!tt_price_row_same(set, hit, i)) {
+                *ambiguous = true;
+                tt_price_step(c->m, "  ambiguous: %s/%s and %s/%s match '%.*s' with "
+                              "different prices", tt_price_row_provider(set, hit),
+                              tt_price_row_model(set, hit), tt_price_row_provider(set, i),
+                              tt_price_row_model(set, i), (int)len, name);
+                return false;
+            }
+        }
+        if (hit == SIZE_MAX)
+            continue;
+        if (set) {
+            *outp = &set->rows[hit];
+        } else {
+            tt_price_rec_copy(&tt_price_recs[hit], out);
+            *outp = out;
+        }
+        *outi = hit;
+        return true;
     }
     return false;
+}
+
+/* Sort order of a set's rows: the built-in table's (ASCII-folded model,
+ * then provider), whatever the process's locale. */
+static int tt_price_set_cmp(const void *a, const void *b)
+{
+    const struct tt_price *x = a, *y = b;
+    int c = tt_price_name_cmp(x->model, strlen(x->model), y->model);
+
+    return c ? c : strcasecmp(x->provider, y->provider);
+}
+
+static bool tt_price_is_date_suffix(const char *s, size_t n);
+
+int tt_price_set_index(struct tt_price_set *s)
+{
+    unsigned bits = 4;
+
+    free(s->slots);
+    free(s->snap_apart);
+    s->slots = NULL;
+    s->snap_apart = NULL;
+    if (s->n > 1)
+        qsort(s->rows, s->n, sizeof(*s->rows), tt_price_set_cmp);
+    /* load <= 0.5 (rows >= names) */
+    while (bits < 30 && (size_t)1 << (bits - 1) < s->n)
+        bits++;
+    if ((size_t)1 << (bits - 1) < s->n)
+        return TT_ERR_CAP;
+    uint32_t *slots = calloc((size_t)1 << bits, sizeof(*slots));
+    unsigned char *apart = calloc(s->n ? s->n : 1, 1);
+    if (!slots || !apart) {
+        free(slots);
+        free(apart);
+        return TT_ERR_NOMEM;
+    }
+    size_t mask = ((size_t)1 << bits) - 1;
+    for (size_t i = 0; i < s->n; i++) {
+        const char *m = s->rows[i].model;
+        size_t ml = strlen(m);
+
+        if (i > 0 && tt_price_name_cmp(m, ml, s->rows[i - 1].model) == 0)
+            continue;   /* the name's first row is in the table */
+        size_t j = tt_price_slot(tt_price_hash(m, ml), bits);
+        while (slots[j])
+            j = (j + 1) & mask;
+        slots[j] = (uint32_t)(i + 1);
+    }
+    s->slots = slots;
+    s->slots_bits = bits;
+    /* Every dated row marks its undated row of the same provider when the
+     * two cost differently (tt_price_dated_differ). */
+    for (size_t i = 0; i < s->n; i++) {
+        const char *m = s->rows[i].model;
+        size_t ml = strlen(m);
+        static const size_t sfx[] = { 11, 9, 5 };
+
+        for (size_t k = 0; k < TT_ARRAY_LEN(sfx); k++) {
+            size_t first, count;
+
+            if (ml <= sfx[k] || !tt_price_is_date_suffix(m + ml - sfx[k], sfx[k]))
+                continue;
+            count = tt_price_range(s, m, ml - sfx[k], tt_price_hash(m, ml - sfx[k]), &first);
+            for (size_t j = first; j < first + count; j++) {
+                if (strcasecmp(s->rows[j].provider, s->rows[i].provider) == 0 &&
+                    !tt_price_same(&s->rows[j], &s->rows[i]))
+                    apart[j] = 1;
+            }
+        }
+    }
+    s->snap_apart = apart;
+    return TT_OK;
 }
 
 /* Tries name exactly; records the attempt. */
 static bool tt_price_try(struct tt_price_ctx *c, const char *name, size_t len,
                          struct tt_price *out, const struct tt_price **outp,
-                         bool *ambiguous)
+                         size_t *outi, bool *ambiguous)
 {
-    bool hit = tt_price_scan(c, name, len, out, outp, ambiguous);
+    bool hit = tt_price_scan(c, name, len, tt_price_hash(name, len), out, outp, outi,
+                             ambiguous);
 
     if (hit)
         tt_price_step(c->m, "  '%.*s': row %s/%s%s%s", (int)len, name, (*outp)->provider,
@@ -548,58 +679,82 @@ static bool tt_price_is_date_suffix(const char *s, size_t n)
     return tt_price_strip_date(buf, &len) && len == 1;
 }
 
-/* After a date was stripped and base[0..blen) found as *b: does a dated
- * row of the same model (same provider) cost something else? Then that
- * model's snapshots are priced one by one, and a date the catalogue does
- * not list (gpt-4o-realtime-preview-2099-01-01) has no price. */
-static bool tt_price_dated_differ(struct tt_price_ctx *c, const char *base, size_t blen,
-                                  const struct tt_price *b, char *which, size_t wlen)
+/* Does row name m (at least n bytes) start with base[0..n), case folded? */
+static bool tt_price_starts(const char *m, const char *base, size_t n)
 {
-    if (c->src.set) {
-        const struct tt_price_set *s = c->src.set;
-
-        for (size_t i = 0; i < s->n; i++) {
-            const struct tt_price *p = &s->rows[i];
-            size_t pl = strlen(p->model);
-
-            if (pl > blen && strncasecmp(p->model, base, blen) == 0 &&
-                tt_price_is_date_suffix(p->model + blen, pl - blen) &&
-                strcasecmp(p->provider, b->provider) == 0 && !tt_price_same(p, b)) {
-                snprintf(which, wlen, "%s", p->model);
-                return true;
-            }
-        }
-        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (tt_price_fold((unsigned char)m[i]) != tt_price_fold((unsigned char)base[i]))
+            return false;
     }
-    size_t lo = 0, hi = tt_price_recs_len;
+    return true;
+}
 
-    while (lo < hi) {   /* first row >= base */
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (tt_price_name_cmp(base, blen,
-                              tt_price_rec_str(&tt_price_recs[mid], TT_PS_MODEL)) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo; i < tt_price_recs_len; i++) {
-        const struct tt_price_rec *r = &tt_price_recs[i];
-        const char *m = tt_price_rec_str(r, TT_PS_MODEL);
+/* Does a dated row of base[0..blen) (same provider as *b) cost something
+ * other than *b? The first such row's name into which. A scan of the rows
+ * that start with base: for `tokentap pricing`'s trace and sets without an
+ * index; the lookup asks tt_price_dated_differ. */
+static bool tt_price_dated_scan(const struct tt_price_set *set, const char *base,
+                                size_t blen, const struct tt_price *b, char *which,
+                                size_t wlen)
+{
+    for (size_t i = tt_price_lower_bound(set, base, blen); i < tt_price_nrows(set); i++) {
+        const char *m = tt_price_row_model(set, i);
         size_t ml = strlen(m);
         struct tt_price row;
+        const struct tt_price *p = &row;
 
-        if (ml < blen || strncasecmp(m, base, blen) != 0)
-            break;
+        if (ml < blen || !tt_price_starts(m, base, blen))
+            break;   /* past the rows that start with base */
         if (ml == blen || !tt_price_is_date_suffix(m + blen, ml - blen) ||
-            strcasecmp(tt_price_rec_str(r, TT_PS_PROVIDER), b->provider) != 0)
+            strcasecmp(tt_price_row_provider(set, i), b->provider) != 0)
             continue;
-        tt_price_rec_copy(r, &row);
-        if (!tt_price_same(&row, b)) {
+        if (set)
+            p = &set->rows[i];
+        else
+            tt_price_rec_copy(&tt_price_recs[i], &row);
+        if (!tt_price_same(p, b)) {
             snprintf(which, wlen, "%s", m);
             return true;
         }
     }
     return false;
+}
+
+/* After a date was stripped and base[0..blen) found as row bi (*b): does a
+ * dated row of the same model (same provider) cost something else? Then
+ * that model's snapshots are priced one by one, and a date the catalogue
+ * does not list (gpt-4o-realtime-preview-2099-01-01) has no price. The
+ * answer per row is decided when the table is built (the generator's
+ * tt_price_snap_apart, tt_price_set_index's snap_apart); the scan runs
+ * only to name the row in a trace. */
+static bool tt_price_dated_differ(struct tt_price_ctx *c, const char *base, size_t blen,
+                                  const struct tt_price *b, size_t bi, char *which,
+                                  size_t wlen)
+{
+    const struct tt_price_set *set = c->src.set;
+    bool apart;
+
+    which[0] = '\0';
+    if (set && !set->snap_apart)
+        return tt_price_dated_scan(set, base, blen, b, which, wlen);
+    if (set) {
+        apart = set->snap_apart[bi];
+    } else {
+        size_t lo = 0, hi = tt_price_snap_apart_len;
+
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (tt_price_snap_apart[mid] < bi)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        apart = lo < tt_price_snap_apart_len && tt_price_snap_apart[lo] == bi;
+    }
+    if (apart && c->m)
+        tt_price_dated_scan(set, base, blen, b, which, wlen);
+    return apart;
 }
 
 /* The normalisation chain over name (modified in place), each form tried
@@ -610,11 +765,12 @@ static bool tt_price_chain(struct tt_price_ctx *c, char *name, size_t *len,
 {
     const char *pre;
     bool amb = false;
+    size_t rowi = 0;
 
     *miss = TT_PRICE_UNKNOWN;
 #define TT_PRICE_TRY()                                                        \
     do {                                                                      \
-        if (tt_price_try(c, name, *len, out, outp, &amb))                     \
+        if (tt_price_try(c, name, *len, out, outp, &rowi, &amb))              \
             return true;                                                      \
         if (amb)                                                              \
             goto ambiguous;                                                   \
@@ -645,8 +801,8 @@ static bool tt_price_chain(struct tt_price_ctx *c, char *name, size_t *len,
         char which[TT_PRICE_MODEL_MAX];
 
         tt_price_step(c->m, "  without the date/snapshot suffix (the dated id has no row)");
-        if (tt_price_try(c, name, *len, out, outp, &amb)) {
-            if (!tt_price_dated_differ(c, name, *len, *outp, which, sizeof(which)))
+        if (tt_price_try(c, name, *len, out, outp, &rowi, &amb)) {
+            if (!tt_price_dated_differ(c, name, *len, *outp, rowi, which, sizeof(which)))
                 return true;
             tt_price_step(c->m, "  no price: this model's snapshots are priced one by "
                                 "one (%s costs differently), and this date has no row",
@@ -679,7 +835,10 @@ static bool tt_price_profiles_differ(struct tt_price_src src, const char *base,
     struct tt_price_ctx c;
     struct tt_price row;
     const struct tt_price *p;
+    size_t rowi;
     bool amb;
+    /* h(profile + base) = h(profile) * M^blen + h(base) */
+    uint32_t hb = tt_price_hash(base, blen), mb = tt_price_hash_pow(blen);
 
     tt_price_ctx_init(&c, src, "aws.bedrock", false, NULL);
     for (size_t i = 0; i < TT_ARRAY_LEN(tt_price_profiles); i++) {
@@ -690,7 +849,9 @@ static bool tt_price_profiles_differ(struct tt_price_src src, const char *base,
             continue;
         memcpy(name, tt_price_profiles[i], pl);
         memcpy(name + pl, base, blen);
-        if (tt_price_scan(&c, name, pl + blen, &row, &p, &amb) && !tt_price_same(p, b)) {
+        uint32_t h = tt_price_hash(name, pl) * mb + hb;
+        if (tt_price_scan(&c, name, pl + blen, h, &row, &p, &rowi, &amb) &&
+            !tt_price_same(p, b)) {
             *which = tt_price_profiles[i];
             return true;
         }
@@ -1030,7 +1191,7 @@ double tt_price_cost(const struct tt_price *p, long input, long output,
 }
 
 /* FNV-1a; 0 is reserved for "empty slot". */
-static uint64_t tt_price_hash(const char *s)
+static uint64_t tt_price_warn_hash(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -1050,7 +1211,7 @@ static atomic_bool tt_price_warn_full;
  * not warned about (bounded memory, bounded log). */
 static bool tt_price_warn_first(const char *model, bool *now_full)
 {
-    uint64_t h = tt_price_hash(model);
+    uint64_t h = tt_price_warn_hash(model);
 
     *now_full = false;
     for (size_t i = 0; i < TT_PRICE_WARN_SLOTS; i++) {

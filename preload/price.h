@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "span.h"
 #include "tt.h"
@@ -63,10 +64,22 @@ void tt_price_builtin_row(size_t i, struct tt_price *out);
 
 /* A set of user prices (TOKENTAP_PRICING). Rows are owned by the set. */
 struct tt_price_set {
-    struct tt_price *rows;    /* provider "*" = any provider */
+    struct tt_price *rows;    /* provider "*" = any provider; sorted by
+                                 lower-cased model, then provider */
     size_t n;
     char *path;               /* the file they came from */
+    /* The lookup's index (tt_price_set_index; NULL: a binary search and
+     * scans instead, same answers): a hash table of the distinct names
+     * (first row + 1, 0 empty) and, per row, whether the model's dated
+     * snapshots cost something else. */
+    uint32_t *slots;
+    unsigned slots_bits;
+    unsigned char *snap_apart;
 };
+
+/* Builds s's index (rows already sorted as above). TT_ERR_NOMEM leaves
+ * none: lookups still answer, slower. */
+int tt_price_set_index(struct tt_price_set *s);
 
 /* Why a lookup found nothing. */
 enum tt_price_miss {

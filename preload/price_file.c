@@ -149,6 +149,8 @@ void tt_price_set_free(struct tt_price_set *s)
     }
     free(s->rows);
     free(s->path);
+    free(s->slots);
+    free(s->snap_apart);
     free(s);
 }
 
@@ -534,17 +536,6 @@ static int tt_price_litellm_load(json_t *root, const char *path,
     return TT_OK;
 }
 
-/* Rows sorted as the built-in catalogue is (lower-cased model, then
- * provider), so that price.c finds a name by binary search: an imported
- * catalogue has thousands of rows and is asked on every span. */
-static int tt_price_row_cmp(const void *a, const void *b)
-{
-    const struct tt_price *x = a, *y = b;
-    int c = strcasecmp(x->model, y->model);
-
-    return c ? c : strcasecmp(x->provider, y->provider);
-}
-
 /* Reads the whole file (bounded). */
 static int tt_price_file_read(const char *path, char **out, size_t *len,
                               char *err, size_t errlen)
@@ -635,7 +626,10 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
         rc = tt_price_litellm_load(root, path, s, err, errlen);
         if (rc != TT_OK)
             goto free_set;
-        qsort(s->rows, s->n, sizeof(*s->rows), tt_price_row_cmp);
+        /* sorted and indexed as the built-in table: an imported catalogue
+         * has thousands of rows and is asked first on every span; without
+         * the index (no memory) the lookup searches, same answers */
+        (void)tt_price_set_index(s);
         *out = s;
         goto free_json;
     }
@@ -691,7 +685,10 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
             goto free_set;
         }
     }
-    qsort(s->rows, s->n, sizeof(*s->rows), tt_price_row_cmp);
+    /* sorted and indexed as the built-in table: an imported catalogue
+         * has thousands of rows and is asked first on every span; without
+         * the index (no memory) the lookup searches, same answers */
+        (void)tt_price_set_index(s);
     *out = s;
     rc = TT_OK;
     goto free_json;

@@ -3,7 +3,8 @@
  * object: no pointers, so no relocation for the loader at each exec and no
  * page touched before the first priced span. Strings are offsets into
  * tt_price_blob; prices are indexes into tt_price_vals (0 = not set).
- * Rows are sorted by lower-cased model, then provider. Only price.c reads
+ * Rows are sorted by lower-cased model, then provider; a hash table finds
+ * a name's first row. Only price.c reads
  * this; everyone else sees struct tt_price (price.h). */
 #ifndef TT_PRICE_TABLE_H
 #define TT_PRICE_TABLE_H
@@ -61,8 +62,15 @@ extern const double tt_price_vals[];
 extern const struct tt_price_rec tt_price_recs[];
 extern const size_t tt_price_recs_len;
 extern const size_t tt_price_vals_len;
-/* tt_price_first[c]: index of the first row whose lower-cased model starts
- * with a byte >= c; [256] = tt_price_recs_len. */
-extern const uint32_t tt_price_first[257];
+/* Open-addressing hash table of the distinct lower-cased model names
+ * (1 << tt_price_slots_bits slots, linear probing): the name's first row
+ * + 1, 0 = empty. Hash and slot: price.c tt_price_hash / tt_price_slot
+ * (the generator computes the same). */
+extern const unsigned tt_price_slots_bits;
+extern const uint16_t tt_price_slots[];
+/* Rows (ascending) of models whose dated snapshots cost differently
+ * (price.c tt_price_dated_differ), then 0xffff. */
+extern const uint16_t tt_price_snap_apart[];
+extern const size_t tt_price_snap_apart_len;
 
 #endif

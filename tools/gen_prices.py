@@ -6,8 +6,13 @@ laid out to cost nothing until a span is priced: no pointers (a pointer in
 a shared object is a relocation the loader must apply at every exec), only
 offsets into one string blob and indexes into one array of distinct prices,
 all const (read-only pages, shared, touched only by a lookup). Rows are
-sorted by lower-cased model name, then provider, so a lookup is a binary
-search (preload/price.c).
+sorted by lower-cased model name, then provider, and every distinct name
+is in an open-addressing hash table (tt_price_slots: the name's first row),
+so a lookup is one hash of the name and, mostly, one string comparison
+(preload/price.c). What a lookup would otherwise search for at run time is
+decided here: tt_price_snap_apart lists the rows of models whose dated
+snapshots cost something else (a date the catalogue does not list has no
+price).
 
 The table is checked here, because a typo in a price is a silently wrong
 bill at run time: every error names the file and line and no C is printed
@@ -39,6 +44,41 @@ def cstr_bytes(b):
         else:
             out.append("\\%03o" % ch)
     return "".join(out)
+
+
+HASH_MUL = 16777619
+FIB = 0x9E3779B1
+
+
+def name_hash(b):
+    """price.c tt_price_hash: h = h * M + c over the lower-cased bytes,
+    mod 2^32 (a polynomial, so price.c can hash "prefix" + "name" from
+    the two parts)."""
+    h = 0
+    for c in b:
+        h = (h * HASH_MUL + c) & 0xffffffff
+    return h
+
+
+def slot_of(h, bits):
+    return ((h * FIB) & 0xffffffff) >> (32 - bits)
+
+
+def is_date_suffix(s):
+    """price.c tt_price_is_date_suffix: -YYYY-MM-DD, -YYYYMMDD, @YYYYMMDD
+    (the year starting 20), -MMDD (a valid month and day)."""
+    s = s.decode()
+    if len(s) == 11:
+        return re.match(r"^-20[0-9]{2}-[0-9]{2}-[0-9]{2}$", s) is not None
+    if len(s) == 9:
+        return re.match(r"^[-@]20[0-9]{6}$", s) is not None
+    if len(s) == 5 and re.match(r"^-[0-9]{4}$", s):
+        return 1 <= int(s[1:3]) <= 12 and 1 <= int(s[3:5]) <= 31
+    return False
+
+
+def price_key(r):
+    return tuple(r[c] for c in PRICE_COLS) + (r["tier_threshold"],)
 
 
 def main(path):
@@ -158,19 +198,54 @@ def main(path):
         o.write("    %s,\n" % rec)
     o.write("};\n")
     o.write("const size_t tt_price_recs_len = %d;\n" % len(recs))
-    # first[c]: the first row whose lower-cased model starts with a byte
-    # >= c (first[256] = the row count): a lookup searches one bucket.
-    first = []
+    # The hash table: every distinct lower-cased name -> its first row + 1
+    # (0 = empty slot), linear probing, load <= 0.65 (price.c's
+    # tt_price_hash and tt_price_slot are the same arithmetic).
     keys = [r["model"].lower().encode() for r in rows]
-    j = 0
-    for c in range(257):
-        while j < len(keys) and keys[j][0] < c:
-            j += 1
-        first.append(j)
-    o.write("const uint32_t tt_price_first[257] = {\n")
-    for i in range(0, 257, 16):
-        o.write("    " + ", ".join(str(v) for v in first[i:i + 16]) + ",\n")
+    firsts = {}
+    for i, k in enumerate(keys):
+        firsts.setdefault(k, i)
+    bits = 4
+    while len(firsts) > 0.65 * (1 << bits):
+        bits += 1
+    size = 1 << bits
+    slots = [0] * size
+    longest = 0
+    for k, i in firsts.items():
+        j = slot_of(name_hash(k), bits)
+        probes = 1
+        while slots[j]:
+            j = (j + 1) & (size - 1)
+            probes += 1
+        slots[j] = i + 1
+        longest = max(longest, probes)
+    if len(rows) >= 0xffff:
+        sys.stderr.write("%s: too many rows for the uint16 hash slots\n" % path)
+        return 1
+    o.write("/* %d names in %d slots, longest probe %d */\n" % (len(firsts), size, longest))
+    o.write("const unsigned tt_price_slots_bits = %d;\n" % bits)
+    o.write("const uint16_t tt_price_slots[%d] = {\n" % size)
+    for i in range(0, size, 16):
+        o.write("    " + ", ".join(str(v) for v in slots[i:i + 16]) + ",\n")
     o.write("};\n")
+    # Rows of models whose dated snapshots (same provider, the name + a
+    # date suffix price.c's tt_price_is_date_suffix accepts) cost
+    # something else: a date without its own row is not priced by them.
+    idx = {(r["provider"], keys[i]): i for i, r in enumerate(rows)}
+    apart = set()
+    for i, r in enumerate(rows):
+        m = keys[i]
+        for n in (11, 9, 5):
+            if len(m) > n and is_date_suffix(m[-n:]):
+                b = idx.get((r["provider"], m[:-n]))
+                if b is not None and price_key(rows[b]) != price_key(r):
+                    apart.add(b)
+    apart = sorted(apart)
+    o.write("const uint16_t tt_price_snap_apart[] = {\n")
+    for i in range(0, len(apart), 16):
+        o.write("    " + ", ".join(str(v) for v in apart[i:i + 16]) + ",\n")
+    o.write("    0xffff,\n};\n")
+    o.write("const size_t tt_price_snap_apart_len = %d;\n" % len(apart))
     o.write("const size_t tt_price_vals_len = %d;\n" % len(vals))
     return 0
 

@@ -372,7 +372,7 @@ Test(price_lookup, ambiguity_gives_no_price)
         ROW("*", "acme-1", 1, 2, NO, NO, NO, NO, 0, NO, NO, NO, NO, "f", ""),
         ROW("*", "ACME-1", 3, 4, NO, NO, NO, NO, 0, NO, NO, NO, NO, "f", ""),
     };
-    struct tt_price_set set = { rows, 2, (char *)"test.json" };
+    struct tt_price_set set = { .rows = rows, .n = 2, .path = (char *)"test.json" };
     struct tt_price_match m;
 
     cr_assert_eq(tt_price_lookup(&set, "openai", "acme-1", &m), TT_ERR);

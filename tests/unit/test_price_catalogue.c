@@ -9,9 +9,12 @@
  * that must stay unknown rather than borrow a neighbour's price. */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "price.h"
+#include "span.h"
 
 struct cat_case {
     const char *provider, *id;             /* what the span carries */
@@ -160,4 +163,104 @@ Test(price_catalogue, bedrock_profiles_say_how)
     cr_assert_eq(tt_price_lookup(NULL, "aws.bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0",
                                  &m), TT_OK);
     cr_assert_eq(m.profile, TT_PRICE_PROFILE_NONE);
+}
+
+/* The lookup's index (hash table, and what the generator and
+ * tt_price_set_index decide ahead: snapshots priced apart) must answer as
+ * the plain searches do. For every catalogue row: the built-in table, the
+ * same rows as an indexed price set, and as a set without index (binary
+ * search, scans) give the same answer for the row's name, the name with a
+ * date the catalogue does not list, and (Bedrock rows) the name as a
+ * cross-region profile; both with the trace (tokentap pricing) and
+ * without (the preload's path). */
+static bool same_answer(int rc1, const struct tt_price_match *a, int rc2,
+                        const struct tt_price_match *b)
+{
+    if (rc1 != rc2 || a->miss != b->miss || a->profile != b->profile)
+        return false;
+    if (rc1 != TT_OK)
+        return true;
+    return strcmp(a->price->provider, b->price->provider) == 0 &&
+           strcmp(a->price->model, b->price->model) == 0 &&
+           a->price->input == b->price->input && a->price->output == b->price->output &&
+           a->price->cache_read == b->price->cache_read;
+}
+
+static bool span_price(const struct tt_price_set *s, const char *prov, const char *model,
+                       struct tt_price *out)
+{
+    struct tt_span sp;
+    bool hit;
+
+    tt_span_init(&sp);
+    if (prov)
+        cr_assert_eq(tt_span_set(&sp.provider, prov), TT_OK);
+    cr_assert_eq(tt_span_set(&sp.response_model, model), TT_OK);
+    hit = tt_price_span_price(&sp, s, out);
+    tt_span_clear(&sp);
+    return hit;
+}
+
+Test(price_catalogue, index_answers_as_the_searches)
+{
+    size_t n = tt_price_builtin_len(), checked = 0;
+    struct tt_price *plain_rows = calloc(n, sizeof(*plain_rows));
+    struct tt_price *idx_rows = calloc(n, sizeof(*idx_rows));
+
+    cr_assert(plain_rows && idx_rows);
+    for (size_t i = 0; i < n; i++) {
+        tt_price_builtin_row(i, &plain_rows[i]);   /* strings in the const table */
+        idx_rows[i] = plain_rows[i];
+    }
+    struct tt_price_set plain = { .rows = plain_rows, .n = n, .path = (char *)"plain" };
+    struct tt_price_set idx = { .rows = idx_rows, .n = n, .path = (char *)"indexed" };
+    cr_assert_eq(tt_price_set_index(&idx), TT_OK);
+    cr_assert_not_null(idx.slots);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct tt_price *r = &plain_rows[i];
+        char names[3][300];
+        size_t nn = 0;
+
+        snprintf(names[nn++], sizeof(names[0]), "%s", r->model);
+        snprintf(names[nn++], sizeof(names[0]), "%s-2099-12-31", r->model);
+        if (strcmp(r->provider, "aws.bedrock") == 0)
+            snprintf(names[nn++], sizeof(names[0]), "us.%s", r->model);
+        for (size_t k = 0; k < nn; k++) {
+            const char *provs[2] = { r->provider, NULL };
+
+            for (size_t q = 0; q < 2; q++) {
+                struct tt_price_match a, b, c;
+                int ra = tt_price_lookup(NULL, provs[q], names[k], &a);
+                int rb = tt_price_lookup(&plain, provs[q], names[k], &b);
+                int rc = tt_price_lookup(&idx, provs[q], names[k], &c);
+
+                cr_expect(same_answer(ra, &a, rb, &b) && same_answer(rb, &b, rc, &c),
+                          "%s/%s: built-in %d %s, plain set %d %s, indexed set %d %s\n%s\n%s",
+                          provs[q] ? provs[q] : "*", names[k], ra,
+                          ra == TT_OK ? a.price->model : "-", rb,
+                          rb == TT_OK ? b.price->model : "-", rc,
+                          rc == TT_OK ? c.price->model : "-", b.steps, c.steps);
+                /* a hit in the built-in table is a hit in the set itself */
+                cr_expect(ra != TT_OK || (b.override && c.override), "%s: not from the set",
+                          names[k]);
+
+                struct tt_price pa, pb, pc;
+                bool ha = span_price(NULL, provs[q], names[k], &pa);
+                bool hb = span_price(&plain, provs[q], names[k], &pb);
+                bool hc = span_price(&idx, provs[q], names[k], &pc);
+                cr_expect(ha == hb && hb == hc, "%s: span price %d %d %d", names[k], ha, hb, hc);
+                if (ha && hb && hc)
+                    cr_expect(strcmp(pa.model, pc.model) == 0 && pa.input == pc.input &&
+                              strcmp(pb.model, pc.model) == 0, "%s: %s %s %s", names[k],
+                              pa.model, pb.model, pc.model);
+                checked++;
+            }
+        }
+    }
+    cr_assert_gt(checked, 2 * 2 * n);
+    free(idx.slots);
+    free(idx.snap_apart);
+    free(plain_rows);
+    free(idx_rows);
 }
