@@ -62,12 +62,20 @@ const struct tt_price *tt_price_find(const char *provider, const char *model);
 size_t tt_price_builtin_len(void);
 void tt_price_builtin_row(size_t i, struct tt_price *out);
 
+/* What a price file was read as (by its content, never its name). */
+enum tt_price_format {
+    TT_PRICE_FMT_JSON = 0,    /* tokentap's {"models": [...]} */
+    TT_PRICE_FMT_LITELLM,     /* LiteLLM's model_prices_and_context_window.json */
+    TT_PRICE_FMT_TSV,         /* tokentap's TSV: data/catalogue.tsv's columns */
+};
+
 /* A set of user prices (TOKENTAP_PRICING). Rows are owned by the set. */
 struct tt_price_set {
     struct tt_price *rows;    /* provider "*" = any provider; sorted by
                                  lower-cased model, then provider */
     size_t n;
     char *path;               /* the file they came from */
+    enum tt_price_format format;
     /* The lookup's index (tt_price_set_index; NULL: a binary search and
      * scans instead, same answers): a hash table of the distinct names
      * (first row + 1, 0 empty) and, per row, whether the model's dated
@@ -111,8 +119,9 @@ struct tt_price_match {
 int tt_price_lookup(const struct tt_price_set *ovr, const char *provider,
                     const char *model, struct tt_price_match *m);
 
-/* Load a price file (format: README.md "Prices": our JSON {"models": [...]}
- * or LiteLLM's model_prices_and_context_window.json). On error returns
+/* Load a price file (format: README.md "Prices": our JSON {"models": [...]},
+ * LiteLLM's model_prices_and_context_window.json, or our TSV, told apart by
+ * content). On error returns
  * TT_ERR_PARSE / TT_ERR_IO / TT_ERR_NOMEM with a one-line message naming
  * the path and, for content errors, the line ("line 7: entry 2: ...") in
  * err. *out is malloc'd; free with tt_price_set_free (NULL-safe). */
@@ -121,11 +130,12 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
 void tt_price_set_free(struct tt_price_set *s);
 
 /* Where `tokentap pricing --import` installs a price file:
- * $XDG_CONFIG_HOME/tokentap/prices.json or ~/.config/tokentap/prices.json.
- * TT_ERR when neither variable is an absolute path. */
-int tt_price_import_path(char *buf, size_t n);
+ * $XDG_CONFIG_HOME/tokentap/prices.json (or prices.tsv for a TSV file), else
+ * ~/.config/tokentap/. TT_ERR when neither variable is an absolute path. */
+int tt_price_import_path(char *buf, size_t n, enum tt_price_format f);
 /* The price file in effect: TOKENTAP_PRICING when set, else the imported
- * file when it exists, else NULL. buf (size n) may hold the result. */
+ * file when it exists (prices.json, then prices.tsv), else NULL. buf
+ * (size n) may hold the result. */
 const char *tt_price_file_path(char *buf, size_t n);
 
 /* The process's overrides from TOKENTAP_PRICING, loaded once, lazily, on

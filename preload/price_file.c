@@ -536,6 +536,335 @@ static int tt_price_litellm_load(json_t *root, const char *path,
     return TT_OK;
 }
 
+/* --- tokentap's TSV (data/catalogue.tsv, `tokentap pricing --export`) ----- */
+
+/* The TSV's string columns besides provider and model. */
+static const char *const tt_price_tsv_strs[] = {
+    "tier_threshold", "flags", "deprecated", "litellm_key", "source", "date",
+};
+
+#define TT_PRICE_TSV_COLS_MAX 64
+
+static bool tt_price_tsv_date(const char *v)
+{
+    return strlen(v) == 10 && v[4] == '-' && v[7] == '-' &&
+           strspn(v, "0123456789-") == 10;
+}
+
+/* One TSV cell as a price: "-" or "" = not set (-1). *bad when neither
+ * that nor a finite number >= 0 (USD per 1M tokens). */
+static double tt_price_tsv_num(const char *v, bool *bad)
+{
+    char *end;
+    double d;
+
+    if (!*v || strcmp(v, "-") == 0)
+        return -1;
+    errno = 0;
+    d = strtod(v, &end);
+    /* decimal only: strtod would also take "0x10", "inf", "nan" */
+    if (*end || errno || !isfinite(d) || d < 0 || !strchr("0123456789.", v[0]) ||
+        v[strspn(v, "0123456789.eE+-")]) {
+        *bad = true;
+        return -1;
+    }
+    return d;
+}
+
+/* Checks one TSV row (cells as the header names them) into *row. Returns
+ * NULL or what is wrong. */
+static const char *tt_price_tsv_row(char **cells, const int *col, size_t ncols,
+                                    const char *path, struct tt_price *row, bool *nomem,
+                                    char *tmp, size_t tmplen)
+{
+    const char *str[TT_ARRLEN(tt_price_tsv_strs)] = { 0 };
+    const char *prov = NULL, *model = NULL;
+
+    *nomem = false;
+    for (size_t i = 0; i < TT_ARRLEN(tt_price_file_cols); i++)
+        *(double *)((char *)row + tt_price_file_cols[i].off) = -1;
+    for (size_t c = 0; c < ncols; c++) {
+        const char *v = cells[c];
+        int k = col[c];
+
+        if (k == -1) {
+            prov = v;
+        } else if (k == -2) {
+            model = v;
+        } else if (k >= 1000) {
+            str[k - 1000] = v;
+        } else {
+            bool bad = false;
+
+            *(double *)((char *)row + tt_price_file_cols[k].off) = tt_price_tsv_num(v, &bad);
+            if (bad) {
+                snprintf(tmp, tmplen, "%s: \"%.40s\" is not a price (a number >= 0, USD "
+                         "per 1M tokens, or '-')", tt_price_file_cols[k].key, v);
+                return tmp;
+            }
+        }
+    }
+    if (!prov || !*prov)
+        return "provider is empty (write '*' or '-' for any provider)";
+    if (!model || !*model || strcmp(model, "-") == 0)
+        return "model is empty";
+    if (strlen(model) > TT_PRICE_FILE_MODEL_MAX)
+        return "model is too long";
+    if (strpbrk(model, " \"\\"))
+        return "model has a blank, quote or backslash";
+    if (row->input < 0 || row->output < 0)
+        return "input and output prices are required (USD per 1M tokens)";
+    const char *thr = str[0];
+    row->tier_threshold = 0;
+    if (thr && *thr && strcmp(thr, "-") != 0) {
+        char *end;
+        long t;
+
+        errno = 0;
+        t = strtol(thr, &end, 10);
+        if (*end || errno || t <= 0 || thr[0] < '1' || thr[0] > '9')
+            return "tier_threshold is not a token count (a positive integer or '-')";
+        row->tier_threshold = t;
+    }
+    bool tier_prices = row->tier_input >= 0 || row->tier_output >= 0 ||
+                       row->tier_cache_read >= 0 || row->tier_cache_write >= 0;
+    if (row->tier_threshold > 0 && !tier_prices)
+        return "tier_threshold without any tier_* price";
+    if (row->tier_threshold == 0 && tier_prices)
+        return "tier_* prices without a tier_threshold";
+    for (size_t i = 2; i < TT_ARRLEN(tt_price_tsv_strs); i++) {
+        if (str[i] && strcmp(str[i], "-") == 0)
+            str[i] = "";
+    }
+    if (str[2] && *str[2] && !tt_price_tsv_date(str[2]))
+        return "deprecated is not YYYY-MM-DD or '-'";
+    if (str[5] && *str[5] && !tt_price_tsv_date(str[5]))
+        return "date is not YYYY-MM-DD or '-'";
+    row->provider = tt_price_file_dup(strcmp(prov, "-") == 0 ? "*" : prov);
+    row->model = tt_price_file_dup(model);
+    row->flags = tt_price_file_dup(str[1] && strcmp(str[1], "-") ? str[1] : "");
+    row->deprecated = tt_price_file_dup(str[2] ? str[2] : "");
+    row->litellm_key = tt_price_file_dup(str[3] ? str[3] : "");
+    row->source = tt_price_file_dup(str[4] && *str[4] ? str[4] : path);
+    row->date = tt_price_file_dup(str[5] ? str[5] : "");
+    if (!row->model || !row->provider || !row->source || !row->date ||
+        !row->deprecated || !row->litellm_key || !row->flags)
+        *nomem = true;
+    return NULL;
+}
+
+/* Row numbers sorted by (model, provider), case folded, then number; the
+ * rows in a thread-local (qsort has no context argument). */
+static __thread const struct tt_price *tt_price_tsv_sort_rows
+    __attribute__((tls_model("initial-exec")));
+
+static int tt_price_tsv_ord_cmp(const void *x, const void *y)
+{
+    size_t i = *(const size_t *)x, j = *(const size_t *)y;
+    const struct tt_price *a = &tt_price_tsv_sort_rows[i], *b = &tt_price_tsv_sort_rows[j];
+    int c = strcasecmp(a->model, b->model);
+
+    if (!c)
+        c = strcasecmp(a->provider, b->provider);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* The header's columns into col[] (-1 provider, -2 model, 0.. a price
+ * column of tt_price_file_cols, 1000 + i tt_price_tsv_strs[i]). NULL or
+ * what is wrong. */
+static const char *tt_price_tsv_header(char **cells, size_t nc, int *col, char *tmp,
+                                       size_t tmplen)
+{
+    bool seen[4] = { false, false, false, false };   /* provider model input output */
+
+    for (size_t c = 0; c < nc; c++) {
+        int k = INT32_MIN;
+
+        if (strcmp(cells[c], "provider") == 0)
+            k = -1;
+        else if (strcmp(cells[c], "model") == 0)
+            k = -2;
+        for (size_t i = 0; k == INT32_MIN && i < TT_ARRLEN(tt_price_file_cols); i++) {
+            if (strcmp(cells[c], tt_price_file_cols[i].key) == 0)
+                k = (int)i;
+        }
+        for (size_t i = 0; k == INT32_MIN && i < TT_ARRLEN(tt_price_tsv_strs); i++) {
+            if (strcmp(cells[c], tt_price_tsv_strs[i]) == 0)
+                k = 1000 + (int)i;
+        }
+        if (k == INT32_MIN) {
+            snprintf(tmp, tmplen, "header: unknown column \"%.40s\" (a misspelt price "
+                     "would be silently ignored)", cells[c]);
+            return tmp;
+        }
+        for (size_t j = 0; j < c; j++) {
+            if (col[j] == k) {
+                snprintf(tmp, tmplen, "header: column \"%.40s\" twice", cells[c]);
+                return tmp;
+            }
+        }
+        col[c] = k;
+        seen[0] = seen[0] || k == -1;
+        seen[1] = seen[1] || k == -2;
+        seen[2] = seen[2] || k == 0;
+        seen[3] = seen[3] || k == 1;
+    }
+    if (!seen[0] || !seen[1] || !seen[2] || !seen[3])
+        return "header: want at least the columns provider, model, input, output "
+               "(tab-separated)";
+    return NULL;
+}
+
+/* A TSV price file: '#' comment lines, a header naming the columns
+ * (provider, model, input, output required; the others of
+ * data/catalogue.tsv optional, in any order), one row per line, cells
+ * separated by one tab, '-' = not set. buf is modified (cells cut in
+ * place). Errors name the line. */
+static int tt_price_tsv_load(char *buf, size_t len, const char *path,
+                             struct tt_price_set *s, char *err, size_t errlen)
+{
+    int col[TT_PRICE_TSV_COLS_MAX];
+    size_t ncols = 0, cap = 0, line = 0, header_line = 0;
+    char tmp[200];
+    char *p = buf, *end = buf + len, *nul = memchr(buf, '\0', len);
+    size_t *lines = NULL, *ord = NULL;
+    int rc = TT_ERR_PARSE;
+
+    if (nul) {
+        for (char *c = buf; c < nul; c++)
+            line += *c == '\n';
+        snprintf(err, errlen, "%s: line %zu: a NUL byte (not a text file)", path, line + 1);
+        return TT_ERR_PARSE;
+    }
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *eol = nl ? nl : end;
+        char *cells[TT_PRICE_TSV_COLS_MAX];
+        size_t nc = 0;
+        char *l = p;
+        const char *why;
+
+        line++;
+        p = nl ? nl + 1 : end;
+        *eol = '\0';   /* buf has a NUL at buf[len] (tt_price_file_read) */
+        if (eol > l && eol[-1] == '\r')
+            eol[-1] = '\0';
+        if (!*l || *l == '#')
+            continue;
+        for (char *c = l;;) {
+            char *tab = strchr(c, '\t');
+
+            if (nc == TT_PRICE_TSV_COLS_MAX) {
+                snprintf(err, errlen, "%s: line %zu: more than %d columns", path, line,
+                         TT_PRICE_TSV_COLS_MAX);
+                goto out;
+            }
+            cells[nc++] = c;
+            if (!tab)
+                break;
+            *tab = '\0';
+            c = tab + 1;
+        }
+        if (!header_line) {
+            header_line = line;
+            ncols = nc;
+            if (nc == 1) {
+                snprintf(err, errlen, "%s: line %zu: neither JSON (tokentap's {\"models\": "
+                         "[...]} or LiteLLM's catalogue) nor tokentap's TSV (a header line "
+                         "provider<TAB>model<TAB>input<TAB>output...)", path, line);
+                goto out;
+            }
+            if ((why = tt_price_tsv_header(cells, nc, col, tmp, sizeof(tmp)))) {
+                snprintf(err, errlen, "%s: line %zu: %s", path, line, why);
+                goto out;
+            }
+            continue;
+        }
+        if (nc != ncols) {
+            snprintf(err, errlen, "%s: line %zu: %zu columns, want %zu as the header on "
+                     "line %zu (tab-separated)", path, line, nc, ncols, header_line);
+            goto out;
+        }
+        if (s->n == TT_PRICE_FILE_ENTRIES_MAX) {
+            snprintf(err, errlen, "%s: line %zu: more than %d rows", path, line,
+                     TT_PRICE_FILE_ENTRIES_MAX);
+            goto out;
+        }
+        if (s->n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct tt_price *r = realloc(s->rows, ncap * sizeof(*r));
+            size_t *nl2 = NULL;
+
+            if (r) {
+                s->rows = r;
+                nl2 = realloc(lines, ncap * sizeof(*lines));
+            }
+            if (!nl2) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                rc = TT_ERR_NOMEM;
+                goto out;
+            }
+            lines = nl2;
+            cap = ncap;
+        }
+        struct tt_price *row = &s->rows[s->n];
+        bool nomem;
+
+        memset(row, 0, sizeof(*row));
+        lines[s->n] = line;
+        why = tt_price_tsv_row(cells, col, ncols, path, row, &nomem, tmp, sizeof(tmp));
+        if (!why)
+            s->n++;   /* so that set_free frees this row's strings */
+        if (nomem) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = TT_ERR_NOMEM;
+            goto out;
+        }
+        if (why) {
+            const char *m = "?";
+
+            for (size_t c = 0; c < ncols; c++)
+                m = col[c] == -2 ? cells[c] : m;
+            snprintf(err, errlen, "%s: line %zu (model \"%.60s\"): %s", path, line, m, why);
+            goto out;
+        }
+    }
+    if (!header_line) {
+        snprintf(err, errlen, "%s: line %zu: no header line (provider<TAB>model<TAB>"
+                 "input<TAB>output...)", path, line ? line : 1);
+        goto out;
+    }
+    if (s->n == 0) {
+        snprintf(err, errlen, "%s: line %zu: a header and no price rows", path, header_line);
+        goto out;
+    }
+    /* Duplicates, found sorted (a catalogue has thousands of rows); the
+     * later line is the one named. */
+    if (!(ord = malloc(s->n * sizeof(*ord)))) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = TT_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        ord[i] = i;
+    tt_price_tsv_sort_rows = s->rows;
+    qsort(ord, s->n, sizeof(*ord), tt_price_tsv_ord_cmp);
+    for (size_t i = 1; i < s->n; i++) {
+        const struct tt_price *a = &s->rows[ord[i - 1]], *b = &s->rows[ord[i]];
+
+        if (strcasecmp(a->model, b->model) == 0 && strcasecmp(a->provider, b->provider) == 0) {
+            snprintf(err, errlen, "%s: line %zu (model \"%.60s\"): the same provider and "
+                     "model as line %zu", path, lines[ord[i]], b->model, lines[ord[i - 1]]);
+            goto out;
+        }
+    }
+    rc = TT_OK;
+out:
+    free(ord);
+    free(lines);
+    return rc;
+}
+
 /* Reads the whole file (bounded). */
 static int tt_price_file_read(const char *path, char **out, size_t *len,
                               char *err, size_t errlen)
@@ -595,7 +924,36 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
     if (rc != TT_OK)
         return rc;
     rc = TT_ERR_PARSE;
-    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* The format by content, never by name: JSON starts with '{' (after
+     * blanks), anything else is read as tokentap's TSV, whose header
+     * check says what a file that is neither lacks. */
+    char *text = buf;
+    size_t tlen = len;
+    if (tlen >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        text += 3, tlen -= 3;   /* a UTF-8 byte order mark */
+    size_t lead = 0;
+    while (lead < tlen && strchr(" \t\r\n", text[lead]) && text[lead])
+        lead++;
+    if (lead == tlen) {
+        snprintf(err, errlen, "%s: line 1: empty file", path);
+        goto free_buf;
+    }
+    if (text[lead] != '{' && text[lead] != '[') {
+        rc = TT_ERR_NOMEM;
+        s = calloc(1, sizeof(*s));
+        if (!s || !(s->path = tt_price_file_dup(path))) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            goto free_set;
+        }
+        s->format = TT_PRICE_FMT_TSV;
+        rc = tt_price_tsv_load(text, tlen, path, s, err, errlen);
+        if (rc != TT_OK)
+            goto free_set;
+        (void)tt_price_set_index(s);   /* sorted and indexed, as below */
+        *out = s;
+        goto free_buf;
+    }
+    root = json_loadb(text, tlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         snprintf(err, errlen, "%s: line %d, column %d: %s", path, jerr.line,
                  jerr.column, jerr.text);
@@ -623,6 +981,7 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
             rc = TT_ERR_NOMEM;
             goto free_set;
         }
+        s->format = TT_PRICE_FMT_LITELLM;
         rc = tt_price_litellm_load(root, path, s, err, errlen);
         if (rc != TT_OK)
             goto free_set;
@@ -712,16 +1071,17 @@ enum { TT_PRICE_OVR_NONE = 0, TT_PRICE_OVR_LOADING = 1, TT_PRICE_OVR_DONE = 2 };
 static _Atomic uint64_t tt_price_ovr_word;
 static struct tt_price_set *tt_price_ovr;
 
-int tt_price_import_path(char *buf, size_t n)
+int tt_price_import_path(char *buf, size_t n, enum tt_price_format f)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME");
     const char *home = getenv("HOME");
+    const char *name = f == TT_PRICE_FMT_TSV ? "prices.tsv" : "prices.json";
     int w;
 
     if (xdg && xdg[0] == '/')
-        w = snprintf(buf, n, "%s/tokentap/prices.json", xdg);
+        w = snprintf(buf, n, "%s/tokentap/%s", xdg, name);
     else if (home && home[0] == '/')
-        w = snprintf(buf, n, "%s/.config/tokentap/prices.json", home);
+        w = snprintf(buf, n, "%s/.config/tokentap/%s", home, name);
     else
         return TT_ERR;
     return w > 0 && (size_t)w < n ? TT_OK : TT_ERR;
@@ -733,9 +1093,11 @@ const char *tt_price_file_path(char *buf, size_t n)
 
     if (env && *env)
         return env;
-    if (tt_price_import_path(buf, n) != TT_OK || access(buf, R_OK) != 0)
-        return NULL;
-    return buf;
+    if (tt_price_import_path(buf, n, TT_PRICE_FMT_JSON) == TT_OK && access(buf, R_OK) == 0)
+        return buf;
+    if (tt_price_import_path(buf, n, TT_PRICE_FMT_TSV) == TT_OK && access(buf, R_OK) == 0)
+        return buf;
+    return NULL;
 }
 
 static void tt_price_ovr_load(void)

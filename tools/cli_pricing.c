@@ -1,4 +1,5 @@
-/* cli_pricing.c - `tokentap pricing [MODEL] [--provider P] [--json]`.
+/* cli_pricing.c - `tokentap pricing [MODEL] [--provider P] [--json]`,
+ * `--diff FILE`, `--import FILE`, `--export FILE|-`.
  *
  * Answers "what would this model cost, and why" with the same lookup the
  * preload runs on every span (tt_price_lookup), including the user's price
@@ -261,6 +262,129 @@ static int explain(const struct tt_price_set *ovr, const char *provider,
     return rc == TT_OK ? TT_CLI_EXIT_OK : TT_CLI_EXIT_ERR;
 }
 
+/* --- --export FILE ---------------------------------------------------------- */
+
+/* The TSV's columns, data/catalogue.tsv's header in its order (the
+ * generator and the loader accept any order; this one diffs against the
+ * catalogue line for line). */
+static const char *const tsv_head[] = {
+    "provider", "model", "input", "output", "cache_read", "cache_write",
+    "cache_write_1h", "reasoning", "tier_threshold", "tier_input", "tier_output",
+    "tier_cache_read", "tier_cache_write", "audio_input", "audio_output", "image_input",
+    "image_output", "flex_input", "flex_output", "flex_cache_read", "priority_input",
+    "priority_output", "priority_cache_read", "batch_input", "batch_output", "flags",
+    "deprecated", "litellm_key", "source", "date",
+};
+
+/* v with the fewest digits (15 to 17) that read back as v: "0.3", never
+ * "0.29999999999999999". */
+static void tsv_num(FILE *f, double v)
+{
+    char buf[40];
+
+    if (v < 0) {
+        fputs("-", f);
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, f);
+}
+
+static void tsv_str(FILE *f, const char *v)
+{
+    fputs(v && *v ? v : "-", f);
+}
+
+/* The built-in catalogue as tokentap's TSV: what --import, TOKENTAP_PRICING,
+ * --diff and cost --as-file read back to the same prices. */
+static int export_tsv(FILE *f)
+{
+    fprintf(f, "# tokentap prices: the built-in catalogue, written by `tokentap pricing "
+               "--export`.\n"
+               "# USD per 1M tokens; '-' = not set. Edit and apply with `tokentap pricing "
+               "--import FILE`\n"
+               "# (or TOKENTAP_PRICING=FILE); format: README.md, Prices.\n");
+    for (size_t i = 0; i < sizeof(tsv_head) / sizeof(tsv_head[0]); i++)
+        fprintf(f, "%s%s", i ? "\t" : "", tsv_head[i]);
+    fputc('\n', f);
+    for (size_t i = 0; i < tt_price_builtin_len(); i++) {
+        struct tt_price p;
+        struct col c[TT_PRICING_COLS];
+
+        tt_price_builtin_row(i, &p);
+        price_cols(&p, c);
+        tsv_str(f, p.provider);
+        fputc('\t', f);
+        tsv_str(f, p.model);
+        for (size_t k = 2; k < 25; k++) {
+            fputc('\t', f);
+            if (strcmp(tsv_head[k], "tier_threshold") == 0) {
+                if (p.tier_threshold > 0)
+                    fprintf(f, "%ld", p.tier_threshold);
+                else
+                    fputs("-", f);
+                continue;
+            }
+            for (size_t j = 0; j < TT_PRICING_COLS; j++) {
+                if (strcmp(c[j].key, tsv_head[k]) == 0)
+                    tsv_num(f, c[j].v);
+            }
+        }
+        const char *strs[] = { p.flags, p.deprecated, p.litellm_key, p.source, p.date };
+        for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+            fputc('\t', f);
+            tsv_str(f, strs[k]);
+        }
+        fputc('\n', f);
+    }
+    return ferror(f) ? TT_ERR_IO : TT_OK;
+}
+
+/* Writes the export to path ("-": stdout) through a 0600 temporary file
+ * and rename(2). */
+static int export_file(const char *path)
+{
+    char tmp[4200];
+    FILE *f;
+    int fd, rc;
+
+    if (strcmp(path, "-") == 0)
+        return export_tsv(stdout) == TT_OK && fflush(stdout) == 0 ? TT_CLI_EXIT_OK
+                                                                    : TT_CLI_EXIT_ERR;
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+        fprintf(stderr, "tokentap pricing: %s: path too long\n", path);
+        return TT_CLI_EXIT_ERR;
+    }
+    fd = mkstemp(tmp);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || !(f = fdopen(fd, "w"))) {
+        fprintf(stderr, "tokentap pricing: cannot write %s: %s\n", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return TT_CLI_EXIT_ERR;
+    }
+    rc = export_tsv(f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = TT_ERR_IO;
+    if (fclose(f) != 0)
+        rc = TT_ERR_IO;
+    if (rc == TT_OK && rename(tmp, path) != 0)
+        rc = TT_ERR_IO;
+    if (rc != TT_OK) {
+        fprintf(stderr, "tokentap pricing: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return TT_CLI_EXIT_ERR;
+    }
+    fprintf(stderr, "tokentap pricing: %zu built-in prices written to %s\n",
+            tt_price_builtin_len(), path);
+    return TT_CLI_EXIT_OK;
+}
+
 /* --- --diff FILE / --import FILE ------------------------------------------- */
 
 /* What one row of a price file changes against the built-in table. */
@@ -415,7 +539,7 @@ static int import_file(const char *file, bool json)
         fprintf(stderr, "tokentap pricing: %s; nothing imported\n", err);
         return TT_CLI_EXIT_ERR;
     }
-    if (tt_price_import_path(dst, sizeof(dst)) != TT_OK) {
+    if (tt_price_import_path(dst, sizeof(dst), f->format) != TT_OK) {
         fprintf(stderr, "tokentap pricing: neither XDG_CONFIG_HOME nor HOME is set\n");
         tt_price_set_free(f);
         return TT_CLI_EXIT_ERR;
@@ -433,6 +557,20 @@ static int import_file(const char *file, bool json)
         tt_price_set_free(f);
         return TT_CLI_EXIT_ERR;
     }
+    /* One imported file: a TSV replaces an imported JSON and back (the
+     * JSON name is looked for first). */
+    char other[4096];
+    if (tt_price_import_path(other, sizeof(other), f->format == TT_PRICE_FMT_TSV
+                                                       ? TT_PRICE_FMT_JSON
+                                                       : TT_PRICE_FMT_TSV) == TT_OK &&
+        unlink(other) != 0 && errno != ENOENT)
+        fprintf(stderr, "tokentap pricing: cannot remove the previous import %s: %s\n",
+                other, strerror(errno));
+    if (!json)
+        printf("read as %s, %zu price(s)\n", f->format == TT_PRICE_FMT_TSV ? "tokentap's TSV"
+                                         : f->format == TT_PRICE_FMT_LITELLM
+                                             ? "LiteLLM's catalogue" : "tokentap's JSON",
+               f->n);
     if (!json)
         printf("imported into %s: every traced process and tokentap command now uses it "
                "(TOKENTAP_PRICING, when set, still wins); tokentap reprice applies it to "
@@ -448,10 +586,12 @@ int tt_cli_pricing_main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "import", required_argument, NULL, 'i' },
         { "diff", required_argument, NULL, 'd' },
+        { "export", required_argument, NULL, 'e' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *provider = NULL, *model = NULL, *import = NULL, *diff = NULL;
+    const char *export = NULL;
     struct tt_price_set *ovr = NULL;
     bool json = false;
     int opt, rc;
@@ -465,6 +605,9 @@ int tt_cli_pricing_main(int argc, char **argv)
             break;
         case 'd':
             diff = optarg;
+            break;
+        case 'e':
+            export = optarg;
             break;
         case 'p':
             provider = optarg;
@@ -489,11 +632,14 @@ int tt_cli_pricing_main(int argc, char **argv)
         return TT_CLI_EXIT_USAGE;
     }
 
-    if ((import || diff) && (model || (import && diff))) {
-        fprintf(stderr, "tokentap pricing: --import and --diff take a FILE and no MODEL "
-                "(see tokentap pricing --help)\n");
+    if ((import || diff || export) &&
+        (model || (!!import + !!diff + !!export) > 1 || (export && (json || provider)))) {
+        fprintf(stderr, "tokentap pricing: --import, --diff and --export take a FILE, "
+                "one at a time, and no MODEL (see tokentap pricing --help)\n");
         return TT_CLI_EXIT_USAGE;
     }
+    if (export)
+        return export_file(export);
     if (import)
         return import_file(import, json);
     if (diff) {
