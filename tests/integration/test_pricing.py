@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 
-from harness import TapTest
+from harness import ROOT, TapTest
 
 SECRET = "sk-proj-SECRETSECRET0123456789"
 
@@ -185,3 +185,124 @@ class Catalogue(PricingBase):
         self.assertAlmostEqual(f["total"]["as_cost_usd"], 0.0012 + 0.004, places=12)
         p = self.tokentap("cost", "--as", "no-such-model", env=env, check=False)
         self.assertEqual(p.returncode, 1)
+
+
+TSV_HEAD = "provider\tmodel\tinput\toutput\tcache_read\tsource\n"
+
+
+class TsvPrices(PricingBase):
+    """Issue #12: tokentap's own TSV (data/catalogue.tsv's columns) as a
+    price file, told from JSON by content: --import, --diff,
+    TOKENTAP_PRICING, cost --as-file, reprice; --export writes it and a
+    round trip changes nothing."""
+
+    def tsv(self, text, suffix=".txt"):
+        fd, path = tempfile.mkstemp(prefix="tt-prices-", suffix=suffix, dir=self.home)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+
+    def test_import_tsv_prices_the_next_call(self):
+        # named .json: the content decides the format
+        path = self.tsv("# negotiated\n" + TSV_HEAD +
+                        "openai\tgpt-4o-mini\t1\t2\t0.5\tcontract 42\n", suffix=".json")
+        env = self.env()
+        d = json.loads(self.tokentap("pricing", "--diff", path, "--json", env=env).stdout)
+        self.assertEqual((d["rows"], d["changed"], d["new"]), (1, 1, 0))
+        self.assertEqual(d["changes"][0]["old"]["input"], 0.15)
+        self.assertEqual(d["changes"][0]["new"]["input"], 1)
+        p = self.tokentap("pricing", "--import", path, env=env)
+        self.assertIn("read as tokentap's TSV, 1 price(s)", p.stdout)
+        dst = os.path.join(env["XDG_CONFIG_HOME"], "tokentap", "prices.tsv")
+        self.assertEqual(os.stat(dst).st_mode & 0o777, 0o600)
+        r = json.loads(self.tokentap("pricing", "gpt-4o-mini", "--json", env=env).stdout)
+        self.assertEqual((r["price"]["origin"], r["price"]["file"], r["price"]["source"]),
+                         ("override", dst, "contract 42"))
+        run = self.run_traced(self.curl("gpt-4o-mini"), env=env)
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(len(run.spans), 1, run.stderr)
+        # 600*1 + 400*0.5 + 200*2 = 1200 per 1M (built-in: 240)
+        self.assertAlmostEqual(run.spans[0]["cost_usd"], 0.0012, places=12)
+        # a bad TSV is refused whole, with its line; the import stays
+        bad = self.tsv(TSV_HEAD + "openai\tgpt-4o\t2.5\t10\t-\t-\n"
+                       "openai\tgpt-4o-mini\t1\tcheap\t-\t-\n")
+        p = self.tokentap("pricing", "--import", bad, env=env, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(bad + ": line 3 (model \"gpt-4o-mini\"): output: \"cheap\" is not a "
+                      "price", p.stderr)
+        with open(dst) as f:
+            self.assertIn("contract 42", f.read())
+        # importing a JSON replaces the TSV import (one imported file)
+        self.tokentap("pricing", "--import", litellm_file(self, CHEAP), env=env)
+        self.assertFalse(os.path.exists(dst))
+        self.assertTrue(os.path.exists(os.path.join(env["XDG_CONFIG_HOME"], "tokentap",
+                                                    "prices.json")))
+
+    def test_tokentap_pricing_env_and_bad_tsv_in_a_traced_process(self):
+        path = self.tsv(TSV_HEAD + "openai\tgpt-4o-mini\t1\t2\t0.5\t-\n")
+        run = self.run_traced(self.curl("gpt-4o-mini"), TOKENTAP_PRICING=path)
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertAlmostEqual(run.spans[0]["cost_usd"], 0.0012, places=12)
+        first = run.spans[0]["span_id"]
+        bad = self.tsv(TSV_HEAD + "openai\tgpt-4o-mini\t1\t2\t0.5\n")
+        run = self.run_traced(self.curl("gpt-4o-mini"), TOKENTAP_PRICING=bad)
+        self.assertEqual(run.rc, 0, run.stderr)
+        new = [s for s in run.spans if s["span_id"] != first]
+        self.assertEqual(len(new), 1, run.spans)
+        self.assertCost(new[0], "gpt-4o-mini", 1000, 200, cr=400)   # built-in
+        self.assertIn(bad + ": line 2: 5 columns, want 6", run.stderr)
+        self.assertIn("ignored", run.stderr)
+
+    def test_export_then_import_changes_nothing(self):
+        env = self.env()
+        for model in ("gpt-4o-mini", "claude-haiku-4-5"):
+            run = self.run_traced(self.curl(model), env=env)
+            self.assertEqual(run.rc, 0, run.stderr)
+        before = {s["span_id"]: s["cost_usd"] for s in self.spans(env)}
+        self.assertEqual(len(before), 2)
+        out = os.path.join(self.home, "exported.tsv")
+        self.tokentap("pricing", "--export", out, env=env)
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
+        # the format of data/catalogue.tsv: the same header and rows
+        with open(out) as f:
+            exported = [l for l in f.read().splitlines() if not l.startswith("#")]
+        with open(os.path.join(ROOT, "data", "catalogue.tsv")) as f:
+            catalogue = [l for l in f.read().splitlines() if not l.startswith("#")]
+        self.assertEqual(exported[0], catalogue[0])
+        self.assertEqual(sorted(exported[1:]), sorted(catalogue[1:]))
+        stdout = self.tokentap("pricing", "--export", "-", env=env).stdout
+        self.assertEqual([l for l in stdout.splitlines() if not l.startswith("#")], exported)
+        d = json.loads(self.tokentap("pricing", "--diff", out, "--json", env=env).stdout)
+        self.assertEqual((d["changed"], d["new"], d["same"]), (0, 0, len(catalogue) - 1))
+        self.tokentap("pricing", "--import", out, env=env)
+        r = json.loads(self.tokentap("pricing", "gpt-4o-mini", "--json", env=env).stdout)
+        self.assertEqual(r["price"]["origin"], "override")
+        self.assertEqual((r["price"]["input"], r["price"]["output"],
+                          r["price"]["cache_read"]), (0.15, 0.6, 0.075))
+        # stored spans: nothing to reprice; a new traced call: the same cost
+        rp = json.loads(self.tokentap("reprice", "--json", env=env).stdout)
+        self.assertEqual((rp["spans"], rp["changed"]), (2, 0))
+        run = self.run_traced(self.curl("gpt-4o-mini"), env=env)
+        self.assertEqual(run.rc, 0, run.stderr)
+        new = [s for s in run.spans if s["span_id"] not in before]
+        self.assertEqual(len(new), 1, run.spans)
+        self.assertCost(new[0], "gpt-4o-mini", 1000, 200, cr=400)
+        self.assertEqual({k: v for k, v in
+                          ((s["span_id"], s["cost_usd"]) for s in self.spans(env))
+                          if k in before}, before)
+
+    def test_cost_as_file_and_reprice_with_tsv(self):
+        env = self.env()
+        for model in ("gpt-4o-mini", "gpt-4o"):
+            run = self.run_traced(self.curl(model), env=env)
+            self.assertEqual(run.rc, 0, run.stderr)
+        path = self.tsv(TSV_HEAD + "openai\tgpt-4o-mini\t1\t2\t0.5\t-\n")
+        f = json.loads(self.tokentap("cost", "--as-file", path, "--json", env=env).stdout)
+        # gpt-4o-mini under the file: 1200 per 1M; gpt-4o built-in: 4000
+        self.assertAlmostEqual(f["total"]["as_cost_usd"], 0.0012 + 0.004, places=12)
+        self.assertAlmostEqual(f["total"]["cost_usd"], 0.00024 + 0.004, places=12)
+        out = json.loads(self.tokentap("reprice", "--json", env=self.env(
+            TOKENTAP_PRICING=path)).stdout)
+        self.assertEqual((out["spans"], out["changed"]), (2, 1))
+        self.assertAlmostEqual(out["after_usd"] - out["before_usd"], 0.0012 - 0.00024,
+                               places=12)
