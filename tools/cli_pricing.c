@@ -74,6 +74,52 @@ static size_t price_cols(const struct tt_price *p, struct col *c)
     return n;
 }
 
+/* Fees billed per call or per request on top of tokens, for server-side
+ * tools the provider runs (they are not in the usage, so never in a span's
+ * cost; issue #12 leaves them out of scope and says so here). By provider,
+ * for its chat/responses rows: the catalogue marks only the rows where
+ * LiteLLM lists such a price (flag per_request_fee: search models,
+ * Perplexity's request fee), while the tools are offered for most models. */
+static const struct {
+    const char *provider, *what;
+} tool_fees[] = {
+    { "openai", "the Responses API's built-in tools: web search per call, file "
+                "search per call, code interpreter per container" },
+    { "azure.ai.openai", "the built-in tools (web search, file search, code "
+                         "interpreter) when a deployment uses them" },
+    { "anthropic", "server tools: web search per search, code execution by "
+                   "container time" },
+    { "gcp.gemini", "grounding with Google Search or Maps per grounded request "
+                    "beyond the free allowance" },
+    { "gcp.vertex_ai", "grounding with Google Search per grounded request; Claude's "
+                       "server tools (web search) per use" },
+    { "x_ai", "server-side search tools per source or call" },
+    { "perplexity", "a request fee by search context size" },
+};
+
+/* The per-request fees a call to row p may add, or NULL. */
+static const char *fees_of(const struct tt_price *p)
+{
+    static const char *const not_chat[] = {
+        "embedding", "moderation", "image_generation", "audio_transcription",
+        "audio_speech",
+    };
+
+    if (!p->flags)
+        return NULL;
+    for (size_t i = 0; i < sizeof(not_chat) / sizeof(not_chat[0]); i++) {
+        if (strstr(p->flags, not_chat[i]))
+            return NULL;
+    }
+    for (size_t i = 0; i < sizeof(tool_fees) / sizeof(tool_fees[0]); i++) {
+        if (strcmp(p->provider, tool_fees[i].provider) == 0)
+            return tool_fees[i].what;
+    }
+    if (strstr(p->flags, "per_request_fee"))
+        return "a per-request or per-query fee the catalogue lists for this model";
+    return NULL;
+}
+
 static json_t *price_json(const struct tt_price *p, bool override, const char *file)
 {
     struct col c[TT_PRICING_COLS];
@@ -99,6 +145,8 @@ static json_t *price_json(const struct tt_price *p, bool override, const char *f
     json_object_set_new(o, "catalogue_key", p->litellm_key && p->litellm_key[0]
                                                 ? json_string(p->litellm_key) : json_null());
     json_object_set_new(o, "flags", json_string(p->flags ? p->flags : ""));
+    const char *fees = fees_of(p);
+    json_object_set_new(o, "fees_not_included", fees ? json_string(fees) : json_null());
     return o;
 }
 
@@ -181,6 +229,25 @@ static int list_all(const struct tt_price_set *ovr, bool json)
     return TT_CLI_EXIT_OK;
 }
 
+/* An Azure row that costs other than OpenAI's list price for the same
+ * model: LiteLLM records some Azure models at the Regional/Data Zone price
+ * (+10% over Global), and the response does not say the deployment type. */
+static void azure_note(const struct tt_price *p, bool override)
+{
+    struct tt_price_match o;
+
+    if (override || strcmp(p->provider, "azure.ai.openai") != 0 ||
+        tt_price_lookup(NULL, "openai", p->model, &o) != TT_OK)
+        return;
+    if (o.price->input == p->input && o.price->output == p->output)
+        return;
+    printf("  Azure: LiteLLM's Azure price; OpenAI's list price for %s is %g/%g (input/"
+           "output). Azure bills Global deployments at that price and Regional or Data "
+           "Zone ones up to 10%% above; the response does not say which: put your "
+           "deployment's price in a price file\n", o.price->model, o.price->input,
+           o.price->output);
+}
+
 static int explain(const struct tt_price_set *ovr, const char *provider,
                    const char *model, bool json)
 {
@@ -245,9 +312,11 @@ static int explain(const struct tt_price_set *ovr, const char *provider,
         if (p->deprecated && p->deprecated[0])
             printf("  deprecated: left the catalogue %s; its last known price is kept\n",
                    p->deprecated);
-        if (p->flags && strstr(p->flags, "per_request_fee"))
-            printf("  not included: per-request fees (web search, tool calls) the "
-                   "provider bills on top of tokens\n");
+        const char *fees = fees_of(p);
+        if (fees)
+            printf("  not included: per-request fees the provider bills on top of "
+                   "tokens, for %s\n", fees);
+        azure_note(p, m.override);
         if (p->flags && strstr(p->flags, "non_token_input"))
             printf("  not included: input billed per image/second/character\n");
         if (m.override)

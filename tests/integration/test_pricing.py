@@ -61,6 +61,34 @@ class Pricing(PricingBase):
         p = self.tokentap("pricing", "--json")
         self.assertGreaterEqual(len(json.loads(p.stdout)["prices"]), 2000)
 
+    def test_pricing_says_which_profile_price_fees_and_azure(self):
+        # a Bedrock profile with its own row, and one priced as its base
+        p = self.tokentap("pricing", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                          "--provider", "aws.bedrock")
+        self.assertIn("Bedrock inference profile: the catalogue's own price", p.stdout)
+        r = json.loads(self.tokentap("pricing", "apac.anthropic.claude-3-7-sonnet-20250219-v1:0",
+                                     "--provider", "aws.bedrock", "--json").stdout)
+        self.assertEqual(r["profile"], "base")
+        self.assertEqual(r["price"]["model"], "anthropic.claude-3-7-sonnet-20250219-v1:0")
+        p = self.tokentap("pricing", "apac.anthropic.claude-3-7-sonnet-20250219-v1:0",
+                          "--provider", "aws.bedrock")
+        self.assertIn("the base model's price (AWS bills cross-region inference at the "
+                      "on-demand price)", p.stdout)
+        # per-request tool fees are named, never priced
+        p = self.tokentap("pricing", "claude-haiku-4-5")
+        self.assertIn("not included: per-request fees", p.stdout)
+        self.assertIn("web search", p.stdout)
+        r = json.loads(self.tokentap("pricing", "gpt-4o", "--json").stdout)
+        self.assertIn("web search", r["price"]["fees_not_included"])
+        r = json.loads(self.tokentap("pricing", "text-embedding-3-small", "--json").stdout)
+        self.assertIsNone(r["price"]["fees_not_included"])
+        # an Azure row above OpenAI's list price says so
+        p = self.tokentap("pricing", "gpt-4o-2024-11-20", "--provider", "azure.ai.openai")
+        self.assertIn("azure.ai.openai/gpt-4o-2024-11-20", p.stdout)
+        self.assertIn("OpenAI's list price for gpt-4o-2024-11-20 is 2.5/10", p.stdout)
+        p = self.tokentap("pricing", "gpt-4o", "--provider", "azure.ai.openai")
+        self.assertNotIn("OpenAI's list price", p.stdout)
+
     def test_override_file_prices_the_call(self):
         path = self.price_file(json.dumps({"models": [
             {"provider": "openai", "model": "gpt-4o-mini", "input": 1, "output": 2,
