@@ -467,6 +467,33 @@ static int tt_price_litellm_entry(const char *key, json_t *e, const char *path,
     return 1;
 }
 
+/* Row numbers sorted by (model, provider), case folded, then number; the
+ * rows in a thread-local (qsort has no context argument). */
+static __thread const struct tt_price *tt_price_tsv_sort_rows
+    __attribute__((tls_model("initial-exec")));
+
+static int tt_price_tsv_ord_cmp(const void *x, const void *y)
+{
+    size_t i = *(const size_t *)x, j = *(const size_t *)y;
+    const struct tt_price *a = &tt_price_tsv_sort_rows[i], *b = &tt_price_tsv_sort_rows[j];
+    int c = strcasecmp(a->model, b->model);
+
+    if (!c)
+        c = strcasecmp(a->provider, b->provider);
+    return c ? c : (i > j) - (i < j);
+}
+
+static void tt_price_row_free_strs(struct tt_price *r)
+{
+    free((char *)r->provider);
+    free((char *)r->model);
+    free((char *)r->source);
+    free((char *)r->date);
+    free((char *)r->deprecated);
+    free((char *)r->litellm_key);
+    free((char *)r->flags);
+}
+
 /* A LiteLLM-format file: every priced entry becomes a row. Two keys that
  * name one (provider, id) ("gpt-4o" and a routed alias): the one without a
  * route prefix wins, else the first, as in the built-in catalogue. */
@@ -506,29 +533,47 @@ static int tt_price_litellm_load(json_t *root, const char *path,
             snprintf(err, errlen, "%s: out of memory", path);
             return TT_ERR_NOMEM;
         }
-        for (size_t j = 0; j + 1 < s->n; j++) {
-            struct tt_price *o = &s->rows[j];
-
-            if (strcasecmp(o->model, row->model) != 0 ||
-                strcasecmp(o->provider, row->provider) != 0)
-                continue;
-            if (strchr(o->litellm_key, '/') && !strchr(row->litellm_key, '/')) {
-                struct tt_price t = *o;
-                *o = *row;
-                *row = t;
-            }
-            /* drop the loser (now the last row) */
-            free((char *)row->provider);
-            free((char *)row->model);
-            free((char *)row->source);
-            free((char *)row->date);
-            free((char *)row->deprecated);
-            free((char *)row->litellm_key);
-            free((char *)row->flags);
-            s->n--;
-            break;
-        }
     }
+    /* Duplicates, found sorted (thousands of entries): of the rows of one
+     * (provider, id) the first in file order whose key has no route
+     * prefix is kept, else the first. */
+    size_t *ord = s->n ? malloc(s->n * sizeof(*ord)) : NULL;
+    if (s->n && !ord) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return TT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        ord[i] = i;
+    tt_price_tsv_sort_rows = s->rows;
+    if (s->n > 1)
+        qsort(ord, s->n, sizeof(*ord), tt_price_tsv_ord_cmp);
+    for (size_t i = 0; i < s->n;) {
+        size_t j = i + 1, keep = ord[i];
+
+        while (j < s->n && strcasecmp(s->rows[ord[j]].model, s->rows[ord[i]].model) == 0 &&
+               strcasecmp(s->rows[ord[j]].provider, s->rows[ord[i]].provider) == 0)
+            j++;
+        for (size_t k = i; k < j; k++) {
+            if (!strchr(s->rows[ord[k]].litellm_key, '/')) {
+                keep = ord[k];
+                break;
+            }
+        }
+        for (size_t k = i; k < j; k++) {
+            if (ord[k] != keep) {
+                tt_price_row_free_strs(&s->rows[ord[k]]);
+                s->rows[ord[k]].model = NULL;   /* dropped */
+            }
+        }
+        i = j;
+    }
+    free(ord);
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->rows[i].model)
+            s->rows[w++] = s->rows[i];
+    }
+    s->n = w;
     if (s->n == 0) {
         snprintf(err, errlen, "%s: a LiteLLM-format file without any per-token price", path);
         return TT_ERR_PARSE;
@@ -651,22 +696,6 @@ static const char *tt_price_tsv_row(char **cells, const int *col, size_t ncols,
         !row->deprecated || !row->litellm_key || !row->flags)
         *nomem = true;
     return NULL;
-}
-
-/* Row numbers sorted by (model, provider), case folded, then number; the
- * rows in a thread-local (qsort has no context argument). */
-static __thread const struct tt_price *tt_price_tsv_sort_rows
-    __attribute__((tls_model("initial-exec")));
-
-static int tt_price_tsv_ord_cmp(const void *x, const void *y)
-{
-    size_t i = *(const size_t *)x, j = *(const size_t *)y;
-    const struct tt_price *a = &tt_price_tsv_sort_rows[i], *b = &tt_price_tsv_sort_rows[j];
-    int c = strcasecmp(a->model, b->model);
-
-    if (!c)
-        c = strcasecmp(a->provider, b->provider);
-    return c ? c : (i > j) - (i < j);
 }
 
 /* The header's columns into col[] (-1 provider, -2 model, 0.. a price

@@ -266,3 +266,47 @@ Test(price_file, span_cost_uses_the_override_then_builtin_on_bad_file)
     unsetenv("TOKENTAP_PRICING");
     tt_price_overrides_reset();
 }
+
+/* Two LiteLLM keys naming one (provider, id) ("gemini/x" and "x" for
+ * gemini): the key without a route prefix wins whatever the order, else
+ * the first in the file; one row each. */
+Test(price_file, litellm_duplicate_ids)
+{
+    static const struct {
+        const char *text;
+        double want_input;
+        const char *want_key;
+    } cases[] = {
+        { "{\"gemini/x\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+          "  \"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 1e-06},\n"
+          " \"x\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+          "  \"input_cost_per_token\": 2e-06, \"output_cost_per_token\": 1e-06}}",
+          2, "x" },
+        { "{\"x\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+          "  \"input_cost_per_token\": 2e-06, \"output_cost_per_token\": 1e-06},\n"
+          " \"gemini/x\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+          "  \"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 1e-06}}",
+          2, "x" },
+        { "{\"gemini/x\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+          "  \"input_cost_per_token\": 3e-06, \"output_cost_per_token\": 1e-06},\n"
+          " \"gemini/X\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+          "  \"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 1e-06},\n"
+          " \"y\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\",\n"
+          "  \"input_cost_per_token\": 5e-06, \"output_cost_per_token\": 1e-06}}",
+          3, "gemini/x" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tt_price_set *s = NULL;
+        struct tt_price_match m;
+        char err[512];
+
+        cr_assert_eq(load(cases[i].text, &s, err, sizeof(err)), TT_OK, "case %zu: %s", i, err);
+        cr_expect_eq(s->n, i == 2 ? 2 : 1, "case %zu: %zu rows", i, s->n);
+        cr_assert_eq(tt_price_lookup(s, "gcp.gemini", "x", &m), TT_OK, "case %zu", i);
+        cr_expect(m.override);
+        cr_expect_float_eq(m.price->input, cases[i].want_input, 1e-12, "case %zu", i);
+        cr_expect_str_eq(m.price->litellm_key, cases[i].want_key, "case %zu", i);
+        tt_price_set_free(s);
+    }
+}
