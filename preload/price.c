@@ -556,11 +556,17 @@ static bool tt_price_all_digits(const char *s, size_t n)
     return true;
 }
 
+/* ASCII case folded, no locale (and no libc call: most names fail on the
+ * first byte). */
 static bool tt_price_has_prefix(const char *name, size_t len, const char *pre)
 {
-    size_t n = strlen(pre);
+    size_t i = 0;
 
-    return len > n && strncasecmp(name, pre, n) == 0;
+    for (; pre[i]; i++) {
+        if (i >= len || tt_price_fold((unsigned char)name[i]) != (unsigned char)pre[i])
+            return false;   /* the prefixes are lower case */
+    }
+    return len > i;
 }
 
 static void tt_price_cut_front(char *name, size_t *len, size_t n)
@@ -720,6 +726,22 @@ static bool tt_price_dated_scan(const struct tt_price_set *set, const char *base
     return false;
 }
 
+/* Is row i in the ascending list l[0..n) (generated)? */
+static bool tt_price_listed(const uint16_t *l, size_t n, size_t i)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (l[mid] < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && l[lo] == i;
+}
+
 /* After a date was stripped and base[0..blen) found as row bi (*b): does a
  * dated row of the same model (same provider) cost something else? Then
  * that model's snapshots are priced one by one, and a date the catalogue
@@ -740,17 +762,7 @@ static bool tt_price_dated_differ(struct tt_price_ctx *c, const char *base, size
     if (set) {
         apart = set->snap_apart[bi];
     } else {
-        size_t lo = 0, hi = tt_price_snap_apart_len;
-
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-
-            if (tt_price_snap_apart[mid] < bi)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        apart = lo < tt_price_snap_apart_len && tt_price_snap_apart[lo] == bi;
+        apart = tt_price_listed(tt_price_snap_apart, tt_price_snap_apart_len, bi);
     }
     if (apart && c->m)
         tt_price_dated_scan(set, base, blen, b, which, wlen);
@@ -850,11 +862,17 @@ static bool tt_price_profiles_differ(struct tt_price_src src, const char *base,
         memcpy(name, tt_price_profiles[i], pl);
         memcpy(name + pl, base, blen);
         uint32_t h = tt_price_hash(name, pl) * mb + hb;
-        if (tt_price_scan(&c, name, pl + blen, h, &row, &p, &rowi, &amb) &&
-            !tt_price_same(p, b)) {
+        if (!tt_price_scan(&c, name, pl + blen, h, &row, &p, &rowi, &amb))
+            continue;
+        if (!tt_price_same(p, b)) {
             *which = tt_price_profiles[i];
             return true;
         }
+        /* This sibling costs what the base does; when the generator found
+         * that all profiles of this id cost the same, so do the others. */
+        if (!src.set &&
+            !tt_price_listed(tt_price_profile_mixed, tt_price_profile_mixed_len, rowi))
+            return false;
     }
     return false;
 }

@@ -72,5 +72,10 @@ extern const uint16_t tt_price_slots[];
  * (price.c tt_price_dated_differ), then 0xffff. */
 extern const uint16_t tt_price_snap_apart[];
 extern const size_t tt_price_snap_apart_len;
+/* Rows (ascending) of Bedrock inference profiles whose sibling profiles
+ * (the same id under another prefix) do not all cost the same (price.c
+ * tt_price_profiles_differ), then 0xffff. */
+extern const uint16_t tt_price_profile_mixed[];
+extern const size_t tt_price_profile_mixed_len;
 
 #endif

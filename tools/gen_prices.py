@@ -47,6 +47,8 @@ def cstr_bytes(b):
 
 
 HASH_MUL = 16777619
+# price.c tt_price_profiles, in bytes
+PROFILES = [b"global.", b"us.", b"eu.", b"apac.", b"au.", b"jp.", b"ca.", b"us-gov."]
 FIB = 0x9E3779B1
 
 
@@ -246,6 +248,25 @@ def main(path):
         o.write("    " + ", ".join(str(v) for v in apart[i:i + 16]) + ",\n")
     o.write("    0xffff,\n};\n")
     o.write("const size_t tt_price_snap_apart_len = %d;\n" % len(apart))
+    # Bedrock inference profiles of one model (aws.bedrock rows named
+    # PROFILE + the same id; price.c's tt_price_profiles list) that do not
+    # all cost the same: price.c compares a profile without a row of its
+    # own with every sibling only for these; for the others one sibling
+    # speaks for all.
+    groups = {}
+    for i, r in enumerate(rows):
+        if r["provider"] != "aws.bedrock":
+            continue
+        for pre in PROFILES:
+            if keys[i].startswith(pre) and len(keys[i]) > len(pre):
+                groups.setdefault(keys[i][len(pre):], []).append(i)
+    mixed = sorted(i for g in groups.values()
+                   if len({price_key(rows[j]) for j in g}) > 1 for i in g)
+    o.write("const uint16_t tt_price_profile_mixed[] = {\n")
+    for i in range(0, len(mixed), 16):
+        o.write("    " + ", ".join(str(v) for v in mixed[i:i + 16]) + ",\n")
+    o.write("    0xffff,\n};\n")
+    o.write("const size_t tt_price_profile_mixed_len = %d;\n" % len(mixed))
     o.write("const size_t tt_price_vals_len = %d;\n" % len(vals))
     return 0
 

@@ -219,13 +219,23 @@ Test(price_catalogue, index_answers_as_the_searches)
 
     for (size_t i = 0; i < n; i++) {
         const struct tt_price *r = &plain_rows[i];
-        char names[3][300];
+        static const char *const profiles[] = { "global.", "us.", "eu.", "apac.", "jp." };
+        char names[16][300];
         size_t nn = 0;
 
         snprintf(names[nn++], sizeof(names[0]), "%s", r->model);
         snprintf(names[nn++], sizeof(names[0]), "%s-2099-12-31", r->model);
-        if (strcmp(r->provider, "aws.bedrock") == 0)
-            snprintf(names[nn++], sizeof(names[0]), "us.%s", r->model);
+        /* Bedrock: the id under every profile, and a profile row's id
+         * under the others (siblings priced alike or apart) */
+        for (size_t q = 0; strcmp(r->provider, "aws.bedrock") == 0 && q < 5; q++) {
+            const char *rest = r->model;
+
+            for (size_t k = 0; k < 5; k++) {
+                if (strncmp(rest, profiles[k], strlen(profiles[k])) == 0)
+                    rest += strlen(profiles[k]);
+            }
+            snprintf(names[nn++], sizeof(names[0]), "%s%s", profiles[q], rest);
+        }
         for (size_t k = 0; k < nn; k++) {
             const char *provs[2] = { r->provider, NULL };
 
