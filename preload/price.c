@@ -211,7 +211,12 @@ static const size_t tt_price_col_off[TT_PC_N] = {
 
 static const char *tt_price_rec_str(const struct tt_price_rec *r, enum tt_price_str s)
 {
-    return tt_price_blob + r->str[s];
+    return tt_price_blob + tt_price_soff[r->str[s]];
+}
+
+static const char *tt_price_rec_model(const struct tt_price_rec *r)
+{
+    return tt_price_blob + r->model;
 }
 
 static void tt_price_rec_copy(const struct tt_price_rec *r, struct tt_price *out)
@@ -223,12 +228,12 @@ static void tt_price_rec_copy(const struct tt_price_rec *r, struct tt_price *out
         *(double *)((char *)out + tt_price_col_off[i]) =
             v < tt_price_vals_len ? tt_price_vals[v] : -1.0;
     }
-    out->tier_threshold = (long)r->tier_threshold;
+    out->tier_threshold = (long)r->tier_k * 1000;
     out->provider = tt_price_rec_str(r, TT_PS_PROVIDER);
-    out->model = tt_price_rec_str(r, TT_PS_MODEL);
+    out->model = tt_price_rec_model(r);
     out->flags = tt_price_rec_str(r, TT_PS_FLAGS);
     out->deprecated = tt_price_rec_str(r, TT_PS_DEPRECATED);
-    out->litellm_key = tt_price_rec_str(r, TT_PS_KEY);
+    out->litellm_key = tt_price_blob + r->key;
     out->source = tt_price_rec_str(r, TT_PS_SOURCE);
     out->date = tt_price_rec_str(r, TT_PS_DATE);
 }
@@ -323,7 +328,7 @@ static inline size_t tt_price_slot(uint32_t h, unsigned bits)
 
 static const char *tt_price_row_model(const struct tt_price_set *set, size_t i)
 {
-    return set ? set->rows[i].model : tt_price_rec_str(&tt_price_recs[i], TT_PS_MODEL);
+    return set ? set->rows[i].model : tt_price_rec_model(&tt_price_recs[i]);
 }
 
 static const char *tt_price_row_provider(const struct tt_price_set *set, size_t i)
@@ -406,7 +411,7 @@ static bool tt_price_row_same(const struct tt_price_set *set, size_t a, size_t b
     if (set)
         return tt_price_same(&set->rows[a], &set->rows[b]);
     const struct tt_price_rec *x = &tt_price_recs[a], *y = &tt_price_recs[b];
-    return x->tier_threshold == y->tier_threshold && memcmp(x->v, y->v, sizeof(x->v)) == 0;
+    return x->tier_k == y->tier_k && memcmp(x->v, y->v, sizeof(x->v)) == 0;
 }
 
 /* The row named exactly name[0..len) (hash h) for the first candidate

@@ -2,7 +2,9 @@
  * tools/gen_prices.py from data/catalogue.tsv), laid out for a shared
  * object: no pointers, so no relocation for the loader at each exec and no
  * page touched before the first priced span. Strings are offsets into
- * tt_price_blob; prices are indexes into tt_price_vals (0 = not set).
+ * tt_price_blob (the few distinct providers, flags, dates and sources
+ * through tt_price_soff); prices are indexes into tt_price_vals (0 = not
+ * set).
  * Rows are sorted by lower-cased model, then provider; a hash table finds
  * a name's first row. Only price.c reads
  * this; everyone else sees struct tt_price (price.h). */
@@ -12,13 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* String columns, in the generator's STR_COLS order. */
+/* String columns with few distinct values, in the generator's SMALL_COLS
+ * order: uint16 indexes into tt_price_soff (blob offsets). */
 enum tt_price_str {
     TT_PS_PROVIDER,
-    TT_PS_MODEL,
     TT_PS_FLAGS,
     TT_PS_DEPRECATED,
-    TT_PS_KEY,
     TT_PS_SOURCE,
     TT_PS_DATE,
     TT_PS_N,
@@ -52,12 +53,14 @@ enum tt_price_col {
 };
 
 struct tt_price_rec {
-    uint32_t str[TT_PS_N];        /* offsets into tt_price_blob */
-    uint32_t tier_threshold;      /* input tokens; 0 = no tier */
+    uint32_t model, key;          /* offsets into tt_price_blob */
+    uint16_t str[TT_PS_N];        /* indexes into tt_price_soff */
+    uint16_t tier_k;              /* tier threshold in 1000s of input tokens; 0 = none */
     uint16_t v[TT_PC_N];          /* indexes into tt_price_vals */
 };
 
 extern const char tt_price_blob[];
+extern const uint32_t tt_price_soff[];
 extern const double tt_price_vals[];
 extern const struct tt_price_rec tt_price_recs[];
 extern const size_t tt_price_recs_len;

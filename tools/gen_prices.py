@@ -29,6 +29,8 @@ PRICE_COLS = [
     "batch_input", "batch_output",
 ]
 STR_COLS = ["provider", "model", "flags", "deprecated", "litellm_key", "source", "date"]
+# price_table.h enum tt_price_str order
+SMALL_COLS = ["provider", "flags", "deprecated", "source", "date"]
 NUM = re.compile(r"^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
 DATE = re.compile(r"^[0-9]{4}-[01][0-9]-[0-3][0-9]$")
 
@@ -175,13 +177,33 @@ def main(path):
             vidx[v] = len(vals)
             vals.append(v)
         return vidx[v]
+    # The columns with few distinct values (providers, flags, dates,
+    # sources: tens each) are uint16 indexes into tt_price_soff, a table
+    # of blob offsets; model and key (one per row) are blob offsets. The
+    # tier threshold is stored in thousands of tokens (uint16).
+    soff, sidx = [], {}
+
+    def small(v):
+        o = s(v)
+        if o not in sidx:
+            sidx[o] = len(soff)
+            soff.append(o)
+        return sidx[o]
     recs = []
     for r in rows:
-        recs.append("{{%s},%d,{%s}}" % (
-            ",".join(str(s(r[c])) for c in STR_COLS), r["tier_threshold"],
+        thr = r["tier_threshold"]
+        if thr % 1000 or thr // 1000 > 0xffff:
+            sys.stderr.write("%s: %s/%s: tier_threshold %d is not a multiple of 1000 "
+                             "below 65,536,000 (the table stores thousands)\n"
+                             % (path, r["provider"], r["model"], thr))
+            return 1
+        recs.append("{%d,%d,{%s},%d,{%s}}" % (
+            s(r["model"]), s(r["litellm_key"]),
+            ",".join(str(small(r[c])) for c in SMALL_COLS), thr // 1000,
             ",".join(str(p(r[c])) for c in PRICE_COLS)))
-    if len(vals) > 65535 or len(blob) > 0xffffffff:
-        sys.stderr.write("%s: too many distinct prices for the uint16 index\n" % path)
+    if len(vals) > 65535 or len(soff) > 65535 or len(blob) > 0xffffffff:
+        sys.stderr.write("%s: too many distinct prices or strings for the uint16 "
+                         "indexes\n" % path)
         return 1
     o = sys.stdout
     o.write("/* Generated from %s by tools/gen_prices.py. Do not edit. */\n" % path)
@@ -194,6 +216,10 @@ def main(path):
     o.write("const double tt_price_vals[] = {\n")
     for i in range(0, len(vals), 6):
         o.write("    " + ", ".join(repr(v) for v in vals[i:i + 6]) + ",\n")
+    o.write("};\n")
+    o.write("const uint32_t tt_price_soff[] = {\n")
+    for i in range(0, len(soff), 12):
+        o.write("    " + ", ".join(str(v) for v in soff[i:i + 12]) + ",\n")
     o.write("};\n")
     o.write("const struct tt_price_rec tt_price_recs[] = {\n")
     for rec in recs:
