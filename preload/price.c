@@ -2,8 +2,9 @@
  *
  * The built-in catalogue (price_table.h, generated from data/catalogue.tsv)
  * is const data without pointers: it costs a process nothing until a span
- * is priced, and a lookup is a binary search over rows sorted by model
- * name, never an allocation. The only mutable state is the bounded set of
+ * is priced, and a lookup hashes each form of the name once and probes a
+ * generated hash table of the names, never an allocation (docs/INTERNALS.md
+ * "Price lookup"). The only mutable state is the bounded set of
  * model names already warned about, updated with atomics so that it is
  * safe from any thread and across fork (no lock can be left held).
  *
