@@ -898,9 +898,10 @@ out:
 static int tt_price_file_read(const char *path, char **out, size_t *len,
                               char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    /* "e": O_CLOEXEC, the traced program may exec while we read */
+    FILE *f = fopen(path, "rbe");
     char *buf = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int rc = TT_ERR_IO;
 
     *out = NULL;
@@ -908,13 +909,32 @@ static int tt_price_file_read(const char *path, char **out, size_t *len,
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return TT_ERR_IO;
     }
-    buf = malloc(TT_PRICE_FILE_MAX + 1);
-    if (!buf) {
-        rc = TT_ERR_NOMEM;
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto close_file;
+    /* Grown as the file is read (a hand-written file is a few hundred
+     * bytes, a catalogue ~600 KB), up to one byte over the cap to tell a
+     * file that is too large. */
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16384;
+            char *nb;
+
+            if (ncap > TT_PRICE_FILE_MAX + 1)
+                ncap = TT_PRICE_FILE_MAX + 1;
+            if (ncap == cap)
+                break;   /* read MAX + 1 bytes: too large */
+            if (!(nb = realloc(buf, ncap + 1))) {
+                rc = TT_ERR_NOMEM;
+                snprintf(err, errlen, "%s: out of memory", path);
+                goto free_buf;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+
+        n += got;
+        if (got == 0)
+            break;
     }
-    n = fread(buf, 1, TT_PRICE_FILE_MAX + 1, f);
     if (ferror(f)) {
         snprintf(err, errlen, "%s: read error", path);
         goto free_buf;
@@ -931,7 +951,6 @@ static int tt_price_file_read(const char *path, char **out, size_t *len,
     return TT_OK;
 free_buf:
     free(buf);
-close_file:
     fclose(f);
     return rc;
 }

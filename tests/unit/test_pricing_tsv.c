@@ -233,3 +233,48 @@ Test(price_tsv, the_catalogue_reads_back_as_the_builtin_table)
     cr_assert_eq(same, n);
     tt_price_set_free(s);
 }
+
+/* Sizes around the buffer's growth steps and the 4 MiB cap: a file is read
+ * whole (every row counted), one byte over the cap is refused. */
+Test(price_tsv, file_sizes)
+{
+    static const size_t sizes[] = { 16383, 16384, 16385, 70000, 4u << 20, (4u << 20) + 1 };
+
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        size_t want = sizes[k], n = 0, rows = 0;
+        char *text = malloc(want + 1);
+        struct tt_price_set *s = NULL;
+        char err[512];
+        FILE *f;
+
+        cr_assert_not_null(text);
+        n += (size_t)sprintf(text, HEAD);
+        /* rows "openai\tmNNNNNNN\t1\t2\n" (22 bytes), then '#' padding */
+        while (n + 22 <= want - 1 && rows < 9000) {
+            n += (size_t)sprintf(text + n, "openai\tm%07zu\t1\t2\n", rows);
+            rows++;
+        }
+        text[n++] = '#';
+        while (n < want - 1)
+            text[n++] = 'x';
+        text[n++] = '\n';
+        cr_assert_eq(n, want);
+        snprintf(path, sizeof(path), "/tmp/tt-tsv-XXXXXX");
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        f = fdopen(fd, "w");
+        cr_assert_eq(fwrite(text, 1, n, f), n);
+        fclose(f);
+        int rc = tt_price_set_load(path, &s, err, sizeof(err));
+        unlink(path);
+        free(text);
+        if (want > (4u << 20)) {
+            cr_expect_eq(rc, TT_ERR_CAP, "%zu bytes: %d %s", want, rc, err);
+            cr_expect(strstr(err, "larger than"), "%s", err);
+            continue;
+        }
+        cr_assert_eq(rc, TT_OK, "%zu bytes: %s", want, err);
+        cr_expect_eq(s->n, rows, "%zu bytes: %zu rows, want %zu", want, s->n, rows);
+        tt_price_set_free(s);
+    }
+}
