@@ -253,6 +253,13 @@ char *tt_cli_redact_arg(const char *prev, const char *arg);
  * Cheap when the spool is empty. Read commands call it first. */
 int tt_cli_ingest_spool(const char *db);
 
+/* The path of a program that comes with tokentap (tokentap-mock): next to
+ * the running CLI (the build tree: build/bin/), else in
+ * <bindir>/../libexec/tokentap/ (make install). TT_OK, or TT_ERR_IO when
+ * neither is an executable file. Prints nothing (docs/INTERNALS.md,
+ * "Errors"). */
+int tt_cli_find_helper(const char *name, char *buf, size_t n) TT_WUR;
+
 /* --- filters, grouping, assertions (cli_filter.c; pure) ------------------- */
 
 /* Exit status of `tokentap run --budget-action kill` when the budget was

@@ -707,6 +707,26 @@ int tt_cli_ingest_spool(const char *db)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? TT_OK : TT_ERR_IO;
 }
 
+int tt_cli_find_helper(const char *name, char *buf, size_t n)
+{
+    static const char *const dirs[] = { "", "/../libexec/tokentap" };
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (len <= 0)
+        return TT_ERR_IO;
+    self[len] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        int w = snprintf(buf, n, "%s%s/%s", self, dirs[i], name);
+        if (w > 0 && (size_t)w < n && access(buf, X_OK) == 0)
+            return TT_OK;
+    }
+    return TT_ERR_IO;
+}
+
 void tt_cli_group_add(struct tt_cli_group *tot, const struct tt_cli_group *g)
 {
     tot->calls += g->calls;
