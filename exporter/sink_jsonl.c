@@ -92,6 +92,7 @@ static void jsonl_exit(void *ctx)
 
 const struct tt_sink_ops tt_sink_jsonl = {
     .name = "jsonl",
+    .role = TT_SINK_COPY,
     .init = jsonl_init,
     .write = jsonl_write,
     .flush = jsonl_flush,

@@ -159,6 +159,7 @@ static void sqlite_exit(void *ctx)
 
 const struct tt_sink_ops tt_sink_sqlite = {
     .name = "sqlite",
+    .role = TT_SINK_PRIMARY,
     .init = sqlite_init,
     .write = sqlite_write,
     .counts = sqlite_counts,
