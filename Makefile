@@ -39,14 +39,16 @@ PRELOAD_OBJ := $(patsubst %.c,$(B)/so/%.o,$(PRELOAD_SRC)) $(B)/so/prices_gen.o
 #                     lazy-dlopen shim, which only the preload needs)
 #   libtt-exporter.a  the store, frames, sinks, forwarders (exporter/ but
 #                     the daemon's own modules)
-#   libtt-ui.a        the ui server and its index (tools/ui_*.c), the store
-#                     readers it shares with the CLI, the web assets
+#   libtt-query.a     the store readers the CLI shares with the ui server
+#                     (tools/cli_store.c, cli_clickhouse.c, report_trace.c)
+#   libtt-ui.a        the ui server and its index (tools/ui_*.c), the web
+#                     assets
 #   libtt-mock.a      the mock's server and provider routes (tools/mock*.c
 #                     but mock_bad.c and mock_main.c): the CLI embeds them
 #                     for `replay` and `run --mock`
 #   libtt-cli.a       the subcommands (tools/ but the above)
-# tokentapd = the daemon's modules + exporter + ui + core; tokentap = the CLI
-# + ui + mock + exporter + core; tokentap-mock = mock + its broken-protocol
+# tokentapd = the daemon's modules + ui + query + exporter + core; tokentap =
+# the CLI + ui + query + mock + exporter + core; tokentap-mock = mock + its broken-protocol
 # routes (mock_bad.c, test fixtures) + whatever of the core they use.
 CORE_SRC := $(filter-out preload/dlshim.c,$(wildcard preload/*.c preload/providers/*.c))
 DAEMON_SRC := exporter/tokentapd.c $(wildcard exporter/ttd_*.c)
@@ -54,7 +56,8 @@ EXPORTER_SRC := $(filter-out $(DAEMON_SRC),$(wildcard exporter/*.c))
 MOCK_PROG_SRC := tools/mock_main.c tools/mock_bad.c
 MOCK_SRC := $(filter-out $(MOCK_PROG_SRC),$(wildcard tools/mock*.c))
 UI_SRC := $(wildcard tools/ui_*.c)
-CLI_SRC := $(filter-out tools/tokentap.c $(MOCK_PROG_SRC) $(MOCK_SRC) $(UI_SRC),$(wildcard tools/*.c))
+QUERY_SRC := tools/cli_store.c tools/cli_clickhouse.c tools/report_trace.c
+CLI_SRC := $(filter-out tools/tokentap.c $(MOCK_PROG_SRC) $(MOCK_SRC) $(UI_SRC) $(QUERY_SRC),$(wildcard tools/*.c))
 # What the unit tests link (every module; no main()).
 TOOLS_SRC := $(filter-out tools/tokentap.c tools/mock_main.c,$(wildcard tools/*.c))
 
@@ -63,10 +66,11 @@ LIBS_BIN := -lmicrohttpd -lcurl -lsqlite3 -lmsgpackc -ljansson -lz -lbrotlidec -
 bin_obj = $(patsubst %.c,$(B)/bin-obj/%.o,$(1))
 LIB_CORE := $(B)/lib/libtt-core.a
 LIB_EXPORTER := $(B)/lib/libtt-exporter.a
+LIB_QUERY := $(B)/lib/libtt-query.a
 LIB_UI := $(B)/lib/libtt-ui.a
 LIB_MOCK := $(B)/lib/libtt-mock.a
 LIB_CLI := $(B)/lib/libtt-cli.a
-BIN_LIBS := $(LIB_CORE) $(LIB_EXPORTER) $(LIB_UI) $(LIB_MOCK) $(LIB_CLI)
+BIN_LIBS := $(LIB_CORE) $(LIB_EXPORTER) $(LIB_QUERY) $(LIB_UI) $(LIB_MOCK) $(LIB_CLI)
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(B)/test/%,$(TEST_SRC))
@@ -108,6 +112,7 @@ $(B)/bin-obj/assets_gen.o: $(ASSETS_C)
 
 $(LIB_CORE): $(call bin_obj,$(CORE_SRC)) $(B)/bin-obj/prices_gen.o
 $(LIB_EXPORTER): $(call bin_obj,$(EXPORTER_SRC))
+$(LIB_QUERY): $(call bin_obj,$(QUERY_SRC))
 $(LIB_UI): $(call bin_obj,$(UI_SRC)) $(B)/bin-obj/assets_gen.o
 $(LIB_MOCK): $(call bin_obj,$(MOCK_SRC))
 $(LIB_CLI): $(call bin_obj,$(CLI_SRC))
@@ -118,13 +123,13 @@ $(BIN_LIBS):
 # Archives in layer order, each after those that call it. The mock's
 # provider tables are referenced weakly (mock.c), which does not pull an
 # archive member: its library goes in whole.
-$(B)/bin/tokentapd: $(call bin_obj,$(DAEMON_SRC)) $(LIB_UI) $(LIB_CLI) $(LIB_EXPORTER) $(LIB_CORE)
+$(B)/bin/tokentapd: $(call bin_obj,$(DAEMON_SRC)) $(LIB_UI) $(LIB_QUERY) $(LIB_EXPORTER) $(LIB_CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(BUILD_SAN) -o $@ $(call bin_obj,$(DAEMON_SRC)) -Wl,--start-group $(LIB_UI) $(LIB_CLI) -Wl,--end-group $(LIB_EXPORTER) $(LIB_CORE) $(LIBS_BIN)
+	$(CC) $(BUILD_SAN) -o $@ $^ $(LIBS_BIN)
 
-$(B)/bin/tokentap: $(B)/bin-obj/tools/tokentap.o $(LIB_CLI) $(LIB_UI) $(LIB_MOCK) $(LIB_EXPORTER) $(LIB_CORE)
+$(B)/bin/tokentap: $(B)/bin-obj/tools/tokentap.o $(LIB_CLI) $(LIB_UI) $(LIB_QUERY) $(LIB_MOCK) $(LIB_EXPORTER) $(LIB_CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(BUILD_SAN) -o $@ $< -Wl,--start-group $(LIB_CLI) $(LIB_UI) -Wl,--end-group -Wl,--whole-archive $(LIB_MOCK) -Wl,--no-whole-archive $(LIB_EXPORTER) $(LIB_CORE) $(LIBS_BIN)
+	$(CC) $(BUILD_SAN) -o $@ $< $(LIB_CLI) $(LIB_UI) $(LIB_QUERY) -Wl,--whole-archive $(LIB_MOCK) -Wl,--no-whole-archive $(LIB_EXPORTER) $(LIB_CORE) $(LIBS_BIN)
 
 $(B)/bin/tokentap-mock: $(call bin_obj,$(MOCK_PROG_SRC)) $(LIB_MOCK) $(LIB_CORE)
 	@mkdir -p $(dir $@)
