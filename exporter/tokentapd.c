@@ -11,8 +11,9 @@
  * is acknowledged only after that commit. The writer thread only commits:
  * decoding the next batch overlaps the commit of the previous one, which
  * took the daemon from one core's worth of decode + SQLite to whichever of
- * the two is slower (SQLite). All replies are sent from the loop. The spool directory, where clients park frames while the
- * daemon is down, is ingested at start, on every "sync" and every 2 s.
+ * the two is slower (SQLite). All replies are sent from the loop. The
+ * spool directory, where clients park frames while the daemon is down, is
+ * ingested at start, on every "sync" and every 2 s.
  *
  * This file is main: arguments, the socket, daemonizing, the loop. The
  * rest is in the modules ttd.h lists (client I/O, batching and the writer,
