@@ -17,7 +17,6 @@ static int mock_main(int argc, char **argv)
 {
     char path[PATH_MAX];
 
-    (void)argc;
     /* mock parses its own options; answer --help here so it is complete. */
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(tt_cli_help("mock"), stdout);
