@@ -46,6 +46,8 @@ struct tt_sink_config {
     const char *db_path;      /* sqlite: the store (tt_store_default_path) */
     const char *jsonl_path;   /* jsonl: $TOKENTAP_JSONL */
     bool no_sender;           /* forwarders: queue only (tokentapd --ingest-spool) */
+    /* Where a sink says what went wrong (never NULL; the daemon's log):
+     * sinks do not print themselves (docs/INTERNALS.md, "Errors"). */
     void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 

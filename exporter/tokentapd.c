@@ -53,7 +53,7 @@ static volatile sig_atomic_t ttd_signal;
 void ttd_log(const char *fmt, ...)
 {
     va_list ap;
-    char line[512];
+    char line[8192];        /* a sink's message names files and says what to do */
 
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
