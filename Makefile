@@ -1,5 +1,6 @@
 # tokentap - build, install, test.
-#   make                      build/lib/libtokentap.so, build/bin/tokentapd, build/bin/tokentap
+#   make                      build/lib/libtokentap.so, build/bin/tokentapd, build/bin/tokentap,
+#                             build/bin/tokentap-mock
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make test                 unit tests (ASan/UBSan, Criterion) + integration tests
 #   make unit | make integration
@@ -30,20 +31,52 @@ ASSETS_C := $(B)/gen/assets_gen.c
 PRELOAD_SRC := $(wildcard preload/*.c preload/providers/*.c hooks/*.c)
 PRELOAD_OBJ := $(patsubst %.c,$(B)/so/%.o,$(PRELOAD_SRC)) $(B)/so/prices_gen.o
 
-# Code shared with the daemon and the CLI (linked normally).
+# The programs are linked from one static library per layer, so that each
+# links only the members it uses (docs/INTERNALS.md, "Layers and
+# libraries"). Lower layers never call upper ones:
+#   libtt-core.a      the capture core, built a second time without -fPIC:
+#                     spans, wire format, prices, parsers (preload/ but the
+#                     lazy-dlopen shim, which only the preload needs)
+#   libtt-exporter.a  the store, frames, sinks, forwarders (exporter/ but
+#                     the daemon's own modules)
+#   libtt-query.a     the store readers the CLI shares with the ui server
+#                     (tools/cli_store.c, cli_clickhouse.c, report_trace.c)
+#   libtt-ui.a        the ui server and its index (tools/ui_*.c), the web
+#                     assets
+#   libtt-mock.a      the mock's server and provider routes (tools/mock*.c
+#                     but mock_bad.c and mock_main.c): the CLI embeds them
+#                     for `replay` and `run --mock`
+#   libtt-cli.a       the subcommands (tools/ but the above)
+# tokentapd = the daemon's modules + ui + query + exporter + core; tokentap =
+# the CLI + ui + query + mock + exporter + core; tokentap-mock = mock + its broken-protocol
+# routes (mock_bad.c, test fixtures) + whatever of the core they use.
 CORE_SRC := $(filter-out preload/dlshim.c,$(wildcard preload/*.c preload/providers/*.c))
-EXPORTER_SRC := $(filter-out exporter/tokentapd.c,$(wildcard exporter/*.c))
-TOOLS_SRC := $(filter-out tools/tokentap.c,$(wildcard tools/*.c))
+DAEMON_SRC := exporter/tokentapd.c $(wildcard exporter/ttd_*.c)
+EXPORTER_SRC := $(filter-out $(DAEMON_SRC),$(wildcard exporter/*.c))
+MOCK_PROG_SRC := tools/mock_main.c tools/mock_bad.c
+MOCK_SRC := $(filter-out $(MOCK_PROG_SRC),$(wildcard tools/mock*.c))
+UI_SRC := $(wildcard tools/ui_*.c)
+QUERY_SRC := tools/cli_store.c tools/cli_clickhouse.c tools/report_trace.c
+CLI_SRC := $(filter-out tools/tokentap.c $(MOCK_PROG_SRC) $(MOCK_SRC) $(UI_SRC) $(QUERY_SRC),$(wildcard tools/*.c))
+# What the unit tests link (every module; no main()).
+TOOLS_SRC := $(filter-out tools/tokentap.c tools/mock_main.c,$(wildcard tools/*.c))
 
 LIBS_BIN := -lmicrohttpd -lcurl -lsqlite3 -lmsgpackc -ljansson -lz -lbrotlidec -lzstd -lnghttp2 -lssl -lcrypto -lpthread -lm
 
-BIN_CORE_OBJ := $(patsubst %.c,$(B)/bin-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/bin-obj/prices_gen.o $(B)/bin-obj/assets_gen.o
+bin_obj = $(patsubst %.c,$(B)/bin-obj/%.o,$(1))
+LIB_CORE := $(B)/lib/libtt-core.a
+LIB_EXPORTER := $(B)/lib/libtt-exporter.a
+LIB_QUERY := $(B)/lib/libtt-query.a
+LIB_UI := $(B)/lib/libtt-ui.a
+LIB_MOCK := $(B)/lib/libtt-mock.a
+LIB_CLI := $(B)/lib/libtt-cli.a
+BIN_LIBS := $(LIB_CORE) $(LIB_EXPORTER) $(LIB_QUERY) $(LIB_UI) $(LIB_MOCK) $(LIB_CLI)
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(B)/test/%,$(TEST_SRC))
 TEST_CORE_OBJ := $(patsubst %.c,$(B)/test-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/test-obj/prices_gen.o $(B)/test-obj/assets_gen.o
 
-all: $(B)/lib/libtokentap.so $(B)/bin/tokentapd $(B)/bin/tokentap
+all: $(B)/lib/libtokentap.so $(B)/bin/tokentapd $(B)/bin/tokentap $(B)/bin/tokentap-mock
 
 $(PRICES_C): data/catalogue.tsv tools/gen_prices.py
 	@mkdir -p $(dir $@)
@@ -77,13 +110,30 @@ $(B)/bin-obj/assets_gen.o: $(ASSETS_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BIN) -c $< -o $@
 
-$(B)/bin/tokentapd: $(B)/bin-obj/exporter/tokentapd.o $(BIN_CORE_OBJ)
+$(LIB_CORE): $(call bin_obj,$(CORE_SRC)) $(B)/bin-obj/prices_gen.o
+$(LIB_EXPORTER): $(call bin_obj,$(EXPORTER_SRC))
+$(LIB_QUERY): $(call bin_obj,$(QUERY_SRC))
+$(LIB_UI): $(call bin_obj,$(UI_SRC)) $(B)/bin-obj/assets_gen.o
+$(LIB_MOCK): $(call bin_obj,$(MOCK_SRC))
+$(LIB_CLI): $(call bin_obj,$(CLI_SRC))
+$(BIN_LIBS):
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# Archives in layer order, each after those that call it. The mock's
+# provider tables are referenced weakly (mock.c), which does not pull an
+# archive member: its library goes in whole.
+$(B)/bin/tokentapd: $(call bin_obj,$(DAEMON_SRC)) $(LIB_UI) $(LIB_QUERY) $(LIB_EXPORTER) $(LIB_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(BUILD_SAN) -o $@ $^ $(LIBS_BIN)
 
-$(B)/bin/tokentap: $(B)/bin-obj/tools/tokentap.o $(BIN_CORE_OBJ)
+$(B)/bin/tokentap: $(B)/bin-obj/tools/tokentap.o $(LIB_CLI) $(LIB_UI) $(LIB_QUERY) $(LIB_MOCK) $(LIB_EXPORTER) $(LIB_CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(BUILD_SAN) -o $@ $^ $(LIBS_BIN)
+	$(CC) $(BUILD_SAN) -o $@ $< $(LIB_CLI) $(LIB_UI) $(LIB_QUERY) -Wl,--whole-archive $(LIB_MOCK) -Wl,--no-whole-archive $(LIB_EXPORTER) $(LIB_CORE) $(LIBS_BIN)
+
+$(B)/bin/tokentap-mock: $(call bin_obj,$(MOCK_PROG_SRC)) $(LIB_MOCK) $(LIB_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(BUILD_SAN) -o $@ $(call bin_obj,$(MOCK_PROG_SRC)) -Wl,--whole-archive $(LIB_MOCK) -Wl,--no-whole-archive $(LIB_CORE) $(LIBS_BIN)
 
 # --- tests ---------------------------------------------------------------
 $(B)/test-obj/%.o: %.c $(PRICES_C)
@@ -117,8 +167,9 @@ demo: all
 	bash tools/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/libexec/tokentap
 	install -m 0755 $(B)/bin/tokentap $(B)/bin/tokentapd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/bin/tokentap-mock $(DESTDIR)$(PREFIX)/libexec/tokentap/
 	install -m 0644 $(B)/lib/libtokentap.so $(DESTDIR)$(PREFIX)/lib/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user $(DESTDIR)$(PREFIX)/lib/systemd/system \
 	    $(DESTDIR)$(PREFIX)/share/doc/tokentap
@@ -142,11 +193,11 @@ clean:
 # (bench/run.sh prints the table). QUICK=1 runs fewer calls/spans (< 1 min).
 QUICK ?=
 
-$(B)/bench/ingest: $(B)/bin-obj/bench/ingest.o $(BIN_CORE_OBJ)
+$(B)/bench/ingest: $(B)/bin-obj/bench/ingest.o $(LIB_EXPORTER) $(LIB_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LIBS_BIN)
 
-$(B)/bench/price_lookup: $(B)/bin-obj/bench/price_lookup.o $(BIN_CORE_OBJ)
+$(B)/bench/price_lookup: $(B)/bin-obj/bench/price_lookup.o $(LIB_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LIBS_BIN)
 
@@ -256,7 +307,7 @@ test-tsan:
 test-valgrind:
 	$(MAKE) B=$(VG_B) SAN= OPT="$(VG_OPT)" all clients $(call SAN_TEST_BIN,$(VG_B))
 	bash tests/sanitizers/valgrind-unit.sh $(VG_B)/sanlog-unit $(call SAN_TEST_BIN,$(VG_B))
-	mkdir -p $(VG_B)/vgbin && cp $(VG_B)/bin/tokentap $(VG_B)/vgbin/tokentap && \
+	mkdir -p $(VG_B)/vgbin && cp $(VG_B)/bin/tokentap $(VG_B)/bin/tokentap-mock $(VG_B)/vgbin/ && \
 	  cp tests/sanitizers/valgrind-tokentapd.sh $(VG_B)/vgbin/tokentapd
 	$(call san_integration,$(VG_B),valgrind,$(VG_B)/vgbin,10,SAN= OPT="$(VG_OPT)")
 

@@ -3,8 +3,8 @@
  * A sink is a table of callbacks with designated initializers:
  *
  *   const struct tt_sink_ops tt_sink_foo = {
- *       .name = "foo", .init = foo_init, .write = foo_write,
- *       .flush = foo_flush, .exit = foo_exit,
+ *       .name = "foo", .role = TT_SINK_COPY, .init = foo_init,
+ *       .write = foo_write, .flush = foo_flush, .exit = foo_exit,
  *   };
  *
  * write() receives a batch of validated spans (owned by the caller, valid
@@ -12,14 +12,22 @@
  * TT_SINK_OK (all stored), TT_SINK_RETRY (nothing stored, transient: busy
  * database, full disk...), TT_SINK_ERROR (nothing stored, will not get
  * better by retrying). Writing the same span twice must be harmless: spans
- * are idempotent by span_id. The daemon acknowledges a frame only after the
- * primary sink (sqlite) returned TT_SINK_OK; other sinks are best effort.
+ * are idempotent by span_id.
  *
- * Forwarding sinks (OTLP, ClickHouse: fwd.h) have a commit op: their write
- * only stages the batch on disk, before the primary writes it, and commit
- * settles it once the primary answered (queued for sending if the primary
- * stored it, deleted if not). A daemon killed between the two therefore
- * forwards a batch twice at worst, never zero times. */
+ * What the daemon does with a sink depends on its role (a field of the
+ * table, not where it sits in the daemon's list: exporter/ttd_sinks.c):
+ *   TT_SINK_PRIMARY    the store (sqlite). The daemon acknowledges a frame
+ *                      only after the primary's write returned TT_SINK_OK;
+ *                      it also makes the counters durable (counts).
+ *   TT_SINK_COPY       best effort, written after the primary stored the
+ *                      batch (jsonl).
+ *   TT_SINK_FORWARDER  OTLP, ClickHouse (fwd.h): their write only stages
+ *                      the batch on disk, before the primary writes it, and
+ *                      their extension's commit settles it once the primary
+ *                      answered (queued for sending if the primary stored
+ *                      it, deleted if not). A daemon killed between the two
+ *                      therefore forwards a batch twice at worst, never
+ *                      zero times. */
 #ifndef TT_SINK_H
 #define TT_SINK_H
 
@@ -38,6 +46,8 @@ struct tt_sink_config {
     const char *db_path;      /* sqlite: the store (tt_store_default_path) */
     const char *jsonl_path;   /* jsonl: $TOKENTAP_JSONL */
     bool no_sender;           /* forwarders: queue only (tokentapd --ingest-spool) */
+    /* Where a sink says what went wrong (never NULL; the daemon's log):
+     * sinks do not print themselves (docs/INTERNALS.md, "Errors"). */
     void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
@@ -65,32 +75,46 @@ struct tt_proc_count {
     char reason[96];          /* why the last span was lost, or "" */
 };
 
+enum tt_sink_role {
+    TT_SINK_PRIMARY,
+    TT_SINK_COPY,
+    TT_SINK_FORWARDER,
+};
+
+/* What only forwarders have (role TT_SINK_FORWARDER). */
+struct tt_sink_fwd_ops {
+    /* Settle what write() staged, once the primary sink answered for the
+     * same batch (ok: it stored it). */
+    void (*commit)(void *ctx, bool ok);
+    /* Add their counters since the last call to *d. */
+    void (*take)(void *ctx, struct tt_sink_deltas *d);
+    /* At exit: send what is queued within the shutdown timeout, then stop
+     * sending (what is left stays queued on disk). take() still works
+     * after it; the sink's exit() follows. */
+    void (*stop)(void *ctx);
+};
+
 struct tt_sink_ops {
     const char *name;
+    enum tt_sink_role role;
     /* Allocate the sink's context into *ctx. */
     int (*init)(void **ctx, const struct tt_sink_config *cfg);
     int (*write)(void *ctx, const struct tt_span *spans, size_t n);
-    /* Optional (primary sink): make counters durable. Same return codes;
+    /* Primary sink only: make counters durable. Same return codes;
      * replays must be harmless (deltas are only passed once per success,
      * process counters are cumulative). */
     int (*counts)(void *ctx, const struct tt_sink_deltas *d,
                   const struct tt_proc_count *pc, size_t npc);
-    /* Forwarders: settle what write() staged, once the primary sink
-     * answered for the same batch (ok: it stored it). */
-    void (*commit)(void *ctx, bool ok);
-    /* Forwarders: add their counters since the last call to *d. */
-    void (*take)(void *ctx, struct tt_sink_deltas *d);
-    /* Forwarders, at exit: send what is queued within the shutdown timeout,
-     * then stop sending (what is left stays queued on disk). take() still
-     * works after it; exit() follows. */
-    void (*stop)(void *ctx);
-    /* Push buffered data down (called on idle ticks and before exit). */
+    /* Optional: push buffered data down (called on idle ticks and before
+     * exit). */
     int (*flush)(void *ctx);
     /* Optional: what the last failed write or init ran into, in words a
      * user can act on (the file, the cause), or NULL. */
     const char *(*errmsg)(void *ctx);
     /* Release ctx; NULL-safe. */
     void (*exit)(void *ctx);
+    /* Forwarders only (and never NULL for them): the extension. */
+    const struct tt_sink_fwd_ops *fwd;
 };
 
 extern const struct tt_sink_ops tt_sink_sqlite;

@@ -476,14 +476,19 @@ static void otlp_exit(void *ctx)
     otlp_free(o);
 }
 
-const struct tt_sink_ops tt_sink_otlp = {
-    .name = "otlp",
-    .init = otlp_init,
-    .write = otlp_write,
+static const struct tt_sink_fwd_ops otlp_fwd = {
     .commit = otlp_commit,
     .take = otlp_take,
     .stop = otlp_stop,
+};
+
+const struct tt_sink_ops tt_sink_otlp = {
+    .name = "otlp",
+    .role = TT_SINK_FORWARDER,
+    .init = otlp_init,
+    .write = otlp_write,
     .exit = otlp_exit,
+    .fwd = &otlp_fwd,
 };
 
 /* ---- ClickHouse ------------------------------------------------------------- */
@@ -656,14 +661,19 @@ static void ch_exit(void *ctx)
     free(c);
 }
 
-const struct tt_sink_ops tt_sink_clickhouse = {
-    .name = "clickhouse",
-    .init = ch_init,
-    .write = ch_write,
+static const struct tt_sink_fwd_ops ch_fwd = {
     .commit = ch_commit,
     .take = ch_take,
     .stop = ch_stop,
+};
+
+const struct tt_sink_ops tt_sink_clickhouse = {
+    .name = "clickhouse",
+    .role = TT_SINK_FORWARDER,
+    .init = ch_init,
+    .write = ch_write,
     .exit = ch_exit,
+    .fwd = &ch_fwd,
 };
 
 /* ---- spans written by the CLI ----------------------------------------------- */
@@ -685,7 +695,7 @@ void tt_sink_forward_direct(const struct tt_span *spans, size_t n)
         if (!wanted[i] || fw[i]->init(&ctx, &cfg) != TT_SINK_OK)
             continue;
         (void)fw[i]->write(ctx, spans, n);
-        fw[i]->commit(ctx, true);
+        fw[i]->fwd->commit(ctx, true);
         fw[i]->exit(ctx);
     }
 }

@@ -16,6 +16,7 @@
 struct jsonl_ctx {
     int fd;
     struct tt_buf buf;     /* one batch, written with a single append */
+    void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
 static int jsonl_init(void **ctx, const struct tt_sink_config *cfg)
@@ -30,13 +31,14 @@ static int jsonl_init(void **ctx, const struct tt_sink_config *cfg)
         return TT_SINK_ERROR;
     c->fd = open(cfg->jsonl_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (c->fd < 0) {
-        fprintf(stderr, "tokentapd: jsonl: %s: %s\n", cfg->jsonl_path, strerror(errno));
+        cfg->log("jsonl: %s: %s", cfg->jsonl_path, strerror(errno));
         free(c);
         return TT_SINK_ERROR;
     }
     /* A batch can be at most a few frames; cap well above TT_WIRE_MAX_FRAME
      * worth of JSON. */
     tt_buf_init(&c->buf, (size_t)256 << 20);
+    c->log = cfg->log;
     *ctx = c;
     return TT_SINK_OK;
 }
@@ -60,7 +62,7 @@ static int jsonl_write(void *ctx, const struct tt_span *spans, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            fprintf(stderr, "tokentapd: jsonl: write: %s\n", strerror(errno));
+            c->log("jsonl: write: %s", strerror(errno));
             rc = TT_SINK_RETRY;
             goto out;
         }
@@ -92,6 +94,7 @@ static void jsonl_exit(void *ctx)
 
 const struct tt_sink_ops tt_sink_jsonl = {
     .name = "jsonl",
+    .role = TT_SINK_COPY,
     .init = jsonl_init,
     .write = jsonl_write,
     .flush = jsonl_flush,

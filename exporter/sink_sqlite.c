@@ -19,6 +19,7 @@ struct sqlite_sink {
     bool broken;            /* corrupt: never written again by this daemon */
     char err[6144];         /* the last failure, file named */
     char path[4096];
+    void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
 static void corrupt_msg(struct sqlite_sink *k, const char *why)
@@ -37,20 +38,21 @@ static int sqlite_init(void **ctx, const struct tt_sink_config *cfg)
     if (!cfg->db_path || !(k = calloc(1, sizeof(*k))))
         return TT_SINK_ERROR;
     snprintf(k->path, sizeof(k->path), "%s", cfg->db_path);
+    k->log = cfg->log;
     if ((rc = tt_store_open(cfg->db_path, false, &k->st)) != TT_OK) {
         if (rc == TT_ERR_CORRUPT)
             corrupt_msg(k, "not a database");
         else
             snprintf(k->err, sizeof(k->err), "cannot open the store %.900s: %s%s",
                      k->path, tt_strerror(rc), tt_store_full_hint(k->path));
-        fprintf(stderr, "tokentapd: %s\n", k->err);
+        k->log("%s", k->err);
         free(k);
         return TT_SINK_ERROR;
     }
     if (stat(cfg->db_path, &sb) == 0 && sb.st_size <= SQLITE_CHECK_MAX &&
         tt_store_check(k->st, why, sizeof(why)) == TT_ERR_CORRUPT) {
         corrupt_msg(k, why);
-        fprintf(stderr, "tokentapd: %s\n", k->err);
+        k->log("%s", k->err);
         tt_store_close(k->st);
         free(k);
         return TT_SINK_ERROR;
@@ -69,7 +71,7 @@ static int sink_rc(struct sqlite_sink *k, int rc)
     if (rc == TT_ERR_CORRUPT) {
         k->broken = true;
         corrupt_msg(k, m ? m : "database disk image is malformed");
-        fprintf(stderr, "tokentapd: %s\n", k->err);
+        k->log("%s", k->err);
         return TT_SINK_RETRY;
     }
     snprintf(k->err, sizeof(k->err), "%.900s: %.400s%s", k->path,
@@ -159,6 +161,7 @@ static void sqlite_exit(void *ctx)
 
 const struct tt_sink_ops tt_sink_sqlite = {
     .name = "sqlite",
+    .role = TT_SINK_PRIMARY,
     .init = sqlite_init,
     .write = sqlite_write,
     .counts = sqlite_counts,

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clickhouse.h"
 #include "span.h"
 #include "tt.h"
 
@@ -253,6 +254,13 @@ char *tt_cli_redact_arg(const char *prev, const char *arg);
  * Cheap when the spool is empty. Read commands call it first. */
 int tt_cli_ingest_spool(const char *db);
 
+/* The path of a program that comes with tokentap (tokentap-mock): next to
+ * the running CLI (the build tree: build/bin/), else in
+ * <bindir>/../libexec/tokentap/ (make install). TT_OK, or TT_ERR_IO when
+ * neither is an executable file. Prints nothing (docs/INTERNALS.md,
+ * "Errors"). */
+int tt_cli_find_helper(const char *name, char *buf, size_t n) TT_WUR;
+
 /* --- filters, grouping, assertions (cli_filter.c; pure) ------------------- */
 
 /* Exit status of `tokentap run --budget-action kill` when the budget was
@@ -370,20 +378,35 @@ int tt_cli_tsv_row(char *buf, size_t len, size_t *pos, char **f, size_t nf,
 int tt_cli_ch_group_from_row(char *const *f, struct tt_cli_group *g) TT_WUR;
 int tt_cli_ch_ls_from_row(char *const *f, struct tt_cli_ls_row *r) TT_WUR;
 
-/* `cost` and `ls` on a ClickHouse store (the options already checked).
- * Return exit statuses. */
-int tt_cli_ch_cost(const char *url, const char *by, const char *trace_opt,
-                   int64_t since, const char *format);
-int tt_cli_ch_ls(const char *url, bool json, long limit, int64_t since);
-/* For the ui server: the `ls` rows (newest first, LIMIT offset, limit)
- * handed to cb (a non-zero return stops, and is returned); the `cost`
- * groups and unknown-price models (free() both). Exit statuses, failures
- * explained on stderr. */
-int tt_cli_ch_ls_each(const char *url, int64_t since, long limit, long offset,
-                      int (*cb)(void *cls, const struct tt_cli_ls_row *r), void *cls);
-int tt_cli_ch_cost_data(const char *url, const char *by, int64_t since,
-                        struct tt_cli_group **g, size_t *n,
-                        struct tt_cli_unknown **unk, size_t *nunk);
+/* Reading a ClickHouse store (cli_clickhouse.c), for `cost`, `ls` and the
+ * ui server. Nothing is printed: each returns TT_OK or a negative TT_ERR_*
+ * and puts the cause, in words for the user, in err (errn bytes).
+ * tt_cli_ch_open parses the URL (TT_ERR_PARSE: a bad one). The readers then
+ * fail with TT_ERR_NOMEM, TT_ERR_IO (the query failed, or its answer could
+ * not be read) or TT_ERR_PARSE (a bad argument). */
+struct tt_cli_chq {
+    char shown[600];        /* the URL, password hidden: what messages say */
+    struct tt_ch ch;
+};
+int tt_cli_ch_open(struct tt_cli_chq *q, const char *url, char *err, size_t errn) TT_WUR;
+/* tt_cli_resolve_trace for ClickHouse (the same codes and outputs: TT_OK,
+ * TT_ERR_PARSE a bad id, TT_ERR none, TT_ERR_AGAIN ambiguous), or a failure
+ * above (TT_ERR_NOMEM, TT_ERR_IO) with err filled. */
+int tt_cli_ch_resolve(struct tt_cli_chq *q, const char *id, char *trace,
+                      char (*alt)[33], size_t nalt, size_t *nfound, char *err,
+                      size_t errn) TT_WUR;
+/* The `ls` rows, newest first (rows offset.. offset+limit-1; limit 0: all),
+ * each handed to cb; a cb's non-TT_OK return stops the reading and is
+ * returned. */
+int tt_cli_ch_ls_each(struct tt_cli_chq *q, int64_t since, long limit, long offset,
+                      int (*cb)(void *cls, const struct tt_cli_ls_row *r), void *cls,
+                      char *err, size_t errn) TT_WUR;
+/* The `cost` groups and the models of unknown price (free() both) of the
+ * LLM calls since `since`, of one trace (a full trace id) or all (NULL). */
+int tt_cli_ch_cost_data(struct tt_cli_chq *q, const char *by, const char *trace,
+                        int64_t since, struct tt_cli_group **g, size_t *n,
+                        struct tt_cli_unknown **unk, size_t *nunk, char *err,
+                        size_t errn) TT_WUR;
 
 /* Explain a tt_cli_resolve_trace result on stderr; returns the exit
  * status (0 for TT_OK). Store errors (other codes) are the caller's. */

@@ -1,17 +1,21 @@
-/* cli_clickhouse.c - `tokentap cost` and `tokentap ls` on a ClickHouse store.
+/* cli_clickhouse.c - reading a ClickHouse store, for `tokentap cost` and
+ * `tokentap ls` (cli_query.c) and the ui server (ui_server.c).
  *
- * The reports are those of the SQLite store (cli_query.c), printed by the
- * same code (tt_cli_cost_print, tt_cli_ls_*): only the SQL and the reading
- * of the rows are ClickHouse's. Every read is FROM db.table FINAL: a span
- * written twice (a retried batch) is one row of the ReplacingMergeTree, but
- * only once ClickHouse has merged the parts, which may be never.
+ * The reports are those of the SQLite store, printed by the same code
+ * (tt_cli_cost_print, tt_cli_ls_*): only the SQL and the reading of the
+ * rows are ClickHouse's. Every read is FROM db.table FINAL: a span written
+ * twice (a retried batch) is one row of the ReplacingMergeTree, but only
+ * once ClickHouse has merged the parts, which may be never.
  *
  * Absent values are '' / 0 there (NULL in SQLite): the expressions map them
  * to what the SQLite queries yield, and the rows to NULL pointers where the
  * printers expect them. Nothing the user typed reaches the SQL except hex
  * ids and keys checked against a character set first (tt_cli_group_expr_in).
  *
- * Answers come as TabSeparated and are split in place (tt_cli_tsv_row). */
+ * Answers come as TabSeparated and are split in place (tt_cli_tsv_row).
+ * Nothing here prints (docs/INTERNALS.md, "Errors"): the readers return
+ * TT_OK or a negative TT_ERR_* and put what went wrong, in words for the
+ * user, in the caller's err buffer; the caller prints it. */
 #include "cli.h"
 
 #include <errno.h>
@@ -167,26 +171,18 @@ static int sql_cat(struct tt_buf *b, ...)
     return rc;
 }
 
-/* One store being read: its parsed URL and how messages name it. */
-struct chq {
-    const char *cmd;
-    char shown[600];    /* the URL, password hidden */
-    struct tt_ch ch;
-};
-
-static int chq_open(struct chq *q, const char *cmd, const char *url)
+int tt_cli_ch_open(struct tt_cli_chq *q, const char *url, char *err, size_t errn)
 {
-    char err[256] = "";
+    char why[256] = "";
 
-    q->cmd = cmd;
     tt_http_url_redact(url, q->shown, sizeof(q->shown));
-    if (tt_ch_parse_url(url, &q->ch, err, sizeof(err)) != TT_OK) {
-        fprintf(stderr, "tokentap %s: bad ClickHouse URL %s: %s (the form is "
-                "clickhouse://[USER[:PASSWORD]@]HOST[:PORT][/DATABASE][?table=T])\n",
-                cmd, q->shown, err);
-        return TT_CLI_EXIT_USAGE;
+    if (tt_ch_parse_url(url, &q->ch, why, sizeof(why)) != TT_OK) {
+        snprintf(err, errn, "bad ClickHouse URL %s: %s (the form is "
+                 "clickhouse://[USER[:PASSWORD]@]HOST[:PORT][/DATABASE][?table=T])",
+                 q->shown, why);
+        return TT_ERR_PARSE;
     }
-    return TT_CLI_EXIT_OK;
+    return TT_OK;
 }
 
 /* Whether ClickHouse's exception text carries error code `code` (18.16:
@@ -203,52 +199,61 @@ static bool ch_code(const char *err, const char *code, const char *name)
     return strstr(err, name) != NULL;
 }
 
-/* Run one query; *body is the answer (owned). Failures are explained on
- * stderr; returns an exit status. */
-static int chq_run(struct chq *q, const char *sql, char **body)
+/* Run one query; *body is the answer (owned). TT_OK, TT_ERR_NOMEM, or
+ * TT_ERR_IO with the cause in err. */
+static int chq_run(struct tt_cli_chq *q, const char *sql, char **body, char *err,
+                   size_t errn)
 {
-    char err[1024] = "";
-    int rc = tt_ch_query(&q->ch, sql, body, err, sizeof(err));
+    char why[1024] = "";
+    int rc = tt_ch_query(&q->ch, sql, body, why, sizeof(why));
 
     if (rc == TT_OK)
-        return TT_CLI_EXIT_OK;
+        return TT_OK;
     *body = NULL;
-    if (rc == TT_ERR_NOMEM)
-        fprintf(stderr, "tokentap %s: out of memory\n", q->cmd);
-    else if (ch_code(err, "60", "UNKNOWN_TABLE") || ch_code(err, "81", "UNKNOWN_DATABASE"))
-        fprintf(stderr, "tokentap %s: no tokentap table at %s: has a tokentapd "
-                "with TOKENTAP_CLICKHOUSE_URL written to it yet? (%s.%s)\n",
-                q->cmd, q->shown, q->ch.db, q->ch.table);
+    if (rc == TT_ERR_NOMEM) {
+        snprintf(err, errn, "out of memory");
+        return TT_ERR_NOMEM;
+    }
+    if (ch_code(why, "60", "UNKNOWN_TABLE") || ch_code(why, "81", "UNKNOWN_DATABASE"))
+        snprintf(err, errn, "no tokentap table at %s: has a tokentapd "
+                 "with TOKENTAP_CLICKHOUSE_URL written to it yet? (%s.%s)",
+                 q->shown, q->ch.db, q->ch.table);
     else
-        fprintf(stderr, "tokentap %s: cannot query ClickHouse at %s: %s\n", q->cmd,
-                q->shown, err[0] ? err : tt_strerror(rc));
-    return TT_CLI_EXIT_ERR;
+        snprintf(err, errn, "cannot query ClickHouse at %s: %s", q->shown,
+                 why[0] ? why : tt_strerror(rc));
+    return TT_ERR_IO;
 }
 
-static int bad_answer(const struct chq *q, int rc)
+/* A row that could not be read (rc from tt_cli_tsv_row or a *_from_row),
+ * or an allocation that failed while reading. */
+static int bad_answer(const struct tt_cli_chq *q, int rc, char *err, size_t errn)
 {
-    fprintf(stderr, "tokentap %s: unexpected answer from ClickHouse at %s (%s)\n",
-            q->cmd, q->shown, rc == TT_ERR_INCOMPLETE ? "cut short" : "malformed row");
-    return TT_CLI_EXIT_ERR;
+    if (rc == TT_ERR_NOMEM) {
+        snprintf(err, errn, "out of memory");
+        return TT_ERR_NOMEM;
+    }
+    snprintf(err, errn, "unexpected answer from ClickHouse at %s (%s)", q->shown,
+             rc == TT_ERR_INCOMPLETE ? "cut short" : "malformed row");
+    return TT_ERR_IO;
 }
 
 /* The distinct trace ids of the spans whose column `col` (trace_id or
  * span_id) starts with `lo`: the first in first, up to nalt (sorted) in
- * alt, their number in *n. Returns an exit status. */
-static int chq_traces(struct chq *q, const char *col, const char *lo, char *first,
-                      char (*alt)[33], size_t nalt, size_t *n)
+ * alt, their number in *n. */
+static int chq_traces(struct tt_cli_chq *q, const char *col, const char *lo, char *first,
+                      char (*alt)[33], size_t nalt, size_t *n, char *err, size_t errn)
 {
     char sql[512], *body = NULL, *f[1];
     size_t pos = 0, got;
-    int ret, rc;
+    int rc;
 
     *n = 0;
     snprintf(sql, sizeof(sql),
              "SELECT DISTINCT trace_id FROM %s.%s WHERE startsWith(%s, '%s')"
              " ORDER BY trace_id LIMIT %zu FORMAT TSV", q->ch.db, q->ch.table, col,
              lo, nalt);
-    if ((ret = chq_run(q, sql, &body)) != TT_CLI_EXIT_OK)
-        return ret;
+    if ((rc = chq_run(q, sql, &body, err, errn)) != TT_OK)
+        return rc;
     size_t len = strlen(body);
     while ((rc = tt_cli_tsv_row(body, len, &pos, f, 1, &got)) == TT_OK && got) {
         if (!f[0] || strlen(f[0]) != 32)
@@ -261,49 +266,44 @@ static int chq_traces(struct chq *q, const char *col, const char *lo, char *firs
     }
     free(body);
     if (rc != TT_OK)
-        return bad_answer(q, rc);
+        return bad_answer(q, rc, err, errn);
     if (*n < 2)
-        return TT_CLI_EXIT_OK;
+        return TT_OK;
     /* Ambiguous: say how many there are. */
     snprintf(sql, sizeof(sql), "SELECT uniqExact(trace_id) FROM %s.%s"
              " WHERE startsWith(%s, '%s') FORMAT TSV", q->ch.db, q->ch.table, col, lo);
-    if ((ret = chq_run(q, sql, &body)) != TT_CLI_EXIT_OK)
-        return ret;
+    if ((rc = chq_run(q, sql, &body, err, errn)) != TT_OK)
+        return rc;
     int64_t total;
     pos = 0;
     rc = tt_cli_tsv_row(body, strlen(body), &pos, f, 1, &got);
     if (rc == TT_OK && got == 1 && num_i64(f[0], &total) == TT_OK && total > 0)
         *n = (size_t)total;
     free(body);
-    return TT_CLI_EXIT_OK;
+    return TT_OK;
 }
 
-/* tt_cli_resolve_trace for ClickHouse: a trace id or a unique prefix, else
- * a span id or prefix. Returns an exit status, explained. */
-static int chq_resolve(struct chq *q, const char *id, char *trace)
+int tt_cli_ch_resolve(struct tt_cli_chq *q, const char *id, char *trace,
+                      char (*alt)[33], size_t nalt, size_t *nfound, char *err, size_t errn)
 {
-    char lo[33], alt[5][33];
-    size_t len = strlen(id), n = 0;
-    int ret, rc = TT_OK;
+    char lo[33];
+    size_t len = strlen(id);
+    int rc;
 
+    *nfound = 0;
     if (len == 0 || len > 32)
-        rc = TT_ERR_PARSE;
-    for (size_t i = 0; rc == TT_OK && i < len; i++)
+        return TT_ERR_PARSE;
+    for (size_t i = 0; i < len; i++)
         lo[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
-    if (rc == TT_OK) {
-        lo[len] = '\0';
-        if (!tt_cli_is_hex(lo, len))
-            rc = TT_ERR_PARSE;      /* and nothing else reaches the SQL */
-    }
-    if (rc == TT_OK) {
-        ret = chq_traces(q, "trace_id", lo, trace, alt, 5, &n);
-        if (ret == TT_CLI_EXIT_OK && n == 0 && len <= 16)
-            ret = chq_traces(q, "span_id", lo, trace, alt, 5, &n);
-        if (ret != TT_CLI_EXIT_OK)
-            return ret;
-        rc = n == 0 ? TT_ERR : n == 1 ? TT_OK : TT_ERR_AGAIN;
-    }
-    return tt_cli_resolve_explain(q->cmd, id, rc, alt, n);
+    lo[len] = '\0';
+    if (!tt_cli_is_hex(lo, len))
+        return TT_ERR_PARSE;        /* and nothing else reaches the SQL */
+    rc = chq_traces(q, "trace_id", lo, trace, alt, nalt, nfound, err, errn);
+    if (rc == TT_OK && *nfound == 0 && len <= 16)
+        rc = chq_traces(q, "span_id", lo, trace, alt, nalt, nfound, err, errn);
+    if (rc != TT_OK)
+        return rc;
+    return *nfound == 0 ? TT_ERR : *nfound == 1 ? TT_OK : TT_ERR_AGAIN;
 }
 
 /* The WHERE of the LLM calls of `cost`: one trace (hex, checked) and a window. */
@@ -317,19 +317,21 @@ static void llm_where(char *buf, size_t n, const char *trace, int64_t since)
         snprintf(buf + w, n - (size_t)w, " AND start_time >= %lld", (long long)since);
 }
 
-static int chq_groups(struct chq *q, const char *by, const char *where,
-                      struct tt_cli_group **out, size_t *n)
+static int chq_groups(struct tt_cli_chq *q, const char *by, const char *where,
+                      struct tt_cli_group **out, size_t *n, char *err, size_t errn)
 {
     char expr[512], *body = NULL, *f[TT_CLI_CH_GROUP_COLS];
     struct tt_buf sql;
     struct tt_cli_group *g = NULL;
     size_t cap = 0, cnt = 0, pos = 0, got;
-    int ret, rc;
+    int rc;
 
     *out = NULL;
     *n = 0;
-    if (tt_cli_group_expr_in(TT_CLI_CLICKHOUSE, by, expr, sizeof(expr)) != TT_OK)
-        return TT_CLI_EXIT_USAGE;      /* checked by the caller */
+    if (tt_cli_group_expr_in(TT_CLI_CLICKHOUSE, by, expr, sizeof(expr)) != TT_OK) {
+        snprintf(err, errn, "cannot group by '%s'", by);
+        return TT_ERR_PARSE;        /* the callers check by first */
+    }
     tt_buf_init(&sql, 16384);
     rc = sql_cat(&sql, "SELECT ", expr, " AS k, count(), sum(input_tokens),"
                  " sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
@@ -337,10 +339,10 @@ static int chq_groups(struct chq *q, const char *by, const char *where,
                  " countIf(cost_known = 0), countIf(status = 'error') FROM ",
                  q->ch.db, ".", q->ch.table, " FINAL WHERE ", where,
                  " GROUP BY k FORMAT TSV", (const char *)NULL);
-    ret = rc == TT_OK ? chq_run(q, sql.data, &body) : TT_CLI_EXIT_ERR;
+    rc = rc == TT_OK ? chq_run(q, sql.data, &body, err, errn) : bad_answer(q, rc, err, errn);
     tt_buf_free(&sql);
-    if (ret != TT_CLI_EXIT_OK)
-        return ret;
+    if (rc != TT_OK)
+        return rc;
     size_t len = strlen(body);
     while ((rc = tt_cli_tsv_row(body, len, &pos, f, TT_CLI_CH_GROUP_COLS, &got)) == TT_OK &&
            got) {
@@ -363,39 +365,37 @@ static int chq_groups(struct chq *q, const char *by, const char *where,
         rc = tt_cli_groups_finish(by, true, g, &cnt);
     if (rc != TT_OK) {
         free(g);
-        if (rc == TT_ERR_NOMEM) {
-            fprintf(stderr, "tokentap %s: out of memory\n", q->cmd);
-            return TT_CLI_EXIT_ERR;
-        }
-        return bad_answer(q, rc);
+        return bad_answer(q, rc, err, errn);
     }
     *out = g;
     *n = cnt;
-    return TT_CLI_EXIT_OK;
+    return TT_OK;
 }
 
-static int chq_unknown(struct chq *q, const char *where, struct tt_cli_unknown **out,
-                       size_t *n)
+static int chq_unknown(struct tt_cli_chq *q, const char *where, struct tt_cli_unknown **out,
+                       size_t *n, char *err, size_t errn)
 {
     char model[512], *body = NULL, *f[3];
     struct tt_buf sql;
     struct tt_cli_unknown *u = NULL;
     size_t cap = 0, cnt = 0, pos = 0, got;
-    int ret, rc;
+    int rc;
 
     *out = NULL;
     *n = 0;
-    if (tt_cli_group_expr_in(TT_CLI_CLICKHOUSE, "model", model, sizeof(model)) != TT_OK)
-        return TT_CLI_EXIT_ERR;
+    if (tt_cli_group_expr_in(TT_CLI_CLICKHOUSE, "model", model, sizeof(model)) != TT_OK) {
+        snprintf(err, errn, "cannot group by model");
+        return TT_ERR;
+    }
     tt_buf_init(&sql, 16384);
     rc = sql_cat(&sql, "SELECT ", model, " AS m, count(), countIf(usage_known = 0) FROM ",
                  q->ch.db, ".", q->ch.table, " FINAL WHERE ", where,
                  " AND cost_known = 0 GROUP BY m ORDER BY 2 DESC, m FORMAT TSV",
                  (const char *)NULL);
-    ret = rc == TT_OK ? chq_run(q, sql.data, &body) : TT_CLI_EXIT_ERR;
+    rc = rc == TT_OK ? chq_run(q, sql.data, &body, err, errn) : bad_answer(q, rc, err, errn);
     tt_buf_free(&sql);
-    if (ret != TT_CLI_EXIT_OK)
-        return ret;
+    if (rc != TT_OK)
+        return rc;
     size_t len = strlen(body);
     while ((rc = tt_cli_tsv_row(body, len, &pos, f, 3, &got)) == TT_OK && got) {
         if (cnt == cap) {
@@ -418,44 +418,36 @@ static int chq_unknown(struct chq *q, const char *where, struct tt_cli_unknown *
     free(body);
     if (rc != TT_OK) {
         free(u);
-        if (rc == TT_ERR_NOMEM) {
-            fprintf(stderr, "tokentap %s: out of memory\n", q->cmd);
-            return TT_CLI_EXIT_ERR;
-        }
-        return bad_answer(q, rc);
+        return bad_answer(q, rc, err, errn);
     }
     *out = u;
     *n = cnt;
-    return TT_CLI_EXIT_OK;
+    return TT_OK;
 }
 
-int tt_cli_ch_cost(const char *url, const char *by, const char *trace_opt,
-                   int64_t since, const char *format)
+int tt_cli_ch_cost_data(struct tt_cli_chq *q, const char *by, const char *trace,
+                        int64_t since, struct tt_cli_group **g, size_t *n,
+                        struct tt_cli_unknown **unk, size_t *nunk, char *err, size_t errn)
 {
-    struct chq q;
-    char trace[33], where[256];
-    struct tt_cli_group *g = NULL;
-    struct tt_cli_unknown *unk = NULL;
-    size_t n = 0, nunk = 0;
-    int ret;
+    char where[256];
+    int rc;
 
-    if ((ret = chq_open(&q, "cost", url)) != TT_CLI_EXIT_OK)
-        return ret;
-    if (trace_opt && (ret = chq_resolve(&q, trace_opt, trace)) != TT_CLI_EXIT_OK)
-        return ret;
-    llm_where(where, sizeof(where), trace_opt ? trace : NULL, since);
-    if ((ret = chq_groups(&q, by, where, &g, &n)) != TT_CLI_EXIT_OK)
-        return ret;
-    if ((ret = chq_unknown(&q, where, &unk, &nunk)) == TT_CLI_EXIT_OK) {
-        struct tt_cli_cost report = {
-            .by = by, .trace_id = trace_opt ? trace : NULL, .since = since,
-            .g = g, .n = n, .unk = unk, .nunk = nunk,
-        };
-        ret = tt_cli_cost_print(&report, format);
+    *g = NULL;
+    *unk = NULL;
+    *n = *nunk = 0;
+    if (trace && (strlen(trace) != 32 || !tt_cli_is_hex(trace, 32))) {
+        snprintf(err, errn, "'%s' is not a trace id", trace);
+        return TT_ERR_PARSE;        /* nothing else reaches the SQL */
     }
-    free(unk);
-    free(g);
-    return ret;
+    llm_where(where, sizeof(where), trace, since);
+    if ((rc = chq_groups(q, by, where, g, n, err, errn)) != TT_OK)
+        return rc;
+    if ((rc = chq_unknown(q, where, unk, nunk, err, errn)) != TT_OK) {
+        free(*g);
+        *g = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 /* One row per trace, as the SQLite ls_sql (cli_query.c) has it: the run
@@ -485,109 +477,41 @@ static const char ls_sql[] =
     "    FROM ";     /* db.table, then ls_sql_end */
 static const char ls_sql_end[] = " FINAL) GROUP BY trace_id)";
 
-int tt_cli_ch_ls(const char *url, bool json, long limit, int64_t since)
+int tt_cli_ch_ls_each(struct tt_cli_chq *q, int64_t since, long limit, long offset,
+                      int (*cb)(void *cls, const struct tt_cli_ls_row *r), void *cls,
+                      char *err, size_t errn)
 {
-    struct chq q;
     struct tt_buf sql;
-    struct tt_cli_ls_out out;
     char *body = NULL, *f[TT_CLI_CH_LS_COLS];
     size_t pos = 0, got;
-    int ret, rc;
+    int rc;
 
-    if ((ret = chq_open(&q, "ls", url)) != TT_CLI_EXIT_OK)
-        return ret;
     tt_buf_init(&sql, 16384);
-    rc = sql_cat(&sql, ls_sql, q.ch.db, ".", q.ch.table, ls_sql_end, (const char *)NULL);
+    rc = sql_cat(&sql, ls_sql, q->ch.db, ".", q->ch.table, ls_sql_end, (const char *)NULL);
     if (rc == TT_OK && since)
         rc = tt_buf_appendf(&sql, " WHERE st >= %lld", (long long)since);
     if (rc == TT_OK)
         rc = tt_buf_append_str(&sql, " ORDER BY st DESC, trace_id");
-    /* One row more than asked, to say that there are more. */
-    if (rc == TT_OK && limit)
-        rc = tt_buf_appendf(&sql, " LIMIT %ld", limit + 1);
+    if (rc == TT_OK && limit > 0)
+        rc = tt_buf_appendf(&sql, " LIMIT %ld, %ld", offset, limit);
     if (rc == TT_OK)
         rc = tt_buf_append_str(&sql, " FORMAT TSV");
-    ret = rc == TT_OK ? chq_run(&q, sql.data, &body) : TT_CLI_EXIT_ERR;
+    rc = rc == TT_OK ? chq_run(q, sql.data, &body, err, errn) : bad_answer(q, rc, err, errn);
     tt_buf_free(&sql);
-    if (ret != TT_CLI_EXIT_OK)
-        return ret;
-    if (tt_cli_ls_begin(&out, json, limit) != TT_OK) {
-        free(body);
-        return tt_cli_ls_end(&out, false);
-    }
-    size_t len = strlen(body);
-    while (!out.more &&
-           (rc = tt_cli_tsv_row(body, len, &pos, f, TT_CLI_CH_LS_COLS, &got)) == TT_OK &&
-           got) {
-        struct tt_cli_ls_row r;
-        if ((rc = tt_cli_ch_ls_from_row(f, &r)) != TT_OK ||
-            (rc = tt_cli_ls_add(&out, &r)) != TT_OK)
-            break;
-    }
-    free(body);
-    if (rc != TT_OK) {
-        tt_cli_ls_end(&out, false);
-        return rc == TT_ERR_NOMEM ? TT_CLI_EXIT_ERR : bad_answer(&q, rc);
-    }
-    return tt_cli_ls_end(&out, true);
-}
-
-/* ------------------------------------------------ for the ui server */
-
-int tt_cli_ch_ls_each(const char *url, int64_t since, long limit, long offset,
-                      int (*cb)(void *cls, const struct tt_cli_ls_row *r), void *cls)
-{
-    struct chq q;
-    struct tt_buf sql;
-    char *body = NULL, *f[TT_CLI_CH_LS_COLS];
-    size_t pos = 0, got;
-    int ret, rc;
-
-    if ((ret = chq_open(&q, "ui", url)) != TT_CLI_EXIT_OK)
-        return ret;
-    tt_buf_init(&sql, 16384);
-    rc = sql_cat(&sql, ls_sql, q.ch.db, ".", q.ch.table, ls_sql_end, (const char *)NULL);
-    if (rc == TT_OK && since)
-        rc = tt_buf_appendf(&sql, " WHERE st >= %lld", (long long)since);
-    if (rc == TT_OK)
-        rc = tt_buf_appendf(&sql, " ORDER BY st DESC, trace_id LIMIT %ld, %ld FORMAT TSV",
-                            offset, limit);
-    ret = rc == TT_OK ? chq_run(&q, sql.data, &body) : TT_CLI_EXIT_ERR;
-    tt_buf_free(&sql);
-    if (ret != TT_CLI_EXIT_OK)
-        return ret;
+    if (rc != TT_OK)
+        return rc;
     size_t len = strlen(body);
     while ((rc = tt_cli_tsv_row(body, len, &pos, f, TT_CLI_CH_LS_COLS, &got)) == TT_OK && got) {
         struct tt_cli_ls_row r;
-        if ((rc = tt_cli_ch_ls_from_row(f, &r)) != TT_OK || (rc = cb(cls, &r)) != TT_OK)
+        if ((rc = tt_cli_ch_ls_from_row(f, &r)) != TT_OK)
             break;
+        if ((rc = cb(cls, &r)) != TT_OK) {
+            free(body);
+            if (rc == TT_ERR_NOMEM)
+                snprintf(err, errn, "out of memory");
+            return rc;
+        }
     }
     free(body);
-    if (rc != TT_OK)
-        return rc == TT_ERR_NOMEM ? TT_CLI_EXIT_ERR : bad_answer(&q, rc);
-    return TT_CLI_EXIT_OK;
-}
-
-int tt_cli_ch_cost_data(const char *url, const char *by, int64_t since,
-                        struct tt_cli_group **g, size_t *n,
-                        struct tt_cli_unknown **unk, size_t *nunk)
-{
-    struct chq q;
-    char where[256];
-    int ret;
-
-    *g = NULL;
-    *unk = NULL;
-    *n = *nunk = 0;
-    if ((ret = chq_open(&q, "ui", url)) != TT_CLI_EXIT_OK)
-        return ret;
-    llm_where(where, sizeof(where), NULL, since);
-    if ((ret = chq_groups(&q, by, where, g, n)) != TT_CLI_EXIT_OK)
-        return ret;
-    if ((ret = chq_unknown(&q, where, unk, nunk)) != TT_CLI_EXIT_OK) {
-        free(*g);
-        *g = NULL;
-        *n = 0;
-    }
-    return ret;
+    return rc == TT_OK ? TT_OK : bad_answer(q, rc, err, errn);
 }

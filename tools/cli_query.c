@@ -165,49 +165,6 @@ static void print_json(json_t *j, size_t flags)
 
 /* ------------------------------------------------------------- groups */
 
-int tt_cli_groups_collect(sqlite3_stmt *st, struct tt_cli_group **out, size_t *n)
-{
-    struct tt_cli_group *g = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct tt_cli_group *ng = realloc(g, ncap * sizeof(*ng));
-            if (!ng) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            g = ng;
-            cap = ncap;
-        }
-        struct tt_cli_group *r = &g[cnt++];
-        const char *k = (const char *)sqlite3_column_text(st, 0);
-        memset(r, 0, sizeof(*r));
-        snprintf(r->key, sizeof(r->key), "%s", k ? k : "?");
-        r->calls = sqlite3_column_int64(st, 1);
-        r->input = sqlite3_column_int64(st, 2);
-        r->output = sqlite3_column_int64(st, 3);
-        r->cache_read = sqlite3_column_int64(st, 4);
-        r->cache_write = sqlite3_column_int64(st, 5);
-        r->reasoning = sqlite3_column_int64(st, 6);
-        r->cost = sqlite3_column_double(st, 7);
-        r->unknown = sqlite3_column_int64(st, 8);
-        r->errors = sqlite3_column_int64(st, 9);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(g);
-        return rc == SQLITE_NOMEM ? TT_ERR_NOMEM : TT_ERR_IO;
-    }
-    *out = g;
-    *n = cnt;
-    return TT_OK;
-}
-
 int tt_cli_query_groups(sqlite3 *db, const char *by, const char *trace_id,
                         int64_t from, int64_t to, struct tt_cli_group **out,
                         size_t *n)
@@ -463,6 +420,62 @@ static int pick_store(const char *cmd, const char *store_opt, const char *dbopt,
     return TT_CLI_EXIT_USAGE;
 }
 
+/* `ls` on a ClickHouse store: the rows of the one ls reader
+ * (tt_cli_ch_ls_each), printed as for SQLite. The table's head is printed
+ * with the first row (or after an empty answer), never before the query
+ * succeeded. */
+struct ch_ls {
+    struct tt_cli_ls_out out;
+    bool json, begun;
+    long limit;
+};
+
+static int ch_ls_begin(struct ch_ls *x)
+{
+    if (x->begun)
+        return TT_OK;
+    x->begun = true;
+    return tt_cli_ls_begin(&x->out, x->json, x->limit);
+}
+
+static int ch_ls_add(void *cls, const struct tt_cli_ls_row *r)
+{
+    struct ch_ls *x = cls;
+    int rc = ch_ls_begin(x);
+
+    if (rc != TT_OK)
+        return rc;
+    return x->out.more ? TT_OK : tt_cli_ls_add(&x->out, r);
+}
+
+static int ch_fail(const char *cmd, int rc, const char *err)
+{
+    fprintf(stderr, "tokentap %s: %s\n", cmd, err[0] ? err : tt_strerror(rc));
+    return rc == TT_ERR_PARSE ? TT_CLI_EXIT_USAGE : TT_CLI_EXIT_ERR;
+}
+
+static int ch_ls(const char *url, bool json, long limit, int64_t since)
+{
+    struct tt_cli_chq q;
+    struct ch_ls x = { .json = json, .limit = limit };
+    char err[1024] = "";
+    int rc;
+
+    if ((rc = tt_cli_ch_open(&q, url, err, sizeof(err))) != TT_OK)
+        return ch_fail("ls", rc, err);
+    /* One row more than asked, to say that there are more. */
+    rc = tt_cli_ch_ls_each(&q, since, limit ? limit + 1 : 0, 0, ch_ls_add, &x, err,
+                           sizeof(err));
+    if (rc == TT_OK && ch_ls_begin(&x) != TT_OK)
+        return tt_cli_ls_end(&x.out, false);
+    if (rc != TT_OK) {
+        if (x.begun)
+            tt_cli_ls_end(&x.out, false);
+        return ch_fail("ls", rc, err);
+    }
+    return tt_cli_ls_end(&x.out, true);
+}
+
 int tt_cli_ls_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -520,7 +533,7 @@ int tt_cli_ls_main(int argc, char **argv)
     if ((ret = pick_store("ls", store_opt, dbopt, &dbopt, &ch_url)) != TT_CLI_EXIT_OK)
         return ret;
     if (ch_url)
-        return tt_cli_ch_ls(ch_url, json, limit, since);
+        return ch_ls(ch_url, json, limit, since);
     ret = open_store("ls", dbopt, true, &st);
     if (!st) {
         if (json && ret == TT_CLI_EXIT_OK)
@@ -751,6 +764,40 @@ int tt_cli_cost_print(const struct tt_cli_cost *c, const char *format)
     return TT_CLI_EXIT_OK;
 }
 
+/* `cost` on a ClickHouse store. */
+static int ch_cost(const char *url, const char *by, const char *trace_opt, int64_t since,
+                   const char *format)
+{
+    struct tt_cli_chq q;
+    char trace[33], alt[5][33], err[1024] = "";
+    struct tt_cli_group *g = NULL;
+    struct tt_cli_unknown *unk = NULL;
+    size_t n = 0, nunk = 0, nfound = 0;
+    int rc;
+
+    if ((rc = tt_cli_ch_open(&q, url, err, sizeof(err))) != TT_OK)
+        return ch_fail("cost", rc, err);
+    if (trace_opt) {
+        rc = tt_cli_ch_resolve(&q, trace_opt, trace, alt, 5, &nfound, err, sizeof(err));
+        if (rc == TT_ERR_NOMEM || rc == TT_ERR_IO)
+            return ch_fail("cost", rc, err);
+        if (rc != TT_OK)
+            return tt_cli_resolve_explain("cost", trace_opt, rc, alt, nfound);
+    }
+    rc = tt_cli_ch_cost_data(&q, by, trace_opt ? trace : NULL, since, &g, &n, &unk, &nunk,
+                             err, sizeof(err));
+    if (rc != TT_OK)
+        return ch_fail("cost", rc, err);
+    struct tt_cli_cost report = {
+        .by = by, .trace_id = trace_opt ? trace : NULL, .since = since,
+        .g = g, .n = n, .unk = unk, .nunk = nunk,
+    };
+    int ret = tt_cli_cost_print(&report, format);
+    free(unk);
+    free(g);
+    return ret;
+}
+
 int tt_cli_cost_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -830,7 +877,7 @@ int tt_cli_cost_main(int argc, char **argv)
         return TT_CLI_EXIT_USAGE;
     }
     if (ch_url)
-        return tt_cli_ch_cost(ch_url, by, trace_opt, since, format);
+        return ch_cost(ch_url, by, trace_opt, since, format);
     ret = open_store("cost", dbopt, true, &st);
     if (!st) {
         if (json && ret == TT_CLI_EXIT_OK)

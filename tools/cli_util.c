@@ -21,16 +21,6 @@
 
 /* ---------------------------------------------------------------- trace */
 
-bool tt_cli_is_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 static bool all_zero(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -205,77 +195,6 @@ int tt_cli_db_path(const char *opt, char *buf, size_t n)
 }
 
 /* ----------------------------------------------------------- store rows */
-
-/* Collect the distinct trace ids the SQL yields for the hex prefix
- * [lo, lo+"g"): every string starting with lo sorts inside that range, so
- * the primary-key / trace index answers it. */
-static int collect(sqlite3 *db, const char *sql, const char *lo, char *first,
-                   char (*alt)[33], size_t nalt, size_t *nfound)
-{
-    char hi[40];
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *nfound = 0;
-    snprintf(hi, sizeof(hi), "%sg", lo);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return TT_ERR_IO;
-    sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        if (!t || strlen(t) != 32)
-            continue;
-        if (*nfound == 0) {
-            memcpy(first, t, 33);
-        }
-        if (*nfound < nalt)
-            memcpy(alt[*nfound], t, 33);
-        (*nfound)++;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? TT_OK : TT_ERR_IO;
-}
-
-int tt_cli_resolve_trace(sqlite3 *db, const char *id, char *trace_id,
-                         char (*alt)[33], size_t nalt, size_t *nfound)
-{
-    char lo[33];
-    size_t len = strlen(id);
-    int rc;
-
-    *nfound = 0;
-    if (len == 0 || len > 32)
-        return TT_ERR_PARSE;
-    for (size_t i = 0; i < len; i++) {
-        char c = id[i];
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c - 'A' + 'a');
-        lo[i] = c;
-    }
-    lo[len] = '\0';
-    if (!tt_cli_is_hex(lo, len))
-        return TT_ERR_PARSE;
-
-    rc = collect(db,
-                 "SELECT trace_id FROM spans WHERE trace_id >= ?1 AND trace_id < ?2 "
-                 "UNION SELECT trace_id FROM runs WHERE trace_id >= ?1 AND trace_id < ?2 "
-                 "ORDER BY 1",
-                 lo, trace_id, alt, nalt, nfound);
-    if (rc != TT_OK)
-        return rc;
-    if (*nfound == 0 && len <= 16) {
-        rc = collect(db,
-                     "SELECT DISTINCT trace_id FROM spans "
-                     "WHERE span_id >= ?1 AND span_id < ?2 ORDER BY 1",
-                     lo, trace_id, alt, nalt, nfound);
-        if (rc != TT_OK)
-            return rc;
-    }
-    if (*nfound == 0)
-        return TT_ERR;
-    return *nfound == 1 ? TT_OK : TT_ERR_AGAIN;
-}
 
 /* ----------------------------------------------------------- formatting */
 
@@ -707,15 +626,23 @@ int tt_cli_ingest_spool(const char *db)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? TT_OK : TT_ERR_IO;
 }
 
-void tt_cli_group_add(struct tt_cli_group *tot, const struct tt_cli_group *g)
+int tt_cli_find_helper(const char *name, char *buf, size_t n)
 {
-    tot->calls += g->calls;
-    tot->input += g->input;
-    tot->output += g->output;
-    tot->cache_read += g->cache_read;
-    tot->cache_write += g->cache_write;
-    tot->reasoning += g->reasoning;
-    tot->cost += g->cost;
-    tot->unknown += g->unknown;
-    tot->errors += g->errors;
+    static const char *const dirs[] = { "", "/../libexec/tokentap" };
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (len <= 0)
+        return TT_ERR_IO;
+    self[len] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        int w = snprintf(buf, n, "%s%s/%s", self, dirs[i], name);
+        if (w > 0 && (size_t)w < n && access(buf, X_OK) == 0)
+            return TT_OK;
+    }
+    return TT_ERR_IO;
 }
+

@@ -1,23 +1,37 @@
 /* tokentap.c - the `tokentap` command: dispatch to the subcommands.
  *
- * The subcommands live in cli_run.c, cli_query.c, cli_pricing.c and mock.c; this file only
- * picks one, so everything testable is in modules the unit tests link. */
+ * The subcommands live in cli_run.c, cli_query.c, cli_pricing.c...; this file only
+ * picks one, so everything testable is in modules the unit tests link. `tokentap mock`
+ * is a program of its own (tokentap-mock, tools/mock_main.c), run in our place. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "gateway.h"
-#include "mock.h"
 
 static int mock_main(int argc, char **argv)
 {
+    char path[PATH_MAX];
+
     /* mock parses its own options; answer --help here so it is complete. */
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(tt_cli_help("mock"), stdout);
         return TT_CLI_EXIT_OK;
     }
-    return tt_mock_main(argc, argv);
+    if (tt_cli_find_helper("tokentap-mock", path, sizeof(path)) != TT_OK) {
+        fprintf(stderr, "tokentap mock: the mock program tokentap-mock is missing (next "
+                "to tokentap, or in ../libexec/tokentap/); reinstall tokentap (make "
+                "install) or run `make`\n");
+        return TT_CLI_EXIT_ERR;
+    }
+    /* exec, not fork: whoever started `tokentap mock` signals the mock itself. */
+    execv(path, argv);
+    fprintf(stderr, "tokentap mock: %s: %s\n", path, strerror(errno));
+    return TT_CLI_EXIT_ERR;
 }
 
 static const struct {

@@ -586,6 +586,14 @@ struct ch_ls_ctx {
     json_t *arr;
 };
 
+/* A failed ClickHouse read: the readers print nothing, the server's log
+ * gets the cause (the page says to look there). Returns true. */
+static bool ch_log(const char *err)
+{
+    fprintf(stderr, "tokentap ui: %s\n", err);
+    return true;
+}
+
 static int ch_ls_row(void *cls, const struct tt_cli_ls_row *r)
 {
     struct ch_ls_ctx *x = cls;
@@ -631,7 +639,13 @@ static enum MHD_Result ch_traces(struct tt_ui *ui, struct MHD_Connection *c)
     struct ch_ls_ctx x = { json_array() };
     if (!x.arr)
         return MHD_NO;
-    if (tt_cli_ch_ls_each(ui->ch_url, since, limit + 1, offset, ch_ls_row, &x) != 0) {
+    struct tt_cli_chq q;
+    char err[1024] = "";
+    int rc = tt_cli_ch_open(&q, ui->ch_url, err, sizeof(err));
+    if (rc == TT_OK)
+        rc = tt_cli_ch_ls_each(&q, since, limit + 1, offset, ch_ls_row, &x, err, sizeof(err));
+    if (rc != TT_OK) {
+        ch_log(err);
         json_decref(x.arr);
         return send_error(c, MHD_HTTP_BAD_GATEWAY, "ClickHouse query failed (see the "
                           "server's log)");
@@ -1088,7 +1102,12 @@ static enum MHD_Result ch_cost(struct tt_ui *ui, struct MHD_Connection *c, const
 
     if (k->to)
         return send_error(c, MHD_HTTP_BAD_REQUEST, "'to' is not supported on a ClickHouse store");
-    if (tt_cli_ch_cost_data(ui->ch_url, k->by, k->from, &g, &n, &u, &nu) != 0)
+    struct tt_cli_chq q;
+    char err[1024] = "";
+    int rc = tt_cli_ch_open(&q, ui->ch_url, err, sizeof(err));
+    if (rc == TT_OK)
+        rc = tt_cli_ch_cost_data(&q, k->by, NULL, k->from, &g, &n, &u, &nu, err, sizeof(err));
+    if (rc != TT_OK && ch_log(err))
         return send_error(c, MHD_HTTP_BAD_GATEWAY, "ClickHouse query failed (see the "
                           "server's log)");
     if (csv) {

@@ -63,7 +63,7 @@ VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
             "--log-file=" + os.path.join(SAN_LOG, "vg.%p")]
 # Our programs: leaks in them are reported (LeakSanitizer); in python3,
 # curl or bash they are not ours.
-OURS = ("tokentap", "tokentapd", "curl_easy", "curl_multi")
+OURS = ("tokentap", "tokentapd", "tokentap-mock", "curl_easy", "curl_multi")
 
 
 def san_env():

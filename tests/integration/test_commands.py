@@ -102,8 +102,15 @@ class Install(TapTest):
         self.assertEqual(found, [
             "bin/tokentap", "bin/tokentapd", "lib/libtokentap.so",
             "lib/systemd/system/tokentapd@.service", "lib/systemd/user/tokentapd.service",
+            "libexec/tokentap/tokentap-mock",
             "share/doc/tokentap/FLEET.md", "share/doc/tokentap/OTLP.md",
             "share/doc/tokentap/tokentap.conf.example"])
+        # `tokentap mock` finds the mock program in libexec: its own usage
+        # error (2), not "missing" (1).
+        p = subprocess.run([os.path.join(root, "bin", "tokentap"), "mock", "--no-such-option"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("usage: tokentap mock", p.stderr)
         # the units name the installed daemon, not a placeholder
         for u in ("lib/systemd/system/tokentapd@.service", "lib/systemd/user/tokentapd.service"):
             text = open(os.path.join(root, u)).read()
