@@ -15,7 +15,7 @@ OPT ?= -O2 -g
 # BUILD_SAN: sanitizer flags for the preload, the daemon, the CLI and the C
 # test clients; empty in the normal build (see make test-asan/test-tsan).
 BUILD_SAN :=
-CFLAGS_SO := $(WARN) $(INC) $(OPT) $(BUILD_SAN) -fPIC -fvisibility=hidden -ftls-model=initial-exec
+CFLAGS_SO := $(WARN) $(INC) $(OPT) $(BUILD_SAN) -DTT_PRELOAD -fPIC -fvisibility=hidden -ftls-model=initial-exec
 CFLAGS_BIN := $(WARN) $(INC) $(OPT) $(BUILD_SAN)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CFLAGS_TEST := $(WARN) $(INC) -O1 -g $(SAN)

@@ -270,7 +270,6 @@ struct handle {
 static struct handle *buckets[N_BUCKETS];
 static size_t n_handles;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static bool table_full_logged;
 
 static size_t hash_handle(const void *h)
@@ -313,10 +312,9 @@ static void atfork_child(void)
             hd->x = NULL;
 }
 
-static void register_atfork(void)
-{
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-}
+static struct tt_atfork curlx_fork = {
+    .prepare = atfork_prepare, .parent = atfork_parent, .child = atfork_child,
+};
 
 /* The entry for h, created when create is set and the table has room.
  * Entries are used without the table lock: libcurl allows one thread at a
@@ -327,7 +325,7 @@ static struct handle *handle_get(CURL *h, bool create)
     struct handle *hd;
 
     if (create)
-        pthread_once(&atfork_once, register_atfork);
+        tt_atfork_register(&curlx_fork);
     pthread_mutex_lock(&table_lock);
     for (hd = buckets[b]; hd; hd = hd->next)
         if (hd->h == h)

@@ -8,6 +8,7 @@
  * silently ignored, or half a file applied, would be a wrong bill nobody
  * notices. The error names the line, and built-in prices still apply. */
 #include "price.h"
+#include "settings.h"
 #include "rt.h"
 
 #include <errno.h>
@@ -717,8 +718,9 @@ static struct tt_price_set *tt_price_ovr;
 
 int tt_price_import_path(char *buf, size_t n)
 {
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
+    const struct tt_settings *st = tt_settings();
+    const char *xdg = st->xdg_config_home;
+    const char *home = st->user_home;
     int w;
 
     if (xdg && xdg[0] == '/')
@@ -732,7 +734,7 @@ int tt_price_import_path(char *buf, size_t n)
 
 const char *tt_price_file_path(char *buf, size_t n)
 {
-    const char *env = getenv("TOKENTAP_PRICING");
+    const char *env = tt_settings()->pricing;
 
     if (env && *env)
         return env;
@@ -753,7 +755,7 @@ static void tt_price_ovr_load(void)
         return;
     if (tt_price_set_load(path, &s, err, sizeof(err)) != TT_OK) {
         tt_log("%s: %s; the price file is ignored, built-in prices apply",
-               getenv("TOKENTAP_PRICING") && *getenv("TOKENTAP_PRICING")
+               tt_settings()->pricing && *tt_settings()->pricing
                    ? "TOKENTAP_PRICING" : "imported prices", err);
         return;
     }

@@ -1,5 +1,6 @@
-/* rt.c - configuration from the environment, fork handling, logging. */
+/* rt.c - runtime configuration (from settings.c), fork handling, logging. */
 #include "rt.h"
+#include "settings.h"
 #include "ownfd.h"
 #include "span.h"
 #include "wire.h"
@@ -19,11 +20,7 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "conn.h"
-#include "conversation.h"
-#include "deliver.h"
 #include "json.h"
-#include "proctree.h"
 
 struct tt_rt_config tt_rt;
 volatile int tt_rt_off;
@@ -34,26 +31,18 @@ static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
 static unsigned rt_init_gen = ~0u;
 static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool env_false(const char *v)
-{
-    return v && (!strcmp(v, "0") || !strcasecmp(v, "off") ||
-                 !strcasecmp(v, "false") || !strcasecmp(v, "no"));
-}
-
-static bool env_true(const char *v)
-{
-    return v && *v && !env_false(v);
-}
-
-/* The constructor only reads the environment: no thread, socket or
- * allocation, so processes that never talk to an LLM pay nothing. It runs
- * before the preload's other constructors (hooks/ssl.c's inline setup,
- * which may log why it left a program alone). */
+/* The constructor only reads the environment (settings.c: one pass over
+ * environ, every variable tokentap uses, no allocation): no thread, socket
+ * or file, so processes that never talk to an LLM pay nothing more. It
+ * runs before the preload's other constructors (hooks/ssl.c's inline
+ * setup, which may log why it left a program alone). */
 __attribute__((constructor(101))) static void rt_ctor(void)
 {
-    if (env_true(getenv("TOKENTAP_DISABLE")))
+    tt_settings_load();
+    const struct tt_settings *st = tt_settings();
+    if (st->off)
         tt_rt_off = 1;
-    tt_rt.log = !env_false(getenv("TOKENTAP_LOG"));
+    tt_rt.log = st->log;
 }
 
 void tt_log(const char *fmt, ...)
@@ -263,8 +252,9 @@ bool tt_rt_is_interpreter(const char *name)
  * (first LLM-looking connection), never in the constructor. */
 static bool rt_cmd_check(void)
 {
-    const char *only = getenv("TOKENTAP_ONLY_CMDS");
-    const char *skip = getenv("TOKENTAP_SKIP_CMDS");
+    const struct tt_settings *st = tt_settings();
+    const char *only = st->only_cmds;
+    const char *skip = st->skip_cmds;
     char exe[PATH_MAX], cmd[4096];
     const char *names[3] = { NULL, NULL, NULL };
     size_t len = 0;
@@ -296,36 +286,90 @@ static bool rt_cmd_check(void)
     return tt_rt_cmd_allowed(only, skip, names, 3);
 }
 
-static void rt_atfork_child(void)
+/* --- fork: one handler, modules register theirs ------------------------
+ *
+ * One pthread_atfork registration for the whole preload. Each module that
+ * keeps a lock or per-process state registers its own handlers (struct
+ * tt_atfork, before its lock is first taken); rt.c knows none of them. The
+ * prepare handlers run in reverse order of registration, parent and child
+ * handlers in order, as pthread_atfork(3) does for separate registrations.
+ * The child handlers run first thing in the child, while it has one
+ * thread: they only reset locks and forget state (no allocation, no I/O);
+ * anything heavier waits for the module's next use, which sees the new
+ * tt_rt_fork_gen. */
+#define RT_ATFORK_MAX 16
+
+static struct tt_atfork *rt_forks[RT_ATFORK_MAX];
+static unsigned rt_nforks;
+static pthread_mutex_t rt_fork_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void rt_fork_prepare(void)
+{
+    unsigned n = __atomic_load_n(&rt_nforks, __ATOMIC_ACQUIRE);
+
+    for (unsigned i = n; i-- > 0;)
+        if (rt_forks[i]->prepare)
+            rt_forks[i]->prepare();
+}
+
+static void rt_fork_parent(void)
+{
+    unsigned n = __atomic_load_n(&rt_nforks, __ATOMIC_ACQUIRE);
+
+    for (unsigned i = 0; i < n; i++)
+        if (rt_forks[i]->parent)
+            rt_forks[i]->parent();
+}
+
+static void rt_fork_child(void)
 {
     /* Only this thread survives; locks may be held by threads that no
-     * longer exist. Reset them here, while no other thread can run; the
-     * modules notice the new generation and drop the parent's state. */
+     * longer exist. Reset ours, then bump the generation the modules
+     * compare against, then their own handlers. */
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    unsigned n = __atomic_load_n(&rt_nforks, __ATOMIC_ACQUIRE);
+
     rt_lock = fresh;
+    rt_fork_lock = fresh;
     tt_rt_fork_gen++;
-    tt_conn_atfork_child();
-    tt_deliver_atfork_child();
-    tt_proc_atfork_child();
-    tt_conv_atfork_child();
+    for (unsigned i = 0; i < n; i++)
+        if (rt_forks[i]->child)
+            rt_forks[i]->child();
 }
 
 static pthread_once_t rt_fork_once = PTHREAD_ONCE_INIT;
 
-static void rt_fork_register(void)
+static void rt_fork_install(void)
 {
-    pthread_atfork(NULL, NULL, rt_atfork_child);
+    pthread_atfork(rt_fork_prepare, rt_fork_parent, rt_fork_child);
 }
 
 void tt_rt_fork_watch(void)
 {
-    pthread_once(&rt_fork_once, rt_fork_register);
+    pthread_once(&rt_fork_once, rt_fork_install);
+}
+
+void tt_atfork_register_slow(struct tt_atfork *h)
+{
+    tt_rt_fork_watch();
+    pthread_mutex_lock(&rt_fork_lock);
+    if (!h->on) {
+        unsigned n = rt_nforks;
+        if (n < RT_ATFORK_MAX) {
+            rt_forks[n] = h;
+            __atomic_store_n(&rt_nforks, n + 1, __ATOMIC_RELEASE);
+        } else {
+            tt_log("internal: more than %d fork handlers", RT_ATFORK_MAX);
+        }
+        __atomic_store_n(&h->on, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&rt_fork_lock);
 }
 
 static void rt_init_process(void)
 {
     /* A fresh trace per process unless a parent handed one down. */
-    if (!tt_rt_parse_traceparent(getenv("TRACEPARENT"), tt_rt.trace_id,
+    if (!tt_rt_parse_traceparent(tt_settings()->traceparent, tt_rt.trace_id,
                                  tt_rt.parent_id)) {
         tt_span_rand_hex(tt_rt.trace_id, 16);
         tt_rt.parent_id[0] = '\0';
@@ -342,12 +386,13 @@ static void rt_init_process(void)
 
 static void rt_init_once(void)
 {
+    const struct tt_settings *st = tt_settings();
     const char *v;
 
     tt_rt_fork_watch();
-    tt_rt.log = !env_false(getenv("TOKENTAP_LOG"));
+    tt_rt.log = st->log;
     tt_rt.max_body = 8u << 20;
-    if ((v = getenv("TOKENTAP_MAX_BODY")) && *v) {
+    if ((v = st->max_body) && *v) {
         char *end;
         errno = 0;
         unsigned long long m = strtoull(v, &end, 10);
@@ -364,7 +409,7 @@ static void rt_init_once(void)
     if (tt_wire_spool_dir(tt_rt.spool_dir, sizeof(tt_rt.spool_dir)) != TT_OK)
         tt_rt.spool_dir[0] = '\0';
     tt_rt.sample_rate = 1.0;
-    if ((v = getenv("TOKENTAP_SAMPLE_RATE")) && *v &&
+    if ((v = st->sample_rate) && *v &&
         !tt_rt_parse_rate(v, &tt_rt.sample_rate))
         tt_log("TOKENTAP_SAMPLE_RATE=%s ignored (want a number from 0 to 1)", v);
     char err[256];
@@ -378,11 +423,12 @@ static void rt_init_once(void)
         tt_rt_off = 1;
         return;
     }
-    if ((v = getenv("TOKENTAP_SESSION_ID")) && *v)
+    st = tt_settings();     /* the calls above may have read it again */
+    if ((v = st->session_id) && *v)
         tt_rt.session_id = strdup(v);
-    if ((v = getenv("TOKENTAP_TAGS")) && *v)
+    if ((v = st->tags) && *v)
         tt_rt.tags = tags_json(v);
-    if ((v = getenv("TOKENTAP_METADATA")) && *v)
+    if ((v = st->metadata) && *v)
         tt_rt.metadata = tt_rt_metadata_json(v);
 }
 
@@ -414,7 +460,7 @@ unsigned tt_rt_gateway_port(void)
     unsigned v = __atomic_load_n(&rt_gw_port, __ATOMIC_RELAXED);
 
     if (v == 0) {
-        const char *e = getenv("TOKENTAP_GATEWAY");
+        const char *e = tt_settings()->gateway;
         const char *colon = e ? strrchr(e, ':') : NULL;
         unsigned long p = colon ? strtoul(colon + 1, NULL, 10) : 0;
         v = (p > 0 && p < 65536 ? (unsigned)p : 0) + 1;

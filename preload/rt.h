@@ -64,10 +64,31 @@ static inline void tt_rt_leave(void)
  * keep per-process state (sockets, queues) compare it to their own copy. */
 extern volatile unsigned tt_rt_fork_gen;
 
-/* Register tokentap's fork handler (once). Called before any per-process
- * state with locks exists (first connection seen, runtime init), so every
- * fork after that resets it in the child while the child is still
- * single-threaded. */
+/* Fork handlers of one module (all optional). A module that keeps a lock
+ * or per-process state registers them itself, before its lock is first
+ * taken; rt.c runs every registered set from its single pthread_atfork
+ * handler: prepare in reverse order of registration, parent and child in
+ * order, the child's after rt's own (its lock, tt_rt_fork_gen++). A child
+ * handler runs while the child has one thread: reset locks, forget state;
+ * no allocation, no I/O (do that on the next use, seeing tt_rt_fork_gen). */
+struct tt_atfork {
+    void (*prepare)(void);
+    void (*parent)(void);
+    void (*child)(void);
+    int on;                 /* registered: set by tt_atfork_register */
+};
+
+void tt_atfork_register_slow(struct tt_atfork *h);
+
+/* Register h (a static object of the module) once; cheap afterwards. */
+static inline void tt_atfork_register(struct tt_atfork *h)
+{
+    if (!__atomic_load_n(&h->on, __ATOMIC_ACQUIRE))
+        tt_atfork_register_slow(h);
+}
+
+/* Install the one pthread_atfork handler (once), so tt_rt_fork_gen moves
+ * in every child from now on even before any module registered. */
 void tt_rt_fork_watch(void);
 
 /* One line to stderr, "tokentap: ...", unless TOKENTAP_LOG=off. */
