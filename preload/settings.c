@@ -8,11 +8,12 @@ extern char **environ;
 /* name=value entries this module reads; the rest of environ is skipped
  * after a two-byte test. */
 static const struct {
-    const char *name;
+    char name[28];
     unsigned char len;
+    unsigned char tok;          /* starts with TOKENTAP_ */
     unsigned short off;
 } vars[] = {
-#define V(n, f) { n, sizeof(n) - 1, offsetof(struct tt_settings, f) }
+#define V(n, f) { n, sizeof(n) - 1, n[0] == 'T' && n[1] == 'O', offsetof(struct tt_settings, f) }
     V("TOKENTAP_DISABLE", disable),
     V("TOKENTAP_LOG", log_raw),
     V("TOKENTAP_CAPTURE_CONTENT", capture_content),
@@ -99,8 +100,7 @@ static int which_var(const char *e)
     }
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *n = vars[i].name;
-        bool ntok = n[0] == 'T' && n[1] == 'O';
-        if (ntok != tok)
+        if (vars[i].tok != tok)
             continue;
         size_t from = tok ? PREFIX_LEN : 0;
         if (e[from] == n[from] && is_var(e, n, from, vars[i].len))

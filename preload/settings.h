@@ -25,6 +25,7 @@
 #define TT_SETTINGS_H
 
 #include <stdbool.h>
+#include "tt.h"
 
 struct tt_settings {
     /* Parsed here, one rule each. */
@@ -65,7 +66,7 @@ struct tt_settings {
 /* The settings (never NULL). In the preload: read by the constructor,
  * read-only afterwards. Elsewhere: the environment as of this call, valid
  * until this thread's next call. */
-const struct tt_settings *tt_settings(void);
+TT_EXPORT const struct tt_settings *tt_settings(void);
 
 /* Read the environment again (the preload's constructor; tests). Not
  * thread-safe in the preload: only while one thread runs. */
@@ -73,7 +74,7 @@ void tt_settings_load(void);
 
 /* The one rule for on/off values: "0", "off", "false", "no" (any case)
  * are false; any other non-empty value is true. */
-bool tt_settings_false(const char *v);
-bool tt_settings_true(const char *v);
+TT_EXPORT bool tt_settings_false(const char *v);
+TT_EXPORT bool tt_settings_true(const char *v);
 
 #endif
