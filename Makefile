@@ -16,7 +16,7 @@ OPT ?= -O2 -g
 # BUILD_SAN: sanitizer flags for the preload, the daemon, the CLI and the C
 # test clients; empty in the normal build (see make test-asan/test-tsan).
 BUILD_SAN :=
-CFLAGS_SO := $(WARN) $(INC) $(OPT) $(BUILD_SAN) -fPIC -fvisibility=hidden -ftls-model=initial-exec
+CFLAGS_SO := $(WARN) $(INC) $(OPT) $(BUILD_SAN) -DTT_PRELOAD -ffunction-sections -fdata-sections -fPIC -fvisibility=hidden -ftls-model=initial-exec
 CFLAGS_BIN := $(WARN) $(INC) $(OPT) $(BUILD_SAN)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CFLAGS_TEST := $(WARN) $(INC) -O1 -g $(SAN)
@@ -26,10 +26,23 @@ PRICES_C := $(B)/gen/prices_gen.c
 ASSETS := tools/report.css tools/report.js tools/ui/index.html tools/ui/app.js tools/ui/app.css
 ASSETS_C := $(B)/gen/assets_gen.c
 
-# The preload: hooks + capture. Third-party libraries are reached through
-# preload/dlshim.c (lazy dlopen), never linked: see docs/INTERNALS.md.
-PRELOAD_SRC := $(wildcard preload/*.c preload/providers/*.c hooks/*.c)
-PRELOAD_OBJ := $(patsubst %.c,$(B)/so/%.o,$(PRELOAD_SRC)) $(B)/so/prices_gen.o
+# The preload is two objects (docs/INTERNALS.md, "Two objects"):
+#   libtokentap.so       what every process of a traced run loads: the hooks,
+#                        the cheap "is this connection interesting" tests,
+#                        settings, the fork registry, ownfd, logging;
+#   libtokentap-core.so  the capture core (exchange, parsers, providers,
+#                        prices, delivery), dlopen()ed beside it by
+#                        hooks/core.c the first time a connection looks
+#                        like HTTP. It exports one table (preload/core.map)
+#                        and uses the first object's shared state.
+# Third-party libraries are reached through preload/dlshim.c (lazy dlopen),
+# never linked. Stateless helpers (tt.c, curlarg.c, dlshim.c) are in both.
+PRELOAD_HOOK_SRC := $(wildcard hooks/*.c) \
+    $(addprefix preload/,rt.c settings.c ownfd.c real.c elfcheck.c tt.c curlarg.c dlshim.c)
+PRELOAD_CORE_SRC := $(filter-out $(addprefix preload/,rt.c settings.c ownfd.c real.c elfcheck.c), \
+    $(wildcard preload/*.c preload/providers/*.c))
+PRELOAD_OBJ := $(patsubst %.c,$(B)/so/%.o,$(PRELOAD_HOOK_SRC))
+PRELOAD_CORE_OBJ := $(patsubst %.c,$(B)/so/%.o,$(PRELOAD_CORE_SRC)) $(B)/so/prices_gen.o
 
 # The programs are linked from one static library per layer, so that each
 # links only the members it uses (docs/INTERNALS.md, "Layers and
@@ -76,7 +89,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(B)/test/%,$(TEST_SRC))
 TEST_CORE_OBJ := $(patsubst %.c,$(B)/test-obj/%.o,$(CORE_SRC) $(EXPORTER_SRC) $(TOOLS_SRC)) $(B)/test-obj/prices_gen.o $(B)/test-obj/assets_gen.o
 
-all: $(B)/lib/libtokentap.so $(B)/bin/tokentapd $(B)/bin/tokentap $(B)/bin/tokentap-mock
+all: $(B)/lib/libtokentap.so $(B)/lib/libtokentap-core.so $(B)/bin/tokentapd $(B)/bin/tokentap $(B)/bin/tokentap-mock
 
 $(PRICES_C): data/catalogue.tsv tools/gen_prices.py
 	@mkdir -p $(dir $@)
@@ -93,12 +106,24 @@ $(B)/so/prices_gen.o: $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SO) -c $< -o $@
 
-# Lazy binding (no -z now) and packed relative relocations (DT_RELR,
-# glibc >= 2.36): the preload is loaded into every process a traced program
-# starts, so what the loader does for it at each exec is kept small.
+# The hook object is loaded into every process a traced program starts,
+# so what the loader does for it at each exec is kept small (bench fig 4
+# counts it): lazy binding (no -z now); -Bsymbolic (its references to what
+# it exports, the state the core shares, bind inside it at link time: no
+# symbol lookup at load, no lazy resolution in the constructor);
+# -nostartfiles (no crtbegin/crtend: three weak symbols fewer to look up
+# and not find; hooks/core.c defines __dso_handle); --gc-sections (code the
+# hooks never call, and the libc symbols and versions it would import, left
+# out); plain RELATIVE relocations, not DT_RELR: it has ~80, and RELR
+# would add a symbol version (GLIBC_ABI_DT_RELR) for the loader to check,
+# which costs more than it saves. The core, loaded only with LLM traffic,
+# packs its ~800 relative relocations (DT_RELR, glibc >= 2.36), links
+# against the hook object (the state they share) and is found beside it.
 $(B)/lib/libtokentap.so: $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(dir $@)
-	$(CC) $(BUILD_SAN) -shared -o $@ $(PRELOAD_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,pack-relative-relocs -Wl,--no-undefined -ldl -lpthread
+	$(CC) $(BUILD_SAN) -shared -o $@ $(PRELOAD_OBJ) -nostartfiles -Wl,-soname,libtokentap.so -Wl,-Bsymbolic -Wl,--gc-sections -Wl,--version-script=preload/exports.map -Wl,--no-undefined -ldl -lpthread
+$(B)/lib/libtokentap-core.so: $(PRELOAD_CORE_OBJ) preload/core.map $(B)/lib/libtokentap.so
+	$(CC) $(BUILD_SAN) -shared -o $@ $(PRELOAD_CORE_OBJ) -Wl,-soname,libtokentap-core.so -Wl,--version-script=preload/core.map -Wl,-z,pack-relative-relocs -Wl,--no-undefined $(B)/lib/libtokentap.so -ldl -lpthread -lm
 
 $(B)/bin-obj/%.o: %.c $(PRICES_C)
 	@mkdir -p $(dir $@)
@@ -170,7 +195,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/libexec/tokentap
 	install -m 0755 $(B)/bin/tokentap $(B)/bin/tokentapd $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(B)/bin/tokentap-mock $(DESTDIR)$(PREFIX)/libexec/tokentap/
-	install -m 0644 $(B)/lib/libtokentap.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(B)/lib/libtokentap.so $(B)/lib/libtokentap-core.so $(DESTDIR)$(PREFIX)/lib/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user $(DESTDIR)$(PREFIX)/lib/systemd/system \
 	    $(DESTDIR)$(PREFIX)/share/doc/tokentap
 	for u in tokentapd.service:user tokentapd@.service:system; do \
@@ -201,7 +226,12 @@ $(B)/bench/price_lookup: $(B)/bin-obj/bench/price_lookup.o $(LIB_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LIBS_BIN)
 
-bench: all $(B)/bench/ingest $(B)/bench/price_lookup
+# fig 15: calls the preload must ignore, counted under callgrind.
+$(B)/bench/ignored_calls: bench/ignored_calls.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -o $@ $< -lssl -lcrypto
+
+bench: all $(B)/bench/ingest $(B)/bench/price_lookup $(B)/bench/ignored_calls
 	QUICK=$(QUICK) bash bench/run.sh
 
 .PHONY: all unit integration test demo install clean clients bench

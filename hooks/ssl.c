@@ -93,16 +93,90 @@ static bool caller_is_libcurl(const void *ra)
     return curl;
 }
 
+/* --- ignored connections: the fast test ---------------------------------
+ *
+ * Once conn.c has said an SSL* carries no LLM traffic (its first request
+ * went to another host and path, or libcurl owns it), its later calls
+ * must cost next to nothing: a bulk download makes hundreds of thousands
+ * of SSL_read calls. The SSL* goes into this set, and each hook tests it
+ * before anything else: one hash, one or two loads, no lock, no TLS
+ * guard. Open addressing over a fixed table; a freed SSL* is replaced by
+ * a tombstone (SSL_free removes it before OpenSSL frees the object, so
+ * the address cannot come back while it is still listed). A full probe
+ * window just leaves the SSL* out: it then takes the slow path (the
+ * connection table), as before. */
+#define IGN_SLOTS 4096              /* power of two */
+#define IGN_PROBE 8
+#define IGN_TOMB ((uintptr_t)1)
+static uintptr_t ign[IGN_SLOTS];
+
+static inline size_t ign_slot(uintptr_t a)
+{
+    uint64_t x = (uint64_t)a * 0x9e3779b97f4a7c15ULL;
+
+    return (size_t)(x >> 52) & (IGN_SLOTS - 1);
+}
+
+static inline bool ssl_ignored(const SSL *ssl)
+{
+    uintptr_t a = (uintptr_t)ssl;
+    size_t h = ign_slot(a);
+
+    for (size_t i = 0; i < IGN_PROBE; i++) {
+        uintptr_t e = __atomic_load_n(&ign[(h + i) & (IGN_SLOTS - 1)], __ATOMIC_RELAXED);
+        if (e == a)
+            return true;
+        if (!e)
+            return false;
+    }
+    return false;
+}
+
+static void ign_add(const SSL *ssl)
+{
+    uintptr_t a = (uintptr_t)ssl;
+    size_t h = ign_slot(a);
+
+    for (size_t i = 0; i < IGN_PROBE; i++) {
+        uintptr_t *s = &ign[(h + i) & (IGN_SLOTS - 1)];
+        uintptr_t e = __atomic_load_n(s, __ATOMIC_RELAXED);
+        if (e == a)
+            return;
+        if ((e == 0 || e == IGN_TOMB) &&
+            __atomic_compare_exchange_n(s, &e, a, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+static void ign_remove(const SSL *ssl)
+{
+    uintptr_t a = (uintptr_t)ssl;
+    size_t h = ign_slot(a);
+
+    for (size_t i = 0; i < IGN_PROBE; i++) {
+        uintptr_t *s = &ign[(h + i) & (IGN_SLOTS - 1)];
+        uintptr_t e = a;
+        if (__atomic_compare_exchange_n(s, &e, IGN_TOMB, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED) || !e)
+            return;
+    }
+}
+
 static void after_write(const struct ssl_api *api, SSL *ssl, const void *buf,
                         size_t n, const void *ra)
 {
     int saved = errno;
 
     if (tt_rt_enter()) {
-        if (caller_is_libcurl(ra))
+        if (caller_is_libcurl(ra)) {
             tt_conn_ignore(TT_CONN_SSL, ssl);
-        else
+            ign_add(ssl);
+        } else {
             tt_conn_write(TT_CONN_SSL, ssl, api->sni, buf, n);
+            if (tt_conn_ignored(TT_CONN_SSL, ssl))
+                ign_add(ssl);
+        }
         tt_rt_leave();
     }
     errno = saved;
@@ -148,7 +222,7 @@ TT_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
         return -1;
     }
     int ret = f(ssl, buf, num);
-    if (ret > 0)
+    if (ret > 0 && !ssl_ignored(ssl))
         after_write(&dyn_api, ssl, buf, (size_t)ret, __builtin_return_address(0));
     return ret;
 }
@@ -164,7 +238,7 @@ TT_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
         return 0;
     }
     int ret = f(ssl, buf, num, written);
-    if (ret == 1 && written && *written > 0)
+    if (ret == 1 && written && *written > 0 && !ssl_ignored(ssl))
         after_write(&dyn_api, ssl, buf, *written, __builtin_return_address(0));
     return ret;
 }
@@ -178,6 +252,8 @@ TT_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
         return -1;
     }
     int ret = f(ssl, buf, num);
+    if (ssl_ignored(ssl))
+        return ret;
     if (ret > 0)
         after_read(ssl, buf, (size_t)ret, __builtin_return_address(0));
     else
@@ -195,6 +271,8 @@ TT_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
         return 0;
     }
     int ret = f(ssl, buf, num, readbytes);
+    if (ssl_ignored(ssl))
+        return ret;
     if (ret == 1 && readbytes && *readbytes > 0)
         after_read(ssl, buf, *readbytes, __builtin_return_address(0));
     else if (ret <= 0)
@@ -206,6 +284,8 @@ TT_EXPORT void SSL_free(SSL *ssl)
 {
     void (*f)(SSL *) = REAL(real_free, "SSL_free");
 
+    if (ssl)
+        ign_remove(ssl);
     if (ssl && tt_rt_enter()) {
         int saved = errno;
         tt_conn_close(TT_CONN_SSL, ssl);
@@ -273,7 +353,7 @@ static int ix_write(SSL *ssl, const void *buf, int num)
         return tr_write(ssl, buf, num);
     int ret = tr_write(ssl, buf, num);
     ix_end(&saved);
-    if (ret > 0)
+    if (ret > 0 && !ssl_ignored(ssl))
         after_write(&own_api, ssl, buf, (size_t)ret, __builtin_return_address(0));
     return ret;
 }
@@ -286,7 +366,7 @@ static int ix_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written)
         return tr_write_ex(ssl, buf, num, written);
     int ret = tr_write_ex(ssl, buf, num, written);
     ix_end(&saved);
-    if (ret == 1 && written && *written > 0)
+    if (ret == 1 && written && *written > 0 && !ssl_ignored(ssl))
         after_write(&own_api, ssl, buf, *written, __builtin_return_address(0));
     return ret;
 }
@@ -299,6 +379,8 @@ static int ix_read(SSL *ssl, void *buf, int num)
         return tr_read(ssl, buf, num);
     int ret = tr_read(ssl, buf, num);
     ix_end(&saved);
+    if (ssl_ignored(ssl))
+        return ret;
     if (ret > 0)
         after_read(ssl, buf, (size_t)ret, __builtin_return_address(0));
     else
@@ -314,6 +396,8 @@ static int ix_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
         return tr_read_ex(ssl, buf, num, readbytes);
     int ret = tr_read_ex(ssl, buf, num, readbytes);
     ix_end(&saved);
+    if (ssl_ignored(ssl))
+        return ret;
     if (ret == 1 && readbytes && *readbytes > 0)
         after_read(ssl, buf, *readbytes, __builtin_return_address(0));
     else if (ret <= 0)
@@ -323,6 +407,8 @@ static int ix_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
 
 static void ix_free(SSL *ssl)
 {
+    if (ssl)
+        ign_remove(ssl);
     if (ssl && tt_rt_enter()) {
         int saved = errno;
         tt_conn_close(TT_CONN_SSL, ssl);

@@ -4,6 +4,7 @@
  * (api.openai.com, Azure deployments, OpenRouter, vLLM, llama.cpp...).
  * New APIs (Gemini, Bedrock) are new rows in tt_api_routes. */
 #include "api.h"
+#include "settings.h"
 #include "tt.h"
 
 #include <stdatomic.h>
@@ -132,7 +133,7 @@ static const char *const tt_api_capture_off[] = { "off", "0", "false", "no" };
 
 static int tt_api_capture_from_env(void)
 {
-    const char *v = getenv("TOKENTAP_CAPTURE_CONTENT");
+    const char *v = tt_settings()->capture_content;
 
     if (!v)
         return 1;

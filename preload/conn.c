@@ -64,7 +64,7 @@ static size_t hash_key(enum tt_conn_kind kind, const void *key)
 /* After fork the child owns a copy of the parent's table whose locks may
  * be held by threads that do not exist here: forget it (its exchanges
  * belong to the parent, which will report them). */
-void tt_conn_atfork_child(void)
+static void conn_atfork_child(void)
 {
     /* Runs in the child before any other thread can exist there. */
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
@@ -74,6 +74,8 @@ void tt_conn_atfork_child(void)
     table_gen = tt_rt_fork_gen;
 }
 
+static struct tt_atfork conn_fork = { .child = conn_atfork_child };
+
 
 static struct conn *conn_get(enum tt_conn_kind kind, const void *key,
                              bool create)
@@ -81,7 +83,7 @@ static struct conn *conn_get(enum tt_conn_kind kind, const void *key,
     struct conn *c;
     size_t h = hash_key(kind, key);
 
-    tt_rt_fork_watch();     /* before the table can hold anything */
+    tt_atfork_register(&conn_fork);   /* before the table can hold anything */
     pthread_mutex_lock(&table_lock);
     for (c = buckets[h]; c; c = c->next)
         if (c->key == key && c->kind == kind)

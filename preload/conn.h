@@ -51,8 +51,4 @@ bool tt_conn_ignored(enum tt_conn_kind kind, const void *key);
  * a connection already capturing is left alone. tt_conn_close forgets it. */
 void tt_conn_ignore(enum tt_conn_kind kind, const void *key);
 
-/* Fork handler (rt.c calls it in the child): the table and its lock are
- * the parent's; forget them. */
-void tt_conn_atfork_child(void);
-
 #endif

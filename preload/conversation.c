@@ -464,11 +464,23 @@ static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tt_conv conv;
 static unsigned conv_gen;
 
+/* Fork: the lock may have been held by a parent thread that does not
+ * exist in the child; the conversations reset on the next use. */
+static void conv_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    conv_lock = fresh;
+}
+
+static struct tt_atfork conv_fork = { .child = conv_atfork_child };
+
 void tt_conv_span(struct tt_span *s)
 {
     struct tt_span tools[TT_CONV_MAX_TOOLS];
     size_t n = 0;
 
+    tt_atfork_register(&conv_fork);     /* before the lock is first taken */
     pthread_mutex_lock(&conv_lock);
     if (conv_gen != tt_rt_fork_gen) {
         /* The parent's conversations are its own. They are forgotten, not
@@ -497,9 +509,3 @@ void tt_conv_span(struct tt_span *s)
     }
 }
 
-void tt_conv_atfork_child(void)
-{
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-    conv_lock = fresh;
-}

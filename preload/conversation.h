@@ -87,8 +87,5 @@ int tt_conv_observe(struct tt_conv *c, struct tt_span *s, bool capture,
 /* The preload's per-process instance, under a mutex: observe s, then
  * deliver its tool spans (process identity from s). */
 void tt_conv_span(struct tt_span *s);
-/* Fork child: the mutex may have been held by a thread that is gone; the
- * parent's conversations are dropped lazily. */
-void tt_conv_atfork_child(void);
 
 #endif

@@ -19,69 +19,10 @@
 #define MAX_URL (64u << 10)         /* longer URLs are not traced */
 #define DEFAULT_MAX_BODY (8u << 20) /* before tt_rt is ready */
 
-const char *const tt_curl_sonames[] = { "libcurl.so.4", "libcurl-gnutls.so.4",
-                                        NULL };
+/* tt_curl_sonames: real.c (the hook object and the core share it). */
 
-/* --- setopt forwarding ----------------------------------------------------- */
-
-enum tt_curl_argtype tt_curl_argtype(CURLoption option)
-{
-    int o = (int)option;
-
-    if (o < CURLOPTTYPE_OBJECTPOINT)
-        return TT_CURL_ARG_LONG;
-    if (o < CURLOPTTYPE_FUNCTIONPOINT)
-        return TT_CURL_ARG_PTR;
-    if (o < CURLOPTTYPE_OFF_T)
-        return TT_CURL_ARG_FN;
-    if (o < CURLOPTTYPE_BLOB)
-        return TT_CURL_ARG_OFF;
-    return TT_CURL_ARG_BLOB;
-}
-
-enum tt_curl_argtype tt_curl_arg_read(CURLoption option, va_list *ap,
-                                      union tt_curl_arg *out)
-{
-    enum tt_curl_argtype t = tt_curl_argtype(option);
-
-    memset(out, 0, sizeof(*out));
-    switch (t) {
-    case TT_CURL_ARG_LONG:
-        out->l = va_arg(*ap, long);
-        break;
-    case TT_CURL_ARG_PTR:
-        out->p = va_arg(*ap, void *);
-        break;
-    case TT_CURL_ARG_FN:
-        out->fn = va_arg(*ap, void (*)(void));
-        break;
-    case TT_CURL_ARG_OFF:
-        out->off = va_arg(*ap, curl_off_t);
-        break;
-    case TT_CURL_ARG_BLOB:
-        out->blob = va_arg(*ap, struct curl_blob *);
-        break;
-    }
-    return t;
-}
-
-CURLcode tt_curl_forward(tt_curl_setopt_fn real, CURL *h, CURLoption option,
-                         const union tt_curl_arg *arg)
-{
-    switch (tt_curl_argtype(option)) {
-    case TT_CURL_ARG_LONG:
-        return real(h, option, arg->l);
-    case TT_CURL_ARG_PTR:
-        return real(h, option, arg->p);
-    case TT_CURL_ARG_FN:
-        return real(h, option, arg->fn);
-    case TT_CURL_ARG_OFF:
-        return real(h, option, arg->off);
-    case TT_CURL_ARG_BLOB:
-        return real(h, option, arg->blob);
-    }
-    return CURLE_BAD_FUNCTION_ARGUMENT;
-}
+/* setopt forwarding (tt_curl_argtype, _arg_read, _forward): curlarg.c,
+ * which the hook object links too. */
 
 /* --- URLs ------------------------------------------------------------------ */
 
@@ -270,7 +211,6 @@ struct handle {
 static struct handle *buckets[N_BUCKETS];
 static size_t n_handles;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static bool table_full_logged;
 
 static size_t hash_handle(const void *h)
@@ -313,10 +253,9 @@ static void atfork_child(void)
             hd->x = NULL;
 }
 
-static void register_atfork(void)
-{
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-}
+static struct tt_atfork curlx_fork = {
+    .prepare = atfork_prepare, .parent = atfork_parent, .child = atfork_child,
+};
 
 /* The entry for h, created when create is set and the table has room.
  * Entries are used without the table lock: libcurl allows one thread at a
@@ -327,7 +266,7 @@ static struct handle *handle_get(CURL *h, bool create)
     struct handle *hd;
 
     if (create)
-        pthread_once(&atfork_once, register_atfork);
+        tt_atfork_register(&curlx_fork);
     pthread_mutex_lock(&table_lock);
     for (hd = buckets[b]; hd; hd = hd->next)
         if (hd->h == h)

@@ -488,10 +488,20 @@ static void d_verify(void)
 /* Take the lock for this process's state (reset after fork), and ownfd's
  * lock, which keeps an interposed close of our numbers out until
  * d_unlock(). */
+static void d_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    d.lock = fresh;
+}
+
+static struct tt_atfork d_fork = { .child = d_atfork_child };
+
 static void d_lock(void)
 {
     static bool atexit_done;
 
+    tt_atfork_register(&d_fork);    /* before the lock is first taken */
     pthread_mutex_lock(&d.lock);
     tt_ownfd_lock();
     d_check_process();
@@ -526,13 +536,6 @@ void tt_deliver_span(const struct tt_span *s)
     d_report_counts();
     d_unlock();
     tt_buf_free(&out);
-}
-
-void tt_deliver_atfork_child(void)
-{
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-    d.lock = fresh;
 }
 
 void tt_deliver_sampled_out(void)
@@ -592,6 +595,7 @@ out:
 
 void tt_deliver_stats(struct tt_deliver_stats *out)
 {
+    tt_atfork_register(&d_fork);
     pthread_mutex_lock(&d.lock);
     *out = d.st;
     pthread_mutex_unlock(&d.lock);

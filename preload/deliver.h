@@ -33,8 +33,4 @@ void tt_deliver_stats(struct tt_deliver_stats *out);
  * count reaches the store like a span, in a "count" frame). */
 void tt_deliver_sampled_out(void);
 
-/* Fork handler (rt.c calls it in the child): the lock may have been held
- * by a parent thread that does not exist here. State resets lazily. */
-void tt_deliver_atfork_child(void);
-
 #endif

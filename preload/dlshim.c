@@ -85,17 +85,12 @@ static void shim_atfork_child(void)
     shim_m = fresh;
 }
 
-static void shim_fork_register(void)
-{
-    pthread_atfork(NULL, NULL, shim_atfork_child);
-}
+static struct tt_atfork shim_fork = { .child = shim_atfork_child };
 
 static void *shim_sym(struct shim_lib *lib, const char *name)
 {
-    static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
     if (!__atomic_load_n(&lib->handle, __ATOMIC_ACQUIRE)) {
-        pthread_once(&fork_once, shim_fork_register);
+        tt_atfork_register(&shim_fork);
         /* pthread_once has no argument: serialise the loads instead. */
         pthread_mutex_lock(&shim_m);
         loading = lib;

@@ -1,5 +1,6 @@
 /* elfcheck.c - can the preload interpose on a program? (see elfcheck.h) */
 #include "elfcheck.h"
+#include "settings.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -104,10 +105,7 @@ static bool defines_symbol(const unsigned char *p, size_t n, const char *name)
 
 bool tt_elf_inline_on(void)
 {
-    const char *v = getenv("TOKENTAP_INLINE");
-
-    return !(v && (!strcmp(v, "0") || !strcasecmp(v, "off") ||
-                   !strcasecmp(v, "false") || !strcasecmp(v, "no")));
+    return !tt_settings_false(tt_settings()->inline_hooks);
 }
 
 enum tt_elf_verdict tt_elf_judge_mem(const unsigned char *p, size_t n,

@@ -1,5 +1,6 @@
 /* ownfd.c - the descriptors tokentap holds, known by identity (ownfd.h). */
 #include "ownfd.h"
+#include "rt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,6 @@ static struct slot slots[TT_OWNFD_N] = {
     [0 ... TT_OWNFD_N - 1] = { .fd = -1 },
 };
 int tt_ownfd_nheld;         /* slots in use: the hooks' fast test */
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void ownfd_atfork_child(void)
 {
@@ -34,16 +34,13 @@ static void ownfd_atfork_child(void)
     held = 0;
 }
 
-static void ownfd_fork_register(void)
-{
-    pthread_atfork(NULL, NULL, ownfd_atfork_child);
-}
+static struct tt_atfork ownfd_fork = { .child = ownfd_atfork_child };
 
 void tt_ownfd_lock(void)
 {
     /* The fork handler exists before the lock is ever taken: a fork while
      * another thread holds it must find it reset in the child. */
-    pthread_once(&fork_once, ownfd_fork_register);
+    tt_atfork_register(&ownfd_fork);
     if (held++ == 0)
         pthread_mutex_lock(&lock);
 }

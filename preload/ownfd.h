@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "tt.h"
+
 enum tt_ownfd_slot {
     TT_OWNFD_DAEMON,        /* the connection to tokentapd */
     TT_OWNFD_SPOOL,         /* this process's spool file */
@@ -37,30 +39,30 @@ enum tt_ownfd_slot {
 };
 
 /* Recursive per thread; a forked child starts with it free. */
-void tt_ownfd_lock(void);
-void tt_ownfd_unlock(void);
+TT_EXPORT void tt_ownfd_lock(void);
+TT_EXPORT void tt_ownfd_unlock(void);
 
 /* Take fd (just created by the caller) into slot, moving it to a high
  * number. The slot must be empty. Returns the number to use, or -1 (fd is
  * closed then). Under the lock. */
-int tt_ownfd_adopt(enum tt_ownfd_slot slot, int fd, bool move_high);
+TT_EXPORT int tt_ownfd_adopt(enum tt_ownfd_slot slot, int fd, bool move_high);
 
 /* The slot's descriptor if it is still the one adopted, else -1 (the slot
  * is forgotten; the number is never closed by us). Under the lock. */
-int tt_ownfd_get(enum tt_ownfd_slot slot);
+TT_EXPORT int tt_ownfd_get(enum tt_ownfd_slot slot);
 
 /* Close the slot's descriptor if it is still ours; forget it either way.
  * Under the lock. */
-void tt_ownfd_close(enum tt_ownfd_slot slot);
+TT_EXPORT void tt_ownfd_close(enum tt_ownfd_slot slot);
 
 /* Read a small file whole into buf (NUL-terminated, at most n - 1 bytes)
  * through a transient slot. Returns bytes read or -1. */
-ssize_t tt_ownfd_read_file(const char *path, char *buf, size_t n);
+TT_EXPORT ssize_t tt_ownfd_read_file(const char *path, char *buf, size_t n);
 
 /* For the closing hooks: the program is about to close (or replace) every
  * descriptor in [lo, hi]. */
-extern int tt_ownfd_nheld;
-void tt_ownfd_closing_slow(unsigned lo, unsigned hi);
+TT_EXPORT extern int tt_ownfd_nheld;
+TT_EXPORT void tt_ownfd_closing_slow(unsigned lo, unsigned hi);
 static inline void tt_ownfd_closing(unsigned lo, unsigned hi)
 {
     if (__builtin_expect(__atomic_load_n(&tt_ownfd_nheld, __ATOMIC_ACQUIRE) != 0, 0))

@@ -22,6 +22,7 @@
  * model, so no row means no price. Bedrock adds two rules (tt_price_resolve):
  * an inference profile without its own row, and anthropic.<id>. */
 #include "price.h"
+#include "settings.h"
 #include "price_table.h"
 #include "tt.h"
 
@@ -1257,9 +1258,7 @@ static bool tt_price_warn_first(const char *model, bool *now_full)
 
 static bool tt_price_log_off(void)
 {
-    const char *v = getenv("TOKENTAP_LOG");
-
-    return v && strcasecmp(v, "off") == 0;
+    return !tt_settings()->log;     /* the one TOKENTAP_LOG rule */
 }
 
 /* Model and provider names come from the traced program's traffic: copy a

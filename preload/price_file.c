@@ -8,6 +8,7 @@
  * silently ignored, or half a file applied, would be a wrong bill nobody
  * notices. The error names the line, and built-in prices still apply. */
 #include "price.h"
+#include "settings.h"
 #include "rt.h"
 
 #include <errno.h>
@@ -1121,8 +1122,9 @@ static struct tt_price_set *tt_price_ovr;
 
 int tt_price_import_path(char *buf, size_t n, enum tt_price_format f)
 {
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
+    const struct tt_settings *st = tt_settings();
+    const char *xdg = st->xdg_config_home;
+    const char *home = st->user_home;
     const char *name = f == TT_PRICE_FMT_TSV ? "prices.tsv" : "prices.json";
     int w;
 
@@ -1137,7 +1139,7 @@ int tt_price_import_path(char *buf, size_t n, enum tt_price_format f)
 
 const char *tt_price_file_path(char *buf, size_t n)
 {
-    const char *env = getenv("TOKENTAP_PRICING");
+    const char *env = tt_settings()->pricing;
 
     if (env && *env)
         return env;
@@ -1160,7 +1162,7 @@ static void tt_price_ovr_load(void)
         return;
     if (tt_price_set_load(path, &s, err, sizeof(err)) != TT_OK) {
         tt_log("%s: %s; the price file is ignored, built-in prices apply",
-               getenv("TOKENTAP_PRICING") && *getenv("TOKENTAP_PRICING")
+               tt_settings()->pricing && *tt_settings()->pricing
                    ? "TOKENTAP_PRICING" : "imported prices", err);
         return;
     }

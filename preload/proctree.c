@@ -1,5 +1,6 @@
 /* proctree.c - process spans (see proctree.h). */
 #include "proctree.h"
+#include "settings.h"
 #include "ownfd.h"
 #include "deliver.h"
 #include "rt.h"
@@ -27,6 +28,24 @@ struct proc_info {
 };
 
 static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Fork child: reset the lock; the new process emits its own tree. */
+static void proc_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    proc_lock = fresh;
+}
+
+static struct tt_atfork proc_fork = { .child = proc_atfork_child };
+
+/* Every taker of proc_lock: the fork handler exists before the lock is
+ * first held. */
+static void proc_lock_take(void)
+{
+    tt_atfork_register(&proc_fork);
+    pthread_mutex_lock(&proc_lock);
+}
 static struct {
     int64_t pid;                  /* the process this state is for */
     bool ok;                      /* self id known, tree emitted */
@@ -170,7 +189,7 @@ static void proc_atexit(void)
     if (tt_rt_off)
         return;
     tt_rt_depth++;
-    pthread_mutex_lock(&proc_lock);
+    proc_lock_take();
     /* Inherited by fork children: only the process that emitted its span
      * re-emits it. */
     if (proc.ok && proc.pid == (int64_t)getpid() && read_stat(proc.pid, &self)) {
@@ -188,12 +207,13 @@ static bool emit_tree_of(const char *trace, int64_t pid, char *id, char *parent)
     struct proc_info chain[PROC_MAX_DEPTH];
     size_t n = 0;
     int64_t run_pid = 0;
-    const char *v = getenv("TOKENTAP_RUN_PID");
+    const struct tt_settings *st = tt_settings();
+    const char *v = st->run_pid;
 
     /* The gateway of a run is not in the command's tree: it knows the
      * command as "the child of the run" (TOKENTAP_RUN_PPID, the pid of
      * `tokentap run`). */
-    const char *vp = getenv("TOKENTAP_RUN_PPID");
+    const char *vp = st->run_ppid;
     int64_t run_ppid = vp && *vp ? strtoll(vp, NULL, 10) : 0;
 
     if (v && *v)
@@ -244,7 +264,7 @@ bool tt_proc_of(const char *trace, int64_t pid, char *out)
 
     if (pid <= 0 || !read_stat(pid, &pi))
         return false;
-    pthread_mutex_lock(&proc_lock);
+    proc_lock_take();
     for (size_t i = 0; i < PROC_OF_CACHE; i++)
         if (proc_of[i].pid == pid && proc_of[i].start_ticks == pi.start_ticks &&
             !strcmp(proc_of[i].trace, trace)) {
@@ -269,7 +289,7 @@ bool tt_proc_self(char *out)
 {
     bool ok;
 
-    pthread_mutex_lock(&proc_lock);
+    proc_lock_take();
     if (proc.pid != (int64_t)getpid()) {
         /* First call in this process (or a fork child's first). */
         bool reg = proc.atexit_done;
@@ -293,9 +313,3 @@ bool tt_proc_self(char *out)
     return ok;
 }
 
-void tt_proc_atfork_child(void)
-{
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-    proc_lock = fresh;
-}

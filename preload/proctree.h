@@ -38,7 +38,5 @@ bool tt_proc_self(char *out);
  * will. false when /proc cannot tell. Thread-safe. */
 bool tt_proc_of(const char *trace, int64_t pid, char *out);
 
-/* Fork child: reset the lock; the new process emits its own tree. */
-void tt_proc_atfork_child(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* provider.c - host -> provider table and TOKENTAP_HOSTS. */
 #include "provider.h"
+#include "settings.h"
 #include "api.h"
 #include "rt.h"
 #include "tt.h"
@@ -120,7 +121,7 @@ static pthread_once_t user_once = PTHREAD_ONCE_INIT;
 
 static void parse_user_hosts(void)
 {
-    const char *p = getenv("TOKENTAP_HOSTS");
+    const char *p = tt_settings()->hosts;
 
     n_user_hosts = 0;
     while (p && *p && n_user_hosts < MAX_USER_HOSTS) {

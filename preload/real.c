@@ -6,6 +6,8 @@
 #include <string.h>
 
 const char *const tt_real_libssl[] = { "libssl.so.3", "libssl.so.1.1", NULL };
+const char *const tt_curl_sonames[] = { "libcurl.so.4", "libcurl-gnutls.so.4",
+                                        NULL };
 
 struct phdr_search {
     const char *match;

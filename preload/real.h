@@ -7,12 +7,15 @@
 #ifndef TT_REAL_H
 #define TT_REAL_H
 
+#include "tt.h"
+
 /* sonames: NULL-terminated list, e.g. {"libssl.so.3", "libssl.so.1.1"};
  * match: substring of a loaded object's path for the last resort. */
-void *tt_real_sym(const char *name, const char *const *sonames,
+TT_EXPORT void *tt_real_sym(const char *name, const char *const *sonames,
                   const char *match);
 
-extern const char *const tt_real_libssl[];
+TT_EXPORT extern const char *const tt_real_libssl[];
+TT_EXPORT extern const char *const tt_curl_sonames[];
 
 /* Resolve once and cache in *slot (atomic). NULL when not found. */
 #define TT_REAL(slot, name, sonames, match)                                   \

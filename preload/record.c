@@ -1,5 +1,6 @@
 /* record.c - exchanges kept for a cassette (record.h). */
 #include "record.h"
+#include "settings.h"
 #include "api.h"
 #include "redact.h"
 #include "rt.h"
@@ -38,7 +39,7 @@ static bool rec_on(void)
     int s = __atomic_load_n(&rec_state, __ATOMIC_ACQUIRE);
 
     if (s == 0) {
-        const char *d = getenv("TOKENTAP_RECORD");
+        const char *d = tt_settings()->record;
         s = d && *d && strlen(d) < sizeof(rec_dir) - 32 ? 2 : 1;
         if (s == 2)
             snprintf(rec_dir, sizeof(rec_dir), "%s", d);

@@ -1,5 +1,6 @@
 /* redact.c - user-defined redaction of captured content (see redact.h). */
 #include "redact.h"
+#include "settings.h"
 #include "ownfd.h"
 
 #include <errno.h>
@@ -74,8 +75,9 @@ static int read_pattern_file(const char *path, char **buf, char **lines, size_t 
 
 int tt_redact_from_env(struct tt_redact *r, char *err, size_t errn)
 {
-    const char *one = getenv("TOKENTAP_REDACT");
-    const char *file = getenv("TOKENTAP_REDACT_FILE");
+    const struct tt_settings *st = tt_settings();
+    const char *one = st->redact;
+    const char *file = st->redact_file;
     const char *pats[TT_REDACT_MAX];
     char *lines[TT_REDACT_MAX];
     char *buf = NULL;

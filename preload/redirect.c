@@ -1,5 +1,6 @@
 /* redirect.c - which connections go to tokentap's local server (redirect.h). */
 #include "redirect.h"
+#include "settings.h"
 #include "provider.h"
 #include "tt.h"
 
@@ -120,9 +121,9 @@ static int cfg_state;           /* 0 unread, 1 off, 2 on (atomic) */
 
 static void cfg_load(void)
 {
-    if (tt_rd_parse(&cfg, getenv("TOKENTAP_REDIRECT"),
-                    getenv("TOKENTAP_REDIRECT_HOSTS"),
-                    getenv("TOKENTAP_REDIRECT_CA")) != TT_OK)
+    const struct tt_settings *st = tt_settings();
+
+    if (tt_rd_parse(&cfg, st->redirect, st->redirect_hosts, st->redirect_ca) != TT_OK)
         memset(&cfg, 0, sizeof(cfg));
     __atomic_store_n(&cfg_state, cfg.on ? 2 : 1, __ATOMIC_RELEASE);
 }

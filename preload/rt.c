@@ -1,59 +1,36 @@
-/* rt.c - configuration from the environment, fork handling, logging. */
+/* rt.c - the hook layer's runtime: the kill switch and per-thread guard,
+ * logging, the fork handler registry, TOKENTAP_GATEWAY. In the object every
+ * process loads (libtokentap.so); the capture's own set-up (tt_rt_ready)
+ * is rt_init.c, in the capture core. */
 #include "rt.h"
-#include "ownfd.h"
-#include "span.h"
-#include "wire.h"
+#include "settings.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 #include <unistd.h>
-
-#include "api.h"
-#include "conn.h"
-#include "conversation.h"
-#include "deliver.h"
-#include "json.h"
-#include "proctree.h"
 
 struct tt_rt_config tt_rt;
 volatile int tt_rt_off;
 volatile unsigned tt_rt_fork_gen;
 __thread int tt_rt_depth __attribute__((tls_model("initial-exec")));
 
-static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
-static unsigned rt_init_gen = ~0u;
-static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool env_false(const char *v)
-{
-    return v && (!strcmp(v, "0") || !strcasecmp(v, "off") ||
-                 !strcasecmp(v, "false") || !strcasecmp(v, "no"));
-}
-
-static bool env_true(const char *v)
-{
-    return v && *v && !env_false(v);
-}
-
-/* The constructor only reads the environment: no thread, socket or
- * allocation, so processes that never talk to an LLM pay nothing. It runs
- * before the preload's other constructors (hooks/ssl.c's inline setup,
- * which may log why it left a program alone). */
+/* The constructor only reads the environment (settings.c: one pass over
+ * environ, every variable tokentap uses, no allocation): no thread, socket
+ * or file, so processes that never talk to an LLM pay nothing more. It
+ * runs before the preload's other constructors (hooks/ssl.c's inline
+ * setup, which may log why it left a program alone). */
 __attribute__((constructor(101))) static void rt_ctor(void)
 {
-    if (env_true(getenv("TOKENTAP_DISABLE")))
+    tt_settings_load();
+    const struct tt_settings *st = tt_settings();
+    if (st->off)
         tt_rt_off = 1;
-    tt_rt.log = !env_false(getenv("TOKENTAP_LOG"));
+    tt_rt.log = st->log;
 }
 
 void tt_log(const char *fmt, ...)
@@ -106,102 +83,6 @@ bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent)
     return true;
 }
 
-/* TOKENTAP_TAGS="k=v,k2=v2" -> {"k":"v","k2":"v2"}; JSON-escaped. */
-static char *tags_json(const char *env)
-{
-    struct tt_buf b;
-    const char *p = env;
-    bool first = true;
-
-    tt_buf_init(&b, 8192);
-    if (tt_buf_append(&b, "{", 1))
-        goto fail;
-    while (p && *p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        if (eq && eq > p) {
-            const char *parts[2] = { p, eq + 1 };
-            size_t lens[2] = { (size_t)(eq - p), len - (size_t)(eq - p) - 1 };
-            if (!first && tt_buf_append(&b, ",", 1))
-                goto fail;
-            first = false;
-            for (int k = 0; k < 2; k++) {
-                if (tt_buf_append(&b, "\"", 1))
-                    goto fail;
-                for (size_t i = 0; i < lens[k]; i++) {
-                    unsigned char c = (unsigned char)parts[k][i];
-                    char esc[8];
-                    int en;
-                    if (c == '"' || c == '\\')
-                        en = snprintf(esc, sizeof(esc), "\\%c", c);
-                    else if (c < 0x20)
-                        en = snprintf(esc, sizeof(esc), "\\u%04x", c);
-                    else {
-                        esc[0] = (char)c;
-                        en = 1;
-                    }
-                    if (tt_buf_append(&b, esc, (size_t)en))
-                        goto fail;
-                }
-                if (tt_buf_append(&b, k == 0 ? "\":" : "\"", k == 0 ? 2 : 1))
-                    goto fail;
-            }
-        }
-        p = end ? end + 1 : NULL;
-    }
-    if (tt_buf_append(&b, "}", 1))
-        goto fail;
-    return tt_buf_steal(&b);
-fail:
-    tt_buf_free(&b);
-    return NULL;
-}
-
-char *tt_rt_metadata_json(const char *env)
-{
-    json_t *j = NULL;
-    char *out = NULL;
-
-    if (env && tt_json_parse(env, strlen(env), &j) == TT_OK && json_is_object(j) &&
-        tt_json_dump(j, &out) == TT_OK) {
-        json_decref(j);
-        return out;
-    }
-    json_decref(j);
-    tt_log("TOKENTAP_METADATA ignored: not a JSON object");
-    return NULL;
-}
-
-bool tt_rt_parse_rate(const char *v, double *out)
-{
-    char *end;
-
-    if (!v || !*v)
-        return false;
-    errno = 0;
-    double r = strtod(v, &end);
-    while (*end == ' ')
-        end++;
-    if (errno || end == v || *end || !isfinite(r) || r < 0 || r > 1)
-        return false;
-    *out = r;
-    return true;
-}
-
-bool tt_rt_sampled(void)
-{
-    uint64_t x = 0;
-
-    if (tt_rt.sample_rate >= 1.0)
-        return true;
-    if (tt_rt.sample_rate <= 0.0)
-        return false;
-    if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
-        x = (uint64_t)tt_now_ns() * 0x9e3779b97f4a7c15ULL;
-    return (double)(x >> 11) * (1.0 / 9007199254740992.0) < tt_rt.sample_rate;
-}
-
 bool tt_rt_glob_list_match(const char *list, const char *const *names, size_t n)
 {
     char pat[256];
@@ -237,13 +118,6 @@ bool tt_rt_cmd_allowed(const char *only, const char *skip,
     return true;
 }
 
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-
-    return s ? s + 1 : p;
-}
-
 /* Is the program an interpreter whose first non-option argument is the
  * script that names it (python3 agent.py, node app.js, bash run.sh)? */
 bool tt_rt_is_interpreter(const char *name)
@@ -259,150 +133,83 @@ bool tt_rt_is_interpreter(const char *name)
     return false;
 }
 
-/* TOKENTAP_ONLY_CMDS / TOKENTAP_SKIP_CMDS for this program: read lazily
- * (first LLM-looking connection), never in the constructor. */
-static bool rt_cmd_check(void)
-{
-    const char *only = getenv("TOKENTAP_ONLY_CMDS");
-    const char *skip = getenv("TOKENTAP_SKIP_CMDS");
-    char exe[PATH_MAX], cmd[4096];
-    const char *names[3] = { NULL, NULL, NULL };
-    size_t len = 0;
+/* --- fork: one handler, modules register theirs ------------------------
+ *
+ * One pthread_atfork registration for the whole preload. Each module that
+ * keeps a lock or per-process state registers its own handlers (struct
+ * tt_atfork, before its lock is first taken); rt.c knows none of them. The
+ * prepare handlers run in reverse order of registration, parent and child
+ * handlers in order, as pthread_atfork(3) does for separate registrations.
+ * The child handlers run first thing in the child, while it has one
+ * thread: they only reset locks and forget state (no allocation, no I/O);
+ * anything heavier waits for the module's next use, which sees the new
+ * tt_rt_fork_gen. */
+#define RT_ATFORK_MAX 16
 
-    if (!(only && *only) && !(skip && *skip))
-        return true;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        names[0] = base_name(exe);
-    }
-    ssize_t got = tt_ownfd_read_file("/proc/self/cmdline", cmd, sizeof(cmd));
-    len = got > 0 ? (size_t)got : 0;
-    if (len) {
-        names[1] = base_name(cmd);
-        if (tt_rt_is_interpreter(names[1]) ||
-            (names[0] && tt_rt_is_interpreter(names[0]))) {
-            /* The first argument that is not an option. */
-            for (size_t off = strlen(cmd) + 1; off < len; off += strlen(cmd + off) + 1) {
-                if (cmd[off] != '-') {
-                    names[2] = base_name(cmd + off);
-                    break;
-                }
-                if (!strcmp(cmd + off, "-c") || !strcmp(cmd + off, "-m"))
-                    break;      /* python -c CODE / -m module: no script */
-            }
-        }
-    }
-    return tt_rt_cmd_allowed(only, skip, names, 3);
+static struct tt_atfork *rt_forks[RT_ATFORK_MAX];
+static unsigned rt_nforks;
+static pthread_mutex_t rt_fork_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void rt_fork_prepare(void)
+{
+    unsigned n = __atomic_load_n(&rt_nforks, __ATOMIC_ACQUIRE);
+
+    for (unsigned i = n; i-- > 0;)
+        if (rt_forks[i]->prepare)
+            rt_forks[i]->prepare();
 }
 
-static void rt_atfork_child(void)
+static void rt_fork_parent(void)
+{
+    unsigned n = __atomic_load_n(&rt_nforks, __ATOMIC_ACQUIRE);
+
+    for (unsigned i = 0; i < n; i++)
+        if (rt_forks[i]->parent)
+            rt_forks[i]->parent();
+}
+
+static void rt_fork_child(void)
 {
     /* Only this thread survives; locks may be held by threads that no
-     * longer exist. Reset them here, while no other thread can run; the
-     * modules notice the new generation and drop the parent's state. */
+     * longer exist. Reset ours, then bump the generation the modules
+     * compare against, then their own handlers. */
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    rt_lock = fresh;
+    unsigned n = __atomic_load_n(&rt_nforks, __ATOMIC_ACQUIRE);
+
+    rt_fork_lock = fresh;
     tt_rt_fork_gen++;
-    tt_conn_atfork_child();
-    tt_deliver_atfork_child();
-    tt_proc_atfork_child();
-    tt_conv_atfork_child();
+    for (unsigned i = 0; i < n; i++)
+        if (rt_forks[i]->child)
+            rt_forks[i]->child();
 }
 
 static pthread_once_t rt_fork_once = PTHREAD_ONCE_INIT;
 
-static void rt_fork_register(void)
+static void rt_fork_install(void)
 {
-    pthread_atfork(NULL, NULL, rt_atfork_child);
+    pthread_atfork(rt_fork_prepare, rt_fork_parent, rt_fork_child);
 }
 
 void tt_rt_fork_watch(void)
 {
-    pthread_once(&rt_fork_once, rt_fork_register);
+    pthread_once(&rt_fork_once, rt_fork_install);
 }
 
-static void rt_init_process(void)
+void tt_atfork_register_slow(struct tt_atfork *h)
 {
-    /* A fresh trace per process unless a parent handed one down. */
-    if (!tt_rt_parse_traceparent(getenv("TRACEPARENT"), tt_rt.trace_id,
-                                 tt_rt.parent_id)) {
-        tt_span_rand_hex(tt_rt.trace_id, 16);
-        tt_rt.parent_id[0] = '\0';
-    }
-    free(tt_rt.exe);
-    tt_rt.exe = NULL;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        tt_rt.exe = strdup(exe);
-    }
-}
-
-static void rt_init_once(void)
-{
-    const char *v;
-
     tt_rt_fork_watch();
-    tt_rt.log = !env_false(getenv("TOKENTAP_LOG"));
-    tt_rt.max_body = 8u << 20;
-    if ((v = getenv("TOKENTAP_MAX_BODY")) && *v) {
-        char *end;
-        errno = 0;
-        unsigned long long m = strtoull(v, &end, 10);
-        if (!errno && end != v && m >= 1024 && m <= (1ull << 31))
-            tt_rt.max_body = (size_t)m;
-        else
-            tt_log("TOKENTAP_MAX_BODY=%s ignored (want bytes, 1024..2^31)", v);
-    }
-    /* One rule for these paths, shared with tokentapd and the CLI. */
-    if (tt_wire_socket_path(tt_rt.socket_path, sizeof(tt_rt.socket_path)) != TT_OK) {
-        tt_log("socket path too long for a Unix socket; spans go to the spool");
-        tt_rt.socket_path[0] = '\0';
-    }
-    if (tt_wire_spool_dir(tt_rt.spool_dir, sizeof(tt_rt.spool_dir)) != TT_OK)
-        tt_rt.spool_dir[0] = '\0';
-    tt_rt.sample_rate = 1.0;
-    if ((v = getenv("TOKENTAP_SAMPLE_RATE")) && *v &&
-        !tt_rt_parse_rate(v, &tt_rt.sample_rate))
-        tt_log("TOKENTAP_SAMPLE_RATE=%s ignored (want a number from 0 to 1)", v);
-    char err[256];
-    int rc = tt_redact_from_env(&tt_rt.redact, err, sizeof(err));
-    if (rc != TT_OK) {
-        /* Fail closed: content that was meant to be redacted is not sent. */
-        tt_api_set_capture(false);
-        tt_log("%s: prompt and completion capture is off", rc == TT_ERR_NOMEM ? "out of memory" : err);
-    }
-    if (!rt_cmd_check()) {
-        tt_rt_off = 1;
-        return;
-    }
-    if ((v = getenv("TOKENTAP_SESSION_ID")) && *v)
-        tt_rt.session_id = strdup(v);
-    if ((v = getenv("TOKENTAP_TAGS")) && *v)
-        tt_rt.tags = tags_json(v);
-    if ((v = getenv("TOKENTAP_METADATA")) && *v)
-        tt_rt.metadata = tt_rt_metadata_json(v);
-}
-
-bool tt_rt_ready(void)
-{
-    if (tt_rt_off)
-        return false;
-    pthread_once(&rt_once, rt_init_once);
-    /* Double-checked: the acquire load pairs with the release store, so a
-     * thread that sees the new generation also sees rt_init_process's
-     * writes (a plain read here was a data race: TSan, make test-tsan). */
-    if (__atomic_load_n(&rt_init_gen, __ATOMIC_ACQUIRE) != tt_rt_fork_gen) {
-        pthread_mutex_lock(&rt_lock);
-        if (rt_init_gen != tt_rt_fork_gen) {
-            rt_init_process();
-            __atomic_store_n(&rt_init_gen, tt_rt_fork_gen, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&rt_fork_lock);
+    if (!h->on) {
+        unsigned n = rt_nforks;
+        if (n < RT_ATFORK_MAX) {
+            rt_forks[n] = h;
+            __atomic_store_n(&rt_nforks, n + 1, __ATOMIC_RELEASE);
+        } else {
+            tt_log("internal: more than %d fork handlers", RT_ATFORK_MAX);
         }
-        pthread_mutex_unlock(&rt_lock);
+        __atomic_store_n(&h->on, 1, __ATOMIC_RELEASE);
     }
-    return !tt_rt_off;
+    pthread_mutex_unlock(&rt_fork_lock);
 }
 
 /* 0 unknown yet, else port + 1 (1: no gateway). Racing first readers
@@ -414,7 +221,7 @@ unsigned tt_rt_gateway_port(void)
     unsigned v = __atomic_load_n(&rt_gw_port, __ATOMIC_RELAXED);
 
     if (v == 0) {
-        const char *e = getenv("TOKENTAP_GATEWAY");
+        const char *e = tt_settings()->gateway;
         const char *colon = e ? strrchr(e, ':') : NULL;
         unsigned long p = colon ? strtoul(colon + 1, NULL, 10) : 0;
         v = (p > 0 && p < 65536 ? (unsigned)p : 0) + 1;

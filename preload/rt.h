@@ -31,15 +31,16 @@ struct tt_rt_config {
 };
 
 /* Filled by tt_rt_init(); read-only afterwards. */
-extern struct tt_rt_config tt_rt;
+TT_EXPORT extern struct tt_rt_config tt_rt;
 
 /* Global kill switch, set by the constructor (TOKENTAP_DISABLE) or after an
  * internal failure that must stop tokentap for the whole process. */
-extern volatile int tt_rt_off;
+TT_EXPORT extern volatile int tt_rt_off;
 
 /* Per-thread depth: >0 while tokentap code or libcurl runs on this thread,
  * so hooks reached from inside stand down. initial-exec TLS (no malloc). */
-extern __thread int tt_rt_depth __attribute__((tls_model("initial-exec")));
+extern __thread int tt_rt_depth
+    __attribute__((tls_model("initial-exec"), visibility("default")));
 
 /* Initialise everything once (thread-safe). Returns false when tokentap
  * is disabled for this process. Also handles fork: a child re-initialises
@@ -62,16 +63,37 @@ static inline void tt_rt_leave(void)
 
 /* Fork generation: bumped in the child by the atfork handler. Modules that
  * keep per-process state (sockets, queues) compare it to their own copy. */
-extern volatile unsigned tt_rt_fork_gen;
+TT_EXPORT extern volatile unsigned tt_rt_fork_gen;
 
-/* Register tokentap's fork handler (once). Called before any per-process
- * state with locks exists (first connection seen, runtime init), so every
- * fork after that resets it in the child while the child is still
- * single-threaded. */
-void tt_rt_fork_watch(void);
+/* Fork handlers of one module (all optional). A module that keeps a lock
+ * or per-process state registers them itself, before its lock is first
+ * taken; rt.c runs every registered set from its single pthread_atfork
+ * handler: prepare in reverse order of registration, parent and child in
+ * order, the child's after rt's own (its lock, tt_rt_fork_gen++). A child
+ * handler runs while the child has one thread: reset locks, forget state;
+ * no allocation, no I/O (do that on the next use, seeing tt_rt_fork_gen). */
+struct tt_atfork {
+    void (*prepare)(void);
+    void (*parent)(void);
+    void (*child)(void);
+    int on;                 /* registered: set by tt_atfork_register */
+};
+
+TT_EXPORT void tt_atfork_register_slow(struct tt_atfork *h);
+
+/* Register h (a static object of the module) once; cheap afterwards. */
+static inline void tt_atfork_register(struct tt_atfork *h)
+{
+    if (!__atomic_load_n(&h->on, __ATOMIC_ACQUIRE))
+        tt_atfork_register_slow(h);
+}
+
+/* Install the one pthread_atfork handler (once), so tt_rt_fork_gen moves
+ * in every child from now on even before any module registered. */
+TT_EXPORT void tt_rt_fork_watch(void);
 
 /* One line to stderr, "tokentap: ...", unless TOKENTAP_LOG=off. */
-void tt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+TT_EXPORT void tt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Whether this call is traced under TOKENTAP_SAMPLE_RATE (a fresh random
  * draw per call; always true at rate 1). */
@@ -81,12 +103,12 @@ bool tt_rt_sampled(void);
  * patterns matched against the program's names (names[0..n): the
  * executable's basename, argv[0]'s basename and, for an interpreter, the
  * script's basename). True when the program is to be traced. */
-bool tt_rt_cmd_allowed(const char *only, const char *skip,
+TT_EXPORT bool tt_rt_cmd_allowed(const char *only, const char *skip,
                        const char *const *names, size_t n);
 
 /* Is the program (a basename) an interpreter whose first non-option
  * argument is the script that names it (python3 agent.py, bash run.sh)? */
-bool tt_rt_is_interpreter(const char *name);
+TT_EXPORT bool tt_rt_is_interpreter(const char *name);
 
 /* TOKENTAP_METADATA: a JSON object, returned as compact JSON text
  * (malloc'd), NULL (with one log line) when it is not one. */
@@ -94,7 +116,7 @@ char *tt_rt_metadata_json(const char *env);
 
 /* Does any pattern of list (comma-separated fnmatch(3) globs, spaces
  * around them ignored) match any of names[0..n) (NULL entries skipped)? */
-bool tt_rt_glob_list_match(const char *list, const char *const *names, size_t n);
+TT_EXPORT bool tt_rt_glob_list_match(const char *list, const char *const *names, size_t n);
 
 /* Parse TOKENTAP_SAMPLE_RATE: a number in [0, 1]. false if invalid. */
 bool tt_rt_parse_rate(const char *v, double *out);
@@ -103,12 +125,12 @@ bool tt_rt_parse_rate(const char *v, double *out);
  * which reports the calls made through it itself. A connection to it is
  * never captured here, so no call is counted twice. The port, 0 when
  * there is none (read once). */
-unsigned tt_rt_gateway_port(void);
+TT_EXPORT unsigned tt_rt_gateway_port(void);
 /* Whether a host[:port] (a Host header, a URL's authority) is the
  * gateway: a loopback name or address with the gateway's port. */
-bool tt_rt_is_gateway_host(const char *host, size_t len);
+TT_EXPORT bool tt_rt_is_gateway_host(const char *host, size_t len);
 
 /* Parse a W3C traceparent; on success fills trace (33) and parent (17). */
-bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent);
+TT_EXPORT bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent);
 
 #endif

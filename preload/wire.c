@@ -5,6 +5,7 @@
  * writing through a callback). Decoding here is a small hand-written reader
  * that never allocates. */
 #include "wire.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <msgpack/pack.h>
@@ -388,14 +389,15 @@ int tt_wire_home_dir(char *buf, size_t n)
 {
     /* The one definition of tokentap's home, for the preload (rt.c), the
      * daemon and the CLI alike. */
-    const char *e = getenv("TOKENTAP_HOME");
+    const struct tt_settings *st = tt_settings();
+    const char *e = st->home;
 
     if (e && *e)
         return fmt_path(buf, n, e, "");
-    e = getenv("XDG_DATA_HOME");
+    e = st->xdg_data_home;
     if (e && *e)
         return fmt_path(buf, n, e, "/tokentap");
-    e = getenv("HOME");
+    e = st->user_home;
     if (e && *e)
         return fmt_path(buf, n, e, "/.local/share/tokentap");
     char tmp[64];
@@ -405,7 +407,7 @@ int tt_wire_home_dir(char *buf, size_t n)
 
 int tt_wire_socket_path(char *buf, size_t n)
 {
-    const char *e = getenv("TOKENTAP_SOCKET");
+    const char *e = tt_settings()->socket;
     int rc;
 
     if (e && *e)
@@ -423,7 +425,7 @@ int tt_wire_socket_path(char *buf, size_t n)
 
 int tt_wire_spool_dir(char *buf, size_t n)
 {
-    const char *e = getenv("TOKENTAP_SPOOL");
+    const char *e = tt_settings()->spool;
     char home[4096];
     int rc;
 

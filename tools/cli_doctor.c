@@ -556,6 +556,12 @@ static void check_self(struct report *r, const char *dbopt)
             say(r, 0, "preload library %s", real);
         else
             say(r, 2, "preload library %s missing: reinstall (make install) or run make", lib);
+        /* The capture core, loaded from beside the preload (hooks/core.c). */
+        snprintf(lib, sizeof(lib), "%s/../lib/libtokentap-core.so", self);
+        if (realpath(lib, real) && access(real, R_OK) == 0)
+            say(r, 0, "capture core %s", real);
+        else
+            say(r, 2, "capture core %s missing: reinstall (make install) or run make", lib);
         snprintf(lib, sizeof(lib), "%s/tokentapd", self);
         if (access(lib, X_OK) == 0)
             say(r, 0, "daemon %s", lib);

@@ -100,7 +100,7 @@ class Install(TapTest):
         found = sorted(os.path.relpath(os.path.join(d, f), root)
                        for d, _, fs in os.walk(root) for f in fs)
         self.assertEqual(found, [
-            "bin/tokentap", "bin/tokentapd", "lib/libtokentap.so",
+            "bin/tokentap", "bin/tokentapd", "lib/libtokentap-core.so", "lib/libtokentap.so",
             "lib/systemd/system/tokentapd@.service", "lib/systemd/user/tokentapd.service",
             "libexec/tokentap/tokentap-mock",
             "share/doc/tokentap/FLEET.md", "share/doc/tokentap/OTLP.md",

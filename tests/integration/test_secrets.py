@@ -873,6 +873,10 @@ class Setuid(TapTest):
         # What the run as nobody needs, readable by nobody.
         lib = os.path.join(d, "libtokentap.so")
         shutil.copy(PRELOAD, lib)
+        # The capture core is loaded from beside the preload.
+        core = os.path.join(d, "libtokentap-core.so")
+        shutil.copy(os.path.join(os.path.dirname(PRELOAD), "libtokentap-core.so"), core)
+        os.chmod(core, 0o755)
         cert = os.path.join(d, "cert.pem")
         shutil.copy(self.m.cert, cert)
         os.chmod(lib, 0o755)

@@ -1,0 +1,330 @@
+/* core.c - the capture core, loaded when first needed (coreops.h).
+ *
+ * libtokentap.so carries the hooks and the cheap tests; everything that
+ * parses, prices and delivers lives in libtokentap-core.so in the same
+ * directory, dlopen()ed here the first time:
+ *   - a connection's first request bytes look like HTTP (a method and a
+ *     space, or the HTTP/2 preface): tt_conn_write below. Bytes that
+ *     cannot start a request (TLS records, a binary protocol) are judged
+ *     here without the core, and the connection is ignored;
+ *   - the program uses libcurl's easy/multi API (hooks/curl.c);
+ *   - TOKENTAP_REDIRECT is set (replay, run --mock);
+ *   - an exec under TOKENTAP_GATEWAY needs the exec-check cache's home.
+ * A process that never does any of these never maps the core: /bin/true,
+ * tar, a compiler, pay for the small object only.
+ *
+ * The functions below have the names and contracts of the core's own
+ * (conn.h, curlx.h, redirect.h, wire.h), so the hooks call them as
+ * before; until the core is loaded each answers as "nothing captured"
+ * (no connection known, none LLM), which is the truth.
+ *
+ * Loading: dlopen with the per-thread guard raised (the loader's own
+ * open/read/mmap/close pass through our hooks and must stand down), under
+ * a mutex that fork takes first (a child is never forked in the middle of
+ * our load) and resets in the child. dlopen takes the
+ * loader lock: the hooks that can get here are write/send/SSL_write and
+ * libcurl's API, which a program does not call from a signal handler or
+ * with the loader lock held. If the core cannot be loaded (missing file,
+ * an old one with another table version), tokentap logs one line and
+ * turns itself off for the process (tt_rt_off): the program runs on. */
+#include "coreops.h"
+#include "real.h"
+#include "redirect.h"
+#include "rt.h"
+#include "settings.h"
+#include "wire.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CORE_SONAME "libtokentap-core.so"
+
+static const struct tt_core_ops *core;     /* set once, release */
+static int core_failed;
+static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* fork waits for a load in progress on another thread: a child forked in
+ * the middle of it would inherit the loader's lock held by a thread it
+ * does not have, and hang in its own first dlopen. */
+static void core_atfork_prepare(void)
+{
+    pthread_mutex_lock(&core_lock);
+}
+
+static void core_atfork_parent(void)
+{
+    pthread_mutex_unlock(&core_lock);
+}
+
+static void core_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    core_lock = fresh;
+}
+
+static struct tt_atfork core_fork = {
+    .prepare = core_atfork_prepare, .parent = core_atfork_parent,
+    .child = core_atfork_child,
+};
+
+/* The core's path: beside this object (dladdr of one of our functions),
+ * else the loader's search path. */
+static void core_path(char *out, size_t n)
+{
+    Dl_info info;
+
+    if (dladdr((void *)core_path, &info) && info.dli_fname) {
+        const char *slash = strrchr(info.dli_fname, '/');
+        if (slash) {
+            int w = snprintf(out, n, "%.*s/%s", (int)(slash - info.dli_fname),
+                             info.dli_fname, CORE_SONAME);
+            if (w > 0 && (size_t)w < n)
+                return;
+        }
+    }
+    snprintf(out, n, "%s", CORE_SONAME);
+}
+
+static __attribute__((noinline, cold)) const struct tt_core_ops *core_load(void)
+{
+    const struct tt_core_ops *ops = NULL;
+    char path[4096];
+
+    if (__atomic_load_n(&core_failed, __ATOMIC_RELAXED))
+        return NULL;
+    tt_atfork_register(&core_fork);
+    tt_rt_depth++;
+    pthread_mutex_lock(&core_lock);
+    ops = __atomic_load_n(&core, __ATOMIC_ACQUIRE);
+    if (ops || core_failed)
+        goto out;
+    core_path(path, sizeof(path));
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    const struct tt_core_ops *t = h ? dlsym(h, "tt_core_ops") : NULL;
+    if (t && t->version == TT_CORE_OPS_VERSION && t->size == sizeof(*t)) {
+        ops = t;
+        __atomic_store_n(&core, ops, __ATOMIC_RELEASE);
+    } else {
+        tt_log("capture core %s not usable (%s): tokentap is off for this process",
+               path, h ? "wrong version" : dlerror());
+        __atomic_store_n(&core_failed, 1, __ATOMIC_RELAXED);
+        tt_rt_off = 1;
+    }
+out:
+    pthread_mutex_unlock(&core_lock);
+    tt_rt_depth--;
+    return ops;
+}
+
+/* The core, loading it if needed; NULL when it cannot be. */
+static inline const struct tt_core_ops *core_get(void)
+{
+    const struct tt_core_ops *ops = __atomic_load_n(&core, __ATOMIC_ACQUIRE);
+
+    return __builtin_expect(ops != NULL, 1) ? ops : core_load();
+}
+
+/* The core if already loaded, else NULL (no load). */
+static inline const struct tt_core_ops *core_if_loaded(void)
+{
+    return __atomic_load_n(&core, __ATOMIC_ACQUIRE);
+}
+
+/* Can these bytes be the start of an HTTP/1.x request or the HTTP/2
+ * client preface? A method token (upper-case letters) then a space; a
+ * first write shorter than that only needs to be a prefix of one. */
+static bool may_be_http(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && i < 16 && p[i] >= 'A' && p[i] <= 'Z')
+        i++;
+    if (i == n)
+        return i > 0 || n == 0;
+    return i > 0 && p[i] == ' ';
+}
+
+/* --- conn.h -------------------------------------------------------------- */
+
+void tt_conn_write(enum tt_conn_kind kind, const void *key, tt_conn_sni_fn sni,
+                   const void *buf, size_t n)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (!ops) {
+        if (!may_be_http(buf, n) || !(ops = core_load()))
+            return;     /* no entry: tt_conn_ignored says true */
+    }
+    ops->conn_write(kind, key, sni, buf, n);
+}
+
+void tt_conn_read(enum tt_conn_kind kind, const void *key, const void *buf, size_t n)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->conn_read(kind, key, buf, n);
+}
+
+void tt_conn_eof(enum tt_conn_kind kind, const void *key)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->conn_eof(kind, key);
+}
+
+void tt_conn_close(enum tt_conn_kind kind, const void *key)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->conn_close(kind, key);
+}
+
+bool tt_conn_is_llm(enum tt_conn_kind kind, const void *key)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    return ops && ops->conn_is_llm(kind, key);
+}
+
+bool tt_conn_ignored(enum tt_conn_kind kind, const void *key)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    return !ops || ops->conn_ignored(kind, key);
+}
+
+void tt_conn_ignore(enum tt_conn_kind kind, const void *key)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    /* Not loaded: nothing can capture key; ssl.c lists it as ignored. */
+    if (ops)
+        ops->conn_ignore(kind, key);
+}
+
+/* --- curlx.h: the program uses libcurl's API --------------------------- */
+
+static tt_curl_setopt_fn real_setopt;
+
+tt_curl_setopt_fn tt_curl_real_setopt(void)
+{
+    return TT_REAL(real_setopt, "curl_easy_setopt", tt_curl_sonames, "libcurl");
+}
+
+CURLcode tt_curl_setopt(CURL *h, CURLoption option, const union tt_curl_arg *arg)
+{
+    const struct tt_core_ops *ops = core_get();
+
+    if (ops)
+        return ops->curl_setopt(h, option, arg);
+    tt_curl_setopt_fn f = tt_curl_real_setopt();
+    return f ? tt_curl_forward(f, h, option, arg) : CURLE_FAILED_INIT;
+}
+
+bool tt_curl_begin(CURL *h)
+{
+    const struct tt_core_ops *ops = core_get();
+
+    return ops && ops->curl_begin(h);
+}
+
+void tt_curl_cancel(CURL *h)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->curl_cancel(h);
+}
+
+void tt_curl_done(CURL *h, CURLcode result)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->curl_done(h, result);
+}
+
+void tt_curl_drop(CURL *h, const char *why)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->curl_drop(h, why);
+}
+
+void tt_curl_dup(CURL *from, CURL *to)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->curl_dup(from, to);
+}
+
+void tt_curl_forget(CURL *h)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->curl_forget(h);
+}
+
+/* --- redirect.h: only when TOKENTAP_REDIRECT is set ---------------------- */
+
+static const struct tt_core_ops *rd_core(void)
+{
+    const char *v = tt_settings()->redirect;
+
+    return v && *v ? core_get() : NULL;
+}
+
+bool tt_rd_on(void)
+{
+    const struct tt_core_ops *ops = rd_core();
+
+    return ops && ops->rd_on();
+}
+
+int tt_rd_name(const char *node, const char *service)
+{
+    const struct tt_core_ops *ops = rd_core();
+
+    return ops ? ops->rd_name(node, service) : 0;
+}
+
+bool tt_rd_connect(const struct sockaddr *sa, socklen_t len,
+                   struct sockaddr_storage *out, socklen_t *out_len)
+{
+    const struct tt_core_ops *ops = rd_core();
+
+    return ops && ops->rd_connect(sa, len, out, out_len);
+}
+
+const unsigned char *tt_rd_ca_der(size_t *len)
+{
+    const struct tt_core_ops *ops = rd_core();
+
+    return ops ? ops->rd_ca_der(len) : NULL;
+}
+
+/* --- wire.h: the exec check's cache directory ---------------------------- */
+
+int tt_wire_home_dir(char *buf, size_t n)
+{
+    const struct tt_core_ops *ops = core_get();
+
+    return ops ? ops->wire_home_dir(buf, n) : TT_ERR;
+}
+
+/* The hook object is linked without the C runtime's start files
+ * (-nostartfiles: their transactional-memory and gmon hooks are three weak
+ * symbols the loader looks up, and fails to find, in every process). What
+ * remains needed of them is the object's handle for pthread_atfork and
+ * atexit (libc_nonshared.a): this object is never unloaded, so nothing
+ * ever runs __cxa_finalize over it. */
+void *__dso_handle __attribute__((visibility("hidden"))) = &__dso_handle;

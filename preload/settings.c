@@ -1,0 +1,177 @@
+/* settings.c - the environment, read in one place (see settings.h). */
+#include "settings.h"
+
+#include <stddef.h>
+
+extern char **environ;
+
+/* name=value entries this module reads; the rest of environ is skipped
+ * after a two-byte test. */
+static const struct {
+    char name[28];
+    unsigned char len;
+    unsigned char tok;          /* starts with TOKENTAP_ */
+    unsigned short off;
+} vars[] = {
+#define V(n, f) { n, sizeof(n) - 1, n[0] == 'T' && n[1] == 'O', offsetof(struct tt_settings, f) }
+    V("TOKENTAP_DISABLE", disable),
+    V("TOKENTAP_LOG", log_raw),
+    V("TOKENTAP_CAPTURE_CONTENT", capture_content),
+    V("TOKENTAP_INLINE", inline_hooks),
+    V("TOKENTAP_PRICING", pricing),
+    V("TOKENTAP_HOSTS", hosts),
+    V("TOKENTAP_RECORD", record),
+    V("TOKENTAP_REDACT", redact),
+    V("TOKENTAP_REDACT_FILE", redact_file),
+    V("TOKENTAP_REDIRECT", redirect),
+    V("TOKENTAP_REDIRECT_HOSTS", redirect_hosts),
+    V("TOKENTAP_REDIRECT_CA", redirect_ca),
+    V("TOKENTAP_ONLY_CMDS", only_cmds),
+    V("TOKENTAP_SKIP_CMDS", skip_cmds),
+    V("TOKENTAP_MAX_BODY", max_body),
+    V("TOKENTAP_SAMPLE_RATE", sample_rate),
+    V("TOKENTAP_SESSION_ID", session_id),
+    V("TOKENTAP_TAGS", tags),
+    V("TOKENTAP_METADATA", metadata),
+    V("TOKENTAP_GATEWAY", gateway),
+    V("TOKENTAP_RUN_PID", run_pid),
+    V("TOKENTAP_RUN_PPID", run_ppid),
+    V("TOKENTAP_HOME", home),
+    V("TOKENTAP_SOCKET", socket),
+    V("TOKENTAP_SPOOL", spool),
+    V("TRACEPARENT", traceparent),
+    V("HOME", user_home),
+    V("XDG_CONFIG_HOME", xdg_config_home),
+    V("XDG_DATA_HOME", xdg_data_home),
+#undef V
+};
+
+/* The constructor calls no libc function: each one's first call through
+ * the PLT costs a symbol lookup (about 1,500 instructions), paid by every
+ * process the preload is loaded into. */
+static bool word_ieq(const char *v, const char *lower)
+{
+    for (; *lower; v++, lower++)
+        if ((*v | 0x20) != *lower)
+            return false;
+    return *v == '\0';
+}
+
+bool tt_settings_false(const char *v)
+{
+    return v && ((v[0] == '0' && !v[1]) || word_ieq(v, "off") ||
+                 word_ieq(v, "false") || word_ieq(v, "no"));
+}
+
+bool tt_settings_true(const char *v)
+{
+    return v && *v && !tt_settings_false(v);
+}
+
+/* Does e continue name from byte from on, followed by '='? */
+static bool is_var(const char *e, const char *name, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++)
+        if (e[i] != name[i])
+            return false;
+    return e[len] == '=';
+}
+
+#define PREFIX "TOKENTAP_"
+#define PREFIX_LEN (sizeof(PREFIX) - 1)
+
+/* Which of vars an environ entry sets, or -1. Entries of other programs
+ * cost a byte compare or two; a TOKENTAP_ one, one compare per variable
+ * after the prefix. */
+static int which_var(const char *e)
+{
+    bool tok;
+
+    if (e[0] == 'T' && e[1] == 'O') {
+        for (size_t i = 2; i < PREFIX_LEN; i++)
+            if (e[i] != PREFIX[i])
+                return -1;
+        tok = true;
+    } else if ((e[0] == 'T' && e[1] == 'R') || (e[0] == 'H' && e[1] == 'O') ||
+               (e[0] == 'X' && e[1] == 'D')) {
+        tok = false;
+    } else {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *n = vars[i].name;
+        if (vars[i].tok != tok)
+            continue;
+        size_t from = tok ? PREFIX_LEN : 0;
+        if (e[from] == n[from] && is_var(e, n, from, vars[i].len))
+            return (int)i;
+    }
+    return -1;
+}
+
+static const char **slot(struct tt_settings *s, int i)
+{
+    return (const char **)(void *)((char *)s + vars[i].off);
+}
+
+/* One pass over environ into s; copy (may be NULL) copies each value into
+ * the arena (pointing into environ when it is full). getenv() returns the
+ * first of duplicate names: so does this. */
+static void read_env(struct tt_settings *s, char *arena, size_t cap)
+{
+    size_t used = 0;
+
+    *s = (struct tt_settings){ 0 };
+    for (char **e = environ; e && *e; e++) {
+        int i = which_var(*e);
+        if (i < 0 || *slot(s, i))
+            continue;
+        const char *v = *e + vars[i].len + 1;
+        if (arena) {
+            size_t n = 0;
+            while (v[n] && used + n < cap)
+                n++;
+            if (!v[n] && used + n < cap) {
+                for (size_t k = 0; k <= n; k++)
+                    arena[used + k] = v[k];
+                v = arena + used;
+                used += n + 1;
+            }
+        }
+        *slot(s, i) = v;
+    }
+    s->off = tt_settings_true(s->disable);
+    s->log = !tt_settings_false(s->log_raw);
+}
+
+#ifdef TT_PRELOAD
+
+static struct tt_settings settings;
+static char arena[8192];
+
+void tt_settings_load(void)
+{
+    read_env(&settings, arena, sizeof(arena));
+}
+
+const struct tt_settings *tt_settings(void)
+{
+    return &settings;
+}
+
+#else
+
+static __thread struct tt_settings settings;
+
+void tt_settings_load(void)
+{
+    read_env(&settings, NULL, 0);
+}
+
+const struct tt_settings *tt_settings(void)
+{
+    read_env(&settings, NULL, 0);
+    return &settings;
+}
+
+#endif
