@@ -13,6 +13,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libsqlite3-dev sqlite3 libmicrohttpd-dev \
     libzydis-dev musl-tools golang-go \
     curl procps python3 python3-requests python3-httpx python3-h2 \
+    python3-websockets \
     clang llvm valgrind \
     chromium chromium-driver \
     clickhouse-server \
