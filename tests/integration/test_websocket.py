@@ -181,5 +181,33 @@ class PythonWebsocketsPlain(PythonWebsockets):
     plain = True
 
 
+class CClient(WsBase):
+    """The C client on OpenSSL (hooks/ssl.c; plain: hooks/libc.c), its
+    handshake and frames written a byte at a time, its messages
+    fragmented with pings in between; the mock's frames in 1-byte
+    writes."""
+
+    def c(self, *args):
+        return [os.path.join(CLIENTS_BIN, "ws_client")] + list(args)
+
+    def test_responses(self):
+        self.flow(self.c("responses"), "responses")
+
+    def test_responses_deflate_split_every_byte(self):
+        self.flow(self.c("responses", "--deflate", "--split", "1", "--frag", "4"), "responses")
+
+    def test_realtime_deflate(self):
+        self.flow(self.c("realtime", "--deflate"), "realtime")
+
+    def test_realtime_split_every_byte_tiny_server_writes(self):
+        self.flow(self.c("realtime", "--deflate", "--split", "1", "--frag", "2",
+                         "--header", "x-mock-ws-tiny: 1", "--header", "x-mock-ws-frag: 9",
+                         "--header", "x-mock-ws-ping: 1"), "realtime")
+
+
+class CClientPlain(CClient):
+    plain = True
+
+
 if __name__ == "__main__":
     unittest.main()
