@@ -209,5 +209,40 @@ class CClientPlain(CClient):
     plain = True
 
 
+class Gateway(WsBase):
+    """`tokentap run --gateway on`: OPENAI_BASE_URL (the mock over TLS, the
+    user's own setting) becomes the gateway's upstream and the program is
+    given the gateway's URL; the gateway relays the upgrade and the frames
+    (tools/gateway_ws.c) and reads both directions: capture "gateway", one
+    span per response, no span counted twice."""
+
+    def env(self, **extra):
+        e = super().env(**extra)
+        e.setdefault("OPENAI_BASE_URL", self.m.base + "/v1")
+        e.update(extra)
+        return e
+
+    def py(self, *args):
+        return [PY, os.path.join(HERE, "clients", "ws_py.py")] + list(args)
+
+    def c(self, *args):
+        return [os.path.join(CLIENTS_BIN, "ws_client")] + list(args)
+
+    def test_python_responses_deflate(self):
+        self.flow(self.py("responses"), "responses", capture="gateway")
+
+    def test_python_realtime_fragmented_tiny(self):
+        self.flow(self.py("realtime", "--header", "x-mock-ws-frag:6", "--header",
+                          "x-mock-ws-ping:1", "--header", "x-mock-ws-tiny:2"),
+                  "realtime", capture="gateway")
+
+    def test_c_responses_split_every_byte(self):
+        self.flow(self.c("responses", "--deflate", "--split", "1", "--frag", "5"),
+                  "responses", capture="gateway")
+
+    def test_c_realtime_no_deflate(self):
+        self.flow(self.c("realtime"), "realtime", capture="gateway")
+
+
 if __name__ == "__main__":
     unittest.main()

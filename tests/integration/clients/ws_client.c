@@ -3,7 +3,8 @@
  * Its own frame code, independent of the capture's (preload/ws.c).
  *
  * usage: ws_client responses|realtime [--deflate] [--split N] [--frag N]
- *   MOCK_BASE    https://127.0.0.1:PORT or http://... (wss / ws)
+ *   OPENAI_BASE_URL  http(s)://127.0.0.1:PORT[/prefix] (the gateway's under
+ *                `tokentap run --gateway on`), else MOCK_BASE/v1 (wss / ws)
  *   SSL_CERT_FILE  the CA (OpenSSL's default verify paths read it)
  *   --deflate    offer permessage-deflate; compress what it sends (context
  *                kept across messages) and inflate what it gets
@@ -254,14 +255,19 @@ static void print_usage(const char *what, const char *text, json_t *ev)
 
 int main(int argc, char **argv)
 {
-    const char *base = getenv("MOCK_BASE");
+    const char *base = getenv("OPENAI_BASE_URL");
+    char mbase[512], prefix[512] = "";
     int tls, realtime;
     char host[256], req[4096], text[4096], extra[1024] = "";
     unsigned char key[16];
     char key64[32];
     int port;
 
-    if (argc < 2 || !base)
+    if (!base || !*base) {
+        snprintf(mbase, sizeof mbase, "%s/v1", getenv("MOCK_BASE") ? getenv("MOCK_BASE") : "");
+        base = mbase;
+    }
+    if (argc < 2)
         die("usage: ws_client responses|realtime [--deflate] [--split N] [--frag N]");
     realtime = !strcmp(argv[1], "realtime");
     for (int i = 2; i < argc; i++) {
@@ -278,8 +284,11 @@ int main(int argc, char **argv)
         }
     }
     tls = !strncmp(base, "https://", 8);
-    if (sscanf(base + (tls ? 8 : 7), "%255[^:]:%d", host, &port) != 2)
-        die("MOCK_BASE");
+    if (sscanf(base + (tls ? 8 : 7), "%255[^:]:%d%511s", host, &port, prefix) < 2)
+        die("base URL");
+    size_t pl = strlen(prefix);
+    while (pl && prefix[pl - 1] == '/')
+        prefix[--pl] = 0;
 
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
@@ -305,10 +314,10 @@ int main(int argc, char **argv)
         die("RAND_bytes");
     EVP_EncodeBlock((unsigned char *)key64, key, sizeof key);
     snprintf(req, sizeof req,
-             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "GET %s%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s"
              "Authorization: Bearer sk-test-not-a-key\r\n%s\r\n",
-             realtime ? "/v1/realtime?model=gpt-realtime" : "/v1/responses", host, port, key64,
+             prefix, realtime ? "/realtime?model=gpt-realtime" : "/responses", host, port, key64,
              deflate_on ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "", extra);
     out_raw(req, strlen(req));
     /* The 101 head; what follows it stays in `in`. */

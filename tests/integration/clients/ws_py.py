@@ -2,7 +2,8 @@
 the Responses-over-WebSocket flow (a generate:false warm-up, then a real
 request chained by previous_response_id) or the Realtime flow (session
 update, an item, an audio response, a text response with a tool), against
-MOCK_BASE (https -> wss, http -> ws; the CA from SSL_CERT_FILE).
+OPENAI_BASE_URL, else MOCK_BASE/v1 (https -> wss, http -> ws; the CA
+from SSL_CERT_FILE).
 
 usage: ws_py.py responses|realtime [--no-deflate] [--header NAME:VALUE]...
 Prints what the program got (the text of each response, its usage), so a
@@ -16,8 +17,14 @@ import sys
 import websockets
 
 
+def base_url():
+    """OPENAI_BASE_URL as the SDKs read it (the gateway's, under `tokentap
+    run --gateway on`), else the mock's /v1."""
+    return os.environ.get("OPENAI_BASE_URL") or os.environ["MOCK_BASE"] + "/v1"
+
+
 def url(path):
-    base = os.environ["MOCK_BASE"]
+    base = base_url().rstrip("/")
     return ("wss" + base[5:] if base.startswith("https") else "ws" + base[4:]) + path
 
 
@@ -81,9 +88,9 @@ async def main():
         elif a == "--header":
             k, v = args.pop(0).split(":", 1)
             headers[k] = v
-    path = "/v1/responses" if flow == "responses" else "/v1/realtime?model=gpt-realtime"
+    path = "/responses" if flow == "responses" else "/realtime?model=gpt-realtime"
     ctx = None
-    if os.environ["MOCK_BASE"].startswith("https"):
+    if base_url().startswith("https"):
         ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
     async with websockets.connect(url(path), ssl=ctx, compression=compression,
                                   extra_headers=headers,
