@@ -36,4 +36,6 @@ npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/node" >/dev/n
 # and Bun (@oven/bun-linux-x64: one executable with its own TLS).
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/gateway" >/dev/null
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/ui" >/dev/null
+# The WebSocket tests (tests/ws): Node's `ws` package.
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/ws" >/dev/null
 echo "tokentap: build and test dependencies installed"

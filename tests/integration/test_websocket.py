@@ -244,5 +244,42 @@ class Gateway(WsBase):
         self.flow(self.c("realtime"), "realtime", capture="gateway")
 
 
+class NodeWs(WsBase):
+    """Node's `ws` package (tests/ws, npm ci) on the system's node (which
+    links OpenSSL into the executable: the inline hooks), through the
+    preload and through the gateway."""
+
+    def node(self, *args):
+        script = os.path.join(NODE_DIR, "ws_node.mjs")
+        if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ws")):
+            msg = "tests/ws/node_modules missing: tools/install-deps.sh (npm ci)"
+            if os.environ.get("CI"):
+                self.fail(msg)
+            self.skipTest(msg)
+        node = shutil.which("node")
+        if not node:
+            self.skipTest("node not installed")
+        return [node, script] + list(args)
+
+    def test_responses_deflate(self):
+        self.flow(self.node("responses"), "responses")
+
+    def test_realtime_fragmented_pings(self):
+        self.flow(self.node("realtime", "--header", "x-mock-ws-frag:4", "--header",
+                            "x-mock-ws-ping:1"), "realtime")
+
+    def test_responses_no_deflate_plain(self):
+        self.plain = True
+        self.flow(self.node("responses", "--no-deflate"), "responses")
+
+    def test_gateway_responses(self):
+        self.flow(self.node("responses"), "responses", capture="gateway",
+                  OPENAI_BASE_URL=self.m.base + "/v1")
+
+    def test_gateway_realtime_no_context_takeover(self):
+        self.flow(self.node("realtime", "--header", "x-mock-ws-deflate:nct"), "realtime",
+                  capture="gateway", OPENAI_BASE_URL=self.m.base + "/v1")
+
+
 if __name__ == "__main__":
     unittest.main()
