@@ -20,6 +20,15 @@ struct wss_call {
     bool warmup;                  /* Responses: generate:false */
     bool started;                 /* response head given */
     char *resp_id;                /* Realtime: response.created's id */
+    char conv[17];                /* Responses: conversation (chain) id */
+};
+
+/* Responses: which conversation a response id belongs to, so a call
+ * chained by previous_response_id continues its chain's conversation. */
+#define WSS_CHAIN 32
+struct wss_chain {
+    char id[64];
+    char conv[17];
 };
 
 struct wss_rq {                   /* a Realtime response.create */
@@ -45,6 +54,8 @@ struct tt_wss {
     size_t items_bytes;
     struct wss_rq rq[16];
     size_t rqn;
+    struct wss_chain chain[WSS_CHAIN];
+    unsigned chain_next;
     struct tt_wss_stats st;
     int64_t now;
     bool from_client;             /* direction being fed */
@@ -264,14 +275,49 @@ static bool wss_zero_usage(const char *data, size_t n)
     return zero;
 }
 
+/* The conversation of a previous_response_id (raw JSON string), or a new
+ * one. */
+static void wss_chain_conv(struct tt_wss *s, const struct tt_json_slice *prev, char *conv)
+{
+    if (prev->ptr && prev->len >= 2 && prev->ptr[0] == '"') {
+        size_t n = prev->len - 2;
+        for (size_t i = 0; i < WSS_CHAIN; i++) {
+            if (s->chain[i].id[0] && strlen(s->chain[i].id) == n &&
+                !memcmp(s->chain[i].id, prev->ptr + 1, n)) {
+                memcpy(conv, s->chain[i].conv, 17);
+                return;
+            }
+        }
+    }
+    tt_span_rand_hex(conv, 8);
+}
+
+/* A terminal event: remember its response id for later chained calls. */
+static void wss_chain_add(struct tt_wss *s, const char *conv, const char *data, size_t n)
+{
+    json_t *root = NULL;
+    size_t idn = 0;
+
+    if (tt_json_parse(data, n, &root) != TT_OK)
+        return;
+    const char *id = tt_json_str(json_object_get(json_object_get(root, "response"), "id"), &idn);
+    if (id && idn && idn < sizeof(s->chain[0].id) && !memchr(id, 0, idn)) {
+        struct wss_chain *e = &s->chain[s->chain_next++ % WSS_CHAIN];
+        memcpy(e->id, id, idn);
+        e->id[idn] = '\0';
+        memcpy(e->conv, conv, 17);
+    }
+    json_decref(root);
+}
+
 static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n)
 {
-    static const char *const keys[] = { "type", "generate" };
-    struct tt_json_slice m[2];
+    static const char *const keys[] = { "type", "generate", "previous_response_id" };
+    struct tt_json_slice m[3];
     const char *t;
     size_t tn;
 
-    if (tt_json_members(data, n, keys, 2, m) != TT_OK || !wss_type(&m[0], &t, &tn))
+    if (tt_json_members(data, n, keys, 3, m) != TT_OK || !wss_type(&m[0], &t, &tn))
         return;                 /* not an event we know */
     if (s->from_client) {
         if (!wss_is(t, tn, "response.create"))
@@ -285,6 +331,8 @@ static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n)
         if (!(c->ex = wss_ex(s, &tt_openai_responses_api, data, n, s->now)))
             return;
         c->warmup = m[1].ptr && m[1].len == 5 && !memcmp(m[1].ptr, "false", 5);
+        wss_chain_conv(s, &m[2], c->conv);
+        memcpy(tt_ex_span(c->ex)->conversation_id, c->conv, sizeof(c->conv));
         s->qn++;
         return;
     }
@@ -296,6 +344,8 @@ static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n)
     for (size_t i = 0; i < sizeof(wss_resp_terminal) / sizeof(*wss_resp_terminal); i++) {
         if (!wss_is(t, tn, wss_resp_terminal[i]))
             continue;
+        if (!wss_is(t, tn, "error"))
+            wss_chain_add(s, c->conv, data, n);
         if (c->warmup && !wss_is(t, tn, "error") && wss_zero_usage(data, n)) {
             /* generate:false prepared state; nothing was generated or
              * billed: not a call. */

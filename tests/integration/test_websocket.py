@@ -86,6 +86,8 @@ class WsBase(TapTest):
         self.assertEqual(s["request_model"], "gpt-5-mini")
         self.assertEqual(s["response_model"], "gpt-5-mini")
         self.assertEqual(s["response_id"], "resp_ws_2")
+        # chained to the warm-up by previous_response_id: one conversation
+        self.assertRegex(s["conversation_id"] or "", r"^[0-9a-f]{16}$")
         self.assertTrue(s["stream"])
         self.assertEqual((s["input_tokens"], s["cache_read_tokens"], s["output_tokens"],
                           s["reasoning_tokens"]),

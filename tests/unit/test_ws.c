@@ -830,3 +830,46 @@ Test(wsconv, refused_upgrade_is_plain_http)
     cr_expect_eq(n, 0);
     convo_free(&c);
 }
+
+/* previous_response_id on one socket: the chain is one conversation; a
+ * call that starts afresh is another. */
+Test(wsconv, previous_response_id_links_the_conversation)
+{
+    static const char *const reqs[3] = {
+        "{\"type\":\"response.create\",\"model\":\"gpt-5-mini\",\"input\":\"first question\"}",
+        "{\"type\":\"response.create\",\"model\":\"gpt-5-mini\",\"previous_response_id\":"
+        "\"resp_A\",\"input\":[{\"role\":\"user\",\"content\":\"and then?\"}]}",
+        "{\"type\":\"response.create\",\"model\":\"gpt-5-mini\",\"input\":\"unrelated\"}",
+    };
+    static const char *const ids[3] = { "resp_A", "resp_B", "resp_C" };
+    struct convo c;
+    struct tt_span sp[4];
+
+    memset(&c, 0, sizeof(c));
+    add(&c, true, up_req, strlen(up_req));
+    add(&c, false, up_resp, strlen(up_resp));
+    for (int i = 0; i < 3; i++) {
+        char done[512];
+        const char *msgs[1] = { done };
+        snprintf(done, sizeof done,
+                 "{\"type\":\"response.completed\",\"response\":{\"id\":\"%s\",\"model\":"
+                 "\"gpt-5-mini\",\"status\":\"completed\",\"output\":[],\"usage\":"
+                 "{\"input_tokens\":10,\"output_tokens\":2}}}", ids[i]);
+        add_msgs(&c, true, NULL, 0, &reqs[i], 1);
+        add_msgs(&c, false, NULL, 0, msgs, 1);
+    }
+    size_t n = play(&c, -1, 0, 0, sp, 4);
+    cr_assert_eq(n, 3);
+    const struct tt_span *by[3] = { 0 };
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(sp[i].response_id, ids[k]))
+                by[k] = &sp[i];
+    cr_assert(by[0] && by[1] && by[2]);
+    cr_expect_eq(strlen(by[0]->conversation_id), 16);
+    cr_expect_str_eq(by[0]->conversation_id, by[1]->conversation_id);
+    cr_expect_str_neq(by[0]->conversation_id, by[2]->conversation_id);
+    for (size_t i = 0; i < n; i++)
+        tt_span_clear(&sp[i]);
+    convo_free(&c);
+}
