@@ -31,6 +31,9 @@
  *   x-mock-ws-frag: N        server messages in frames of N payload bytes
  *   x-mock-ws-ping: 1        a ping frame between those fragments
  *   x-mock-ws-tiny: N        every write in pieces of N bytes
+ *   x-mock-ws-bad: 1         a frame with a reserved opcode (0x3) after the
+ *                            second text delta of a Responses answer (the
+ *                            client must fail the connection, RFC 6455 5.2)
  * Client frames are read with the capture's own codec (preload/ws.c); the
  * clients under test are real WebSocket libraries that check what this
  * file writes.
@@ -56,14 +59,14 @@ struct mws {
 	const struct tt_mock_ws_io *io;
 	enum mws_kind kind;
 	int deflate, nct;
-	long frag, ping, tiny;
+	long frag, ping, tiny, bad;
 	z_stream zs;                      /* server compressor */
 	int zs_ready;
 	int done;                         /* close seen or write failed */
 	unsigned seq;
 	char model[128];
-	char ids[WS_MAX_IDS][48];         /* responses issued on this socket */
-	int nids;
+	char ids[WS_MAX_IDS][48];         /* the latest responses issued on this socket */
+	unsigned nids;
 };
 
 /* A request header's value (name any case), or NULL. Copies into buf. */
@@ -229,7 +232,7 @@ static const char *const mws_words[] = { "Hello", " from", " the", " websocket",
 
 static int mws_known_id(const struct mws *w, const char *id)
 {
-	for (int i = 0; i < w->nids; i++)
+	for (unsigned i = 0; i < w->nids && i < WS_MAX_IDS; i++)
 		if (!strcmp(w->ids[i], id))
 			return 1;
 	return 0;
@@ -265,8 +268,7 @@ static void mws_responses_create(struct mws *w, json_t *ev)
 	w->seq++;
 	snprintf(id, sizeof id, "resp_ws_%u", w->seq);
 	snprintf(item, sizeof item, "msg_ws_%u", w->seq);
-	if (w->nids < WS_MAX_IDS)
-		snprintf(w->ids[w->nids++], sizeof w->ids[0], "%s", id);
+	snprintf(w->ids[w->nids++ % WS_MAX_IDS], sizeof w->ids[0], "%s", id);
 	resp = json_pack("{ss ss ss ss so so}", "id", id, "object", "response", "status",
 			 "in_progress", "model", model, "output", json_array(), "usage", json_null());
 	if (mws_send_json(w, json_pack("{ss sI so}", "type", "response.created", "sequence_number",
@@ -296,6 +298,8 @@ static void mws_responses_create(struct mws *w, json_t *ev)
 					       (json_int_t)0, "content_index", (json_int_t)0, "delta",
 					       mws_words[i])) < 0)
 			goto out;
+		if (w->bad && i == 1)
+			(void)mws_frame(w, 1, 0, 0x3, "bad", 3);
 	}
 	(void)mws_send_json(w, json_pack("{ss ss sI sI ss}", "type", "response.output_text.done",
 					  "item_id", item, "output_index", (json_int_t)0,
@@ -522,6 +526,7 @@ void tt_mock_ws_serve(struct tt_mock_server *srv, const struct tt_mock_req *r,
 	w.frag = mws_hdr(r, "x-mock-ws-frag", opt, sizeof opt) ? atol(opt) : 0;
 	w.ping = mws_hdr(r, "x-mock-ws-ping", opt, sizeof opt) ? atol(opt) : 0;
 	w.tiny = mws_hdr(r, "x-mock-ws-tiny", opt, sizeof opt) ? atol(opt) : 0;
+	w.bad = mws_hdr(r, "x-mock-ws-bad", opt, sizeof opt) ? atol(opt) : 0;
 	if (mws_hdr(r, "sec-websocket-extensions", offer, sizeof offer) &&
 	    tt_ws_parse_extensions(offer, strlen(offer), &ext) == TT_OK && ext.deflate) {
 		const char *d = mws_hdr(r, "x-mock-ws-deflate", opt, sizeof opt);

@@ -179,6 +179,28 @@ class PythonWebsockets(WsBase):
                           "--header", "x-mock-ws-ping:1"), "realtime")
 
 
+    def test_malformed_frame_span_says_so(self):
+        """A reserved opcode in the middle of an answer: the client fails
+        the connection (as it does untraced), the call's span says tokentap
+        lost the framing, and nothing else breaks."""
+        argv = self.py("responses", "--no-deflate", "--header", "x-mock-ws-bad:1")
+        env = self.env()
+        d = subprocess.run(argv, env=env, capture_output=True, text=True,
+                           timeout=60 * SLOW, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(d.returncode, 0)
+        r = self.run_traced(argv, env=env)
+        self.assertEqual(r.rc, d.returncode)
+        self.assertEqual(r.stdout, d.stdout)
+        self.assertEqual(len(r.spans), 1, r.spans)
+        s = r.spans[0]
+        self.assertContract(s)
+        self.assertEqual(s["status"], "error")
+        self.assertIn("lost the WebSocket framing", s["error"])
+        self.assertIn("reserved opcode", s["error"])
+        self.assertFalse(s["usage_known"])
+        self.assertEqual(s["http_version"], "websocket")
+
+
 class PythonWebsocketsPlain(PythonWebsockets):
     plain = True
 

@@ -12,6 +12,8 @@
  *   --frag N     send messages in frames of N payload bytes, a ping
  *                between fragments
  *   --header H   one more request header ("x-mock-ws-tiny: 1")
+ *   --turns N    Responses: N chained calls after the warm-up (bench figure
+ *                16); prints "turns N seconds S" for them
  * Prints the text of each response and its usage (compared with an
  * untraced run). Exit 0 when both flows completed. */
 #include <arpa/inet.h>
@@ -28,12 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 static int fd = -1;
 static SSL *ssl;
-static long split_n, frag_n;
+static long split_n, frag_n, turns = 1;
 static int deflate_on;
 static z_stream zc, zd;             /* compressor (ours), inflater (server's) */
 
@@ -277,6 +280,8 @@ int main(int argc, char **argv)
             split_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--frag") && i + 1 < argc)
             frag_n = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--turns") && i + 1 < argc)
+            turns = atol(argv[++i]);
         else if (!strcmp(argv[i], "--header") && i + 1 < argc &&
                  strlen(extra) + strlen(argv[i + 1]) + 3 < sizeof extra) {
             strcat(extra, argv[++i]);
@@ -346,16 +351,30 @@ int main(int argc, char **argv)
         if (!id)
             die("warm-up failed");
         print_usage("warmup", id, ev);
-        char msg[512];
-        snprintf(msg, sizeof msg,
-                 "{\"type\":\"response.create\",\"model\":\"gpt-5-mini\",\"previous_response_id\":"
-                 "\"%s\",\"input\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}", id);
+        char msg[512], prev[128];
+        struct timespec t0, t1;
+        snprintf(prev, sizeof prev, "%s", id);
         json_decref(ev);
-        send_text(msg);
-        text[0] = 0;
-        ev = until("response.completed", "error", text, sizeof text);
-        print_usage("text", text, ev);
-        json_decref(ev);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long t = 0; t < turns; t++) {
+            snprintf(msg, sizeof msg,
+                     "{\"type\":\"response.create\",\"model\":\"gpt-5-mini\",\"previous_response_id\":"
+                     "\"%s\",\"input\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}", prev);
+            send_text(msg);
+            text[0] = 0;
+            ev = until("response.completed", "error", text, sizeof text);
+            id = json_string_value(json_object_get(json_object_get(ev, "response"), "id"));
+            if (!id)
+                die("call failed");
+            snprintf(prev, sizeof prev, "%s", id);
+            if (t == 0)
+                print_usage("text", text, ev);
+            json_decref(ev);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (turns > 1)
+            printf("turns %ld seconds %.6f\n", turns,
+                   (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     } else {
         ev = until("session.created", NULL, NULL, 0);
         printf("session %s\n", json_string_value(json_object_get(json_object_get(ev, "session"),
