@@ -292,22 +292,23 @@ static void wss_chain_conv(struct tt_wss *s, const struct tt_json_slice *prev, c
     tt_span_rand_hex(conv, 8);
 }
 
-/* A terminal event: remember its response id for later chained calls. */
+/* A terminal event: remember its response id for later chained calls.
+ * Found without building the event (tt_json_members twice: no
+ * allocation); an id with escapes is not remembered. */
 static void wss_chain_add(struct tt_wss *s, const char *conv, const char *data, size_t n)
 {
-    json_t *root = NULL;
-    size_t idn = 0;
+    static const char *const rkey[] = { "response" }, *const ikey[] = { "id" };
+    struct tt_json_slice r, id;
 
-    if (tt_json_parse(data, n, &root) != TT_OK)
+    if (tt_json_members(data, n, rkey, 1, &r) != TT_OK || !r.ptr ||
+        tt_json_members(r.ptr, r.len, ikey, 1, &id) != TT_OK || !id.ptr ||
+        id.len < 3 || id.ptr[0] != '"' || memchr(id.ptr, '\\', id.len) ||
+        id.len - 2 >= sizeof(s->chain[0].id))
         return;
-    const char *id = tt_json_str(json_object_get(json_object_get(root, "response"), "id"), &idn);
-    if (id && idn && idn < sizeof(s->chain[0].id) && !memchr(id, 0, idn)) {
-        struct wss_chain *e = &s->chain[s->chain_next++ % WSS_CHAIN];
-        memcpy(e->id, id, idn);
-        e->id[idn] = '\0';
-        memcpy(e->conv, conv, 17);
-    }
-    json_decref(root);
+    struct wss_chain *e = &s->chain[s->chain_next++ % WSS_CHAIN];
+    memcpy(e->id, id.ptr + 1, id.len - 2);
+    e->id[id.len - 2] = '\0';
+    memcpy(e->conv, conv, 17);
 }
 
 static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n)
