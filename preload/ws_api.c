@@ -311,15 +311,25 @@ static void wss_chain_add(struct tt_wss *s, const char *conv, const char *data, 
     memcpy(e->conv, conv, 17);
 }
 
-static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n)
+static const char wss_cut_msg[] =
+    "a WebSocket message above the capture cap (TOKENTAP_MAX_BODY) ended "
+    "this response: its usage was not seen";
+
+/* A message is cut (above the cap) when `cut`: its members that came
+ * whole (the type comes first) still say what it was. */
+static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n, bool cut)
 {
     static const char *const keys[] = { "type", "generate", "previous_response_id" };
     struct tt_json_slice m[3];
     const char *t;
     size_t tn;
+    int mrc = tt_json_members(data, n, keys, 3, m);
 
-    if (tt_json_members(data, n, keys, 3, m) != TT_OK || !wss_type(&m[0], &t, &tn))
+    if ((mrc != TT_OK && !(cut && mrc == TT_ERR_INCOMPLETE)) || !wss_type(&m[0], &t, &tn)) {
+        if (cut && s->qn)       /* whose it was is unknown: the open call's */
+            tt_ex_span(s->q[s->from_client ? s->qn - 1 : 0].ex)->truncated = true;
         return;                 /* not an event we know */
+    }
     if (s->from_client) {
         if (!wss_is(t, tn, "response.create"))
             return;
@@ -334,6 +344,8 @@ static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n)
         c->warmup = m[1].ptr && m[1].len == 5 && !memcmp(m[1].ptr, "false", 5);
         wss_chain_conv(s, &m[2], c->conv);
         memcpy(tt_ex_span(c->ex)->conversation_id, c->conv, sizeof(c->conv));
+        if (cut)
+            tt_ex_span(c->ex)->truncated = true;   /* the request parser reads the prefix */
         s->qn++;
         return;
     }
@@ -341,6 +353,19 @@ static void wss_responses_msg(struct tt_wss *s, const char *data, size_t n)
         return;                 /* nothing asked: not a call's event */
     struct wss_call *c = &s->q[0];
     wss_start(s, c);
+    if (cut) {
+        /* Not handed to the parser (cut JSON); a terminal one still ends
+         * the call, or the next call's events would be taken for its. */
+        tt_ex_span(c->ex)->truncated = true;
+        for (size_t i = 0; i < sizeof(wss_resp_terminal) / sizeof(*wss_resp_terminal); i++) {
+            if (wss_is(t, tn, wss_resp_terminal[i])) {
+                tt_span_fail(tt_ex_span(c->ex), wss_cut_msg, false);
+                wss_finish(s, 0, true, NULL);
+                break;
+            }
+        }
+        return;
+    }
     tt_ex_resp_event(c->ex, t, tn, data, n, s->now);
     for (size_t i = 0; i < sizeof(wss_resp_terminal) / sizeof(*wss_resp_terminal); i++) {
         if (!wss_is(t, tn, wss_resp_terminal[i]))
@@ -499,16 +524,31 @@ static long wss_rt_find(struct tt_wss *s, const struct tt_json_slice *rid,
     return found;
 }
 
-static void wss_realtime_msg(struct tt_wss *s, const char *data, size_t n)
+static void wss_realtime_msg(struct tt_wss *s, const char *data, size_t n, bool cut)
 {
     static const char *const keys[] = { "type", "session", "item", "response",
                                         "response_id" };
     struct tt_json_slice m[5];
     const char *t;
     size_t tn;
+    int mrc = tt_json_members(data, n, keys, 5, m);
 
-    if (tt_json_members(data, n, keys, 5, m) != TT_OK || !wss_type(&m[0], &t, &tn))
+    if ((mrc != TT_OK && !(cut && mrc == TT_ERR_INCOMPLETE)) || !wss_type(&m[0], &t, &tn))
         return;
+    if (cut) {
+        /* Client: an audio buffer above the cap, no call's. Server: the
+         * call it belongs to is marked; a cut response.done ends it. */
+        long i = s->from_client || !wss_prefix(t, tn, "response.") ? -1
+                 : wss_rt_find(s, &m[4], &m[3]);
+        if (i >= 0) {
+            tt_ex_span(s->q[i].ex)->truncated = true;
+            if (wss_is(t, tn, "response.done")) {
+                tt_span_fail(tt_ex_span(s->q[i].ex), wss_cut_msg, false);
+                wss_finish(s, (size_t)i, true, NULL);
+            }
+        }
+        return;
+    }
     if (s->from_client) {
         if (wss_is(t, tn, "session.update"))
             wss_rt_session_model(s, &m[1]);
@@ -545,17 +585,12 @@ static int wss_on_msg(void *ud, const struct tt_ws_msg *m)
     if (m->opcode != TT_WS_TEXT)
         return TT_OK;           /* binary, ping, pong, close */
     s->st.messages[s->from_client ? 0 : 1]++;
-    if (m->truncated) {
-        /* Above the cap: the event cannot be read; the open call is cut. */
-        s->st.truncated++;
-        if (s->qn)
-            tt_ex_span(s->q[s->from_client ? s->qn - 1 : 0].ex)->truncated = true;
-        return TT_OK;
-    }
+    if (m->truncated)
+        s->st.truncated++;      /* above the cap: read as far as it goes */
     if (s->kind == WSS_RESPONSES)
-        wss_responses_msg(s, m->data, m->len);
+        wss_responses_msg(s, m->data, m->len, m->truncated);
     else
-        wss_realtime_msg(s, m->data, m->len);
+        wss_realtime_msg(s, m->data, m->len, m->truncated);
     return TT_OK;
 }
 

@@ -873,3 +873,62 @@ Test(wsconv, previous_response_id_links_the_conversation)
         tt_span_clear(&sp[i]);
     convo_free(&c);
 }
+
+/* Messages above the cap (TOKENTAP_MAX_BODY 2048 here): a cut delta marks
+ * the call truncated; a cut response.completed still ends its call (with
+ * an error saying the usage was not seen), so the next call on the socket
+ * keeps its own events. */
+static void setup_small_cap(void)
+{
+    setenv("TOKENTAP_MAX_BODY", "2048", 1);
+    setup();
+}
+
+TestSuite(wscap, .init = setup_small_cap, .fini = teardown);
+
+Test(wscap, oversize_events_keep_calls_apart)
+{
+    char big[4000];
+    char *delta = malloc(6000), *done = malloc(6000);
+    struct convo c;
+    struct tt_span sp[4];
+    static const char *const small_done[] = {
+        "{\"type\":\"response.completed\",\"response\":{\"id\":\"resp_2\",\"model\":"
+        "\"gpt-5-mini\",\"status\":\"completed\",\"output\":[],\"usage\":"
+        "{\"input_tokens\":10,\"output_tokens\":2}}}",
+    };
+
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    snprintf(delta, 6000, "{\"type\":\"response.output_text.delta\",\"delta\":\"%s\"}", big);
+    snprintf(done, 6000,
+             "{\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"model\":"
+             "\"gpt-5-mini\",\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+             "\"content\":[{\"type\":\"output_text\",\"text\":\"%s\"}]}],\"usage\":"
+             "{\"input_tokens\":10,\"output_tokens\":1000}}}", big);
+    const char *first[] = { delta, done };
+    memset(&c, 0, sizeof(c));
+    add(&c, true, up_req, strlen(up_req));
+    add(&c, false, up_resp, strlen(up_resp));
+    add_msgs(&c, true, NULL, 0, real_req, 1);
+    add_msgs(&c, false, NULL, 0, first, 2);
+    add_msgs(&c, true, NULL, 0, real_req, 1);
+    add_msgs(&c, false, NULL, 0, small_done, 1);
+    size_t n = play(&c, -1, 0, 0, sp, 4);
+    cr_assert_eq(n, 2);
+    struct tt_span *a = sp[0].input_tokens == 10 && sp[0].usage_known ? &sp[1] : &sp[0];
+    struct tt_span *b = a == &sp[0] ? &sp[1] : &sp[0];
+    cr_expect_str_eq(a->status, "error");
+    cr_expect_not_null(strstr(a->error, "WebSocket message above the capture cap"), "%s", a->error);
+    cr_expect(a->truncated);
+    cr_expect_not(a->usage_known);
+    cr_expect_str_eq(b->status, "ok", "%s", b->error ? b->error : "");
+    cr_expect_str_eq(b->response_id, "resp_2");
+    cr_expect_eq(b->input_tokens, 10);
+    cr_expect_eq(b->output_tokens, 2);
+    for (size_t i = 0; i < n; i++)
+        tt_span_clear(&sp[i]);
+    convo_free(&c);
+    free(delta);
+    free(done);
+}
