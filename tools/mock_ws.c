@@ -31,6 +31,7 @@
  *   x-mock-ws-frag: N        server messages in frames of N payload bytes
  *   x-mock-ws-ping: 1        a ping frame between those fragments
  *   x-mock-ws-tiny: N        every write in pieces of N bytes
+ *   x-mock-ws-delay-ms: N    N ms before each text delta
  *   x-mock-ws-bad: 1         a frame with a reserved opcode (0x3) after the
  *                            second text delta of a Responses answer (the
  *                            client must fail the connection, RFC 6455 5.2)
@@ -59,7 +60,7 @@ struct mws {
 	const struct tt_mock_ws_io *io;
 	enum mws_kind kind;
 	int deflate, nct;
-	long frag, ping, tiny, bad;
+	long frag, ping, tiny, bad, delay;
 	z_stream zs;                      /* server compressor */
 	int zs_ready;
 	int done;                         /* close seen or write failed */
@@ -292,6 +293,8 @@ static void mws_responses_create(struct mws *w, json_t *ev)
 					  (json_int_t)0, "part", "type", "output_text", "text", ""));
 	for (size_t i = 0; i < MWS_NWORDS; i++) {
 		strcat(text, mws_words[i]);
+		if (w->delay > 0)
+			tt_mock_sleep_ms(w->delay);
 		if (mws_send_json(w, json_pack("{ss sI ss sI sI ss}", "type",
 					       "response.output_text.delta", "sequence_number",
 					       (json_int_t)(3 + i), "item_id", item, "output_index",
@@ -527,6 +530,7 @@ void tt_mock_ws_serve(struct tt_mock_server *srv, const struct tt_mock_req *r,
 	w.ping = mws_hdr(r, "x-mock-ws-ping", opt, sizeof opt) ? atol(opt) : 0;
 	w.tiny = mws_hdr(r, "x-mock-ws-tiny", opt, sizeof opt) ? atol(opt) : 0;
 	w.bad = mws_hdr(r, "x-mock-ws-bad", opt, sizeof opt) ? atol(opt) : 0;
+	w.delay = mws_hdr(r, "x-mock-ws-delay-ms", opt, sizeof opt) ? atol(opt) : 0;
 	if (mws_hdr(r, "sec-websocket-extensions", offer, sizeof offer) &&
 	    tt_ws_parse_extensions(offer, strlen(offer), &ext) == TT_OK && ext.deflate) {
 		const char *d = mws_hdr(r, "x-mock-ws-deflate", opt, sizeof opt);

@@ -201,6 +201,19 @@ class PythonWebsockets(WsBase):
         self.assertEqual(s["http_version"], "websocket")
 
 
+    def test_client_closes_mid_response(self):
+        """The client closes the socket after the first delta: the call's
+        span says the WebSocket closed before the response was complete."""
+        r = self.run_traced(self.py("abort"))
+        self.assertEqual(r.rc, 0, r.stderr)
+        self.assertEqual(len(r.spans), 1, r.spans)
+        s = r.spans[0]
+        self.assertContract(s)
+        self.assertEqual(s["status"], "error")
+        self.assertIn("WebSocket closed before the response was complete", s["error"])
+        self.assertFalse(s["usage_known"])
+
+
 class PythonWebsocketsPlain(PythonWebsockets):
     plain = True
 
@@ -263,6 +276,17 @@ class Gateway(WsBase):
     def test_c_responses_split_every_byte(self):
         self.flow(self.c("responses", "--deflate", "--split", "1", "--frag", "5"),
                   "responses", capture="gateway")
+
+    def test_client_closes_mid_response(self):
+        p = subprocess.run([TOKENTAP, "run", "--gateway", "on", "--"] + self.py("abort"),
+                           env=self.env(), capture_output=True, text=True,
+                           timeout=120 * SLOW, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        spans = self.spans(self.env())
+        self.assertEqual(len(spans), 1, spans)
+        self.assertEqual(spans[0]["capture"], "gateway")
+        self.assertEqual(spans[0]["status"], "error")
+        self.assertIn("WebSocket closed before the response was complete", spans[0]["error"])
 
     def test_c_realtime_no_deflate(self):
         self.flow(self.c("realtime"), "realtime", capture="gateway")

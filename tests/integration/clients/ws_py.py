@@ -5,7 +5,10 @@ update, an item, an audio response, a text response with a tool), against
 OPENAI_BASE_URL, else MOCK_BASE/v1 (https -> wss, http -> ws; the CA
 from SSL_CERT_FILE).
 
-usage: ws_py.py responses|realtime [--no-deflate] [--header NAME:VALUE]...
+usage: ws_py.py responses|realtime|abort [--no-deflate] [--header NAME:VALUE]...
+(abort: a Responses call whose connection the client drops, without a
+closing handshake, after the first text delta; the mock is asked to pause
+between deltas.)
 Prints what the program got (the text of each response, its usage), so a
 traced run's output can be compared with an untraced one."""
 import asyncio
@@ -55,6 +58,14 @@ async def responses(ws):
     print("usage", json.dumps(ev["response"]["usage"], sort_keys=True))
 
 
+async def abort(ws):
+    await ws.send(json.dumps({"type": "response.create", "model": "gpt-5-mini",
+                              "input": [{"role": "user", "content": "Say hello"}]}))
+    await recv_until(ws, ("response.output_text.delta",))
+    print("dropping the connection after the first delta")
+    ws.transport.abort()
+
+
 async def realtime(ws):
     ev = json.loads(await ws.recv())
     print("session", ev["type"], ev["session"]["model"])
@@ -78,7 +89,7 @@ async def realtime(ws):
 
 async def main():
     flow = sys.argv[1]
-    headers = {}
+    headers = {"x-mock-ws-delay-ms": "300"} if flow == "abort" else {}
     compression = "deflate"
     args = sys.argv[2:]
     while args:
@@ -88,14 +99,18 @@ async def main():
         elif a == "--header":
             k, v = args.pop(0).split(":", 1)
             headers[k] = v
-    path = "/responses" if flow == "responses" else "/realtime?model=gpt-realtime"
+    path = "/realtime?model=gpt-realtime" if flow == "realtime" else "/responses"
     ctx = None
     if base_url().startswith("https"):
         ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    async with websockets.connect(url(path), ssl=ctx, compression=compression,
-                                  extra_headers=headers,
-                                  max_size=None) as ws:
-        await (responses(ws) if flow == "responses" else realtime(ws))
+    try:
+        async with websockets.connect(url(path), ssl=ctx, compression=compression,
+                                      extra_headers=headers,
+                                      max_size=None) as ws:
+            await {"responses": responses, "realtime": realtime, "abort": abort}[flow](ws)
+    except websockets.exceptions.ConnectionClosed:
+        if flow != "abort":     # the abort flow dropped it on purpose
+            raise
 
 
 asyncio.run(main())
