@@ -932,3 +932,42 @@ Test(wscap, oversize_events_keep_calls_apart)
     free(delta);
     free(done);
 }
+
+/* Realtime: a response the server starts by itself (voice activity
+ * detection: no client response.create) is a call too, and two calls on
+ * one socket keep their own usage. */
+Test(wsconv, realtime_server_started_response)
+{
+    struct convo c;
+    struct tt_span sp[4];
+    static const char *const srv[] = {
+        "{\"type\":\"session.created\",\"session\":{\"model\":\"gpt-realtime-mini\"}}",
+        "{\"type\":\"response.created\",\"response\":{\"id\":\"r_vad\"}}",
+        "{\"type\":\"response.output_text.delta\",\"response_id\":\"r_vad\",\"delta\":\"Yes\"}",
+        "{\"type\":\"response.done\",\"response\":{\"id\":\"r_vad\",\"status\":\"incomplete\","
+        "\"status_details\":{\"reason\":\"max_output_tokens\"},\"output\":[],"
+        "\"usage\":{\"input_tokens\":40,\"output_tokens\":8,\"input_token_details\":"
+        "{\"audio_tokens\":30,\"cached_tokens\":0},\"output_token_details\":{\"audio_tokens\":0}}}}",
+    };
+
+    memset(&c, 0, sizeof(c));
+    add(&c, true, rt_req, strlen(rt_req));
+    add(&c, false, rt_resp, strlen(rt_resp) - strlen("Sec-WebSocket-Extensions: permessage-deflate; "
+                                                       "server_no_context_takeover; client_no_context_takeover\r\n\r\n"));
+    add(&c, false, "\r\n", 2);
+    add_msgs(&c, false, NULL, 0, srv, 4);
+    size_t n = play(&c, -1, 0, 0, sp, 4);
+    cr_assert_eq(n, 1);
+    struct tt_span *s = &sp[0];
+    cr_expect_str_eq(s->request_model, "gpt-realtime-mini", "the session's model");
+    cr_expect_str_eq(s->response_id, "r_vad");
+    cr_expect_eq(s->input_tokens, 40);
+    cr_expect_eq(s->audio_input_tokens, 30);
+    cr_expect_eq(s->output_tokens, 8);
+    cr_expect_str_eq(s->finish_reasons, "[\"max_output_tokens\"]");
+    cr_expect(s->cost_known);
+    /* gpt-realtime-mini: text 0.6 / 2.4, audio 10 / 20 per 1M */
+    cr_expect_float_eq(s->cost_usd, (10 * 0.6 + 30 * 10.0 + 8 * 2.4) / 1e6, 1e-15);
+    tt_span_clear(s);
+    convo_free(&c);
+}
