@@ -243,6 +243,10 @@ CLIENT_BIN := $(patsubst tests/integration/clients/%.c,$(B)/clients/%,$(CLIENT_S
 $(B)/clients/%: tests/integration/clients/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(BUILD_SAN) -o $@ $< -lcurl -lpthread
+# The WebSocket client speaks TLS itself (OpenSSL) and inflates (zlib).
+$(B)/clients/ws_client: tests/integration/clients/ws_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(BUILD_SAN) -o $@ $< -lssl -lcrypto -lz -ljansson
 clients: $(CLIENT_BIN)
 
 # --- fuzzing (issue #6) --------------------------------------------------------

@@ -6,6 +6,7 @@
 #include "http2.h"
 #include "provider.h"
 #include "rt.h"
+#include "ws_api.h"
 #include "tt.h"
 
 #include <pthread.h>
@@ -45,6 +46,11 @@ struct conn {
     struct tt_exchange *cur_req;  /* receiving request bytes */
     struct tt_exchange *cur_resp; /* receiving response bytes */
     int64_t now;
+    /* WebSocket (ws_api.h): the upgrade request asked for it on a path we
+     * parse; after its 101 the session takes both directions. */
+    char *ws_host, *ws_target;
+    const char *ws_provider;
+    struct tt_wss *wss;
 };
 
 static struct conn *buckets[N_BUCKETS];
@@ -120,6 +126,9 @@ static void conn_destroy(struct conn *c)
     tt_h1_free(&c->req);
     tt_h1_free(&c->resp);
     tt_h2_free(c->h2, "tokentap dropped the connection", tt_now_ns());
+    tt_wss_free(c->wss);
+    free(c->ws_host);
+    free(c->ws_target);
     free(c->sni);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -168,6 +177,8 @@ static void conn_give_up(struct conn *c, const char *why)
     c->n_pending = 0;
     c->cur_req = c->cur_resp = NULL;
     c->state = CONN_IGNORED;
+    tt_wss_end(c->wss, why, c->now);
+    c->wss = NULL;
     tt_h1_free(&c->req);
     tt_h1_free(&c->resp);
 }
@@ -201,10 +212,11 @@ static int req_on_head(void *ud, const struct tt_h1_head *h)
     const char *provider = host ? tt_provider_for_host(host, host_len) : NULL;
     const struct tt_api_ops *api = tt_api_match(h->method, h->method_len,
                                                 h->target, h->target_len);
+    bool ws = tt_wss_wanted(h);
     /* A known API path on a known host is a call; a known API path on an
      * unknown host (gateway, proxy) is too; a known LLM host with another
      * path only needs its framing followed. */
-    if (!provider && !api) {
+    if (!provider && !api && !ws) {
         if (c->state == CONN_NEW) {
             c->state = CONN_IGNORED;
             return TT_ERR;      /* stop parsing this connection */
@@ -212,9 +224,19 @@ static int req_on_head(void *ud, const struct tt_h1_head *h)
     } else {
         c->state = CONN_LLM;
     }
-    provider = tt_provider_resolve(provider, api, c->kind != TT_CONN_FD);
+    /* Both WebSocket APIs are OpenAI's (ws_api.h). */
+    provider = tt_provider_resolve(provider,
+                                   api ? api : ws ? &tt_openai_responses_api : NULL,
+                                   c->kind != TT_CONN_FD);
     if (!tt_rt_ready())
         return TT_ERR;
+    if (ws) {
+        free(c->ws_host);
+        free(c->ws_target);
+        c->ws_host = host ? tt_strndup(host, host_len) : NULL;
+        c->ws_target = tt_strndup(h->target, h->target_len);
+        c->ws_provider = provider;
+    }
     if (c->n_pending >= MAX_PENDING) {
         tt_log("more than %d requests pending on one connection; "
                "capture stopped for it", MAX_PENDING);
@@ -272,11 +294,39 @@ static const struct tt_h1_callbacks req_cb = {
 
 /* --- responses ----------------------------------------------------------- */
 
+/* The server switched the connection to WebSocket. */
+static void ws_upgraded(struct conn *c, const struct tt_h1_head *h)
+{
+    const struct tt_hdr *ext = tt_h1_find(h, "sec-websocket-extensions");
+    struct tt_wss_info in = {
+        .provider = c->ws_provider,
+        .host = c->ws_host, .host_len = c->ws_host ? strlen(c->ws_host) : 0,
+        .target = c->ws_target, .target_len = strlen(c->ws_target),
+        .tls = c->kind != TT_CONN_FD,
+    };
+
+    if (ext && tt_ws_parse_extensions(ext->value, ext->value_len, &in.ext) != TT_OK) {
+        tt_log("WebSocket extensions not understood (%.*s): connection not "
+               "followed", (int)(ext->value_len > 80 ? 80 : ext->value_len),
+               ext->value);
+        return;
+    }
+    c->wss = tt_wss_new(&in, c->now);
+}
+
 static int resp_on_head(void *ud, const struct tt_h1_head *h)
 {
     struct conn *c = ud;
     struct pending *p;
 
+    if (h->status == 101 && c->ws_target && !c->wss && c->head) {
+        /* Switching to WebSocket: the upgrade request is answered (its
+         * exchange, framing only, ends with the head); the bytes after the
+         * head go to the session (resp_on_tunnel). */
+        c->cur_resp = c->head->ex;
+        ws_upgraded(c, h);
+        return TT_H1_NO_BODY;
+    }
     if (h->status >= 100 && h->status < 200)
         return TT_H1_NO_BODY;       /* interim (100 Continue, 103) */
     /* The oldest exchange still waiting for its response. */
@@ -315,8 +365,21 @@ static int resp_on_done(void *ud, bool complete)
     return 0;
 }
 
+/* Server->client bytes after the 101 (the first may share its read). */
+static int resp_on_tunnel(void *ud, const char *p, size_t n)
+{
+    struct conn *c = ud;
+
+    if (c->wss && tt_wss_feed(c->wss, false, p, n, c->now) != TT_OK) {
+        tt_wss_end(c->wss, NULL, c->now);   /* its calls ended already */
+        c->wss = NULL;
+    }
+    return 0;
+}
+
 static const struct tt_h1_callbacks resp_cb = {
     .on_head = resp_on_head, .on_body = resp_on_body, .on_done = resp_on_done,
+    .on_tunnel = resp_on_tunnel,
 };
 
 /* --- entry points -------------------------------------------------------- */
@@ -361,6 +424,14 @@ void tt_conn_write(enum tt_conn_kind kind, const void *key,
     if (c->h2) {
         if (tt_h2_feed(c->h2, true, buf, n, c->now) != TT_OK || tt_h2_not_llm(c->h2))
             conn_drop_h2(c, "tokentap lost the HTTP/2 framing of this connection");
+        goto out;
+    }
+    if (c->wss) {
+        if (tt_wss_feed(c->wss, true, buf, n, c->now) != TT_OK) {
+            tt_wss_end(c->wss, NULL, c->now);
+            c->wss = NULL;
+            c->state = CONN_IGNORED;
+        }
         goto out;
     }
     int rc = tt_h1_feed(&c->req, buf, n, &req_cb, c);
@@ -415,6 +486,8 @@ void tt_conn_eof(enum tt_conn_kind kind, const void *key)
     if (c->state == CONN_LLM && !c->h2) {
         c->now = tt_now_ns();
         (void)tt_h1_eof(&c->resp, &resp_cb, c);
+        tt_wss_end(c->wss, NULL, c->now);
+        c->wss = NULL;
     }
     pthread_mutex_unlock(&c->lock);
     conn_put(c);
@@ -434,6 +507,8 @@ void tt_conn_close(enum tt_conn_kind kind, const void *key)
     } else if (c->state == CONN_LLM) {
         c->now = tt_now_ns();
         (void)tt_h1_eof(&c->resp, &resp_cb, c);
+        tt_wss_end(c->wss, NULL, c->now);
+        c->wss = NULL;
         conn_give_up(c, "connection closed before a response arrived");
     }
     pthread_mutex_unlock(&c->lock);

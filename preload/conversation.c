@@ -423,7 +423,9 @@ int tt_conv_observe(struct tt_conv *c, struct tt_span *s, bool capture,
             e = owner;          /* it answers a tool call of that conversation */
     if (e)
         memcpy(s->conversation_id, e->id, sizeof(s->conversation_id));
-    else
+    else if (!s->conversation_id[0])
+        /* A transport may know better (ws_api.c: previous_response_id on
+         * one WebSocket): its id stands unless the messages say more. */
         tt_span_rand_hex(s->conversation_id, 8);
     for (size_t i = 0; i < p.nr; i++) {
         struct tt_conv_pending *pc = find_pending(c, e, p.r[i].id, &owner);

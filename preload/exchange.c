@@ -237,7 +237,8 @@ struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
         tt_ex_free(ex);
         return NULL;
     }
-    ex->rec = tt_rec_new(req->method, req->method_len, req->host, req->host_len,
+    if (!req->messages)
+        ex->rec = tt_rec_new(req->method, req->method_len, req->host, req->host_len,
                          path, req->tls, req->http_version, now);
     return ex;
 }
@@ -465,6 +466,16 @@ void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
                      "(corrupt content-encoding)", false);
         ex->body_error = true;
     }
+}
+
+void tt_ex_resp_event(struct tt_exchange *ex, const char *event,
+                      size_t event_len, const char *data, size_t len,
+                      int64_t now)
+{
+    if (!ex->api || !ex->resp_started)
+        return;
+    ex->now = now;
+    (void)on_sse_event(ex, event, event_len, data, len);
 }
 
 struct tt_span *tt_ex_span(struct tt_exchange *ex)

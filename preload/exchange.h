@@ -27,6 +27,10 @@ struct tt_ex_request {
     const char *target; size_t target_len;   /* path?query, raw */
     const char *http_version;       /* "1.1", "2" */
     bool tls;                       /* https (for a recording's URL) */
+    bool messages;                  /* events arrive as messages
+                                       (WebSocket, ws_api.c) through
+                                       tt_ex_resp_event; never recorded
+                                       (a cassette replays HTTP bodies) */
 };
 
 /* Create an exchange at its first request byte (now). Returns NULL on
@@ -55,6 +59,12 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
 /* Response body bytes as on the wire (still content-encoded). */
 void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
                      int64_t now);
+/* One event of a message-framed response (a WebSocket text message,
+ * ws_api.c) after tt_ex_resp_head: handed to the API parser's sse_event
+ * as it is, the message's "type" as the event name. */
+void tt_ex_resp_event(struct tt_exchange *ex, const char *event,
+                      size_t event_len, const char *data, size_t len,
+                      int64_t now);
 /* The response ended (complete=false: cut short; why says how) or the
  * exchange is abandoned (no response at all). Finishes and delivers the
  * span, then frees the exchange. */

@@ -668,7 +668,13 @@ static int h1_step(struct tt_h1 *p, const char *buf, size_t len, size_t *used,
     }
     case H1_TUNNEL:
     default:
+        /* Bytes of the protocol the connection switched to (WebSocket
+         * after a 101): the caller's, when it asked for them. */
         *used = len;
+        if (p->state == H1_TUNNEL && cb->on_tunnel) {
+            int trc = cb->on_tunnel(ud, buf, len);
+            return trc < 0 ? trc : TT_OK;
+        }
         return TT_OK;
     }
 }

@@ -60,6 +60,11 @@ struct tt_h1_callbacks {
     /* The message is complete. `complete` is false when it ended by
      * tt_h1_eof() before its framing said it was done. */
     int (*on_done)(void *ud, bool complete);
+    /* Optional: bytes after the connection left HTTP/1 (after a 101 or a
+     * CONNECT request), from the first one after the head, whatever the
+     * feed boundaries (a 101 and the first WebSocket frames often share a
+     * read). NULL: they are ignored. */
+    int (*on_tunnel)(void *ud, const char *p, size_t n);
 };
 
 struct tt_h1 {

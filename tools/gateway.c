@@ -50,6 +50,7 @@
 #include "cli.h"
 #include "elfcheck.h"
 #include "exchange.h"
+#include "gateway_ws.h"
 #include "http1.h"
 #include "proctree.h"
 #include "provider.h"
@@ -503,6 +504,7 @@ struct gw_req {
     int minor;                      /* HTTP/1.<minor> */
     int64_t content_length;         /* -1: none */
     bool chunked, conn_close, expect_continue, upgrade;
+    bool websocket;                 /* Upgrade: websocket (gateway_ws.c) */
     /* Body bytes received and not yet handed to libcurl. */
     char *body;
     size_t body_len, body_off, body_cap;
@@ -594,8 +596,10 @@ static int on_req_head(void *ud, const struct tt_h1_head *h)
                                  !strncasecmp(x->value, "100-continue", 12);
             continue;
         }
-        if (tt_tok_ieq(x->name, x->name_len, "upgrade"))
+        if (tt_tok_ieq(x->name, x->name_len, "upgrade")) {
             r->upgrade = true;
+            r->websocket = tt_tok_ieq(x->value, x->value_len, "websocket");
+        }
         /* libcurl writes Host (the upstream's) and the body framing. */
         if (tt_gw_hop_header(x->name, x->name_len) ||
             tt_tok_ieq(x->name, x->name_len, "host") ||
@@ -1030,15 +1034,30 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
     tt_buf_reset(&c->rhead);
     c->close_after = r->conn_close || r->minor == 0;
 
-    if (r->upgrade) {
-        send_own(c, 501, "tokentap gateway: protocol upgrades (WebSocket) are "
-                 "not relayed yet\n");
+    if (r->upgrade && !r->websocket) {
+        send_own(c, 501, "tokentap gateway: only WebSocket upgrades are relayed\n");
         return false;
     }
     int rc = tt_gw_route_url(&g->routes, r->target, strlen(r->target), url, sizeof(url));
     if (rc != TT_OK) {
         send_own(c, 400, "tokentap gateway: want an origin-form request "
                  "target such as /openai/chat/completions\n");
+        return false;
+    }
+    if (r->websocket) {
+        /* The socket is the relay's until it closes (gateway_ws.c). */
+        if (!c->pid_done)
+            find_client(c);
+        struct tt_gw_ws a = {
+            .client_fd = c->fd, .url = url, .hdrs = r->hdrs,
+            .cainfo = g->cainfo, .capath = g->capath,
+            .client_pid = c->client_pid,
+            .client_exe = c->client_exe[0] ? c->client_exe : NULL,
+            .client_span = c->client_span, .client_trace = c->client_trace,
+            .quiet = g->quiet,
+        };
+        atomic_fetch_add(&g->calls, 1);
+        (void)tt_gw_ws_relay(&a);
         return false;
     }
     if (r->expect_continue && !r->done &&

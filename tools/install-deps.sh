@@ -13,6 +13,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libsqlite3-dev sqlite3 libmicrohttpd-dev \
     libzydis-dev musl-tools golang-go \
     curl procps python3 python3-requests python3-httpx python3-h2 \
+    python3-websockets \
     clang llvm valgrind \
     chromium chromium-driver \
     clickhouse-server \
@@ -35,4 +36,6 @@ npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/node" >/dev/n
 # and Bun (@oven/bun-linux-x64: one executable with its own TLS).
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/gateway" >/dev/null
 npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/ui" >/dev/null
+# The WebSocket tests (tests/ws): Node's `ws` package.
+npm ci --no-audit --no-fund --loglevel=error --prefix "$REPO/tests/ws" >/dev/null
 echo "tokentap: build and test dependencies installed"

@@ -1475,6 +1475,25 @@ static int tt_mock_sniff(struct tt_mock_conn *c)
 	return 0;
 }
 
+/* WebSocket I/O over the connection (mock_int.h, tools/mock_ws.c). */
+static long tt_mock_ws_read(void *conn, char *buf, size_t cap)
+{
+	struct tt_mock_conn *c = conn;
+	size_t n;
+
+	if (c->off == c->len && tt_mock_fill(c) < 0)
+		return -1;
+	n = c->len - c->off < cap ? c->len - c->off : cap;
+	memcpy(buf, c->in + c->off, n);
+	c->off += n;
+	return (long)n;
+}
+
+static int tt_mock_ws_write(void *conn, const char *p, size_t n)
+{
+	return tt_mock_write_all(conn, p, n);
+}
+
 static void *tt_mock_conn_thread(void *arg)
 {
 	struct tt_mock_conn *c = arg;
@@ -1510,6 +1529,11 @@ static void *tt_mock_conn_thread(void *arg)
 		if (rc > 0) { /* malformed framing: answer, then drop the connection */
 			r.close = 1;
 			(void)tt_mock_send_error(&h.tx, tt_mock_guess(&r), rc, NULL);
+		} else if (tt_mock_ws_wanted && tt_mock_ws_wanted(&r)) {
+			struct tt_mock_ws_io io = {c, tt_mock_ws_read, tt_mock_ws_write};
+			tt_mock_ws_serve(srv, &r, &io);
+			tt_mock_req_free(&r);
+			break;
 		} else {
 			tt_mock_dispatch(&h.tx);
 		}

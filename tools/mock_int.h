@@ -204,4 +204,20 @@ int tt_mock_emit(struct tt_mock_stream *s, const char *event, const char *data);
 int tt_mock_emit_json(struct tt_mock_stream *s, const char *event, json_t *j);  /* takes j */
 int tt_mock_emit_line(struct tt_mock_stream *s, json_t *j);                    /* NDJSON; takes j */
 
+/* --- WebSocket (tools/mock_ws.c) ------------------------------------------
+ * After an HTTP/1.1 request asking "Upgrade: websocket", the connection is
+ * handed to mock_ws.c with this I/O: read returns buffered bytes first (what
+ * followed the request head), then what the socket gives (> 0), or -1 at
+ * EOF, error, idle timeout or shutdown; write sends everything or -1. */
+struct tt_mock_ws_io {
+	void *conn;
+	long (*read)(void *conn, char *buf, size_t cap);
+	int (*write)(void *conn, const char *p, size_t n);
+};
+int tt_mock_ws_wanted(const struct tt_mock_req *r) __attribute__((weak));
+/* Serves the upgrade request and the socket after it; returns when it is
+ * over (the caller closes the connection). */
+void tt_mock_ws_serve(struct tt_mock_server *srv, const struct tt_mock_req *r,
+		      const struct tt_mock_ws_io *io) __attribute__((weak));
+
 #endif
