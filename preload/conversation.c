@@ -2,9 +2,7 @@
  * conversation.h). */
 #include "conversation.h"
 #include "api.h"
-#include "deliver.h"
 #include "json.h"
-#include "redact.h"
 #include "rt.h"
 #include "spanfield.h"
 #include "tt.h"
@@ -464,11 +462,9 @@ static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tt_conv conv;
 static unsigned conv_gen;
 
-void tt_conv_span(struct tt_span *s)
+void tt_conv_span(struct tt_span *s, struct tt_span *tools, size_t max, size_t *n)
 {
-    struct tt_span tools[TT_CONV_MAX_TOOLS];
-    size_t n = 0;
-
+    *n = 0;
     pthread_mutex_lock(&conv_lock);
     if (conv_gen != tt_rt_fork_gen) {
         /* The parent's conversations are its own. They are forgotten, not
@@ -479,21 +475,15 @@ void tt_conv_span(struct tt_span *s)
         memset(&conv, 0, sizeof(conv));
         conv_gen = tt_rt_fork_gen;
     }
-    if (tt_conv_observe(&conv, s, tt_api_capture_content(), tools,
-                        TT_CONV_MAX_TOOLS, &n) != TT_OK)
+    if (tt_conv_observe(&conv, s, tt_api_capture_content(), tools, max, n) != TT_OK)
         tt_log("out of memory while following a conversation");
     pthread_mutex_unlock(&conv_lock);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < *n; i++) {
         struct tt_span *t = &tools[i];
         t->pid = s->pid;
         if (tt_span_set(&t->exe, s->exe) || tt_span_set(&t->session_id, s->session_id) ||
             tt_span_set(&t->tags, s->tags) || tt_span_set(&t->metadata, s->metadata))
             tt_log("out of memory while finishing a tool span");
-        if (tt_redact_span(&tt_rt.redact, t) != TT_OK)
-            tt_log("out of memory while redacting: content dropped from a span");
-        tt_sf_repair(t);
-        tt_deliver_span(t);
-        tt_span_clear(t);
     }
 }
 

@@ -1,15 +1,13 @@
 /* exchange.c - request/response -> span, transport-agnostic. */
 #include "exchange.h"
-#include "conversation.h"
 #include "decode.h"
 #include "deliver.h"
+#include "emit.h"
 #include "eventstream.h"
-#include "price.h"
 #include "proctree.h"
 #include "provider.h"
 #include "record.h"
 #include "rt.h"
-#include "spanfield.h"
 #include "sse.h"
 
 #include <ctype.h>
@@ -585,16 +583,10 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
                      "(TOKENTAP_MAX_BODY); usage not seen", false);
 finish:
     finish_identity(ex, s, now);
-    tt_price_apply(s);
-    /* Before redaction: the request's messages are compared with earlier
-     * answers as sent (conversation.h). */
-    tt_conv_span(s);
-    if (tt_redact_span(&tt_rt.redact, s) != TT_OK)
-        tt_log("out of memory while redacting: content dropped from a span");
-    tt_sf_repair(s);
+    tt_emit_llm(s);
+    /* The cassette keeps the span as it was sent (redacted). */
     tt_rec_end(ex->rec, s, complete && !s->truncated, now);
     ex->rec = NULL;
-    tt_deliver_span(s);
 out:
     tt_ex_free(ex);
 }
