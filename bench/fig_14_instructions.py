@@ -42,6 +42,7 @@ CLIENTS = (os.environ.get("CLIENTS") or "curl,python").split(",")
 TOP = int(os.environ.get("TOP") or 14)
 CHUNKS = "800"
 DAEMON = os.path.join(ROOT, "build", "bin", "tokentapd")
+PRELOAD = os.path.join(ROOT, "build", "lib", "libtokentap.so")
 PRELOAD_OBJ = "libtokentap"
 
 # The same body as bench/client_calls.py and fig 2 send.
@@ -133,6 +134,7 @@ class Daemon:
                 self.stop()
                 die("fig14: tokentapd under callgrind did not start (see %s/log)" % self.home)
             time.sleep(0.1)
+        time.sleep(0.5)   # bound, then listening: a moment under valgrind
 
     def stop(self):
         if self.proc.poll() is None:
@@ -168,10 +170,13 @@ def main():
                     argv = valgrind_cmd(out) + argvs[c](n)
                     if mode != "plain":
                         d = Daemon(b, "%s-%s-%d" % (c, mode, n))
-                        env.update(d.env, TOKENTAP_HOSTS=b.hosts)
+                        # What `tokentap run` gives its command, pointed
+                        # straight at the daemon under callgrind (run's own
+                        # check of a slow daemon could start another).
+                        env.update(d.env, TOKENTAP_HOSTS=b.hosts, LD_PRELOAD=PRELOAD,
+                                   TRACEPARENT="00-%032x-%016x-01" % (n, n))
                         if mode == "nocontent":
                             env["TOKENTAP_CAPTURE_CONTENT"] = "off"
-                        argv = [TOKENTAP, "run", "--quiet", "--"] + argv
                     p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
                                        capture_output=True, text=True, timeout=1800)
                     if d:
