@@ -652,6 +652,22 @@ static size_t valid_string(const char *p, size_t i, size_t len)
     const unsigned char *u = (const unsigned char *)p;
 
     for (i++; i < len;) {
+        /* Eight plain bytes at a time: none below 0x20, none a quote, a
+         * backslash or above 0x7f (SWAR: a byte b is below n when
+         * (b - n) & ~b & 0x80). */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                           ((b - ones) & ~b) | w;
+            if (bad & high)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         switch (str_class[u[i]]) {
         case 0:
             i++;

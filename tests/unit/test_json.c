@@ -578,3 +578,37 @@ Test(json, append_compact_is_jansson_dump)
         tt_buf_free(&b);
     }
 }
+
+/* Random strings built from the bytes that matter (quotes, backslashes,
+ * escapes, control and UTF-8 bytes, long plain runs for the 8-byte steps):
+ * tt_json_valid and jansson must agree on every one. */
+Test(json, valid_agrees_with_jansson_random)
+{
+    static const char *const atoms[] = {
+        "a", "abcdefghijkl", "\"", "\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\\ud83d",
+        "\\u0000", "\\x", "\t", "\x01", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xc3", "\x80", "\xed\xa0\x80", "\xf5\x80\x80\x80", " ", "/",
+    };
+    unsigned seed = 12345;
+    char buf[256];
+
+    for (int k = 0; k < 20000; k++) {
+        size_t n = 0;
+        buf[n++] = '[';
+        buf[n++] = '"';
+        int parts = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 8;
+        for (int j = 0; j < parts; j++) {
+            const char *a = atoms[((seed = seed * 1103515245u + 12345u) >> 16) %
+                                  (sizeof(atoms) / sizeof(atoms[0]))];
+            size_t l = strlen(a);
+            memcpy(buf + n, a, l);
+            n += l;
+        }
+        buf[n++] = '"';
+        buf[n++] = ']';
+        json_error_t err;
+        json_t *j = json_loadb(buf, n, JSON_ALLOW_NUL, &err);
+        cr_assert_eq(tt_json_valid(buf, n) == TT_OK, j != NULL, "case %d: %.*s", k, (int)n, buf);
+        json_decref(j);
+    }
+}
