@@ -3,6 +3,7 @@
  * looks at a terminal, so all of it is unit-tested. */
 #include "cli.h"
 #include "exchange.h"
+#include "redact.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -415,7 +416,7 @@ static const char *const secret_prefixes[] = { "sk-", "AIza", "xai-", "gsk_" };
 
 /* A copy of arg with the value of every secret query parameter of a URL
  * in it replaced by REDACTED -- by the rule the preload applies to the
- * span's path (tt_ex_secret_param) -- or NULL when there is none (or on
+ * span's path (tt_redact_secret_param) -- or NULL when there is none (or on
  * OOM: *oom). A value already REDACTED is left alone. */
 static char *redact_query(const char *arg, bool *oom)
 {
@@ -441,7 +442,7 @@ static char *redact_query(const char *arg, bool *oom)
         const char *val = eq ? eq + 1 : p;
         size_t vlen = len - (size_t)(val - p);
         bool done = vlen == strlen(REDACTED) && !strncmp(val, REDACTED, vlen);
-        if (len && !done && tt_ex_secret_param(p, len)) {
+        if (len && !done && tt_redact_secret_param(p, len)) {
             if (tt_buf_append(&b, p, (size_t)(val - p)) ||
                 tt_buf_append_str(&b, REDACTED))
                 goto fail;

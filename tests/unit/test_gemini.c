@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "exchange.h"
+#include "redact.h"
 #include "provider.h"
 #include "sse.h"
 #include "tt.h"
@@ -626,7 +627,7 @@ Test(gemini, key_removed_from_path)
     char out[512];
 
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-        tt_ex_redact_target(c[i].in, strlen(c[i].in), out, sizeof(out));
+        tt_redact_target(c[i].in, strlen(c[i].in), out, sizeof(out));
         cr_assert_str_eq(out, c[i].out);
     }
 }
