@@ -177,8 +177,20 @@ def main():
                                    TRACEPARENT="00-%032x-%016x-01" % (n, n))
                         if mode == "nocontent":
                             env["TOKENTAP_CAPTURE_CONTENT"] = "off"
-                    p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
-                                       capture_output=True, text=True, timeout=1800)
+                    for attempt in range(3):
+                        p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
+                                           capture_output=True, text=True, timeout=1800)
+                        # The mock gives a TLS handshake 5 s (SO_RCVTIMEO): a
+                        # client under callgrind on a loaded machine can miss
+                        # it. The count does not depend on the attempt.
+                        if p.returncode == 0 or "handshake" not in p.stderr:
+                            break
+                        log("fig14: %s %s N=%d: TLS handshake too slow under valgrind, again"
+                            % (c, mode, n))
+                        if d:
+                            d.stop()
+                            d = Daemon(b, "%s-%s-%d-%d" % (c, mode, n, attempt + 1))
+                            env.update(d.env)
                     if d:
                         d.stop()
                     if p.returncode != 0:
