@@ -180,13 +180,14 @@ def main():
                     for attempt in range(3):
                         p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
                                            capture_output=True, text=True, timeout=1800)
-                        # The mock gives a TLS handshake 5 s (SO_RCVTIMEO): a
-                        # client under callgrind on a loaded machine can miss
-                        # it. The count does not depend on the attempt.
-                        if p.returncode == 0 or "handshake" not in p.stderr:
+                        # The mock gives a read 5 s (SO_RCVTIMEO): a client under
+                        # callgrind on a loaded machine can miss it (a TLS
+                        # handshake, an HTTP/2 frame). The count does not
+                        # depend on the attempt; the error is shown.
+                        if p.returncode == 0 or attempt == 2:
                             break
-                        log("fig14: %s %s N=%d: TLS handshake too slow under valgrind, again"
-                            % (c, mode, n))
+                        log("fig14: %s %s N=%d failed under valgrind (%s), again"
+                            % (c, mode, n, p.stderr.strip().splitlines()[-1:]))
                         if d:
                             d.stop()
                             d = Daemon(b, "%s-%s-%d-%d" % (c, mode, n, attempt + 1))
