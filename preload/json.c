@@ -946,3 +946,71 @@ int tt_json_append_compact(struct tt_buf *b, const struct tt_json_slice *s)
     free(txt);
     return rc;
 }
+
+/* The escape jansson's dump writes for byte c (0 when c stays as it is). */
+static size_t quote_len(unsigned char c)
+{
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+        c == '\t')
+        return 2;
+    return c < 0x20 ? 6 : 1;
+}
+
+int tt_json_quote_inplace(struct tt_buf *b)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *u = (const unsigned char *)b->data;
+    size_t n = b->len, out = 2;
+
+    /* jansson refuses a string that is not UTF-8 (json_stringn). */
+    for (size_t i = 0; i < n;) {
+        if (u[i] < 0x80) {
+            out += quote_len(u[i]);
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(u + i, n - i);
+        if (k == 0)
+            return TT_ERR_PARSE;
+        out += k;
+        i += k;
+    }
+    if (out + 1 > b->cap) {
+        char *nd = realloc(b->data, out + 1);
+        if (!nd)
+            return TT_ERR_NOMEM;
+        b->data = nd;
+        b->cap = out + 1;
+    }
+    /* Backwards, so that nothing is overwritten before it is read: the
+     * write position never passes the read position. */
+    char *d = b->data;
+    size_t w = out;
+    d[w] = '\0';
+    d[--w] = '"';
+    for (size_t i = n; i-- > 0;) {
+        unsigned char c = (unsigned char)d[i];
+        switch (quote_len(c)) {
+        case 1:
+            d[--w] = (char)c;
+            break;
+        case 2:
+            d[--w] = c == '"' ? '"' : c == '\\' ? '\\' : c == '\b' ? 'b' : c == '\f' ? 'f'
+                   : c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            d[--w] = '\\';
+            break;
+        default:
+            d[--w] = hex[c & 0xf];
+            d[--w] = hex[c >> 4];
+            d[--w] = '0';
+            d[--w] = '0';
+            d[--w] = 'u';
+            d[--w] = '\\';
+        }
+    }
+    d[--w] = '"';
+    b->len = out;
+    if (b->max < out)
+        b->max = out;
+    return TT_OK;
+}

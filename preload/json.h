@@ -122,6 +122,14 @@ char *tt_json_str_dup(const struct tt_json_slice *s);
  * TT_ERR_CAP (b's cap). */
 int tt_json_append_compact(struct tt_buf *b, const struct tt_json_slice *s) TT_WUR;
 
+/* Turn the raw UTF-8 text in b into the JSON string literal of it, as
+ * jansson's compact dump writes it (quotes; \" \\ \b \f \n \r \t;
+ * other control bytes \u00XX), in place: the buffer grows (once) to the
+ * escaped size, no second copy of a large text is made. TT_OK;
+ * TT_ERR_PARSE (b untouched) when the text is not valid UTF-8, which
+ * jansson refuses too; TT_ERR_NOMEM (b untouched). */
+int tt_json_quote_inplace(struct tt_buf *b) TT_WUR;
+
 /* Walk nested object keys: tt_json_get(root, "usage", "prompt_tokens",
  * NULL). NULL when any step is absent or not an object. Borrowed. */
 json_t *tt_json_get(const json_t *v, ...) __attribute__((sentinel));

@@ -612,3 +612,35 @@ Test(json, valid_agrees_with_jansson_random)
         json_decref(j);
     }
 }
+
+/* tt_json_quote_inplace writes what json_dumps(json_stringn(...)) writes,
+ * and refuses what json_stringn refuses. */
+Test(json, quote_inplace_is_jansson_dump)
+{
+    static const struct { const char *s; size_t n; } cases[] = {
+        { "", 0 }, { "plain", 5 }, { "tab\there \"q\" back\\slash\n", 25 },
+        { "\x01\x1f\x7f/\b\f\r", 7 }, { "nul\0inside", 10 },
+        { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14 },
+        { "cut \xe2\x82", 6 }, { "bad \xff", 5 }, { "surrogate \xed\xa0\x80", 13 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tt_buf b;
+        tt_buf_init(&b, 1 << 20);
+        if (cases[i].n)
+            cr_assert_eq(tt_buf_append(&b, cases[i].s, cases[i].n), TT_OK);
+        json_t *j = json_stringn(cases[i].s, cases[i].n);
+        int rc = tt_json_quote_inplace(&b);
+        if (!j) {
+            cr_expect_eq(rc, TT_ERR_PARSE, "case %zu", i);
+            cr_expect_eq(b.len, cases[i].n, "case %zu: untouched", i);
+        } else {
+            char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+            cr_expect_eq(rc, TT_OK, "case %zu", i);
+            cr_expect_str_eq(b.data, want, "case %zu", i);
+            cr_expect_eq(b.len, strlen(want), "case %zu", i);
+            free(want);
+        }
+        json_decref(j);
+        tt_buf_free(&b);
+    }
+}
