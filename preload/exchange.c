@@ -51,6 +51,24 @@ struct tt_exchange {
     char trace[33];               /* "" : tt_rt.trace_id */
 };
 
+/* What a parser's return code (api.h) means for the span. TT_OK, and
+ * TT_ERR_PARSE: the parser has said on the span what was wrong (a request
+ * that is not JSON needs nothing: the call is still traced).
+ * TT_ERR_NOMEM: fields may be missing, which the span must say. Anything
+ * else breaks the parsers' contract: logged. */
+static void parser_rc(struct tt_exchange *ex, int rc, const char *step)
+{
+    if (rc == TT_OK || rc == TT_ERR_PARSE)
+        return;
+    if (rc == TT_ERR_NOMEM) {
+        tt_log("out of memory in the %s parser (%s): span fields may be missing",
+               ex->api->name, step);
+        tt_span_fail(&ex->span, "out of memory while parsing: fields missing", false);
+        return;
+    }
+    tt_log("the %s parser returned %d from %s", ex->api->name, rc, step);
+}
+
 struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
 {
     struct tt_exchange *ex = calloc(1, sizeof(*ex));
@@ -111,8 +129,8 @@ void tt_ex_req_end(struct tt_exchange *ex, int64_t now)
     ex->span.request_sent_ns = now;
     tt_rec_req_end(ex->rec, now);
     if (ex->api->request)
-        (void)ex->api->request(&ex->span, ex->req_body.data ? ex->req_body.data : "",
-                               ex->req_body.len);
+        parser_rc(ex, ex->api->request(&ex->span, ex->req_body.data ? ex->req_body.data : "",
+                                       ex->req_body.len), "request");
     tt_buf_free(&ex->req_body);
 }
 
@@ -208,7 +226,7 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
     if (ex->ndjson_on)
         tt_buf_init(&ex->line, SSE_MAX_EVENT);
     if (ex->api->response_begin)
-        (void)ex->api->response_begin(s, &ex->api_state);
+        parser_rc(ex, ex->api->response_begin(s, &ex->api_state), "response_begin");
     return strcmp(s->method ? s->method : "", "HEAD") != 0;
 }
 
@@ -218,8 +236,8 @@ static int on_sse_event(void *ud, const char *ev, size_t evn, const char *data,
     struct tt_exchange *ex = ud;
 
     if (ex->api->sse_event)
-        (void)ex->api->sse_event(ex->api_state, &ex->span, ev, evn, data, dn,
-                                 ex->now);
+        parser_rc(ex, ex->api->sse_event(ex->api_state, &ex->span, ev, evn, data, dn,
+                                         ex->now), "event");
     return 0;
 }
 
@@ -257,8 +275,8 @@ static void ndjson_flush_line(struct tt_exchange *ex)
     if (ex->line.truncated)
         ex->span.truncated = true;
     else if (n)
-        (void)ex->api->ndjson_line(ex->api_state, &ex->span, ex->line.data, n,
-                                   ex->now);
+        parser_rc(ex, ex->api->ndjson_line(ex->api_state, &ex->span, ex->line.data, n,
+                                           ex->now), "line");
     tt_buf_reset(&ex->line);
 }
 
@@ -412,12 +430,12 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
                          : "response body above the capture cap "
                            "(TOKENTAP_MAX_BODY): truncated, usage not seen",
                          false);
-        (void)ex->api->body(ex->api_state, s,
-                            ex->resp_body.data ? ex->resp_body.data : "",
-                            ex->resp_body.len);
+        parser_rc(ex, ex->api->body(ex->api_state, s,
+                                    ex->resp_body.data ? ex->resp_body.data : "",
+                                    ex->resp_body.len), "body");
     }
     if (ex->api->response_end)
-        (void)ex->api->response_end(ex->api_state, s, complete);
+        parser_rc(ex, ex->api->response_end(ex->api_state, s, complete), "end");
     if (s->http_status >= 400) {
         char msg[600];
         if (s->error && strncmp(s->error, "HTTP ", 5))
