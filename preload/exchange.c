@@ -41,6 +41,8 @@ struct tt_exchange {
     bool encoded;                 /* a Content-Encoding other than identity */
     bool resp_capped;             /* the buffered body stopped at the cap */
     bool req_parsed;
+    bool body_given;              /* api->body was called */
+    bool events_given;            /* api->sse_event / ndjson_line was called */
     bool provider_guess;          /* span.provider is the API's default:
                                      the response head may name the real one */
     struct tt_rec *rec;           /* TOKENTAP_RECORD: kept for a cassette */
@@ -235,6 +237,7 @@ static int on_sse_event(void *ud, const char *ev, size_t evn, const char *data,
 {
     struct tt_exchange *ex = ud;
 
+    ex->events_given = true;
     if (ex->api->sse_event)
         parser_rc(ex, ex->api->sse_event(ex->api_state, &ex->span, ev, evn, data, dn,
                                          ex->now), "event");
@@ -272,11 +275,13 @@ static void ndjson_flush_line(struct tt_exchange *ex)
 
     while (n && (ex->line.data[n - 1] == '\r' || ex->line.data[n - 1] == ' '))
         n--;
-    if (ex->line.truncated)
+    if (ex->line.truncated) {
         ex->span.truncated = true;
-    else if (n)
+    } else if (n) {
+        ex->events_given = true;
         parser_rc(ex, ex->api->ndjson_line(ex->api_state, &ex->span, ex->line.data, n,
                                            ex->now), "line");
+    }
     tt_buf_reset(&ex->line);
 }
 
@@ -430,12 +435,13 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
                          : "response body above the capture cap "
                            "(TOKENTAP_MAX_BODY): truncated, usage not seen",
                          false);
+        ex->body_given = true;
         parser_rc(ex, ex->api->body(ex->api_state, s,
                                     ex->resp_body.data ? ex->resp_body.data : "",
                                     ex->resp_body.len), "body");
     }
-    if (ex->api->response_end)
-        parser_rc(ex, ex->api->response_end(ex->api_state, s, complete), "end");
+    struct tt_api_end how = { complete, ex->body_given, ex->events_given };
+    parser_rc(ex, tt_api_response_end(ex->api, ex->api_state, s, &how), "end");
     if (s->http_status >= 400) {
         char msg[600];
         if (s->error && strncmp(s->error, "HTTP ", 5))

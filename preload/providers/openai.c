@@ -950,39 +950,18 @@ out:
     return rc;
 }
 
-static int tt_openai_response_end(void *state, struct tt_span *span,
-                                  bool complete)
+static int tt_openai_stream_end_op(void *state, struct tt_span *span,
+                                   const char **missing)
 {
     struct tt_openai_state *st = state;
-    int rc = TT_OK;
-
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        return TT_OK;
-    }
-    if (!st || !st->got_events) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-
-    rc = tt_openai_stream_end(st, span);
+    int rc = tt_openai_stream_end(st, span);
 
     /* [DONE] ends a stream; a finish_reason with usage is as good (the
      * [DONE] line alone got lost). */
     bool finished = false;
     for (size_t i = 0; i < st->nchoices; i++)
         finished = finished || st->choices[i].finish_reason != NULL;
-    if (!complete)
-        tt_span_fail(span, "stream ended before completion (cut short)",
-                     false);
-    else if (!st->done && !(finished && span->usage_known))
-        tt_span_fail(span, "stream ended before completion (no [DONE])",
-                     false);
+    *missing = !st->done && !(finished && span->usage_known) ? "no [DONE]" : NULL;
     return rc;
 }
 
@@ -994,6 +973,6 @@ const struct tt_api_ops tt_openai_chat_api = {
     .response_begin = tt_openai_response_begin,
     .sse_event = tt_openai_sse_event,
     .body = tt_openai_body,
-    .response_end = tt_openai_response_end,
+    .stream_end = tt_openai_stream_end_op,
     .response_free = tt_openai_response_free,
 };
