@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_split_init(&sp, &data, &size);
     fz_parts(data, size, part, len, 3);
 
-    struct ctx c = { apis[which % NAPIS].ops, NULL, &span, 1000000000LL };
+    struct ctx c = { apis[which % NAPIS].ops, NULL, &span, 1000000000LL, 0, false };
     tt_api_set_capture(!(mode & 8));
     tt_span_init(&span);
     span.start_time = c.now;
