@@ -30,9 +30,60 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 /* One message being canonicalised. The JSON is walked as slices of the
  * span's own text (json.h, "without a tree"): a 10 KB history is hashed in
  * one pass, never built into a tree. */
+/* A 64-bit hash over a byte stream fed in pieces, eight bytes at a time
+ * (the pieces' boundaries do not change it: an escape splits a string
+ * differently in a request and in our own output). Only compared within
+ * one process. */
+struct wh {
+    uint64_t h;
+    uint64_t acc;                 /* bytes not yet mixed, the first lowest */
+    unsigned n;                   /* how many (0..7) */
+};
+
+static void wh_mix(struct wh *w, uint64_t x)
+{
+    w->h = (w->h ^ x) * 0x9e3779b97f4a7c15ULL;
+    w->h ^= w->h >> 29;
+}
+
+static void wh_init(struct wh *w)
+{
+    w->h = FNV_OFF;
+    w->acc = 0;
+    w->n = 0;
+}
+
+static void wh_feed(struct wh *w, const char *p, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    while (len && w->n) {
+        w->acc |= (uint64_t)*u++ << (8 * w->n);
+        len--;
+        if (++w->n == 8) {
+            wh_mix(w, w->acc);
+            w->acc = 0;
+            w->n = 0;
+        }
+    }
+    for (; len >= 8; u += 8, len -= 8) {
+        uint64_t x;
+        memcpy(&x, u, 8);
+        wh_mix(w, x);
+    }
+    for (; len; len--, u++)
+        w->acc |= (uint64_t)*u << (8 * w->n++);
+}
+
+static uint64_t wh_final(struct wh *w)
+{
+    wh_mix(w, w->acc ^ ((uint64_t)w->n << 59));
+    return w->h;
+}
+
 struct turn {
     bool assistant;
-    uint64_t text;                /* FNV state over role NUL text */
+    struct wh text;               /* over role NUL text */
     char *ids[TURN_MAX_IDS];      /* unescaped, malloc'd */
     size_t nids;
 };
@@ -52,31 +103,29 @@ struct parsed {
     bool nomem;
 };
 
-static void fnv_cb(void *ud, const char *p, size_t n)
+static void wh_cb(void *ud, const char *p, size_t n)
 {
-    uint64_t *h = ud;
-
-    *h = fnv(*h, p, n);
+    wh_feed(ud, p, n);
 }
 
 /* The role's unescaped text and its NUL, as the hash starts. */
 static void turn_start(struct turn *t, const struct tt_json_slice *role, const char *lit)
 {
-    t->text = FNV_OFF;
+    wh_init(&t->text);
     if (lit) {
-        t->text = fnv(t->text, lit, strlen(lit));
+        wh_feed(&t->text, lit, strlen(lit));
         t->assistant = !strcmp(lit, "assistant");
     } else {
-        tt_json_str_walk(role, fnv_cb, &t->text);
+        tt_json_str_walk(role, wh_cb, &t->text);
         t->assistant = tt_json_str_is(role, "assistant");
     }
-    t->text = fnv(t->text, "", 1);
+    wh_feed(&t->text, "", 1);
     t->nids = 0;
 }
 
 static void turn_text(struct turn *t, const struct tt_json_slice *v)
 {
-    tt_json_str_walk(v, fnv_cb, &t->text);
+    tt_json_str_walk(v, wh_cb, &t->text);
 }
 
 static void turn_id(struct turn *t, const struct tt_json_slice *v, struct parsed *p)
@@ -107,7 +156,7 @@ static int cmp_str(const void *a, const void *b)
  * Frees the ids. */
 static uint64_t turn_hash(struct turn *t)
 {
-    uint64_t h = fnv(t->text, "", 1);
+    uint64_t h = fnv(wh_final(&t->text), "", 1);
 
     qsort(t->ids, t->nids, sizeof(t->ids[0]), cmp_str);
     for (size_t i = 0; i < t->nids; i++)
