@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 enum tt_api_match_kind {
@@ -159,4 +160,38 @@ bool tt_api_capture_content(void)
 void tt_api_set_capture(bool on)
 {
     atomic_store_explicit(&tt_api_capture, on ? 1 : 0, memory_order_relaxed);
+}
+
+int tt_api_response_end(const struct tt_api_ops *ops, void *state,
+                        struct tt_span *span, const struct tt_api_end *how)
+{
+    const char *why = NULL;
+    int rc = TT_OK;
+
+    if (state && how->body) {
+        if (ops->body_end)
+            rc = ops->body_end(state, span, &why);
+        if (!how->complete)
+            tt_span_fail(span, "response ended before completion", false);
+        else if (why)
+            tt_span_fail(span, why, false);
+        return rc;
+    }
+    if (!state || !how->events || !ops->stream_end) {
+        tt_span_clear_usage(span);
+        tt_span_fail(span, span->stream
+                               ? "stream ended before completion (no events)"
+                               : "response ended before completion (no body)",
+                     false);
+        return TT_OK;
+    }
+    rc = ops->stream_end(state, span, &why);
+    if (!how->complete) {
+        tt_span_fail(span, "stream ended before completion (cut short)", false);
+    } else if (why) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "stream ended before completion (%s)", why);
+        tt_span_fail(span, msg, false);
+    }
+    return rc;
 }

@@ -53,12 +53,24 @@ struct tt_api_ops {
     int (*body)(void *state, struct tt_span *span, const char *body,
                 size_t len);
 
-    /* The response ended. complete=false when it was cut short (the
-     * transport says why in span->error already). Sets usage (and
-     * usage_known), response_model/id, finish_reasons, output, tool_calls,
-     * and fails the span for in-band errors and for streams that never
-     * reached their terminal event. */
-    int (*response_end)(void *state, struct tt_span *span, bool complete);
+    /* The end of a response is judged once for every API, by
+     * tt_api_response_end below (the exchange knows whether a body or
+     * events were handed over and whether the transport completed); the
+     * parser only finishes the span from what it collected and says
+     * whether its format's terminal sign was seen. */
+
+    /* A stream ended (at least one event or line was handed over).
+     * Finishes the span from the events: usage (and usage_known),
+     * response_model/id, finish_reasons, output, tool_calls. *missing:
+     * NULL when the stream reached its terminal event (or its
+     * equivalent), else what was missing ("no [DONE]"), static text.
+     * NULL for an API that never streams. */
+    int (*stream_end)(void *state, struct tt_span *span, const char **missing);
+
+    /* Optional: the body was handed over (complete or not); for a format
+     * whose body can itself say it is unfinished. *why: a whole error
+     * text or NULL (judged only when the transport completed). */
+    int (*body_end)(void *state, struct tt_span *span, const char **why);
 
     void (*response_free)(void *state);   /* NULL-safe */
 };
@@ -75,6 +87,22 @@ extern const struct tt_api_ops tt_cohere_chat_api;
 extern const struct tt_api_ops tt_ollama_chat_api;
 extern const struct tt_api_ops tt_ollama_generate_api;
 extern const struct tt_api_ops tt_gemini_generate_api;
+
+/* How a response ended, as its transport saw it. */
+struct tt_api_end {
+    bool complete;              /* false: cut short (span->error says why) */
+    bool body;                  /* ops->body was called */
+    bool events;                /* ops->sse_event / ndjson_line was called */
+};
+
+/* The end of one response, for every API (the checks each parser used to
+ * repeat): a body cut short fails the span; nothing at all ("no events",
+ * "no body") clears the usage and fails it; a stream is finished by
+ * ops->stream_end, then fails when cut short or when its terminal event
+ * is missing. state NULL (response_begin ran out of memory) counts as
+ * nothing received. Returns the parser's code (checked by the caller). */
+int tt_api_response_end(const struct tt_api_ops *ops, void *state,
+                        struct tt_span *span, const struct tt_api_end *how);
 
 /* The API a request path speaks (query string ignored), or NULL. */
 const struct tt_api_ops *tt_api_match(const char *method, size_t method_len,

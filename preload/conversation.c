@@ -2,9 +2,7 @@
  * conversation.h). */
 #include "conversation.h"
 #include "api.h"
-#include "deliver.h"
 #include "json.h"
-#include "redact.h"
 #include "rt.h"
 #include "spanfield.h"
 #include "tt.h"
@@ -29,19 +27,71 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
     return h;
 }
 
-/* One message being canonicalised. Strings are borrowed from the parsed
- * JSON, which outlives the turn. */
+/* One message being canonicalised. The JSON is walked as slices of the
+ * span's own text (json.h, "without a tree"): a 10 KB history is hashed in
+ * one pass, never built into a tree. */
+/* A 64-bit hash over a byte stream fed in pieces, eight bytes at a time
+ * (the pieces' boundaries do not change it: an escape splits a string
+ * differently in a request and in our own output). Only compared within
+ * one process. */
+struct wh {
+    uint64_t h;
+    uint64_t acc;                 /* bytes not yet mixed, the first lowest */
+    unsigned n;                   /* how many (0..7) */
+};
+
+static void wh_mix(struct wh *w, uint64_t x)
+{
+    w->h = (w->h ^ x) * 0x9e3779b97f4a7c15ULL;
+    w->h ^= w->h >> 29;
+}
+
+static void wh_init(struct wh *w)
+{
+    w->h = FNV_OFF;
+    w->acc = 0;
+    w->n = 0;
+}
+
+static void wh_feed(struct wh *w, const char *p, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    while (len && w->n) {
+        w->acc |= (uint64_t)*u++ << (8 * w->n);
+        len--;
+        if (++w->n == 8) {
+            wh_mix(w, w->acc);
+            w->acc = 0;
+            w->n = 0;
+        }
+    }
+    for (; len >= 8; u += 8, len -= 8) {
+        uint64_t x;
+        memcpy(&x, u, 8);
+        wh_mix(w, x);
+    }
+    for (; len; len--, u++)
+        w->acc |= (uint64_t)*u << (8 * w->n++);
+}
+
+static uint64_t wh_final(struct wh *w)
+{
+    wh_mix(w, w->acc ^ ((uint64_t)w->n << 59));
+    return w->h;
+}
+
 struct turn {
-    const char *role;
-    uint64_t text;                /* FNV state over role NUL text */
-    const char *ids[TURN_MAX_IDS];
+    bool assistant;
+    struct wh text;               /* over role NUL text */
+    char *ids[TURN_MAX_IDS];      /* unescaped, malloc'd */
     size_t nids;
 };
 
 /* A tool result found in a request. */
 struct result {
-    const char *id;
-    json_t *content;              /* borrowed; may be NULL */
+    char *id;                     /* unescaped, malloc'd */
+    struct tt_json_slice content; /* borrowed from the span's input; may be absent */
     bool is_error;
 };
 
@@ -50,82 +100,125 @@ struct parsed {
     size_t n;
     struct result r[MAX_RESULTS];
     size_t nr;
+    bool nomem;
 };
 
-static void turn_start(struct turn *t, const char *role)
+static void wh_cb(void *ud, const char *p, size_t n)
 {
-    t->role = role;
-    t->text = fnv(FNV_OFF, role, strlen(role) + 1);
+    wh_feed(ud, p, n);
+}
+
+/* The role's unescaped text and its NUL, as the hash starts. */
+static void turn_start(struct turn *t, const struct tt_json_slice *role, const char *lit)
+{
+    wh_init(&t->text);
+    if (lit) {
+        wh_feed(&t->text, lit, strlen(lit));
+        t->assistant = !strcmp(lit, "assistant");
+    } else {
+        tt_json_str_walk(role, wh_cb, &t->text);
+        t->assistant = tt_json_str_is(role, "assistant");
+    }
+    wh_feed(&t->text, "", 1);
     t->nids = 0;
 }
 
-static void turn_text(struct turn *t, const json_t *v)
+static void turn_text(struct turn *t, const struct tt_json_slice *v)
 {
-    size_t n;
-    const char *p = tt_json_str(v, &n);
-
-    if (p)
-        t->text = fnv(t->text, p, n);
+    tt_json_str_walk(v, wh_cb, &t->text);
 }
 
-static void turn_id(struct turn *t, const json_t *v)
+static void turn_id(struct turn *t, const struct tt_json_slice *v, struct parsed *p)
 {
-    const char *id = json_string_value(v);
+    char *id;
 
-    if (id && *id && t->nids < TURN_MAX_IDS)
-        t->ids[t->nids++] = id;
+    if (t->nids >= TURN_MAX_IDS || tt_json_kind_of(v) != TT_JSON_STRING || v->len <= 2)
+        return;
+    if (!(id = tt_json_str_dup(v))) {
+        if (p)
+            p->nomem = true;
+        return;
+    }
+    if (!*id) {
+        free(id);
+        return;
+    }
+    t->ids[t->nids++] = id;
 }
 
 static int cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The hash: role, text, then the ids sorted and deduplicated (an
- * Anthropic answer names each tool_use in its blocks and its tool_calls). */
+ * Anthropic answer names each tool_use in its blocks and its tool_calls).
+ * Frees the ids. */
 static uint64_t turn_hash(struct turn *t)
 {
-    uint64_t h = fnv(t->text, "", 1);
+    uint64_t h = fnv(wh_final(&t->text), "", 1);
 
     qsort(t->ids, t->nids, sizeof(t->ids[0]), cmp_str);
     for (size_t i = 0; i < t->nids; i++)
         if (i == 0 || strcmp(t->ids[i], t->ids[i - 1]))
             h = fnv(h, t->ids[i], strlen(t->ids[i]) + 1);
+    for (size_t i = 0; i < t->nids; i++)
+        free(t->ids[i]);
+    t->nids = 0;
     return h;
 }
 
-static void add_result(struct parsed *p, const json_t *id, json_t *content,
-                       bool is_error)
+static void add_result(struct parsed *p, const struct tt_json_slice *id,
+                       const struct tt_json_slice *content, bool is_error)
 {
-    const char *s = json_string_value(id);
+    char *s;
 
-    if (p && s && *s && p->nr < MAX_RESULTS)
-        p->r[p->nr++] = (struct result){ s, content, is_error };
+    if (!p || p->nr >= MAX_RESULTS || tt_json_kind_of(id) != TT_JSON_STRING || id->len <= 2)
+        return;
+    if (!(s = tt_json_str_dup(id))) {
+        p->nomem = true;
+        return;
+    }
+    if (!*s) {
+        free(s);
+        return;
+    }
+    p->r[p->nr++] = (struct result){ s, *content, is_error };
+}
+
+static bool member_is(const struct tt_json_slice *v, const char *lit)
+{
+    return tt_json_str_is(v, lit);
 }
 
 /* Content as string or blocks: text, tool_use ids, tool_result ids (and
  * results when p is not NULL). */
-static void feed_content(struct turn *t, json_t *content, struct parsed *p)
+static void feed_content(struct turn *t, const struct tt_json_slice *content,
+                         struct parsed *p, struct parsed *ids_p)
 {
-    if (json_is_string(content)) {
+    static const char *const keys[] = { "type", "text", "id", "tool_use_id", "content",
+                                        "is_error" };
+    enum { B_TYPE, B_TEXT, B_ID, B_TUID, B_CONTENT, B_ERR, B_N };
+    struct tt_json_slice b, m[B_N];
+    size_t pos = 0;
+
+    if (tt_json_kind_of(content) == TT_JSON_STRING) {
         turn_text(t, content);
         return;
     }
-    for (size_t i = 0; i < json_array_size(content); i++) {
-        json_t *b = json_array_get(content, i);
-        const char *bt = json_string_value(json_object_get(b, "type"));
-        if (!bt)
+    while (tt_json_next(content, &pos, &b)) {
+        if (tt_json_members(b.ptr, b.len, keys, B_N, m) != TT_OK ||
+            tt_json_kind_of(&m[B_TYPE]) != TT_JSON_STRING)
             continue;
-        if (!strcmp(bt, "text") || !strcmp(bt, "input_text") ||
-            !strcmp(bt, "output_text")) {
-            turn_text(t, json_object_get(b, "text"));
-        } else if (!strcmp(bt, "tool_use")) {
-            turn_id(t, json_object_get(b, "id"));
-        } else if (!strcmp(bt, "tool_result")) {
-            turn_id(t, json_object_get(b, "tool_use_id"));
-            add_result(p, json_object_get(b, "tool_use_id"),
-                       json_object_get(b, "content"),
-                       json_is_true(json_object_get(b, "is_error")));
+        if (member_is(&m[B_TYPE], "text") || member_is(&m[B_TYPE], "input_text") ||
+            member_is(&m[B_TYPE], "output_text")) {
+            turn_text(t, &m[B_TEXT]);
+        } else if (member_is(&m[B_TYPE], "tool_use")) {
+            turn_id(t, &m[B_ID], ids_p);
+        } else if (member_is(&m[B_TYPE], "tool_result")) {
+            turn_id(t, &m[B_TUID], ids_p);
+            add_result(p, &m[B_TUID], &m[B_CONTENT],
+                       tt_json_kind_of(&m[B_ERR]) == TT_JSON_TRUE);
         }
     }
 }
@@ -144,61 +237,93 @@ static int push_hash(struct parsed *p, uint64_t h)
 }
 
 /* A request's messages (array of messages/items, or a Responses string
- * input) -> hashes and tool results. */
-static int parse_turns(json_t *root, struct parsed *p)
+ * input), validated text -> hashes and tool results. */
+static int parse_turns(const struct tt_json_slice *root, struct parsed *p)
 {
-    struct turn t;
+    static const char *const keys[] = { "type", "role", "content", "tool_calls",
+                                        "tool_call_id", "call_id", "output" };
+    enum { M_TYPE, M_ROLE, M_CONTENT, M_TCS, M_TCID, M_CALLID, M_OUTPUT, M_N };
+    static const char *const id_key[] = { "id" };
+    struct tt_json_slice m[M_N], el, tc, tcid;
+    struct turn t = { 0 };
     bool open = false;
-    int rc;
+    size_t pos = 0;
+    int rc = TT_OK;
 
-    if (json_is_string(root)) {
-        turn_start(&t, "user");
+    if (tt_json_kind_of(root) == TT_JSON_STRING) {
+        turn_start(&t, NULL, "user");
         turn_text(&t, root);
         return push_hash(p, turn_hash(&t));
     }
-    for (size_t i = 0; i < json_array_size(root); i++) {
-        json_t *m = json_array_get(root, i);
-        const char *type = json_string_value(json_object_get(m, "type"));
-        const char *role = json_string_value(json_object_get(m, "role"));
-        json_t *id = NULL;
+    while (tt_json_next(root, &pos, &el)) {
+        const char *lit = NULL;
         bool fcall = false, fout = false;
 
-        if (type && (!strcmp(type, "function_call") || !strcmp(type, "custom_tool_call"))) {
-            role = "assistant";
+        if (tt_json_members(el.ptr, el.len, keys, M_N, m) != TT_OK)
+            continue;
+        if (member_is(&m[M_TYPE], "function_call") ||
+            member_is(&m[M_TYPE], "custom_tool_call")) {
+            lit = "assistant";
             fcall = true;
-        } else if (type && (!strcmp(type, "function_call_output") ||
-                            !strcmp(type, "custom_tool_call_output"))) {
-            role = "tool";
+        } else if (member_is(&m[M_TYPE], "function_call_output") ||
+                   member_is(&m[M_TYPE], "custom_tool_call_output")) {
+            lit = "tool";
             fout = true;
         }
-        if (!role)
+        if (!lit && tt_json_kind_of(&m[M_ROLE]) != TT_JSON_STRING)
             continue;               /* reasoning items and the like */
-        if (!(open && !strcmp(role, "assistant") && !strcmp(t.role, "assistant"))) {
+        bool assistant = lit ? !strcmp(lit, "assistant") : member_is(&m[M_ROLE], "assistant");
+        if (!(open && assistant && t.assistant)) {
             if (open && (rc = push_hash(p, turn_hash(&t))) != TT_OK)
-                return rc;
-            turn_start(&t, role);
+                goto out;
+            turn_start(&t, &m[M_ROLE], lit);
             open = true;
         }
         if (fcall || fout) {
-            id = json_object_get(m, "call_id");
-            turn_id(&t, id);
+            turn_id(&t, &m[M_CALLID], p);
             if (fout)
-                add_result(p, id, json_object_get(m, "output"), false);
+                add_result(p, &m[M_CALLID], &m[M_OUTPUT], false);
             continue;
         }
-        feed_content(&t, json_object_get(m, "content"), p);
-        json_t *tcs = json_object_get(m, "tool_calls");
-        for (size_t k = 0; k < json_array_size(tcs); k++)
-            turn_id(&t, json_object_get(json_array_get(tcs, k), "id"));
-        if (!strcmp(role, "tool")) {
-            id = json_object_get(m, "tool_call_id");
-            turn_id(&t, id);
-            add_result(p, id, json_object_get(m, "content"), false);
+        feed_content(&t, &m[M_CONTENT], p, p);
+        size_t tpos = 0;
+        while (tt_json_next(&m[M_TCS], &tpos, &tc))
+            if (tt_json_members(tc.ptr, tc.len, id_key, 1, &tcid) == TT_OK)
+                turn_id(&t, &tcid, p);
+        if (lit == NULL && member_is(&m[M_ROLE], "tool")) {
+            turn_id(&t, &m[M_TCID], p);
+            add_result(p, &m[M_TCID], &m[M_CONTENT], false);
         }
     }
+    if (open) {
+        open = false;
+        rc = push_hash(p, turn_hash(&t));
+    }
+out:
     if (open)
-        return push_hash(p, turn_hash(&t));
-    return TT_OK;
+        (void)turn_hash(&t);        /* frees its ids */
+    return rc;
+}
+
+/* The span's JSON field as a slice, when it is valid JSON. */
+static bool field_slice(const char *text, struct tt_json_slice *out)
+{
+    size_t n = text ? strlen(text) : 0;
+
+    if (!text || tt_json_valid(text, n) != TT_OK)
+        return false;
+    out->ptr = text;
+    out->len = n;
+    /* Whitespace around the value is not part of it. */
+    while (out->len && (*out->ptr == ' ' || *out->ptr == '\t' || *out->ptr == '\n' ||
+                        *out->ptr == '\r')) {
+        out->ptr++;
+        out->len--;
+    }
+    while (out->len && (out->ptr[out->len - 1] == ' ' || out->ptr[out->len - 1] == '\t' ||
+                        out->ptr[out->len - 1] == '\n' || out->ptr[out->len - 1] == '\r'))
+        out->len--;
+    return true;
 }
 
 static json_t *load_any(const char *text)
@@ -212,18 +337,19 @@ static json_t *load_any(const char *text)
  * (string, blocks, or per-choice values) and its tool_calls' ids. */
 static uint64_t answer_hash(const struct tt_span *s)
 {
-    json_t *out = load_any(s->output), *tcs = load_any(s->tool_calls);
-    struct turn t;
-    uint64_t h;
+    static const char *const id_key[] = { "id" };
+    struct tt_json_slice out = { NULL, 0 }, tcs = { NULL, 0 }, tc, id;
+    struct turn t = { 0 };
+    size_t pos = 0;
 
-    turn_start(&t, "assistant");
-    feed_content(&t, out, NULL);
-    for (size_t k = 0; k < json_array_size(tcs); k++)
-        turn_id(&t, json_object_get(json_array_get(tcs, k), "id"));
-    h = turn_hash(&t);              /* before the ids' owners are freed */
-    json_decref(out);
-    json_decref(tcs);
-    return h;
+    (void)field_slice(s->output, &out);
+    (void)field_slice(s->tool_calls, &tcs);
+    turn_start(&t, NULL, "assistant");
+    feed_content(&t, &out, NULL, NULL);
+    while (tt_json_next(&tcs, &pos, &tc))
+        if (tt_json_members(tc.ptr, tc.len, id_key, 1, &id) == TT_OK)
+            turn_id(&t, &id, NULL);
+    return turn_hash(&t);
 }
 
 static void pending_free(struct tt_conv_pending *p)
@@ -341,7 +467,9 @@ static int tool_span(struct tt_span *t, const struct tt_conv_pending *pc,
         in = NULL;
         if (rc != TT_OK)
             goto out;
-        if (r->content && tt_json_set_field(&t->output, json_incref(r->content)) != TT_OK) {
+        json_t *content = NULL;
+        if (r->content.ptr && tt_json_slice_parse(&r->content, &content) == TT_OK &&
+            tt_json_set_field(&t->output, content) != TT_OK) {
             rc = TT_ERR_NOMEM;
             goto out;
         }
@@ -407,15 +535,15 @@ int tt_conv_observe(struct tt_conv *c, struct tt_span *s, bool capture,
 {
     struct parsed p = { 0 };
     struct tt_conv_entry *e = NULL, *owner;
-    json_t *root;
+    struct tt_json_slice root;
     int rc = TT_OK;
 
     *ntools = 0;
     if (!s->input || (s->operation && !strcmp(s->operation, "embeddings")))
         return TT_OK;
-    if (!(root = load_any(s->input)))
+    if (!field_slice(s->input, &root))
         return TT_OK;
-    if ((rc = parse_turns(root, &p)) != TT_OK || p.n == 0)
+    if ((rc = parse_turns(&root, &p)) != TT_OK || p.n == 0)
         goto out;
     e = match_prefix(c, &p);
     for (size_t i = 0; !e && i < p.nr; i++)
@@ -455,8 +583,11 @@ int tt_conv_observe(struct tt_conv *c, struct tt_span *s, bool capture,
     if (add_pending(e, s) != TT_OK)
         rc = TT_ERR_NOMEM;
 out:
+    if (p.nomem && rc == TT_OK)
+        rc = TT_ERR_NOMEM;
+    for (size_t i = 0; i < p.nr; i++)
+        free(p.r[i].id);
     free(p.h);
-    json_decref(root);
     return rc;
 }
 
@@ -477,11 +608,9 @@ static void conv_atfork_child(void)
 
 static struct tt_atfork conv_fork = { .child = conv_atfork_child };
 
-void tt_conv_span(struct tt_span *s)
+void tt_conv_span(struct tt_span *s, struct tt_span *tools, size_t max, size_t *n)
 {
-    struct tt_span tools[TT_CONV_MAX_TOOLS];
-    size_t n = 0;
-
+    *n = 0;
     tt_atfork_register(&conv_fork);     /* before the lock is first taken */
     pthread_mutex_lock(&conv_lock);
     if (conv_gen != tt_rt_fork_gen) {
@@ -493,21 +622,15 @@ void tt_conv_span(struct tt_span *s)
         memset(&conv, 0, sizeof(conv));
         conv_gen = tt_rt_fork_gen;
     }
-    if (tt_conv_observe(&conv, s, tt_api_capture_content(), tools,
-                        TT_CONV_MAX_TOOLS, &n) != TT_OK)
+    if (tt_conv_observe(&conv, s, tt_api_capture_content(), tools, max, n) != TT_OK)
         tt_log("out of memory while following a conversation");
     pthread_mutex_unlock(&conv_lock);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < *n; i++) {
         struct tt_span *t = &tools[i];
         t->pid = s->pid;
         if (tt_span_set(&t->exe, s->exe) || tt_span_set(&t->session_id, s->session_id) ||
             tt_span_set(&t->tags, s->tags) || tt_span_set(&t->metadata, s->metadata))
             tt_log("out of memory while finishing a tool span");
-        if (tt_redact_span(&tt_rt.redact, t) != TT_OK)
-            tt_log("out of memory while redacting: content dropped from a span");
-        tt_sf_repair(t);
-        tt_deliver_span(t);
-        tt_span_clear(t);
     }
 }
 

@@ -84,8 +84,10 @@ int tt_conv_observe(struct tt_conv *c, struct tt_span *s, bool capture,
                     struct tt_span *tools, size_t max, size_t *ntools)
     __attribute__((warn_unused_result));
 
-/* The preload's per-process instance, under a mutex: observe s, then
- * deliver its tool spans (process identity from s). */
-void tt_conv_span(struct tt_span *s);
+/* The preload's per-process instance, under a mutex: observe s; the tool
+ * spans it completes are returned in tools[0..*n) (at most max) with the
+ * process identity of s, for the emit stage to send and clear (emit.h).
+ * Registers its own fork handler (rt.h). */
+void tt_conv_span(struct tt_span *s, struct tt_span *tools, size_t max, size_t *n);
 
 #endif

@@ -1,15 +1,14 @@
 /* exchange.c - request/response -> span, transport-agnostic. */
 #include "exchange.h"
-#include "conversation.h"
 #include "decode.h"
 #include "deliver.h"
+#include "emit.h"
 #include "eventstream.h"
-#include "price.h"
 #include "proctree.h"
 #include "provider.h"
 #include "record.h"
+#include "redact.h"
 #include "rt.h"
-#include "spanfield.h"
 #include "sse.h"
 
 #include <ctype.h>
@@ -42,6 +41,8 @@ struct tt_exchange {
     bool encoded;                 /* a Content-Encoding other than identity */
     bool resp_capped;             /* the buffered body stopped at the cap */
     bool req_parsed;
+    bool body_given;              /* api->body was called */
+    bool events_given;            /* api->sse_event / ndjson_line was called */
     bool provider_guess;          /* span.provider is the API's default:
                                      the response head may name the real one */
     struct tt_rec *rec;           /* TOKENTAP_RECORD: kept for a cassette */
@@ -52,156 +53,22 @@ struct tt_exchange {
     char trace[33];               /* "" : tt_rt.trace_id */
 };
 
-/* Query parameters whose value is dropped from span.path. A list of names
- * would miss the next provider's, so the name (%-decoded) is cut into words
- * (at non-alphanumerics and lower->upper case changes: "X-Goog-Signature",
- * "api_key", "apiKey") and it is secret when a word is one of
- * secret_param_words, or ends with key/token/secret/signature ("apikey",
- * "accesstoken"), or starts with auth/passw/session; "keyboard" is not.
- * A value shaped like a known API key is dropped whatever its name.
- * Dropping a harmless parameter costs little; keeping a secret one leaks it
- * to the store and every export. */
-static const char *const secret_param_words[] = {
-    "sig", "code", "pass", "pwd", "sk", "jwt", "bearer", "cookie", "sas",
-    "credential", "credentials", "cred", "creds", "otp",
-};
-static const char *const secret_word_suffixes[] = {
-    "key", "token", "secret", "signature",
-};
-static const char *const secret_word_prefixes[] = { "auth", "passw", "session" };
-/* Prefixes of API keys and tokens as providers issue them. */
-static const char *const secret_value_prefixes[] = {
-    "sk-", "sk_", "rk_", "pk_", "AIza", "xai-", "gsk_", "hf_", "ghp_",
-    "gho_", "github_pat_", "glpat-", "ya29.", "eyJ", "AKIA", "ASIA",
-    "xox", "r8_", "pplx-", "csk-", "nvapi-", "fw_",
-};
-
-/* strcspn over p[0..n), which need not be NUL-terminated. */
-static size_t strcspn_n(const char *p, size_t n, const char *reject)
+/* What a parser's return code (api.h) means for the span. TT_OK, and
+ * TT_ERR_PARSE: the parser has said on the span what was wrong (a request
+ * that is not JSON needs nothing: the call is still traced).
+ * TT_ERR_NOMEM: fields may be missing, which the span must say. Anything
+ * else breaks the parsers' contract: logged. */
+static void parser_rc(struct tt_exchange *ex, int rc, const char *step)
 {
-    size_t i = 0;
-
-    while (i < n && !(p[i] && strchr(reject, p[i])))
-        i++;
-    return i;
-}
-
-/* Whether one word (lowercase) of a parameter name is secret. */
-static bool secret_word(const char *w, size_t n)
-{
-    for (size_t i = 0; i < sizeof(secret_param_words) / sizeof(*secret_param_words); i++)
-        if (tt_tok_ieq(w, n, secret_param_words[i]))
-            return true;
-    for (size_t i = 0; i < sizeof(secret_word_suffixes) / sizeof(*secret_word_suffixes); i++) {
-        size_t l = strlen(secret_word_suffixes[i]);
-        if (n >= l && !memcmp(w + n - l, secret_word_suffixes[i], l))
-            return true;
-    }
-    for (size_t i = 0; i < sizeof(secret_word_prefixes) / sizeof(*secret_word_prefixes); i++) {
-        size_t l = strlen(secret_word_prefixes[i]);
-        if (n >= l && !memcmp(w, secret_word_prefixes[i], l))
-            return true;
-    }
-    return false;
-}
-
-/* Whether a query parameter name[0..n) (raw, maybe %-encoded) names a
- * secret. */
-static bool secret_param_name(const char *p, size_t n)
-{
-    char name[128];
-    size_t k = 0;
-
-    /* %-decode; a name longer than the buffer is judged by its start. */
-    for (size_t i = 0; i < n && k < sizeof(name) - 1; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
-            isxdigit((unsigned char)p[i + 2])) {
-            char hex[3] = { p[i + 1], p[i + 2], 0 };
-            c = (unsigned char)strtol(hex, NULL, 16);
-            i += 2;
-        }
-        name[k++] = (char)c;
-    }
-    name[k] = '\0';
-    /* Words: runs of alphanumerics, also cut before an upper-case letter
-     * that follows a lower-case one; compared in lower case. */
-    char word[128];
-    size_t wl = 0;
-    for (size_t i = 0; i <= k; i++) {
-        unsigned char c = (unsigned char)name[i];
-        bool alnum = c && isalnum(c);
-        bool camel = alnum && isupper(c) && i > 0 && islower((unsigned char)name[i - 1]);
-        if ((!alnum || camel) && wl) {
-            if (secret_word(word, wl))
-                return true;
-            wl = 0;
-        }
-        if (alnum)
-            word[wl++] = (char)tolower(c);
-    }
-    return false;
-}
-
-/* Whether a value (raw, maybe %-encoded) looks like an API key or token. */
-static bool secret_param_value(const char *v, size_t n)
-{
-    for (size_t i = 0; i < sizeof(secret_value_prefixes) / sizeof(*secret_value_prefixes); i++) {
-        size_t pl = strlen(secret_value_prefixes[i]);
-        if (n >= pl + 6 && !memcmp(v, secret_value_prefixes[i], pl))
-            return true;
-    }
-    /* "Bearer%20..." / "Basic%20..." */
-    return (n > 9 && !strncasecmp(v, "bearer", 6)) ||
-           (n > 8 && !strncasecmp(v, "basic", 5));
-}
-
-bool tt_ex_secret_param(const char *p, size_t len)
-{
-    const char *eq = memchr(p, '=', len);
-    size_t name_len = eq ? (size_t)(eq - p) : len;
-
-    return secret_param_name(p, name_len) ||
-           (eq ? secret_param_value(eq + 1, len - name_len - 1)
-               : secret_param_value(p, len));
-}
-
-void tt_ex_redact_target(const char *t, size_t n, char *out, size_t outn)
-{
-    struct tt_buf b;
-    const char *q = memchr(t, '?', n);
-    size_t path_len = q ? (size_t)(q - t) : n;
-    bool first = true;
-
-    if (outn == 0)
+    if (rc == TT_OK || rc == TT_ERR_PARSE)
         return;
-    out[0] = '\0';
-    tt_buf_init(&b, outn - 1);
-    if (tt_buf_append(&b, t, path_len) == TT_ERR_NOMEM)
-        goto out;
-    if (q) {
-        /* Parameters end at '&' or ';' (both separate parameters for some
-         * servers: a secret after a ';' must not hide in its neighbour). */
-        const char *p = q + 1, *end = t + n;
-        while (p < end) {
-            size_t len = strcspn_n(p, (size_t)(end - p), "&;");
-            if (len && !tt_ex_secret_param(p, len)) {
-                /* the separator as sent ('&' or ';') */
-                if (tt_buf_append(&b, first ? "?" : p - 1, 1) == TT_ERR_NOMEM ||
-                    tt_buf_append(&b, p, len) == TT_ERR_NOMEM)
-                    goto out;
-                first = false;
-            }
-            p += len + 1;
-        }
+    if (rc == TT_ERR_NOMEM) {
+        tt_log("out of memory in the %s parser (%s): span fields may be missing",
+               ex->api->name, step);
+        tt_span_fail(&ex->span, "out of memory while parsing: fields missing", false);
+        return;
     }
-out:
-    if (b.data) {
-        /* A cut in the middle of a parameter could leave part of a value;
-         * only non-secret parameters were appended, so that is harmless. */
-        memcpy(out, b.data, b.len + 1);
-    }
-    tt_buf_free(&b);
+    tt_log("the %s parser returned %d from %s", ex->api->name, rc, step);
 }
 
 struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
@@ -227,7 +94,7 @@ struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
     struct tt_span *s = &ex->span;
     s->start_time = now;
     ex->provider_guess = tt_provider_is_guess(req->host, req->host_len);
-    tt_ex_redact_target(req->target, req->target_len, path, sizeof(path));
+    tt_redact_target(req->target, req->target_len, path, sizeof(path));
     if (tt_span_set(&s->provider, req->provider) ||
         tt_span_set(&s->operation, ex->api->operation) ||
         tt_span_setn(&s->host, req->host, req->host_len) ||
@@ -265,8 +132,8 @@ void tt_ex_req_end(struct tt_exchange *ex, int64_t now)
     ex->span.request_sent_ns = now;
     tt_rec_req_end(ex->rec, now);
     if (ex->api->request)
-        (void)ex->api->request(&ex->span, ex->req_body.data ? ex->req_body.data : "",
-                               ex->req_body.len);
+        parser_rc(ex, ex->api->request(&ex->span, ex->req_body.data ? ex->req_body.data : "",
+                                       ex->req_body.len), "request");
     tt_buf_free(&ex->req_body);
 }
 
@@ -362,7 +229,7 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
     if (ex->ndjson_on)
         tt_buf_init(&ex->line, SSE_MAX_EVENT);
     if (ex->api->response_begin)
-        (void)ex->api->response_begin(s, &ex->api_state);
+        parser_rc(ex, ex->api->response_begin(s, &ex->api_state), "response_begin");
     return strcmp(s->method ? s->method : "", "HEAD") != 0;
 }
 
@@ -371,9 +238,10 @@ static int on_sse_event(void *ud, const char *ev, size_t evn, const char *data,
 {
     struct tt_exchange *ex = ud;
 
+    ex->events_given = true;
     if (ex->api->sse_event)
-        (void)ex->api->sse_event(ex->api_state, &ex->span, ev, evn, data, dn,
-                                 ex->now);
+        parser_rc(ex, ex->api->sse_event(ex->api_state, &ex->span, ev, evn, data, dn,
+                                         ex->now), "event");
     return 0;
 }
 
@@ -408,11 +276,13 @@ static void ndjson_flush_line(struct tt_exchange *ex)
 
     while (n && (ex->line.data[n - 1] == '\r' || ex->line.data[n - 1] == ' '))
         n--;
-    if (ex->line.truncated)
+    if (ex->line.truncated) {
         ex->span.truncated = true;
-    else if (n)
-        (void)ex->api->ndjson_line(ex->api_state, &ex->span, ex->line.data, n,
-                                   ex->now);
+    } else if (n) {
+        ex->events_given = true;
+        parser_rc(ex, ex->api->ndjson_line(ex->api_state, &ex->span, ex->line.data, n,
+                                           ex->now), "line");
+    }
     tt_buf_reset(&ex->line);
 }
 
@@ -576,12 +446,13 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
                          : "response body above the capture cap "
                            "(TOKENTAP_MAX_BODY): truncated, usage not seen",
                          false);
-        (void)ex->api->body(ex->api_state, s,
-                            ex->resp_body.data ? ex->resp_body.data : "",
-                            ex->resp_body.len);
+        ex->body_given = true;
+        parser_rc(ex, ex->api->body(ex->api_state, s,
+                                    ex->resp_body.data ? ex->resp_body.data : "",
+                                    ex->resp_body.len), "body");
     }
-    if (ex->api->response_end)
-        (void)ex->api->response_end(ex->api_state, s, complete);
+    struct tt_api_end how = { complete, ex->body_given, ex->events_given };
+    parser_rc(ex, tt_api_response_end(ex->api, ex->api_state, s, &how), "end");
     if (s->http_status >= 400) {
         char msg[600];
         if (s->error && strncmp(s->error, "HTTP ", 5))
@@ -596,16 +467,10 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
                      "(TOKENTAP_MAX_BODY); usage not seen", false);
 finish:
     finish_identity(ex, s, now);
-    tt_price_apply(s);
-    /* Before redaction: the request's messages are compared with earlier
-     * answers as sent (conversation.h). */
-    tt_conv_span(s);
-    if (tt_redact_span(&tt_rt.redact, s) != TT_OK)
-        tt_log("out of memory while redacting: content dropped from a span");
-    tt_sf_repair(s);
+    tt_emit_llm(s);
+    /* The cassette keeps the span as it was sent (redacted). */
     tt_rec_end(ex->rec, s, complete && !s->truncated, now);
     ex->rec = NULL;
-    tt_deliver_span(s);
 out:
     tt_ex_free(ex);
 }

@@ -88,12 +88,5 @@ void tt_ex_set_trace(struct tt_exchange *ex, const char *trace_id);
 /* Free without delivering (fork child dropping the parent's state). */
 void tt_ex_free(struct tt_exchange *ex);
 
-/* Remove secrets (key=, api_key=, access_token=... query parameters) from
- * a request target. Writes a NUL-terminated copy into out (cap outn). */
-void tt_ex_redact_target(const char *t, size_t n, char *out, size_t outn);
-/* Whether one query parameter p[0..len) ("name=value" or "value", raw)
- * carries a secret: its name looks secret (key, token, auth, sig...) or its
- * value looks like an API key (sk-..., AIza...). */
-bool tt_ex_secret_param(const char *p, size_t len);
 
 #endif

@@ -588,3 +588,429 @@ int tt_json_set_field(char **field, json_t *v)
     *field = txt;
     return TT_OK;
 }
+
+/* --- validation and walking without a tree ------------------------------
+ * The hot path (a 10 KB request, a 5 KB answer) reads a few members and
+ * hashes or copies a few strings: jansson would build the whole tree,
+ * character by character, for that. The validator below accepts what
+ * tt_json_parse (jansson with JSON_ALLOW_NUL) accepts, so text it passes
+ * can be walked with the skippers above without re-checking. */
+
+#define TT_JSON_MAX_DEPTH 2048     /* jansson's default */
+
+/* Byte classes inside a string: 0 plain, 1 quote, 2 backslash, 3 control
+ * (invalid raw), 4 UTF-8 lead or continuation. */
+static const unsigned char str_class[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    [0x80 ... 0xff] = 4,
+};
+
+/* One UTF-8 sequence at p[0] (a byte >= 0x80), n bytes available: its
+ * length, 0 when invalid (overlong, surrogate, above U+10FFFF, cut). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t k;
+    uint32_t cp;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        k = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        k = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        k = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < k)
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return k;
+}
+
+/* A string at p[i] == '"': the offset past its closing quote, 0 when it
+ * is invalid or cut. */
+static size_t valid_string(const char *p, size_t i, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    for (i++; i < len;) {
+        /* Eight plain bytes at a time: none below 0x20, none a quote, a
+         * backslash or above 0x7f (SWAR: a byte b is below n when
+         * (b - n) & ~b & 0x80). */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                           ((b - ones) & ~b) | w;
+            if (bad & high)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        switch (str_class[u[i]]) {
+        case 0:
+            i++;
+            break;
+        case 1:
+            return i + 1;
+        case 2: {
+            char u8[4];
+            size_t u8n, used;
+            /* \u0000 is allowed (JSON_ALLOW_NUL); unescape_one refuses it
+             * for keys, so it is checked here first. */
+            if (len - i >= 6 && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4))
+                used = 6;
+            else
+                used = unescape_one(p + i, len - i, u8, &u8n);
+            if (used == 0)
+                return 0;
+            i += used;
+            break;
+        }
+        case 3:
+            return 0;
+        default: {
+            size_t k = utf8_seq(u + i, len - i);
+            if (k == 0)
+                return 0;
+            i += k;
+        }
+        }
+    }
+    return 0;
+}
+
+/* A number or literal at p[i]: the offset past it, 0 when invalid. */
+static size_t valid_scalar(const char *p, size_t i, size_t len)
+{
+    size_t j = i;
+
+    while (j < len && p[j] != ',' && p[j] != '}' && p[j] != ']' && p[j] != ' ' &&
+           p[j] != '\t' && p[j] != '\n' && p[j] != '\r')
+        j++;
+    return j > i && scalar_ok(p + i, j - i) ? j : 0;
+}
+
+int tt_json_valid(const char *buf, size_t len)
+{
+    unsigned char stack[TT_JSON_MAX_DEPTH / 8];   /* 1: object, 0: array */
+    size_t depth = 0, i;
+
+    if (!buf)
+        return TT_ERR_PARSE;
+    i = skip_ws(buf, 0, len);
+    for (;;) {
+        /* A value at i. */
+        if (i >= len)
+            return TT_ERR_PARSE;
+        char c = buf[i];
+        if (c == '{' || c == '[') {
+            if (depth == TT_JSON_MAX_DEPTH)
+                return TT_ERR_PARSE;
+            bool obj = c == '{';
+            if (obj)
+                stack[depth / 8] |= (unsigned char)(1u << (depth % 8));
+            else
+                stack[depth / 8] &= (unsigned char)~(1u << (depth % 8));
+            depth++;
+            i = skip_ws(buf, i + 1, len);
+            if (i < len && buf[i] == (obj ? '}' : ']')) {
+                depth--;
+                i++;
+                goto after;
+            }
+            if (!obj)
+                continue;
+            goto key;
+        } else if (c == '"') {
+            if (!(i = valid_string(buf, i, len)))
+                return TT_ERR_PARSE;
+        } else if (!(i = valid_scalar(buf, i, len))) {
+            return TT_ERR_PARSE;
+        }
+after:
+        i = skip_ws(buf, i, len);
+        while (depth > 0) {
+            bool obj = stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8));
+            if (i < len && buf[i] == ',') {
+                i = skip_ws(buf, i + 1, len);
+                if (obj)
+                    goto key;
+                goto value;
+            }
+            if (i < len && buf[i] == (obj ? '}' : ']')) {
+                depth--;
+                i = skip_ws(buf, i + 1, len);
+                continue;
+            }
+            return TT_ERR_PARSE;
+        }
+        return i == len ? TT_OK : TT_ERR_PARSE;
+key:
+        if (i >= len || buf[i] != '"' || !(i = valid_string(buf, i, len)))
+            return TT_ERR_PARSE;
+        i = skip_ws(buf, i, len);
+        if (i >= len || buf[i] != ':')
+            return TT_ERR_PARSE;
+        i = skip_ws(buf, i + 1, len);
+value:
+        continue;
+    }
+}
+
+bool tt_json_next(const struct tt_json_slice *arr, size_t *pos,
+                  struct tt_json_slice *out)
+{
+    const char *p = arr->ptr;
+    size_t len = arr->len, i = *pos;
+
+    if (!p)
+        return false;
+    if (i == 0) {
+        i = skip_ws(p, 0, len);
+        if (i >= len || p[i] != '[')
+            return false;
+        i++;
+    }
+    i = skip_ws(p, i, len);
+    if (i >= len || p[i] == ']')
+        return false;
+    size_t end = skip_value(p, i, len);
+    if (end == 0)
+        return false;
+    out->ptr = p + i;
+    out->len = end - i;
+    i = skip_ws(p, end, len);
+    if (i < len && p[i] == ',')
+        i++;
+    *pos = i;
+    return true;
+}
+
+enum tt_json_kind tt_json_kind_of(const struct tt_json_slice *s)
+{
+    if (!s->ptr || s->len == 0)
+        return TT_JSON_ABSENT;
+    switch (s->ptr[0]) {
+    case '"':
+        return TT_JSON_STRING;
+    case '{':
+        return TT_JSON_OBJECT;
+    case '[':
+        return TT_JSON_ARRAY;
+    case 'n':
+        return TT_JSON_NULL;
+    case 't':
+        return TT_JSON_TRUE;
+    case 'f':
+        return TT_JSON_FALSE;
+    default:
+        return TT_JSON_NUMBER;
+    }
+}
+
+bool tt_json_str_is(const struct tt_json_slice *s, const char *lit)
+{
+    return tt_json_kind_of(s) == TT_JSON_STRING && s->len >= 2 &&
+           key_eq(s->ptr + 1, s->len - 2, lit, strlen(lit));
+}
+
+void tt_json_str_walk(const struct tt_json_slice *s,
+                      void (*cb)(void *ud, const char *p, size_t n), void *ud)
+{
+    const char *p, *end;
+
+    if (tt_json_kind_of(s) != TT_JSON_STRING || s->len < 2)
+        return;
+    p = s->ptr + 1;
+    end = s->ptr + s->len - 1;
+    while (p < end) {
+        const char *bs = memchr(p, '\\', (size_t)(end - p));
+        if (!bs) {
+            cb(ud, p, (size_t)(end - p));
+            return;
+        }
+        if (bs > p)
+            cb(ud, p, (size_t)(bs - p));
+        char u8[4];
+        size_t u8n = 1, used;
+        if (end - bs >= 6 && bs[1] == 'u' && !memcmp(bs + 2, "0000", 4)) {
+            u8[0] = '\0';
+            used = 6;
+        } else {
+            used = unescape_one(bs, (size_t)(end - bs), u8, &u8n);
+        }
+        if (used == 0)
+            return;                 /* not validated text: stop */
+        cb(ud, u8, u8n);
+        p = bs + used;
+    }
+}
+
+struct str_dup {
+    char *d;
+    size_t n;
+};
+
+static void str_dup_cb(void *ud, const char *p, size_t n)
+{
+    struct str_dup *sd = ud;
+
+    memcpy(sd->d + sd->n, p, n);
+    sd->n += n;
+}
+
+char *tt_json_str_dup(const struct tt_json_slice *s)
+{
+    struct str_dup sd;
+
+    if (tt_json_kind_of(s) != TT_JSON_STRING)
+        return NULL;
+    /* Unescaped text is never longer than its escaped form. */
+    if (!(sd.d = malloc(s->len)))
+        return NULL;
+    sd.n = 0;
+    tt_json_str_walk(s, str_dup_cb, &sd);
+    sd.d[sd.n] = '\0';
+    return sd.d;
+}
+
+/* Is the raw text of a value what jansson's compact dump would write? A
+ * string is, unless it uses \u or \/ (jansson writes those characters
+ * raw); so are the literals and plain integers. */
+static bool canonical(const struct tt_json_slice *s)
+{
+    switch (tt_json_kind_of(s)) {
+    case TT_JSON_STRING:
+        for (const char *p = s->ptr, *end = s->ptr + s->len;
+             (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p += 2)
+            if (p + 1 < end && (p[1] == 'u' || p[1] == '/'))
+                return false;
+        return true;
+    case TT_JSON_NULL:
+    case TT_JSON_TRUE:
+    case TT_JSON_FALSE:
+        return true;
+    case TT_JSON_NUMBER: {
+        size_t i = s->ptr[0] == '-' ? 1 : 0;
+        if (i >= s->len || (s->ptr[i] == '0' && s->len > i + 1) ||
+            (s->ptr[0] == '-' && s->len == 2 && s->ptr[1] == '0'))
+            return false;
+        for (; i < s->len; i++)
+            if (s->ptr[i] < '0' || s->ptr[i] > '9')
+                return false;
+        return s->len < 19;        /* within int64 */
+    }
+    default:
+        return false;
+    }
+}
+
+int tt_json_append_compact(struct tt_buf *b, const struct tt_json_slice *s)
+{
+    json_t *v = NULL;
+    char *txt = NULL;
+    int rc;
+
+    if (!s->ptr)
+        return TT_ERR_PARSE;
+    if (canonical(s))
+        return tt_buf_append(b, s->ptr, s->len);
+    if ((rc = tt_json_slice_parse(s, &v)) != TT_OK)
+        return rc;
+    rc = tt_json_dump(v, &txt);
+    json_decref(v);
+    if (rc == TT_OK)
+        rc = tt_buf_append(b, txt, strlen(txt));
+    free(txt);
+    return rc;
+}
+
+/* The escape jansson's dump writes for byte c (0 when c stays as it is). */
+static size_t quote_len(unsigned char c)
+{
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+        c == '\t')
+        return 2;
+    return c < 0x20 ? 6 : 1;
+}
+
+int tt_json_quote_inplace(struct tt_buf *b)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *u = (const unsigned char *)b->data;
+    size_t n = b->len, out = 2;
+
+    /* jansson refuses a string that is not UTF-8 (json_stringn). */
+    for (size_t i = 0; i < n;) {
+        if (u[i] < 0x80) {
+            out += quote_len(u[i]);
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(u + i, n - i);
+        if (k == 0)
+            return TT_ERR_PARSE;
+        out += k;
+        i += k;
+    }
+    if (out + 1 > b->cap) {
+        char *nd = realloc(b->data, out + 1);
+        if (!nd)
+            return TT_ERR_NOMEM;
+        b->data = nd;
+        b->cap = out + 1;
+    }
+    /* Backwards, so that nothing is overwritten before it is read: the
+     * write position never passes the read position. */
+    char *d = b->data;
+    size_t w = out;
+    d[w] = '\0';
+    d[--w] = '"';
+    for (size_t i = n; i-- > 0;) {
+        unsigned char c = (unsigned char)d[i];
+        switch (quote_len(c)) {
+        case 1:
+            d[--w] = (char)c;
+            break;
+        case 2:
+            d[--w] = c == '"' ? '"' : c == '\\' ? '\\' : c == '\b' ? 'b' : c == '\f' ? 'f'
+                   : c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            d[--w] = '\\';
+            break;
+        default:
+            d[--w] = hex[c & 0xf];
+            d[--w] = hex[c >> 4];
+            d[--w] = '0';
+            d[--w] = '0';
+            d[--w] = 'u';
+            d[--w] = '\\';
+        }
+    }
+    d[--w] = '"';
+    b->len = out;
+    if (b->max < out)
+        b->max = out;
+    return TT_OK;
+}

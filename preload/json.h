@@ -78,6 +78,58 @@ int tt_json_slice_parse(const struct tt_json_slice *s, json_t **out) TT_WUR;
  * byte (a C string would silently cut it); TT_ERR_NOMEM. */
 int tt_json_set_raw(char **field, const struct tt_json_slice *s) TT_WUR;
 
+/* --- without a tree ---------------------------------------------------
+ * For the hot path: validate once, then read members and elements as
+ * slices of the caller's text (tt_json_members, tt_json_next), compare and
+ * copy strings without building anything. */
+
+/* Whether buf[0..len) is one JSON value (any type, whitespace around) that
+ * tt_json_parse's jansson would accept: RFC 8259 grammar, valid UTF-8,
+ * valid escapes (\u0000 allowed), nesting up to 2048. No allocation.
+ * TT_OK or TT_ERR_PARSE. */
+int tt_json_valid(const char *buf, size_t len) TT_WUR;
+
+enum tt_json_kind {
+    TT_JSON_ABSENT, TT_JSON_OBJECT, TT_JSON_ARRAY, TT_JSON_STRING,
+    TT_JSON_NUMBER, TT_JSON_TRUE, TT_JSON_FALSE, TT_JSON_NULL,
+};
+
+/* The kind of a slice's value, from its first character. */
+enum tt_json_kind tt_json_kind_of(const struct tt_json_slice *s);
+
+/* The next element of array arr (validated text): *pos is 0 before the
+ * first call and is advanced. false at the end, or when arr is not an
+ * array. */
+bool tt_json_next(const struct tt_json_slice *arr, size_t *pos,
+                  struct tt_json_slice *out);
+
+/* Is s a string whose unescaped text is lit? */
+bool tt_json_str_is(const struct tt_json_slice *s, const char *lit);
+
+/* The unescaped text of string s (validated), in pieces, to cb. Nothing
+ * for a slice that is not a string. */
+void tt_json_str_walk(const struct tt_json_slice *s,
+                      void (*cb)(void *ud, const char *p, size_t n), void *ud);
+
+/* The unescaped text of string s, malloc'd and NUL-terminated (a NUL
+ * inside ends it early, as jansson's json_string_value would). NULL when
+ * s is not a string or on OOM. */
+char *tt_json_str_dup(const struct tt_json_slice *s);
+
+/* Append value s as jansson's compact dump would write it: the raw text
+ * when that is the same (strings without \u or \/, literals, plain
+ * integers), else parsed and dumped. TT_OK, TT_ERR_PARSE, TT_ERR_NOMEM,
+ * TT_ERR_CAP (b's cap). */
+int tt_json_append_compact(struct tt_buf *b, const struct tt_json_slice *s) TT_WUR;
+
+/* Turn the raw UTF-8 text in b into the JSON string literal of it, as
+ * jansson's compact dump writes it (quotes; \" \\ \b \f \n \r \t;
+ * other control bytes \u00XX), in place: the buffer grows (once) to the
+ * escaped size, no second copy of a large text is made. TT_OK;
+ * TT_ERR_PARSE (b untouched) when the text is not valid UTF-8, which
+ * jansson refuses too; TT_ERR_NOMEM (b untouched). */
+int tt_json_quote_inplace(struct tt_buf *b) TT_WUR;
+
 /* Walk nested object keys: tt_json_get(root, "usage", "prompt_tokens",
  * NULL). NULL when any step is absent or not an object. Borrowed. */
 json_t *tt_json_get(const json_t *v, ...) __attribute__((sentinel));

@@ -2,10 +2,9 @@
 #include "proctree.h"
 #include "settings.h"
 #include "ownfd.h"
-#include "deliver.h"
+#include "emit.h"
 #include "rt.h"
 #include "span.h"
-#include "spanfield.h"
 #include "tt.h"
 
 #include <errno.h>
@@ -19,8 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROC_MAX_DEPTH 32
-
 struct proc_info {
     int64_t pid, ppid;
     uint64_t start_ticks;
@@ -29,7 +26,7 @@ struct proc_info {
 
 static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Fork child: reset the lock; the new process emits its own tree. */
+/* Fork child: reset the lock; the new process sends its own tree. */
 static void proc_atfork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
@@ -46,14 +43,16 @@ static void proc_lock_take(void)
     tt_atfork_register(&proc_fork);
     pthread_mutex_lock(&proc_lock);
 }
+
 static struct {
     int64_t pid;                  /* the process this state is for */
     bool ok;                      /* self id known, tree emitted */
     bool failed;
     char id[17];
     char parent[17];
-    int64_t start_ns;
-    bool atexit_done;
+    struct proc_info chain[TT_PROC_MAX_DEPTH];   /* [0] this process */
+    size_t n;
+    bool tree_taken;              /* its spans handed to the emit stage */
 } proc;
 
 void tt_proc_span_id(const char *trace_id, int64_t pid, uint64_t start_ticks,
@@ -156,55 +155,35 @@ static void describe(int64_t pid, struct tt_span *s)
         tt_log("out of memory while naming a process span");
 }
 
-/* Emit the process span of pi (parent id given). */
-static void emit(const char *trace, const struct proc_info *pi, const char *parent,
-                 int64_t btime, int64_t now)
+/* The process span of pi (parent id given) in *s (initialised here; the
+ * caller clears it). */
+static void build(struct tt_span *s, const char *trace, const struct proc_info *pi,
+                  const char *parent, int64_t btime, int64_t now)
 {
-    struct tt_span s;
     long tck = sysconf(_SC_CLK_TCK);
 
-    tt_span_init(&s);
-    if (tt_span_set(&s.kind, "process") != TT_OK)
-        goto out;
-    memcpy(s.trace_id, trace, sizeof(s.trace_id));
-    memcpy(s.span_id, pi->id, sizeof(s.span_id));
-    snprintf(s.parent_id, sizeof(s.parent_id), "%s", parent);
-    s.pid = pi->pid;
-    s.start_time = btime + (int64_t)(pi->start_ticks * (1000000000ULL / (uint64_t)(tck > 0 ? tck : 100)));
-    s.end_time = now > s.start_time ? now : s.start_time;
-    describe(pi->pid, &s);
-    if (tt_span_set(&s.session_id, tt_rt.session_id) ||
-        tt_span_set(&s.tags, tt_rt.tags) || tt_span_set(&s.metadata, tt_rt.metadata))
+    tt_span_init(s);
+    if (tt_span_set(&s->kind, "process") != TT_OK) {
         tt_log("out of memory while building a process span");
-    tt_sf_repair(&s);
-    tt_deliver_span(&s);
-out:
-    tt_span_clear(&s);
-}
-
-static void proc_atexit(void)
-{
-    struct proc_info self = { 0 };
-
-    if (tt_rt_off)
         return;
-    tt_rt_depth++;
-    proc_lock_take();
-    /* Inherited by fork children: only the process that emitted its span
-     * re-emits it. */
-    if (proc.ok && proc.pid == (int64_t)getpid() && read_stat(proc.pid, &self)) {
-        memcpy(self.id, proc.id, sizeof(self.id));
-        emit(tt_rt.trace_id, &self, proc.parent, boot_ns(), tt_now_ns());
     }
-    pthread_mutex_unlock(&proc_lock);
-    tt_rt_depth--;
+    memcpy(s->trace_id, trace, sizeof(s->trace_id));
+    memcpy(s->span_id, pi->id, sizeof(s->span_id));
+    snprintf(s->parent_id, sizeof(s->parent_id), "%s", parent);
+    s->pid = pi->pid;
+    s->start_time = btime + (int64_t)(pi->start_ticks * (1000000000ULL / (uint64_t)(tck > 0 ? tck : 100)));
+    s->end_time = now > s->start_time ? now : s->start_time;
+    describe(pi->pid, s);
+    if (tt_span_set(&s->session_id, tt_rt.session_id) ||
+        tt_span_set(&s->tags, tt_rt.tags) || tt_span_set(&s->metadata, tt_rt.metadata))
+        tt_log("out of memory while building a process span");
 }
 
-/* Walk up from process pid and emit the tree in trace: its span id in id,
- * its parent's in parent. false when /proc cannot tell. Under proc_lock. */
-static bool emit_tree_of(const char *trace, int64_t pid, char *id, char *parent)
+/* Walk up from process pid: chain[0] is pid, chain[i + 1] its parent, up
+ * to the run's command (see proctree.h); the count, 0 when /proc cannot
+ * tell. */
+static size_t walk(const char *trace, int64_t pid, struct proc_info *chain)
 {
-    struct proc_info chain[PROC_MAX_DEPTH];
     size_t n = 0;
     int64_t run_pid = 0;
     const struct tt_settings *st = tt_settings();
@@ -218,7 +197,7 @@ static bool emit_tree_of(const char *trace, int64_t pid, char *id, char *parent)
 
     if (v && *v)
         run_pid = strtoll(v, NULL, 10);
-    while (n < PROC_MAX_DEPTH && pid > 1 && read_stat(pid, &chain[n])) {
+    while (n < TT_PROC_MAX_DEPTH && pid > 1 && read_stat(pid, &chain[n])) {
         tt_proc_span_id(trace, pid, chain[n].start_ticks, chain[n].id);
         pid = chain[n++].ppid;
         /* No run: this process alone. The run's command: the top. */
@@ -226,22 +205,40 @@ static bool emit_tree_of(const char *trace, int64_t pid, char *id, char *parent)
                          : (run_pid <= 0 || chain[n - 1].pid == run_pid))
             break;
     }
-    if (n == 0)
-        return false;
-    int64_t btime = boot_ns(), now = tt_now_ns();
-    for (size_t i = n; i-- > 0;)
-        emit(trace, &chain[i], i + 1 < n ? chain[i + 1].id : tt_rt.parent_id, btime, now);
-    memcpy(id, chain[0].id, 17);
-    snprintf(parent, 17, "%s", n > 1 ? chain[1].id : tt_rt.parent_id);
-    return true;
+    return n;
 }
 
-static void emit_tree(void)
+/* The spans of chain[0..n), the topmost first (the order they are sent
+ * in), into out. */
+static void build_chain(const char *trace, const struct proc_info *chain, size_t n,
+                        struct tt_span *out)
 {
-    if (emit_tree_of(tt_rt.trace_id, (int64_t)getpid(), proc.id, proc.parent))
-        proc.ok = true;
-    else
+    int64_t btime = boot_ns(), now = tt_now_ns();
+
+    for (size_t i = n, k = 0; i-- > 0; k++)
+        build(&out[k], trace, &chain[i], i + 1 < n ? chain[i + 1].id : tt_rt.parent_id,
+              btime, now);
+}
+
+/* This process's state, for the process it is for (a fork child starts
+ * afresh). Under proc_lock. */
+static void self_walk(void)
+{
+    if (proc.pid != (int64_t)getpid()) {
+        memset(&proc, 0, sizeof(proc));
+        proc.pid = (int64_t)getpid();
+    }
+    if (proc.ok || proc.failed)
+        return;
+    proc.n = walk(tt_rt.trace_id, proc.pid, proc.chain);
+    if (proc.n == 0) {
         proc.failed = true;
+        return;
+    }
+    memcpy(proc.id, proc.chain[0].id, sizeof(proc.id));
+    snprintf(proc.parent, sizeof(proc.parent), "%s",
+             proc.n > 1 ? proc.chain[1].id : tt_rt.parent_id);
+    proc.ok = true;
 }
 
 /* tt_proc_of's cache: the processes whose trees were emitted. A process
@@ -258,8 +255,9 @@ static unsigned proc_of_next;
 
 bool tt_proc_of(const char *trace, int64_t pid, char *out)
 {
-    struct proc_info pi;
-    char parent[17];
+    struct proc_info pi, chain[TT_PROC_MAX_DEPTH];
+    struct tt_span tree[TT_PROC_MAX_DEPTH];
+    size_t n = 0;
     bool ok = false;
 
     if (pid <= 0 || !read_stat(pid, &pi))
@@ -272,7 +270,9 @@ bool tt_proc_of(const char *trace, int64_t pid, char *out)
             ok = true;
             goto out;
         }
-    if (emit_tree_of(trace, pid, out, parent)) {
+    if ((n = walk(trace, pid, chain)) > 0) {
+        build_chain(trace, chain, n, tree);
+        memcpy(out, chain[0].id, 17);
         unsigned k = proc_of_next++ % PROC_OF_CACHE;
         proc_of[k].pid = pid;
         proc_of[k].start_ticks = pi.start_ticks;
@@ -282,6 +282,11 @@ bool tt_proc_of(const char *trace, int64_t pid, char *out)
     }
 out:
     pthread_mutex_unlock(&proc_lock);
+    /* Sent outside the lock, through the one tail every span takes. */
+    for (size_t i = 0; i < n; i++) {
+        tt_emit_process(&tree[i]);
+        tt_span_clear(&tree[i]);
+    }
     return ok;
 }
 
@@ -290,22 +295,7 @@ bool tt_proc_self(char *out)
     bool ok;
 
     proc_lock_take();
-    if (proc.pid != (int64_t)getpid()) {
-        /* First call in this process (or a fork child's first). */
-        bool reg = proc.atexit_done;
-        memset(&proc, 0, sizeof(proc));
-        proc.atexit_done = reg;
-        proc.pid = (int64_t)getpid();
-    }
-    if (!proc.ok && !proc.failed) {
-        emit_tree();
-        /* After the first delivery, whose atexit drain must run after
-         * this one (atexit handlers run in reverse order). */
-        if (proc.ok && !proc.atexit_done) {
-            proc.atexit_done = true;
-            atexit(proc_atexit);
-        }
-    }
+    self_walk();
     ok = proc.ok;
     if (ok)
         memcpy(out, proc.id, sizeof(proc.id));
@@ -313,3 +303,35 @@ bool tt_proc_self(char *out)
     return ok;
 }
 
+size_t tt_proc_self_tree(struct tt_span *out, size_t max)
+{
+    size_t n = 0;
+
+    proc_lock_take();
+    self_walk();
+    if (proc.ok && !proc.tree_taken && proc.n <= max) {
+        proc.tree_taken = true;
+        n = proc.n;
+        build_chain(tt_rt.trace_id, proc.chain, n, out);
+    }
+    pthread_mutex_unlock(&proc_lock);
+    return n;
+}
+
+bool tt_proc_self_final(struct tt_span *out)
+{
+    struct proc_info self = { 0 };
+    bool ok = false;
+
+    proc_lock_take();
+    /* Inherited by fork children: only the process that sent its span
+     * sends it again. */
+    if (proc.ok && proc.tree_taken && proc.pid == (int64_t)getpid() &&
+        read_stat(proc.pid, &self)) {
+        memcpy(self.id, proc.id, sizeof(self.id));
+        build(out, tt_rt.trace_id, &self, proc.parent, boot_ns(), tt_now_ns());
+        ok = true;
+    }
+    pthread_mutex_unlock(&proc_lock);
+    return ok;
+}

@@ -3,12 +3,14 @@
 #include "settings.h"
 #include "ownfd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -254,4 +256,158 @@ int tt_redact_span(const struct tt_redact *r, struct tt_span *s)
         rc = TT_ERR_NOMEM;
     }
     return rc;
+}
+
+/* --- secrets in a request target ------------------------------------------ */
+
+/* Query parameters whose value is dropped from span.path. A list of names
+ * would miss the next provider's, so the name (%-decoded) is cut into words
+ * (at non-alphanumerics and lower->upper case changes: "X-Goog-Signature",
+ * "api_key", "apiKey") and it is secret when a word is one of
+ * secret_param_words, or ends with key/token/secret/signature ("apikey",
+ * "accesstoken"), or starts with auth/passw/session; "keyboard" is not.
+ * A value shaped like a known API key is dropped whatever its name.
+ * Dropping a harmless parameter costs little; keeping a secret one leaks it
+ * to the store and every export. */
+static const char *const secret_param_words[] = {
+    "sig", "code", "pass", "pwd", "sk", "jwt", "bearer", "cookie", "sas",
+    "credential", "credentials", "cred", "creds", "otp",
+};
+static const char *const secret_word_suffixes[] = {
+    "key", "token", "secret", "signature",
+};
+static const char *const secret_word_prefixes[] = { "auth", "passw", "session" };
+/* Prefixes of API keys and tokens as providers issue them. */
+static const char *const secret_value_prefixes[] = {
+    "sk-", "sk_", "rk_", "pk_", "AIza", "xai-", "gsk_", "hf_", "ghp_",
+    "gho_", "github_pat_", "glpat-", "ya29.", "eyJ", "AKIA", "ASIA",
+    "xox", "r8_", "pplx-", "csk-", "nvapi-", "fw_",
+};
+
+/* strcspn over p[0..n), which need not be NUL-terminated. */
+static size_t strcspn_n(const char *p, size_t n, const char *reject)
+{
+    size_t i = 0;
+
+    while (i < n && !(p[i] && strchr(reject, p[i])))
+        i++;
+    return i;
+}
+
+/* Whether one word (lowercase) of a parameter name is secret. */
+static bool secret_word(const char *w, size_t n)
+{
+    for (size_t i = 0; i < sizeof(secret_param_words) / sizeof(*secret_param_words); i++)
+        if (tt_tok_ieq(w, n, secret_param_words[i]))
+            return true;
+    for (size_t i = 0; i < sizeof(secret_word_suffixes) / sizeof(*secret_word_suffixes); i++) {
+        size_t l = strlen(secret_word_suffixes[i]);
+        if (n >= l && !memcmp(w + n - l, secret_word_suffixes[i], l))
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(secret_word_prefixes) / sizeof(*secret_word_prefixes); i++) {
+        size_t l = strlen(secret_word_prefixes[i]);
+        if (n >= l && !memcmp(w, secret_word_prefixes[i], l))
+            return true;
+    }
+    return false;
+}
+
+/* Whether a query parameter name[0..n) (raw, maybe %-encoded) names a
+ * secret. */
+static bool secret_param_name(const char *p, size_t n)
+{
+    char name[128];
+    size_t k = 0;
+
+    /* %-decode; a name longer than the buffer is judged by its start. */
+    for (size_t i = 0; i < n && k < sizeof(name) - 1; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+            isxdigit((unsigned char)p[i + 2])) {
+            char hex[3] = { p[i + 1], p[i + 2], 0 };
+            c = (unsigned char)strtol(hex, NULL, 16);
+            i += 2;
+        }
+        name[k++] = (char)c;
+    }
+    name[k] = '\0';
+    /* Words: runs of alphanumerics, also cut before an upper-case letter
+     * that follows a lower-case one; compared in lower case. */
+    char word[128];
+    size_t wl = 0;
+    for (size_t i = 0; i <= k; i++) {
+        unsigned char c = (unsigned char)name[i];
+        bool alnum = c && isalnum(c);
+        bool camel = alnum && isupper(c) && i > 0 && islower((unsigned char)name[i - 1]);
+        if ((!alnum || camel) && wl) {
+            if (secret_word(word, wl))
+                return true;
+            wl = 0;
+        }
+        if (alnum)
+            word[wl++] = (char)tolower(c);
+    }
+    return false;
+}
+
+/* Whether a value (raw, maybe %-encoded) looks like an API key or token. */
+static bool secret_param_value(const char *v, size_t n)
+{
+    for (size_t i = 0; i < sizeof(secret_value_prefixes) / sizeof(*secret_value_prefixes); i++) {
+        size_t pl = strlen(secret_value_prefixes[i]);
+        if (n >= pl + 6 && !memcmp(v, secret_value_prefixes[i], pl))
+            return true;
+    }
+    /* "Bearer%20..." / "Basic%20..." */
+    return (n > 9 && !strncasecmp(v, "bearer", 6)) ||
+           (n > 8 && !strncasecmp(v, "basic", 5));
+}
+
+bool tt_redact_secret_param(const char *p, size_t len)
+{
+    const char *eq = memchr(p, '=', len);
+    size_t name_len = eq ? (size_t)(eq - p) : len;
+
+    return secret_param_name(p, name_len) ||
+           (eq ? secret_param_value(eq + 1, len - name_len - 1)
+               : secret_param_value(p, len));
+}
+
+void tt_redact_target(const char *t, size_t n, char *out, size_t outn)
+{
+    struct tt_buf b;
+    const char *q = memchr(t, '?', n);
+    size_t path_len = q ? (size_t)(q - t) : n;
+    bool first = true;
+
+    if (outn == 0)
+        return;
+    out[0] = '\0';
+    tt_buf_init(&b, outn - 1);
+    if (tt_buf_append(&b, t, path_len) == TT_ERR_NOMEM)
+        goto out;
+    if (q) {
+        /* Parameters end at '&' or ';' (both separate parameters for some
+         * servers: a secret after a ';' must not hide in its neighbour). */
+        const char *p = q + 1, *end = t + n;
+        while (p < end) {
+            size_t len = strcspn_n(p, (size_t)(end - p), "&;");
+            if (len && !tt_redact_secret_param(p, len)) {
+                /* the separator as sent ('&' or ';') */
+                if (tt_buf_append(&b, first ? "?" : p - 1, 1) == TT_ERR_NOMEM ||
+                    tt_buf_append(&b, p, len) == TT_ERR_NOMEM)
+                    goto out;
+                first = false;
+            }
+            p += len + 1;
+        }
+    }
+out:
+    if (b.data) {
+        /* A cut in the middle of a parameter could leave part of a value;
+         * only non-secret parameters were appended, so that is harmless. */
+        memcpy(out, b.data, b.len + 1);
+    }
+    tt_buf_free(&b);
 }

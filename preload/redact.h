@@ -14,6 +14,7 @@
 #define TT_REDACT_H
 
 #include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "span.h"
@@ -53,5 +54,15 @@ int tt_redact_span(const struct tt_redact *r, struct tt_span *s) TT_WUR;
  * (re-serialised) or, not JSON, as text. TT_OK, TT_ERR_NOMEM, or
  * TT_ERR_PARSE for a body with NUL bytes that matched (drop it). */
 int tt_redact_body(const struct tt_redact *r, char **body, size_t *len) TT_WUR;
+
+/* Secrets in URLs, always on (not a user pattern): remove secret query
+ * parameters (key=, api_key=, access_token=, X-Goog-Signature=...) from a
+ * request target. Writes a NUL-terminated copy into out (cap outn). */
+void tt_redact_target(const char *t, size_t n, char *out, size_t outn);
+
+/* Whether one query parameter p[0..len) ("name=value" or "value", raw)
+ * carries a secret: its name looks secret (key, token, auth, sig...) or its
+ * value looks like an API key (sk-..., AIza...). */
+bool tt_redact_secret_param(const char *p, size_t len);
 
 #endif

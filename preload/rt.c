@@ -54,35 +54,6 @@ void tt_log(const char *fmt, ...)
     (void)w;
 }
 
-static bool is_hex(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
-bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent)
-{
-    /* 00-<32 hex trace>-<16 hex parent>-<2 hex flags> */
-    if (!tp || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' ||
-        tp[52] != '-')
-        return false;
-    if (!is_hex(tp, 2) || !is_hex(tp + 3, 32) || !is_hex(tp + 36, 16) ||
-        !is_hex(tp + 53, 2) || !strncmp(tp, "ff", 2))
-        return false;
-    if (!strncmp(tp + 3, "00000000000000000000000000000000", 32) ||
-        !strncmp(tp + 36, "0000000000000000", 16))
-        return false;
-    memcpy(trace, tp + 3, 32);
-    trace[32] = '\0';
-    memcpy(parent, tp + 36, 16);
-    parent[16] = '\0';
-    return true;
-}
-
 bool tt_rt_glob_list_match(const char *list, const char *const *names, size_t n)
 {
     char pat[256];

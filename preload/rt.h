@@ -130,7 +130,8 @@ TT_EXPORT unsigned tt_rt_gateway_port(void);
  * gateway: a loopback name or address with the gateway's port. */
 TT_EXPORT bool tt_rt_is_gateway_host(const char *host, size_t len);
 
-/* Parse a W3C traceparent; on success fills trace (33) and parent (17). */
-TT_EXPORT bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent);
+/* tt_traceparent_parse (span.h), the one parser, as a bool (rt_init.c:
+ * the capture core's, like span.c). */
+bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent);
 
 #endif

@@ -178,6 +178,11 @@ static bool rt_cmd_check(void)
     return tt_rt_cmd_allowed(only, skip, names, 3);
 }
 
+bool tt_rt_parse_traceparent(const char *tp, char *trace, char *parent)
+{
+    return tt_traceparent_parse(tp, trace, parent) == TT_OK;
+}
+
 static void rt_init_process(void)
 {
     /* A fresh trace per process unless a parent handed one down. */

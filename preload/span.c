@@ -233,3 +233,42 @@ void tt_span_hash_id(char *out, const char *const *parts, size_t nparts)
         out[i] = hex[(h >> (60 - 4 * i)) & 15];
     out[16] = '\0';
 }
+
+static bool tp_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static bool tp_zero(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '0')
+            return false;
+    return true;
+}
+
+int tt_traceparent_parse(const char *v, char *trace_id, char *parent_id)
+{
+    /* version(2) - trace(32) - parent(16) - flags(2) = 55 characters. */
+    size_t len = v ? strlen(v) : 0;
+
+    if (len < 55 || !tp_hex(v, 2) || v[2] != '-' || !tp_hex(v + 3, 32) ||
+        v[35] != '-' || !tp_hex(v + 36, 16) || v[52] != '-' || !tp_hex(v + 53, 2))
+        return TT_ERR_PARSE;
+    if (!memcmp(v, "ff", 2))
+        return TT_ERR_PARSE;
+    /* Version 00 has exactly four fields; a future version may add more,
+     * which W3C says to ignore, but only after a separator. */
+    if (!memcmp(v, "00", 2) ? len != 55 : (len > 55 && v[55] != '-'))
+        return TT_ERR_PARSE;
+    if (tp_zero(v + 3, 32) || tp_zero(v + 36, 16))
+        return TT_ERR_PARSE;
+    memcpy(trace_id, v + 3, 32);
+    trace_id[32] = '\0';
+    memcpy(parent_id, v + 36, 16);
+    parent_id[16] = '\0';
+    return TT_OK;
+}

@@ -137,4 +137,14 @@ void tt_span_hash_id(char *out, const char *const *parts, size_t nparts);
 /* Random lowercase hex ids (getrandom). out must hold 2*nbytes+1. */
 void tt_span_rand_hex(char *out, size_t nbytes);
 
+/* The one W3C trace context parser (TRACEPARENT for the preload, the CLI
+ * and the gateway): "VV-<32 hex trace>-<16 hex parent>-<2 hex flags>",
+ * lowercase hex only; version ff is invalid; version 00 has exactly these
+ * four fields, a later version may add more after a '-'; all-zero trace
+ * or parent ids are invalid. trace_id gets 33 bytes, parent_id 17 (both
+ * NUL-terminated), written only on success. v NULL: invalid. TT_OK or
+ * TT_ERR_PARSE. */
+int tt_traceparent_parse(const char *v, char *trace_id, char *parent_id)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -2,6 +2,7 @@
  * (cassette.h). */
 #include "cassette.h"
 #include "exchange.h"
+#include "redact.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -151,7 +152,7 @@ static bool same_request(const struct tt_cas_entry *e, const char *method, const
 {
     char clean[4096];
 
-    tt_ex_redact_target(path, strlen(path), clean, sizeof(clean));
+    tt_redact_target(path, strlen(path), clean, sizeof(clean));
     return !strcasecmp(e->method, method) && !strcasecmp(e->host, host) &&
            !strcmp(e->path, clean);
 }
@@ -383,7 +384,7 @@ static int load_entry(json_t *je, size_t idx, struct tt_cas_entry *e, const char
         char *clean = malloc(pl + 2);
         if (!clean)
             return TT_ERR_NOMEM;
-        tt_ex_redact_target(e->path, pl, clean, pl + 2);
+        tt_redact_target(e->path, pl, clean, pl + 2);
         free(e->path);
         e->path = clean;
     }

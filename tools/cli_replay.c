@@ -48,6 +48,7 @@
 
 #include "api.h"
 #include "exchange.h"
+#include "redact.h"
 #include "provider.h"
 #include "store.h"
 #include "wire.h"
@@ -521,7 +522,7 @@ static void on_miss(struct rp *st, struct tt_mock_tx *tx, const char *host, cons
     struct tt_cas_entry *near;
     json_t *m;
 
-    tt_ex_redact_target(r->path, strlen(r->path), clean, sizeof(clean));
+    tt_redact_target(r->path, strlen(r->path), clean, sizeof(clean));
     pthread_mutex_lock(&st->mu);
     st->misses++;
     near = tt_cas_nearest(&st->cas, r->method, host, r->path, r->body, r->body_len, &diff, 1500);

@@ -3,6 +3,7 @@
  * looks at a terminal, so all of it is unit-tested. */
 #include "cli.h"
 #include "exchange.h"
+#include "redact.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -21,37 +22,9 @@
 
 /* ---------------------------------------------------------------- trace */
 
-static bool all_zero(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != '0')
-            return false;
-    return true;
-}
-
 int tt_cli_traceparent_parse(const char *v, char *trace_id, char *parent_id)
 {
-    /* version(2) - trace(32) - parent(16) - flags(2) = 55 characters. */
-    size_t len = strlen(v);
-
-    if (len < 55 || !tt_cli_is_hex(v, 2) || v[2] != '-' ||
-        !tt_cli_is_hex(v + 3, 32) || v[35] != '-' ||
-        !tt_cli_is_hex(v + 36, 16) || v[52] != '-' ||
-        !tt_cli_is_hex(v + 53, 2))
-        return TT_ERR_PARSE;
-    if (memcmp(v, "ff", 2) == 0)
-        return TT_ERR_PARSE;
-    /* Version 00 has exactly four fields; a future version may add more,
-     * which W3C says to ignore, but only after a separator. */
-    if (memcmp(v, "00", 2) == 0 ? len != 55 : (len > 55 && v[55] != '-'))
-        return TT_ERR_PARSE;
-    if (all_zero(v + 3, 32) || all_zero(v + 36, 16))
-        return TT_ERR_PARSE;
-    memcpy(trace_id, v + 3, 32);
-    trace_id[32] = '\0';
-    memcpy(parent_id, v + 36, 16);
-    parent_id[16] = '\0';
-    return TT_OK;
+    return tt_traceparent_parse(v, trace_id, parent_id);
 }
 
 /* ---------------------------------------------------------- environment */
@@ -334,7 +307,7 @@ static const char *const secret_prefixes[] = { "sk-", "AIza", "xai-", "gsk_" };
 
 /* A copy of arg with the value of every secret query parameter of a URL
  * in it replaced by REDACTED -- by the rule the preload applies to the
- * span's path (tt_ex_secret_param) -- or NULL when there is none (or on
+ * span's path (tt_redact_secret_param) -- or NULL when there is none (or on
  * OOM: *oom). A value already REDACTED is left alone. */
 static char *redact_query(const char *arg, bool *oom)
 {
@@ -360,7 +333,7 @@ static char *redact_query(const char *arg, bool *oom)
         const char *val = eq ? eq + 1 : p;
         size_t vlen = len - (size_t)(val - p);
         bool done = vlen == strlen(REDACTED) && !strncmp(val, REDACTED, vlen);
-        if (len && !done && tt_ex_secret_param(p, len)) {
+        if (len && !done && tt_redact_secret_param(p, len)) {
             if (tt_buf_append(&b, p, (size_t)(val - p)) ||
                 tt_buf_append_str(&b, REDACTED))
                 goto fail;

@@ -751,32 +751,12 @@ out:
     return rc;
 }
 
-static int tt_anthropic_response_end(void *state, struct tt_span *span,
-                                     bool complete)
+static int tt_anthropic_stream_end_op(void *state, struct tt_span *span, const char **missing)
 {
     struct tt_anthropic_state *st = state;
-    int rc;
+    int rc = tt_anthropic_stream_end(st, span);
 
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        return TT_OK;
-    }
-    if (!st || !st->got_events) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-    rc = tt_anthropic_stream_end(st, span);
-    if (!complete)
-        tt_span_fail(span, "stream ended before completion (cut short)",
-                     false);
-    else if (!st->stopped)
-        tt_span_fail(span, "stream ended before completion (no message_stop)",
-                     false);
+    *missing = !st->stopped ? "no message_stop" : NULL;
     return rc;
 }
 
@@ -788,6 +768,6 @@ const struct tt_api_ops tt_anthropic_messages_api = {
     .response_begin = tt_anthropic_response_begin,
     .sse_event = tt_anthropic_sse_event,
     .body = tt_anthropic_body,
-    .response_end = tt_anthropic_response_end,
+    .stream_end = tt_anthropic_stream_end_op,
     .response_free = tt_anthropic_response_free,
 };

@@ -712,32 +712,12 @@ out:
     return rc;
 }
 
-static int tt_bedrock_converse_end(void *state, struct tt_span *span,
-                                   bool complete)
+static int tt_bedrock_converse_stream_end(void *state, struct tt_span *span, const char **missing)
 {
     struct tt_bedrock_state *st = state;
-    int rc;
+    int rc = tt_bedrock_stream_end(st, span);
 
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        return TT_OK;
-    }
-    if (!st || !st->got_events) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-    rc = tt_bedrock_stream_end(st, span);
-    if (!complete)
-        tt_span_fail(span, "stream ended before completion (cut short)",
-                     false);
-    else if (!st->stopped)
-        tt_span_fail(span, "stream ended before completion (no messageStop)",
-                     false);
+    *missing = !st->stopped ? "no messageStop" : NULL;
     return rc;
 }
 
@@ -749,7 +729,7 @@ const struct tt_api_ops tt_bedrock_converse_api = {
     .response_begin = tt_bedrock_response_begin,
     .sse_event = tt_bedrock_converse_event,
     .body = tt_bedrock_converse_body,
-    .response_end = tt_bedrock_converse_end,
+    .stream_end = tt_bedrock_converse_stream_end,
     .response_free = tt_bedrock_response_free,
 };
 
@@ -868,9 +848,9 @@ static int tt_bedrock_invoke_begin(struct tt_span *span, void **state)
 }
 
 static int tt_bedrock_invoke_end(void *state, struct tt_span *span,
-                                 bool complete)
+                                 const char **missing)
 {
-    return tt_anthropic_messages_api.response_end(state, span, complete);
+    return tt_anthropic_messages_api.stream_end(state, span, missing);
 }
 
 static void tt_bedrock_invoke_free(void *state)
@@ -886,6 +866,6 @@ const struct tt_api_ops tt_bedrock_invoke_api = {
     .response_begin = tt_bedrock_invoke_begin,
     .sse_event = tt_bedrock_invoke_event,
     .body = tt_bedrock_invoke_body,
-    .response_end = tt_bedrock_invoke_end,
+    .stream_end = tt_bedrock_invoke_end,
     .response_free = tt_bedrock_invoke_free,
 };

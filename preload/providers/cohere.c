@@ -475,32 +475,12 @@ out:
     return rc;
 }
 
-static int tt_cohere_response_end(void *state, struct tt_span *span,
-                                  bool complete)
+static int tt_cohere_stream_end_op(void *state, struct tt_span *span, const char **missing)
 {
     struct tt_cohere_state *st = state;
-    int rc;
+    int rc = tt_cohere_stream_end(st, span);
 
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        return TT_OK;
-    }
-    if (!st || !st->got_events) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-    rc = tt_cohere_stream_end(st, span);
-    if (!complete)
-        tt_span_fail(span, "stream ended before completion (cut short)",
-                     false);
-    else if (!st->ended)
-        tt_span_fail(span, "stream ended before completion (no message-end)",
-                     false);
+    *missing = !st->ended ? "no message-end" : NULL;
     return rc;
 }
 
@@ -512,6 +492,6 @@ const struct tt_api_ops tt_cohere_chat_api = {
     .response_begin = tt_cohere_response_begin,
     .sse_event = tt_cohere_sse_event,
     .body = tt_cohere_body,
-    .response_end = tt_cohere_response_end,
+    .stream_end = tt_cohere_stream_end_op,
     .response_free = tt_cohere_response_free,
 };

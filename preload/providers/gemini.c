@@ -775,32 +775,26 @@ out:
     return rc;
 }
 
-static int tt_gemini_response_end(void *state, struct tt_span *span,
-                                  bool complete)
+/* Both ends assemble the span from what was collected. No sentinel ends
+ * a Gemini stream: its last chunk's finishReason does. A single response
+ * object is complete when it parsed; an array body is a stream in one
+ * piece. */
+static int tt_gemini_stream_end(void *state, struct tt_span *span, const char **missing)
 {
     struct tt_gemini_state *st = state;
-    int rc;
+    int rc = tt_gemini_assemble(st, span);
 
-    if (!st || (!st->got_body && !st->got_events)) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-    rc = tt_gemini_assemble(st, span);
-    if (!complete)
-        tt_span_fail(span, st->got_body
-                               ? "response ended before completion"
-                               : "stream ended before completion (cut short)",
-                     false);
-    /* No sentinel ends a Gemini stream: its last chunk's finishReason does.
-     * A single response object is complete when it parsed. */
-    else if ((st->got_events || st->body_array) && !st->errored &&
-             !st->last_finished)
-        tt_span_fail(span, "stream ended before completion (no finishReason)",
-                     false);
+    *missing = !st->errored && !st->last_finished ? "no finishReason" : NULL;
+    return rc;
+}
+
+static int tt_gemini_body_end(void *state, struct tt_span *span, const char **why)
+{
+    struct tt_gemini_state *st = state;
+    int rc = tt_gemini_assemble(st, span);
+
+    *why = st->body_array && !st->errored && !st->last_finished
+           ? "stream ended before completion (no finishReason)" : NULL;
     return rc;
 }
 
@@ -812,6 +806,7 @@ const struct tt_api_ops tt_gemini_generate_api = {
     .response_begin = tt_gemini_response_begin,
     .sse_event = tt_gemini_sse_event,
     .body = tt_gemini_body,
-    .response_end = tt_gemini_response_end,
+    .stream_end = tt_gemini_stream_end,
+    .body_end = tt_gemini_body_end,
     .response_free = tt_gemini_response_free,
 };

@@ -418,28 +418,19 @@ out:
     return rc;
 }
 
-static int tt_ollama_response_end(void *state, struct tt_span *span,
-                                  bool complete)
+static int tt_ollama_body_end(void *state, struct tt_span *span, const char **why)
 {
     struct tt_ollama_state *st = state;
 
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        else if (!st->done && !span->error)
-            tt_span_fail(span, "response ended before completion (no done)",
-                         false);
-        return TT_OK;
-    }
-    if (!st || !st->got_lines) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
+    *why = !st->done && !span->error ? "response ended before completion (no done)" : NULL;
+    return TT_OK;
+}
 
+static int tt_ollama_stream_end(void *state, struct tt_span *span, const char **missing)
+{
+    struct tt_ollama_state *st = state;
+
+    *missing = st->done ? NULL : "no done";
     /* Usage only counts from the final object; a stream cut before it has
      * none, never a partial guess. */
     if (!st->done)
@@ -452,11 +443,6 @@ static int tt_ollama_response_end(void *state, struct tt_span *span,
     if (json_array_size(st->tools) > 0 &&
         tt_json_set_field(&span->tool_calls, json_incref(st->tools)) != TT_OK)
         return TT_ERR_NOMEM;
-    if (!complete)
-        tt_span_fail(span, "stream ended before completion (cut short)",
-                     false);
-    else if (!st->done)
-        tt_span_fail(span, "stream ended before completion (no done)", false);
     return TT_OK;
 }
 
@@ -468,7 +454,8 @@ const struct tt_api_ops tt_ollama_chat_api = {
     .response_begin = tt_ollama_chat_begin,
     .ndjson_line = tt_ollama_ndjson_line,
     .body = tt_ollama_body,
-    .response_end = tt_ollama_response_end,
+    .stream_end = tt_ollama_stream_end,
+    .body_end = tt_ollama_body_end,
     .response_free = tt_ollama_response_free,
 };
 
@@ -480,6 +467,7 @@ const struct tt_api_ops tt_ollama_generate_api = {
     .response_begin = tt_ollama_generate_begin,
     .ndjson_line = tt_ollama_ndjson_line,
     .body = tt_ollama_body,
-    .response_end = tt_ollama_response_end,
+    .stream_end = tt_ollama_stream_end,
+    .body_end = tt_ollama_body_end,
     .response_free = tt_ollama_response_free,
 };

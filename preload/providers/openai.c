@@ -387,6 +387,145 @@ out:
     return rc;
 }
 
+/* --- response: whole body, without a tree -------------------------------
+ * The usual answer (no error, no tool calls) is read from slices of the
+ * validated body: only the usage object becomes a (small) tree, and the
+ * content is copied as sent when that is what jansson would have written
+ * (tt_json_append_compact). Anything else takes the tree path below, which
+ * gives the same span. */
+
+#define TT_OPENAI_FAST_CHOICES 16
+
+struct tt_openai_fast_choice {
+    struct tt_json_slice out;     /* content, or refusal, or absent (null) */
+    struct tt_json_slice reason;
+};
+
+/* A JSON array of the values (absent = null) into *field. */
+static int tt_openai_set_list(char **field, const struct tt_json_slice *v,
+                              size_t n, bool bare_single)
+{
+    struct tt_buf b;
+    int rc = TT_OK;
+
+    tt_buf_init(&b, (size_t)64 << 20);
+    if (!(bare_single && n == 1))
+        rc = tt_buf_append(&b, "[", 1);
+    for (size_t i = 0; i < n && rc == TT_OK; i++) {
+        if (i > 0)
+            rc = tt_buf_append(&b, ",", 1);
+        if (rc == TT_OK)
+            rc = v[i].ptr ? tt_json_append_compact(&b, &v[i])
+                          : tt_buf_append(&b, "null", 4);
+    }
+    if (rc == TT_OK && !(bare_single && n == 1))
+        rc = tt_buf_append(&b, "]", 1);
+    if (rc == TT_OK && b.data) {
+        free(*field);
+        *field = b.data;
+        return TT_OK;
+    }
+    tt_buf_free(&b);
+    return rc == TT_OK ? TT_ERR_NOMEM : rc;
+}
+
+static void tt_openai_set_slice_str(char **field, const struct tt_json_slice *v)
+{
+    char *d;
+
+    if (tt_json_kind_of(v) != TT_JSON_STRING || v->len <= 2 ||
+        !(d = tt_json_str_dup(v)))
+        return;
+    if (!*d) {
+        free(d);
+        return;
+    }
+    free(*field);
+    *field = d;
+}
+
+/* TT_OK: the span is done. TT_ERR_UNSUPPORTED: nothing was changed, take
+ * the tree path. TT_ERR_NOMEM. */
+static int tt_openai_body_fast(struct tt_span *span, const char *body, size_t len)
+{
+    static const char *const top_keys[] = { "id", "model", "service_tier", "usage",
+                                            "x_groq", "error", "choices" };
+    enum { K_ID, K_MODEL, K_TIER, K_USAGE, K_GROQ, K_ERROR, K_CHOICES, K_N };
+    static const char *const choice_keys[] = { "message", "finish_reason" };
+    static const char *const msg_keys[] = { "content", "refusal", "tool_calls" };
+    struct tt_json_slice top[K_N], el, cm[2], mm[3];
+    struct tt_openai_fast_choice ch[TT_OPENAI_FAST_CHOICES];
+    struct tt_json_slice outs[TT_OPENAI_FAST_CHOICES], reasons[TT_OPENAI_FAST_CHOICES];
+    size_t n = 0, nr = 0, pos = 0;
+    json_t *mini = NULL, *v;
+    int64_t u[TT_OPENAI_NSLOTS];
+    bool present[TT_OPENAI_NSLOTS];
+    bool capture = tt_api_capture_content();
+    int rc = TT_ERR_UNSUPPORTED;
+
+    if (tt_json_valid(body, len) != TT_OK ||
+        tt_json_members(body, len, top_keys, K_N, top) != TT_OK)
+        return TT_ERR_UNSUPPORTED;
+    if (tt_json_kind_of(&top[K_ERROR]) != TT_JSON_ABSENT &&
+        tt_json_kind_of(&top[K_ERROR]) != TT_JSON_NULL)
+        return TT_ERR_UNSUPPORTED;
+    enum tt_json_kind ck = tt_json_kind_of(&top[K_CHOICES]);
+    if (ck != TT_JSON_ARRAY && ck != TT_JSON_ABSENT)
+        return TT_ERR_UNSUPPORTED;
+    while (tt_json_next(&top[K_CHOICES], &pos, &el)) {
+        if (n == TT_OPENAI_FAST_CHOICES)
+            return TT_ERR_UNSUPPORTED;
+        if (tt_json_members(el.ptr, el.len, choice_keys, 2, cm) != TT_OK ||
+            tt_json_members(cm[0].ptr, cm[0].len, msg_keys, 3, mm) == TT_ERR_INCOMPLETE)
+            return TT_ERR_UNSUPPORTED;
+        if (!cm[0].ptr)
+            memset(mm, 0, sizeof(mm));
+        /* A tool call is built as a tree (tt_openai_tool_json). */
+        enum tt_json_kind tk = tt_json_kind_of(&mm[2]);
+        size_t tpos = 0;
+        struct tt_json_slice tel;
+        if (tk == TT_JSON_ARRAY && tt_json_next(&mm[2], &tpos, &tel))
+            return TT_ERR_UNSUPPORTED;
+        enum tt_json_kind k = tt_json_kind_of(&mm[0]);
+        ch[n].out = mm[0];
+        if (k == TT_JSON_ABSENT || k == TT_JSON_NULL)
+            ch[n].out = tt_json_kind_of(&mm[1]) == TT_JSON_STRING
+                        ? mm[1] : (struct tt_json_slice){ NULL, 0 };
+        ch[n].reason = cm[1];
+        n++;
+    }
+
+    /* Decided: from here on the span is written. */
+    if (!(mini = json_object()))
+        return TT_ERR_NOMEM;
+    rc = TT_OK;
+    for (int k = K_USAGE; k <= K_GROQ; k++)
+        if (top[k].ptr && tt_json_slice_parse(&top[k], &v) == TT_OK &&
+            json_object_set_new(mini, top_keys[k], v))
+            rc = TT_ERR_NOMEM;
+    tt_openai_set_slice_str(&span->response_id, &top[K_ID]);
+    tt_openai_set_slice_str(&span->response_model, &top[K_MODEL]);
+    tt_openai_set_slice_str(&span->service_tier, &top[K_TIER]);
+    if (tt_json_counts(tt_openai_usage_obj(mini), tt_openai_usage_fields,
+                       TT_NELEM(tt_openai_usage_fields), u, present,
+                       TT_OPENAI_NSLOTS) == TT_OK) {
+        tt_openai_set_usage(span, u);
+        span->has_provider_cost = tt_openai_stated_cost(
+            tt_openai_usage_obj(mini), &span->provider_cost_usd);
+    }
+    json_decref(mini);
+    for (size_t i = 0; i < n; i++) {
+        outs[i] = ch[i].out;
+        if (tt_json_kind_of(&ch[i].reason) == TT_JSON_STRING && ch[i].reason.len > 2)
+            reasons[nr++] = ch[i].reason;
+    }
+    if (nr > 0 && rc == TT_OK)
+        rc = tt_openai_set_list(&span->finish_reasons, reasons, nr, false);
+    if (capture && n > 0 && !(n == 1 && !outs[0].ptr) && rc == TT_OK)
+        rc = tt_openai_set_list(&span->output, outs, n, true);
+    return rc;
+}
+
 /* --- response: whole body ----------------------------------------------- */
 
 static int tt_openai_body(void *state, struct tt_span *span, const char *body,
@@ -403,6 +542,9 @@ static int tt_openai_body(void *state, struct tt_span *span, const char *body,
     if (st)
         st->got_body = true;
     tt_span_clear_usage(span);
+    if ((rc = tt_openai_body_fast(span, body, len)) != TT_ERR_UNSUPPORTED)
+        return rc;
+    rc = TT_OK;
     if (tt_json_parse(body, len, &root) != TT_OK || !json_is_object(root)) {
         tt_span_fail(span, span->truncated
                                ? "response body truncated at the capture cap"
@@ -471,7 +613,25 @@ static int tt_openai_body(void *state, struct tt_span *span, const char *body,
     if (json_array_size(reasons) > 0 &&
         tt_json_set_field(&span->finish_reasons, json_incref(reasons)))
         goto out;
-    if (capture && json_array_size(outs) > 0) {
+    if (capture && st->nchoices == 1 && json_is_string(json_array_get(outs, 0))) {
+        /* The usual single answer, up to TT_OPENAI_TEXT_BUDGET: the
+         * collected text becomes the field in place (tt_json_quote_inplace),
+         * never held twice, let alone in a tree and its dump besides. */
+        struct tt_openai_choice *c = &st->choices[0];
+        struct tt_buf *t = c->has_content && (c->content.len > 0 || !c->has_refusal)
+                           ? &c->content : &c->refusal;
+        int q = tt_json_quote_inplace(t);
+        if (q == TT_ERR_NOMEM)
+            goto out;
+        if (q == TT_OK) {
+            free(span->output);
+            span->output = t->data ? t->data : strdup("\"\"");
+            t->data = NULL;
+            t->len = t->cap = 0;
+            if (!span->output)
+                goto out;
+        }
+    } else if (capture && json_array_size(outs) > 0) {
         json_t *o = json_array_size(outs) == 1 ? json_array_get(outs, 0) : outs;
         if (!json_is_null(o) &&
             tt_json_set_field(&span->output, json_incref(o)))
@@ -729,7 +889,9 @@ static int tt_openai_stream_end(struct tt_openai_state *st,
         if (c->finish_reason &&
             json_array_append_new(reasons, json_string(c->finish_reason)))
             goto out;
-        if (c->has_content && (c->content.len > 0 || !c->has_refusal))
+        if (st->nchoices == 1 && (c->has_content || c->has_refusal))
+            o = json_string("");    /* a placeholder: the text is quoted in place below */
+        else if (c->has_content && (c->content.len > 0 || !c->has_refusal))
             o = json_stringn(c->content.data ? c->content.data : "",
                              c->content.len);
         else if (c->has_refusal)
@@ -753,7 +915,25 @@ static int tt_openai_stream_end(struct tt_openai_state *st,
     if (json_array_size(reasons) > 0 &&
         tt_json_set_field(&span->finish_reasons, json_incref(reasons)))
         goto out;
-    if (capture && json_array_size(outs) > 0) {
+    if (capture && st->nchoices == 1 && json_is_string(json_array_get(outs, 0))) {
+        /* The usual single answer, up to TT_OPENAI_TEXT_BUDGET: the
+         * collected text becomes the field in place (tt_json_quote_inplace),
+         * never held twice, let alone in a tree and its dump besides. */
+        struct tt_openai_choice *c = &st->choices[0];
+        struct tt_buf *t = c->has_content && (c->content.len > 0 || !c->has_refusal)
+                           ? &c->content : &c->refusal;
+        int q = tt_json_quote_inplace(t);
+        if (q == TT_ERR_NOMEM)
+            goto out;
+        if (q == TT_OK) {
+            free(span->output);
+            span->output = t->data ? t->data : strdup("\"\"");
+            t->data = NULL;
+            t->len = t->cap = 0;
+            if (!span->output)
+                goto out;
+        }
+    } else if (capture && json_array_size(outs) > 0) {
         json_t *o = json_array_size(outs) == 1 ? json_array_get(outs, 0) : outs;
         if (!json_is_null(o) &&
             tt_json_set_field(&span->output, json_incref(o)))
@@ -770,39 +950,18 @@ out:
     return rc;
 }
 
-static int tt_openai_response_end(void *state, struct tt_span *span,
-                                  bool complete)
+static int tt_openai_stream_end_op(void *state, struct tt_span *span,
+                                   const char **missing)
 {
     struct tt_openai_state *st = state;
-    int rc = TT_OK;
-
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        return TT_OK;
-    }
-    if (!st || !st->got_events) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-
-    rc = tt_openai_stream_end(st, span);
+    int rc = tt_openai_stream_end(st, span);
 
     /* [DONE] ends a stream; a finish_reason with usage is as good (the
      * [DONE] line alone got lost). */
     bool finished = false;
     for (size_t i = 0; i < st->nchoices; i++)
         finished = finished || st->choices[i].finish_reason != NULL;
-    if (!complete)
-        tt_span_fail(span, "stream ended before completion (cut short)",
-                     false);
-    else if (!st->done && !(finished && span->usage_known))
-        tt_span_fail(span, "stream ended before completion (no [DONE])",
-                     false);
+    *missing = !st->done && !(finished && span->usage_known) ? "no [DONE]" : NULL;
     return rc;
 }
 
@@ -814,6 +973,6 @@ const struct tt_api_ops tt_openai_chat_api = {
     .response_begin = tt_openai_response_begin,
     .sse_event = tt_openai_sse_event,
     .body = tt_openai_body,
-    .response_end = tt_openai_response_end,
+    .stream_end = tt_openai_stream_end_op,
     .response_free = tt_openai_response_free,
 };

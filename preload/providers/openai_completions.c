@@ -405,37 +405,18 @@ out:
     return rc;
 }
 
-static int tt_ocmp_response_end(void *state, struct tt_span *span,
-                                bool complete)
+static int tt_ocmp_stream_end_op(void *state, struct tt_span *span,
+                                 const char **missing)
 {
     struct tt_ocmp_state *st = state;
     bool finished = false;
-    int rc;
+    int rc = tt_ocmp_stream_end(st, span);
 
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        return TT_OK;
-    }
-    if (!st || !st->got_events) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-    rc = tt_ocmp_stream_end(st, span);
     /* [DONE] ends a stream; a finish_reason with usage is as good (the
      * [DONE] line alone got lost). */
     for (size_t i = 0; i < st->nchoices; i++)
         finished = finished || st->choices[i].finish_reason != NULL;
-    if (!complete)
-        tt_span_fail(span, "stream ended before completion (cut short)",
-                     false);
-    else if (!st->done && !(finished && span->usage_known))
-        tt_span_fail(span, "stream ended before completion (no [DONE])",
-                     false);
+    *missing = !st->done && !(finished && span->usage_known) ? "no [DONE]" : NULL;
     return rc;
 }
 
@@ -447,6 +428,6 @@ const struct tt_api_ops tt_openai_completions_api = {
     .response_begin = tt_ocmp_response_begin,
     .sse_event = tt_ocmp_sse_event,
     .body = tt_ocmp_body,
-    .response_end = tt_ocmp_response_end,
+    .stream_end = tt_ocmp_stream_end_op,
     .response_free = tt_ocmp_response_free,
 };

@@ -149,21 +149,6 @@ out:
     return rc;
 }
 
-static int tt_oemb_response_end(void *state, struct tt_span *span,
-                                bool complete)
-{
-    struct tt_oemb_state *st = state;
-
-    if (!st || !st->got_body) {
-        /* A stream (no such thing here) or no body at all. */
-        tt_span_clear_usage(span);
-        tt_span_fail(span, "response ended before completion (no body)",
-                     false);
-    } else if (!complete) {
-        tt_span_fail(span, "response ended before completion", false);
-    }
-    return TT_OK;
-}
 
 const struct tt_api_ops tt_openai_embeddings_api = {
     .name = "openai.embeddings",
@@ -172,6 +157,5 @@ const struct tt_api_ops tt_openai_embeddings_api = {
     .request = tt_oemb_request,
     .response_begin = tt_oemb_response_begin,
     .body = tt_oemb_body,
-    .response_end = tt_oemb_response_end,
     .response_free = tt_oemb_response_free,
 };

@@ -278,22 +278,25 @@ static int rt_set_text(struct tt_span *span, const struct tt_buf *b)
     return o ? tt_json_set_field(&span->output, o) : TT_ERR_NOMEM;
 }
 
-static int rt_end(void *state, struct tt_span *span, bool complete)
+/* The stream ended (tt_api_response_end judges how): the span from
+ * response.done; without it, *missing says so and only the streamed text
+ * is kept. */
+static int rt_stream_end(void *state, struct tt_span *span, const char **missing)
 {
     struct rt_state *st = state;
     const char *reason = NULL;
     bool tools = false;
     int rc = TT_OK;
 
-    if (!st || !st->done) {
+    if (!st->done) {
+        *missing = "no response.done";
         tt_span_clear_usage(span);
-        tt_span_fail(span, complete ? "realtime response ended without response.done"
-                                    : "realtime response cut short", false);
-        if (st && st->text.len && tt_api_capture_content() &&
+        if (st->text.len && tt_api_capture_content() &&
             rt_set_text(span, &st->text) == TT_ERR_NOMEM)
-            tt_log("out of memory: realtime output dropped");
-        return TT_OK;
+            rc = TT_ERR_NOMEM;
+        return rc;
     }
+    *missing = NULL;
     json_t *r = st->final;
     (void)tt_json_set_str(&span->response_id, json_object_get(r, "id"));
     rc = rt_usage(span, json_object_get(r, "usage"));
@@ -340,6 +343,6 @@ const struct tt_api_ops tt_openai_realtime_api = {
     .request = rt_request,
     .response_begin = rt_begin,
     .sse_event = rt_event,
-    .response_end = rt_end,
+    .stream_end = rt_stream_end,
     .response_free = rt_free,
 };

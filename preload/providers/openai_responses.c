@@ -819,35 +819,12 @@ out:
     return rc;
 }
 
-static int tt_resp_response_end(void *state, struct tt_span *span,
-                                bool complete)
+static int tt_resp_stream_end_op(void *state, struct tt_span *span, const char **missing)
 {
     struct tt_resp_state *st = state;
-    int rc;
+    int rc = tt_resp_stream_end(st, span);
 
-    if (st && st->got_body) {
-        if (!complete)
-            tt_span_fail(span, "response ended before completion", false);
-        return TT_OK;
-    }
-    if (!st || !st->got_events) {
-        tt_span_clear_usage(span);
-        tt_span_fail(span, span->stream
-                               ? "stream ended before completion (no events)"
-                               : "response ended before completion (no body)",
-                     false);
-        return TT_OK;
-    }
-    rc = tt_resp_stream_end(st, span);
-    /* Only the terminal event says the response is over: without it the
-     * usage is unknown and the answer may be partial. An error event
-     * before the cut has already said why (the first error wins). */
-    if (!st->terminal)
-        tt_span_fail(span, complete
-                               ? "stream ended before completion (no "
-                                 "terminal event)"
-                               : "stream ended before completion (cut short)",
-                     false);
+    *missing = !st->terminal ? "no terminal event" : NULL;
     return rc;
 }
 
@@ -859,6 +836,6 @@ const struct tt_api_ops tt_openai_responses_api = {
     .response_begin = tt_resp_response_begin,
     .sse_event = tt_resp_sse_event,
     .body = tt_resp_body,
-    .response_end = tt_resp_response_end,
+    .stream_end = tt_resp_stream_end_op,
     .response_free = tt_resp_response_free,
 };

@@ -45,6 +45,8 @@ struct ctx {
     void *state;
     struct tt_span *span;
     int64_t now;
+    int events;                   /* handed to sse_event / ndjson_line */
+    bool body_given;
 };
 
 static int on_event(void *ud, const char *ev, size_t evn, const char *d,
@@ -53,7 +55,7 @@ static int on_event(void *ud, const char *ev, size_t evn, const char *d,
     struct ctx *c = ud;
 
     c->now += 1000000;
-    if (c->ops->sse_event)
+    if (c->ops->sse_event && ++c->events)
         (void)c->ops->sse_event(c->state, c->span, ev, evn, d, dn, c->now);
     return 0;
 }
@@ -67,6 +69,7 @@ static void feed_ndjson(struct ctx *c, const uint8_t *p, size_t n)
             char *line = malloc(k);
             memcpy(line, p, k);
             c->now += 1000000;
+            c->events++;
             (void)c->ops->ndjson_line(c->state, c->span, line, k, c->now);
             free(line);
         }
@@ -92,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_split_init(&sp, &data, &size);
     fz_parts(data, size, part, len, 3);
 
-    struct ctx c = { apis[which % NAPIS].ops, NULL, &span, 1000000000LL };
+    struct ctx c = { apis[which % NAPIS].ops, NULL, &span, 1000000000LL, 0, false };
     tt_api_set_capture(!(mode & 8));
     tt_span_init(&span);
     span.start_time = c.now;
@@ -139,11 +142,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((kind == 0 || kind == 3) && c.ops->body) {
         char *body = malloc(len[2] ? len[2] : 1);
         memcpy(body, part[2], len[2]);
+        c.body_given = true;
         (void)c.ops->body(c.state, &span, body, len[2]);
         free(body);
     }
-    if (c.ops->response_end)
-        (void)c.ops->response_end(c.state, &span, !(mode & 4));
+    struct tt_api_end how = { !(mode & 4), c.body_given, c.events > 0 };
+    (void)tt_api_response_end(c.ops, c.state, &span, &how);
     if (c.ops->response_free)
         c.ops->response_free(c.state);
 

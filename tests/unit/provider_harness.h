@@ -83,7 +83,8 @@ static inline void run(const struct tt_api_ops *ops, struct tt_span *span,
         (void)tt_sse_finish(&sse);
         tt_sse_free(&sse);
     }
-    (void)ops->response_end(f.state, span, !cut);
+    struct tt_api_end how = { !cut, kind == BODY, f.events > 0 };
+    (void)tt_api_response_end(ops, f.state, span, &how);
     ops->response_free(f.state);
 }
 #endif

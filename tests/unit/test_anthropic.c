@@ -600,7 +600,8 @@ Test(anthropic, free_and_end_accept_null_state)
 
     tt_span_init(&s);
     tt_anthropic_messages_api.response_free(NULL);
-    cr_assert_eq(tt_anthropic_messages_api.response_end(NULL, &s, true), 0);
+    cr_assert_eq(tt_api_response_end(&tt_anthropic_messages_api, NULL, &s,
+                                     &(struct tt_api_end){ true, false, false }), 0);
     cr_assert_str_eq(s.status, "error");
     cr_assert_not(s.usage_known);
     tt_span_clear(&s);

@@ -83,7 +83,7 @@ Test(api, ops_are_complete)
         cr_assert_not_null(all[i]->response_begin);
         cr_assert_not_null(all[i]->sse_event);
         cr_assert_not_null(all[i]->body);
-        cr_assert_not_null(all[i]->response_end);
+        cr_assert_not_null(all[i]->stream_end);
         cr_assert_not_null(all[i]->response_free);
     }
     cr_assert_str_eq(tt_openai_chat_api.default_provider, "openai");

@@ -142,7 +142,8 @@ static void run(const struct tt_api_ops *ops, struct tt_span *span,
         tt_es_free(&es);
         free(s);
     }
-    (void)ops->response_end(f.state, span, !cut);
+    struct tt_api_end how = { !cut, evs == NULL, f.events > 0 };
+    (void)tt_api_response_end(ops, f.state, span, &how);
     ops->response_free(f.state);
 }
 

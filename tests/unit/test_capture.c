@@ -16,6 +16,7 @@
 
 #include "conn.h"
 #include "exchange.h"
+#include "redact.h"
 #include "frame.h"
 #include "proctree.h"
 #include "rt.h"
@@ -502,7 +503,7 @@ Test(capture, redact_target_table)
     };
     char out[256];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tt_ex_redact_target(cases[i].in, strlen(cases[i].in), out, sizeof(out));
+        tt_redact_target(cases[i].in, strlen(cases[i].in), out, sizeof(out));
         cr_expect_str_eq(out, cases[i].want, "case %zu", i);
     }
 }

@@ -57,7 +57,8 @@ static void call(struct tt_span *s, const struct tt_api_ops *ops,
     } else {
         (void)ops->body(f.state, s, resp, strlen(resp));
     }
-    (void)ops->response_end(f.state, s, true);
+    struct tt_api_end how = { true, !stream, f.events > 0 };
+    (void)tt_api_response_end(ops, f.state, s, &how);
     ops->response_free(f.state);
     tt_price_apply(s);
 }

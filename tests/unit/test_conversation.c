@@ -92,6 +92,20 @@ static const struct scenario scenarios[] = {
         { "[" SYS "," U1 "," A1 ",{\"role\":\"user\",\"content\":\"never mind\"}]", "\"ok\"", NULL,
           500, 600, 'A', 0 },
     } },
+    { "the answer as sent raw, in the history escaped and in pieces: same conversation", true, {
+        { "[{\"role\":\"user\",\"content\":\"Caf\\u00e9 or th\\u00e9?\"}]",
+          "\"Th\xc3\xa9, long enough to span several eight-byte words.\"", NULL,
+          100, 200, 'A', 0 },
+        { "[{\"role\":\"user\",\"content\":\"Caf\xc3\xa9 or th\xc3\xa9?\"},"
+          "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+          "\"Th\\u00e9, long enough to span several eight-byte\"},"
+          "{\"type\":\"text\",\"text\":\" words.\"}]},"
+          "{\"role\":\"user\",\"content\":\"Why?\"}]", "\"ok\"", NULL, 300, 400, 'A', 0 },
+        { "[{\"role\":\"user\",\"content\":\"Caf\xc3\xa9 or th\xc3\xa9?\"},"
+          "{\"role\":\"assistant\",\"content\":\"Th\xc3\xa9, long enough to span several "
+          "eight-byte words!\"},{\"role\":\"user\",\"content\":\"Why?\"}]", "\"ok\"", NULL,
+          500, 600, 'B', 0 },
+    } },
     { "capture off: the tool span carries no content", false, {
         { "[" SYS "," U1 "]", NULL, TC1, 100, 200, 'A', 0 },
         { "[" SYS "," U1 "," A1 "," T1 "]", "\"It is sunny.\"", NULL, 300, 400, 'A', 1,

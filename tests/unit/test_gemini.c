@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "exchange.h"
+#include "redact.h"
 #include "provider.h"
 #include "sse.h"
 #include "tt.h"
@@ -99,7 +100,8 @@ static void run(struct tt_span *span, const char *path, const char *req,
         (void)tt_sse_finish(&sse);
         tt_sse_free(&sse);
     }
-    (void)ops->response_end(f.state, span, !cut);
+    struct tt_api_end how = { !cut, kind == BODY, f.events > 0 };
+    (void)tt_api_response_end(ops, f.state, span, &how);
     ops->response_free(f.state);
 }
 
@@ -626,7 +628,7 @@ Test(gemini, key_removed_from_path)
     char out[512];
 
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-        tt_ex_redact_target(c[i].in, strlen(c[i].in), out, sizeof(out));
+        tt_redact_target(c[i].in, strlen(c[i].in), out, sizeof(out));
         cr_assert_str_eq(out, c[i].out);
     }
 }
@@ -637,7 +639,8 @@ Test(gemini, free_and_end_accept_null_state)
 
     tt_span_init(&s);
     tt_gemini_generate_api.response_free(NULL);
-    cr_assert_eq(tt_gemini_generate_api.response_end(NULL, &s, false), 0);
+    cr_assert_eq(tt_api_response_end(&tt_gemini_generate_api, NULL, &s,
+                                     &(struct tt_api_end){ false, false, false }), 0);
     cr_assert_str_eq(s.status, "error");
     cr_assert_lt(tt_gemini_generate_api.sse_event(NULL, &s, "", 0, "{}", 2, 0),
                  0);

@@ -445,3 +445,202 @@ Test(json, slice_parse_and_set_raw)
     cr_assert_str_eq(field, "[1, 2]", "a NUL leaves the field alone");
     free(field);
 }
+
+/* --- without a tree: tt_json_valid agrees with jansson ------------------- */
+
+struct valid_case {
+    const char *name;
+    const char *in;
+    size_t len;             /* 0: strlen(in) */
+    bool ok;
+};
+
+static const struct valid_case valid_cases[] = {
+    { "object", "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}", 0, true },
+    { "whitespace around", " \n\t{ \"a\" : [ 1 , 2 ] }\r\n", 0, true },
+    { "empty containers", "{\"a\":{},\"b\":[]}", 0, true },
+    { "top-level string", "\"hi\"", 0, true },
+    { "top-level number", "-12.5e+3", 0, true },
+    { "escapes", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"]", 0, true },
+    { "NUL escape (allowed)", "[\"a\\u0000b\"]", 0, true },
+    { "UTF-8", "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]", 0, true },
+    { "big integer (jansson retries as real)", "[123456789012345678901234567890]", 0, true },
+    { "trailing comma", "[1,2,]", 0, false },
+    { "missing colon", "{\"a\" 1}", 0, false },
+    { "unquoted key", "{a:1}", 0, false },
+    { "single quotes", "['a']", 0, false },
+    { "leading zero", "[01]", 0, false },
+    { "bare minus", "[-]", 0, false },
+    { "dot without digits", "[1.]", 0, false },
+    { "bad literal", "[tru]", 0, false },
+    { "raw control character", "[\"a\tb\"]", 0, false },
+    { "bad escape", "[\"\\x41\"]", 0, false },
+    { "short \\u", "[\"\\u12\"]", 0, false },
+    { "lone low surrogate", "[\"\\udc00\"]", 0, false },
+    { "high surrogate alone", "[\"\\ud800x\"]", 0, false },
+    { "overlong UTF-8", "[\"\xc0\xaf\"]", 0, false },
+    { "UTF-8 surrogate", "[\"\xed\xa0\x80\"]", 0, false },
+    { "cut UTF-8", "[\"\xe2\x82\"]", 0, false },
+    { "stray continuation byte", "[\"\x80\"]", 0, false },
+    { "raw NUL byte in a string", "[\"a\0b\"]", 7, false },
+    { "unclosed string", "[\"abc", 0, false },
+    { "unclosed array", "[1,2", 0, false },
+    { "mismatched close", "[1}", 0, false },
+    { "two values", "{} {}", 0, false },
+    { "empty", "", 0, false },
+    { "only whitespace", "   ", 0, false },
+};
+
+Test(json, valid_agrees_with_jansson)
+{
+    for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++) {
+        const struct valid_case *c = &valid_cases[i];
+        size_t len = c->len ? c->len : strlen(c->in);
+        json_error_t err;
+        json_t *j = json_loadb(c->in, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+        if (!j && json_error_code(&err) == json_error_numeric_overflow)
+            j = json_loadb(c->in, len, JSON_ALLOW_NUL | JSON_DECODE_ANY |
+                           JSON_DECODE_INT_AS_REAL, &err);
+        cr_expect_eq(j != NULL, c->ok, "%s: jansson %s", c->name, j ? "accepts" : "refuses");
+        json_decref(j);
+        cr_expect_eq(tt_json_valid(c->in, len) == TT_OK, c->ok, "%s", c->name);
+    }
+}
+
+Test(json, valid_depth_limit)
+{
+    static char deep[2 * 2100 + 1];
+
+    for (size_t d = 2047; d <= 2049; d++) {
+        memset(deep, '[', d);
+        memset(deep + d, ']', d);
+        json_error_t err;
+        json_t *j = json_loadb(deep, 2 * d, 0, &err);
+        cr_expect_eq(tt_json_valid(deep, 2 * d) == TT_OK, j != NULL, "depth %zu", d);
+        json_decref(j);
+    }
+}
+
+Test(json, next_str_is_dup)
+{
+    const char *txt = " [ \"a\\u0062c\" , {\"k\":[1,2]} ,3,\"\"] ";
+    struct tt_json_slice arr = { txt, strlen(txt) }, el;
+    size_t pos = 0, n = 0;
+    const char *want[] = { "\"a\\u0062c\"", "{\"k\":[1,2]}", "3", "\"\"" };
+
+    cr_assert_eq(tt_json_valid(txt, strlen(txt)), TT_OK);
+    while (tt_json_next(&arr, &pos, &el)) {
+        cr_assert_lt(n, 4);
+        cr_expect_eq(el.len, strlen(want[n]));
+        cr_expect_eq(memcmp(el.ptr, want[n], el.len), 0, "element %zu", n);
+        n++;
+    }
+    cr_expect_eq(n, 4);
+    struct tt_json_slice s = { "\"a\\u0062c\"", 10 };
+    cr_expect(tt_json_str_is(&s, "abc"));
+    cr_expect_not(tt_json_str_is(&s, "ab"));
+    char *d = tt_json_str_dup(&s);
+    cr_expect_str_eq(d, "abc");
+    free(d);
+    struct tt_json_slice num = { "3", 1 };
+    cr_expect_not(tt_json_str_is(&num, "3"));
+    cr_expect_null(tt_json_str_dup(&num));
+    struct tt_json_slice obj = { "{}", 2 };
+    pos = 0;
+    cr_expect_not(tt_json_next(&obj, &pos, &el));
+}
+
+/* tt_json_append_compact writes what jansson's compact dump writes. */
+Test(json, append_compact_is_jansson_dump)
+{
+    const char *cases[] = {
+        "\"plain text\"", "\"tab\\tquote\\\"nl\\n\"", "\"\\u00e9t\\u00e9\"",
+        "\"a\\/b\"", "null", "true", "false", "42", "-7", "0", "-0", "1.50",
+        "1e3", "007x", "[1, 2 ,{\"a\" : \"b\"}]", "{\"k\":\"\\u0041\"}",
+        "1234567890123456789", "123456789012345678",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tt_json_slice s = { cases[i], strlen(cases[i]) };
+        struct tt_buf b;
+        json_error_t err;
+        json_t *j = json_loadb(cases[i], s.len, JSON_DECODE_ANY, &err);
+        tt_buf_init(&b, 1 << 20);
+        int rc = tt_json_append_compact(&b, &s);
+        if (!j) {
+            cr_expect_neq(rc, TT_OK, "%s", cases[i]);
+        } else {
+            char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+            cr_expect_eq(rc, TT_OK, "%s", cases[i]);
+            cr_expect_str_eq(b.data ? b.data : "", want, "%s", cases[i]);
+            free(want);
+        }
+        json_decref(j);
+        tt_buf_free(&b);
+    }
+}
+
+/* Random strings built from the bytes that matter (quotes, backslashes,
+ * escapes, control and UTF-8 bytes, long plain runs for the 8-byte steps):
+ * tt_json_valid and jansson must agree on every one. */
+Test(json, valid_agrees_with_jansson_random)
+{
+    static const char *const atoms[] = {
+        "a", "abcdefghijkl", "\"", "\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\\ud83d",
+        "\\u0000", "\\x", "\t", "\x01", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xc3", "\x80", "\xed\xa0\x80", "\xf5\x80\x80\x80", " ", "/",
+    };
+    unsigned seed = 12345;
+    char buf[256];
+
+    for (int k = 0; k < 20000; k++) {
+        size_t n = 0;
+        buf[n++] = '[';
+        buf[n++] = '"';
+        int parts = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 8;
+        for (int j = 0; j < parts; j++) {
+            const char *a = atoms[((seed = seed * 1103515245u + 12345u) >> 16) %
+                                  (sizeof(atoms) / sizeof(atoms[0]))];
+            size_t l = strlen(a);
+            memcpy(buf + n, a, l);
+            n += l;
+        }
+        buf[n++] = '"';
+        buf[n++] = ']';
+        json_error_t err;
+        json_t *j = json_loadb(buf, n, JSON_ALLOW_NUL, &err);
+        cr_assert_eq(tt_json_valid(buf, n) == TT_OK, j != NULL, "case %d: %.*s", k, (int)n, buf);
+        json_decref(j);
+    }
+}
+
+/* tt_json_quote_inplace writes what json_dumps(json_stringn(...)) writes,
+ * and refuses what json_stringn refuses. */
+Test(json, quote_inplace_is_jansson_dump)
+{
+    static const struct { const char *s; size_t n; } cases[] = {
+        { "", 0 }, { "plain", 5 }, { "tab\there \"q\" back\\slash\n", 25 },
+        { "\x01\x1f\x7f/\b\f\r", 7 }, { "nul\0inside", 10 },
+        { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14 },
+        { "cut \xe2\x82", 6 }, { "bad \xff", 5 }, { "surrogate \xed\xa0\x80", 13 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tt_buf b;
+        tt_buf_init(&b, 1 << 20);
+        if (cases[i].n)
+            cr_assert_eq(tt_buf_append(&b, cases[i].s, cases[i].n), TT_OK);
+        json_t *j = json_stringn(cases[i].s, cases[i].n);
+        int rc = tt_json_quote_inplace(&b);
+        if (!j) {
+            cr_expect_eq(rc, TT_ERR_PARSE, "case %zu", i);
+            cr_expect_eq(b.len, cases[i].n, "case %zu: untouched", i);
+        } else {
+            char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+            cr_expect_eq(rc, TT_OK, "case %zu", i);
+            cr_expect_str_eq(b.data, want, "case %zu", i);
+            cr_expect_eq(b.len, strlen(want), "case %zu", i);
+            free(want);
+        }
+        json_decref(j);
+        tt_buf_free(&b);
+    }
+}

@@ -97,7 +97,8 @@ static void run(const struct tt_api_ops *ops, struct tt_span *span,
             flush_line(&f);         /* a last line without its newline */
         tt_buf_free(&f.line);
     }
-    (void)ops->response_end(f.state, span, !cut);
+    struct tt_api_end how = { !cut, kind == BODY, f.lines > 0 };
+    (void)tt_api_response_end(ops, f.state, span, &how);
     ops->response_free(f.state);
 }
 
@@ -560,7 +561,8 @@ Test(ollama, streamed_text_is_capped)
     static const char done[] =
         "{\"model\":\"m\",\"response\":\"\",\"done\":true,\"eval_count\":9}";
     (void)tt_ollama_generate_api.ndjson_line(st, &s, done, sizeof(done) - 1, 0);
-    cr_assert_eq(tt_ollama_generate_api.response_end(st, &s, true), 0);
+    cr_assert_eq(tt_api_response_end(&tt_ollama_generate_api, st, &s,
+                                     &(struct tt_api_end){ true, false, true }), 0);
     tt_ollama_generate_api.response_free(st);
     cr_assert(s.truncated);
     cr_assert_not_null(s.output);
@@ -577,7 +579,8 @@ Test(ollama, free_and_end_accept_null_state)
 
     tt_span_init(&s);
     tt_ollama_chat_api.response_free(NULL);
-    cr_assert_eq(tt_ollama_chat_api.response_end(NULL, &s, false), 0);
+    cr_assert_eq(tt_api_response_end(&tt_ollama_chat_api, NULL, &s,
+                                     &(struct tt_api_end){ false, false, false }), 0);
     cr_assert_str_eq(s.status, "error");
     cr_assert_lt(tt_ollama_chat_api.ndjson_line(NULL, &s, "{}", 2, 0), 0);
     cr_assert_lt(tt_ollama_chat_api.body(NULL, &s, "{}", 2), 0);
@@ -595,7 +598,8 @@ Test(ollama, body_cut_at_capture_cap)
     cr_assert_eq(tt_ollama_chat_api.response_begin(&s, &st), 0);
     cr_assert_eq(tt_ollama_chat_api.body(st, &s, cut, strlen(cut)),
                  TT_ERR_PARSE);
-    cr_assert_eq(tt_ollama_chat_api.response_end(st, &s, true), 0);
+    cr_assert_eq(tt_api_response_end(&tt_ollama_chat_api, st, &s,
+                                     &(struct tt_api_end){ true, true, false }), 0);
     tt_ollama_chat_api.response_free(st);
     cr_assert_str_eq(s.error, "response body truncated at the capture cap");
     cr_assert_not(s.usage_known);

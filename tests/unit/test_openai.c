@@ -740,7 +740,8 @@ Test(openai, streamed_text_is_capped)
         (void)tt_openai_chat_api.sse_event(f.state, &s, "", 0, chunk,
                                            (size_t)n, 0);
     (void)tt_openai_chat_api.sse_event(f.state, &s, "", 0, "[DONE]", 6, 0);
-    cr_assert_eq(tt_openai_chat_api.response_end(f.state, &s, true), 0);
+    cr_assert_eq(tt_api_response_end(&tt_openai_chat_api, f.state, &s,
+                                     &(struct tt_api_end){ true, false, true }), 0);
     tt_openai_chat_api.response_free(f.state);
     cr_assert(s.truncated);
     cr_assert_not_null(s.output);
@@ -756,7 +757,8 @@ Test(openai, free_and_end_accept_null_state)
 
     tt_span_init(&s);
     tt_openai_chat_api.response_free(NULL);
-    cr_assert_eq(tt_openai_chat_api.response_end(NULL, &s, false), 0);
+    cr_assert_eq(tt_api_response_end(&tt_openai_chat_api, NULL, &s,
+                                     &(struct tt_api_end){ false, false, false }), 0);
     cr_assert_str_eq(s.status, "error");
     cr_assert_lt(tt_openai_chat_api.sse_event(NULL, &s, "", 0, "{}", 2, 0), 0);
     tt_span_clear(&s);
@@ -774,7 +776,8 @@ Test(openai, body_cut_at_capture_cap)
     cr_assert_eq(tt_openai_chat_api.response_begin(&s, &st), 0);
     cr_assert_eq(tt_openai_chat_api.body(st, &s, cut, strlen(cut)),
                  TT_ERR_PARSE);
-    cr_assert_eq(tt_openai_chat_api.response_end(st, &s, true), 0);
+    cr_assert_eq(tt_api_response_end(&tt_openai_chat_api, st, &s,
+                                     &(struct tt_api_end){ true, true, false }), 0);
     tt_openai_chat_api.response_free(st);
     cr_assert_str_eq(s.error, "response body truncated at the capture cap");
     cr_assert_not(s.usage_known);

@@ -810,7 +810,8 @@ Test(openai_embeddings, request_and_capped_body)
     s.truncated = true;
     cr_assert_eq(tt_openai_embeddings_api.response_begin(&s, &st), 0);
     (void)tt_openai_embeddings_api.body(st, &s, emb_b64, 60);
-    (void)tt_openai_embeddings_api.response_end(st, &s, true);
+    (void)tt_api_response_end(&tt_openai_embeddings_api, st, &s,
+                              &(struct tt_api_end){ true, true, false });
     tt_openai_embeddings_api.response_free(st);
     cr_assert_str_eq(s.status, "ok");
     cr_assert_not(s.usage_known);

@@ -1,5 +1,5 @@
 /* test_secrets.c - secrets in a request target never reach span.path
- * (issue #6; preload/exchange.c tt_ex_redact_target), nor a recorded
+ * (issue #6; preload/redact.c tt_redact_target), nor a recorded
  * command line (tools/cli_util.c tt_cli_redact_arg). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -7,12 +7,13 @@
 
 #include "cli.h"
 #include "exchange.h"
+#include "redact.h"
 
 static void check(const char *in, const char *want)
 {
     char out[2048];
 
-    tt_ex_redact_target(in, strlen(in), out, sizeof(out));
+    tt_redact_target(in, strlen(in), out, sizeof(out));
     cr_assert_str_eq(out, want, "%s", in);
 }
 
@@ -81,13 +82,13 @@ Test(secrets, target_bounds)
     const char *in = "/p?a=1&key=SECRETSECRET&b=2XXXX";
     char out[8];
 
-    tt_ex_redact_target(in, strlen(in) - 4, out, sizeof(out));
+    tt_redact_target(in, strlen(in) - 4, out, sizeof(out));
     cr_assert_eq(strlen(out), 7);
     cr_assert_null(strstr(out, "SECRET"));
     char big[64];
-    tt_ex_redact_target(in, strlen(in) - 4, big, sizeof(big));
+    tt_redact_target(in, strlen(in) - 4, big, sizeof(big));
     cr_assert_str_eq(big, "/p?a=1&b=2");
-    tt_ex_redact_target(in, strlen(in), out, 0);
+    tt_redact_target(in, strlen(in), out, 0);
 }
 
 /* The command line `tokentap run` records: userinfo in a URL and the

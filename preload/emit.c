@@ -1,0 +1,87 @@
+/* emit.c - the tail of every span (see emit.h). */
+#include "emit.h"
+#include "conversation.h"
+#include "deliver.h"
+#include "price.h"
+#include "proctree.h"
+#include "redact.h"
+#include "rt.h"
+#include "spanfield.h"
+#include "tt.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void tt_emit_process(struct tt_span *s)
+{
+    tt_sf_repair(s);
+    tt_deliver_span(s);
+}
+
+void tt_emit_tool(struct tt_span *s)
+{
+    if (tt_redact_span(&tt_rt.redact, s) != TT_OK)
+        tt_log("out of memory while redacting: content dropped from a span");
+    tt_sf_repair(s);
+    tt_deliver_span(s);
+}
+
+/* At exit, this process's span again with its real end time. */
+static void emit_atexit(void)
+{
+    struct tt_span s;
+
+    if (tt_rt_off)
+        return;
+    tt_rt_depth++;
+    if (tt_proc_self_final(&s)) {
+        tt_emit_process(&s);
+        tt_span_clear(&s);
+    }
+    tt_rt_depth--;
+}
+
+/* The process spans of this process's tree, once per process (proctree
+ * builds them, here they are sent); the exit hook is registered after
+ * their delivery, so after deliver.c's (atexit handlers run in reverse
+ * order: ours first, then the drain). */
+static void emit_tree(void)
+{
+    static bool registered;
+    struct tt_span tree[TT_PROC_MAX_DEPTH];
+    size_t n = tt_proc_self_tree(tree, TT_PROC_MAX_DEPTH);
+
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        tt_emit_process(&tree[i]);
+        tt_span_clear(&tree[i]);
+    }
+    /* Inherited by a fork child, like the handler itself: one
+     * registration serves every process (tt_proc_self_final says which
+     * process's span is due). */
+    if (!__atomic_exchange_n(&registered, true, __ATOMIC_ACQ_REL))
+        atexit(emit_atexit);
+}
+
+void tt_emit_llm(struct tt_span *s)
+{
+    struct tt_span tools[TT_CONV_MAX_TOOLS];
+    size_t n = 0;
+
+    emit_tree();
+    tt_price_apply(s);
+    /* Before redaction: the request's messages are compared with earlier
+     * answers as sent (conversation.h). */
+    tt_conv_span(s, tools, TT_CONV_MAX_TOOLS, &n);
+    if (tt_redact_span(&tt_rt.redact, s) != TT_OK)
+        tt_log("out of memory while redacting: content dropped from a span");
+    tt_sf_repair(s);
+    /* The tool spans first: they ended before this call started. */
+    for (size_t i = 0; i < n; i++) {
+        tt_emit_tool(&tools[i]);
+        tt_span_clear(&tools[i]);
+    }
+    tt_deliver_span(s);
+}

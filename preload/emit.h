@@ -1,0 +1,35 @@
+/* emit.h - the one tail every finished span goes through.
+ *
+ * Whoever finishes a span (the exchange for an LLM call, the conversation
+ * for a tool span, the process tree for process spans) hands it here, and
+ * only here does anything leave the process:
+ *
+ *   LLM span:      process tree (first call of the process) -> price ->
+ *                  conversation (and the tool spans it completes) ->
+ *                  redact -> repair -> deliver
+ *   tool span:     redact -> repair -> deliver
+ *   process span:  repair -> deliver
+ *
+ * The caller keeps ownership of the span (it is not freed here). The
+ * stage also owns the exit hook that re-sends this process's span with its
+ * real end time (registered after the first delivery, so that it runs
+ * before deliver.c's own exit drain). Nothing fails visibly: a field lost
+ * to memory is logged and the span still goes out (error convention:
+ * docs/INTERNALS.md). */
+#ifndef TT_EMIT_H
+#define TT_EMIT_H
+
+#include "span.h"
+
+/* A finished LLM span (identity set: trace, span and parent ids, pid,
+ * exe): price, conversation, redact, repair, deliver. */
+void tt_emit_llm(struct tt_span *s);
+
+/* A tool span rebuilt by the conversation (identity copied from the call
+ * that completed it): redact, repair, deliver. */
+void tt_emit_tool(struct tt_span *s);
+
+/* A process span (proctree.c): repair, deliver. */
+void tt_emit_process(struct tt_span *s);
+
+#endif
