@@ -613,25 +613,7 @@ static int tt_openai_body(void *state, struct tt_span *span, const char *body,
     if (json_array_size(reasons) > 0 &&
         tt_json_set_field(&span->finish_reasons, json_incref(reasons)))
         goto out;
-    if (capture && st->nchoices == 1 && json_is_string(json_array_get(outs, 0))) {
-        /* The usual single answer, up to TT_OPENAI_TEXT_BUDGET: the
-         * collected text becomes the field in place (tt_json_quote_inplace),
-         * never held twice, let alone in a tree and its dump besides. */
-        struct tt_openai_choice *c = &st->choices[0];
-        struct tt_buf *t = c->has_content && (c->content.len > 0 || !c->has_refusal)
-                           ? &c->content : &c->refusal;
-        int q = tt_json_quote_inplace(t);
-        if (q == TT_ERR_NOMEM)
-            goto out;
-        if (q == TT_OK) {
-            free(span->output);
-            span->output = t->data ? t->data : strdup("\"\"");
-            t->data = NULL;
-            t->len = t->cap = 0;
-            if (!span->output)
-                goto out;
-        }
-    } else if (capture && json_array_size(outs) > 0) {
+    if (capture && json_array_size(outs) > 0) {
         json_t *o = json_array_size(outs) == 1 ? json_array_get(outs, 0) : outs;
         if (!json_is_null(o) &&
             tt_json_set_field(&span->output, json_incref(o)))
