@@ -1300,6 +1300,7 @@ int tt_gw_main(int argc, char **argv)
         { "listen", required_argument, NULL, 'l' },
         { "port-file", required_argument, NULL, 'p' },
         { "port-fd", required_argument, NULL, 'f' },
+        { "listen-fd", required_argument, NULL, 'L' },
         { "upstream", required_argument, NULL, 'u' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -1313,10 +1314,11 @@ int tt_gw_main(int argc, char **argv)
     tt_gw_routes_default(&g.routes);
     opterr = 0;
     optind = 0;
-    int port_fd = -1;
+    int port_fd = -1, listen_fd = -1;
     while ((c = getopt_long(argc, argv, ":l:p:f:u:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'f': port_fd = atoi(optarg); break;
+        case 'L': listen_fd = atoi(optarg); break;
         case 'l': listen_at = optarg; break;
         case 'p': port_file = optarg; break;
         case 'u':
@@ -1420,7 +1422,24 @@ int tt_gw_main(int argc, char **argv)
     curl_share_setopt(g.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(g.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 
-    if (gw_listen(addr, (unsigned)port, &g.lfd, &g.port) != TT_OK) {
+    if (listen_fd >= 0) {
+        /* --listen-fd: a socket tokentap run bound to a loopback port
+         * before the run (cli_gateway.c), so every process of the run knew
+         * the port before the gateway existed. */
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof(sa);
+        if (listen(listen_fd, 1024) != 0 ||
+            getsockname(listen_fd, (struct sockaddr *)&sa, &sl) != 0 ||
+            sa.sin_family != AF_INET || (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
+            fprintf(stderr, "tokentap gateway: --listen-fd %d is not a socket bound "
+                    "to 127.0.0.0/8: %s\n", listen_fd, strerror(errno));
+            return TT_CLI_EXIT_ERR;
+        }
+        (void)fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+        g.lfd = listen_fd;
+        g.port = ntohs(sa.sin_port);
+        inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
+    } else if (gw_listen(addr, (unsigned)port, &g.lfd, &g.port) != TT_OK) {
         fprintf(stderr, "tokentap gateway: cannot listen on %s: %s\n", listen_at,
                 strerror(errno));
         return TT_CLI_EXIT_ERR;
