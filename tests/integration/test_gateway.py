@@ -27,6 +27,8 @@ def setUpModule():
     BUILD = tempfile.mkdtemp(prefix="tt-gw-build-")
     subprocess.run(["cc", "-static", "-O1", "-o", os.path.join(BUILD, "static_client"),
                     os.path.join(GW, "static_client.c")], check=True)
+    subprocess.run(["cc", "-O1", "-o", os.path.join(BUILD, "exec_variants"),
+                    os.path.join(GW, "exec_variants.c")], check=True)
     if shutil.which("go"):
         # Debian's golang-go; the build cache (~/.cache/go-build) keeps
         # the second run at about a second.
@@ -106,6 +108,107 @@ class Gateway(TapTest):
         self.assertEqual(p.stdout.splitlines()[0], self.m.base + "/v1")
         self.assertEqual(len(spans), 1, p.stderr)
         self.assertGatewaySpan(spans[0], exe="static_client")
+
+    # --- auto: started on first need ---------------------------------------
+    NO_GATEWAY = r"""
+import json, os, socket, sys, urllib.request as u
+port = int(os.environ["TOKENTAP_GATEWAY"].rsplit(":", 1)[1])
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", port))
+    print("listening")
+except ConnectionRefusedError:
+    print("refused")
+# the run's own children (tokentap run is our parent): no gateway among them
+run = os.getppid()
+kids = []
+for t in os.listdir("/proc/%d/task" % run):
+    kids += open("/proc/%d/task/%s/children" % (run, t)).read().split()
+cmds = [open("/proc/%s/cmdline" % k, "rb").read().split(b"\0") for k in kids]
+print(sum(1 for c in cmds if b"gateway" in c))
+r = u.Request(os.environ["OPENAI_BASE_URL"] + "/chat/completions", data=json.dumps(
+    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}).encode(),
+    headers={"content-type": "application/json"})
+print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
+"""
+
+    def test_auto_hookable_program_starts_no_gateway(self):
+        """A run of a traced program: the gateway's port is reserved (it
+        refuses connections), no gateway process exists, the call is the
+        hooks' span, and the control socket's directory is gone after."""
+        tmp = tempfile.mkdtemp(prefix="tt-gw-tmp-")
+        try:
+            p, spans = self.run_gw("auto", [PY, "-c", self.NO_GATEWAY], TMPDIR=tmp)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.split(), ["refused", "0", "100"], p.stderr)
+            self.assertEqual(len(spans), 1, p.stderr)
+            self.assertNotEqual(spans[0]["capture"], "gateway")
+            self.assertEqual(spans[0]["input_tokens"], 100)
+            self.assertEqual(os.listdir(tmp), [])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_auto_wrapper_starts_it_once(self):
+        """A wrapper script that starts six static binaries at once: the
+        first exec that needs the gateway starts it, all six reach it (one
+        port, reserved before the run: one gateway), each call a span."""
+        d = tempfile.mkdtemp(prefix="tt-gw-wrap-")
+        try:
+            w = os.path.join(d, "agent")
+            with open(w, "w") as f:
+                f.write("#!/bin/sh\nfor i in 1 2 3 4 5 6; do %s $((1000 + i)) >/dev/null & done\n"
+                        "wait\necho done\n" % os.path.join(BUILD, "static_client"))
+            os.chmod(w, 0o755)
+            p, spans = self.run_gw("auto", [w], TMPDIR=d)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, "done\n")
+            self.assertEqual(sorted(s["input_tokens"] for s in spans),
+                             list(range(1001, 1007)), p.stderr)
+            for s in spans:
+                self.assertGatewaySpan(s, inp=s["input_tokens"], exe="static_client")
+            self.assertEqual(os.listdir(d), ["agent"])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_auto_wrapper_execs_bun(self):
+        """A shell script that execs a Bun executable (as agent CLIs ship)."""
+        need(BUN, "bun (npm @oven/bun-linux-x64, tests/gateway)")
+        d = tempfile.mkdtemp(prefix="tt-gw-wrap-")
+        try:
+            w = os.path.join(d, "agent")
+            with open(w, "w") as f:
+                f.write('#!/bin/sh\nexec "%s" "%s"\n' % (BUN, os.path.join(GW, "bun_fetch.js")))
+            os.chmod(w, 0o755)
+            p, spans = self.run_gw("auto", ["sh", "-c", w])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), "200 100 20")
+            self.assertEqual(len(spans), 1, p.stderr)
+            self.assertGatewaySpan(spans[0], exe="bun")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_exec_variants(self):
+        """Every way a traced program can start a static binary is seen by
+        the exec hooks (execl* and fexecve/execveat have their own: glibc's
+        call its internal execve), except a raw execve system call."""
+        prog = os.path.join(BUILD, "exec_variants")
+        names = subprocess.run([prog, "--list"], capture_output=True, text=True,
+                               check=True).stdout.split()
+        p, spans = self.run_gw("auto", [prog, os.path.join(BUILD, "static_client")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = dict(line.split() for line in p.stdout.splitlines())
+        self.assertEqual(sorted(got), sorted(names))
+        for n in names:
+            # a raw syscall: the user's https URL, which it cannot speak
+            self.assertEqual(got[n], "2" if n == "raw_syscall" else "0", (n, p.stderr))
+        by = {s["input_tokens"]: s for s in spans}
+        self.assertEqual(len(spans), len(names) - 1, p.stderr)
+        for i, n in enumerate(names):
+            if n == "raw_syscall":
+                self.assertNotIn(1001 + i, by)
+                continue
+            self.assertIn(1001 + i, by, n)
+            self.assertGatewaySpan(by[1001 + i], inp=1001 + i, exe="static_client")
 
     def test_gateway_off(self):
         """--gateway off: the static binary talks to the user's base URL
