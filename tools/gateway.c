@@ -45,6 +45,9 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "api.h"
 #include "cli.h"
@@ -53,6 +56,7 @@
 #include "http1.h"
 #include "proctree.h"
 #include "provider.h"
+#include "redirect.h"
 #include "rt.h"
 #include "span.h"
 
@@ -1013,6 +1017,81 @@ static void find_client(struct gw_conn *c)
         c->client_span[0] = '\0';
 }
 
+/* --- replay and --mock: the run's local server is the upstream ---------- */
+
+/* Under `tokentap replay` / `tokentap run --mock` the gateway gets the
+ * redirection the preload applies (TOKENTAP_REDIRECT*, preload/redirect.h):
+ * a connection to a redirected host goes to the run's server (libcurl's
+ * CONNECT_TO: the URL, Host and SNI stay the provider's, so the cassette
+ * matches as for a hooked call), and the run's CA is trusted on top of the
+ * usual store. A static binary under replay gets the recorded answers. */
+static X509 *rd_ca;
+static pthread_once_t rd_once = PTHREAD_ONCE_INIT;
+
+static void rd_ca_load(void)
+{
+    size_t n = 0;
+    const unsigned char *der = tt_rd_ca_der(&n);
+
+    if (der && n)
+        rd_ca = d2i_X509(NULL, &der, (long)n);
+}
+
+static CURLcode rd_ssl_ctx(CURL *h, void *ctx, void *ud)
+{
+    (void)h;
+    (void)ud;
+    pthread_once(&rd_once, rd_ca_load);
+    if (rd_ca) {
+        X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)ctx);
+        if (st && X509_STORE_add_cert(st, rd_ca) != 1)
+            ERR_clear_error();          /* already there */
+    }
+    return CURLE_OK;
+}
+
+/* The CONNECT_TO entry for host:port (scheme's default port when none),
+ * or NULL when the connection goes where the URL says. */
+static struct curl_slist *rd_connect_to(const char *host, const char *port, bool https)
+{
+    char entry[600];
+    const char *to = getenv("TOKENTAP_REDIRECT");
+
+    if (!host || !*host || !to || !*to || !tt_rd_on())
+        return NULL;
+    const char *service = port ? port : https ? "https" : "http";
+    unsigned pn = port ? (unsigned)strtoul(port, NULL, 10) : https ? 443 : 80;
+    struct sockaddr_storage ss, out;
+    socklen_t outl = sizeof(out);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    char v6[64];
+    size_t hl = strlen(host);
+    memset(&ss, 0, sizeof(ss));
+    /* Numeric hosts are judged as the preload's connect() judges them. */
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)pn);
+        if (!tt_rd_connect((struct sockaddr *)in4, sizeof(*in4), &out, &outl))
+            return NULL;
+    } else if (host[0] == '[') {            /* curl's form of an IPv6 address */
+        if (hl < 3 || hl - 2 >= sizeof(v6) || host[hl - 1] != ']')
+            return NULL;
+        memcpy(v6, host + 1, hl - 2);
+        v6[hl - 2] = '\0';
+        if (inet_pton(AF_INET6, v6, &in6->sin6_addr) != 1)
+            return NULL;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)pn);
+        if (!tt_rd_connect((struct sockaddr *)in6, sizeof(*in6), &out, &outl))
+            return NULL;
+    } else if (!tt_rd_name(host, service)) {
+        return NULL;
+    }
+    snprintf(entry, sizeof(entry), "%s:%s:%s", host, port ? port : https ? "443" : "80", to);
+    return curl_slist_append(NULL, entry);
+}
+
 /* Forward one request; false when the connection must close. */
 static bool forward(struct gw_conn *c, struct gw_req *r)
 {
@@ -1084,6 +1163,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
                 tt_ex_set_trace(c->ex, c->client_trace);
         }
     }
+    struct curl_slist *connect_to = rd_connect_to(host, port, https);
     curl_free(host);
     curl_free(port);
     curl_free(path);
@@ -1114,6 +1194,10 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
         curl_easy_setopt(h, CURLOPT_CAINFO, g->cainfo);
     if (g->capath)
         curl_easy_setopt(h, CURLOPT_CAPATH, g->capath);
+    if (connect_to) {
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+        curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, rd_ssl_ctx);
+    }
     bool has_body = r->chunked || r->content_length > 0;
     if (!strcmp(r->method, "HEAD")) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -1134,6 +1218,8 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
 
     cc = curl_easy_perform(h);
     int64_t now = tt_now_ns();
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
+    curl_slist_free_all(connect_to);
     atomic_fetch_add(&g->calls, 1);
 
     long ver = 0;

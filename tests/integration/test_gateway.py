@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import PY, SLOW, TapTest
+from harness import PY, SLOW, TOKENTAP, TapTest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GW = os.path.normpath(os.path.join(HERE, "..", "gateway"))
@@ -307,6 +307,66 @@ print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
         self.assertEqual(len(spans), 1)
         self.assertTrue(spans[0]["stream"])
         self.assertEqual(spans[0]["capture"], "gateway")
+
+    # --- record, replay, --mock: the gateway's upstream is the run's server --
+    def test_record_then_replay_static_binary(self):
+        """A static binary recorded through the gateway is replayed through
+        it: the gateway's upstream connections go to the replay server (the
+        recorded answer, byte for byte), none to the stopped provider."""
+        from harness import Mock
+        from test_replay import Sentinel
+        rm = Mock()
+        ca = os.path.join(self.home, "rec-ca.pem")
+        shutil.copy(rm.cert, ca)
+        har = os.path.join(self.home, "gw.har")
+        env = self.env(OPENAI_BASE_URL=rm.base + "/v1", SSL_CERT_FILE=ca,
+                       TOKENTAP_HOSTS="127.0.0.1:%d=auto" % rm.port)
+        client = [os.path.join(BUILD, "static_client"), "321"]
+        try:
+            rec = subprocess.run([TOKENTAP, "record", "-o", har, "--"] + client, env=env,
+                                 capture_output=True, text=True, timeout=120 * SLOW)
+        finally:
+            port = rm.port
+            rm.stop()
+        self.assertEqual(rec.returncode, 0, rec.stderr)
+        self.assertIn("1 LLM exchange recorded in", rec.stderr)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 1, rec.stderr)
+        self.assertEqual((spans[0]["capture"], spans[0]["input_tokens"]), ("gateway", 321))
+        sentinel = Sentinel(port)
+        try:
+            env["TOKENTAP_DB"] = os.path.join(self.home, "replay.db")
+            rep = subprocess.run([TOKENTAP, "replay", har, "--"] + client, env=env,
+                                 capture_output=True, text=True, timeout=120 * SLOW)
+        finally:
+            sentinel.close()
+        self.assertEqual(rep.returncode, 0, rep.stderr)
+        self.assertIn("1 replayed, 0 missed", rep.stderr)
+        self.assertEqual(rep.stdout, rec.stdout)
+        self.assertEqual(sentinel.hits, 0)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 1, rep.stderr)
+        s = spans[0]
+        self.assertEqual((s["capture"], s["replay"], s["input_tokens"], s["output_tokens"]),
+                         ("gateway", "hit", 321, 20))
+        self.assertEqual(os.path.basename(s["exe"]), "static_client")
+
+    def test_run_mock_static_binary(self):
+        """run --mock: a static binary with no base URL of its own goes
+        through the gateway to the mock, not to api.openai.com."""
+        env = self.env()
+        env.pop("OPENAI_BASE_URL")
+        p = subprocess.run([TOKENTAP, "run", "--mock", "--",
+                            os.path.join(BUILD, "static_client"), "77"], env=env,
+                           capture_output=True, text=True, timeout=120 * SLOW)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Hello from the mock provider.", p.stdout)
+        self.assertIn("answered by the mock", p.stderr)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 1, p.stderr)
+        s = spans[0]
+        self.assertEqual((s["capture"], s["replay"], s["host"], s["input_tokens"]),
+                         ("gateway", "mock", "api.openai.com", 77))
 
     # --- the fleet case: tokentapd runs the gateway --------------------------
     def test_tokentapd_runs_the_gateway(self):
