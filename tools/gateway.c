@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -523,6 +524,7 @@ struct gw_conn {
     char client_trace[33];          /* its trace outside a run, "" else */
     bool pid_done;
     int64_t resp_len;               /* the answer's Content-Length, -1 none */
+    int64_t hup_checked_ms;         /* cb_progress's last look at the client */
     struct tt_h1 parser;
     struct gw_req *head, *tail;     /* requests in arrival order */
     struct gw_req *feeding;         /* the request the parser is reading */
@@ -942,16 +944,28 @@ static size_t cb_write(char *p, size_t size, size_t nmemb, void *ud)
     return len;
 }
 
-/* Called by libcurl at least once a second while the transfer waits: a
- * client that hung up (FIN or RST) stops the upstream call. A client that
- * only half-closes its side is taken for gone too (HTTP clients do not). */
+/* Called by libcurl at least once a second while the transfer waits, and
+ * twice after every piece of a stream: a client that hung up (FIN or RST)
+ * stops the upstream call. A client that only half-closes its side is
+ * taken for gone too (HTTP clients do not). Looked at every
+ * GW_HUP_CHECK_MS at most (a hang-up during a stream already shows at the
+ * next write): two poll() calls per event cost the stream's thread time
+ * between reading an event and being back in poll for the next one. */
+#define GW_HUP_CHECK_MS 50
+
 static int cb_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                        curl_off_t un)
 {
     struct gw_conn *c = ud;
     struct pollfd pfd = { .fd = c->fd, .events = POLLRDHUP };
+    struct timespec ts;
 
     (void)dt; (void)dn; (void)ut; (void)un;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (now_ms - c->hup_checked_ms < GW_HUP_CHECK_MS)
+        return 0;
+    c->hup_checked_ms = now_ms;
     /* The whole answer delivered: the client may hang up now. */
     if (c->head_sent && !c->chunked_out && c->resp_len >= 0 &&
         (int64_t)c->sent >= c->resp_len)
@@ -1106,6 +1120,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
     c->in_body = false;
     c->sent = 0;
     c->resp_len = -1;
+    c->hup_checked_ms = 0;
     tt_buf_reset(&c->rhead);
     c->close_after = r->conn_close || r->minor == 0;
 
