@@ -1258,19 +1258,37 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
         else
             ex_end_async(c->ex, true, NULL, now);
     } else {
-        char why[CURL_ERROR_SIZE + 64];
+        char why[CURL_ERROR_SIZE + 96];
+        long oserr = 0;
         atomic_fetch_add(&g->failed, 1);
+        (void)curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+        /* The client sees the failure it would have seen talking to the
+         * upstream itself, as far as HTTP/1.1 can say it: an upstream that
+         * reset the connection, or could not be reached (a refused connect
+         * has no equivalent once ours was accepted), resets the client's;
+         * one that closed without an answer, or cut the answer short (FIN,
+         * an HTTP/2 stream reset), closes it there: no final chunk, fewer
+         * bytes than Content-Length. */
+        bool rst = oserr == ECONNRESET || oserr == EPIPE ||
+                   (!c->head_sent && cc != CURLE_GOT_NOTHING);
         if (c->client_gone)
             snprintf(why, sizeof(why), "the client closed the connection %s",
                      c->head_sent ? "during the answer" : "before the answer");
+        else if (!c->head_sent && cc == CURLE_GOT_NOTHING)
+            snprintf(why, sizeof(why), "upstream closed the connection without an "
+                     "answer: %s", curl_easy_strerror(cc));
         else
-            snprintf(why, sizeof(why), "upstream %s: %s",
+            snprintf(why, sizeof(why), "upstream %s: %s%s",
                      c->head_sent ? "answer cut short" : "unreachable",
-                     curl_easy_strerror(cc));
+                     curl_easy_strerror(cc),
+                     oserr == ECONNRESET ? " (connection reset)" : "");
         ex_end_async(c->ex, false, why, now);
         if (!g->quiet && !c->client_gone)
             fprintf(stderr, "tokentap gateway: %s %s: %s\n", r->method, url, why);
-        reset_client(c);
+        if (rst || c->client_gone)
+            reset_client(c);
+        else
+            c->close_after = true;
     }
     c->ex = NULL;
     c->req = NULL;

@@ -433,21 +433,46 @@ print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
 
     # --- faults -----------------------------------------------------------
     def test_faults(self):
-        p, spans = self.run_gw("on", [PY, os.path.join(GW, "faults.py"), "200"],
-                               ANTHROPIC_BASE_URL="https://127.0.0.1:1", timeout=240)
+        """Each fault through the gateway against the same fault direct: the
+        client sees the same outcome (a refused connect has no equivalent
+        once the gateway accepted: both are connection errors), the gateway
+        stays up ("after"), and each failed call's span says what happened."""
+        rst = ResettingUpstream()
+        try:
+            extra = dict(ANTHROPIC_BASE_URL="https://127.0.0.1:1",
+                         OLLAMA_HOST="http://127.0.0.1:%d" % rst.port)
+            direct = subprocess.run([PY, os.path.join(GW, "faults.py"), "200"],
+                                    env=self.env(**extra), capture_output=True, text=True,
+                                    timeout=240 * SLOW)
+            p, spans = self.run_gw("on", [PY, os.path.join(GW, "faults.py"), "200"],
+                                   timeout=240, **extra)
+        finally:
+            rst.close()
+        self.assertEqual(direct.returncode, 0, direct.stderr)
         self.assertEqual(p.returncode, 0, p.stderr)
+        want = dict(line.split(" ", 1) for line in direct.stdout.splitlines())
         out = dict(line.split(" ", 1) for line in p.stdout.splitlines())
-        # The client sees a connection error, as it would directly.
-        self.assertIn(out["upstream_down"], ("ConnectionResetError", "RemoteDisconnected"))
-        self.assertIn(out["reset_mid_stream"], ("ConnectionResetError", "IncompleteRead",
-                                                "ProtocolError"))
+        self.assertEqual(sorted(out), sorted(want))
+        self.assertEqual(want["upstream_down"], "ConnectionError:ConnectionRefusedError")
+        self.assertTrue(out["upstream_down"].startswith("ConnectionError:"), out)
+        for k in want:
+            if k != "upstream_down":
+                self.assertEqual(out[k], want[k], (k, p.stdout, direct.stdout, p.stderr))
+        self.assertEqual(want["reset_mid_stream"], "IncompleteRead")
+        self.assertEqual(want["upstream_reset"], "ConnectionError:ConnectionResetError")
         for k in ("client_disconnect", "big_body", "concurrent", "after"):
             self.assertEqual(out[k], "ok", (k, p.stdout, p.stderr))
         errors = sorted(s["error"] for s in spans if s["status"] == "error")
-        self.assertEqual(len(errors), 3, errors)
+        self.assertEqual(len(errors), 4, errors)
         self.assertTrue(errors[0].startswith("the client closed the connection"), errors)
-        self.assertTrue(errors[1].startswith("upstream answer cut short"), errors)
-        self.assertTrue(errors[2].startswith("upstream unreachable"), errors)
+        # the mock's cut (an HTTP/2 stream reset) and the resetting upstream
+        self.assertTrue(errors[1].startswith("upstream answer cut short") and
+                        errors[1].endswith("(connection reset)"), errors)
+        self.assertTrue(errors[2].startswith("upstream answer cut short") and
+                        not errors[2].endswith("(connection reset)"), errors)
+        self.assertTrue(errors[3].startswith("upstream unreachable"), errors)
+        by_path = {s["path"]: s for s in spans if s["status"] == "error"}
+        self.assertIn("(connection reset)", by_path["/api/chat"]["error"])
         ok = [s for s in spans if s["status"] == "ok"]
         self.assertEqual(len(ok), 202)      # big body, 200 streams, after
         big = [s for s in ok if s["input_tokens"] == 2500000]
@@ -458,6 +483,55 @@ print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
         for s in spans:
             self.assertEqual(s["capture"], "gateway")
 
+
+class ResettingUpstream:
+    """A plain-HTTP Ollama-like upstream that answers a streamed chat with
+    its head and one NDJSON line, then resets the connection (RST)."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(8)
+        self.s.settimeout(0.2)
+        self.port = self.s.getsockname()[1]
+        self.stop = False
+        self.t = threading.Thread(target=self.loop, daemon=True)
+        self.t.start()
+
+    def loop(self):
+        import socket
+        import struct
+        import time
+        while not self.stop:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                continue
+            c.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                got = c.recv(65536)
+                if not got:
+                    break
+                data += got
+            head, _, body = data.partition(b"\r\n\r\n")
+            m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            while m and len(body) < int(m.group(1)):
+                body += c.recv(65536)
+            line = (b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00Z",'
+                    b'"message":{"role":"assistant","content":"Hel"},"done":false}\n')
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n" % (len(line), line))
+            time.sleep(0.2)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.t.join(2)
+        self.s.close()
 
 if __name__ == "__main__":
     unittest.main()
