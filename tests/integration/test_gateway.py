@@ -210,6 +210,20 @@ print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
             self.assertIn(1001 + i, by, n)
             self.assertGatewaySpan(by[1001 + i], inp=1001 + i, exe="static_client")
 
+    def test_node_and_python_start_a_static_binary(self):
+        """The wrappers agent CLIs are: Node's child_process (libuv: fork +
+        execve) and Python's subprocess (vfork + execve) starting a static
+        binary; the shell above them, Node and Python are left alone."""
+        static = os.path.join(BUILD, "static_client")
+        node = "require('child_process').spawnSync(process.argv[1], ['1501'])"
+        py = "import subprocess,sys; subprocess.run([sys.argv[1], '1502'], check=True)"
+        p, spans = self.run_gw("auto", ["sh", "-c", 'node -e "$0" "$2" && %s -c "$1" "$2"'
+                                        % PY, node, py, static])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sorted(s["input_tokens"] for s in spans), [1501, 1502], p.stderr)
+        for s in spans:
+            self.assertGatewaySpan(s, inp=s["input_tokens"], exe="static_client")
+
     def test_gateway_off(self):
         """--gateway off: the static binary talks to the user's base URL
         (https, which it cannot speak) and nothing is captured."""
