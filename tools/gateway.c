@@ -529,11 +529,13 @@ struct gw_conn {
     struct gw_req *head, *tail;     /* requests in arrival order */
     struct gw_req *feeding;         /* the request the parser is reading */
     bool eof, broken;               /* client closed / unparseable */
+    bool req_ended;                 /* the last read ended a request */
     CURL *curl;
     /* The transfer in progress. */
     struct gw_req *req;
     struct tt_exchange *ex;
     struct tt_buf rhead;            /* upstream head lines, current response */
+    struct tt_buf pend;             /* our head, held for the first body piece */
     int status;
     bool head_sent, chunked_out, close_after, body_ok, client_gone;
     bool in_body;
@@ -660,6 +662,7 @@ static int on_req_done(void *ud, bool complete)
     if (c->feeding)
         c->feeding->done = true;
     c->feeding = NULL;
+    c->req_ended = true;
     return TT_OK;
 }
 
@@ -688,15 +691,20 @@ static bool conn_read(struct gw_conn *c, int timeout_ms)
         (void)tt_h1_eof(&c->parser, &req_cb, c);
         return false;
     }
-    /* ACK at once: a client that writes a request in two pieces under
-     * Nagle (headers, then body) would otherwise wait for our delayed ACK
-     * (40 ms) before sending the body. Linux re-arms delayed ACKs, so
-     * after every read. */
-    int one = 1;
-    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    c->req_ended = false;
     if (tt_h1_feed(&c->parser, buf, (size_t)n, &req_cb, c) != TT_OK) {
         c->broken = true;
         return false;
+    }
+    /* ACK at once unless the read ended a request: a client that writes a
+     * request in two pieces under Nagle (headers, then body) would
+     * otherwise wait for our delayed ACK (40 ms) before sending the body.
+     * Linux re-arms delayed ACKs, so after every such read. A complete
+     * request needs none: the client waits for the answer, which carries
+     * the ACK. */
+    if (!c->req_ended || c->parser.in_message) {
+        int one = 1;
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
     }
     return true;
 }
@@ -870,7 +878,14 @@ static bool send_head(struct gw_conn *c)
         goto out;
     if (tt_buf_append(&out, "\r\n", 2) != TT_OK)
         goto out;
-    if (!send_str(c->fd, out.data, out.len)) {
+    if (!no_body && has_len && c->resp_len > 0) {
+        /* A body of known length follows at once (a whole answer, not a
+         * stream): the head goes out with its first piece, one write and
+         * one wake-up of the client instead of two. */
+        tt_buf_reset(&c->pend);
+        if (tt_buf_append(&c->pend, out.data, out.len) != TT_OK)
+            goto out;
+    } else if (!send_str(c->fd, out.data, out.len)) {
         c->client_gone = true;
         goto out;
     }
@@ -880,6 +895,20 @@ static bool send_head(struct gw_conn *c)
     ok = true;
 out:
     tt_buf_free(&out);
+    return ok;
+}
+
+/* Our head, if it still waits for the body: out now. */
+static bool flush_head(struct gw_conn *c)
+{
+    bool ok = true;
+
+    if (c->pend.len && !c->client_gone) {
+        ok = send_str(c->fd, c->pend.data, c->pend.len);
+        if (!ok)
+            c->client_gone = true;
+    }
+    tt_buf_reset(&c->pend);
     return ok;
 }
 
@@ -932,7 +961,12 @@ static size_t cb_write(char *p, size_t size, size_t nmemb, void *ud)
         };
         ok = send_all(c->fd, v, 3);
     } else {
-        ok = send_str(c->fd, p, len);
+        struct iovec v[2] = {
+            { .iov_base = c->pend.data, .iov_len = c->pend.len },
+            { .iov_base = p, .iov_len = len },
+        };
+        ok = send_all(c->fd, v, 2);
+        tt_buf_reset(&c->pend);
     }
     if (!ok) {
         c->client_gone = true;
@@ -1120,7 +1154,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
     c->in_body = false;
     c->sent = 0;
     c->resp_len = -1;
-    c->hup_checked_ms = 0;
+    tt_buf_reset(&c->pend);
     tt_buf_reset(&c->rhead);
     c->close_after = r->conn_close || r->minor == 0;
 
@@ -1218,11 +1252,25 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (has_body || !strcmp(r->method, "POST")) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, cb_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, c);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(r->chunked ? -1 : r->content_length > 0
-                                      ? r->content_length : 0));
+        if (r->done) {
+            /* The whole body is here (the usual case: a JSON request in
+             * one read): libcurl sends it with the head, one write
+             * upstream instead of head, then body from the read callback. */
+            size_t bl = r->body_len - r->body_off;
+            const char *bp = bl ? r->body + r->body_off : "";
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bl);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, bp);
+            if (c->ex && bl)
+                tt_ex_req_body(c->ex, bp, bl);
+            if (c->ex && has_body)      /* else: ended below */
+                tt_ex_req_end(c->ex, t0);
+        } else {
+            curl_easy_setopt(h, CURLOPT_READFUNCTION, cb_read);
+            curl_easy_setopt(h, CURLOPT_READDATA, c);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)(r->chunked ? -1 : r->content_length > 0
+                                          ? r->content_length : 0));
+        }
         if (strcmp(r->method, "POST"))
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     } else if (strcmp(r->method, "GET")) {
@@ -1249,6 +1297,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
     if (cc == CURLE_OK) {
         if (!c->head_sent && !send_head(c))
             c->client_gone = true;
+        (void)flush_head(c);
         if (c->chunked_out && !c->client_gone &&
             !send_str(c->fd, "0\r\n\r\n", 5))
             c->client_gone = true;
@@ -1271,6 +1320,8 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
          * bytes than Content-Length. */
         bool rst = oserr == ECONNRESET || oserr == EPIPE ||
                    (!c->head_sent && cc != CURLE_GOT_NOTHING);
+        if (!rst)
+            (void)flush_head(c);        /* the head, then the early end */
         if (c->client_gone)
             snprintf(why, sizeof(why), "the client closed the connection %s",
                      c->head_sent ? "during the answer" : "before the answer");
@@ -1310,6 +1361,7 @@ static void conn_free(struct gw_conn *c)
     }
     tt_h1_free(&c->parser);
     tt_buf_free(&c->rhead);
+    tt_buf_free(&c->pend);
     if (c->curl)
         curl_easy_cleanup(c->curl);
     if (c->fd >= 0)
@@ -1326,6 +1378,7 @@ static void *conn_thread(void *arg)
     c->curl = curl_easy_init();
     tt_h1_init(&c->parser, true);
     tt_buf_init(&c->rhead, 256 * 1024);
+    tt_buf_init(&c->pend, 256 * 1024);
     if (!c->curl)
         goto out;
     while (!gw_stop) {
