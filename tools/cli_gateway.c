@@ -255,14 +255,37 @@ bool tt_cli_gw_started(struct tt_cli_gw *gw)
 /* The control socket: each connection is one "start the gateway if it is
  * not running" request, answered "ok\n" or "no\n" once it listens.
  * Connections are served one at a time; concurrent requests wait on the
- * socket's backlog and all get the one gateway. */
+ * socket's backlog and all get the one gateway. The thread also restarts
+ * a gateway that died (watch). */
+/* A gateway that died (a crash, a kill) is started again on the same
+ * socket: the connections that queued on it meanwhile are served by the
+ * new one. Called every 200 ms by the control thread. */
+static void watch(struct tt_cli_gw *gw)
+{
+    int st;
+
+    pthread_mutex_lock(&gw->mu);
+    if (gw->state == 1 && gw->pid > 0 && waitpid(gw->pid, &st, WNOHANG) == gw->pid) {
+        gw->pid = 0;
+        gw->state = start_locked(gw) == TT_OK ? 1 : -1;
+        fprintf(stderr, "tokentap run: the gateway %s (%s %d)%s\n",
+                WIFSIGNALED(st) ? "was killed" : "exited",
+                WIFSIGNALED(st) ? "signal" : "status",
+                WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+                gw->state == 1 ? "; started again" : " and could not be started again");
+    }
+    pthread_mutex_unlock(&gw->mu);
+}
+
 static void *ctl_thread(void *arg)
 {
     struct tt_cli_gw *gw = arg;
 
     while (!atomic_load(&gw->ctl_stop)) {
         struct pollfd p = { .fd = gw->ctl_fd, .events = POLLIN };
-        if (poll(&p, 1, 200) <= 0)
+        int pr = poll(&p, 1, 200);
+        watch(gw);
+        if (pr <= 0)
             continue;
         int c = accept4(gw->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0)

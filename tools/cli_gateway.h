@@ -50,8 +50,9 @@ int tt_cli_gw_prepare(struct tt_cli_gw *gw, char **child_env, pid_t run_pid) TT_
 bool tt_cli_gw_ensure(struct tt_cli_gw *gw);
 bool tt_cli_gw_started(struct tt_cli_gw *gw);
 
-/* auto: serve the control socket that starts it on a process's request
- * (hooks/exec.c). */
+/* Serve the control socket that starts it on a process's request
+ * (hooks/exec.c; named to the command in auto mode only), from a thread
+ * that also starts a gateway that died again on the same socket. */
 int tt_cli_gw_serve(struct tt_cli_gw *gw) TT_WUR;
 
 /* Add the gateway to the command's environment: TOKENTAP_GATEWAY (the

@@ -382,7 +382,9 @@ static int run_gateway(struct run *r, char ***env, const char *cmd0)
     if (r->gw_mode == TT_CLI_GW_OFF)
         return TT_OK;
     int prc = tt_cli_gw_prepare(&r->gw, *env, getpid());
-    if (prc == TT_OK && r->gw_mode == TT_CLI_GW_AUTO && tt_cli_gw_serve(&r->gw) != TT_OK)
+    /* The control socket (auto: programs ask for the gateway there) and
+     * the thread that serves it, which also restarts a gateway that died. */
+    if (prc == TT_OK && tt_cli_gw_serve(&r->gw) != TT_OK && r->gw_mode == TT_CLI_GW_AUTO)
         fprintf(stderr, "tokentap run: cannot serve the gateway's control socket (%s); "
                 "only the command itself can be pointed at the gateway\n", strerror(errno));
     if (prc != TT_OK) {

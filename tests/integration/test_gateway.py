@@ -125,7 +125,7 @@ kids = []
 for t in os.listdir("/proc/%d/task" % run):
     kids += open("/proc/%d/task/%s/children" % (run, t)).read().split()
 cmds = [open("/proc/%s/cmdline" % k, "rb").read().split(b"\0") for k in kids]
-print(sum(1 for c in cmds if b"gateway" in c))
+print(sum(1 for c in cmds if b"gateway" in c))  # argv[1] of `tokentap gateway`
 r = u.Request(os.environ["OPENAI_BASE_URL"] + "/chat/completions", data=json.dumps(
     {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}).encode(),
     headers={"content-type": "application/json"})
@@ -186,6 +186,31 @@ print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
             self.assertGatewaySpan(spans[0], exe="bun")
         finally:
             shutil.rmtree(d, ignore_errors=True)
+
+    KILL_GATEWAY = r"""
+import os, signal, subprocess, sys, time
+static = sys.argv[1]
+subprocess.run([static, "1701"], check=True, stdout=subprocess.DEVNULL)
+run = os.getppid()
+kids = []
+for t in os.listdir("/proc/%d/task" % run):
+    kids += open("/proc/%d/task/%s/children" % (run, t)).read().split()
+gw = [int(k) for k in kids
+      if b"--listen-fd" in open("/proc/%s/cmdline" % k, "rb").read().split(b"\0")]
+assert len(gw) == 1, gw
+os.kill(gw[0], signal.SIGKILL)
+time.sleep(0.5)
+subprocess.run([static, "1702"], check=True, stdout=subprocess.DEVNULL)
+print("ok")
+"""
+
+    def test_gateway_that_dies_is_started_again(self):
+        p, spans = self.run_gw("auto", [PY, "-c", self.KILL_GATEWAY,
+                                        os.path.join(BUILD, "static_client")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "ok\n")
+        self.assertIn("the gateway was killed (signal 9); started again", p.stderr)
+        self.assertEqual(sorted(s["input_tokens"] for s in spans), [1701, 1702], p.stderr)
 
     def test_exec_variants(self):
         """Every way a traced program can start a static binary is seen by
