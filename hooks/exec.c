@@ -298,15 +298,23 @@ TT_EXPORT int posix_spawnp(pid_t *pid, const char *file,
  * through the hooks above. */
 #define ARGS_MAX 65536
 
-#define COLLECT_ARGS(ap, argc_out)                                      \
+/* How many arguments from arg (included; libc declares it non-null, as
+ * glibc's own execl* count it) to the NULL that ends them. */
+#define COUNT_ARGS(arg, ap, n)                                                \
     do {                                                                      \
         va_list cp_;                                                          \
         va_copy(cp_, ap);                                                     \
-        size_t n_ = 1;                                                        \
-        while (n_ < ARGS_MAX && va_arg(cp_, char *) != NULL)                  \
-            n_++;                                                             \
+        for ((n) = 1; (n) < ARGS_MAX && va_arg(cp_, char *); (n)++)           \
+            ;                                                                 \
         va_end(cp_);                                                          \
-        argc_out = n_;                                                        \
+    } while (0)
+
+/* argv[0..n] from arg and ap (the NULL included, consumed from ap). */
+#define FILL_ARGS(argv, arg, ap, n)                                           \
+    do {                                                                      \
+        (argv)[0] = (char *)(arg);                                            \
+        for (size_t i_ = 1; i_ <= (n); i_++)                                  \
+            (argv)[i_] = va_arg(ap, char *);                                  \
     } while (0)
 
 TT_EXPORT int execl(const char *path, const char *arg, ...)
@@ -315,16 +323,14 @@ TT_EXPORT int execl(const char *path, const char *arg, ...)
     size_t n;
 
     va_start(ap, arg);
-    COLLECT_ARGS(ap, n);
+    COUNT_ARGS(arg, ap, n);
     if (n >= ARGS_MAX) {
         va_end(ap);
         errno = E2BIG;
         return -1;
     }
     char *argv[n + 1];
-    argv[0] = (char *)arg;
-    for (size_t i = 1; i <= n; i++)
-        argv[i] = va_arg(ap, char *);
+    FILL_ARGS(argv, arg, ap, n);
     va_end(ap);
     return execve(path, argv, environ);
 }
@@ -335,16 +341,14 @@ TT_EXPORT int execlp(const char *file, const char *arg, ...)
     size_t n;
 
     va_start(ap, arg);
-    COLLECT_ARGS(ap, n);
+    COUNT_ARGS(arg, ap, n);
     if (n >= ARGS_MAX) {
         va_end(ap);
         errno = E2BIG;
         return -1;
     }
     char *argv[n + 1];
-    argv[0] = (char *)arg;
-    for (size_t i = 1; i <= n; i++)
-        argv[i] = va_arg(ap, char *);
+    FILL_ARGS(argv, arg, ap, n);
     va_end(ap);
     return execvpe(file, argv, environ);
 }
@@ -355,16 +359,14 @@ TT_EXPORT int execle(const char *path, const char *arg, ...)
     size_t n;
 
     va_start(ap, arg);
-    COLLECT_ARGS(ap, n);
+    COUNT_ARGS(arg, ap, n);
     if (n >= ARGS_MAX) {
         va_end(ap);
         errno = E2BIG;
         return -1;
     }
     char *argv[n + 1];
-    argv[0] = (char *)arg;
-    for (size_t i = 1; i <= n; i++)
-        argv[i] = va_arg(ap, char *);
+    FILL_ARGS(argv, arg, ap, n);
     char *const *envp = va_arg(ap, char *const *);
     va_end(ap);
     return execve(path, argv, envp);
