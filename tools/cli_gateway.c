@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -297,26 +298,39 @@ static void *ctl_thread(void *arg)
     return NULL;
 }
 
-int tt_cli_gw_serve(struct tt_cli_gw *gw)
+int tt_cli_gw_serve(struct tt_cli_gw *gw, const char *dir)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     const char *tmp = getenv("TMPDIR");
     sigset_t all, old;
 
-    if (!tmp || !*tmp || strlen(tmp) > 60)
-        tmp = "/tmp";
-    snprintf(gw->ctl_dir, sizeof(gw->ctl_dir), "%s/tokentap-gw-XXXXXX", tmp);
-    if (!mkdtemp(gw->ctl_dir)) {        /* 0700: only we may ask */
-        gw->ctl_dir[0] = '\0';
-        return TT_ERR_IO;
+    if (dir && *dir && strlen(dir) < sizeof(gw->ctl_path) - 8) {
+        /* The run's private directory (its daemon's): one directory of
+         * ours in $TMPDIR, removed with everything in it. */
+        snprintf(gw->ctl_path, sizeof(gw->ctl_path), "%s/gw.sock", dir);
+    } else {
+        if (!tmp || tmp[0] != '/' || strlen(tmp) > 60)
+            tmp = "/tmp";
+        snprintf(gw->ctl_dir, sizeof(gw->ctl_dir), "%s/tokentap-gw-XXXXXX", tmp);
+        if (!mkdtemp(gw->ctl_dir)) {        /* 0700: only we may ask */
+            gw->ctl_dir[0] = '\0';
+            return TT_ERR_IO;
+        }
+        snprintf(gw->ctl_path, sizeof(gw->ctl_path), "%s/ctl", gw->ctl_dir);
     }
-    snprintf(gw->ctl_path, sizeof(gw->ctl_path), "%s/ctl", gw->ctl_dir);
     if (strlen(gw->ctl_path) >= sizeof(sa.sun_path))
         return TT_ERR_CAP;
     memcpy(sa.sun_path, gw->ctl_path, strlen(gw->ctl_path) + 1);
     gw->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (gw->ctl_fd < 0 || bind(gw->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(gw->ctl_fd, 128) != 0)
+    if (gw->ctl_fd < 0)
+        return TT_ERR_IO;
+    mode_t um = umask(077);         /* born private, then exactly 0600 */
+    int b = bind(gw->ctl_fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(um);
+    if (b != 0)
+        return TT_ERR_IO;
+    gw->ctl_bound = true;
+    if (chmod(gw->ctl_path, 0600) != 0 || listen(gw->ctl_fd, 128) != 0)
         return TT_ERR_IO;
     /* The signals tokentap run forwards to the command stay with the main
      * thread. */
@@ -390,8 +404,11 @@ void tt_cli_gw_stop(struct tt_cli_gw *gw)
         close(gw->ctl_fd);
         gw->ctl_fd = -1;
     }
-    if (gw->ctl_dir[0]) {
+    if (gw->ctl_bound) {
         unlink(gw->ctl_path);
+        gw->ctl_bound = false;
+    }
+    if (gw->ctl_dir[0]) {
         rmdir(gw->ctl_dir);
         gw->ctl_dir[0] = '\0';
     }

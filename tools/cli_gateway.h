@@ -35,7 +35,7 @@ struct tt_cli_gw {
     /* auto: the control socket that starts it on first need. */
     char ctl_dir[80], ctl_path[96];
     int ctl_fd;
-    bool ctl_on;
+    bool ctl_on, ctl_bound;
     atomic_bool ctl_stop;
     pthread_t ctl_th;
 };
@@ -52,8 +52,10 @@ bool tt_cli_gw_started(struct tt_cli_gw *gw);
 
 /* Serve the control socket that starts it on a process's request
  * (hooks/exec.c; named to the command in auto mode only), from a thread
- * that also starts a gateway that died again on the same socket. */
-int tt_cli_gw_serve(struct tt_cli_gw *gw) TT_WUR;
+ * that also starts a gateway that died again on the same socket. The
+ * socket goes in dir (the run's private directory) when given, else in a
+ * 0700 directory of its own under $TMPDIR. */
+int tt_cli_gw_serve(struct tt_cli_gw *gw, const char *dir) TT_WUR;
 
 /* Add the gateway to the command's environment: TOKENTAP_GATEWAY (the
  * preload ignores connections to it, and in auto mode judges each exec),

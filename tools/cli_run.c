@@ -384,7 +384,8 @@ static int run_gateway(struct run *r, char ***env, const char *cmd0)
     int prc = tt_cli_gw_prepare(&r->gw, *env, getpid());
     /* The control socket (auto: programs ask for the gateway there) and
      * the thread that serves it, which also restarts a gateway that died. */
-    if (prc == TT_OK && tt_cli_gw_serve(&r->gw) != TT_OK && r->gw_mode == TT_CLI_GW_AUTO)
+    if (prc == TT_OK && tt_cli_gw_serve(&r->gw, r->privdir) != TT_OK &&
+        r->gw_mode == TT_CLI_GW_AUTO)
         fprintf(stderr, "tokentap run: cannot serve the gateway's control socket (%s); "
                 "only the command itself can be pointed at the gateway\n", strerror(errno));
     if (prc != TT_OK) {
