@@ -1254,8 +1254,8 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         if (r->done) {
             /* The whole body is here (the usual case: a JSON request in
-             * one read): libcurl sends it with the head, one write
-             * upstream instead of head, then body from the read callback. */
+             * one read): handed to libcurl at once, no read-callback
+             * round (over HTTP/1.1 it leaves in the head's write). */
             size_t bl = r->body_len - r->body_off;
             const char *bp = bl ? r->body + r->body_off : "";
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bl);
