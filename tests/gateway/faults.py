@@ -16,6 +16,7 @@ OAI = urlsplit(os.environ["OPENAI_BASE_URL"])
 ANT = urlsplit(os.environ["ANTHROPIC_BASE_URL"])
 _oll = os.environ["OLLAMA_HOST"]        # an upstream that resets mid-answer
 OLL = urlsplit(_oll if "://" in _oll else "http://" + _oll)
+GEM = urlsplit(os.environ["GOOGLE_GEMINI_BASE_URL"])   # one that never answers
 
 
 def conn(u):
@@ -59,6 +60,12 @@ def reset_mid_stream():
 def upstream_reset():
     c, r = chat(OLL, {"model": "llama3.2", "stream": True, "messages": MSG},
                 path="/api/chat")
+    r.read()
+
+
+def upstream_no_answer():
+    c, r = chat(GEM, {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+                path="/v1beta/models/gemini-2.0-flash:generateContent")
     r.read()
 
 
@@ -112,6 +119,7 @@ def after():
 case("upstream_down", upstream_down)
 case("reset_mid_stream", reset_mid_stream)
 case("upstream_reset", upstream_reset)
+case("upstream_no_answer", upstream_no_answer)
 case("client_disconnect", client_disconnect)
 case("big_body", big_body)
 case("concurrent", concurrent)

@@ -477,9 +477,11 @@ print("ok")
         once the gateway accepted: both are connection errors), the gateway
         stays up ("after"), and each failed call's span says what happened."""
         rst = ResettingUpstream()
+        mute = ResettingUpstream(answer=False)
         try:
             extra = dict(ANTHROPIC_BASE_URL="https://127.0.0.1:1",
-                         OLLAMA_HOST="http://127.0.0.1:%d" % rst.port)
+                         OLLAMA_HOST="http://127.0.0.1:%d" % rst.port,
+                         GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:%d" % mute.port)
             direct = subprocess.run([PY, os.path.join(GW, "faults.py"), "200"],
                                     env=self.env(**extra), capture_output=True, text=True,
                                     timeout=240 * SLOW)
@@ -487,6 +489,7 @@ print("ok")
                                    timeout=240, **extra)
         finally:
             rst.close()
+            mute.close()
         self.assertEqual(direct.returncode, 0, direct.stderr)
         self.assertEqual(p.returncode, 0, p.stderr)
         want = dict(line.split(" ", 1) for line in direct.stdout.splitlines())
@@ -499,9 +502,15 @@ print("ok")
                 self.assertEqual(out[k], want[k], (k, p.stdout, direct.stdout, p.stderr))
         self.assertEqual(want["reset_mid_stream"], "IncompleteRead")
         self.assertEqual(want["upstream_reset"], "ConnectionError:ConnectionResetError")
+        self.assertEqual(want["upstream_no_answer"], "ConnectionError:RemoteDisconnected")
         for k in ("client_disconnect", "big_body", "concurrent", "after"):
             self.assertEqual(out[k], "ok", (k, p.stdout, p.stderr))
-        errors = sorted(s["error"] for s in spans if s["status"] == "error")
+        by_path = {s["path"]: s for s in spans if s["status"] == "error"}
+        self.assertTrue(by_path["/v1beta/models/gemini-2.0-flash:generateContent"]["error"]
+                        .startswith("upstream closed the connection without an answer"),
+                        by_path)
+        errors = sorted(s["error"] for s in spans if s["status"] == "error"
+                        and s["provider"] != "gcp.gemini")
         self.assertEqual(len(errors), 4, errors)
         self.assertTrue(errors[0].startswith("the client closed the connection"), errors)
         # the mock's cut (an HTTP/2 stream reset) and the resetting upstream
@@ -510,7 +519,6 @@ print("ok")
         self.assertTrue(errors[2].startswith("upstream answer cut short") and
                         not errors[2].endswith("(connection reset)"), errors)
         self.assertTrue(errors[3].startswith("upstream unreachable"), errors)
-        by_path = {s["path"]: s for s in spans if s["status"] == "error"}
         self.assertIn("(connection reset)", by_path["/api/chat"]["error"])
         ok = [s for s in spans if s["status"] == "ok"]
         self.assertEqual(len(ok), 202)      # big body, 200 streams, after
@@ -525,9 +533,11 @@ print("ok")
 
 class ResettingUpstream:
     """A plain-HTTP Ollama-like upstream that answers a streamed chat with
-    its head and one NDJSON line, then resets the connection (RST)."""
+    its head and one NDJSON line, then resets the connection (RST); with
+    answer=False it reads the request and closes without a byte."""
 
-    def __init__(self):
+    def __init__(self, answer=True):
+        self.answer = answer
         import socket
         import threading
         self.s = socket.socket()
@@ -559,6 +569,9 @@ class ResettingUpstream:
             m = re.search(rb"(?i)content-length:\s*(\d+)", head)
             while m and len(body) < int(m.group(1)):
                 body += c.recv(65536)
+            if not self.answer:
+                c.close()
+                continue
             line = (b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00Z",'
                     b'"message":{"role":"assistant","content":"Hel"},"done":false}\n')
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
