@@ -365,6 +365,21 @@ static int64_t search_tree(int64_t pid, const char *want, int depth)
     return found;
 }
 
+/* The callers found last: a program opens many connections (an SDK's
+ * pool, 500 streams from one process), and looking in its descriptors
+ * first spares a walk over every process's for each of them. A pid reused
+ * since is harmless: the inode is checked. */
+#define GW_RECENT 8
+static _Atomic int64_t recent_pid[GW_RECENT];
+static atomic_uint recent_next;
+
+static int64_t found_pid(int64_t pid)
+{
+    if (pid > 0)
+        atomic_store(&recent_pid[atomic_fetch_add(&recent_next, 1) % GW_RECENT], pid);
+    return pid;
+}
+
 int64_t tt_gw_peer_pid(unsigned client_port, unsigned server_port,
                        int64_t root_pid)
 {
@@ -374,10 +389,15 @@ int64_t tt_gw_peer_pid(unsigned client_port, unsigned server_port,
     if (!inode)
         return 0;
     snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    for (int i = 0; i < GW_RECENT; i++) {
+        int64_t p = atomic_load(&recent_pid[i]);
+        if (p > 0 && pid_has_inode(p, want))
+            return p;
+    }
     if (root_pid > 0) {
         int64_t p = search_tree(root_pid, want, 0);
         if (p)
-            return p;
+            return found_pid(p);
     }
     DIR *d = opendir("/proc");
     if (!d)
@@ -393,7 +413,7 @@ int64_t tt_gw_peer_pid(unsigned client_port, unsigned server_port,
             found = pid;
     }
     closedir(d);
-    return found;
+    return found_pid(found);
 }
 
 /* ------------------------------------------------------------ gateway */
