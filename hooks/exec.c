@@ -25,11 +25,17 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -75,6 +81,52 @@ static bool may_replace(char *const envp[], const char *name, unsigned port)
     return (orig && !strcmp(orig, cur)) || strstr(cur, ours) != NULL;
 }
 
+/* --gateway auto starts the run's gateway on first need: ask tokentap run
+ * over its control socket (TOKENTAP_GATEWAY_CTL, cli_gateway.c) and wait
+ * until it listens. Raw system calls: no hook of ours (connect, close) is
+ * involved, nothing is allocated (a vfork child may be here), the socket
+ * is ours from creation to close. No control socket named (--gateway on,
+ * or an older tokentap run): the gateway already runs. */
+#define GW_CTL_WAIT_MS 10000
+
+static bool gw_ready(char *const envp[])
+{
+    const char *ctl = env_get(envp, "TOKENTAP_GATEWAY_CTL");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char ans[4];
+    size_t got = 0;
+    bool ok = false;
+
+    if (!ctl || !*ctl)
+        return true;
+    if (strlen(ctl) >= sizeof(sa.sun_path))
+        return false;
+    memcpy(sa.sun_path, ctl, strlen(ctl) + 1);
+    long fd = syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    if (syscall(SYS_connect, fd, &sa, (socklen_t)sizeof(sa)) != 0)
+        goto out;
+    while (got < 3) {
+        struct pollfd p = { .fd = (int)fd, .events = POLLIN };
+        long pr = syscall(SYS_poll, &p, 1, GW_CTL_WAIT_MS);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            goto out;
+        long r = syscall(SYS_read, fd, ans + got, 3 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            goto out;
+        got += (size_t)r;
+    }
+    ok = !memcmp(ans, "ok\n", 3);
+out:
+    syscall(SYS_close, fd);
+    return ok;
+}
+
 /* The environment path should run with, or NULL: unchanged. */
 static char **gw_envp(const char *path, char *const envp[], struct gw_env *g)
 {
@@ -95,7 +147,7 @@ static char **gw_envp(const char *path, char *const envp[], struct gw_env *g)
                       snprintf(cache, sizeof(cache), "%s/execcache", home) < (int)sizeof(cache);
     enum tt_elf_verdict v = tt_elf_judge_cached(path, have_cache ? cache : NULL,
                                                 why, sizeof(why));
-    if (!tt_elf_needs_gateway(v))
+    if (!tt_elf_needs_gateway(v) || !gw_ready(envp))
         return NULL;
     size_t n = 0;
     while (envp && envp[n])
@@ -134,6 +186,8 @@ static char **gw_envp(const char *path, char *const envp[], struct gw_env *g)
 
 static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_fexecve)(int, char *const[], char *const[]);
+static int (*real_execveat)(int, const char *, char *const[], char *const[], int);
 static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                                const posix_spawnattr_t *, char *const[], char *const[]);
 static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
@@ -235,5 +289,144 @@ TT_EXPORT int posix_spawnp(pid_t *pid, const char *file,
     char **ne = gw_envp(which(file, buf, sizeof(buf)), envp, &g);
     int rc = f(pid, file, fa, attr, argv, ne ? ne : envp);
     gw_env_free(&g);
+    return rc;
+}
+
+/* execl, execlp, execle: glibc builds the argument array and calls its
+ * internal execve/execvpe, which no interposer sees; so they are hooked
+ * here, the array built on the stack as glibc does (no malloc), and sent
+ * through the hooks above. */
+#define ARGS_MAX 65536
+
+/* How many arguments from arg (included; libc declares it non-null, as
+ * glibc's own execl* count it) to the NULL that ends them. */
+#define COUNT_ARGS(arg, ap, n)                                                \
+    do {                                                                      \
+        va_list cp_;                                                          \
+        va_copy(cp_, ap);                                                     \
+        for ((n) = 1; (n) < ARGS_MAX && va_arg(cp_, char *); (n)++)           \
+            ;                                                                 \
+        va_end(cp_);                                                          \
+    } while (0)
+
+/* argv[0..n] from arg and ap (the NULL included, consumed from ap). */
+#define FILL_ARGS(argv, arg, ap, n)                                           \
+    do {                                                                      \
+        (argv)[0] = (char *)(arg);                                            \
+        for (size_t i_ = 1; i_ <= (n); i_++)                                  \
+            (argv)[i_] = va_arg(ap, char *);                                  \
+    } while (0)
+
+TT_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    size_t n;
+
+    va_start(ap, arg);
+    COUNT_ARGS(arg, ap, n);
+    if (n >= ARGS_MAX) {
+        va_end(ap);
+        errno = E2BIG;
+        return -1;
+    }
+    char *argv[n + 1];
+    FILL_ARGS(argv, arg, ap, n);
+    va_end(ap);
+    return execve(path, argv, environ);
+}
+
+TT_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    size_t n;
+
+    va_start(ap, arg);
+    COUNT_ARGS(arg, ap, n);
+    if (n >= ARGS_MAX) {
+        va_end(ap);
+        errno = E2BIG;
+        return -1;
+    }
+    char *argv[n + 1];
+    FILL_ARGS(argv, arg, ap, n);
+    va_end(ap);
+    return execvpe(file, argv, environ);
+}
+
+TT_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    size_t n;
+
+    va_start(ap, arg);
+    COUNT_ARGS(arg, ap, n);
+    if (n >= ARGS_MAX) {
+        va_end(ap);
+        errno = E2BIG;
+        return -1;
+    }
+    char *argv[n + 1];
+    FILL_ARGS(argv, arg, ap, n);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, argv, envp);
+}
+
+/* fexecve and execveat: the executable is judged through /proc/self/fd
+ * (glibc's fexecve runs execveat(AT_EMPTY_PATH) itself, unseen). */
+static const char *fd_path(int dirfd, const char *path, char *buf, size_t n)
+{
+    int w;
+
+    if (path && path[0] == '/')
+        return path;
+    if (path && path[0] && dirfd == AT_FDCWD)
+        return path;
+    if (!path || !path[0])          /* AT_EMPTY_PATH: the descriptor itself */
+        w = snprintf(buf, n, "/proc/self/fd/%d", dirfd);
+    else
+        w = snprintf(buf, n, "/proc/self/fd/%d/%s", dirfd, path);
+    return w > 0 && (size_t)w < n ? buf : NULL;
+}
+
+TT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    int (*f)(int, char *const[], char *const[]) = REAL(real_fexecve, "fexecve");
+    struct gw_env g;
+    char buf[64];
+    int saved = errno;
+
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    char **ne = gw_envp(fd_path(fd, "", buf, sizeof(buf)), envp, &g);
+    errno = saved;
+    int rc = f(fd, argv, ne ? ne : envp);
+    saved = errno;
+    gw_env_free(&g);
+    errno = saved;
+    return rc;
+}
+
+TT_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+                       char *const envp[], int flags)
+{
+    int (*f)(int, const char *, char *const[], char *const[], int) =
+        REAL(real_execveat, "execveat");
+    struct gw_env g;
+    char buf[4096 + 64];
+    int saved = errno;
+
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    char **ne = gw_envp(fd_path(dirfd, path, buf, sizeof(buf)), envp, &g);
+    errno = saved;
+    int rc = f(dirfd, path, argv, ne ? ne : envp, flags);
+    saved = errno;
+    gw_env_free(&g);
+    errno = saved;
     return rc;
 }

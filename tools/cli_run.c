@@ -370,16 +370,30 @@ fail:
     return NULL;
 }
 
-/* --gateway auto|on: start the run's gateway and point the command at it
- * (cli_gateway.h). A gateway that cannot start is no reason not to run
- * the command: it runs with the hooks alone. Returns TT_ERR_NOMEM only. */
+/* --gateway auto|on: prepare the run's gateway and point the command at
+ * it (cli_gateway.h). on: started now; auto: started when a program that
+ * needs it is about to run (the command itself: now). A gateway that
+ * cannot start is no reason not to run the command: it runs with the
+ * hooks alone. Returns TT_ERR_NOMEM only (said on stderr). */
 static int run_gateway(struct run *r, char ***env, const char *cmd0)
 {
     char path[PATH_MAX];
 
     if (r->gw_mode == TT_CLI_GW_OFF)
         return TT_OK;
-    if (tt_cli_gw_start(&r->gw, *env, getpid()) != TT_OK) {
+    int prc = tt_cli_gw_prepare(&r->gw, *env, getpid());
+    /* The control socket (auto: programs ask for the gateway there) and
+     * the thread that serves it, which also restarts a gateway that died. */
+    if (prc == TT_OK && tt_cli_gw_serve(&r->gw, r->privdir) != TT_OK &&
+        r->gw_mode == TT_CLI_GW_AUTO)
+        fprintf(stderr, "tokentap run: cannot serve the gateway's control socket (%s); "
+                "only the command itself can be pointed at the gateway\n", strerror(errno));
+    if (prc != TT_OK) {
+        tt_cli_gw_stop(&r->gw);
+        if (prc == TT_ERR_NOMEM) {
+            fprintf(stderr, "tokentap run: out of memory\n");
+            return prc;
+        }
         fprintf(stderr, "tokentap run: the gateway did not start; programs the "
                 "hooks cannot reach (static, Go, Bun) will not be traced\n");
         return TT_OK;
@@ -389,14 +403,12 @@ static int run_gateway(struct run *r, char ***env, const char *cmd0)
         if (!strncmp(*e, "PATH=", 5))
             cp = *e + 5;
     const char *exe = tt_elf_which(cmd0, cp, path, sizeof(path)) ? path : NULL;
-    int rc = tt_cli_gw_point(env, r->gw.port, r->gw_mode, exe, r->gw_why,
-                             sizeof(r->gw_why));
+    int rc = tt_cli_gw_point(env, &r->gw, r->gw_mode, exe, r->gw_why,
+                             sizeof(r->gw_why), &r->gw_cmd);
     if (rc != TT_OK) {
         fprintf(stderr, "tokentap run: out of memory\n");
         return rc;
     }
-    r->gw_cmd = r->gw_mode == TT_CLI_GW_ON ||
-                (exe && tt_elf_needs_gateway(tt_elf_judge(exe, NULL, 0)));
     return TT_OK;
 }
 
@@ -799,11 +811,13 @@ int tt_cli_run_ext_main(int argc, char **argv, const struct tt_cli_run_ext *ext)
     r.cmd0 = cmd[0];
     if (!tt_elf_which(cmd[0], getenv("PATH"), r.cmd_path, sizeof(r.cmd_path)))
         r.cmd_path[0] = '\0';
-    if (run_gateway(&r, &env, cmd[0]) != TT_OK)
-        goto out;
-
+    /* The extension first: the gateway's environment takes what it adds
+     * (replay's redirection becomes the gateway's upstream, record's
+     * directory its recordings). */
     if (ext && ext->setup(ext->arg, &env) != TT_OK)
         goto out;
+    if (run_gateway(&r, &env, cmd[0]) != TT_OK)
+        r.gw_mode = TT_CLI_GW_OFF;      /* said why; the command runs anyway */
     bool started = true;
     int64_t start = tt_now_ns();
     pid_t pid = 0;

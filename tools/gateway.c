@@ -42,9 +42,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "api.h"
 #include "cli.h"
@@ -54,6 +58,7 @@
 #include "http1.h"
 #include "proctree.h"
 #include "provider.h"
+#include "redirect.h"
 #include "rt.h"
 #include "span.h"
 
@@ -361,6 +366,21 @@ static int64_t search_tree(int64_t pid, const char *want, int depth)
     return found;
 }
 
+/* The callers found last: a program opens many connections (an SDK's
+ * pool, 500 streams from one process), and looking in its descriptors
+ * first spares a walk over every process's for each of them. A pid reused
+ * since is harmless: the inode is checked. */
+#define GW_RECENT 8
+static _Atomic int64_t recent_pid[GW_RECENT];
+static atomic_uint recent_next;
+
+static int64_t found_pid(int64_t pid)
+{
+    if (pid > 0)
+        atomic_store(&recent_pid[atomic_fetch_add(&recent_next, 1) % GW_RECENT], pid);
+    return pid;
+}
+
 int64_t tt_gw_peer_pid(unsigned client_port, unsigned server_port,
                        int64_t root_pid)
 {
@@ -370,10 +390,15 @@ int64_t tt_gw_peer_pid(unsigned client_port, unsigned server_port,
     if (!inode)
         return 0;
     snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    for (int i = 0; i < GW_RECENT; i++) {
+        int64_t p = atomic_load(&recent_pid[i]);
+        if (p > 0 && pid_has_inode(p, want))
+            return p;
+    }
     if (root_pid > 0) {
         int64_t p = search_tree(root_pid, want, 0);
         if (p)
-            return p;
+            return found_pid(p);
     }
     DIR *d = opendir("/proc");
     if (!d)
@@ -389,7 +414,7 @@ int64_t tt_gw_peer_pid(unsigned client_port, unsigned server_port,
             found = pid;
     }
     closedir(d);
-    return found;
+    return found_pid(found);
 }
 
 /* ------------------------------------------------------------ gateway */
@@ -521,15 +546,18 @@ struct gw_conn {
     char client_trace[33];          /* its trace outside a run, "" else */
     bool pid_done;
     int64_t resp_len;               /* the answer's Content-Length, -1 none */
+    int64_t hup_checked_ms;         /* cb_progress's last look at the client */
     struct tt_h1 parser;
     struct gw_req *head, *tail;     /* requests in arrival order */
     struct gw_req *feeding;         /* the request the parser is reading */
     bool eof, broken;               /* client closed / unparseable */
+    bool req_ended;                 /* the last read ended a request */
     CURL *curl;
     /* The transfer in progress. */
     struct gw_req *req;
     struct tt_exchange *ex;
     struct tt_buf rhead;            /* upstream head lines, current response */
+    struct tt_buf pend;             /* our head, held for the first body piece */
     int status;
     bool head_sent, chunked_out, close_after, body_ok, client_gone;
     bool in_body;
@@ -658,6 +686,7 @@ static int on_req_done(void *ud, bool complete)
     if (c->feeding)
         c->feeding->done = true;
     c->feeding = NULL;
+    c->req_ended = true;
     return TT_OK;
 }
 
@@ -686,15 +715,20 @@ static bool conn_read(struct gw_conn *c, int timeout_ms)
         (void)tt_h1_eof(&c->parser, &req_cb, c);
         return false;
     }
-    /* ACK at once: a client that writes a request in two pieces under
-     * Nagle (headers, then body) would otherwise wait for our delayed ACK
-     * (40 ms) before sending the body. Linux re-arms delayed ACKs, so
-     * after every read. */
-    int one = 1;
-    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    c->req_ended = false;
     if (tt_h1_feed(&c->parser, buf, (size_t)n, &req_cb, c) != TT_OK) {
         c->broken = true;
         return false;
+    }
+    /* ACK at once unless the read ended a request: a client that writes a
+     * request in two pieces under Nagle (headers, then body) would
+     * otherwise wait for our delayed ACK (40 ms) before sending the body.
+     * Linux re-arms delayed ACKs, so after every such read. A complete
+     * request needs none: the client waits for the answer, which carries
+     * the ACK. */
+    if (!c->req_ended || c->parser.in_message) {
+        int one = 1;
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
     }
     return true;
 }
@@ -868,7 +902,14 @@ static bool send_head(struct gw_conn *c)
         goto out;
     if (tt_buf_append(&out, "\r\n", 2) != TT_OK)
         goto out;
-    if (!send_str(c->fd, out.data, out.len)) {
+    if (!no_body && has_len && c->resp_len > 0) {
+        /* A body of known length follows at once (a whole answer, not a
+         * stream): the head goes out with its first piece, one write and
+         * one wake-up of the client instead of two. */
+        tt_buf_reset(&c->pend);
+        if (tt_buf_append(&c->pend, out.data, out.len) != TT_OK)
+            goto out;
+    } else if (!send_str(c->fd, out.data, out.len)) {
         c->client_gone = true;
         goto out;
     }
@@ -878,6 +919,20 @@ static bool send_head(struct gw_conn *c)
     ok = true;
 out:
     tt_buf_free(&out);
+    return ok;
+}
+
+/* Our head, if it still waits for the body: out now. */
+static bool flush_head(struct gw_conn *c)
+{
+    bool ok = true;
+
+    if (c->pend.len && !c->client_gone) {
+        ok = send_str(c->fd, c->pend.data, c->pend.len);
+        if (!ok)
+            c->client_gone = true;
+    }
+    tt_buf_reset(&c->pend);
     return ok;
 }
 
@@ -930,7 +985,12 @@ static size_t cb_write(char *p, size_t size, size_t nmemb, void *ud)
         };
         ok = send_all(c->fd, v, 3);
     } else {
-        ok = send_str(c->fd, p, len);
+        struct iovec v[2] = {
+            { .iov_base = c->pend.data, .iov_len = c->pend.len },
+            { .iov_base = p, .iov_len = len },
+        };
+        ok = send_all(c->fd, v, 2);
+        tt_buf_reset(&c->pend);
     }
     if (!ok) {
         c->client_gone = true;
@@ -942,16 +1002,28 @@ static size_t cb_write(char *p, size_t size, size_t nmemb, void *ud)
     return len;
 }
 
-/* Called by libcurl at least once a second while the transfer waits: a
- * client that hung up (FIN or RST) stops the upstream call. A client that
- * only half-closes its side is taken for gone too (HTTP clients do not). */
+/* Called by libcurl at least once a second while the transfer waits, and
+ * twice after every piece of a stream: a client that hung up (FIN or RST)
+ * stops the upstream call. A client that only half-closes its side is
+ * taken for gone too (HTTP clients do not). Looked at every
+ * GW_HUP_CHECK_MS at most (a hang-up during a stream already shows at the
+ * next write): two poll() calls per event cost the stream's thread time
+ * between reading an event and being back in poll for the next one. */
+#define GW_HUP_CHECK_MS 50
+
 static int cb_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                        curl_off_t un)
 {
     struct gw_conn *c = ud;
     struct pollfd pfd = { .fd = c->fd, .events = POLLRDHUP };
+    struct timespec ts;
 
     (void)dt; (void)dn; (void)ut; (void)un;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (now_ms - c->hup_checked_ms < GW_HUP_CHECK_MS)
+        return 0;
+    c->hup_checked_ms = now_ms;
     /* The whole answer delivered: the client may hang up now. */
     if (c->head_sent && !c->chunked_out && c->resp_len >= 0 &&
         (int64_t)c->sent >= c->resp_len)
@@ -1017,6 +1089,81 @@ static void find_client(struct gw_conn *c)
         c->client_span[0] = '\0';
 }
 
+/* --- replay and --mock: the run's local server is the upstream ---------- */
+
+/* Under `tokentap replay` / `tokentap run --mock` the gateway gets the
+ * redirection the preload applies (TOKENTAP_REDIRECT*, preload/redirect.h):
+ * a connection to a redirected host goes to the run's server (libcurl's
+ * CONNECT_TO: the URL, Host and SNI stay the provider's, so the cassette
+ * matches as for a hooked call), and the run's CA is trusted on top of the
+ * usual store. A static binary under replay gets the recorded answers. */
+static X509 *rd_ca;
+static pthread_once_t rd_once = PTHREAD_ONCE_INIT;
+
+static void rd_ca_load(void)
+{
+    size_t n = 0;
+    const unsigned char *der = tt_rd_ca_der(&n);
+
+    if (der && n)
+        rd_ca = d2i_X509(NULL, &der, (long)n);
+}
+
+static CURLcode rd_ssl_ctx(CURL *h, void *ctx, void *ud)
+{
+    (void)h;
+    (void)ud;
+    pthread_once(&rd_once, rd_ca_load);
+    if (rd_ca) {
+        X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)ctx);
+        if (st && X509_STORE_add_cert(st, rd_ca) != 1)
+            ERR_clear_error();          /* already there */
+    }
+    return CURLE_OK;
+}
+
+/* The CONNECT_TO entry for host:port (scheme's default port when none),
+ * or NULL when the connection goes where the URL says. */
+static struct curl_slist *rd_connect_to(const char *host, const char *port, bool https)
+{
+    char entry[600];
+    const char *to = getenv("TOKENTAP_REDIRECT");
+
+    if (!host || !*host || !to || !*to || !tt_rd_on())
+        return NULL;
+    const char *service = port ? port : https ? "https" : "http";
+    unsigned pn = port ? (unsigned)strtoul(port, NULL, 10) : https ? 443 : 80;
+    struct sockaddr_storage ss, out;
+    socklen_t outl = sizeof(out);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    char v6[64];
+    size_t hl = strlen(host);
+    memset(&ss, 0, sizeof(ss));
+    /* Numeric hosts are judged as the preload's connect() judges them. */
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)pn);
+        if (!tt_rd_connect((struct sockaddr *)in4, sizeof(*in4), &out, &outl))
+            return NULL;
+    } else if (host[0] == '[') {            /* curl's form of an IPv6 address */
+        if (hl < 3 || hl - 2 >= sizeof(v6) || host[hl - 1] != ']')
+            return NULL;
+        memcpy(v6, host + 1, hl - 2);
+        v6[hl - 2] = '\0';
+        if (inet_pton(AF_INET6, v6, &in6->sin6_addr) != 1)
+            return NULL;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)pn);
+        if (!tt_rd_connect((struct sockaddr *)in6, sizeof(*in6), &out, &outl))
+            return NULL;
+    } else if (!tt_rd_name(host, service)) {
+        return NULL;
+    }
+    snprintf(entry, sizeof(entry), "%s:%s:%s", host, port ? port : https ? "443" : "80", to);
+    return curl_slist_append(NULL, entry);
+}
+
 /* Forward one request; false when the connection must close. */
 static bool forward(struct gw_conn *c, struct gw_req *r)
 {
@@ -1031,6 +1178,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
     c->in_body = false;
     c->sent = 0;
     c->resp_len = -1;
+    tt_buf_reset(&c->pend);
     tt_buf_reset(&c->rhead);
     c->close_after = r->conn_close || r->minor == 0;
 
@@ -1103,6 +1251,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
                 tt_ex_set_trace(c->ex, c->client_trace);
         }
     }
+    struct curl_slist *connect_to = rd_connect_to(host, port, https);
     curl_free(host);
     curl_free(port);
     curl_free(path);
@@ -1133,16 +1282,34 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
         curl_easy_setopt(h, CURLOPT_CAINFO, g->cainfo);
     if (g->capath)
         curl_easy_setopt(h, CURLOPT_CAPATH, g->capath);
+    if (connect_to) {
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+        curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, rd_ssl_ctx);
+    }
     bool has_body = r->chunked || r->content_length > 0;
     if (!strcmp(r->method, "HEAD")) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (has_body || !strcmp(r->method, "POST")) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, cb_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, c);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(r->chunked ? -1 : r->content_length > 0
-                                      ? r->content_length : 0));
+        if (r->done) {
+            /* The whole body is here (the usual case: a JSON request in
+             * one read): handed to libcurl at once, no read-callback
+             * round (over HTTP/1.1 it leaves in the head's write). */
+            size_t bl = r->body_len - r->body_off;
+            const char *bp = bl ? r->body + r->body_off : "";
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bl);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, bp);
+            if (c->ex && bl)
+                tt_ex_req_body(c->ex, bp, bl);
+            if (c->ex && has_body)      /* else: ended below */
+                tt_ex_req_end(c->ex, t0);
+        } else {
+            curl_easy_setopt(h, CURLOPT_READFUNCTION, cb_read);
+            curl_easy_setopt(h, CURLOPT_READDATA, c);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)(r->chunked ? -1 : r->content_length > 0
+                                          ? r->content_length : 0));
+        }
         if (strcmp(r->method, "POST"))
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     } else if (strcmp(r->method, "GET")) {
@@ -1153,6 +1320,8 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
 
     cc = curl_easy_perform(h);
     int64_t now = tt_now_ns();
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
+    curl_slist_free_all(connect_to);
     atomic_fetch_add(&g->calls, 1);
 
     long ver = 0;
@@ -1167,6 +1336,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
     if (cc == CURLE_OK) {
         if (!c->head_sent && !send_head(c))
             c->client_gone = true;
+        (void)flush_head(c);
         if (c->chunked_out && !c->client_gone &&
             !send_str(c->fd, "0\r\n\r\n", 5))
             c->client_gone = true;
@@ -1176,19 +1346,39 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
         else
             ex_end_async(c->ex, true, NULL, now);
     } else {
-        char why[CURL_ERROR_SIZE + 64];
+        char why[CURL_ERROR_SIZE + 96];
+        long oserr = 0;
         atomic_fetch_add(&g->failed, 1);
+        (void)curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+        /* The client sees the failure it would have seen talking to the
+         * upstream itself, as far as HTTP/1.1 can say it: an upstream that
+         * reset the connection, or could not be reached (a refused connect
+         * has no equivalent once ours was accepted), resets the client's;
+         * one that closed without an answer, or cut the answer short (FIN,
+         * an HTTP/2 stream reset), closes it there: no final chunk, fewer
+         * bytes than Content-Length. */
+        bool rst = oserr == ECONNRESET || oserr == EPIPE ||
+                   (!c->head_sent && cc != CURLE_GOT_NOTHING);
+        if (!rst)
+            (void)flush_head(c);        /* the head, then the early end */
         if (c->client_gone)
             snprintf(why, sizeof(why), "the client closed the connection %s",
                      c->head_sent ? "during the answer" : "before the answer");
+        else if (!c->head_sent && cc == CURLE_GOT_NOTHING)
+            snprintf(why, sizeof(why), "upstream closed the connection without an "
+                     "answer: %s", curl_easy_strerror(cc));
         else
-            snprintf(why, sizeof(why), "upstream %s: %s",
+            snprintf(why, sizeof(why), "upstream %s: %s%s",
                      c->head_sent ? "answer cut short" : "unreachable",
-                     curl_easy_strerror(cc));
+                     curl_easy_strerror(cc),
+                     oserr == ECONNRESET ? " (connection reset)" : "");
         ex_end_async(c->ex, false, why, now);
         if (!g->quiet && !c->client_gone)
             fprintf(stderr, "tokentap gateway: %s %s: %s\n", r->method, url, why);
-        reset_client(c);
+        if (rst || c->client_gone)
+            reset_client(c);
+        else
+            c->close_after = true;
     }
     c->ex = NULL;
     c->req = NULL;
@@ -1210,6 +1400,7 @@ static void conn_free(struct gw_conn *c)
     }
     tt_h1_free(&c->parser);
     tt_buf_free(&c->rhead);
+    tt_buf_free(&c->pend);
     if (c->curl)
         curl_easy_cleanup(c->curl);
     if (c->fd >= 0)
@@ -1226,6 +1417,7 @@ static void *conn_thread(void *arg)
     c->curl = curl_easy_init();
     tt_h1_init(&c->parser, true);
     tt_buf_init(&c->rhead, 256 * 1024);
+    tt_buf_init(&c->pend, 256 * 1024);
     if (!c->curl)
         goto out;
     while (!gw_stop) {
@@ -1319,6 +1511,7 @@ int tt_gw_main(int argc, char **argv)
         { "listen", required_argument, NULL, 'l' },
         { "port-file", required_argument, NULL, 'p' },
         { "port-fd", required_argument, NULL, 'f' },
+        { "listen-fd", required_argument, NULL, 'L' },
         { "upstream", required_argument, NULL, 'u' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -1332,10 +1525,11 @@ int tt_gw_main(int argc, char **argv)
     tt_gw_routes_default(&g.routes);
     opterr = 0;
     optind = 0;
-    int port_fd = -1;
+    int port_fd = -1, listen_fd = -1;
     while ((c = getopt_long(argc, argv, ":l:p:f:u:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'f': port_fd = atoi(optarg); break;
+        case 'L': listen_fd = atoi(optarg); break;
         case 'l': listen_at = optarg; break;
         case 'p': port_file = optarg; break;
         case 'u':
@@ -1439,7 +1633,24 @@ int tt_gw_main(int argc, char **argv)
     curl_share_setopt(g.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(g.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 
-    if (gw_listen(addr, (unsigned)port, &g.lfd, &g.port) != TT_OK) {
+    if (listen_fd >= 0) {
+        /* --listen-fd: a socket tokentap run bound to a loopback port
+         * before the run (cli_gateway.c), so every process of the run knew
+         * the port before the gateway existed. */
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof(sa);
+        if (listen(listen_fd, 1024) != 0 ||
+            getsockname(listen_fd, (struct sockaddr *)&sa, &sl) != 0 ||
+            sa.sin_family != AF_INET || (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
+            fprintf(stderr, "tokentap gateway: --listen-fd %d is not a socket bound "
+                    "to 127.0.0.0/8: %s\n", listen_fd, strerror(errno));
+            return TT_CLI_EXIT_ERR;
+        }
+        (void)fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+        g.lfd = listen_fd;
+        g.port = ntohs(sa.sin_port);
+        inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
+    } else if (gw_listen(addr, (unsigned)port, &g.lfd, &g.port) != TT_OK) {
         fprintf(stderr, "tokentap gateway: cannot listen on %s: %s\n", listen_at,
                 strerror(errno));
         return TT_CLI_EXIT_ERR;

@@ -1,7 +1,9 @@
-"""faults.py - calls through the gateway that go wrong, one after the other,
-and calls that are big or many. Run under `tokentap run --gateway on`; the
-base URLs come from the environment. Prints one line per case:
-'<case> <outcome>' (outcome: ok, or the exception's class)."""
+"""faults.py - calls that go wrong, one after the other, and calls that are
+big or many. Run under `tokentap run --gateway on` (through the gateway:
+plain HTTP) and directly against the mock (HTTPS, its CA in SSL_CERT_FILE),
+so the test compares what the client sees; the base URLs come from the
+environment. Prints one line per case: '<case> <outcome>' (outcome: ok, or
+the exception's class, prefixed with "ConnectionError:" when it is one)."""
 import http.client
 import json
 import os
@@ -12,9 +14,14 @@ from urllib.parse import urlsplit
 
 OAI = urlsplit(os.environ["OPENAI_BASE_URL"])
 ANT = urlsplit(os.environ["ANTHROPIC_BASE_URL"])
+_oll = os.environ["OLLAMA_HOST"]        # an upstream that resets mid-answer
+OLL = urlsplit(_oll if "://" in _oll else "http://" + _oll)
+GEM = urlsplit(os.environ["GOOGLE_GEMINI_BASE_URL"])   # one that never answers
 
 
 def conn(u):
+    if u.scheme == "https":
+        return http.client.HTTPSConnection(u.hostname, u.port, timeout=30)
     return http.client.HTTPConnection(u.hostname, u.port, timeout=30)
 
 
@@ -31,7 +38,8 @@ def case(name, fn):
         fn()
         print(name, "ok", flush=True)
     except Exception as e:  # noqa: BLE001 - the class is the outcome
-        print(name, type(e).__name__, flush=True)
+        kind = "ConnectionError:" if isinstance(e, ConnectionError) else ""
+        print(name, kind + type(e).__name__, flush=True)
 
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -46,6 +54,18 @@ def upstream_down():
 def reset_mid_stream():
     c, r = chat(OAI, {"model": "gpt-4o-mini", "stream": True, "messages": MSG},
                 {"x-mock-cut": "3"})
+    r.read()
+
+
+def upstream_reset():
+    c, r = chat(OLL, {"model": "llama3.2", "stream": True, "messages": MSG},
+                path="/api/chat")
+    r.read()
+
+
+def upstream_no_answer():
+    c, r = chat(GEM, {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+                path="/v1beta/models/gemini-2.0-flash:generateContent")
     r.read()
 
 
@@ -98,6 +118,8 @@ def after():
 
 case("upstream_down", upstream_down)
 case("reset_mid_stream", reset_mid_stream)
+case("upstream_reset", upstream_reset)
+case("upstream_no_answer", upstream_no_answer)
 case("client_disconnect", client_disconnect)
 case("big_body", big_body)
 case("concurrent", concurrent)

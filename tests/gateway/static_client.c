@@ -2,7 +2,9 @@
  * dynamic loader reads LD_PRELOAD), it POSTs one chat completion to
  * $OPENAI_BASE_URL (plain http://HOST:PORT/PATH, as `tokentap run
  * --gateway` sets it) over a raw socket and prints the answer's body.
- * Built by the gateway tests with `cc -static`. Exit 0 on a 2xx answer. */
+ * Built by the gateway tests with `cc -static`. Exit 0 on a 2xx answer.
+ * An argument N asks the mock for N input tokens (x-mock-usage), so a test
+ * that starts several can tell their spans apart. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,10 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
     const char *base = getenv("OPENAI_BASE_URL");
-    char host[64], path[512], req[2048], buf[65536];
+    char host[64], path[512], req[2048], buf[65536], usage[64] = "";
     unsigned port = 0;
     const char *body = "{\"model\":\"gpt-4o-mini\",\"messages\":"
                        "[{\"role\":\"user\",\"content\":\"hi from a static binary\"}]}";
@@ -32,11 +34,13 @@ int main(void)
         perror("static_client: connect");
         return 1;
     }
+    if (argc > 1)
+        snprintf(usage, sizeof(usage), "x-mock-usage: in=%d,out=20\r\n", atoi(argv[1]));
     int n = snprintf(req, sizeof(req),
                      "POST %s/chat/completions HTTP/1.1\r\nHost: %s:%u\r\n"
                      "Authorization: Bearer sk-static\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     path, host, port, strlen(body), body);
+                     "%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     path, host, port, usage, strlen(body), body);
     if (write(fd, req, (size_t)n) != n)
         return 1;
     size_t len = 0;

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import PY, SLOW, TapTest
+from harness import PY, SLOW, TOKENTAP, TapTest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GW = os.path.normpath(os.path.join(HERE, "..", "gateway"))
@@ -27,6 +27,8 @@ def setUpModule():
     BUILD = tempfile.mkdtemp(prefix="tt-gw-build-")
     subprocess.run(["cc", "-static", "-O1", "-o", os.path.join(BUILD, "static_client"),
                     os.path.join(GW, "static_client.c")], check=True)
+    subprocess.run(["cc", "-O1", "-o", os.path.join(BUILD, "exec_variants"),
+                    os.path.join(GW, "exec_variants.c")], check=True)
     if shutil.which("go"):
         # Debian's golang-go; the build cache (~/.cache/go-build) keeps
         # the second run at about a second.
@@ -106,6 +108,146 @@ class Gateway(TapTest):
         self.assertEqual(p.stdout.splitlines()[0], self.m.base + "/v1")
         self.assertEqual(len(spans), 1, p.stderr)
         self.assertGatewaySpan(spans[0], exe="static_client")
+
+    # --- auto: started on first need ---------------------------------------
+    NO_GATEWAY = r"""
+import json, os, socket, sys, urllib.request as u
+port = int(os.environ["TOKENTAP_GATEWAY"].rsplit(":", 1)[1])
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", port))
+    print("listening")
+except ConnectionRefusedError:
+    print("refused")
+# the run's own children (tokentap run is our parent): no gateway among them
+run = os.getppid()
+kids = []
+for t in os.listdir("/proc/%d/task" % run):
+    kids += open("/proc/%d/task/%s/children" % (run, t)).read().split()
+cmds = [open("/proc/%s/cmdline" % k, "rb").read().split(b"\0") for k in kids]
+print(sum(1 for c in cmds if b"gateway" in c))  # argv[1] of `tokentap gateway`
+r = u.Request(os.environ["OPENAI_BASE_URL"] + "/chat/completions", data=json.dumps(
+    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}).encode(),
+    headers={"content-type": "application/json"})
+print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
+"""
+
+    def test_auto_hookable_program_starts_no_gateway(self):
+        """A run of a traced program: the gateway's port is reserved (it
+        refuses connections), no gateway process exists, the call is the
+        hooks' span, and the control socket's directory is gone after."""
+        tmp = tempfile.mkdtemp(prefix="tt-gw-tmp-")
+        try:
+            p, spans = self.run_gw("auto", [PY, "-c", self.NO_GATEWAY], TMPDIR=tmp)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.split(), ["refused", "0", "100"], p.stderr)
+            self.assertEqual(len(spans), 1, p.stderr)
+            self.assertNotEqual(spans[0]["capture"], "gateway")
+            self.assertEqual(spans[0]["input_tokens"], 100)
+            self.assertEqual(os.listdir(tmp), [])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_auto_wrapper_starts_it_once(self):
+        """A wrapper script that starts six static binaries at once: the
+        first exec that needs the gateway starts it, all six reach it (one
+        port, reserved before the run: one gateway), each call a span."""
+        d = tempfile.mkdtemp(prefix="tt-gw-wrap-")
+        try:
+            w = os.path.join(d, "agent")
+            with open(w, "w") as f:
+                f.write("#!/bin/sh\nfor i in 1 2 3 4 5 6; do %s $((1000 + i)) >/dev/null & done\n"
+                        "wait\necho done\n" % os.path.join(BUILD, "static_client"))
+            os.chmod(w, 0o755)
+            p, spans = self.run_gw("auto", [w], TMPDIR=d)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, "done\n")
+            self.assertEqual(sorted(s["input_tokens"] for s in spans),
+                             list(range(1001, 1007)), p.stderr)
+            for s in spans:
+                self.assertGatewaySpan(s, inp=s["input_tokens"], exe="static_client")
+            self.assertEqual(os.listdir(d), ["agent"])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_auto_wrapper_execs_bun(self):
+        """A shell script that execs a Bun executable (as agent CLIs ship)."""
+        need(BUN, "bun (npm @oven/bun-linux-x64, tests/gateway)")
+        d = tempfile.mkdtemp(prefix="tt-gw-wrap-")
+        try:
+            w = os.path.join(d, "agent")
+            with open(w, "w") as f:
+                f.write('#!/bin/sh\nexec "%s" "%s"\n' % (BUN, os.path.join(GW, "bun_fetch.js")))
+            os.chmod(w, 0o755)
+            p, spans = self.run_gw("auto", ["sh", "-c", w])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), "200 100 20")
+            self.assertEqual(len(spans), 1, p.stderr)
+            self.assertGatewaySpan(spans[0], exe="bun")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    KILL_GATEWAY = r"""
+import os, signal, subprocess, sys, time
+static = sys.argv[1]
+subprocess.run([static, "1701"], check=True, stdout=subprocess.DEVNULL)
+run = os.getppid()
+kids = []
+for t in os.listdir("/proc/%d/task" % run):
+    kids += open("/proc/%d/task/%s/children" % (run, t)).read().split()
+gw = [int(k) for k in kids
+      if b"--listen-fd" in open("/proc/%s/cmdline" % k, "rb").read().split(b"\0")]
+assert len(gw) == 1, gw
+os.kill(gw[0], signal.SIGKILL)
+time.sleep(0.5)
+subprocess.run([static, "1702"], check=True, stdout=subprocess.DEVNULL)
+print("ok")
+"""
+
+    def test_gateway_that_dies_is_started_again(self):
+        p, spans = self.run_gw("auto", [PY, "-c", self.KILL_GATEWAY,
+                                        os.path.join(BUILD, "static_client")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "ok\n")
+        self.assertIn("the gateway was killed (signal 9); started again", p.stderr)
+        self.assertEqual(sorted(s["input_tokens"] for s in spans), [1701, 1702], p.stderr)
+
+    def test_exec_variants(self):
+        """Every way a traced program can start a static binary is seen by
+        the exec hooks (execl* and fexecve/execveat have their own: glibc's
+        call its internal execve), except a raw execve system call."""
+        prog = os.path.join(BUILD, "exec_variants")
+        names = subprocess.run([prog, "--list"], capture_output=True, text=True,
+                               check=True).stdout.split()
+        p, spans = self.run_gw("auto", [prog, os.path.join(BUILD, "static_client")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = dict(line.split() for line in p.stdout.splitlines())
+        self.assertEqual(sorted(got), sorted(names))
+        for n in names:
+            # a raw syscall: the user's https URL, which it cannot speak
+            self.assertEqual(got[n], "2" if n == "raw_syscall" else "0", (n, p.stderr))
+        by = {s["input_tokens"]: s for s in spans}
+        self.assertEqual(len(spans), len(names) - 1, p.stderr)
+        for i, n in enumerate(names):
+            if n == "raw_syscall":
+                self.assertNotIn(1001 + i, by)
+                continue
+            self.assertIn(1001 + i, by, n)
+            self.assertGatewaySpan(by[1001 + i], inp=1001 + i, exe="static_client")
+
+    def test_node_and_python_start_a_static_binary(self):
+        """The wrappers agent CLIs are: Node's child_process (libuv: fork +
+        execve) and Python's subprocess (vfork + execve) starting a static
+        binary; the shell above them, Node and Python are left alone."""
+        static = os.path.join(BUILD, "static_client")
+        node = "require('child_process').spawnSync(process.argv[1], ['1501'])"
+        py = "import subprocess,sys; subprocess.run([sys.argv[1], '1502'], check=True)"
+        p, spans = self.run_gw("auto", ["sh", "-c", 'node -e "$0" "$2" && %s -c "$1" "$2"'
+                                        % PY, node, py, static])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sorted(s["input_tokens"] for s in spans), [1501, 1502], p.stderr)
+        for s in spans:
+            self.assertGatewaySpan(s, inp=s["input_tokens"], exe="static_client")
 
     def test_gateway_off(self):
         """--gateway off: the static binary talks to the user's base URL
@@ -205,6 +347,66 @@ class Gateway(TapTest):
         self.assertTrue(spans[0]["stream"])
         self.assertEqual(spans[0]["capture"], "gateway")
 
+    # --- record, replay, --mock: the gateway's upstream is the run's server --
+    def test_record_then_replay_static_binary(self):
+        """A static binary recorded through the gateway is replayed through
+        it: the gateway's upstream connections go to the replay server (the
+        recorded answer, byte for byte), none to the stopped provider."""
+        from harness import Mock
+        from test_replay import Sentinel
+        rm = Mock()
+        ca = os.path.join(self.home, "rec-ca.pem")
+        shutil.copy(rm.cert, ca)
+        har = os.path.join(self.home, "gw.har")
+        env = self.env(OPENAI_BASE_URL=rm.base + "/v1", SSL_CERT_FILE=ca,
+                       TOKENTAP_HOSTS="127.0.0.1:%d=auto" % rm.port)
+        client = [os.path.join(BUILD, "static_client"), "321"]
+        try:
+            rec = subprocess.run([TOKENTAP, "record", "-o", har, "--"] + client, env=env,
+                                 capture_output=True, text=True, timeout=120 * SLOW)
+        finally:
+            port = rm.port
+            rm.stop()
+        self.assertEqual(rec.returncode, 0, rec.stderr)
+        self.assertIn("1 LLM exchange recorded in", rec.stderr)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 1, rec.stderr)
+        self.assertEqual((spans[0]["capture"], spans[0]["input_tokens"]), ("gateway", 321))
+        sentinel = Sentinel(port)
+        try:
+            env["TOKENTAP_DB"] = os.path.join(self.home, "replay.db")
+            rep = subprocess.run([TOKENTAP, "replay", har, "--"] + client, env=env,
+                                 capture_output=True, text=True, timeout=120 * SLOW)
+        finally:
+            sentinel.close()
+        self.assertEqual(rep.returncode, 0, rep.stderr)
+        self.assertIn("1 replayed, 0 missed", rep.stderr)
+        self.assertEqual(rep.stdout, rec.stdout)
+        self.assertEqual(sentinel.hits, 0)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 1, rep.stderr)
+        s = spans[0]
+        self.assertEqual((s["capture"], s["replay"], s["input_tokens"], s["output_tokens"]),
+                         ("gateway", "hit", 321, 20))
+        self.assertEqual(os.path.basename(s["exe"]), "static_client")
+
+    def test_run_mock_static_binary(self):
+        """run --mock: a static binary with no base URL of its own goes
+        through the gateway to the mock, not to api.openai.com."""
+        env = self.env()
+        env.pop("OPENAI_BASE_URL")
+        p = subprocess.run([TOKENTAP, "run", "--mock", "--",
+                            os.path.join(BUILD, "static_client"), "77"], env=env,
+                           capture_output=True, text=True, timeout=120 * SLOW)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Hello from the mock provider.", p.stdout)
+        self.assertIn("answered by the mock", p.stderr)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 1, p.stderr)
+        s = spans[0]
+        self.assertEqual((s["capture"], s["replay"], s["host"], s["input_tokens"]),
+                         ("gateway", "mock", "api.openai.com", 77))
+
     # --- the fleet case: tokentapd runs the gateway --------------------------
     def test_tokentapd_runs_the_gateway(self):
         import socket
@@ -270,21 +472,54 @@ class Gateway(TapTest):
 
     # --- faults -----------------------------------------------------------
     def test_faults(self):
-        p, spans = self.run_gw("on", [PY, os.path.join(GW, "faults.py"), "200"],
-                               ANTHROPIC_BASE_URL="https://127.0.0.1:1", timeout=240)
+        """Each fault through the gateway against the same fault direct: the
+        client sees the same outcome (a refused connect has no equivalent
+        once the gateway accepted: both are connection errors), the gateway
+        stays up ("after"), and each failed call's span says what happened."""
+        rst = ResettingUpstream()
+        mute = ResettingUpstream(answer=False)
+        try:
+            extra = dict(ANTHROPIC_BASE_URL="https://127.0.0.1:1",
+                         OLLAMA_HOST="http://127.0.0.1:%d" % rst.port,
+                         GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:%d" % mute.port)
+            direct = subprocess.run([PY, os.path.join(GW, "faults.py"), "200"],
+                                    env=self.env(**extra), capture_output=True, text=True,
+                                    timeout=240 * SLOW)
+            p, spans = self.run_gw("on", [PY, os.path.join(GW, "faults.py"), "200"],
+                                   timeout=240, **extra)
+        finally:
+            rst.close()
+            mute.close()
+        self.assertEqual(direct.returncode, 0, direct.stderr)
         self.assertEqual(p.returncode, 0, p.stderr)
+        want = dict(line.split(" ", 1) for line in direct.stdout.splitlines())
         out = dict(line.split(" ", 1) for line in p.stdout.splitlines())
-        # The client sees a connection error, as it would directly.
-        self.assertIn(out["upstream_down"], ("ConnectionResetError", "RemoteDisconnected"))
-        self.assertIn(out["reset_mid_stream"], ("ConnectionResetError", "IncompleteRead",
-                                                "ProtocolError"))
+        self.assertEqual(sorted(out), sorted(want))
+        self.assertEqual(want["upstream_down"], "ConnectionError:ConnectionRefusedError")
+        self.assertTrue(out["upstream_down"].startswith("ConnectionError:"), out)
+        for k in want:
+            if k != "upstream_down":
+                self.assertEqual(out[k], want[k], (k, p.stdout, direct.stdout, p.stderr))
+        self.assertEqual(want["reset_mid_stream"], "IncompleteRead")
+        self.assertEqual(want["upstream_reset"], "ConnectionError:ConnectionResetError")
+        self.assertEqual(want["upstream_no_answer"], "ConnectionError:RemoteDisconnected")
         for k in ("client_disconnect", "big_body", "concurrent", "after"):
             self.assertEqual(out[k], "ok", (k, p.stdout, p.stderr))
-        errors = sorted(s["error"] for s in spans if s["status"] == "error")
-        self.assertEqual(len(errors), 3, errors)
+        by_path = {s["path"]: s for s in spans if s["status"] == "error"}
+        self.assertTrue(by_path["/v1beta/models/gemini-2.0-flash:generateContent"]["error"]
+                        .startswith("upstream closed the connection without an answer"),
+                        by_path)
+        errors = sorted(s["error"] for s in spans if s["status"] == "error"
+                        and s["provider"] != "gcp.gemini")
+        self.assertEqual(len(errors), 4, errors)
         self.assertTrue(errors[0].startswith("the client closed the connection"), errors)
-        self.assertTrue(errors[1].startswith("upstream answer cut short"), errors)
-        self.assertTrue(errors[2].startswith("upstream unreachable"), errors)
+        # the mock's cut (an HTTP/2 stream reset) and the resetting upstream
+        self.assertTrue(errors[1].startswith("upstream answer cut short") and
+                        errors[1].endswith("(connection reset)"), errors)
+        self.assertTrue(errors[2].startswith("upstream answer cut short") and
+                        not errors[2].endswith("(connection reset)"), errors)
+        self.assertTrue(errors[3].startswith("upstream unreachable"), errors)
+        self.assertIn("(connection reset)", by_path["/api/chat"]["error"])
         ok = [s for s in spans if s["status"] == "ok"]
         self.assertEqual(len(ok), 202)      # big body, 200 streams, after
         big = [s for s in ok if s["input_tokens"] == 2500000]
@@ -295,6 +530,60 @@ class Gateway(TapTest):
         for s in spans:
             self.assertEqual(s["capture"], "gateway")
 
+
+class ResettingUpstream:
+    """A plain-HTTP Ollama-like upstream that answers a streamed chat with
+    its head and one NDJSON line, then resets the connection (RST); with
+    answer=False it reads the request and closes without a byte."""
+
+    def __init__(self, answer=True):
+        self.answer = answer
+        import socket
+        import threading
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(8)
+        self.s.settimeout(0.2)
+        self.port = self.s.getsockname()[1]
+        self.stop = False
+        self.t = threading.Thread(target=self.loop, daemon=True)
+        self.t.start()
+
+    def loop(self):
+        import socket
+        import struct
+        import time
+        while not self.stop:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                continue
+            c.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                got = c.recv(65536)
+                if not got:
+                    break
+                data += got
+            head, _, body = data.partition(b"\r\n\r\n")
+            m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            while m and len(body) < int(m.group(1)):
+                body += c.recv(65536)
+            if not self.answer:
+                c.close()
+                continue
+            line = (b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00Z",'
+                    b'"message":{"role":"assistant","content":"Hel"},"done":false}\n')
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n" % (len(line), line))
+            time.sleep(0.2)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.t.join(2)
+        self.s.close()
 
 if __name__ == "__main__":
     unittest.main()
