@@ -544,6 +544,7 @@ struct gw_conn {
     char client_exe[PATH_MAX];
     char client_span[17];           /* its process span, "" unknown */
     char client_trace[33];          /* its trace outside a run, "" else */
+    bool client_counts;             /* its own preload counts its calls */
     bool pid_done;
     int64_t resp_len;               /* the answer's Content-Length, -1 none */
     int64_t hup_checked_ms;         /* cb_progress's last look at the client */
@@ -1048,6 +1049,50 @@ static void reset_client(struct gw_conn *c)
 
 /* Who is calling: the process at the other end of the connection, looked
  * up once per connection, while it is certainly alive (the first call). */
+/* Does file (a /proc file of the caller) hold the bytes want? Read in
+ * pieces: a Node process's maps run to hundreds of kilobytes. */
+static bool proc_file_has(const char *file, const char *want, size_t wlen)
+{
+    char buf[8192];
+    size_t keep = 0;
+    bool found = false;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return false;
+    for (;;) {
+        ssize_t r = read(fd, buf + keep, sizeof(buf) - keep);
+        if (r <= 0)
+            break;
+        size_t n = keep + (size_t)r;
+        if (memmem(buf, n, want, wlen)) {
+            found = true;
+            break;
+        }
+        keep = n < wlen - 1 ? n : wlen - 1;
+        memmove(buf, buf + n - keep, keep);
+    }
+    close(fd);
+    return found;
+}
+
+/* tokentapd's gateway and a caller that carries the preload: the preload
+ * captures the call itself (it ignores only the gateway of its own run,
+ * TOKENTAP_GATEWAY), so the gateway relays it without a span of its own
+ * and the call is counted once, in the caller's trace. */
+static bool client_counts_itself(const struct gw_conn *c)
+{
+    char file[64], want[40];
+
+    snprintf(file, sizeof(file), "/proc/%" PRId64 "/maps", c->client_pid);
+    if (!proc_file_has(file, "/libtokentap.so\n", strlen("/libtokentap.so\n")))
+        return false;
+    /* Its own run's gateway on our port: the preload stands down for it. */
+    snprintf(file, sizeof(file), "/proc/%" PRId64 "/environ", c->client_pid);
+    int w = snprintf(want, sizeof(want), "TOKENTAP_GATEWAY=127.0.0.1:%u", c->g->port);
+    return !proc_file_has(file, want, (size_t)w + 1);
+}
+
 static void find_client(struct gw_conn *c)
 {
     char path[64];
@@ -1063,6 +1108,7 @@ static void find_client(struct gw_conn *c)
      * of its own, as with the preload: derived from its pid and start, so
      * all its connections agree. */
     c->client_trace[0] = '\0';
+    c->client_counts = !c->g->traced_run && client_counts_itself(c);
     if (!c->g->traced_run) {
         char stat[64], buf[1024], h1[17], h2[17];
         snprintf(stat, sizeof(stat), "/proc/%" PRId64 "/stat", c->client_pid);
@@ -1202,7 +1248,7 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
             .client_pid = c->client_pid,
             .client_exe = c->client_exe[0] ? c->client_exe : NULL,
             .client_span = c->client_span, .client_trace = c->client_trace,
-            .quiet = g->quiet,
+            .quiet = g->quiet, .self_counted = c->client_counts,
         };
         atomic_fetch_add(&g->calls, 1);
         (void)tt_gw_ws_relay(&a);
@@ -1239,11 +1285,11 @@ static bool forward(struct gw_conn *c, struct gw_req *r)
         .http_version = "1.1",
     };
     int64_t t0 = tt_now_ns();
-    if (api && tt_rt_ready()) {
+    if (api && tt_rt_ready() && !c->pid_done)
+        find_client(c);
+    if (api && tt_rt_ready() && !c->client_counts) {
         c->ex = tt_ex_new(&er, t0);
         if (c->ex && tt_ex_traced(c->ex)) {
-            if (!c->pid_done)
-                find_client(c);
             tt_ex_set_gateway_client(c->ex, c->client_pid,
                                      c->client_exe[0] ? c->client_exe : NULL,
                                      c->client_span);

@@ -144,7 +144,7 @@ static int on_head(void *ud, const struct tt_h1_head *h)
                "socket are relayed, not traced");
         return TT_H1_NO_BODY;
     }
-    if (tt_rt_ready())
+    if (tt_rt_ready() && !a->self_counted)
         w->wss = tt_wss_new(&in, tt_now_ns());
     return TT_H1_NO_BODY;
 }

@@ -27,6 +27,7 @@ struct tt_gw_ws {
     const char *client_span;        /* "" unknown */
     const char *client_trace;       /* "" : the gateway's */
     bool quiet;
+    bool self_counted;              /* the caller's preload counts its calls: relay only */
 };
 
 /* Returns when the socket is over (either side closed, an error); the

@@ -189,8 +189,16 @@ print(json.load(u.urlopen(r))["usage"]["prompt_tokens"])
 
     KILL_GATEWAY = r"""
 import os, signal, subprocess, sys, time
-static = sys.argv[1]
+static, tokentap = sys.argv[1], sys.argv[2]
 subprocess.run([static, "1701"], check=True, stdout=subprocess.DEVNULL)
+# The call's span is stored before the kill: a SIGKILLed gateway loses
+# what it has not delivered yet, and this test is about the restart.
+for _ in range(400):
+    out = subprocess.run([tokentap, "export", "--format", "jsonl"],
+                         capture_output=True, text=True).stdout
+    if '"input_tokens":1701' in out.replace(" ", ""):
+        break
+    time.sleep(0.05)
 run = os.getppid()
 kids = []
 for t in os.listdir("/proc/%d/task" % run):
@@ -206,7 +214,8 @@ print("ok")
 
     def test_gateway_that_dies_is_started_again(self):
         p, spans = self.run_gw("auto", [PY, "-c", self.KILL_GATEWAY,
-                                        os.path.join(BUILD, "static_client")])
+                                        os.path.join(BUILD, "static_client"),
+                                        self.tokentap_path()])
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, "ok\n")
         self.assertIn("the gateway was killed (signal 9); started again", p.stderr)
@@ -447,6 +456,47 @@ print("ok")
         self.assertEqual(len(spans), 2, d.stderr.read() if d.stderr else "")
         for sp in spans:
             self.assertGatewaySpan(sp, exe="curl")
+
+    def test_tokentapd_gateway_and_a_traced_caller_count_once(self):
+        # A program traced by the preload calls tokentapd's gateway by hand:
+        # the preload captures the call (in the run's trace), the gateway
+        # relays it without a span of its own. An untraced caller still
+        # gets the gateway's span.
+        import socket
+        import time
+        from harness import TOKENTAPD
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env = self.env(TOKENTAP_GATEWAY_LISTEN="127.0.0.1:%d" % port,
+                       TOKENTAP_GATEWAY_UPSTREAM="openai=%s/v1" % self.m.base)
+        d = subprocess.Popen([TOKENTAPD, "--foreground"], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            base = "http://127.0.0.1:%d/openai" % port
+            for _ in range(200):
+                p = subprocess.run(self.curl(base), capture_output=True, text=True, env=env)
+                if p.returncode == 0:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(p.returncode, 0, p.stderr)      # untraced: the gateway's span
+            p, _ = self.run_gw("off", self.curl(base), env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("Hello from the mock provider.", p.stdout)
+            self.assertNotIn("no LLM calls", p.stderr)
+        finally:
+            d.terminate()
+            d.wait(15)
+        spans = self.spans(env)
+        self.assertEqual(len(spans), 2, [(x["capture"], x.get("exe")) for x in spans])
+        by = sorted(spans, key=lambda x: x["capture"])
+        self.assertEqual([x["capture"] for x in by], ["gateway", "preload"], by)
+        self.assertGatewaySpan(by[0], exe="curl")
+        hooked = by[1]
+        self.assertEqual(hooked["status"], "ok", hooked.get("error"))
+        self.assertEqual((hooked["input_tokens"], hooked["output_tokens"]), (100, 20))
+        self.assertEqual(hooked["host"], "127.0.0.1:%d" % port)
 
     def test_doctor_follows_a_wrapper(self):
         d = tempfile.mkdtemp(prefix="tt-gw-pkg-")
