@@ -63,7 +63,9 @@ static int on_done(void *ud, bool complete)
     return 0;
 }
 
-static const struct tt_h1_callbacks cbs = { on_head, on_body, on_done };
+static const struct tt_h1_callbacks cbs = {
+    .on_head = on_head, .on_body = on_body, .on_done = on_done,
+};
 
 static void parse_alone(bool is_request, bool no_body, const uint8_t *p,
                         size_t n, struct fz_split *sp)
