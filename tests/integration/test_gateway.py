@@ -417,9 +417,10 @@ print("ok")
                          ("gateway", "mock", "api.openai.com", 77))
 
     # --- the fleet case: tokentapd runs the gateway --------------------------
-    def test_tokentapd_runs_the_gateway(self):
+    def tokentapd_with_gateway(self):
+        """A standalone tokentapd running the gateway on a free port, the mock
+        as its OpenAI upstream: (env, port, daemon, base URL)."""
         import socket
-        import time
         from harness import TOKENTAPD
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -429,8 +430,12 @@ print("ok")
                        TOKENTAP_GATEWAY_UPSTREAM="openai=%s/v1" % self.m.base)
         d = subprocess.Popen([TOKENTAPD, "--foreground"], env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return env, port, d, "http://127.0.0.1:%d/openai" % port
+
+    def test_tokentapd_runs_the_gateway(self):
+        import time
+        env, port, d, base = self.tokentapd_with_gateway()
         try:
-            base = "http://127.0.0.1:%d/openai" % port
             for _ in range(200):
                 p = subprocess.run(self.curl(base), capture_output=True, text=True)
                 if p.returncode == 0:
@@ -462,19 +467,9 @@ print("ok")
         # the preload captures the call (in the run's trace), the gateway
         # relays it without a span of its own. An untraced caller still
         # gets the gateway's span.
-        import socket
         import time
-        from harness import TOKENTAPD
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        env = self.env(TOKENTAP_GATEWAY_LISTEN="127.0.0.1:%d" % port,
-                       TOKENTAP_GATEWAY_UPSTREAM="openai=%s/v1" % self.m.base)
-        d = subprocess.Popen([TOKENTAPD, "--foreground"], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env, port, d, base = self.tokentapd_with_gateway()
         try:
-            base = "http://127.0.0.1:%d/openai" % port
             for _ in range(200):
                 p = subprocess.run(self.curl(base), capture_output=True, text=True, env=env)
                 if p.returncode == 0:
