@@ -519,7 +519,9 @@ static int tt_price_litellm_load(json_t *root, const char *path,
         bool nomem;
         int r;
 
-        if (strcmp(key, "sample_spec") == 0)
+        /* The template entry, and an entry with no model id (no call
+         * could name it): not rows. */
+        if (strcmp(key, "sample_spec") == 0 || key[0] == '\0')
             continue;
         memset(row, 0, sizeof(*row));
         r = tt_price_litellm_entry(key, e, path, row, &nomem, tmp, sizeof(tmp));
