@@ -176,6 +176,21 @@ static int js_string(const char **pp, const char *e, bool nul_ok)
     const char *p = *pp;
 
     while (p < e) {
+        /* Plain text, 8 bytes at a time while none is '"', '\\' or a
+         * control character (the content of a span is mostly that). */
+        while (e - p >= 8) {
+            uint64_t x, q, b;
+            memcpy(&x, p, 8);
+            q = x ^ 0x2222222222222222ull;              /* '"' -> 0 */
+            b = x ^ 0x5c5c5c5c5c5c5c5cull;              /* '\\' -> 0 */
+            if ((((x - 0x2020202020202020ull) |         /* < 0x20 (or >= 0x80 borrow) */
+                  (q - 0x0101010101010101ull) |
+                  (b - 0x0101010101010101ull)) & ~x & 0x8080808080808080ull) != 0)
+                break;
+            p += 8;
+        }
+        if (p >= e)
+            break;
         unsigned char c = (unsigned char)*p++;
         unsigned v, w;
 

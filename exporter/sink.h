@@ -105,6 +105,12 @@ struct tt_sink_ops {
      * process counters are cumulative). */
     int (*counts)(void *ctx, const struct tt_sink_deltas *d,
                   const struct tt_proc_count *pc, size_t npc);
+    /* Primary sink, optional: write and counts in one transaction (one
+     * commit per batch instead of two: the store's commit is most of a
+     * small batch's cost). All or nothing; same return codes. */
+    int (*write_counts)(void *ctx, const struct tt_span *spans, size_t n,
+                        const struct tt_sink_deltas *d,
+                        const struct tt_proc_count *pc, size_t npc);
     /* Optional: push buffered data down (called on idle ticks and before
      * exit). */
     int (*flush)(void *ctx);

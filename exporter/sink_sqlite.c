@@ -143,6 +143,41 @@ fail:
     return sink_rc(k, rc);
 }
 
+static int sqlite_write_counts(void *ctx, const struct tt_span *spans, size_t n,
+                               const struct tt_sink_deltas *d,
+                               const struct tt_proc_count *pc, size_t npc)
+{
+    struct sqlite_sink *k = ctx;
+    struct tt_store *st = k->st;
+    int64_t now = tt_now_ns();
+    int rc;
+
+    if (k->broken)
+        return TT_SINK_RETRY;
+    if ((rc = tt_store_begin(st)) != TT_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = tt_store_put_span(st, &spans[i])) != TT_OK)
+            goto rollback;
+#define ADD(c) \
+    if (d->c && (rc = tt_store_add_counter(st, #c, d->c)) != TT_OK) \
+        goto rollback;
+    TT_SINK_COUNTER_NAMES(ADD)
+#undef ADD
+    for (size_t i = 0; i < npc; i++)
+        if ((rc = tt_store_put_proc_count(st, pc[i].proc_id, pc[i].pid, pc[i].exe,
+                                          pc[i].lost, pc[i].sampled_out,
+                                          pc[i].reason, now)) != TT_OK)
+            goto rollback;
+    if ((rc = tt_store_commit(st)) != TT_OK)
+        goto rollback;
+    return TT_SINK_OK;
+rollback:
+    tt_store_rollback(st);
+fail:
+    return sink_rc(k, rc);
+}
+
 static int sqlite_flush(void *ctx)
 {
     (void)ctx;      /* every write commits */
@@ -165,6 +200,7 @@ const struct tt_sink_ops tt_sink_sqlite = {
     .init = sqlite_init,
     .write = sqlite_write,
     .counts = sqlite_counts,
+    .write_counts = sqlite_write_counts,
     .flush = sqlite_flush,
     .errmsg = sqlite_errmsg,
     .exit = sqlite_exit,

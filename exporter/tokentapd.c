@@ -24,6 +24,7 @@
  * buffer is full. Delivery is at-least-once; spans are idempotent by
  * span_id, so replays from clients or the spool never duplicate rows. */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -331,6 +332,8 @@ static void ttd_loop(struct ttd *d)
             pfd[nfd++] = (struct pollfd){ .fd = d->wake[0], .events = POLLIN };
         if (d->gw.listen[0] && timeout > 1000)
             timeout = 1000;     /* notice a gateway that exited */
+        if (d->nbatch > 0 && timeout > 1)
+            timeout = 1;        /* a lingering batch (TTD_LINGER_NS) */
         int n = poll(pfd, nfd, timeout);
         tt_gwchild_tick(&d->gw, ttd_mono_ms());
         if (n < 0 && errno != EINTR) {
@@ -362,8 +365,16 @@ static void ttd_loop(struct ttd *d)
          * adding to the next one (fewer, larger transactions under load;
          * TTD_BATCH_SPANS bounds it). */
         (void)ttd_complete(d, false);
-        if (!ttd_writer_busy(d))
-            (void)ttd_flush(d);
+        if (!ttd_writer_busy(d)) {
+            int64_t t = ttd_mono_ns();
+            bool linger = d->nbatch > 0 && d->nbatch < TTD_BATCH_SPANS &&
+                          t - d->last_commit_ns < TTD_LINGER_NS;
+            if (!linger) {
+                if (d->nbatch > 0)
+                    d->last_commit_ns = t;
+                (void)ttd_flush(d);
+            }
+        }
         ttd_sync(d);
         if (ttd_mono_ms() >= next_spool) {
             ttd_spool(d);
@@ -435,6 +446,26 @@ static struct tt_ui *ttd_start_ui(struct ttd *d, const char *spec)
     return ui;
 }
 
+/* tokentapd only stores what traced programs already handed over: it
+ * runs when a CPU would otherwise idle (SCHED_IDLE), so on a busy machine
+ * the programs it serves, and the servers they call, always come first
+ * (issue #14: on 2 cores its work per span sat in every call's latency).
+ * Nothing waits on it without a bound: a client that gets no ack spools.
+ * Children (the gateway, which relays calls) start with the normal policy
+ * (SCHED_RESET_ON_FORK). TOKENTAP_DAEMON_SCHED=normal keeps the normal
+ * policy. */
+static void ttd_sched(void)
+{
+    const char *v = getenv("TOKENTAP_DAEMON_SCHED");
+    struct sched_param sp = { 0 };
+
+    if (v && !strcmp(v, "normal"))
+        return;
+    if (sched_setscheduler(0, SCHED_IDLE | SCHED_RESET_ON_FORK, &sp) != 0)
+        ttd_log("could not lower the scheduling policy (%s): running as normal",
+                strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     static struct ttd d;    /* large (client table): not on the stack */
@@ -466,6 +497,7 @@ int main(int argc, char **argv)
         free(d.facks);
         return rc;
     }
+    ttd_sched();
 
     struct sigaction sa = { .sa_handler = SIG_IGN };
     sigaction(SIGPIPE, &sa, NULL);

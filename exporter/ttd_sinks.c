@@ -70,7 +70,12 @@ int ttd_sinks_write(struct ttd *d, const struct tt_span *b, size_t n,
     for (size_t i = 0; n > 0 && i < d->nsinks; i++)
         if (is_fwd(&d->sinks[i]))
             (void)d->sinks[i].ops->write(d->sinks[i].ctx, b, n);
-    if (n > 0)
+    bool with_counts = p->counts && (npc > 0 || !ttd_deltas_zero(delta));
+    bool together = n > 0 && with_counts && p->write_counts;
+
+    if (together)
+        rc = p->write_counts(prim->ctx, b, n, delta, pc, npc);
+    else if (n > 0)
         rc = p->write(prim->ctx, b, n);
     for (size_t i = 0; n > 0 && i < d->nsinks; i++)
         if (is_fwd(&d->sinks[i]))
@@ -80,7 +85,7 @@ int ttd_sinks_write(struct ttd *d, const struct tt_span *b, size_t n,
                 rc == TT_SINK_RETRY ? "retry" : "error");
         return rc;
     }
-    if (p->counts && (npc > 0 || !ttd_deltas_zero(delta)) &&
+    if (with_counts && !together &&
         (rc = p->counts(prim->ctx, delta, pc, npc)) != TT_SINK_OK) {
         ttd_log("sink %s: write of counters failed (%s)", p->name,
                 rc == TT_SINK_RETRY ? "retry" : "error");

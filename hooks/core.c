@@ -28,6 +28,7 @@
  * an old one with another table version), tokentap logs one line and
  * turns itself off for the process (tt_rt_off): the program runs on. */
 #include "coreops.h"
+#include "defer.h"
 #include "real.h"
 #include "redirect.h"
 #include "rt.h"
@@ -327,4 +328,23 @@ int tt_wire_home_dir(char *buf, size_t n)
  * remains needed of them is the object's handle for pthread_atfork and
  * atexit (libc_nonshared.a): this object is never unloaded, so nothing
  * ever runs __cxa_finalize over it. */
+/* --- defer.h ------------------------------------------------------------- */
+
+/* Nothing is queued before the core is loaded. */
+void tt_defer_drain(void)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->defer_drain();
+}
+
+void tt_defer_barrier(void)
+{
+    const struct tt_core_ops *ops = core_if_loaded();
+
+    if (ops)
+        ops->defer_barrier();
+}
+
 void *__dso_handle __attribute__((visibility("hidden"))) = &__dso_handle;

@@ -18,6 +18,7 @@
  * (CPython's subprocess) that block is mapped in the parent's memory and
  * stays there after a successful exec: a few KiB per program pointed at
  * the gateway, none for the others. */
+#include "defer.h"
 #include "elfcheck.h"
 #include "rt.h"
 #include "tt.h"
@@ -210,6 +211,36 @@ static const char *which(const char *file, char *buf, size_t n)
     return tt_elf_which(file, getenv("PATH"), buf, n) ? buf : NULL;
 }
 
+/* Spans still owed (defer.h) leave now: before exec replaces the image,
+ * before _exit ends the process. */
+static void drain_spans(void)
+{
+    int saved = errno;
+
+    if (__atomic_load_n(&tt_rt_spans_owed, __ATOMIC_RELAXED) > 0 && tt_rt_enter()) {
+        tt_defer_drain();
+        tt_rt_leave();
+    }
+    errno = saved;
+}
+
+/* _exit and _Exit: what exit's handlers would have drained (deliver.c),
+ * then what glibc's _exit does, the exit_group system call (no dlsym: a
+ * fork child of a threaded program may not take the loader's lock). */
+TT_EXPORT void _exit(int status)
+{
+    drain_spans();
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+TT_EXPORT void _Exit(int status)
+{
+    drain_spans();
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
 TT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
     int (*f)(const char *, char *const[], char *const[]) = REAL(real_execve, "execve");
@@ -220,6 +251,7 @@ TT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
         errno = ENOSYS;
         return -1;
     }
+    drain_spans();
     char **ne = gw_envp(path, envp, &g);
     errno = saved;
     int rc = f(path, argv, ne ? ne : envp);
@@ -245,6 +277,7 @@ TT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
         errno = ENOSYS;
         return -1;
     }
+    drain_spans();
     char **ne = gw_envp(which(file, buf, sizeof(buf)), envp, &g);
     errno = saved;
     int rc = f(file, argv, ne ? ne : envp);
@@ -400,6 +433,7 @@ TT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
         errno = ENOSYS;
         return -1;
     }
+    drain_spans();
     char **ne = gw_envp(fd_path(fd, "", buf, sizeof(buf)), envp, &g);
     errno = saved;
     int rc = f(fd, argv, ne ? ne : envp);
@@ -422,6 +456,7 @@ TT_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
         errno = ENOSYS;
         return -1;
     }
+    drain_spans();
     char **ne = gw_envp(fd_path(dirfd, path, buf, sizeof(buf)), envp, &g);
     errno = saved;
     int rc = f(dirfd, path, argv, ne ? ne : envp, flags);

@@ -39,6 +39,7 @@
 #undef _FORTIFY_SOURCE   /* fortified read/recv are inline wrappers we replace */
 
 #include "conn.h"
+#include "defer.h"
 #include "ownfd.h"
 #include "redirect.h"
 #include "rt.h"
@@ -52,6 +53,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -367,9 +369,34 @@ TT_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
     return ret;
 }
 
+/* A finished call's span leaves before the program's next output to a
+ * file, pipe or terminal (defer.h): the window is the worker's time on the
+ * span, so a write in it costs an fstat; sockets (the next request, TLS
+ * records under SSL_write, the program's own network I/O) do not wait. */
+static __attribute__((noinline, cold)) void output_barrier_slow(int fd)
+{
+    struct stat st;
+    int saved = errno;
+
+    if (fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode) && tt_rt_enter()) {
+        tt_defer_barrier();
+        tt_rt_leave();
+    }
+    errno = saved;
+}
+
+static inline void output_barrier(int fd)
+{
+    if (unlikely(__atomic_load_n(&tt_rt_spans_owed, __ATOMIC_RELAXED) > 0) &&
+        fd_get(fd) == FD_NONE && tt_rt_depth == 0)
+        output_barrier_slow(fd);
+}
+
 TT_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
     ssize_t (*f)(int, const void *, size_t) = REAL(real_write, "write");
+
+    output_barrier(fd);
     ssize_t ret = f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
 
     if (unlikely(fd_get(fd) != FD_NONE) && ret > 0)
@@ -404,6 +431,8 @@ TT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 TT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     ssize_t (*f)(int, const struct iovec *, int) = REAL(real_writev, "writev");
+
+    output_barrier(fd);
     ssize_t ret = f ? f(fd, iov, iovcnt) : syscall(SYS_writev, fd, iov, iovcnt);
 
     if (unlikely(fd_get(fd) != FD_NONE) && ret > 0)

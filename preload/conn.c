@@ -1,5 +1,6 @@
 /* conn.c - connection table and the HTTP/1.1 glue to exchanges. */
 #include "conn.h"
+#include "emit.h"
 #include "api.h"
 #include "exchange.h"
 #include "http1.h"
@@ -398,6 +399,7 @@ static void conn_drop_h2(struct conn *c, const char *why)
 void tt_conn_write(enum tt_conn_kind kind, const void *key,
                    tt_conn_sni_fn sni, const void *buf, size_t n)
 {
+    tt_emit_flush_pending();     /* the worker's finished spans (emit.h) */
     struct conn *c = conn_get(kind, key, true);
 
     if (!c)
@@ -451,6 +453,7 @@ out:
 void tt_conn_read(enum tt_conn_kind kind, const void *key, const void *buf,
                   size_t n)
 {
+    tt_emit_flush_pending();
     struct conn *c = conn_get(kind, key, false);
 
     if (!c)

@@ -1,6 +1,7 @@
 /* coreops.c - the capture core's table for the hook object (coreops.h).
  * The only symbol libtokentap-core.so exports (preload/core.map). */
 #include "coreops.h"
+#include "defer.h"
 #include "redirect.h"
 #include "wire.h"
 
@@ -26,4 +27,6 @@ TT_EXPORT const struct tt_core_ops tt_core_ops = {
     .rd_connect = tt_rd_connect,
     .rd_ca_der = tt_rd_ca_der,
     .wire_home_dir = tt_wire_home_dir,
+    .defer_drain = tt_defer_drain,
+    .defer_barrier = tt_defer_barrier,
 };

@@ -24,7 +24,7 @@
 #include "conn.h"
 #include "curlx.h"
 
-#define TT_CORE_OPS_VERSION 1
+#define TT_CORE_OPS_VERSION 2
 
 struct tt_core_ops {
     unsigned version;           /* TT_CORE_OPS_VERSION */
@@ -54,6 +54,9 @@ struct tt_core_ops {
     const unsigned char *(*rd_ca_der)(size_t *);
     /* wire.h */
     int (*wire_home_dir)(char *, size_t);
+    /* defer.h */
+    void (*defer_drain)(void);
+    void (*defer_barrier)(void);
 };
 
 #endif

@@ -1,5 +1,6 @@
 /* curlx.c - libcurl transfers -> exchanges; see curlx.h. */
 #include "curlx.h"
+#include "emit.h"
 #include "api.h"
 #include "exchange.h"
 #include "provider.h"
@@ -747,6 +748,7 @@ static void restore_callbacks(tt_curl_setopt_fn real, CURL *h,
 
 bool tt_curl_begin(CURL *h)
 {
+    tt_emit_flush_pending();     /* the worker's finished spans (emit.h) */
     tt_curl_setopt_fn real = tt_curl_real_setopt();
     struct handle *hd = h ? handle_get(h, false) : NULL;
     struct xfer *x = NULL;
@@ -841,6 +843,7 @@ static void xfer_finish(CURL *h, struct handle *hd, bool complete,
 
 void tt_curl_done(CURL *h, CURLcode result)
 {
+    tt_emit_flush_pending();
     struct handle *hd = h ? handle_get(h, false) : NULL;
     char why[200] = "";
 

@@ -121,6 +121,14 @@ static int dec_zinit(struct tt_decoder *d, int window_bits)
     return TT_OK;
 }
 
+void tt_decoder_prepare(const char *encoding, size_t enc_len)
+{
+    struct tt_decoder *d = NULL;
+
+    if (tt_decoder_new(encoding, enc_len, 1, &d) == TT_OK)
+        tt_decoder_free(d);
+}
+
 int tt_decoder_new(const char *encoding, size_t enc_len, size_t max_out,
                    struct tt_decoder **out)
 {

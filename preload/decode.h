@@ -18,6 +18,12 @@ typedef int (*tt_decode_out_cb)(void *ud, const char *p, size_t n);
  * "identity" = pass-through). Returns TT_OK, TT_ERR_UNSUPPORTED for an
  * unknown or stacked encoding, TT_ERR_NOMEM.
  * max_out: hard cap on decoded bytes. */
+/* Load what a decoder for encoding needs (the preload reaches zlib,
+ * brotli and zstd lazily: dlshim.c), without decoding anything: on the
+ * program's thread, before the work is queued for the capture worker,
+ * which never opens a file (defer.h). */
+void tt_decoder_prepare(const char *encoding, size_t enc_len);
+
 int tt_decoder_new(const char *encoding, size_t enc_len, size_t max_out,
                    struct tt_decoder **out) __attribute__((warn_unused_result));
 

@@ -11,6 +11,7 @@
  * number (issue #9: a program that closes every descriptor and opens its
  * own must never get our frames). */
 #include "deliver.h"
+#include "defer.h"
 #include "ownfd.h"
 #include "rt.h"
 #include "tt.h"
@@ -308,6 +309,8 @@ static void q_pop(size_t n)
     }
 }
 
+static void ob_push_spool(char *data, size_t len);
+
 static void d_handle_reply(const unsigned char *p, size_t n)
 {
     struct tt_wire_reply r;
@@ -326,10 +329,16 @@ static void d_handle_reply(const unsigned char *p, size_t n)
          * reply buffer was full) were processed all the same. */
         d.st.acked += i;
         if (nack && r.retry) {
-            /* The store could not commit: keep the spans in the spool. */
+            /* The store could not commit: keep the spans in the spool
+             * (a program thread writes it: deliver.h). */
             snprintf(d.nack_error, sizeof(d.nack_error), "%s",
                      r.error[0] ? r.error : "store unavailable");
-            (void)d_spool(f, 1);
+            if (tt_defer_is_worker()) {
+                ob_push_spool(f->data, f->len);
+                f->data = NULL;
+            } else {
+                (void)d_spool(f, 1);
+            }
         } else if (nack) {
             /* Counted by the daemon too (bad_frames). */
             d_lost(f->count ? 0 : 1, "the daemon rejected a frame as invalid");
@@ -518,10 +527,190 @@ static void d_unlock(void)
     pthread_mutex_unlock(&d.lock);
 }
 
+/* --- the outbox: frames the worker encoded (deliver.h) ------------------- */
+
+struct outframe {
+    struct outframe *next;
+    char *data;                 /* NULL: the span could not be encoded */
+    size_t len;
+    const char *why;            /* then why */
+    bool spool;                 /* numbered and sent already: to the spool */
+};
+
+volatile int tt_deliver_outbox_n;
+static pthread_mutex_t ob_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct outframe *ob_head, *ob_tail;
+static uint64_t ob_lost;        /* spans the outbox had no memory for */
+
+static void ob_atfork_child(void)
+{
+    /* The parent's frames: the parent sends them (leaked here, as the
+     * unacknowledged queue is). */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    ob_lock = fresh;
+    ob_head = ob_tail = NULL;
+    ob_lost = 0;
+    tt_deliver_outbox_n = 0;
+}
+
+static struct tt_atfork ob_fork = { .child = ob_atfork_child };
+
+static void ob_push_ex(char *data, size_t len, const char *why, bool spool)
+{
+    struct outframe *o = malloc(sizeof(*o));
+
+    if (!o) {
+        free(data);
+        __atomic_add_fetch(&ob_lost, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&tt_deliver_outbox_n, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    o->next = NULL;
+    o->data = data;
+    o->len = len;
+    o->why = why;
+    o->spool = spool;
+    tt_atfork_register(&ob_fork);
+    pthread_mutex_lock(&ob_lock);
+    if (ob_tail)
+        ob_tail->next = o;
+    else
+        ob_head = o;
+    ob_tail = o;
+    __atomic_add_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&tt_deliver_outbox_n, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&ob_lock);
+}
+
+static void ob_push(char *data, size_t len, const char *why)
+{
+    ob_push_ex(data, len, why, false);
+}
+
+static void ob_push_spool(char *data, size_t len)
+{
+    ob_push_ex(data, len, NULL, true);
+}
+
+/* The worker found the connection broken (an error, a partial frame):
+ * a program thread closes it (tt_deliver_flush). */
+static bool d_broken_pending;
+
+/* The worker's delivery: straight to the daemon while the connection is
+ * up and still ours (checked by identity under ownfd's lock, so a hooked
+ * close of the number waits for us), and the daemon keeps up. Anything
+ * that would connect, close or spool is left to a program thread (false:
+ * the caller puts the frame in the outbox). Replies are read here too
+ * (a nack that asks for the spool hands the frame to the outbox). */
+static bool d_worker_send(char *data, size_t len)
+{
+    bool sent = false;
+
+    pthread_mutex_lock(&d.lock);
+    tt_ownfd_lock();
+    if (d.init && d.gen == tt_rt_fork_gen && d.fd >= 0 && !d_broken_pending &&
+        d.q_n < MAX_UNACKED && d.q_bytes + len <= MAX_UNACKED_BYTES &&
+        tt_ownfd_get(TT_OWNFD_DAEMON) == d.fd) {
+        struct frame f = { .chunk = d.next_chunk++, .data = data, .len = len };
+        (void)tt_wire_set_chunk(data, len, f.chunk);
+        enum send_result sr = d_send_all(data, len);
+        if (sr == SENT) {
+            d.st.spans++;
+            d.st.sent++;
+            d.q[(d.q_head + d.q_n) % MAX_UNACKED] = f;
+            d.q_n++;
+            d.q_bytes += f.len;
+            sent = true;
+            if (!d_drain())
+                d_broken_pending = true;
+        } else if (sr == SEND_BROKEN) {
+            d_broken_pending = true;
+        }
+    }
+    tt_ownfd_unlock();
+    pthread_mutex_unlock(&d.lock);
+    return sent;
+}
+
+void tt_deliver_prepare(void)
+{
+    d_lock();
+    (void)d_connect();
+    d_unlock();
+}
+
+void tt_deliver_flush(void)
+{
+    struct outframe *o;
+
+    pthread_mutex_lock(&ob_lock);
+    o = ob_head;
+    ob_head = ob_tail = NULL;
+    int n = __atomic_exchange_n(&tt_deliver_outbox_n, 0, __ATOMIC_ACQ_REL);
+    uint64_t lost = __atomic_exchange_n(&ob_lost, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&ob_lock);
+    if (!o && !lost)
+        return;
+    d_lock();
+    if (d_broken_pending) {
+        d_broken_pending = false;
+        d_disconnect();
+    }
+    if (lost) {
+        d.st.spans += lost;
+        d_lost(lost, "out of memory");
+    }
+    while (o) {
+        struct outframe *next = o->next;
+        if (o->spool) {
+            /* Counted when it was sent; the daemon asked for the spool. */
+            struct frame f = { .data = o->data, .len = o->len };
+            (void)d_spool(&f, 1);
+            free(o->data);
+            free(o);
+            o = next;
+            continue;
+        }
+        d.st.spans++;
+        if (!o->data) {
+            d_lost(1, o->why);
+        } else {
+            struct frame f = { .chunk = d.next_chunk++, .data = o->data, .len = o->len };
+            (void)tt_wire_set_chunk(f.data, f.len, f.chunk);
+            d_send_frame(f);
+        }
+        free(o);
+        o = next;
+    }
+    d_report_counts();
+    d_unlock();
+    /* Handed over (sent, spooled or counted lost): no longer owed. */
+    __atomic_sub_fetch(&tt_rt_spans_owed, n, __ATOMIC_RELEASE);
+}
+
 void tt_deliver_span(const struct tt_span *s)
 {
     struct tt_buf out;
 
+    if (tt_defer_is_worker()) {
+        /* Encoded here, numbered and sent by a program thread. */
+        tt_buf_init(&out, TT_WIRE_MAX_FRAME);
+        if (tt_wire_pack_spans(&s, 1, 0, &out) != TT_OK) {
+            bool cap = out.truncated;
+            tt_buf_free(&out);
+            ob_push(NULL, 0, cap ? "span above the frame size cap" : "encoding failed");
+            return;
+        }
+        size_t len = out.len;
+        char *data = tt_buf_steal(&out);
+        if (!d_worker_send(data, len))
+            ob_push(data, len, NULL);
+        return;
+    }
+    /* Earlier spans first. */
+    tt_deliver_flush_pending();
     tt_buf_init(&out, TT_WIRE_MAX_FRAME);
     d_lock();
     d.st.spans++;
@@ -540,6 +729,7 @@ void tt_deliver_span(const struct tt_span *s)
 
 void tt_deliver_sampled_out(void)
 {
+    tt_deliver_flush_pending();
     d_lock();
     d.st.sampled_out++;
     d_report_counts();
@@ -551,6 +741,10 @@ void tt_deliver_sampled_out(void)
  * exiting process a second). */
 static void d_exit(void)
 {
+    /* Spans still queued for the worker first (defer.h): their frames are
+     * then among those waited for, or spooled. */
+    tt_defer_drain();
+    tt_deliver_flush_pending();     /* no-op when the drain's flush ran */
     pthread_mutex_lock(&d.lock);
     tt_ownfd_lock();
     if (!d.init || d.gen != tt_rt_fork_gen)

@@ -15,8 +15,34 @@
 #include "span.h"
 
 /* Encode and deliver one finished span. Never fails visibly: problems are
- * counted and logged once. The span is not modified or freed. */
+ * counted and logged once. The span is not modified or freed.
+ *
+ * On the capture worker (defer.h) the span is encoded there and sent on
+ * the daemon's connection while it is up and still ours (its number
+ * checked by identity under ownfd's lock, which a hooked close waits
+ * for). Everything that creates, closes or spools a descriptor happens on
+ * the program's own threads, inside a hook: the connection is made by
+ * tt_deliver_prepare before any work is queued, and a frame the worker
+ * cannot send waits in an outbox for tt_deliver_flush (the capture hooks,
+ * the write barrier, exit, _exit, exec), so the worker never opens or
+ * closes a number a program could be reusing (issue #9). */
 void tt_deliver_span(const struct tt_span *s);
+
+/* Connect to the daemon now, on the program's thread (before the first
+ * span's work is queued for the worker). */
+void tt_deliver_prepare(void);
+
+/* Frames waiting in the outbox (a cheap test for the hooks). */
+extern volatile int tt_deliver_outbox_n;
+
+/* Send what waits in the outbox. On a program thread only. */
+void tt_deliver_flush(void);
+
+static inline void tt_deliver_flush_pending(void)
+{
+    if (__builtin_expect(__atomic_load_n(&tt_deliver_outbox_n, __ATOMIC_RELAXED) > 0, 0))
+        tt_deliver_flush();
+}
 
 struct tt_deliver_stats {
     uint64_t spans;           /* handed to tt_deliver_span */

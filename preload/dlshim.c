@@ -101,6 +101,17 @@ static void *shim_sym(struct shim_lib *lib, const char *name)
     return h ? dlsym(h, name) : NULL;
 }
 
+/* jansson, which every call's parsing needs, loaded now on the calling
+ * (program) thread: the loader opens and closes its file, and the capture
+ * worker never touches a descriptor (defer.h, deliver.h). The decoders'
+ * libraries are loaded when a response names its encoding
+ * (tt_decoder_prepare). */
+void tt_dlshim_warm(void);
+void tt_dlshim_warm(void)
+{
+    (void)shim_sym(&lib_jansson, "json_loadb");
+}
+
 #define SHIM(lib, ret, name, params, args, fail)                              \
     ret name params                                                           \
     {                                                                         \

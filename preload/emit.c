@@ -1,6 +1,7 @@
 /* emit.c - the tail of every span (see emit.h). */
 #include "emit.h"
 #include "conversation.h"
+#include "defer.h"
 #include "deliver.h"
 #include "price.h"
 #include "proctree.h"
@@ -65,12 +66,50 @@ static void emit_tree(void)
         atexit(emit_atexit);
 }
 
+#ifdef TT_PRELOAD
+void tt_dlshim_warm(void);      /* dlshim.c (the preload's objects only) */
+#endif
+
+void tt_emit_flush(void)
+{
+    emit_tree();
+    tt_deliver_flush();
+}
+
+static void emit_after_drain(void)
+{
+    tt_emit_flush_pending();
+}
+
+void tt_emit_warm(void)
+{
+    static unsigned warm_gen = ~0u;
+
+    if (__atomic_load_n(&warm_gen, __ATOMIC_ACQUIRE) == tt_rt_fork_gen)
+        return;
+    char id[17];
+
+    tt_defer_set_after(emit_after_drain);
+    (void)tt_price_overrides();
+    /* This process's spans (read from /proc), and the daemon's connection
+     * made, here on the program's thread. */
+    (void)tt_proc_self(id);
+    emit_tree();
+    tt_deliver_prepare();
+#ifdef TT_PRELOAD
+    tt_dlshim_warm();
+#endif
+    __atomic_store_n(&warm_gen, tt_rt_fork_gen, __ATOMIC_RELEASE);
+}
+
 void tt_emit_llm(struct tt_span *s)
 {
     struct tt_span tools[TT_CONV_MAX_TOOLS];
     size_t n = 0;
 
-    emit_tree();
+    /* Built from /proc: on the program's thread only (tt_emit_flush). */
+    if (!tt_defer_is_worker())
+        emit_tree();
     tt_price_apply(s);
     /* Before redaction: the request's messages are compared with earlier
      * answers as sent (conversation.h). */

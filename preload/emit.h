@@ -19,6 +19,8 @@
 #ifndef TT_EMIT_H
 #define TT_EMIT_H
 
+#include "deliver.h"
+
 #include "span.h"
 
 /* A finished LLM span (identity set: trace, span and parent ids, pid,
@@ -31,5 +33,23 @@ void tt_emit_tool(struct tt_span *s);
 
 /* A process span (proctree.c): repair, deliver. */
 void tt_emit_process(struct tt_span *s);
+
+/* On the program's thread, before a span's work is first queued for the
+ * capture worker in this process (defer.h): what the tail will need that
+ * opens, reads or closes a descriptor is done now (the price file, this
+ * process's spans from /proc, the decoders' libraries), so the worker
+ * never touches one (deliver.h). Once per process; cheap afterwards. */
+void tt_emit_warm(void);
+
+/* Send the spans the capture worker finished (deliver.h's outbox), after
+ * this process's own spans if not sent yet. On a program thread: the
+ * capture hooks, the write barrier, exit. */
+void tt_emit_flush(void);
+
+static inline void tt_emit_flush_pending(void)
+{
+    if (__builtin_expect(__atomic_load_n(&tt_deliver_outbox_n, __ATOMIC_RELAXED) > 0, 0))
+        tt_emit_flush();
+}
 
 #endif

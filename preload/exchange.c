@@ -1,6 +1,7 @@
 /* exchange.c - request/response -> span, transport-agnostic. */
 #include "exchange.h"
 #include "decode.h"
+#include "defer.h"
 #include "deliver.h"
 #include "emit.h"
 #include "eventstream.h"
@@ -51,7 +52,13 @@ struct tt_exchange {
     char *client_exe;             /* its executable, NULL unknown */
     char client_parent[17];       /* its process span, "" unknown */
     char trace[33];               /* "" : tt_rt.trace_id */
+    /* Set at creation, read-only afterwards (the hooks' threads read them
+     * while the worker runs the exchange's queued ops). */
+    bool deferred;                /* its work is queued (defer.h) */
+    bool is_head;                 /* a HEAD request: no response body */
 };
+
+static void ex_free(struct tt_exchange *ex);
 
 /* What a parser's return code (api.h) means for the span. TT_OK, and
  * TT_ERR_PARSE: the parser has said on the span what was wrong (a request
@@ -79,6 +86,7 @@ struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
     if (!ex)
         return NULL;
     ex->api = req->api;
+    ex->is_head = req->method_len == 4 && !memcmp(req->method, "HEAD", 4);
     tt_span_init(&ex->span);
     tt_buf_init(&ex->req_body, tt_rt.max_body ? tt_rt.max_body : (8u << 20));
     tt_buf_init(&ex->resp_body, tt_rt.max_body ? tt_rt.max_body : (8u << 20));
@@ -101,12 +109,18 @@ struct tt_exchange *tt_ex_new(const struct tt_ex_request *req, int64_t now)
         tt_span_setn(&s->method, req->method, req->method_len) ||
         tt_span_set(&s->path, path) ||
         tt_span_set(&s->http_version, req->http_version)) {
-        tt_ex_free(ex);
+        ex_free(ex);
         return NULL;
     }
     if (!req->messages)
         ex->rec = tt_rec_new(req->method, req->method_len, req->host, req->host_len,
                          path, req->tls, req->http_version, now);
+    /* A WebSocket exchange (ws_api.c) sets span fields itself between
+     * events: it stays inline. */
+    if (!req->messages && tt_defer_on()) {
+        tt_emit_warm();
+        ex->deferred = true;
+    }
     return ex;
 }
 
@@ -115,7 +129,7 @@ bool tt_ex_traced(const struct tt_exchange *ex)
     return ex && ex->api;
 }
 
-void tt_ex_req_body(struct tt_exchange *ex, const char *p, size_t n)
+static void ex_req_body(struct tt_exchange *ex, const char *p, size_t n)
 {
     if (!ex->api)
         return;
@@ -124,7 +138,7 @@ void tt_ex_req_body(struct tt_exchange *ex, const char *p, size_t n)
         ex->span.truncated = true;
 }
 
-void tt_ex_req_end(struct tt_exchange *ex, int64_t now)
+static void ex_req_end(struct tt_exchange *ex, int64_t now)
 {
     if (!ex->api || ex->req_parsed)
         return;
@@ -159,19 +173,12 @@ static void mark_replay(struct tt_span *s, const struct tt_hdr *h, size_t n)
             tt_log("out of memory: replay mark dropped from a span");
 }
 
-bool tt_ex_resp_head(struct tt_exchange *ex, int status,
-                     const struct tt_hdr *headers, size_t n_headers,
-                     int64_t now)
-{
-    return tt_ex_resp_head_ex(ex, status, headers, n_headers, 0, now);
-}
-
-bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
-                        const struct tt_hdr *headers, size_t n_headers,
-                        unsigned flags, int64_t now)
+static bool ex_resp_head(struct tt_exchange *ex, int status,
+                         const struct tt_hdr *headers, size_t n_headers,
+                         unsigned flags, int64_t now)
 {
     if (!ex->req_parsed)
-        tt_ex_req_end(ex, now);   /* response before request end (h2/early) */
+        ex_req_end(ex, now);   /* response before request end (h2/early) */
     ex->resp_started = true;
     if (!ex->api)
         return !(ex->span.method && !strcmp(ex->span.method, "HEAD"));
@@ -321,8 +328,8 @@ static int on_decoded(void *ud, const char *p, size_t n)
     return 0;
 }
 
-void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
-                     int64_t now)
+static void ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
+                         int64_t now)
 {
     if (!ex->api || ex->body_error || !ex->dec)
         return;
@@ -402,17 +409,15 @@ static void finish_identity(const struct tt_exchange *ex, struct tt_span *s,
         tt_log("out of memory while finishing a span");
 }
 
-void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
-               int64_t now)
+static void ex_end(struct tt_exchange *ex, bool complete, const char *why,
+                   int64_t now)
 {
-    if (!ex)
-        return;
     if (!ex->api)
         goto out;
     struct tt_span *s = &ex->span;
     ex->now = now;
     if (!ex->req_parsed)
-        tt_ex_req_end(ex, now);
+        ex_req_end(ex, now);
     if (!ex->resp_started) {
         tt_span_fail(s, why ? why : "no response", false);
         goto finish;
@@ -472,13 +477,11 @@ finish:
     tt_rec_end(ex->rec, s, complete && !s->truncated, now);
     ex->rec = NULL;
 out:
-    tt_ex_free(ex);
+    ex_free(ex);
 }
 
-void tt_ex_free(struct tt_exchange *ex)
+static void ex_free(struct tt_exchange *ex)
 {
-    if (!ex)
-        return;
     if (ex->api && ex->api->response_free)
         ex->api->response_free(ex->api_state);
     if (ex->sse_on)
@@ -493,4 +496,209 @@ void tt_ex_free(struct tt_exchange *ex)
     tt_span_clear(&ex->span);
     free(ex->client_exe);
     free(ex);
+}
+
+/* --- the public calls: inline, or queued for the worker (defer.h) ------ */
+
+enum ex_op_kind { OP_REQ_BODY, OP_REQ_END, OP_RESP_HEAD, OP_RESP_BODY, OP_END, OP_FREE };
+
+struct ex_op {
+    struct tt_defer_op base;
+    struct tt_exchange *ex;
+    enum ex_op_kind kind;
+    bool complete;
+    int status;
+    unsigned flags;
+    int64_t now;
+    const char *why;              /* into data, or NULL */
+    struct tt_hdr *headers;       /* into data */
+    size_t n_headers;
+    size_t len;                   /* body bytes in data */
+    char data[];
+};
+
+static void ex_op_run(struct tt_defer_op *base)
+{
+    struct ex_op *op = (struct ex_op *)base;
+    struct tt_exchange *ex = op->ex;
+
+    switch (op->kind) {
+    case OP_REQ_BODY:
+        ex_req_body(ex, op->data, op->len);
+        break;
+    case OP_REQ_END:
+        ex_req_end(ex, op->now);
+        break;
+    case OP_RESP_HEAD:
+        (void)ex_resp_head(ex, op->status, op->headers, op->n_headers, op->flags,
+                           op->now);
+        break;
+    case OP_RESP_BODY:
+        ex_resp_body(ex, op->data, op->len, op->now);
+        break;
+    case OP_END:
+        ex_end(ex, op->complete, op->why, op->now);
+        break;
+    case OP_FREE:
+        ex_free(ex);
+        break;
+    }
+    free(op);
+}
+
+/* A queued op with room for extra bytes after it; NULL when out of memory
+ * (the caller then runs the step inline: slower, never lost). */
+static struct ex_op *ex_op_new(struct tt_exchange *ex, enum ex_op_kind kind,
+                               size_t extra, int64_t now)
+{
+    struct ex_op *op = malloc(sizeof(*op) + extra);
+
+    if (!op)
+        return NULL;
+    memset(op, 0, sizeof(*op));
+    op->base.run = ex_op_run;
+    op->base.bytes = sizeof(*op) + extra;
+    op->base.end = kind == OP_END;
+    op->ex = ex;
+    op->kind = kind;
+    op->now = now;
+    return op;
+}
+
+/* True with *op to fill and push when ex's work is queued. False: the
+ * caller runs the step inline; if ex is deferred (out of memory for the
+ * op), its queued ops are run first, so the steps keep their order and no
+ * two threads touch ex at once. */
+static bool ex_queue(struct tt_exchange *ex, struct ex_op **op,
+                     enum ex_op_kind kind, size_t extra, int64_t now)
+{
+    if (!ex->deferred)
+        return false;
+    if ((*op = ex_op_new(ex, kind, extra, now)))
+        return true;
+    tt_defer_drain();
+    return false;
+}
+
+void tt_ex_req_body(struct tt_exchange *ex, const char *p, size_t n)
+{
+    struct ex_op *op;
+
+    if (!ex->api || !n)
+        return;
+    if (!ex_queue(ex, &op, OP_REQ_BODY, n, 0)) {
+        ex_req_body(ex, p, n);
+        return;
+    }
+    memcpy(op->data, p, n);
+    op->len = n;
+    tt_defer_push(&op->base);
+}
+
+void tt_ex_req_end(struct tt_exchange *ex, int64_t now)
+{
+    struct ex_op *op;
+
+    if (!ex_queue(ex, &op, OP_REQ_END, 0, now)) {
+        ex_req_end(ex, now);
+        return;
+    }
+    tt_defer_push(&op->base);
+}
+
+bool tt_ex_resp_head(struct tt_exchange *ex, int status,
+                     const struct tt_hdr *headers, size_t n_headers,
+                     int64_t now)
+{
+    return tt_ex_resp_head_ex(ex, status, headers, n_headers, 0, now);
+}
+
+bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
+                        const struct tt_hdr *headers, size_t n_headers,
+                        unsigned flags, int64_t now)
+{
+    struct ex_op *op;
+    size_t extra = n_headers * sizeof(struct tt_hdr);
+
+    for (size_t i = 0; ex->deferred && i < n_headers; i++)
+        extra += headers[i].name_len + headers[i].value_len + 2;
+    if (ex->deferred && !(flags & TT_EX_BODY_DECODED)) {
+        const struct tt_hdr *ce = find_hdr(headers, n_headers, "content-encoding");
+        if (ce)
+            tt_decoder_prepare(ce->value, ce->value_len);
+    }
+    if (!ex_queue(ex, &op, OP_RESP_HEAD, extra, now))
+        return ex_resp_head(ex, status, headers, n_headers, flags, now);
+    /* The header list and its strings copied: the caller's parser buffer
+     * is reused as soon as we return. */
+    struct tt_hdr *h = (struct tt_hdr *)(void *)op->data;
+    char *at = op->data + n_headers * sizeof(struct tt_hdr);
+    for (size_t i = 0; i < n_headers; i++) {
+        memcpy(at, headers[i].name, headers[i].name_len);
+        at[headers[i].name_len] = '\0';
+        h[i].name = at;
+        h[i].name_len = headers[i].name_len;
+        at += headers[i].name_len + 1;
+        memcpy(at, headers[i].value, headers[i].value_len);
+        at[headers[i].value_len] = '\0';
+        h[i].value = at;
+        h[i].value_len = headers[i].value_len;
+        at += headers[i].value_len + 1;
+    }
+    op->headers = h;
+    op->n_headers = n_headers;
+    op->status = status;
+    op->flags = flags;
+    tt_defer_push(&op->base);
+    /* What ex_resp_head answers, known without it. */
+    return !ex->is_head;
+}
+
+void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
+                     int64_t now)
+{
+    struct ex_op *op;
+
+    if (!ex->api || !n)
+        return;
+    if (!ex_queue(ex, &op, OP_RESP_BODY, n, now)) {
+        ex_resp_body(ex, p, n, now);
+        return;
+    }
+    memcpy(op->data, p, n);
+    op->len = n;
+    tt_defer_push(&op->base);
+}
+
+void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
+               int64_t now)
+{
+    struct ex_op *op;
+    size_t wn = why ? strlen(why) + 1 : 0;
+
+    if (!ex)
+        return;
+    if (!ex_queue(ex, &op, OP_END, wn, now)) {
+        ex_end(ex, complete, why, now);
+        return;
+    }
+    if (why) {
+        memcpy(op->data, why, wn);
+        op->why = op->data;
+    }
+    op->complete = complete;
+    tt_defer_push(&op->base);
+}
+
+void tt_ex_free(struct tt_exchange *ex)
+{
+    struct ex_op *op;
+
+    if (!ex)
+        return;
+    if (!ex_queue(ex, &op, OP_FREE, 0, 0)) {
+        ex_free(ex);
+        return;
+    }
+    tt_defer_push(&op->base);
 }

@@ -521,6 +521,78 @@ int tt_json_counts(const json_t *obj, const struct tt_json_count_field *f,
     return rc;
 }
 
+/* A slice's integer, when it is one jansson reads as an integer that fits
+ * (an optional '-', 1 to 18 digits): TT_OK. TT_ERR_UNSUPPORTED for any
+ * other number; TT_ERR_PARSE for what is not a number. */
+static int slice_int(const struct tt_json_slice *v, int64_t *out)
+{
+    const char *p = v->ptr, *e = v->ptr + v->len;
+    bool neg = false;
+    int64_t n = 0;
+    int digits = 0;
+
+    if (tt_json_kind_of(v) != TT_JSON_NUMBER)
+        return TT_ERR_PARSE;
+    if (p < e && *p == '-') {
+        neg = true;
+        p++;
+    }
+    for (; p < e && *p >= '0' && *p <= '9'; p++, digits++)
+        if (digits < 18)
+            n = n * 10 + (*p - '0');
+    if (p != e || digits == 0 || digits > 18)
+        return TT_ERR_UNSUPPORTED;
+    *out = neg ? -n : n;
+    return TT_OK;
+}
+
+int tt_json_counts_slice(const struct tt_json_slice *obj,
+                         const struct tt_json_count_field *f, size_t nf,
+                         int64_t *counts, bool *present, size_t nslots)
+{
+    int rc = TT_OK;
+
+    for (size_t s = 0; s < nslots; s++) {
+        counts[s] = 0;
+        present[s] = false;
+    }
+    if (tt_json_kind_of(obj) != TT_JSON_OBJECT)
+        return TT_ERR_PARSE;
+    for (size_t i = 0; i < nf; i++) {
+        unsigned s = f[i].slot;
+        if (s >= nslots || present[s])
+            continue;
+        struct tt_json_slice cur = *obj, v = { NULL, 0 };
+        for (size_t k = 0; k < 4 && f[i].path[k]; k++) {
+            v = (struct tt_json_slice){ NULL, 0 };
+            if (tt_json_kind_of(&cur) != TT_JSON_OBJECT)
+                break;      /* not found, as tt_json_getv says */
+            if (tt_json_members(cur.ptr, cur.len, &f[i].path[k], 1, &v) != TT_OK)
+                return TT_ERR_UNSUPPORTED;
+            if (!v.ptr)
+                break;
+            cur = v;
+        }
+        enum tt_json_kind kind = tt_json_kind_of(&v);
+        if (kind == TT_JSON_ABSENT || kind == TT_JSON_NULL)
+            continue;
+        int64_t n;
+        int r = slice_int(&v, &n);
+        if (r == TT_ERR_UNSUPPORTED)
+            return r;
+        if (r != TT_OK || n < 0 || n > TT_JSON_COUNT_MAX)
+            rc = TT_ERR_PARSE;
+        else
+            counts[s] = n;
+        present[s] = true;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        if (f[i].required && f[i].slot < nslots && !present[f[i].slot])
+            rc = TT_ERR_PARSE;
+    }
+    return rc;
+}
+
 int tt_json_dump(const json_t *v, char **out)
 {
     *out = NULL;

@@ -179,6 +179,15 @@ int tt_json_counts(const json_t *obj, const struct tt_json_count_field *f,
                    size_t nf, int64_t *counts, bool *present,
                    size_t nslots) TT_WUR;
 
+/* tt_json_counts over text (a slice of validated JSON), no tree: the
+ * same slots, the same TT_OK / TT_ERR_PARSE. TT_ERR_UNSUPPORTED, nothing
+ * decided, for a value only the tree path judges the same way (a number
+ * with a fraction or exponent, or above 18 digits): the caller parses obj
+ * with jansson then. */
+int tt_json_counts_slice(const struct tt_json_slice *obj,
+                         const struct tt_json_count_field *f, size_t nf,
+                         int64_t *counts, bool *present, size_t nslots) TT_WUR;
+
 /* Compact JSON text of any value (a string dumps with its quotes). *out is
  * malloc'd; the caller frees it. 0, TT_ERR_PARSE (v NULL) or
  * TT_ERR_NOMEM. */

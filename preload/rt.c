@@ -16,6 +16,7 @@
 struct tt_rt_config tt_rt;
 volatile int tt_rt_off;
 volatile unsigned tt_rt_fork_gen;
+volatile int tt_rt_spans_owed;
 __thread int tt_rt_depth __attribute__((tls_model("initial-exec")));
 
 
@@ -125,9 +126,13 @@ static void rt_fork_prepare(void)
 {
     unsigned n = __atomic_load_n(&rt_nforks, __ATOMIC_ACQUIRE);
 
-    for (unsigned i = n; i-- > 0;)
-        if (rt_forks[i]->prepare)
-            rt_forks[i]->prepare();
+    /* The `first` ones before all others (defer.c: its worker may be
+     * inside any other module's lock while it runs an op; holding the
+     * worker between ops first, the others' locks are free to take). */
+    for (unsigned pass = 0; pass < 2; pass++)
+        for (unsigned i = n; i-- > 0;)
+            if (rt_forks[i]->prepare && (rt_forks[i]->first ? 0u : 1u) == pass)
+                rt_forks[i]->prepare();
 }
 
 static void rt_fork_parent(void)

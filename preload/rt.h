@@ -65,6 +65,13 @@ static inline void tt_rt_leave(void)
  * keep per-process state (sockets, queues) compare it to their own copy. */
 TT_EXPORT extern volatile unsigned tt_rt_fork_gen;
 
+/* Spans of finished calls not yet handed to the daemon or the spool:
+ * queued for the capture core's worker, or encoded and waiting in its
+ * outbox (defer.h, deliver.h). When non-zero the write hooks make them
+ * leave before the program's next output, and _exit and exec before the
+ * process goes. Written by the core, read by the hooks. */
+TT_EXPORT extern volatile int tt_rt_spans_owed;
+
 /* Fork handlers of one module (all optional). A module that keeps a lock
  * or per-process state registers them itself, before its lock is first
  * taken; rt.c runs every registered set from its single pthread_atfork
@@ -76,6 +83,7 @@ struct tt_atfork {
     void (*prepare)(void);
     void (*parent)(void);
     void (*child)(void);
+    int first;              /* prepare before every module without it */
     int on;                 /* registered: set by tt_atfork_register */
 };
 

@@ -18,6 +18,7 @@ static const struct {
     V("TOKENTAP_LOG", log_raw),
     V("TOKENTAP_CAPTURE_CONTENT", capture_content),
     V("TOKENTAP_INLINE", inline_hooks),
+    V("TOKENTAP_WORKER", worker),
     V("TOKENTAP_PRICING", pricing),
     V("TOKENTAP_HOSTS", hosts),
     V("TOKENTAP_RECORD", record),

@@ -36,6 +36,7 @@ struct tt_settings {
     const char *log_raw;        /* TOKENTAP_LOG */
     const char *capture_content;/* TOKENTAP_CAPTURE_CONTENT (api.c) */
     const char *inline_hooks;   /* TOKENTAP_INLINE (elfcheck.c) */
+    const char *worker;         /* TOKENTAP_WORKER (defer.c) */
     const char *pricing;        /* TOKENTAP_PRICING (price_file.c) */
     const char *hosts;          /* TOKENTAP_HOSTS (provider.c) */
     const char *record;         /* TOKENTAP_RECORD (record.c) */

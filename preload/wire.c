@@ -116,7 +116,8 @@ static int spans_body(msgpack_packer *pk, const void *arg)
     if (msgpack_pack_map(pk, 4) != 0 ||
         pack_cstr(pk, "t") != 0 || pack_cstr(pk, "spans") != 0 ||
         pack_cstr(pk, "v") != 0 || msgpack_pack_int64(pk, TT_WIRE_VERSION) != 0 ||
-        pack_cstr(pk, "chunk") != 0 || msgpack_pack_uint64(pk, a->chunk) != 0 ||
+        /* Fixed width: tt_wire_set_chunk numbers a packed frame later. */
+        pack_cstr(pk, "chunk") != 0 || msgpack_pack_fix_uint64(pk, a->chunk) != 0 ||
         pack_cstr(pk, "spans") != 0 || msgpack_pack_array(pk, a->n) != 0)
         return -1;
     for (size_t i = 0; i < a->n; i++)
@@ -131,6 +132,25 @@ int tt_wire_pack_spans(const struct tt_span *const *spans, size_t n,
     struct spans_arg a = { spans, n, chunk };
 
     return pack_frame(out, spans_body, &a);
+}
+
+int tt_wire_set_chunk(char *frame, size_t len, uint64_t chunk)
+{
+    static const char key[] = "\xa5" "chunk" "\xcf";   /* fixstr, uint 64 */
+    size_t k = sizeof(key) - 1;
+
+    /* The key sits among the first entries of the frame's map. */
+    for (size_t i = 4; i + k + 8 <= len && i < 40; i++) {
+        if (memcmp(frame + i, key, k))
+            continue;
+        unsigned char *p = (unsigned char *)frame + i + k;
+        for (int b = 7; b >= 0; b--) {
+            p[b] = (unsigned char)chunk;
+            chunk >>= 8;
+        }
+        return TT_OK;
+    }
+    return TT_ERR_PARSE;
 }
 
 struct count_arg {

@@ -46,6 +46,10 @@
 /* Append one complete "spans" frame (length prefix included) to out. */
 int tt_wire_pack_spans(const struct tt_span *const *spans, size_t n,
                        uint64_t chunk, struct tt_buf *out) TT_WUR;
+/* Number a frame tt_wire_pack_spans made (its chunk is fixed-width):
+ * frames packed off the delivery lock get their number when sent. TT_OK,
+ * or TT_ERR_PARSE when frame is not such a frame. */
+int tt_wire_set_chunk(char *frame, size_t len, uint64_t chunk);
 
 /* A traced process's cumulative counters, sent as a "count" frame
  * {"t":"count","v":1,"chunk":u64,"proc":hex,"pid":n,"exe":s,"lost":n,

@@ -496,24 +496,45 @@ static int tt_openai_body_fast(struct tt_span *span, const char *body, size_t le
     }
 
     /* Decided: from here on the span is written. */
-    if (!(mini = json_object()))
-        return TT_ERR_NOMEM;
     rc = TT_OK;
-    for (int k = K_USAGE; k <= K_GROQ; k++)
-        if (top[k].ptr && tt_json_slice_parse(&top[k], &v) == TT_OK &&
-            json_object_set_new(mini, top_keys[k], v))
-            rc = TT_ERR_NOMEM;
     tt_openai_set_slice_str(&span->response_id, &top[K_ID]);
     tt_openai_set_slice_str(&span->response_model, &top[K_MODEL]);
     tt_openai_set_slice_str(&span->service_tier, &top[K_TIER]);
-    if (tt_json_counts(tt_openai_usage_obj(mini), tt_openai_usage_fields,
-                       TT_NELEM(tt_openai_usage_fields), u, present,
-                       TT_OPENAI_NSLOTS) == TT_OK) {
+    /* The usage counts read from the text (tt_openai_usage_paths' order:
+     * usage, then x_groq.usage); a usage object with a stated cost, or
+     * numbers only jansson judges the same way, takes the small tree. */
+    struct tt_json_slice us = top[K_USAGE], cost = { NULL, 0 };
+    static const char *const usage_key[] = { "usage" };
+    static const char *const cost_key[] = { "cost" };
+    if (tt_json_kind_of(&us) != TT_JSON_OBJECT &&
+        (tt_json_kind_of(&top[K_GROQ]) != TT_JSON_OBJECT ||
+         tt_json_members(top[K_GROQ].ptr, top[K_GROQ].len, usage_key, 1, &us) != TT_OK))
+        us = (struct tt_json_slice){ NULL, 0 };
+    int crc = TT_ERR_UNSUPPORTED;
+    if (tt_json_kind_of(&us) == TT_JSON_OBJECT &&
+        tt_json_members(us.ptr, us.len, cost_key, 1, &cost) == TT_OK && !cost.ptr)
+        crc = tt_json_counts_slice(&us, tt_openai_usage_fields,
+                                   TT_NELEM(tt_openai_usage_fields), u, present,
+                                   TT_OPENAI_NSLOTS);
+    if (crc == TT_OK) {
         tt_openai_set_usage(span, u);
-        span->has_provider_cost = tt_openai_stated_cost(
-            tt_openai_usage_obj(mini), &span->provider_cost_usd);
+        span->has_provider_cost = false;
+    } else if (crc == TT_ERR_UNSUPPORTED) {
+        if (!(mini = json_object()))
+            return TT_ERR_NOMEM;
+        for (int k = K_USAGE; k <= K_GROQ; k++)
+            if (top[k].ptr && tt_json_slice_parse(&top[k], &v) == TT_OK &&
+                json_object_set_new(mini, top_keys[k], v))
+                rc = TT_ERR_NOMEM;
+        if (tt_json_counts(tt_openai_usage_obj(mini), tt_openai_usage_fields,
+                           TT_NELEM(tt_openai_usage_fields), u, present,
+                           TT_OPENAI_NSLOTS) == TT_OK) {
+            tt_openai_set_usage(span, u);
+            span->has_provider_cost = tt_openai_stated_cost(
+                tt_openai_usage_obj(mini), &span->provider_cost_usd);
+        }
+        json_decref(mini);
     }
-    json_decref(mini);
     for (size_t i = 0; i < n; i++) {
         outs[i] = ch[i].out;
         if (tt_json_kind_of(&ch[i].reason) == TT_JSON_STRING && ch[i].reason.len > 2)

@@ -644,3 +644,66 @@ Test(json, quote_inplace_is_jansson_dump)
         tt_buf_free(&b);
     }
 }
+
+/* The slice reader of counts (no tree) agrees with the tree reader on
+ * every input it decides, and leaves to it (TT_ERR_UNSUPPORTED) only the
+ * numbers jansson reads as reals or refuses as too large. */
+Test(json, count_slice_matches_tree)
+{
+    static const struct {
+        const char *in;
+        bool unsupported;
+    } cases[] = {
+        { "{\"a\":1,\"d\":{\"b\":2},\"c\":3}", false },
+        { "{\"a\":1,\"b_alias\":4}", false },
+        { "{\"a\":1,\"d\":{\"b\":null},\"b_alias\":4}", false },
+        { "{\"a\":1,\"d\":{\"b\":2},\"b_alias\":-4}", false },
+        { "{\"a\":1}", false },
+        { "{\"d\":{\"b\":2}}", false },
+        { "{\"a\":1,\"c\":-3}", false },
+        { "[]", false },
+        { "{}", false },
+        { "{\"a\":\"1\"}", false },
+        { "{\"a\":true,\"c\":{}}", false },
+        { "{\"a\":1,\"a\":7}", false },
+        { "{\"a\":1,\"d\":[1,2]}", false },
+        { "{\"a\":1,\"d\":{\"b\":{\"x\":1}}}", false },
+        { " { \"a\" : 0 , \"d\" : { \"b\" : 999999999999 } , \"c\" : 1000000000001 } ", false },
+        { "{\"\\u0061\":5,\"a\":1}", false },
+        { "{\"a\":1,\"x\":{\"a\":9},\"c\":0}", false },
+        { "{\"a\":-0}", false },
+        { "{\"a\":1.0}", true },
+        { "{\"a\":1e3}", true },
+        { "{\"a\":1,\"c\":2.5}", true },
+        { "{\"a\":1234567890123456789}", true },
+        { "{\"a\":99999999999999999999999}", true },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *in = cases[i].in;
+        struct tt_json_slice s = { in, strlen(in) };
+        int64_t tv[NS], sv[NS];
+        bool tp[NS], sp[NS];
+        json_t *o = NULL;
+
+        while (s.len && s.ptr[0] == ' ') {
+            s.ptr++;
+            s.len--;
+        }
+        while (s.len && s.ptr[s.len - 1] == ' ')
+            s.len--;
+        int src = tt_json_counts_slice(&s, fields, 4, sv, sp, NS);
+        if (cases[i].unsupported) {
+            cr_assert_eq(src, TT_ERR_UNSUPPORTED, "%s: rc %d", in, src);
+            continue;
+        }
+        cr_assert_eq(tt_json_parse(in, strlen(in), &o), TT_OK, "%s", in);
+        int trc = tt_json_counts(o, fields, 4, tv, tp, NS);
+        json_decref(o);
+        cr_assert_eq(src, trc, "%s: slice %d, tree %d", in, src, trc);
+        for (int k = 0; k < NS; k++) {
+            cr_assert_eq(sp[k], tp[k], "%s: slot %d present", in, k);
+            cr_assert_eq(sv[k], tv[k], "%s: slot %d: %lld vs %lld", in, k,
+                         (long long)sv[k], (long long)tv[k]);
+        }
+    }
+}

@@ -780,3 +780,39 @@ Test(frame, repaired_span_strings_are_kept_by_the_daemon)
     tt_buf_free(&b);
     tt_span_clear(&sp);
 }
+
+/* Frames the capture worker packs get their chunk number when sent
+ * (tt_wire_set_chunk): every value survives the patch, and a buffer that
+ * is not such a frame is refused, untouched. */
+Test(wire, set_chunk_table)
+{
+    static const uint64_t chunks[] = { 0, 1, 255, 65536, 0x0123456789abcdefULL,
+                                       UINT64_MAX };
+
+    for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+        struct tt_span s;
+        const struct tt_span *ps = &s;
+        struct tt_buf b;
+        struct tt_frame f;
+
+        fx_full(&s);
+        tt_buf_init(&b, TT_WIRE_MAX_FRAME + 4);
+        cr_assert_eq(tt_wire_pack_spans(&ps, 1, 0, &b), TT_OK);
+        size_t len = b.len;
+        cr_assert_eq(tt_wire_set_chunk(b.data, b.len, chunks[i]), TT_OK);
+        cr_assert_eq(b.len, len, "the frame keeps its size");
+        cr_assert_eq(tt_frame_decode(b.data + 4, b.len - 4, &f), TT_OK, "%s", f.error);
+        cr_assert_eq(f.chunk, chunks[i], "case %zu", i);
+        cr_assert_eq(f.nspans, 1);
+        fx_assert_eq(&s, &f.spans[0]);
+        tt_frame_clear(&f);
+        tt_buf_free(&b);
+        tt_span_clear(&s);
+    }
+    char junk[64];
+    memset(junk, 'x', sizeof(junk));
+    cr_assert_eq(tt_wire_set_chunk(junk, sizeof(junk), 5), TT_ERR_PARSE);
+    for (size_t i = 0; i < sizeof(junk); i++)
+        cr_assert_eq(junk[i], 'x');
+    cr_assert_eq(tt_wire_set_chunk(junk, 3, 5), TT_ERR_PARSE);
+}

@@ -1,0 +1,334 @@
+/* defer.c - the worker that runs queued span work (see defer.h).
+ *
+ * Two locks: q_lock guards the queue (held for a push or a pop, never
+ * while an op runs); run_lock is held by whoever runs ops, so one op runs
+ * at a time, in queue order, and fork (prepare: run_lock first of all
+ * modules' locks) never splits an op. */
+#include "defer.h"
+#include "rt.h"
+#include "settings.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
+
+static struct {
+    struct tt_defer_op *head, *tail;
+    size_t bytes;
+    int pid;                /* the process the queue belongs to, 0 unset */
+    unsigned ends;          /* queued ops that end a span */
+    bool running;           /* a worker thread exists */
+    bool waiting;           /* it sleeps on q_cond */
+    bool failed;            /* could not start one: run inline from now */
+    int on;                 /* -1: not decided yet */
+} q = { .on = -1 };
+
+static int defer_decide(void)
+{
+#ifdef TT_PRELOAD
+    const char *v = tt_settings()->worker;
+    const char *rec = tt_settings()->record;
+    /* A recording writes its cassette as the call goes: a file the
+     * program's thread must write (deliver.h), so it stays inline. */
+    if (rec && *rec)
+        return 0;
+    return v && tt_settings_false(v) ? 0 : 1;
+#else
+    return 0;
+#endif
+}
+
+bool tt_defer_on(void)
+{
+    int on = __atomic_load_n(&q.on, __ATOMIC_ACQUIRE);
+
+    if (on < 0) {
+        on = defer_decide();
+        __atomic_store_n(&q.on, on, __ATOMIC_RELEASE);
+    }
+    return on > 0;
+}
+
+/* Pop one op, NULL when empty. Called with run_lock held. */
+static struct tt_defer_op *pop(void)
+{
+    pthread_mutex_lock(&q_lock);
+    struct tt_defer_op *op = q.head;
+    if (op) {
+        q.head = op->next;
+        if (!q.head)
+            q.tail = NULL;
+        __atomic_sub_fetch(&q.bytes, op->bytes, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&q_lock);
+    return op;
+}
+
+/* Run one op (run_lock held); the pending-ends count drops after it ran,
+ * i.e. after its span was handed to delivery. */
+static void run_one(struct tt_defer_op *op)
+{
+    bool end = op->end;
+
+    op->run(op);
+    if (end) {
+        __atomic_sub_fetch(&q.ends, 1, __ATOMIC_RELEASE);
+        __atomic_sub_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* Set on the thread that holds run_lock; is_worker on the worker. */
+static __thread int executing __attribute__((tls_model("initial-exec")));
+static __thread int is_worker __attribute__((tls_model("initial-exec")));
+
+bool tt_defer_is_worker(void)
+{
+    return is_worker;
+}
+
+enum run_until { RUN_ALL, RUN_ENDS, RUN_HALF };
+
+/* Run ops until the queue is empty (RUN_ALL), no queued op ends a span
+ * (RUN_ENDS) or it holds at most half its byte bound (RUN_HALF). */
+static void run_queue(enum run_until until)
+{
+    struct tt_defer_op *op;
+
+    /* Only this process's queue: a vfork child shares the parent's memory
+     * (and its worker) until it execs or leaves, and must not run it. */
+    if (executing || __atomic_load_n(&q.pid, __ATOMIC_ACQUIRE) != (int)getpid())
+        return;
+    /* Nothing to wait for: not even for the op the worker is in. */
+    if (until == RUN_ENDS && !__atomic_load_n(&q.ends, __ATOMIC_ACQUIRE))
+        return;
+    tt_rt_depth++;
+    pthread_mutex_lock(&run_lock);
+    executing = 1;
+    for (;;) {
+        if (until == RUN_ENDS && !__atomic_load_n(&q.ends, __ATOMIC_ACQUIRE))
+            break;
+        if (until == RUN_HALF &&
+            __atomic_load_n(&q.bytes, __ATOMIC_ACQUIRE) <= TT_DEFER_MAX_BYTES / 2)
+            break;
+        if (!(op = pop()))
+            break;
+        run_one(op);
+    }
+    executing = 0;
+    pthread_mutex_unlock(&run_lock);
+    tt_rt_depth--;
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    tt_rt_depth = 1;     /* guard raised for good: no hook acts here */
+    is_worker = 1;
+
+    (void)pthread_setname_np(pthread_self(), "tokentap");
+    pthread_mutex_lock(&q_lock);
+    for (;;) {
+        while (!q.head) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += TT_DEFER_IDLE_MS / 1000;
+            until.tv_nsec += (long)(TT_DEFER_IDLE_MS % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            q.waiting = true;
+            int rc = pthread_cond_timedwait(&q_cond, &q_lock, &until);
+            q.waiting = false;
+            if (rc == ETIMEDOUT && !q.head) {
+                /* Idle: leave, a later push starts another. */
+                q.running = false;
+                pthread_mutex_unlock(&q_lock);
+                return NULL;
+            }
+        }
+        pthread_mutex_unlock(&q_lock);
+        /* run_lock per op: a program thread at a barrier, or fork, gets
+         * in between two ops of a long stream. */
+        for (;;) {
+            pthread_mutex_lock(&run_lock);
+            executing = 1;
+            struct tt_defer_op *op = pop();
+            if (op)
+                run_one(op);
+            executing = 0;
+            pthread_mutex_unlock(&run_lock);
+            if (!op)
+                break;
+        }
+        pthread_mutex_lock(&q_lock);
+    }
+}
+
+/* Start the worker (q_lock held). Every signal blocked while it is
+ * created, so it starts with them all blocked and never takes one of the
+ * program's; detached, named "tokentap" in /proc. */
+static bool start_worker(void)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    sigset_t all, old;
+    int rc;
+
+    if (pthread_attr_init(&attr))
+        return false;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256u << 10);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&t, &attr, worker_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc == 0;
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&run_lock);
+    pthread_mutex_lock(&q_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&q_lock);
+    pthread_mutex_unlock(&run_lock);
+}
+
+/* The child: the queue is the parent's (its worker delivers it); the ops
+ * are leaked, not freed (they may hold what the parent's other threads
+ * were using). No worker here until the child queues its own work. */
+static void fork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t fresh_cond = PTHREAD_COND_INITIALIZER;
+
+    q_lock = fresh;
+    run_lock = fresh;
+    q_cond = fresh_cond;
+    q.head = q.tail = NULL;
+    q.bytes = 0;
+    q.pid = 0;
+    q.ends = 0;
+    q.running = q.waiting = false;
+    __atomic_store_n(&tt_rt_spans_owed, 0, __ATOMIC_RELEASE);
+}
+
+static struct tt_atfork defer_fork = {
+    .prepare = fork_prepare, .parent = fork_parent, .child = fork_child,
+    .first = 1,
+};
+
+/* At exit, what is queued leaves (deliver.c's exit handler drains first
+ * when it is registered; this one covers a process whose first span is
+ * still queued at exit, before delivery ever ran). */
+static void defer_atexit(void)
+{
+    tt_defer_drain();
+}
+
+void tt_defer_push(struct tt_defer_op *op)
+{
+    static bool registered;
+    enum run_until inline_run = RUN_ALL;
+    bool help = false;
+
+    op->next = NULL;
+    if (executing) {
+        /* Pushed from inside an op (never done; the order would be
+         * broken by queuing behind later ops): run it now. */
+        op->run(op);
+        return;
+    }
+    tt_atfork_register(&defer_fork);
+    if (!__atomic_exchange_n(&registered, true, __ATOMIC_ACQ_REL))
+        atexit(defer_atexit);
+    pthread_mutex_lock(&q_lock);
+    if (!q.pid)
+        __atomic_store_n(&q.pid, (int)getpid(), __ATOMIC_RELEASE);
+    if (q.tail)
+        q.tail->next = op;
+    else
+        q.head = op;
+    q.tail = op;
+    __atomic_add_fetch(&q.bytes, op->bytes, __ATOMIC_RELEASE);
+    if (op->end) {
+        __atomic_add_fetch(&q.ends, 1, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+    }
+    if (q.failed) {
+        help = true;
+    } else if (q.bytes > TT_DEFER_MAX_BYTES) {
+        /* The worker is behind: this thread takes the queue down to half
+         * the bound (wakes the worker too, if it sleeps). */
+        help = true;
+        inline_run = RUN_HALF;
+        if (q.waiting)
+            pthread_cond_signal(&q_cond);
+    } else if (!q.running) {
+        if (start_worker()) {
+            q.running = true;
+        } else {
+            q.failed = true;
+            help = true;
+            tt_log("could not start the worker thread: span work runs on "
+                   "the program's threads");
+        }
+    } else if (q.waiting) {
+        pthread_cond_signal(&q_cond);
+    }
+    pthread_mutex_unlock(&q_lock);
+    if (help)
+        run_queue(inline_run);
+}
+
+static void (*after_fn)(void);
+
+void tt_defer_set_after(void (*fn)(void))
+{
+    __atomic_store_n(&after_fn, fn, __ATOMIC_RELEASE);
+}
+
+static void after(void)
+{
+    void (*fn)(void) = __atomic_load_n(&after_fn, __ATOMIC_ACQUIRE);
+
+    if (fn)
+        fn();
+}
+
+void tt_defer_drain(void)
+{
+    if (__atomic_load_n(&q.on, __ATOMIC_ACQUIRE) <= 0 || is_worker)
+        return;
+    run_queue(RUN_ALL);
+    after();
+}
+
+void tt_defer_barrier(void)
+{
+    if (__atomic_load_n(&q.on, __ATOMIC_ACQUIRE) <= 0 || is_worker)
+        return;
+    run_queue(RUN_ENDS);
+    after();
+}
+
+
+void tt_defer_set(bool on)
+{
+    if (!on)
+        tt_defer_drain();
+    __atomic_store_n(&q.on, on ? 1 : 0, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,62 @@
+"""An ordinary LLM client that looks at its own process around a call
+(its threads, their blocked signals) and leaves in odd ways. Nothing here
+knows about tokentap, beyond reading /proc/self. Usage:
+  worker_probe.py threads     call; print thread names; sleep 2.6 s; print again
+  worker_probe.py sigblk      call; print every thread's name and SigBlk mask
+  worker_probe.py exec        call, then exec /bin/true at once
+  worker_probe.py _exit       call, then os._exit(0) at once
+  worker_probe.py none        no call: print thread names"""
+import json
+import os
+import sys
+import time
+
+import requests
+
+BASE = os.environ.get("MOCK_BASE", "")
+CA = os.environ.get("MOCK_CA")
+
+
+def call():
+    r = requests.post(BASE + "/v1/chat/completions", verify=CA or True, timeout=30,
+                      headers={"authorization": "Bearer sk-probe",
+                               "x-mock-usage": "in=123,out=7"},
+                      data=json.dumps({"model": "gpt-4o-mini", "messages": [
+                          {"role": "user", "content": "probe"}]}))
+    return r.status_code
+
+
+def threads():
+    out = []
+    for tid in sorted(os.listdir("/proc/self/task")):
+        try:
+            name = open("/proc/self/task/%s/comm" % tid).read().strip()
+            blk = [l.split()[1] for l in open("/proc/self/task/%s/status" % tid)
+                   if l.startswith("SigBlk:")][0]
+        except OSError:
+            continue
+        out.append((name, blk))
+    return out
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "none":
+        print(json.dumps({"threads": threads()}))
+        return
+    before = threads()
+    status = call()
+    if mode == "exec":
+        sys.stdout.flush()
+        os.execv("/bin/true", ["true"])
+    if mode == "_exit":
+        os._exit(0 if status == 200 else 1)
+    after = threads()
+    res = {"status": status, "before": before, "after": after}
+    if mode == "threads":
+        time.sleep(2.6)
+        res["later"] = threads()
+    print(json.dumps(res))
+
+
+main()

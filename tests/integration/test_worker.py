@@ -1,0 +1,79 @@
+"""Issue #14: the capture worker (preload/defer.c). A span's work runs on
+one thread of tokentap's per traced process, off the program's thread;
+these tests look at that thread from the program's side (/proc/self) and
+check that moving the work changed no outcome: every call stored, with
+the same fields, however the program leaves."""
+import json
+
+from harness import TapTest
+
+# Signals a program may expect to receive on its own threads.
+PROGRAM_SIGNALS = {"SIGINT": 2, "SIGUSR1": 10, "SIGPIPE": 13, "SIGALRM": 14,
+                   "SIGTERM": 15, "SIGCHLD": 17, "SIGWINCH": 28}
+
+
+class Worker(TapTest):
+    def probe(self, mode, **env):
+        r = self.run_traced(self.client("worker_probe.py") + [mode], **env)
+        self.assertEqual(r.rc, 0, r.stderr)
+        return r
+
+    def test_worker_blocks_every_signal_the_program_could_get(self):
+        r = self.probe("sigblk")
+        res = json.loads(r.stdout)
+        ours = [blk for name, blk in res["after"] if name == "tokentap"]
+        self.assertEqual(len(ours), 1, res)
+        mask = int(ours[0], 16)
+        for name, num in PROGRAM_SIGNALS.items():
+            self.assertTrue(mask & (1 << (num - 1)), "%s not blocked: %s" % (name, ours[0]))
+        self.assertFalse([n for n, _ in res["before"] if n == "tokentap"],
+                         "a worker before the first LLM call")
+        self.assertEqual(len(r.spans), 1, r.stderr)
+        self.assertEqual(r.spans[0]["input_tokens"], 123)
+
+    def test_worker_leaves_when_idle(self):
+        r = self.probe("threads")
+        res = json.loads(r.stdout)
+        names = lambda ts: sorted(n for n, _ in ts)   # noqa: E731
+        self.assertIn("tokentap", names(res["after"]))
+        self.assertEqual(names(res["later"]), names(res["before"]),
+                         "the worker stayed after 2.6 s without work")
+        self.assertEqual(len(r.spans), 1, r.stderr)
+
+    def test_no_llm_call_no_worker(self):
+        r = self.probe("none")
+        self.assertNotIn("tokentap", [n for n, _ in json.loads(r.stdout)["threads"]])
+        self.assertEqual(r.spans, [])
+
+    def test_exec_right_after_a_call_keeps_its_span(self):
+        r = self.probe("exec")
+        self.assertEqual(len(r.spans), 1, r.stderr)
+        self.assertEqual(r.spans[0]["status"], "ok")
+        self.assertEqual(r.spans[0]["output_tokens"], 7)
+
+    def test_exit_by_os_exit_right_after_a_call_keeps_its_span(self):
+        r = self.probe("_exit")
+        self.assertEqual(len(r.spans), 1, r.stderr)
+        self.assertEqual(r.spans[0]["input_tokens"], 123)
+
+    def test_worker_off_gives_the_same_spans(self):
+        keys = ("status", "provider", "operation", "request_model", "response_model",
+                "input_tokens", "output_tokens", "cache_read_tokens", "cost_usd",
+                "stream", "finish_reasons", "http_status", "input", "output")
+        got = {}
+        seen = set()
+        for worker in ("on", "off"):
+            for stream in (False, True):
+                argv = self.client("llm_call.py") + ["--lib", "requests", "--api", "openai",
+                                                     "--n", "3"]
+                if stream:
+                    argv.append("--stream")
+                r = self.run_traced(argv, TOKENTAP_WORKER=worker)
+                self.assertEqual(r.rc, 0, r.stderr)
+                new = [s for s in r.spans if s["span_id"] not in seen]
+                seen.update(s["span_id"] for s in r.spans)
+                self.assertEqual(len(new), 3, r.stderr)
+                got[(worker, stream)] = sorted(
+                    [{k: s.get(k) for k in keys} for s in new], key=json.dumps)
+        for stream in (False, True):
+            self.assertEqual(got[("on", stream)], got[("off", stream)])

@@ -1,0 +1,212 @@
+/* test_defer.c - the capture worker's queue (preload/defer.h): order, who
+ * runs what, the barrier, the drain, back-pressure, the owed count. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "defer.h"
+#include "rt.h"
+
+#define MAX_OPS 4096
+
+static struct {
+    pthread_mutex_t lock;
+    int order[MAX_OPS];         /* op ids in the order they ran */
+    pthread_t thread[MAX_OPS];  /* the thread that ran each */
+    int n;
+    volatile int release;       /* a blocking op waits for this */
+    volatile int blocked;       /* set while a blocking op waits */
+} rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct op {
+    struct tt_defer_op base;
+    int id;
+    int sleep_ms;               /* work that takes this long */
+    bool block;                 /* wait for rec.release (max 2 s) */
+    char pad[];
+};
+
+static void op_run(struct tt_defer_op *b)
+{
+    struct op *o = (struct op *)b;
+
+    if (o->block) {
+        rec.blocked = 1;
+        for (int i = 0; i < 2000 && !rec.release; i++)
+            usleep(1000);
+        rec.blocked = 0;
+    }
+    if (o->sleep_ms)
+        usleep((useconds_t)o->sleep_ms * 1000);
+    pthread_mutex_lock(&rec.lock);
+    rec.order[rec.n] = o->id;
+    rec.thread[rec.n] = pthread_self();
+    rec.n++;
+    pthread_mutex_unlock(&rec.lock);
+    free(o);
+}
+
+static struct op *op_new(int id, size_t extra, bool end)
+{
+    struct op *o = calloc(1, sizeof(*o) + extra);
+
+    cr_assert_not_null(o);
+    o->base.run = op_run;
+    o->base.bytes = sizeof(*o) + extra;
+    o->base.end = end;
+    o->id = id;
+    return o;
+}
+
+static void push(struct op *o)
+{
+    tt_rt_depth++;          /* as inside a hook */
+    tt_defer_push(&o->base);
+    tt_rt_depth--;
+}
+
+static int ran(void)
+{
+    pthread_mutex_lock(&rec.lock);
+    int n = rec.n;
+    pthread_mutex_unlock(&rec.lock);
+    return n;
+}
+
+static void setup(void)
+{
+    memset(rec.order, 0, sizeof(rec.order));
+    rec.n = 0;
+    rec.release = 0;
+    rec.blocked = 0;
+    tt_defer_set(true);
+}
+
+static void teardown(void)
+{
+    rec.release = 1;
+    tt_defer_set(false);    /* drains */
+}
+
+TestSuite(defer, .init = setup, .fini = teardown);
+
+Test(defer, ops_run_in_order_on_the_worker_then_drain_runs_the_rest)
+{
+    static const struct { int n; int sleep_ms; } cases[] = {
+        { 1, 0 }, { 10, 0 }, { 200, 0 }, { 5, 2 },
+    };
+    int id = 0;
+
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        int first = id;
+        for (int i = 0; i < cases[c].n; i++) {
+            struct op *o = op_new(id++, 0, i == cases[c].n - 1);
+            o->sleep_ms = cases[c].sleep_ms;
+            push(o);
+        }
+        tt_defer_drain();
+        cr_assert_eq(ran(), id, "case %zu: every op ran after the drain", c);
+        for (int i = first; i < id; i++)
+            cr_assert_eq(rec.order[i], i, "case %zu: op %d ran in its place", c, i);
+        cr_assert_eq(tt_rt_spans_owed, 0, "case %zu: nothing owed after the drain", c);
+    }
+}
+
+Test(defer, an_op_runs_on_the_worker_without_a_drain)
+{
+    push(op_new(0, 0, true));
+    for (int i = 0; i < 2000 && ran() == 0; i++)
+        usleep(1000);
+    cr_assert_eq(ran(), 1, "the worker did not run the op within 2 s");
+    cr_assert(!pthread_equal(rec.thread[0], pthread_self()),
+              "the op ran on the pushing thread");
+    for (int i = 0; i < 2000 && tt_rt_spans_owed; i++)
+        usleep(1000);
+    cr_assert_eq(tt_rt_spans_owed, 0, "the end op ran, its span is still owed");
+}
+
+Test(defer, barrier_returns_after_the_last_queued_end)
+{
+    /* The worker is held in op 0; ops 1..3 wait behind it, 3 ends a span. */
+    push(op_new(0, 0, false));
+    struct op *b = op_new(1, 0, false);
+    b->block = true;
+    push(b);
+    for (int i = 0; i < 200 && !rec.blocked; i++)
+        usleep(1000);
+    cr_assert(rec.blocked, "the worker never reached the blocking op");
+    push(op_new(2, 0, false));
+    push(op_new(3, 0, true));
+    cr_assert_eq(tt_rt_spans_owed, 1);
+    rec.release = 1;
+    tt_defer_barrier();
+    cr_assert_geq(ran(), 4, "the barrier returned before the end op ran");
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(rec.order[i], i);
+    cr_assert_eq(tt_rt_spans_owed, 0);
+}
+
+Test(defer, barrier_without_a_queued_end_does_not_wait)
+{
+    struct op *b = op_new(0, 0, false);
+    b->block = true;
+    push(b);
+    for (int i = 0; i < 200 && !rec.blocked; i++)
+        usleep(1000);
+    cr_assert(rec.blocked);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tt_defer_barrier();         /* no end queued: returns at once */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert_eq(ran(), 0, "the barrier ran or waited for an op that ends nothing");
+    cr_assert_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 500);
+    rec.release = 1;
+}
+
+static void *release_later(void *arg)
+{
+    (void)arg;
+    usleep(100 * 1000);
+    rec.release = 1;
+    return NULL;
+}
+
+Test(defer, queue_over_its_bound_runs_on_the_pushing_thread)
+{
+    /* The worker is held for 100 ms; the pushes pile up past
+     * TT_DEFER_MAX_BYTES, and the push that crosses it returns only once
+     * at most half the bound is left queued (it ran the rest, or waited
+     * for the worker to). */
+    struct op *b = op_new(0, 0, false);
+    b->block = true;
+    push(b);
+    for (int i = 0; i < 200 && !rec.blocked; i++)
+        usleep(1000);
+    cr_assert(rec.blocked);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, release_later, NULL), 0);
+    size_t chunk = 256u << 10;
+    int crossed = (int)(TT_DEFER_MAX_BYTES / chunk);    /* its bytes exceed the bound */
+    int half = (int)(TT_DEFER_MAX_BYTES / 2 / chunk);
+    for (int i = 1; i <= crossed; i++)
+        push(op_new(i, chunk, false));
+    /* 1 + crossed ops pushed; at most half the bound (and the op the
+     * worker may be in) still waiting. */
+    cr_assert_leq(crossed + 1 - ran(), half + 1, "%d of %d ops ran", ran(), crossed + 1);
+    pthread_join(t, NULL);
+    tt_defer_drain();
+    cr_assert_eq(ran(), crossed + 1);
+    for (int i = 0; i <= crossed; i++)
+        cr_assert_eq(rec.order[i], i);
+}
+
+Test(defer, off_runs_nothing_in_the_background)
+{
+    tt_defer_set(false);
+    cr_assert_not(tt_defer_on());
+    tt_defer_set(true);
+    cr_assert(tt_defer_on());
+}
