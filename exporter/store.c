@@ -24,6 +24,9 @@
 struct tt_store {
     sqlite3 *db;
     sqlite3_stmt *ins;     /* INSERT OR REPLACE INTO spans, all columns */
+    /* Prepared once, on first use (each prepare parses its SQL again:
+     * tens of thousands of instructions, per batch, in the daemon). */
+    sqlite3_stmt *begin, *commit, *counter, *proc_count;
     bool readonly;
     char err[320];         /* the last failure, for replies and logs */
 };
@@ -332,20 +335,49 @@ void tt_store_close(struct tt_store *st)
     if (!st)
         return;
     sqlite3_finalize(st->ins);
+    sqlite3_finalize(st->begin);
+    sqlite3_finalize(st->commit);
+    sqlite3_finalize(st->counter);
+    sqlite3_finalize(st->proc_count);
     sqlite3_close_v2(st->db);
     free(st);
+}
+
+/* *slot prepared (persistent) on first use; reset after each use. */
+static int cached(struct tt_store *st, sqlite3_stmt **slot, const char *sql)
+{
+    if (*slot)
+        return SQLITE_OK;
+    return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+}
+
+/* Run a cached statement without parameters (BEGIN, COMMIT): exec()'s
+ * outcome, without parsing the SQL each time. */
+static int exec_cached(struct tt_store *st, sqlite3_stmt **slot, const char *sql)
+{
+    int src = cached(st, slot, sql);
+
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(*slot);
+        sqlite3_reset(*slot);
+        if (src == SQLITE_DONE || src == SQLITE_ROW)
+            return TT_OK;
+    }
+    fprintf(stderr, "tokentap: sqlite: %s: %s\n", sql, sqlite3_errmsg(st->db));
+    note_err(st, sql, sqlite3_errmsg(st->db));
+    return sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src);
 }
 
 int tt_store_begin(struct tt_store *st)
 {
     /* IMMEDIATE: take the write lock now, so a busy database fails here
      * (nothing done yet) rather than at COMMIT. */
-    return exec(st, "BEGIN IMMEDIATE");
+    return exec_cached(st, &st->begin, "BEGIN IMMEDIATE");
 }
 
 int tt_store_commit(struct tt_store *st)
 {
-    return exec(st, "COMMIT");
+    return exec_cached(st, &st->commit, "COMMIT");
 }
 
 int tt_store_rollback(struct tt_store *st)
@@ -425,7 +457,9 @@ int tt_store_put_run(struct tt_store *st, const char *trace_id,
     return src == SQLITE_DONE ? TT_OK : (sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src));
 }
 
-static int step_done(struct tt_store *st, sqlite3_stmt *stmt, int src, const char *what)
+/* Step a cached statement: reset (and its bindings cleared, they
+ * point into the caller's strings), not finalized. */
+static int step_reset(struct tt_store *st, sqlite3_stmt *stmt, int src, const char *what)
 {
     if (src == SQLITE_OK)
         src = sqlite3_step(stmt);
@@ -433,7 +467,10 @@ static int step_done(struct tt_store *st, sqlite3_stmt *stmt, int src, const cha
         fprintf(stderr, "tokentap: sqlite: %s: %s\n", what, sqlite3_errmsg(st->db));
         note_err(st, what, sqlite3_errmsg(st->db));
     }
-    sqlite3_finalize(stmt);
+    if (stmt) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
     return src == SQLITE_DONE ? TT_OK : (sql_err(src) == TT_OK ? TT_ERR_IO : sql_err(src));
 }
 
@@ -442,14 +479,14 @@ int tt_store_add_counter(struct tt_store *st, const char *name, uint64_t delta)
     static const char sql[] =
         "INSERT INTO counters(name,value) VALUES(?,?)"
         " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value";
-    sqlite3_stmt *stmt = NULL;
-    int src = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+    int src = cached(st, &st->counter, sql);
 
     if (src == SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)(delta > INT64_MAX ? INT64_MAX : delta));
+        sqlite3_bind_text(st->counter, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st->counter, 2,
+                           (sqlite3_int64)(delta > INT64_MAX ? INT64_MAX : delta));
     }
-    return step_done(st, stmt, src, "add counter");
+    return step_reset(st, st->counter, src, "add counter");
 }
 
 int tt_store_put_proc_count(struct tt_store *st, const char *proc_id, int64_t pid,
@@ -463,10 +500,11 @@ int tt_store_put_proc_count(struct tt_store *st, const char *proc_id, int64_t pi
         " sampled_out = max(sampled_out, excluded.sampled_out),"
         " reason = coalesce(excluded.reason, reason),"
         " updated = max(updated, excluded.updated)";
-    sqlite3_stmt *stmt = NULL;
-    int src = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+    int src = cached(st, &st->proc_count, sql);
+    sqlite3_stmt *stmt = st->proc_count;
 
     if (src == SQLITE_OK) {
+        sqlite3_clear_bindings(stmt);       /* exe and reason may be NULL */
         sqlite3_bind_text(stmt, 1, proc_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 2, pid);
         if (exe)
@@ -477,7 +515,7 @@ int tt_store_put_proc_count(struct tt_store *st, const char *proc_id, int64_t pi
             sqlite3_bind_text(stmt, 6, reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 7, now);
     }
-    return step_done(st, stmt, src, "put proc counters");
+    return step_reset(st, stmt, src, "put proc counters");
 }
 
 struct sqlite3 *tt_store_db(struct tt_store *st)

@@ -452,7 +452,8 @@ static struct tt_ui *ttd_start_ui(struct ttd *d, const char *spec)
  * (issue #14: on 2 cores its work per span sat in every call's latency).
  * Nothing waits on it without a bound: a client that gets no ack spools.
  * Children (the gateway, which relays calls) start with the normal policy
- * (SCHED_RESET_ON_FORK). TOKENTAP_DAEMON_SCHED=normal keeps the normal
+ * (SCHED_RESET_ON_FORK); so do the threads started before this call (the
+ * UI's, the forwarders'). TOKENTAP_DAEMON_SCHED=normal keeps the normal
  * policy. */
 static void ttd_sched(void)
 {
@@ -497,7 +498,6 @@ int main(int argc, char **argv)
         free(d.facks);
         return rc;
     }
-    ttd_sched();
 
     struct sigaction sa = { .sa_handler = SIG_IGN };
     sigaction(SIGPIPE, &sa, NULL);
@@ -540,6 +540,11 @@ int main(int argc, char **argv)
     ttd_log("listening on %s, store %s, spool %s", d.sock_path, d.db_path, d.spool_dir);
     const char *ui_spec = getenv("TOKENTAP_UI");
     struct tt_ui *ui = ui_spec && *ui_spec ? ttd_start_ui(&d, ui_spec) : NULL;
+    /* After daemonize (a fork, which SCHED_RESET_ON_FORK would undo) and
+     * after the UI's and the forwarders' threads (which answer people and
+     * other servers) started: the loop and the writer thread it starts
+     * later run idle. */
+    ttd_sched();
 
     ttd_reserve_open(&d);
     ttd_spool(&d);

@@ -286,7 +286,11 @@ void tt_defer_push(struct tt_defer_op *op)
             tt_log("could not start the worker thread: span work runs on "
                    "the program's threads");
         }
-    } else if (q.waiting) {
+    } else if (q.waiting && (op->end || q.bytes >= TT_DEFER_WAKE_BYTES)) {
+        /* Woken for a span to finish or a chunk of bytes: not for each
+         * op (a wake-up costs the program's thread a system call, and the
+         * machine a cross-CPU interrupt). Ops that wait are run with the
+         * next end, or when the worker's idle wait times out. */
         pthread_cond_signal(&q_cond);
     }
     pthread_mutex_unlock(&q_lock);

@@ -40,6 +40,7 @@
 
 #define TT_DEFER_MAX_BYTES (1u << 20)
 #define TT_DEFER_IDLE_MS 2000
+#define TT_DEFER_WAKE_BYTES (64u << 10)
 
 struct tt_defer_op {
     struct tt_defer_op *next;

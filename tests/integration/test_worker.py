@@ -4,6 +4,8 @@ these tests look at that thread from the program's side (/proc/self) and
 check that moving the work changed no outcome: every call stored, with
 the same fields, however the program leaves."""
 import json
+import os
+import subprocess
 
 from harness import TapTest
 
@@ -77,3 +79,15 @@ class Worker(TapTest):
                     [{k: s.get(k) for k in keys} for s in new], key=json.dumps)
         for stream in (False, True):
             self.assertEqual(got[("on", stream)], got[("off", stream)])
+
+    def test_daemon_runs_idle(self):
+        r = self.probe("_exit")
+        self.assertEqual(len(r.spans), 1, r.stderr)
+        ps = subprocess.run(["pgrep", "-f", "tokentapd.*" + self.db],
+                            capture_output=True, text=True)
+        pids = [int(p) for p in ps.stdout.split()]
+        self.assertTrue(pids, "no tokentapd for this store")
+        for pid in pids:
+            # Every thread of the loop runs under SCHED_IDLE (the main one
+            # at least); TOKENTAP_DAEMON_SCHED=normal is the way out.
+            self.assertEqual(os.sched_getscheduler(pid), os.SCHED_IDLE, pid)
