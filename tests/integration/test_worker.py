@@ -5,7 +5,6 @@ check that moving the work changed no outcome: every call stored, with
 the same fields, however the program leaves."""
 import json
 import os
-import subprocess
 
 from harness import TapTest
 
@@ -81,13 +80,13 @@ class Worker(TapTest):
             self.assertEqual(got[("on", stream)], got[("off", stream)])
 
     def test_daemon_runs_idle(self):
-        r = self.probe("_exit")
+        r = self.probe("sched")
+        res = json.loads(r.stdout)
+        self.assertTrue(res["daemons"], "no tokentapd for this store: %s" % r.stderr)
+        for pid, policy in res["daemons"].items():
+            # SCHED_IDLE, with SCHED_RESET_ON_FORK (its gateway child starts
+            # with the normal policy).
+            self.assertEqual(policy & ~os.SCHED_RESET_ON_FORK, res["idle"],
+                             "tokentapd %s: policy %#x" % (pid, policy))
+            self.assertTrue(policy & os.SCHED_RESET_ON_FORK, "%#x" % policy)
         self.assertEqual(len(r.spans), 1, r.stderr)
-        ps = subprocess.run(["pgrep", "-f", "tokentapd.*" + self.db],
-                            capture_output=True, text=True)
-        pids = [int(p) for p in ps.stdout.split()]
-        self.assertTrue(pids, "no tokentapd for this store")
-        for pid in pids:
-            # Every thread of the loop runs under SCHED_IDLE (the main one
-            # at least); TOKENTAP_DAEMON_SCHED=normal is the way out.
-            self.assertEqual(os.sched_getscheduler(pid), os.SCHED_IDLE, pid)

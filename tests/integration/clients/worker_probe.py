@@ -5,7 +5,9 @@ knows about tokentap, beyond reading /proc/self. Usage:
   worker_probe.py sigblk      call; print every thread's name and SigBlk mask
   worker_probe.py exec        call, then exec /bin/true at once
   worker_probe.py _exit       call, then os._exit(0) at once
-  worker_probe.py none        no call: print thread names"""
+  worker_probe.py none        no call: print thread names
+  worker_probe.py sched       call; print the scheduling policy of every
+                              tokentapd whose command line names $TOKENTAP_DB"""
 import json
 import os
 import sys
@@ -49,6 +51,21 @@ def main():
     if mode == "exec":
         sys.stdout.flush()
         os.execv("/bin/true", ["true"])
+    if mode == "sched":
+        db = os.environ.get("TOKENTAP_DB", "")
+        found = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+                if any(b"tokentapd" in c for c in cmd[:1]) and db and \
+                        any(db.encode() in c for c in cmd):
+                    found[pid] = os.sched_getscheduler(int(pid))
+            except OSError:
+                continue
+        print(json.dumps({"status": status, "daemons": found, "idle": os.SCHED_IDLE}))
+        return
     if mode == "_exit":
         os._exit(0 if status == 200 else 1)
     after = threads()
