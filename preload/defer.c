@@ -212,12 +212,16 @@ static void fork_parent(void)
  * were using). No worker here until the child queues its own work. */
 static void fork_child(void)
 {
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t fresh_cond = PTHREAD_COND_INITIALIZER;
 
-    q_lock = fresh;
-    run_lock = fresh;
+    /* Both locks are held by this thread (prepare took them), so they
+     * are released, not re-initialised (what a lock held by a thread the
+     * child does not have needs: TSan, make test-tsan, tells the two
+     * apart). The condition variable had only the parent's worker
+     * waiting on it. */
     q_cond = fresh_cond;
+    pthread_mutex_unlock(&q_lock);
+    pthread_mutex_unlock(&run_lock);
     q.head = q.tail = NULL;
     q.bytes = 0;
     q.pid = 0;

@@ -37,8 +37,9 @@ class Worker(TapTest):
         res = json.loads(r.stdout)
         names = lambda ts: sorted(n for n, _ in ts)   # noqa: E731
         self.assertIn("tokentap", names(res["after"]))
-        self.assertEqual(names(res["later"]), names(res["before"]),
+        self.assertNotIn("tokentap", names(res["later"]),
                          "the worker stayed after 2.6 s without work")
+        self.assertLessEqual(len(res["later"]), len(res["after"]) - 1)
         self.assertEqual(len(r.spans), 1, r.stderr)
 
     def test_no_llm_call_no_worker(self):
