@@ -695,7 +695,8 @@ void tt_deliver_span(const struct tt_span *s)
     struct tt_buf out;
 
     if (tt_defer_is_worker()) {
-        /* Encoded here, numbered and sent by a program thread. */
+        /* Encoded here; sent here while the connection allows it
+         * (d_worker_send), else by a program thread from the outbox. */
         tt_buf_init(&out, TT_WIRE_MAX_FRAME);
         if (tt_wire_pack_spans(&s, 1, 0, &out) != TT_OK) {
             bool cap = out.truncated;
