@@ -81,30 +81,6 @@ static int sink_rc(struct sqlite_sink *k, int rc)
            rc == TT_ERR_FULL ? TT_SINK_RETRY : TT_SINK_ERROR;
 }
 
-static int sqlite_write(void *ctx, const struct tt_span *spans, size_t n)
-{
-    struct sqlite_sink *k = ctx;
-    struct tt_store *st = k->st;
-    int rc;
-
-    if (n == 0)
-        return TT_SINK_OK;
-    if (k->broken)
-        return TT_SINK_RETRY;
-    if ((rc = tt_store_begin(st)) != TT_OK)
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = tt_store_put_span(st, &spans[i])) != TT_OK)
-            goto rollback;
-    if ((rc = tt_store_commit(st)) != TT_OK)
-        goto rollback;
-    return TT_SINK_OK;
-rollback:
-    tt_store_rollback(st);
-fail:
-    return sink_rc(k, rc);
-}
-
 static const char *sqlite_errmsg(void *ctx)
 {
     struct sqlite_sink *k = ctx;
@@ -112,42 +88,12 @@ static const char *sqlite_errmsg(void *ctx)
     return k && k->err[0] ? k->err : NULL;
 }
 
-static int sqlite_counts(void *ctx, const struct tt_sink_deltas *d,
-                         const struct tt_proc_count *pc, size_t npc)
+/* One transaction: spans, then counter deltas (d may be NULL) and process
+ * counters. All or nothing. */
+static int sqlite_tx(struct sqlite_sink *k, const struct tt_span *spans, size_t n,
+                     const struct tt_sink_deltas *d,
+                     const struct tt_proc_count *pc, size_t npc)
 {
-    struct sqlite_sink *k = ctx;
-    struct tt_store *st = k->st;
-    int64_t now = tt_now_ns();
-    int rc;
-
-    if (k->broken)
-        return TT_SINK_RETRY;
-    if ((rc = tt_store_begin(st)) != TT_OK)
-        goto fail;
-#define ADD(n) \
-    if (d->n && (rc = tt_store_add_counter(st, #n, d->n)) != TT_OK) \
-        goto rollback;
-    TT_SINK_COUNTER_NAMES(ADD)
-#undef ADD
-    for (size_t i = 0; i < npc; i++)
-        if ((rc = tt_store_put_proc_count(st, pc[i].proc_id, pc[i].pid, pc[i].exe,
-                                          pc[i].lost, pc[i].sampled_out,
-                                          pc[i].reason, now)) != TT_OK)
-            goto rollback;
-    if ((rc = tt_store_commit(st)) != TT_OK)
-        goto rollback;
-    return TT_SINK_OK;
-rollback:
-    tt_store_rollback(st);
-fail:
-    return sink_rc(k, rc);
-}
-
-static int sqlite_write_counts(void *ctx, const struct tt_span *spans, size_t n,
-                               const struct tt_sink_deltas *d,
-                               const struct tt_proc_count *pc, size_t npc)
-{
-    struct sqlite_sink *k = ctx;
     struct tt_store *st = k->st;
     int64_t now = tt_now_ns();
     int rc;
@@ -160,7 +106,7 @@ static int sqlite_write_counts(void *ctx, const struct tt_span *spans, size_t n,
         if ((rc = tt_store_put_span(st, &spans[i])) != TT_OK)
             goto rollback;
 #define ADD(c) \
-    if (d->c && (rc = tt_store_add_counter(st, #c, d->c)) != TT_OK) \
+    if (d && d->c && (rc = tt_store_add_counter(st, #c, d->c)) != TT_OK) \
         goto rollback;
     TT_SINK_COUNTER_NAMES(ADD)
 #undef ADD
@@ -176,6 +122,24 @@ rollback:
     tt_store_rollback(st);
 fail:
     return sink_rc(k, rc);
+}
+
+static int sqlite_write(void *ctx, const struct tt_span *spans, size_t n)
+{
+    return n == 0 ? TT_SINK_OK : sqlite_tx(ctx, spans, n, NULL, NULL, 0);
+}
+
+static int sqlite_counts(void *ctx, const struct tt_sink_deltas *d,
+                         const struct tt_proc_count *pc, size_t npc)
+{
+    return sqlite_tx(ctx, NULL, 0, d, pc, npc);
+}
+
+static int sqlite_write_counts(void *ctx, const struct tt_span *spans, size_t n,
+                               const struct tt_sink_deltas *d,
+                               const struct tt_proc_count *pc, size_t npc)
+{
+    return sqlite_tx(ctx, spans, n, d, pc, npc);
 }
 
 static int sqlite_flush(void *ctx)

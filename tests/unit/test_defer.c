@@ -76,6 +76,19 @@ static int ran(void)
     return n;
 }
 
+/* Push an op that holds the worker until rec.release (or 2 s), and wait
+ * until the worker is in it. */
+static void hold_worker(int id)
+{
+    struct op *b = op_new(id, 0, false);
+
+    b->block = true;
+    push(b);
+    for (int i = 0; i < 200 && !rec.blocked; i++)
+        usleep(1000);
+    cr_assert(rec.blocked, "the worker never reached the blocking op");
+}
+
 static void setup(void)
 {
     memset(rec.order, 0, sizeof(rec.order));
@@ -132,12 +145,7 @@ Test(defer, barrier_returns_after_the_last_queued_end)
 {
     /* The worker is held in op 0; ops 1..3 wait behind it, 3 ends a span. */
     push(op_new(0, 0, false));
-    struct op *b = op_new(1, 0, false);
-    b->block = true;
-    push(b);
-    for (int i = 0; i < 200 && !rec.blocked; i++)
-        usleep(1000);
-    cr_assert(rec.blocked, "the worker never reached the blocking op");
+    hold_worker(1);
     push(op_new(2, 0, false));
     push(op_new(3, 0, true));
     cr_assert_eq(tt_rt_spans_owed, 1);
@@ -151,12 +159,7 @@ Test(defer, barrier_returns_after_the_last_queued_end)
 
 Test(defer, barrier_without_a_queued_end_does_not_wait)
 {
-    struct op *b = op_new(0, 0, false);
-    b->block = true;
-    push(b);
-    for (int i = 0; i < 200 && !rec.blocked; i++)
-        usleep(1000);
-    cr_assert(rec.blocked);
+    hold_worker(0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     tt_defer_barrier();         /* no end queued: returns at once */
@@ -180,12 +183,7 @@ Test(defer, queue_over_its_bound_runs_on_the_pushing_thread)
      * TT_DEFER_MAX_BYTES, and the push that crosses it returns only once
      * at most half the bound is left queued (it ran the rest, or waited
      * for the worker to). */
-    struct op *b = op_new(0, 0, false);
-    b->block = true;
-    push(b);
-    for (int i = 0; i < 200 && !rec.blocked; i++)
-        usleep(1000);
-    cr_assert(rec.blocked);
+    hold_worker(0);
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, release_later, NULL), 0);
     size_t chunk = 256u << 10;
