@@ -332,8 +332,6 @@ static void ttd_loop(struct ttd *d)
             pfd[nfd++] = (struct pollfd){ .fd = d->wake[0], .events = POLLIN };
         if (d->gw.listen[0] && timeout > 1000)
             timeout = 1000;     /* notice a gateway that exited */
-        if (d->nbatch > 0 && timeout > 1)
-            timeout = 1;        /* a lingering batch (TTD_LINGER_NS) */
         int n = poll(pfd, nfd, timeout);
         tt_gwchild_tick(&d->gw, ttd_mono_ms());
         if (n < 0 && errno != EINTR) {
@@ -365,16 +363,8 @@ static void ttd_loop(struct ttd *d)
          * adding to the next one (fewer, larger transactions under load;
          * TTD_BATCH_SPANS bounds it). */
         (void)ttd_complete(d, false);
-        if (!ttd_writer_busy(d)) {
-            int64_t t = ttd_mono_ns();
-            bool linger = d->nbatch > 0 && d->nbatch < TTD_BATCH_SPANS &&
-                          t - d->last_commit_ns < TTD_LINGER_NS;
-            if (!linger) {
-                if (d->nbatch > 0)
-                    d->last_commit_ns = t;
-                (void)ttd_flush(d);
-            }
-        }
+        if (!ttd_writer_busy(d))
+            (void)ttd_flush(d);
         ttd_sync(d);
         if (ttd_mono_ms() >= next_spool) {
             ttd_spool(d);

@@ -39,10 +39,7 @@
 #define TTD_READ_BUDGET (4u << 20)   /* bytes per client per iteration */
 #define TTD_OUT_MAX 65536            /* pending replies per client */
 #define TTD_BATCH_SPANS 5000         /* commit early past this */
-/* Group commit: spans that arrive within this long of the last commit
- * that carried spans wait for the next one (a commit is most of a small
- * batch's cost; a span after a quiet spell is committed at once). */
-#define TTD_LINGER_NS 1000000LL
+
 #define TTD_SPOOL_PERIOD_MS 2000
 #define TTD_ACCEPT_PAUSE_MS 100      /* listener rest after EMFILE */
 #define TTD_SPOOL_FRESH_S 5          /* a partial tail this recent is live */
@@ -135,7 +132,6 @@ struct ttd {
     bool stopping;
     struct ttd_client *stop_client;
     int64_t last_active_ns;
-    int64_t last_commit_ns;     /* monotonic, the last flush with spans */
     /* accept() ran out of descriptors (EMFILE...): the listener is left out
      * of poll() until then (mono ms), or the loop would spin on it. */
     int64_t accept_pause_until;
@@ -156,14 +152,6 @@ struct ttd {
 
 /* Count an event both for "hello" (since start) and for the store. */
 #define TTD_COUNT(d, field, n) ((d)->delta.field += (n))
-
-static inline int64_t ttd_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static inline int64_t ttd_mono_ms(void)
 {

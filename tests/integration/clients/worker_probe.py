@@ -68,7 +68,15 @@ def main():
         return
     if mode == "_exit":
         os._exit(0 if status == 200 else 1)
+    # A thread the call started may not have been scheduled yet (and so
+    # not named itself): give it up to 2 s.
     after = threads()
+    for _ in range(200):
+        if mode not in ("sigblk", "threads") or len(after) == len(before) or \
+                any(n == "tokentap" for n, _ in after):
+            break
+        time.sleep(0.01)
+        after = threads()
     res = {"status": status, "before": before, "after": after}
     if mode == "threads":
         time.sleep(2.6)
