@@ -3,12 +3,12 @@
 The same libcurl client as fig 2 (bench/bench_curl_calls.c, HTTP/2,
 keep-alive, ~10 KB request / ~5 KB answer against `tokentap mock`), traced
 four ways against two private tokentapd (`--foreground`, one store each):
-the daemon under its default SCHED_IDLE or with TOKENTAP_DAEMON_SCHED=normal,
+the daemon with its default policy or with TOKENTAP_DAEMON_SCHED=idle,
 and the capture worker on (default) or TOKENTAP_WORKER=off (everything on
 the program's thread). Untraced runs interleave with them; ROUNDS rounds,
 the order flipped every round, medians of the per-call time. Each traced
 row says what tokentap adds per call with that combination; the default
-(both on) is what fig 2 measures through `tokentap run`.
+(normal daemon, worker on) is what fig 2 measures through `tokentap run`.
 
 Prints ROW lines (info: the budget is fig 2's). Env: N (default 1000,
 QUICK: 300), ROUNDS (7, QUICK: 3)."""
@@ -79,10 +79,10 @@ def main():
                 d.wait(30)
     base = median(res["untraced"])
     cmd = "N=%d ROUNDS=%d python3 bench/fig_17_worker.py" % (N, ROUNDS)
-    names = {("idle", "on"): "daemon SCHED_IDLE, worker on (the default)",
-             ("idle", "off"): "daemon SCHED_IDLE, TOKENTAP_WORKER=off",
-             ("normal", "on"): "TOKENTAP_DAEMON_SCHED=normal, worker on",
-             ("normal", "off"): "TOKENTAP_DAEMON_SCHED=normal, TOKENTAP_WORKER=off"}
+    names = {("idle", "on"): "TOKENTAP_DAEMON_SCHED=idle, worker on",
+             ("idle", "off"): "TOKENTAP_DAEMON_SCHED=idle, TOKENTAP_WORKER=off",
+             ("normal", "on"): "daemon normal, worker on (the default)",
+             ("normal", "off"): "daemon normal, TOKENTAP_WORKER=off"}
     for k, name in names.items():
         m = median(res[k])
         row("17. LLM calls, libcurl easy (h2), 10 KB req / 5 KB resp, %s (µs/call)" % name,

@@ -436,21 +436,21 @@ static struct tt_ui *ttd_start_ui(struct ttd *d, const char *spec)
     return ui;
 }
 
-/* tokentapd only stores what traced programs already handed over: it
- * runs when a CPU would otherwise idle (SCHED_IDLE), so on a busy machine
- * the programs it serves, and the servers they call, always come first
- * (issue #14: on 2 cores its work per span sat in every call's latency).
- * Nothing waits on it without a bound: a client that gets no ack spools.
- * Children (the gateway, which relays calls) start with the normal policy
- * (SCHED_RESET_ON_FORK); so do the threads started before this call (the
- * UI's, the forwarders'). TOKENTAP_DAEMON_SCHED=normal keeps the normal
- * policy. */
+/* TOKENTAP_DAEMON_SCHED=idle: tokentapd runs when a CPU would otherwise
+ * idle (SCHED_IDLE), so on a busy machine the programs it serves, and the
+ * servers they call, come first (issue #14: on 2 cores its work per span
+ * sits in every call's latency; make bench figure 17). Not the default: a
+ * daemon that acks late makes exiting clients spool more (3 ms wait), and
+ * spooled spans reach the store and the forwarders later, out of their
+ * order. Children (the gateway, which relays calls) start with the normal
+ * policy (SCHED_RESET_ON_FORK); so do the threads started before this
+ * call (the UI's, the forwarders'). */
 static void ttd_sched(void)
 {
     const char *v = getenv("TOKENTAP_DAEMON_SCHED");
     struct sched_param sp = { 0 };
 
-    if (v && !strcmp(v, "normal"))
+    if (!v || strcmp(v, "idle"))
         return;
     if (sched_setscheduler(0, SCHED_IDLE | SCHED_RESET_ON_FORK, &sp) != 0)
         ttd_log("could not lower the scheduling policy (%s): running as normal",

@@ -80,8 +80,8 @@ class Worker(TapTest):
         for stream in (False, True):
             self.assertEqual(got[("on", stream)], got[("off", stream)])
 
-    def test_daemon_runs_idle(self):
-        r = self.probe("sched")
+    def test_daemon_runs_idle_when_asked(self):
+        r = self.probe("sched", TOKENTAP_DAEMON_SCHED="idle")
         res = json.loads(r.stdout)
         self.assertTrue(res["daemons"], "no tokentapd for this store: %s" % r.stderr)
         for pid, policy in res["daemons"].items():
