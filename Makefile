@@ -105,6 +105,8 @@ $(B)/so/%.o: %.c $(PRICES_C)
 $(B)/so/prices_gen.o: $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SO) -c $< -o $@
+$(PRELOAD_OBJ): CFLAGS_SO += -include preload/symver.h
+$(PRELOAD_OBJ): preload/symver.h
 
 # The hook object is loaded into every process a traced program starts,
 # so what the loader does for it at each exec is kept small (bench fig 4
@@ -114,10 +116,12 @@ $(B)/so/prices_gen.o: $(PRICES_C)
 # -nostartfiles (no crtbegin/crtend: three weak symbols fewer to look up
 # and not find; hooks/core.c defines __dso_handle); --gc-sections (code the
 # hooks never call, and the libc symbols and versions it would import, left
-# out); plain RELATIVE relocations, not DT_RELR: it has ~80, and RELR
-# would add a symbol version (GLIBC_ABI_DT_RELR) for the loader to check,
-# which costs more than it saves. The core, loaded only with LLM traffic,
-# packs its ~800 relative relocations (DT_RELR, glibc >= 2.36), links
+# out); plain RELATIVE relocations, not DT_RELR: it has ~20 (its tables
+# hold arrays, not pointers), and RELR would add a symbol version
+# (GLIBC_ABI_DT_RELR) for the loader to check, which costs more than it
+# saves; every libc symbol bound at GLIBC_2.2.5 (preload/symver.h, below:
+# one symbol version to check, not six). The core, loaded only with LLM
+# traffic, packs its ~800 relative relocations (DT_RELR, glibc >= 2.36), links
 # against the hook object (the state they share) and is found beside it.
 $(B)/lib/libtokentap.so: $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(dir $@)

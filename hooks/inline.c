@@ -101,8 +101,41 @@ static int main_cb(struct dl_phdr_info *info, size_t sz, void *ud)
     return 1;                   /* the main program comes first: done */
 }
 
+/* The main program's link map without a libc call. With lazy binding the
+ * loader stores the object's own link map in GOT[1] for the PLT resolver
+ * (x86-64 psABI; glibc's elf_machine_runtime_setup); the main program heads
+ * that list. Trusted only when that map's dynamic section is this
+ * object's: otherwise (LD_BIND_NOW, another loader) NULL, and the caller
+ * walks with dl_iterate_phdr, whose first call through the PLT is a lazy
+ * symbol resolution (about 860 instructions) plus the walk (about 650),
+ * paid by every process at start. */
+extern ElfW(Addr) _GLOBAL_OFFSET_TABLE_[] __attribute__((visibility("hidden")));
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
+
+static const struct link_map *main_map(void)
+{
+    const struct link_map *l = (const struct link_map *)_GLOBAL_OFFSET_TABLE_[1];
+
+    if (!l || l->l_ld != _DYNAMIC)
+        return NULL;
+    while (l->l_prev)
+        l = l->l_prev;
+    return l;
+}
+
 bool tt_inline_main_defines(const char *name, struct tt_inline_obj *o)
 {
+    const struct link_map *m = main_map();
+
+    if (m) {
+        struct tt_inline_obj mo = { m->l_addr, "", m->l_ld };
+        size_t size;
+
+        if (!mo.dyn || !tt_inline_symbol(&mo, name, &size))
+            return false;
+        *o = mo;
+        return true;
+    }
     struct main_search s = { name, o, false };
 
     dl_iterate_phdr(main_cb, &s);
@@ -155,6 +188,8 @@ void *tt_inline_symbol(const struct tt_inline_obj *o, const char *name, size_t *
         case DT_HASH: sysv = (const void *)dyn_ptr(o, d->d_un.d_ptr); break;
         default: break;
         }
+        if (gnu && symtab && strtab)
+            break;              /* all a GNU-hash lookup needs (early in it) */
     }
     if (!symtab || !strtab)
         return NULL;

@@ -43,6 +43,7 @@
 #include "ownfd.h"
 #include "redirect.h"
 #include "rt.h"
+#include "sysstat.h"
 #include "tt.h"
 
 #include <dlfcn.h>
@@ -378,7 +379,7 @@ static __attribute__((noinline, cold)) void output_barrier_slow(int fd)
     struct stat st;
     int saved = errno;
 
-    if (fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode) && tt_rt_enter()) {
+    if (tt_sys_fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode) && tt_rt_enter()) {
         tt_defer_barrier();
         tt_rt_leave();
     }

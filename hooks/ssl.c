@@ -420,7 +420,10 @@ static void ix_free(SSL *ssl)
 
 static void ssl_inline_setup(void)
 {
-    static const struct {
+    /* Built here, when the program has its own OpenSSL, not a static
+     * table: its pointers would be relocations the loader applies in every
+     * process. */
+    const struct {
         const char *name;
         void *hook;
         void **orig;

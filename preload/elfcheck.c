@@ -1,6 +1,7 @@
 /* elfcheck.c - can the preload interpose on a program? (see elfcheck.h) */
 #include "elfcheck.h"
 #include "settings.h"
+#include "sysstat.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -15,15 +16,17 @@
 #include <unistd.h>
 
 /* Libraries (DT_NEEDED, as they appear in .dynstr) and symbols whose
- * presence means the hooks see the program's TLS. */
-static const char *const hookable_marks[] = {
+ * presence means the hooks see the program's TLS. The tables of this file
+ * hold arrays, not pointers: no relocations for the loader to apply in
+ * every process the hook object is loaded into (bench fig 4). */
+static const char hookable_marks[][18] = {
     "libssl.so", "libcurl.so", "libcurl-gnutls.so", "SSL_write", "SSL_read",
 };
 
 /* Signs of a TLS stack of the program's own, searched in the whole file
  * when no hookable mark is there. */
 static const struct {
-    const char *mark, *why;
+    char mark[14], why[26];
 } own_tls_marks[] = {
     { ".go.buildinfo", "Go" },           /* section name: a Go binary */
     { "BoringSSL", "BoringSSL (Bun, Chromium)" },
@@ -133,7 +136,7 @@ enum tt_elf_verdict tt_elf_judge_mem(const unsigned char *p, size_t n,
     const unsigned char *ds = dynstr(p, n, &dl);
     if (!(ds && memmem(ds, dl, "libssl.so", 9)) && defines_symbol(p, n, "SSL_write")) {
         /* The inline hooks (issue #10) patch these, all or nothing. */
-        static const char *const need[] = { "SSL_read", "SSL_free",
+        static const char need[][20] = { "SSL_read", "SSL_free",
                                             "SSL_get_servername", "SSL_get_error" };
         bool all = eh->e_machine == EM_X86_64;
         for (size_t i = 0; all && i < sizeof(need) / sizeof(need[0]); i++)
@@ -182,7 +185,7 @@ bool tt_elf_which(const char *file, const char *path_env, char *out, size_t n)
                    : snprintf(out, n, "./%s", file);
         if (w > 0 && (size_t)w < n && access(out, X_OK) == 0) {
             struct stat st;
-            if (stat(out, &st) == 0 && S_ISREG(st.st_mode))
+            if (tt_sys_stat(out, &st) == 0 && S_ISREG(st.st_mode))
                 return true;
         }
         if (!e)
@@ -244,7 +247,7 @@ static enum tt_elf_verdict judge_path(const char *path, char *why, size_t why_n,
         set_why(why, why_n, "cannot be read");
         return TT_ELF_NOT_FOUND;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+    if (tt_sys_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
         set_why(why, why_n, "not a regular file");
         goto out;
     }
@@ -277,7 +280,7 @@ enum tt_elf_verdict tt_elf_judge_cached(const char *path, const char *cache_dir,
     struct stat st;
     char file[4096 + 128], buf[160];
 
-    if (!cache_dir || stat(path, &st) != 0)
+    if (!cache_dir || tt_sys_stat(path, &st) != 0)
         return tt_elf_judge(path, why, why_n);
     /* A script's verdict is its interpreter's: the key is the script, the
      * interpreter changing under it is rare enough. */
@@ -324,13 +327,13 @@ enum tt_elf_verdict tt_elf_judge_cached(const char *path, const char *cache_dir,
 }
 
 static const struct {
-    const char *env, *route;
+    char env[23], route[10];    /* route "": none */
 } base_envs[] = {
     { "OPENAI_BASE_URL", "openai" },
     { "OPENAI_API_BASE", "openai" },
     { "ANTHROPIC_BASE_URL", "anthropic" },
     { "GOOGLE_GEMINI_BASE_URL", "gemini" },
-    { "OLLAMA_HOST", NULL },
+    { "OLLAMA_HOST", "" },
 };
 
 const char *tt_gw_base_var(size_t i)
@@ -340,7 +343,9 @@ const char *tt_gw_base_var(size_t i)
 
 const char *tt_gw_base_route(size_t i)
 {
-    return i < sizeof(base_envs) / sizeof(base_envs[0]) ? base_envs[i].route : NULL;
+    return i < sizeof(base_envs) / sizeof(base_envs[0]) && base_envs[i].route[0]
+               ? base_envs[i].route
+               : NULL;
 }
 
 bool tt_gw_base_env(size_t i, unsigned port, char *out, size_t n)
@@ -349,7 +354,7 @@ bool tt_gw_base_env(size_t i, unsigned port, char *out, size_t n)
 
     if (i >= sizeof(base_envs) / sizeof(base_envs[0]))
         return false;
-    if (base_envs[i].route)
+    if (base_envs[i].route[0])
         w = snprintf(out, n, "%s=http://127.0.0.1:%u/%s", base_envs[i].env, port,
                      base_envs[i].route);
     else

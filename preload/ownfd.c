@@ -1,6 +1,7 @@
 /* ownfd.c - the descriptors tokentap holds, known by identity (ownfd.h). */
 #include "ownfd.h"
 #include "rt.h"
+#include "sysstat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +90,7 @@ int tt_ownfd_adopt(enum tt_ownfd_slot slot, int fd, bool move_high)
             fd = hi;
         }
     }
-    if (fstat(fd, &st) != 0) {
+    if (tt_sys_fstat(fd, &st) != 0) {
         close(fd);
         return -1;
     }
@@ -108,7 +109,7 @@ int tt_ownfd_get(enum tt_ownfd_slot slot)
 
     if (s->fd < 0)
         return -1;
-    if (fstat(s->fd, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
+    if (tt_sys_fstat(s->fd, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
         slot_forget(s);     /* closed or replaced behind our back */
         return -1;
     }

@@ -94,7 +94,8 @@ bool tt_rt_cmd_allowed(const char *only, const char *skip,
  * script that names it (python3 agent.py, node app.js, bash run.sh)? */
 bool tt_rt_is_interpreter(const char *name)
 {
-    static const char *const pats[] = {
+    /* Arrays, not pointers: no relocation for the loader at every exec. */
+    static const char pats[][8] = {
         "python*", "pypy*", "node", "nodejs", "bun", "deno", "ruby*", "perl*",
         "php*", "sh", "bash", "dash", "zsh", "ksh", "fish", "Rscript", "java",
     };

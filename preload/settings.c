@@ -10,10 +10,9 @@ extern char **environ;
 static const struct {
     char name[28];
     unsigned char len;
-    unsigned char tok;          /* starts with TOKENTAP_ */
     unsigned short off;
 } vars[] = {
-#define V(n, f) { n, sizeof(n) - 1, n[0] == 'T' && n[1] == 'O', offsetof(struct tt_settings, f) }
+#define V(n, f) { n, sizeof(n) - 1, offsetof(struct tt_settings, f) }
     V("TOKENTAP_DISABLE", disable),
     V("TOKENTAP_LOG", log_raw),
     V("TOKENTAP_CAPTURE_CONTENT", capture_content),
@@ -40,6 +39,7 @@ static const struct {
     V("TOKENTAP_HOME", home),
     V("TOKENTAP_SOCKET", socket),
     V("TOKENTAP_SPOOL", spool),
+#define N_TOK 26                /* the TOKENTAP_ ones, first */
     V("TRACEPARENT", traceparent),
     V("HOME", user_home),
     V("XDG_CONFIG_HOME", xdg_config_home),
@@ -81,29 +81,36 @@ static bool is_var(const char *e, const char *name, size_t from, size_t len)
 #define PREFIX "TOKENTAP_"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
 
-/* Which of vars an environ entry sets, or -1. Entries of other programs
- * cost a byte compare or two; a TOKENTAP_ one, one compare per variable
- * after the prefix. */
-static int which_var(const char *e)
+/* Which of vars an environ entry sets, or -1. The first byte settles
+ * nearly every entry of other programs (the constructor runs this for each
+ * entry in every process); a TOKENTAP_ one costs one compare per variable
+ * after the prefix. The TOKENTAP_ variables come first in vars. */
+static inline int which_var(const char *e)
 {
-    bool tok;
+    size_t lo, hi, from = 0;
 
-    if (e[0] == 'T' && e[1] == 'O') {
-        for (size_t i = 2; i < PREFIX_LEN; i++)
-            if (e[i] != PREFIX[i])
-                return -1;
-        tok = true;
-    } else if ((e[0] == 'T' && e[1] == 'R') || (e[0] == 'H' && e[1] == 'O') ||
-               (e[0] == 'X' && e[1] == 'D')) {
-        tok = false;
-    } else {
+    switch (e[0]) {
+    case 'T':
+        if (e[1] == 'O') {
+            for (size_t i = 2; i < PREFIX_LEN; i++)
+                if (e[i] != PREFIX[i])
+                    return -1;
+            lo = 0;
+            hi = N_TOK;
+            from = PREFIX_LEN;
+            break;
+        }
+        __attribute__((fallthrough)); /* TRACEPARENT */
+    case 'H':
+    case 'X':
+        lo = N_TOK;
+        hi = sizeof(vars) / sizeof(vars[0]);
+        break;
+    default:
         return -1;
     }
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+    for (size_t i = lo; i < hi; i++) {
         const char *n = vars[i].name;
-        if (vars[i].tok != tok)
-            continue;
-        size_t from = tok ? PREFIX_LEN : 0;
         if (e[from] == n[from] && is_var(e, n, from, vars[i].len))
             return (int)i;
     }

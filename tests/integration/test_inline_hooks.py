@@ -43,9 +43,15 @@ class InlineHooks(TapTest):
     def test_hooked_call_is_traced_optimised_prologue(self):
         self.check_traced("o2")
 
-    def check_traced(self, name):
+    def test_hooked_call_is_traced_under_eager_binding(self):
+        # The start-up check finds the main program through the loader's
+        # lazy-binding slot (GOT[1]); LD_BIND_NOW leaves it empty, and the
+        # check walks with dl_iterate_phdr instead: the same result.
+        self.check_traced("endbr", LD_BIND_NOW="1")
+
+    def check_traced(self, name, **env):
         prog = self.bins[name]
-        r = self.run_traced([prog])
+        r = self.run_traced([prog], **env)
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(r.stdout, self.plain(prog).stdout)
         self.assertEqual(r.stdout, "wrote 182, read 308, error 6\n")

@@ -98,6 +98,31 @@ Test(settings, every_value_beyond_the_arena_still_read)
     cr_assert_str_eq(tt_pl_settings()->tags, "a=b");
 }
 
+/* Each variable of the table, set alone to a value naming it, lands in its
+ * own field: the lookup's split (TOKENTAP_ names first, the others after
+ * N_TOK) misses none and confuses none. */
+Test(settings, every_variable_of_the_table_read_into_its_field)
+{
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        clearenv();
+        setenv("PATH", "/bin", 1);
+        setenv("TERM", "xterm", 1);             /* T, not TOKENTAP_/TRACEPARENT */
+        setenv("HOSTNAME", "h", 1);              /* H, not HOME */
+        setenv(vars[i].name, vars[i].name, 1);
+        tt_pl_settings_load();
+        const struct tt_pl_settings *s = tt_pl_settings();
+        for (size_t j = 0; j < sizeof(vars) / sizeof(vars[0]); j++) {
+            const char *v = *slot((struct tt_pl_settings *)s, (int)j);
+            if (j == i)
+                cr_expect(v && !strcmp(v, vars[i].name), "%s not read", vars[i].name);
+            else
+                cr_expect_null(v, "%s set %s", vars[i].name, vars[j].name);
+        }
+        cr_expect_eq(i < N_TOK, !strncmp(vars[i].name, "TOKENTAP_", 9),
+                     "%s on the wrong side of N_TOK", vars[i].name);
+    }
+}
+
 /* --- the fork registry --------------------------------------------------- */
 
 static char order[16];
