@@ -580,7 +580,9 @@ Test(json, append_compact_is_jansson_dump)
 }
 
 /* Random strings built from the bytes that matter (quotes, backslashes,
- * escapes, control and UTF-8 bytes, long plain runs for the 8-byte steps):
+ * escapes, control and UTF-8 bytes, plain runs long enough for the 16- and
+ * 8-byte steps, so that a byte that needs a look lands at every offset of
+ * a step):
  * tt_json_valid and jansson must agree on every one. */
 Test(json, valid_agrees_with_jansson_random)
 {
@@ -588,15 +590,16 @@ Test(json, valid_agrees_with_jansson_random)
         "a", "abcdefghijkl", "\"", "\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\\ud83d",
         "\\u0000", "\\x", "\t", "\x01", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
         "\xc3", "\x80", "\xed\xa0\x80", "\xf5\x80\x80\x80", " ", "/",
+        "abcdefghijklmnopqrstu", "0123456789abcdefghijklmnopqrstuvwxyz!",
     };
     unsigned seed = 12345;
-    char buf[256];
+    char buf[512];
 
     for (int k = 0; k < 20000; k++) {
         size_t n = 0;
         buf[n++] = '[';
         buf[n++] = '"';
-        int parts = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 8;
+        int parts = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
         for (int j = 0; j < parts; j++) {
             const char *a = atoms[((seed = seed * 1103515245u + 12345u) >> 16) %
                                   (sizeof(atoms) / sizeof(atoms[0]))];
