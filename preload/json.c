@@ -549,10 +549,65 @@ static int slice_int(const struct tt_json_slice *v, int64_t *out)
     return TT_OK;
 }
 
+/* The fields' values, one tt_json_members pass per object: every
+ * first-level name in one pass over obj, and the second-level names under
+ * one first-level name in one pass over that nested object (the usage
+ * objects nest two deep); deeper names, rare, one pass each. v[i] is
+ * field i's value ({NULL, 0}: absent). TT_OK, or TT_ERR_UNSUPPORTED when
+ * an object looked in is not valid. */
+enum { COUNT_FIELDS_MAX = 32 };
+
+static int count_values(const struct tt_json_slice *obj, const struct tt_json_count_field *f,
+                        size_t nf, struct tt_json_slice *v)
+{
+    const char *keys[COUNT_FIELDS_MAX] = { NULL };
+    struct tt_json_slice got[COUNT_FIELDS_MAX];
+    bool done[COUNT_FIELDS_MAX] = { false };
+
+    for (size_t i = 0; i < nf; i++)
+        keys[i] = f[i].path[0];
+    if (tt_json_members(obj->ptr, obj->len, keys, nf, v) != TT_OK)
+        return TT_ERR_UNSUPPORTED;
+    for (size_t i = 0; i < nf; i++) {
+        if (!f[i].path[1] || done[i])
+            continue;
+        /* Every field under the same first-level name, in one pass. */
+        struct tt_json_slice parent = v[i];
+        size_t m = 0, idx[COUNT_FIELDS_MAX];
+        for (size_t j = i; j < nf; j++)
+            if (f[j].path[1] && !done[j] && !strcmp(f[j].path[0], f[i].path[0])) {
+                idx[m] = j;
+                keys[m++] = f[j].path[1];
+                done[j] = true;
+            }
+        if (tt_json_kind_of(&parent) != TT_JSON_OBJECT) {
+            for (size_t k = 0; k < m; k++)
+                v[idx[k]] = (struct tt_json_slice){ NULL, 0 };
+            continue;
+        }
+        if (tt_json_members(parent.ptr, parent.len, keys, m, got) != TT_OK)
+            return TT_ERR_UNSUPPORTED;
+        for (size_t k = 0; k < m; k++)
+            v[idx[k]] = got[k];
+    }
+    for (size_t i = 0; i < nf; i++) {
+        for (size_t k = 2; k < 4 && f[i].path[k] && v[i].ptr; k++) {
+            struct tt_json_slice cur = v[i];
+            v[i] = (struct tt_json_slice){ NULL, 0 };
+            if (tt_json_kind_of(&cur) != TT_JSON_OBJECT)
+                break;      /* not found, as tt_json_getv says */
+            if (tt_json_members(cur.ptr, cur.len, &f[i].path[k], 1, &v[i]) != TT_OK)
+                return TT_ERR_UNSUPPORTED;
+        }
+    }
+    return TT_OK;
+}
+
 int tt_json_counts_slice(const struct tt_json_slice *obj,
                          const struct tt_json_count_field *f, size_t nf,
                          int64_t *counts, bool *present, size_t nslots)
 {
+    struct tt_json_slice vals[COUNT_FIELDS_MAX];
     int rc = TT_OK;
 
     for (size_t s = 0; s < nslots; s++) {
@@ -561,26 +616,18 @@ int tt_json_counts_slice(const struct tt_json_slice *obj,
     }
     if (tt_json_kind_of(obj) != TT_JSON_OBJECT)
         return TT_ERR_PARSE;
+    if (nf > COUNT_FIELDS_MAX || count_values(obj, f, nf, vals) != TT_OK)
+        return TT_ERR_UNSUPPORTED;
     for (size_t i = 0; i < nf; i++) {
         unsigned s = f[i].slot;
         if (s >= nslots || present[s])
             continue;
-        struct tt_json_slice cur = *obj, v = { NULL, 0 };
-        for (size_t k = 0; k < 4 && f[i].path[k]; k++) {
-            v = (struct tt_json_slice){ NULL, 0 };
-            if (tt_json_kind_of(&cur) != TT_JSON_OBJECT)
-                break;      /* not found, as tt_json_getv says */
-            if (tt_json_members(cur.ptr, cur.len, &f[i].path[k], 1, &v) != TT_OK)
-                return TT_ERR_UNSUPPORTED;
-            if (!v.ptr)
-                break;
-            cur = v;
-        }
-        enum tt_json_kind kind = tt_json_kind_of(&v);
+        const struct tt_json_slice *v = &vals[i];
+        enum tt_json_kind kind = tt_json_kind_of(v);
         if (kind == TT_JSON_ABSENT || kind == TT_JSON_NULL)
             continue;
         int64_t n;
-        int r = slice_int(&v, &n);
+        int r = slice_int(v, &n);
         if (r == TT_ERR_UNSUPPORTED)
             return r;
         if (r != TT_OK || n < 0 || n > TT_JSON_COUNT_MAX)

@@ -648,6 +648,20 @@ Test(json, quote_inplace_is_jansson_dump)
     }
 }
 
+/* Wider than fields: several names under one nested object (read in one
+ * pass), the same nested name under two parents, a path three deep. */
+enum { WA, WB, WC, WE, WF, NW };
+
+static const struct tt_json_count_field wide[] = {
+    { WA, true, { "a", NULL } },
+    { WB, false, { "d", "b", NULL } },
+    { WB, false, { "b_alias", NULL } },
+    { WC, false, { "c", NULL } },
+    { WE, false, { "d", "e", NULL } },
+    { WF, false, { "d", "f", "g", NULL } },
+    { WE, false, { "x", "e", NULL } },
+};
+
 /* The slice reader of counts (no tree) agrees with the tree reader on
  * every input it decides, and leaves to it (TT_ERR_UNSUPPORTED) only the
  * numbers jansson reads as reals or refuses as too large. */
@@ -675,6 +689,12 @@ Test(json, count_slice_matches_tree)
         { "{\"\\u0061\":5,\"a\":1}", false },
         { "{\"a\":1,\"x\":{\"a\":9},\"c\":0}", false },
         { "{\"a\":-0}", false },
+        { "{\"a\":1,\"d\":{\"e\":5,\"b\":2,\"f\":{\"g\":7}}}", false },
+        { "{\"a\":1,\"d\":{\"f\":3,\"e\":null}}", false },
+        { "{\"a\":1,\"x\":{\"e\":4},\"d\":{\"e\":5}}", false },
+        { "{\"a\":1,\"x\":{\"e\":4},\"d\":{\"b\":1}}", false },
+        { "{\"a\":1,\"d\":{\"e\":\"5\",\"f\":{\"g\":-1}}}", false },
+        { "{\"a\":1,\"d\":{\"f\":{\"g\":1.5}}}", true },
         { "{\"a\":1.0}", true },
         { "{\"a\":1e3}", true },
         { "{\"a\":1,\"c\":2.5}", true },
@@ -684,8 +704,8 @@ Test(json, count_slice_matches_tree)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *in = cases[i].in;
         struct tt_json_slice s = { in, strlen(in) };
-        int64_t tv[NS], sv[NS];
-        bool tp[NS], sp[NS];
+        int64_t tv[NW], sv[NW];
+        bool tp[NW], sp[NW];
         json_t *o = NULL;
 
         while (s.len && s.ptr[0] == ' ') {
@@ -694,16 +714,16 @@ Test(json, count_slice_matches_tree)
         }
         while (s.len && s.ptr[s.len - 1] == ' ')
             s.len--;
-        int src = tt_json_counts_slice(&s, fields, 4, sv, sp, NS);
+        int src = tt_json_counts_slice(&s, wide, 7, sv, sp, NW);
         if (cases[i].unsupported) {
             cr_assert_eq(src, TT_ERR_UNSUPPORTED, "%s: rc %d", in, src);
             continue;
         }
         cr_assert_eq(tt_json_parse(in, strlen(in), &o), TT_OK, "%s", in);
-        int trc = tt_json_counts(o, fields, 4, tv, tp, NS);
+        int trc = tt_json_counts(o, wide, 7, tv, tp, NW);
         json_decref(o);
         cr_assert_eq(src, trc, "%s: slice %d, tree %d", in, src, trc);
-        for (int k = 0; k < NS; k++) {
+        for (int k = 0; k < NW; k++) {
             cr_assert_eq(sp[k], tp[k], "%s: slot %d present", in, k);
             cr_assert_eq(sv[k], tv[k], "%s: slot %d: %lld vs %lld", in, k,
                          (long long)sv[k], (long long)tv[k]);
