@@ -134,7 +134,10 @@ class Bench:
         self.mock.stop()
         if self.sse:
             self.sse.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):     # the callgrind files, to read further
+            log("bench: kept %s (BENCH_KEEP)" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def run(self, argv, traced, hosts=None, timeout=600, env=None):
         """Run argv plain or under `tokentap run --quiet --` with a fresh

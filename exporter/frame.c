@@ -5,6 +5,7 @@
  * therefore bounded by the payload; each span map is converted field by field
  * through the contract table (spanfield.h) and checked (tt_frame_check_span). */
 #include "frame.h"
+#include "scan.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -53,14 +54,8 @@ bool tt_frame_utf8_ok(const char *p, size_t n)
         size_t k;
         uint32_t cp, min;
 
-        /* Mostly ASCII text: 8 bytes at a time while none is >= 0x80 or 0. */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (((w | ((w - 0x0101010101010101ull) & ~w)) & 0x8080808080808080ull) != 0)
-                break;
-            i += 8;
-        }
+        /* Mostly ASCII text: to the next byte >= 0x80 or 0. */
+        i = tt_scan(p, i, n, TT_SCAN_HIGH | TT_SCAN_NUL);
         if (i >= n)
             break;
         c = s[i];
@@ -176,19 +171,9 @@ static int js_string(const char **pp, const char *e, bool nul_ok)
     const char *p = *pp;
 
     while (p < e) {
-        /* Plain text, 8 bytes at a time while none is '"', '\\' or a
-         * control character (the content of a span is mostly that). */
-        while (e - p >= 8) {
-            uint64_t x, q, b;
-            memcpy(&x, p, 8);
-            q = x ^ 0x2222222222222222ull;              /* '"' -> 0 */
-            b = x ^ 0x5c5c5c5c5c5c5c5cull;              /* '\\' -> 0 */
-            if ((((x - 0x2020202020202020ull) |         /* < 0x20 (or >= 0x80 borrow) */
-                  (q - 0x0101010101010101ull) |
-                  (b - 0x0101010101010101ull)) & ~x & 0x8080808080808080ull) != 0)
-                break;
-            p += 8;
-        }
+        /* Plain text (a span's content is mostly that): to the next '"',
+         * '\\' or control character. */
+        p += tt_scan(p, 0, (size_t)(e - p), TT_SCAN_QUOTE | TT_SCAN_CTRL);
         if (p >= e)
             break;
         unsigned char c = (unsigned char)*p++;

@@ -1,14 +1,12 @@
 /* json.c - type-checked jansson helpers (see json.h). */
 #include "json.h"
+#include "scan.h"
 
 #include <math.h>   /* isfinite: a macro, no libm */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 /* \u0000 in a prompt must not make the whole body unreadable. */
 #define TT_JSON_FLAGS JSON_ALLOW_NUL
@@ -767,45 +765,6 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
     return k;
 }
 
-/* The offset of the first byte at or after i that is not a plain string
- * byte (a quote, a backslash, a byte below 0x20 or above 0x7f), or len.
- * Prompts are long runs of plain bytes: SSE2 (baseline on x86-64) takes
- * sixteen at a time, SWAR eight elsewhere; either jumps to the first byte
- * that needs a look. */
-static inline size_t plain_run(const char *p, size_t i, size_t len)
-{
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
-                  space = _mm_set1_epi8(0x20);
-
-    while (len - i >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        /* Signed: bytes above 0x7f are negative, below 0x20 too. */
-        __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                                _mm_cmpeq_epi8(v, bslash)),
-                                   _mm_cmplt_epi8(v, space));
-        unsigned m = (unsigned)_mm_movemask_epi8(bad);
-        if (m)
-            return i + (size_t)__builtin_ctz(m);
-        i += 16;
-    }
-#endif
-    while (len - i >= 8) {
-        /* A byte b is below n when (b - n) & ~b & 0x80: exact for the
-         * lowest such byte, which is the one wanted. */
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        uint64_t bad = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                        ((b - ones) & ~b) | w) & high;
-        if (bad)
-            return i + (size_t)__builtin_ctzll(bad) / 8;
-        i += 8;
-    }
-    return i;
-}
-
 /* A string at p[i] == '"': the offset past its closing quote, 0 when it
  * is invalid or cut. */
 static size_t valid_string(const char *p, size_t i, size_t len)
@@ -813,7 +772,7 @@ static size_t valid_string(const char *p, size_t i, size_t len)
     const unsigned char *u = (const unsigned char *)p;
 
     for (i++; i < len;) {
-        i = plain_run(p, i, len);
+        i = tt_scan(p, i, len, TT_SCAN_QUOTE | TT_SCAN_CTRL | TT_SCAN_HIGH);
         if (i >= len)
             break;
         switch (str_class[u[i]]) {
