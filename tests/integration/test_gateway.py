@@ -97,6 +97,17 @@ class Gateway(TapTest):
         self.assertIn("Hello from the mock provider.", p.stdout)
         self.assertEqual(len(spans), 1, p.stderr)
         self.assertGatewaySpan(spans[0], exe="static_client")
+        # HTTP/1.1 to the provider by default (the cheaper path, fig 10).
+        self.assertEqual(spans[0]["http_version"], "1.1")
+
+    def test_static_binary_auto_http2(self):
+        """TOKENTAP_GATEWAY_HTTP2 (tokentap gateway --http2): HTTP/2 upstream."""
+        p, spans = self.run_gw("auto", [os.path.join(BUILD, "static_client")],
+                               TOKENTAP_GATEWAY_HTTP2="1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Hello from the mock provider.", p.stdout)
+        self.assertEqual(len(spans), 1, p.stderr)
+        self.assertGatewaySpan(spans[0], exe="static_client")
         self.assertEqual(spans[0]["http_version"], "2")
 
     def test_static_binary_started_by_a_shell(self):
