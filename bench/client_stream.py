@@ -12,7 +12,10 @@ stream, in µs:
   ttft: just before the request -> the first content delta read
   ttlt: ... -> the last content delta read
   up:   just before the request -> the server has read it
-  lat:  per content delta, its write by the server -> its read here."""
+  lat:  per content delta, its write by the server -> its read here.
+PAUSE_MS (environment, default 0): a pause before each timed stream, to
+tell the previous stream's tail work (its span finished and stored) from
+the request's own path in "up"."""
 import json
 import os
 import sys
@@ -49,7 +52,16 @@ def stream(s, delay):
             "up": (t_req - t0) / 1e3, "lat": [round((a - t) / 1e3, 1) for a, t in got]}
 
 
+PAUSE = float(os.environ.get("PAUSE_MS") or 0) / 1e3
+
+
+def paused(s, delay):
+    if PAUSE:
+        time.sleep(PAUSE)
+    return stream(s, delay)
+
+
 with requests.Session() as s:
     stream(s, 0)
-    out = [stream(s, DELAY) for _ in range(STREAMS)]
+    out = [paused(s, DELAY) for _ in range(STREAMS)]
 print(json.dumps(out))

@@ -25,6 +25,8 @@ static struct {
     size_t bytes;
     int pid;                /* the process the queue belongs to, 0 unset */
     unsigned ends;          /* queued ops that end a span */
+    int live;               /* answers under way (tt_defer_live) */
+    bool ticking;           /* the worker's sleep is a tick, not idle */
     bool running;           /* a worker thread exists */
     bool waiting;           /* it sleeps on q_cond */
     bool failed;            /* could not start one: run inline from now */
@@ -137,18 +139,22 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&q_lock);
     for (;;) {
         while (!q.head) {
+            /* An answer under way: back in a tick, for what it queues. */
+            bool live = q.live > 0;
+            unsigned ms = live ? TT_DEFER_TICK_MS : TT_DEFER_IDLE_MS;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += TT_DEFER_IDLE_MS / 1000;
-            until.tv_nsec += (long)(TT_DEFER_IDLE_MS % 1000) * 1000000L;
+            until.tv_sec += ms / 1000;
+            until.tv_nsec += (long)(ms % 1000) * 1000000L;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
             }
             q.waiting = true;
+            q.ticking = live;
             int rc = pthread_cond_timedwait(&q_cond, &q_lock, &until);
-            q.waiting = false;
-            if (rc == ETIMEDOUT && !q.head) {
+            q.waiting = q.ticking = false;
+            if (rc == ETIMEDOUT && !q.head && !live) {
                 /* Idle: leave, a later push starts another. */
                 q.running = false;
                 pthread_mutex_unlock(&q_lock);
@@ -226,7 +232,8 @@ static void fork_child(void)
     q.bytes = 0;
     q.pid = 0;
     q.ends = 0;
-    q.running = q.waiting = false;
+    q.live = 0;
+    q.running = q.waiting = q.ticking = false;
     __atomic_store_n(&tt_rt_spans_owed, 0, __ATOMIC_RELEASE);
 }
 
@@ -300,6 +307,19 @@ void tt_defer_push(struct tt_defer_op *op)
     pthread_mutex_unlock(&q_lock);
     if (help)
         run_queue(inline_run);
+}
+
+void tt_defer_live(int delta)
+{
+    if (__atomic_load_n(&q.on, __ATOMIC_ACQUIRE) <= 0)
+        return;
+    pthread_mutex_lock(&q_lock);
+    q.live += delta;
+    /* The first stream while the worker sleeps its long sleep: once, so
+     * that it ticks from now on (it reads live when it goes to sleep). */
+    if (delta > 0 && q.live == 1 && q.waiting && !q.ticking)
+        pthread_cond_signal(&q_cond);
+    pthread_mutex_unlock(&q_lock);
 }
 
 static void (*after_fn)(void);

@@ -23,7 +23,9 @@
  *     killed by SIGKILL after printing that a call returned has its span
  *     stored, as when everything ran on its thread.
  *   - The worker blocks every signal (signals stay the program's), runs
- *     with the hooks' guard raised (its own I/O is never captured), and
+ *     with the hooks' guard raised (its own I/O is never captured), is
+ *     woken for a span's end or every TT_DEFER_WAKE_BYTES, ticks every
+ *     TT_DEFER_TICK_MS while a stream is under way (tt_defer_live), and
  *     exits after TT_DEFER_IDLE_MS without work; it is started with the
  *     first queued op, so a process that never makes an LLM call never
  *     has it (DESIGN.md). A fork child drops the parent's queue (the
@@ -41,6 +43,7 @@
 #define TT_DEFER_MAX_BYTES (1u << 20)
 #define TT_DEFER_IDLE_MS 2000
 #define TT_DEFER_WAKE_BYTES (64u << 10)
+#define TT_DEFER_TICK_MS 5
 
 struct tt_defer_op {
     struct tt_defer_op *next;
@@ -49,6 +52,16 @@ struct tt_defer_op {
     size_t bytes;           /* counted against TT_DEFER_MAX_BYTES */
     bool end;               /* finishes a span (tt_rt_spans_owed) */
 };
+
+/* A streamed answer under way (+1: its head was queued) or over (-1: its
+ * end, or the exchange's free, was queued). While one is, the sleeping
+ * worker looks at the queue every TT_DEFER_TICK_MS without being woken
+ * (the first stream wakes a worker in its idle sleep once): the events
+ * are parsed as they arrive, in the gaps between them, not all at the
+ * stream's end, where that work meets the program's next request (bench
+ * fig 3). No wake-up system call on the program's thread per event. A
+ * no-op when deferral is off. */
+void tt_defer_live(int delta);
 
 /* Whether ops are queued in this process (else callers run them inline). */
 bool tt_defer_on(void);

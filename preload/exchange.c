@@ -55,6 +55,7 @@ struct tt_exchange {
     /* Set at creation, read-only afterwards (the hooks' threads read them
      * while the worker runs the exchange's queued ops). */
     bool deferred;                /* its work is queued (defer.h) */
+    bool live;                    /* counted in tt_defer_live (hooks' threads only) */
     bool is_head;                 /* a HEAD request: no response body */
 };
 
@@ -613,6 +614,18 @@ bool tt_ex_resp_head(struct tt_exchange *ex, int status,
     return tt_ex_resp_head_ex(ex, status, headers, n_headers, 0, now);
 }
 
+/* An answer that comes as events over time (SSE, NDJSON, AWS event
+ * stream): the worker parses it as it comes (tt_defer_live). */
+static bool is_stream(const struct tt_hdr *h, size_t n)
+{
+    const struct tt_hdr *ct = find_hdr(h, n, "content-type");
+
+    return ct && (memmem(ct->value, ct->value_len, "event-stream", 12) ||
+                  memmem(ct->value, ct->value_len, "eventstream", 11) ||
+                  memmem(ct->value, ct->value_len, "ndjson", 6) ||
+                  memmem(ct->value, ct->value_len, "jsonl", 5));
+}
+
 bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
                         const struct tt_hdr *headers, size_t n_headers,
                         unsigned flags, int64_t now)
@@ -650,6 +663,10 @@ bool tt_ex_resp_head_ex(struct tt_exchange *ex, int status,
     op->status = status;
     op->flags = flags;
     tt_defer_push(&op->base);
+    if (!ex->live && status >= 200 && status < 300 && is_stream(headers, n_headers)) {
+        ex->live = true;
+        tt_defer_live(1);
+    }
     /* What ex_resp_head answers, known without it. */
     return !ex->is_head;
 }
@@ -670,6 +687,16 @@ void tt_ex_resp_body(struct tt_exchange *ex, const char *p, size_t n,
     tt_defer_push(&op->base);
 }
 
+/* The answer is over (its end or the exchange's free queued): no more
+ * worker ticks for it. */
+static void ex_unlive(struct tt_exchange *ex)
+{
+    if (ex->live) {
+        ex->live = false;
+        tt_defer_live(-1);
+    }
+}
+
 void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
                int64_t now)
 {
@@ -678,6 +705,7 @@ void tt_ex_end(struct tt_exchange *ex, bool complete, const char *why,
 
     if (!ex)
         return;
+    ex_unlive(ex);
     if (!ex_queue(ex, &op, OP_END, wn, now)) {
         ex_end(ex, complete, why, now);
         return;
@@ -696,6 +724,7 @@ void tt_ex_free(struct tt_exchange *ex)
 
     if (!ex)
         return;
+    ex_unlive(ex);
     if (!ex_queue(ex, &op, OP_FREE, 0, 0)) {
         ex_free(ex);
         return;

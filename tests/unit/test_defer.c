@@ -141,6 +141,30 @@ Test(defer, an_op_runs_on_the_worker_without_a_drain)
     cr_assert_eq(tt_rt_spans_owed, 0, "the end op ran, its span is still owed");
 }
 
+/* A stream under way (tt_defer_live): the worker, asleep, comes back every
+ * tick for what was queued, with no wake-up from the pushing thread and no
+ * end queued: a stream's events are parsed as they arrive. */
+Test(defer, a_live_answer_s_ops_run_as_they_come)
+{
+    push(op_new(0, 0, false));
+    for (int i = 0; i < 2000 && ran() == 0; i++)
+        usleep(1000);
+    cr_assert_eq(ran(), 1, "the worker did not start");
+    usleep(20 * 1000);          /* asleep again */
+    tt_defer_live(1);
+    for (int k = 1; k <= 5; k++) {
+        push(op_new(k, 0, false));
+        int i = 0;
+        for (; i < 1000 && ran() < k + 1; i++)
+            usleep(1000);
+        cr_assert_eq(ran(), k + 1, "op %d of a live answer waited %d ms", k, i);
+        cr_assert_eq(tt_rt_spans_owed, 0);
+    }
+    tt_defer_live(-1);
+    for (int i = 0; i <= 5; i++)
+        cr_assert_eq(rec.order[i], i);
+}
+
 Test(defer, barrier_returns_after_the_last_queued_end)
 {
     /* The worker is held in op 0; ops 1..3 wait behind it, 3 ends a span. */
