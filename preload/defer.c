@@ -136,11 +136,16 @@ static void *worker_main(void *arg)
     is_worker = 1;
 
     (void)pthread_setname_np(pthread_self(), "tokentap");
+    unsigned empty_ticks = 0;   /* ticks in a row that found nothing */
+
     pthread_mutex_lock(&q_lock);
     for (;;) {
         while (!q.head) {
-            /* An answer under way: back in a tick, for what it queues. */
-            bool live = q.live > 0;
+            /* An answer under way: back in a tick, for what it queues;
+             * one that has sent nothing for TT_DEFER_TICK_IDLE ticks (a
+             * stream the program stopped reading) stops the ticks until
+             * the worker is woken again. */
+            bool live = q.live > 0 && empty_ticks < TT_DEFER_TICK_IDLE;
             unsigned ms = live ? TT_DEFER_TICK_MS : TT_DEFER_IDLE_MS;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
@@ -154,6 +159,8 @@ static void *worker_main(void *arg)
             q.ticking = live;
             int rc = pthread_cond_timedwait(&q_cond, &q_lock, &until);
             q.waiting = q.ticking = false;
+            if (live && !q.head)
+                empty_ticks++;
             if (rc == ETIMEDOUT && !q.head && !live) {
                 /* Idle: leave, a later push starts another. */
                 q.running = false;
@@ -161,6 +168,7 @@ static void *worker_main(void *arg)
                 return NULL;
             }
         }
+        empty_ticks = 0;
         pthread_mutex_unlock(&q_lock);
         /* run_lock per op: a program thread at a barrier, or fork, gets
          * in between two ops of a long stream. */
@@ -314,7 +322,9 @@ void tt_defer_live(int delta)
     if (__atomic_load_n(&q.on, __ATOMIC_ACQUIRE) <= 0)
         return;
     pthread_mutex_lock(&q_lock);
-    q.live += delta;
+    /* Never below 0: a fork child starts at 0 and may free exchanges it
+     * inherited from its parent. */
+    q.live = q.live + delta < 0 ? 0 : q.live + delta;
     /* The first stream while the worker sleeps its long sleep: once, so
      * that it ticks from now on (it reads live when it goes to sleep). */
     if (delta > 0 && q.live == 1 && q.waiting && !q.ticking)

@@ -44,6 +44,7 @@
 #define TT_DEFER_IDLE_MS 2000
 #define TT_DEFER_WAKE_BYTES (64u << 10)
 #define TT_DEFER_TICK_MS 5
+#define TT_DEFER_TICK_IDLE 200      /* ticks without an op: stop ticking */
 
 struct tt_defer_op {
     struct tt_defer_op *next;
