@@ -27,6 +27,25 @@ def defined(name):
 
 class Layers(unittest.TestCase):
 
+    def test_hook_object_costs_the_loader_little(self):
+        """What every exec pays for the hook object (bench fig 4): one glibc
+        symbol version to check (preload/symver.h binds all at GLIBC_2.2.5)
+        and a handful of relative relocations (tables of arrays)."""
+        lib = harness.LIB
+        dyn = subprocess.run(["readelf", "-d", "-W", lib], capture_output=True, text=True,
+                             check=True).stdout
+        if re.search(r"lib(asan|tsan|ubsan)", dyn):
+            self.skipTest("a sanitizer build links its runtime")
+        ver = subprocess.run(["readelf", "-V", "-W", lib], capture_output=True, text=True,
+                             check=True).stdout
+        needs = ver[ver.index(".gnu.version_r"):] if ".gnu.version_r" in ver else ""
+        self.assertEqual(sorted(set(re.findall(r"Name: (\S+)", needs))), ["GLIBC_2.2.5"], needs)
+        rel = subprocess.run(["readelf", "-r", "-W", lib], capture_output=True, text=True,
+                             check=True).stdout
+        relative = rel.count("R_X86_64_RELATIVE")
+        self.assertLessEqual(relative, 32, "relative relocations: %d" % relative)
+        self.assertIn("libc.so.6", dyn)      # its one dependency stays named
+
     def test_daemon_links_no_mock_and_no_subcommand(self):
         syms = defined("tokentapd")
         self.assertIn("main", syms)
