@@ -44,41 +44,51 @@ static void seterr(char *err, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The length of the UTF-8 sequence at s[0], a byte >= 0x80, within avail
+ * bytes: 2 to 4, or 0 when it is not one (overlong, a surrogate, above
+ * U+10FFFF, cut short). */
+static size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0];
+    size_t k;
+    uint32_t cp, min;
+
+    if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (k > avail - 1)
+        return 0;
+    for (size_t j = 1; j <= k; j++) {
+        if ((s[j] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[j] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k + 1;
+}
+
 bool tt_frame_utf8_ok(const char *p, size_t n)
 {
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0;
 
     while (i < n) {
-        unsigned c;
-        size_t k;
-        uint32_t cp, min;
-
         /* Mostly ASCII text: to the next byte >= 0x80 or 0. */
         i = tt_scan(p, i, n, TT_SCAN_HIGH | TT_SCAN_NUL);
         if (i >= n)
             break;
-        c = s[i];
-        if (c == 0)
+        if (s[i] == 0)
             return false;
-        if (c < 0x80) {
+        if (s[i] < 0x80) {
             i++;
             continue;
         }
-        if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; min = 0x80; }
-        else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; min = 0x800; }
-        else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; min = 0x10000; }
-        else return false;
-        if (k > n - i - 1)
+        size_t k = utf8_seq_len(s + i, n - i);
+        if (k == 0)
             return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
+        i += k;
     }
     return true;
 }
@@ -126,8 +136,9 @@ static size_t json_flags(const struct tt_spanfield *f)
  * that may not fit int64_t, reals that may overflow a double (jansson
  * refuses both), nesting deeper than JS_MAX_DEPTH.
  *
- * Precondition: the text is valid UTF-8 without NUL bytes (checked before),
- * so bytes >= 0x80 inside strings need no second look. */
+ * It checks the UTF-8 of every byte >= 0x80 itself (only strings may hold
+ * them), and a NUL byte is never JSON: a text it accepts is valid UTF-8
+ * without NUL bytes, and needs no tt_frame_utf8_ok pass of its own. */
 
 #define JS_MAX_DEPTH 64
 
@@ -172,10 +183,17 @@ static int js_string(const char **pp, const char *e, bool nul_ok)
 
     while (p < e) {
         /* Plain text (a span's content is mostly that): to the next '"',
-         * '\\' or control character. */
-        p += tt_scan(p, 0, (size_t)(e - p), TT_SCAN_QUOTE | TT_SCAN_CTRL);
+         * '\\', control character or byte >= 0x80 (its UTF-8 checked). */
+        p += tt_scan(p, 0, (size_t)(e - p), TT_SCAN_QUOTE | TT_SCAN_CTRL | TT_SCAN_HIGH);
         if (p >= e)
             break;
+        if ((unsigned char)*p >= 0x80) {
+            size_t k = utf8_seq_len((const unsigned char *)p, (size_t)(e - p));
+            if (k == 0)
+                return JS_NO;
+            p += k;
+            continue;
+        }
         unsigned char c = (unsigned char)*p++;
         unsigned v, w;
 
@@ -462,6 +480,9 @@ static int check_span(const struct tt_span *s, char *err, size_t n, uint64_t pro
                 seterr(err, n, "%s: longer than %u bytes", f->name, TT_FRAME_MAX_STR);
                 return TT_ERR_PARSE;
             }
+            /* Accepted by the fast JSON check: valid UTF-8 as well. */
+            if (f->type == TT_SF_JSON && check_json_fast(f, v))
+                break;
             if (!tt_frame_utf8_ok(v, len)) {
                 seterr(err, n, "%s: invalid UTF-8", f->name);
                 return TT_ERR_PARSE;
@@ -581,13 +602,13 @@ static int decode_content(const struct tt_spanfield *f, char **dst, const char *
     char *txt;
 
     *proven = false;
-    if (memchr(p, '\0', len) || !tt_frame_utf8_ok(p, len))
-        return tt_span_set(dst, NULL);
     struct js_info ji;
-    if (js_scan(p, len, true, &ji) == JS_OK) {
+    if (js_scan(p, len, true, &ji) == JS_OK) {     /* UTF-8 and no NUL too */
         *proven = js_shape_ok(f, &ji);
         return tt_span_setn(dst, p, len);
     }
+    if (memchr(p, '\0', len) || !tt_frame_utf8_ok(p, len))
+        return tt_span_set(dst, NULL);
     j = json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (j) {
         json_decref(j);

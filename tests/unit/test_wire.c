@@ -1,6 +1,7 @@
 /* test_wire.c - wire.c (encoding, reply parsing) and exporter/frame.c
  * (decoding untrusted frames), table-driven. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stdlib.h>
@@ -273,6 +274,13 @@ static void v_status_bad(msgpack_packer *pk) { s(pk, "OK", 2); }
 static void v_json_str(msgpack_packer *pk) { s(pk, "\"just text\"", 11); }
 static void v_cut_json(msgpack_packer *pk) { s(pk, "[tru", 4); }
 static void v_json_u0000(msgpack_packer *pk) { s(pk, "[\"a\\u0000b\"]", 12); }
+/* JSON whose strings hold bytes >= 0x80: the fast JSON check reads their
+ * UTF-8 itself (valid: kept; invalid, even inside a string: refused or
+ * repaired as any invalid UTF-8). */
+static void v_json_utf8(msgpack_packer *pk) { s(pk, "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]", 18); }
+static void v_json_bad_utf8(msgpack_packer *pk) { s(pk, "[\"a\xff" "b\"]", 6); }
+static void v_json_surrogate(msgpack_packer *pk) { s(pk, "[\"\xed\xa0\x80\"]", 7); }
+static void v_json_obj_bad_utf8(msgpack_packer *pk) { s(pk, "{\"k\xc3\":1}", 8); }
 static void v_long(msgpack_packer *pk)
 {
     size_t n = TT_FRAME_MAX_STR + 1;
@@ -399,6 +407,9 @@ static const struct {
     { "tool_calls", v_json_object, false },   /* JSON, wrong shape: strict */
     { "finish_reasons", v_not_json, false },
     { "finish_reasons", v_json_array, false },  /* [1]: not strings */
+    { "finish_reasons", v_json_bad_utf8, false },
+    { "finish_reasons", v_json_surrogate, false },
+    { "tags", v_json_obj_bad_utf8, false },     /* in a key */
     { "finish_reasons", v_int, false },
     { "input_tokens", v_neg, false },
     { "input_tokens", v_dbl, false },
@@ -415,6 +426,7 @@ static const struct {
     { "temperature", v_int, true },
     { "ttft_ms", v_neg, true },
     { "input", v_json_str, true },
+    { "finish_reasons", v_json_utf8, true },
     /* content fields: kept as a string or dropped, never the span */
     { "input", v_not_json, true },
     { "input", v_json_trailing, true },
@@ -466,6 +478,9 @@ Test(frame, content_fields_are_repaired_not_rejected)
         { "input", v_json_trailing, "\"[] []\"" },
         { "input", v_json_u0000, "[\"a\\u0000b\"]" },
         { "input", v_json_array, "[1]" },
+        { "input", v_json_utf8, "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]" },
+        { "input", v_json_bad_utf8, NULL },
+        { "output", v_json_surrogate, NULL },
         { "input", v_nul, NULL },
         { "output", v_bad_utf8, NULL },
         { "output", v_surrogate, NULL },
@@ -683,6 +698,53 @@ Test(frame, random_and_bitflipped_input_never_crashes)
     free(p);
     tt_buf_free(&b);
     tt_span_clear(&sp);
+}
+
+/* The daemon's fast JSON check (which reads the UTF-8 of strings itself)
+ * against the reference, jansson after a UTF-8 check, on random arrays of
+ * strings built from the bytes that matter: a finish_reasons value is kept
+ * exactly when both say yes. */
+static char rnd_buf[256];
+static size_t rnd_len;
+static void v_rnd(msgpack_packer *pk) { s(pk, rnd_buf, rnd_len); }
+
+Test(frame, fast_json_check_agrees_with_jansson_on_utf8)
+{
+    static const char *const atoms[] = {
+        "a", "stop", "\\n", "\\u00e9", "\\ud83d\\ude00", "\\ud83d", "\\u0000", "\"", "\\",
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\x80", "\xed\xa0\x80",
+        "\xf5\x80\x80\x80", "\xc0\xaf", "\xef\xbf\xbf", "\x01", "\t", "0123456789abcdef",
+    };
+    unsigned seed = 99;
+
+    for (int k = 0; k < 3000; k++) {
+        size_t n = 0;
+        rnd_buf[n++] = '[';
+        rnd_buf[n++] = '"';
+        int parts = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 6;
+        for (int j = 0; j < parts; j++) {
+            const char *a = atoms[((seed = seed * 1103515245u + 12345u) >> 16) %
+                                  (sizeof(atoms) / sizeof(atoms[0]))];
+            memcpy(rnd_buf + n, a, strlen(a));
+            n += strlen(a);
+        }
+        rnd_buf[n++] = '"';
+        rnd_buf[n++] = ']';
+        rnd_len = n;
+        json_error_t je;
+        json_t *j = tt_frame_utf8_ok(rnd_buf, n) ? json_loadb(rnd_buf, n, 0, &je) : NULL;
+        bool want = j != NULL;
+        json_decref(j);
+        msgpack_sbuffer sb;
+        struct tt_frame f;
+        msgpack_sbuffer_init(&sb);
+        pack_mutated(&sb, "finish_reasons", v_rnd);
+        cr_assert_eq(tt_frame_decode(sb.data, sb.size, &f), TT_OK);
+        cr_assert_eq(f.nspans == 1, want, "case %d: %.*s: daemon %s, reference %s", k,
+                     (int)n, rnd_buf, f.nspans == 1 ? "kept" : "refused", want ? "yes" : "no");
+        tt_frame_clear(&f);
+        msgpack_sbuffer_destroy(&sb);
+    }
 }
 
 Test(frame, utf8_table)
