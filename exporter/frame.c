@@ -44,31 +44,6 @@ static void seterr(char *err, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The length of the UTF-8 sequence at s[0], a byte >= 0x80, within avail
- * bytes: 2 to 4, or 0 when it is not one (overlong, a surrogate, above
- * U+10FFFF, cut short). */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-    unsigned c = s[0];
-    size_t k;
-    uint32_t cp, min;
-
-    if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (k > avail - 1)
-        return 0;
-    for (size_t j = 1; j <= k; j++) {
-        if ((s[j] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[j] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return k + 1;
-}
-
 bool tt_frame_utf8_ok(const char *p, size_t n)
 {
     const unsigned char *s = (const unsigned char *)p;
@@ -85,7 +60,7 @@ bool tt_frame_utf8_ok(const char *p, size_t n)
             i++;
             continue;
         }
-        size_t k = utf8_seq_len(s + i, n - i);
+        size_t k = tt_utf8_seq(s + i, n - i);
         if (k == 0)
             return false;
         i += k;
@@ -188,7 +163,7 @@ static int js_string(const char **pp, const char *e, bool nul_ok)
         if (p >= e)
             break;
         if ((unsigned char)*p >= 0x80) {
-            size_t k = utf8_seq_len((const unsigned char *)p, (size_t)(e - p));
+            size_t k = tt_utf8_seq((const unsigned char *)p, (size_t)(e - p));
             if (k == 0)
                 return JS_NO;
             p += k;

@@ -33,10 +33,7 @@ void tt_span_clear(struct tt_span *s)
     }
 }
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), 0 when the
- * byte there starts none: the rule of tokentapd's tt_frame_utf8_ok (no
- * overlongs, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t tt_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t k;
@@ -73,7 +70,7 @@ static char *utf8_repair(const char *v, size_t n, size_t valid)
     if (tt_buf_append(&b, v, valid) == TT_ERR_NOMEM)
         goto nomem;
     while (i < n && s[i]) {
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = tt_utf8_seq(s + i, n - i);
         const char *p = k ? v + i : "\xef\xbf\xbd";    /* U+FFFD */
         size_t len = k ? k : 3;
         if (b.len + len > TT_SPAN_MAX_STR)
@@ -112,7 +109,7 @@ int tt_span_repair_str(char **field)
     if (!s)
         return TT_OK;
     n = strlen(*field);
-    while (i < n && (k = utf8_seq(s + i, n - i)) && i + k <= TT_SPAN_MAX_STR)
+    while (i < n && (k = tt_utf8_seq(s + i, n - i)) && i + k <= TT_SPAN_MAX_STR)
         i += k;
     if (i == n)
         return TT_OK;           /* the common case: nothing to repair */

@@ -111,6 +111,12 @@ int tt_span_setn(char **field, const char *v, size_t n) __attribute__((warn_unus
  * plain field of a span at once (tt_sf_repair). */
 int tt_span_repair_str(char **field) __attribute__((warn_unused_result));
 
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left; 1 for an
+ * ASCII byte), 0 when the byte there starts none: the rule of the span
+ * contract and of tokentapd's checks (no overlongs, no surrogates,
+ * nothing above U+10FFFF, nothing cut short). */
+size_t tt_utf8_seq(const unsigned char *s, size_t n);
+
 /* Mark an error: status = "error", error = msg (the first error wins unless
  * `override` is true). */
 void tt_span_fail(struct tt_span *s, const char *msg, bool override);
