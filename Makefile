@@ -105,27 +105,39 @@ $(B)/so/%.o: %.c $(PRICES_C)
 $(B)/so/prices_gen.o: $(PRICES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SO) -c $< -o $@
-$(PRELOAD_OBJ): CFLAGS_SO += -include preload/symver.h
-$(PRELOAD_OBJ): preload/symver.h
+$(PRELOAD_OBJ): CFLAGS_SO += -DTT_HOOK_OBJECT
 
 # The hook object is loaded into every process a traced program starts,
 # so what the loader does for it at each exec is kept small (bench fig 4
 # counts it): lazy binding (no -z now); -Bsymbolic (its references to what
 # it exports, the state the core shares, bind inside it at link time: no
 # symbol lookup at load, no lazy resolution in the constructor);
-# -nostartfiles (no crtbegin/crtend: three weak symbols fewer to look up
-# and not find; hooks/core.c defines __dso_handle); --gc-sections (code the
-# hooks never call, and the libc symbols and versions it would import, left
-# out); plain RELATIVE relocations, not DT_RELR: it has ~20 (its tables
-# hold arrays, not pointers), and RELR would add a symbol version
-# (GLIBC_ABI_DT_RELR) for the loader to check, which costs more than it
-# saves; every libc symbol bound at GLIBC_2.2.5 (preload/symver.h, below:
-# one symbol version to check, not six). The core, loaded only with LLM
-# traffic, packs its ~800 relative relocations (DT_RELR, glibc >= 2.36), links
-# against the hook object (the state they share) and is found beside it.
+# --gc-sections (code the hooks never call, and the libc symbols it would
+# import, left out); plain RELATIVE relocations, not DT_RELR: it has ~20
+# (its tables hold arrays, not pointers), and RELR would add a symbol
+# version (GLIBC_ABI_DT_RELR) for the loader to check, which costs more
+# than it saves. And no libc on its link line (-nostdlib; hooks/core.c
+# defines __dso_handle): no DT_NEEDED for the loader to match against every
+# loaded object, no symbol versions for it to check. Its libc references
+# stay unversioned, and the loader binds an unversioned reference to the
+# symbol's base version, GLIBC_2.2.5 on x86-64 (what a program linked
+# before symbol versioning gets); test_layers checks each one exists there.
+# The first link, against libc with --no-undefined, is the check that
+# every reference is a real libc symbol; it is thrown away. Sanitizer
+# builds link their runtime, and libc with it, as usual. The core, loaded
+# only with LLM traffic, packs its ~800 relative relocations (DT_RELR,
+# glibc >= 2.36), links against the hook object (the state they share) and
+# is found beside it.
+PRELOAD_LDFLAGS := -shared -Wl,-soname,libtokentap.so -Wl,-Bsymbolic -Wl,--gc-sections -Wl,--version-script=preload/exports.map
 $(B)/lib/libtokentap.so: $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(dir $@)
-	$(CC) $(BUILD_SAN) -shared -o $@ $(PRELOAD_OBJ) -nostartfiles -Wl,-soname,libtokentap.so -Wl,-Bsymbolic -Wl,--gc-sections -Wl,--version-script=preload/exports.map -Wl,--no-undefined -ldl -lpthread
+	$(CC) $(BUILD_SAN) $(PRELOAD_LDFLAGS) -o $@.check $(PRELOAD_OBJ) -nostartfiles -Wl,--no-undefined -ldl -lpthread
+ifeq ($(strip $(BUILD_SAN)),)
+	$(CC) $(PRELOAD_LDFLAGS) -o $@ $(PRELOAD_OBJ) -nostdlib -lgcc
+	rm -f $@.check
+else
+	mv $@.check $@
+endif
 $(B)/lib/libtokentap-core.so: $(PRELOAD_CORE_OBJ) preload/core.map $(B)/lib/libtokentap.so
 	$(CC) $(BUILD_SAN) -shared -o $@ $(PRELOAD_CORE_OBJ) -Wl,-soname,libtokentap-core.so -Wl,--version-script=preload/core.map -Wl,-z,pack-relative-relocs -Wl,--no-undefined $(B)/lib/libtokentap.so -ldl -lpthread -lm
 
@@ -251,6 +263,10 @@ $(B)/clients/%: tests/integration/clients/%.c
 $(B)/clients/ws_client: tests/integration/clients/ws_client.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(BUILD_SAN) -o $@ $< -lssl -lcrypto -lz -ljansson
+# A dynamically linked program with no library at all (test_layers).
+$(B)/clients/no_libc: tests/integration/clients/no_libc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -fPIE -pie -nostdlib -ffreestanding -o $@ $<
 clients: $(CLIENT_BIN)
 
 # --- fuzzing (issue #6) --------------------------------------------------------

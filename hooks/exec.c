@@ -39,7 +39,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #define GW_ENV_MAX 8
 #define GW_ENV_LEN 256
@@ -263,7 +262,7 @@ TT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 
 TT_EXPORT int execv(const char *path, char *const argv[])
 {
-    return execve(path, argv, environ);
+    return execve(path, argv, tt_rt_environ());
 }
 
 TT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
@@ -289,7 +288,7 @@ TT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 
 TT_EXPORT int execvp(const char *file, char *const argv[])
 {
-    return execvpe(file, argv, environ);
+    return execvpe(file, argv, tt_rt_environ());
 }
 
 TT_EXPORT int posix_spawn(pid_t *pid, const char *path,
@@ -365,7 +364,7 @@ TT_EXPORT int execl(const char *path, const char *arg, ...)
     char *argv[n + 1];
     FILL_ARGS(argv, arg, ap, n);
     va_end(ap);
-    return execve(path, argv, environ);
+    return execve(path, argv, tt_rt_environ());
 }
 
 TT_EXPORT int execlp(const char *file, const char *arg, ...)
@@ -383,7 +382,7 @@ TT_EXPORT int execlp(const char *file, const char *arg, ...)
     char *argv[n + 1];
     FILL_ARGS(argv, arg, ap, n);
     va_end(ap);
-    return execvpe(file, argv, environ);
+    return execvpe(file, argv, tt_rt_environ());
 }
 
 TT_EXPORT int execle(const char *path, const char *arg, ...)

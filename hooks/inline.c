@@ -5,6 +5,7 @@
 #include "inline.h"
 #include "elfcheck.h"
 #include "inline_arch.h"
+#include "rt.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -101,24 +102,17 @@ static int main_cb(struct dl_phdr_info *info, size_t sz, void *ud)
     return 1;                   /* the main program comes first: done */
 }
 
-/* The main program's link map without a libc call. With lazy binding the
- * loader stores the object's own link map in GOT[1] for the PLT resolver
- * (x86-64 psABI; glibc's elf_machine_runtime_setup); the main program heads
- * that list. Trusted only when that map's dynamic section is this
- * object's: otherwise (LD_BIND_NOW, another loader) NULL, and the caller
- * walks with dl_iterate_phdr, whose first call through the PLT is a lazy
- * symbol resolution (about 860 instructions) plus the walk (about 650),
- * paid by every process at start. */
-extern ElfW(Addr) _GLOBAL_OFFSET_TABLE_[] __attribute__((visibility("hidden")));
-extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
-
+/* The main program's link map without a libc call: the head of the list
+ * this object's own map is on (rt.c, from GOT[1]). NULL under LD_BIND_NOW
+ * or another loader, and the caller walks with dl_iterate_phdr, whose first
+ * call through the PLT is a lazy symbol resolution (about 860
+ * instructions) plus the walk (about 650), paid by every process at
+ * start. */
 static const struct link_map *main_map(void)
 {
-    const struct link_map *l = (const struct link_map *)_GLOBAL_OFFSET_TABLE_[1];
+    const struct link_map *l = tt_rt_self_map();
 
-    if (!l || l->l_ld != _DYNAMIC)
-        return NULL;
-    while (l->l_prev)
+    while (l && l->l_prev)
         l = l->l_prev;
     return l;
 }

@@ -5,7 +5,9 @@
 #include "rt.h"
 #include "settings.h"
 
+#include <dlfcn.h>
 #include <fnmatch.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,16 +20,46 @@ volatile int tt_rt_off;
 volatile unsigned tt_rt_fork_gen;
 volatile int tt_rt_spans_owed;
 __thread int tt_rt_depth __attribute__((tls_model("initial-exec")));
+#ifdef TT_HOOK_OBJECT
+extern __thread int tt_rt_depth_shared
+    __attribute__((alias("tt_rt_depth"), visibility("default")));
+#endif
 
 
-/* The constructor only reads the environment (settings.c: one pass over
- * environ, every variable tokentap uses, no allocation): no thread, socket
- * or file, so processes that never talk to an LLM pay nothing more. It
- * runs before the preload's other constructors (hooks/ssl.c's inline
- * setup, which may log why it left a program alone). */
-__attribute__((constructor(101))) static void rt_ctor(void)
+extern ElfW(Addr) _GLOBAL_OFFSET_TABLE_[] __attribute__((visibility("hidden")));
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
+
+const struct link_map *tt_rt_self_map(void)
 {
-    tt_settings_load();
+    const struct link_map *l = (const struct link_map *)_GLOBAL_OFFSET_TABLE_[1];
+
+    return l && l->l_ld == _DYNAMIC ? l : NULL;
+}
+
+char **tt_rt_environ(void)
+{
+    static char **volatile *slot;       /* racing first calls agree */
+
+    if (!slot)
+        slot = dlsym(RTLD_DEFAULT, "environ");
+    return slot ? *slot : NULL;
+}
+
+/* The constructor only reads the environment (settings.c: one pass, every
+ * variable tokentap uses, no allocation): no thread, socket or file, so
+ * processes that never talk to an LLM pay nothing more. It runs before the
+ * preload's other constructors (hooks/ssl.c's inline setup, which may log
+ * why it left a program alone). The environment is the envp glibc's loader
+ * passes every constructor: the hook object links no libc (Makefile), so
+ * nothing but the loader's habit would put libc's constructor, which sets
+ * environ, before this one, and a reference to environ would cost a symbol
+ * lookup at every exec. Another loader (musl calls constructors without
+ * arguments) or LD_BIND_NOW: environ by name. */
+__attribute__((constructor(101))) static void rt_ctor(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    tt_settings_load_env(tt_rt_self_map() ? envp : tt_rt_environ());
     const struct tt_settings *st = tt_settings();
     if (st->off)
         tt_rt_off = 1;

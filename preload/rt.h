@@ -38,9 +38,19 @@ TT_EXPORT extern struct tt_rt_config tt_rt;
 TT_EXPORT extern volatile int tt_rt_off;
 
 /* Per-thread depth: >0 while tokentap code or libcurl runs on this thread,
- * so hooks reached from inside stand down. initial-exec TLS (no malloc). */
+ * so hooks reached from inside stand down. initial-exec TLS (no malloc).
+ * The hook object uses it by a hidden name: a reference to an exported
+ * TLS symbol is a symbol lookup for the loader at every exec (~450
+ * instructions, bench fig 4); the core, loaded later, by the exported
+ * alias tt_rt_depth_shared (rt.c), the same variable. */
+#ifdef TT_HOOK_OBJECT
+extern __thread int tt_rt_depth
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+#else
+#define tt_rt_depth tt_rt_depth_shared
 extern __thread int tt_rt_depth
     __attribute__((tls_model("initial-exec"), visibility("default")));
+#endif
 
 /* Initialise everything once (thread-safe). Returns false when tokentap
  * is disabled for this process. Also handles fork: a child re-initialises
@@ -99,6 +109,19 @@ static inline void tt_atfork_register(struct tt_atfork *h)
 /* Install the one pthread_atfork handler (once), so tt_rt_fork_gen moves
  * in every child from now on even before any module registered. */
 TT_EXPORT void tt_rt_fork_watch(void);
+
+/* This object's link map, as glibc's loader keeps it in GOT[1] for lazy
+ * binding (x86-64 psABI; glibc's elf_machine_runtime_setup), found
+ * without a libc call; NULL when that is not it (LD_BIND_NOW, another
+ * loader such as musl's). Its presence also says the constructors were
+ * called glibc's way, with (argc, argv, envp). */
+struct link_map;
+const struct link_map *tt_rt_self_map(void);
+
+/* The program's environ now, found by name on the first call (dlsym): the
+ * hook object does not refer to environ, which the loader would look up
+ * at every exec (bench fig 4: ~670 instructions). NULL without a libc. */
+char **tt_rt_environ(void);
 
 /* One line to stderr, "tokentap: ...", unless TOKENTAP_LOG=off. */
 TT_EXPORT void tt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-extern char **environ;
+extern char **environ;  /* not in the hook object: rt.c passes envp */
 
 /* name=value entries this module reads; the rest of environ is skipped
  * after a two-byte test. */
@@ -122,26 +122,27 @@ static const char **slot(struct tt_settings *s, int i)
     return (const char **)(void *)((char *)s + vars[i].off);
 }
 
-/* One pass over environ into s; copy (may be NULL) copies each value into
- * the arena (pointing into environ when it is full). getenv() returns the
- * first of duplicate names: so does this. */
-static void read_env(struct tt_settings *s, char *arena, size_t cap)
+/* One pass over env into s; arena (may be NULL) gets a copy of each
+ * value (a value that does not fit stays a pointer into env). getenv()
+ * returns the first of duplicate names: so does this. */
+static void read_env(struct tt_settings *s, char *const *env, char *arena, size_t cap)
 {
     size_t used = 0;
 
     *s = (struct tt_settings){ 0 };
-    for (char **e = environ; e && *e; e++) {
+    for (char *const *e = env; e && *e; e++) {
         int i = which_var(*e);
         if (i < 0 || *slot(s, i))
             continue;
         const char *v = *e + vars[i].len + 1;
-        if (arena) {
+        if (arena && used < cap) {
+            /* Copy while measuring: one pass over the value. */
             size_t n = 0;
-            while (v[n] && used + n < cap)
-                n++;
-            if (!v[n] && used + n < cap) {
-                for (size_t k = 0; k <= n; k++)
-                    arena[used + k] = v[k];
+            char c;
+            while ((c = v[n]) != '\0' && used + n + 1 < cap)
+                arena[used + n++] = c;
+            if (c == '\0') {
+                arena[used + n] = '\0';
                 v = arena + used;
                 used += n + 1;
             }
@@ -157,9 +158,14 @@ static void read_env(struct tt_settings *s, char *arena, size_t cap)
 static struct tt_settings settings;
 static char arena[8192];
 
+void tt_settings_load_env(char *const *envp)
+{
+    read_env(&settings, envp, arena, sizeof(arena));
+}
+
 void tt_settings_load(void)
 {
-    read_env(&settings, arena, sizeof(arena));
+    tt_settings_load_env(environ);
 }
 
 const struct tt_settings *tt_settings(void)
@@ -171,14 +177,19 @@ const struct tt_settings *tt_settings(void)
 
 static __thread struct tt_settings settings;
 
+void tt_settings_load_env(char *const *envp)
+{
+    read_env(&settings, envp, NULL, 0);
+}
+
 void tt_settings_load(void)
 {
-    read_env(&settings, NULL, 0);
+    read_env(&settings, environ, NULL, 0);
 }
 
 const struct tt_settings *tt_settings(void)
 {
-    read_env(&settings, NULL, 0);
+    read_env(&settings, environ, NULL, 0);
     return &settings;
 }
 

@@ -69,9 +69,11 @@ struct tt_settings {
  * until this thread's next call. */
 TT_EXPORT const struct tt_settings *tt_settings(void);
 
-/* Read the environment again (the preload's constructor; tests). Not
- * thread-safe in the preload: only while one thread runs. */
+/* Read the environment again (tests; tt_settings_load_env: the preload's
+ * constructor, from the envp the loader passes it). Not thread-safe in the
+ * preload: only while one thread runs. */
 void tt_settings_load(void);
+void tt_settings_load_env(char *const *envp);
 
 /* The one rule for on/off values: "0", "off", "false", "no" (any case)
  * are false; any other non-empty value is true. */

@@ -13,11 +13,13 @@
 #define TT_PRELOAD
 #define tt_settings tt_pl_settings
 #define tt_settings_load tt_pl_settings_load
+#define tt_settings_load_env tt_pl_settings_load_env
 #define tt_settings_false tt_pl_settings_false
 #define tt_settings_true tt_pl_settings_true
 #include "../../preload/settings.c"
 #undef tt_settings
 #undef tt_settings_load
+#undef tt_settings_load_env
 #undef tt_settings_false
 #undef tt_settings_true
 
@@ -96,6 +98,37 @@ Test(settings, every_value_beyond_the_arena_still_read)
     tt_pl_settings_load();
     cr_assert_eq(strlen(tt_pl_settings()->metadata), sizeof(big) - 1);
     cr_assert_str_eq(tt_pl_settings()->tags, "a=b");
+}
+
+/* The constructor reads the envp the loader passes it (not environ), and
+ * copies values into its arena until the arena is exactly full: a value
+ * that fills it to the last byte is copied, the next (even an empty one)
+ * stays where it was. ASan catches a write past the arena. */
+Test(settings, envp_read_and_arena_filled_to_the_last_byte)
+{
+    static char fill[sizeof("TOKENTAP_METADATA=") + 8191];
+    char tags[] = "TOKENTAP_TAGS=";
+    char sock[] = "TOKENTAP_SOCKET=/s";
+    char *envp[] = { fill, tags, sock, NULL };
+
+    clearenv();
+    setenv("TOKENTAP_LOG", "off", 1);           /* environ: not read */
+    memcpy(fill, "TOKENTAP_METADATA=", 18);
+    memset(fill + 18, 'm', 8191);
+    fill[sizeof(fill) - 1] = '\0';
+    tt_pl_settings_load_env(envp);
+    const struct tt_pl_settings *s = tt_pl_settings();
+    cr_assert(s->log);
+    cr_assert_null(s->log_raw);
+    cr_assert_eq(strlen(s->metadata), 8191);
+    cr_assert(s->metadata != fill + 18, "a value that fits exactly is copied");
+    cr_assert_eq(s->tags, tags + 14, "the arena is full: a pointer into envp");
+    cr_assert_str_eq(s->tags, "");
+    cr_assert_eq(s->socket, sock + 16);
+    fill[20] = 'X';                             /* the copy does not move */
+    cr_assert_eq(s->metadata[2], 'm');
+    tt_pl_settings_load_env(NULL);
+    cr_assert_null(tt_pl_settings()->metadata);
 }
 
 /* Each variable of the table, set alone to a value naming it, lands in its
