@@ -16,9 +16,14 @@
 #include <unistd.h>
 
 struct tt_rt_config tt_rt;
-volatile int tt_rt_off;
-volatile unsigned tt_rt_fork_gen;
-volatile int tt_rt_spans_owed;
+/* The flags every hook reads, in .data: in the page the loader has already
+ * written (Makefile, settings.c), not in a .bss page of their own whose
+ * first read would be a page fault in every process (the inline-hook
+ * constructor reads tt_rt_off). */
+#define TT_RT_HOT __attribute__((section(".data.tt_rt_hot")))
+volatile int tt_rt_off TT_RT_HOT;
+volatile unsigned tt_rt_fork_gen TT_RT_HOT;
+volatile int tt_rt_spans_owed TT_RT_HOT;
 __thread int tt_rt_depth __attribute__((tls_model("initial-exec")));
 #ifdef TT_HOOK_OBJECT
 extern __thread int tt_rt_depth_shared
@@ -60,10 +65,8 @@ __attribute__((constructor(101))) static void rt_ctor(int argc, char **argv, cha
     (void)argc;
     (void)argv;
     tt_settings_load_env(tt_rt_self_map() ? envp : tt_rt_environ());
-    const struct tt_settings *st = tt_settings();
-    if (st->off)
+    if (tt_settings()->off)
         tt_rt_off = 1;
-    tt_rt.log = st->log;
 }
 
 void tt_log(const char *fmt, ...)
@@ -72,7 +75,9 @@ void tt_log(const char *fmt, ...)
     va_list ap;
     int n;
 
-    if (!tt_rt.log)
+    /* The settings' flag, not a copy the constructor would write: one
+     * page of this object's .bss fewer touched by every process. */
+    if (!tt_settings()->log)
         return;
     n = snprintf(line, sizeof(line), "tokentap[%d]: ", (int)getpid());
     if (n < 0)

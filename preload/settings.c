@@ -155,12 +155,17 @@ static void read_env(struct tt_settings *s, char *const *env, char *arena, size_
 
 #ifdef TT_PRELOAD
 
-static struct tt_settings settings;
-static char arena[8192];
+/* One object, the settings first: the Makefile links this file first, so
+ * the settings and the start of the arena share the page the loader has
+ * already written (no page fault of their own at each exec). */
+static struct {
+    struct tt_settings settings;
+    char arena[8192];
+} store;
 
 void tt_settings_load_env(char *const *envp)
 {
-    read_env(&settings, envp, arena, sizeof(arena));
+    read_env(&store.settings, envp, store.arena, sizeof(store.arena));
 }
 
 void tt_settings_load(void)
@@ -170,7 +175,7 @@ void tt_settings_load(void)
 
 const struct tt_settings *tt_settings(void)
 {
-    return &settings;
+    return &store.settings;
 }
 
 #else

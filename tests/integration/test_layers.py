@@ -48,6 +48,24 @@ class Layers(unittest.TestCase):
                    if re.match(r"\s*[0-9a-f]+\s+[0-9a-f]+\s+R_X86_64_", line)
                    and "JUMP_SLOT" not in line and len(line.split()) > 4]
         self.assertEqual(by_name, [], "relocations the loader resolves by name at load")
+        # What the constructors write or read lies in the page the loader
+        # has already written (the end of .data: relocated GOT, zeroed rest
+        # of the page), not in pages of its own (a page fault apiece, every
+        # exec): the settings with the start of their arena, and the flags.
+        secs = subprocess.run(["readelf", "-S", "-W", lib], capture_output=True, text=True,
+                              check=True).stdout
+        m = re.search(r"\.data\s+PROGBITS\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", secs)
+        data, data_size = int(m.group(1), 16), int(m.group(2), 16)
+        page = (data + data_size) >> 12
+        syms = {}
+        for line in subprocess.run(["nm", lib], capture_output=True, text=True,
+                                   check=True).stdout.splitlines():
+            f = line.split()
+            if len(f) == 3:
+                syms[f[2]] = int(f[0], 16)
+        self.assertEqual(syms["store"] >> 12, page, "settings.c's store")
+        for flag in ("tt_rt_off", "tt_rt_spans_owed", "tt_rt_fork_gen"):
+            self.assertTrue(data <= syms[flag] < data + data_size, flag)
 
     def test_hook_object_binds_libc_at_its_base_version(self):
         """An unversioned reference binds to the symbol's base version

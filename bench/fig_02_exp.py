@@ -1,0 +1,88 @@
+"""Figure 2 of `make bench` (issue #5): non-streaming LLM calls.
+
+N sequential keep-alive calls (a ~10 KB request body, a ~5 KB answer: the
+mock's x-mock-chunks: 800) against `tokentap mock` over TLS, from two
+ordinary clients that know nothing of tokentap:
+  - Python requests, one Session (bench/client_calls.py);
+  - a libcurl C program, one easy handle reused (bench/bench_curl_calls.c,
+    built here with cc -O2 ... -lcurl into build/bench/; libcurl's default
+    protocol, i.e. HTTP/2 by ALPN).
+Each run makes one untimed warm-up call then N timed ones. ROUNDS rounds,
+alternately plain and under `tokentap run` (the order flips every round),
+medians of the per-call time. Every traced run gets a fresh store that must
+then hold exactly N+1 spans (`tokentap export`), all ok.
+
+Prints two ROW lines (added µs per call and the ratio; target <= 50 µs).
+Env: N (default 2000, QUICK: 300), ROUNDS (5, QUICK: 3)."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BENCH, PY, QUICK, Bench, build_curl_client, die, log,  # noqa: E402
+                      median, row)
+
+N = int(os.environ.get("N") or (300 if QUICK else 2000))
+ROUNDS = int(os.environ.get("ROUNDS") or (3 if QUICK else 5))
+TARGET_US = 50
+CHUNKS = "800"
+
+# The same body as bench/client_calls.py sends.
+BODY = json.dumps({
+    "model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 64,
+    "messages": [{"role": "system", "content": "You are terse."},
+                 {"role": "user", "content": "Summarise: " + "lorem ipsum " * 850}],
+}).encode()
+
+
+def parse(out):
+    """'key value ...' -> dict of floats."""
+    w = out.split()
+    return {w[i]: float(w[i + 1]) for i in range(0, len(w) - 1, 2)}
+
+
+def main():
+    curl = build_curl_client()
+    with Bench("fig02") as b:
+        body = os.path.join(b.tmp, "body.json")
+        with open(body, "wb") as f:
+            f.write(BODY)
+        url = b.mock.base + "/v1/chat/completions"
+        clients = {
+            
+            "curl": [curl, url, body, b.mock.cert, str(N), "x-mock-chunks: " + CHUNKS],
+        }
+        env = dict(b.env, MOCK_CHUNKS=CHUNKS)
+        res = {c: {False: [], True: []} for c in clients}
+        size = {}
+        for r in range(ROUNDS):
+            for c, argv in clients.items():
+                for traced in ((False, True) if r % 2 == 0 else (True, False)):
+                    out, tenv = b.run(argv, traced, env=env)
+                    d = parse(out)
+                    size[c] = int(d["bytes"])
+                    res[c][traced].append(d["seconds"] / N * 1e6)
+                    if traced:
+                        os.environ.get("TT_EXP_NOSINK") or b.spans(tenv, N + 1, "%s round %d" % (c, r + 1))
+                log("fig02 round %d/%d %s: without %.1f µs/call, with %.1f µs/call "
+                    "(%d-byte answers, %d spans stored)"
+                    % (r + 1, ROUNDS, c, res[c][False][-1], res[c][True][-1], size[c], N + 1))
+    if False and not 4000 <= size["curl"] <= 6000:
+        die("fig02: the mock's answer is %d bytes, want ~5 KB" % size["curl"])
+    names = {"python": "Python requests", "curl": "libcurl easy (h2)"}
+    for c in clients:
+        if c not in res or not res[c][True]: continue
+        a, w = median(res[c][False]), median(res[c][True])
+        log("fig02 %s: without %s; with %s (µs/call)"
+            % (c, " ".join("%.0f" % x for x in res[c][False]),
+               " ".join("%.0f" % x for x in res[c][True])))
+        added = w - a
+        row("2. LLM calls, %s, keep-alive, 10 KB req / %.1f KB resp (µs/call)"
+            % (names[c], size[c] / 1000),
+            "%.0f" % a, "%.0f (%+.0f)" % (w, added), "%.2f" % (w / a),
+            "<= +%d µs/call" % TARGET_US, "ok" if added <= TARGET_US else "MISSED",
+            "N=%d ROUNDS=%d python3 bench/fig_02_llm_calls.py" % (N, ROUNDS))
+
+
+if __name__ == "__main__":
+    main()
