@@ -108,8 +108,11 @@ static void run_queue(enum run_until until)
      * (and its worker) until it execs or leaves, and must not run it. */
     if (executing || __atomic_load_n(&q.pid, __ATOMIC_ACQUIRE) != (int)getpid())
         return;
-    /* Nothing to wait for: not even for the op the worker is in. */
-    if (until == RUN_ENDS && !__atomic_load_n(&q.ends, __ATOMIC_ACQUIRE))
+    /* Nothing to wait for: no end queued and no span owed (the worker may
+     * hold frames, deliver.c, or be sending them under run_lock: then the
+     * lock below waits for that). */
+    if (until == RUN_ENDS && !__atomic_load_n(&q.ends, __ATOMIC_ACQUIRE) &&
+        __atomic_load_n(&tt_rt_spans_owed, __ATOMIC_ACQUIRE) <= 0)
         return;
     tt_rt_depth++;
     pthread_mutex_lock(&run_lock);
@@ -129,6 +132,13 @@ static void run_queue(enum run_until until)
     tt_rt_depth--;
 }
 
+static unsigned (*idle_fn)(void);
+
+void tt_defer_set_idle(unsigned (*fn)(void))
+{
+    __atomic_store_n(&idle_fn, fn, __ATOMIC_RELEASE);
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
@@ -145,8 +155,27 @@ static void *worker_main(void *arg)
              * one that has sent nothing for TT_DEFER_TICK_IDLE ticks (a
              * stream the program stopped reading) stops the ticks until
              * the worker is woken again. */
+            unsigned (*idle)(void) = __atomic_load_n(&idle_fn, __ATOMIC_ACQUIRE);
+            unsigned hold = 0;
+            if (idle) {
+                /* Under run_lock, as an op: a drain (exit, _exit, exec)
+                 * waits for what it has in hand. Not under q_lock: it
+                 * takes deliver.c's locks, which program threads hold
+                 * while they queue ops. */
+                pthread_mutex_unlock(&q_lock);
+                pthread_mutex_lock(&run_lock);
+                executing = 1;
+                hold = idle();
+                executing = 0;
+                pthread_mutex_unlock(&run_lock);
+                pthread_mutex_lock(&q_lock);
+                if (q.head)
+                    break;
+            }
             bool live = q.live > 0 && empty_ticks < TT_DEFER_TICK_IDLE;
             unsigned ms = live ? TT_DEFER_TICK_MS : TT_DEFER_IDLE_MS;
+            if (hold && hold < ms)
+                ms = hold;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += ms / 1000;
@@ -161,7 +190,7 @@ static void *worker_main(void *arg)
             q.waiting = q.ticking = false;
             if (live && !q.head)
                 empty_ticks++;
-            if (rc == ETIMEDOUT && !q.head && !live) {
+            if (rc == ETIMEDOUT && !q.head && !live && !hold) {
                 /* Idle: leave, a later push starts another. */
                 q.running = false;
                 pthread_mutex_unlock(&q_lock);

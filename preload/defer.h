@@ -94,4 +94,11 @@ void tt_defer_barrier(void);
 /* What drain and barrier run last, on the calling (program) thread. */
 void tt_defer_set_after(void (*fn)(void));
 
+/* What the worker runs each time its queue is empty, before it sleeps
+ * (without the queue's lock): fn returns how many milliseconds until it
+ * wants to run again (0: nothing pending), and the worker wakes by then
+ * even with nothing queued, and does not leave while fn has something
+ * pending. deliver.c holds frames back there (TT_DELIVER_LINGER_MS). */
+void tt_defer_set_idle(unsigned (*fn)(void));
+
 #endif

@@ -541,6 +541,13 @@ volatile int tt_deliver_outbox_n;
 static pthread_mutex_t ob_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct outframe *ob_head, *ob_tail;
 static uint64_t ob_lost;        /* spans the outbox had no memory for */
+/* The worker's frames held back (below), under ob_lock: older than none of
+ * the outbox's (a frame goes to the outbox while it has any). */
+static struct outframe *hd_head, *hd_tail;
+static int hd_n;
+static size_t hd_bytes;
+static int64_t hd_first_ns;     /* when the first of them was held */
+volatile int tt_deliver_held_n;
 
 static void ob_atfork_child(void)
 {
@@ -551,7 +558,11 @@ static void ob_atfork_child(void)
     ob_lock = fresh;
     ob_head = ob_tail = NULL;
     ob_lost = 0;
+    hd_head = hd_tail = NULL;
+    hd_n = 0;
+    hd_bytes = 0;
     tt_deliver_outbox_n = 0;
+    tt_deliver_held_n = 0;
 }
 
 static struct tt_atfork ob_fork = { .child = ob_atfork_child };
@@ -690,13 +701,143 @@ void tt_deliver_flush(void)
     __atomic_sub_fetch(&tt_rt_spans_owed, n, __ATOMIC_RELEASE);
 }
 
+/* --- the worker's frames, held back a moment ------------------------------
+ *
+ * The worker holds each frame it encodes and sends the held ones when its
+ * queue is empty (defer.c's idle function): at once when it sent nothing
+ * in the last TT_DELIVER_LINGER_MS (a lone call's span leaves right away),
+ * else when the first one held is that old, or TT_DELIVER_HOLD_FRAMES or
+ * TT_DELIVER_HOLD_BYTES are held. Calls that come faster than that reach
+ * tokentapd as a few frames in one go: one wake, one transaction and one
+ * reply there for all of them (bench fig 2). Held frames are owed spans
+ * (tt_rt_spans_owed): a drain, exit, exec or the program's next output to
+ * a file, pipe or terminal sends them first, from the program's thread
+ * (tt_deliver_release_held), as before. A frame the worker cannot send
+ * goes to the outbox, with every frame held after it. */
+#define TT_DELIVER_LINGER_MS 2
+#define TT_DELIVER_HOLD_FRAMES 16
+#define TT_DELIVER_HOLD_BYTES (1u << 20)
+
+static int64_t w_last_send_ns;  /* the worker's last frame sent (its own) */
+
+/* Append list [h..t] (k frames) to the outbox (ob_lock held): owed
+ * already. */
+static void ob_append_locked(struct outframe *h, struct outframe *t, int k)
+{
+    if (!h)
+        return;
+    if (ob_tail)
+        ob_tail->next = h;
+    else
+        ob_head = h;
+    ob_tail = t;
+    __atomic_add_fetch(&tt_deliver_outbox_n, k, __ATOMIC_ACQ_REL);
+}
+
+static void hd_take_locked(struct outframe **h, struct outframe **t, int *k)
+{
+    *h = hd_head;
+    *t = hd_tail;
+    *k = hd_n;
+    hd_head = hd_tail = NULL;
+    hd_n = 0;
+    hd_bytes = 0;
+    __atomic_store_n(&tt_deliver_held_n, 0, __ATOMIC_RELEASE);
+}
+
+void tt_deliver_release_held(void)
+{
+    struct outframe *h, *t;
+    int k;
+
+    pthread_mutex_lock(&ob_lock);
+    hd_take_locked(&h, &t, &k);
+    ob_append_locked(h, t, k);
+    pthread_mutex_unlock(&ob_lock);
+}
+
+/* The worker: hold a frame (the outbox empty) or queue it behind the
+ * outbox's. */
+static void hd_push(char *data, size_t len)
+{
+    struct outframe *o = malloc(sizeof(*o));
+
+    if (!o) {
+        ob_push(data, len, NULL);       /* counts the loss, if it must */
+        return;
+    }
+    *o = (struct outframe){ .data = data, .len = len };
+    tt_atfork_register(&ob_fork);
+    pthread_mutex_lock(&ob_lock);
+    __atomic_add_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+    if (ob_head) {
+        ob_append_locked(o, o, 1);
+    } else {
+        if (hd_tail)
+            hd_tail->next = o;
+        else
+            hd_head = o, hd_first_ns = tt_now_ns();
+        hd_tail = o;
+        hd_n++;
+        hd_bytes += len;
+        __atomic_store_n(&tt_deliver_held_n, hd_n, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&ob_lock);
+}
+
+/* defer.c's idle function (the worker, under run_lock, so a drain waits
+ * for what it has in hand): send what is due, say when the rest will be. */
+static unsigned d_worker_idle(void)
+{
+    struct outframe *h, *t;
+    int k;
+
+    if (__atomic_load_n(&tt_deliver_held_n, __ATOMIC_ACQUIRE) <= 0)
+        return 0;
+    int64_t now = tt_now_ns(), linger = TT_DELIVER_LINGER_MS * 1000000LL;
+    pthread_mutex_lock(&ob_lock);
+    int64_t wait = hd_first_ns + linger - now;
+    bool due = now - w_last_send_ns >= linger || wait <= 0 ||
+               hd_n >= TT_DELIVER_HOLD_FRAMES || hd_bytes >= TT_DELIVER_HOLD_BYTES;
+    if (!due) {
+        pthread_mutex_unlock(&ob_lock);
+        return (unsigned)((wait + 999999) / 1000000);
+    }
+    hd_take_locked(&h, &t, &k);
+    pthread_mutex_unlock(&ob_lock);
+    while (h && d_worker_send(h->data, h->len)) {
+        struct outframe *next = h->next;
+        free(h);
+        h = next;
+        k--;
+        w_last_send_ns = tt_now_ns();
+        __atomic_sub_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+    }
+    if (h) {
+        /* Not sendable from here: the rest for a program thread, in
+         * order, before anything held since. */
+        pthread_mutex_lock(&ob_lock);
+        struct outframe *rest_h = hd_head, *rest_t = hd_tail;
+        int rest_k = hd_n;
+        hd_head = hd_tail = NULL;
+        hd_n = 0;
+        hd_bytes = 0;
+        __atomic_store_n(&tt_deliver_held_n, 0, __ATOMIC_RELEASE);
+        ob_append_locked(h, t, k);
+        ob_append_locked(rest_h, rest_t, rest_k);
+        pthread_mutex_unlock(&ob_lock);
+    }
+    return 0;
+}
+
 void tt_deliver_span(const struct tt_span *s)
 {
     struct tt_buf out;
 
     if (tt_defer_is_worker()) {
-        /* Encoded here; sent here while the connection allows it
-         * (d_worker_send), else by a program thread from the outbox. */
+        /* Encoded here; held in the outbox, sent by the worker when its
+         * queue is empty (d_worker_idle) or by a program thread. */
+        tt_defer_set_idle(d_worker_idle);
         tt_buf_init(&out, TT_WIRE_MAX_FRAME);
         if (tt_wire_pack_spans(&s, 1, 0, &out) != TT_OK) {
             bool cap = out.truncated;
@@ -705,9 +846,7 @@ void tt_deliver_span(const struct tt_span *s)
             return;
         }
         size_t len = out.len;
-        char *data = tt_buf_steal(&out);
-        if (!d_worker_send(data, len))
-            ob_push(data, len, NULL);
+        hd_push(tt_buf_steal(&out), len);
         return;
     }
     /* Earlier spans first. */
@@ -745,6 +884,7 @@ static void d_exit(void)
     /* Spans still queued for the worker first (defer.h): their frames are
      * then among those waited for, or spooled. */
     tt_defer_drain();
+    tt_deliver_release_held();      /* the worker's, if the drain did not */
     tt_deliver_flush_pending();     /* no-op when the drain's flush ran */
     pthread_mutex_lock(&d.lock);
     tt_ownfd_lock();

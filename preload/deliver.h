@@ -38,6 +38,11 @@ extern volatile int tt_deliver_outbox_n;
 /* Send what waits in the outbox. On a program thread only. */
 void tt_deliver_flush(void);
 
+/* Frames the worker holds back (deliver.c), and their release to the
+ * outbox (a drain, exit, exec, the output barrier: emit.c). */
+extern volatile int tt_deliver_held_n;
+void tt_deliver_release_held(void);
+
 static inline void tt_deliver_flush_pending(void)
 {
     if (__builtin_expect(__atomic_load_n(&tt_deliver_outbox_n, __ATOMIC_RELAXED) > 0, 0))

@@ -78,6 +78,9 @@ void tt_emit_flush(void)
 
 static void emit_after_drain(void)
 {
+    /* What the worker holds back leaves now too (deliver.c). */
+    if (__atomic_load_n(&tt_deliver_held_n, __ATOMIC_ACQUIRE) > 0)
+        tt_deliver_release_held();
     tt_emit_flush_pending();
 }
 

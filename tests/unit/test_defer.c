@@ -232,3 +232,111 @@ Test(defer, off_runs_nothing_in_the_background)
     tt_defer_set(true);
     cr_assert(tt_defer_on());
 }
+
+/* --- the idle function (deliver.c holds frames back with it) ------------- */
+
+static struct {
+    volatile int calls;         /* times the worker ran it */
+    volatile int64_t at[8];     /* when (ms, monotonic) */
+    volatile int pending;       /* what it says it still holds: ms to wait */
+    volatile int block_ms;      /* work in hand that takes this long */
+    volatile int in;            /* set while it runs */
+} idle;
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static unsigned idle_fn(void)
+{
+    int n = idle.calls;
+
+    idle.in = 1;
+    if (n < 8)
+        idle.at[n] = mono_ms();
+    if (idle.block_ms)
+        usleep((useconds_t)idle.block_ms * 1000);
+    idle.calls = n + 1;
+    unsigned ms = (unsigned)idle.pending;
+    idle.pending = 0;           /* sent on this call: nothing held after */
+    idle.in = 0;
+    return ms;
+}
+
+static void idle_setup(void)
+{
+    setup();
+    memset((void *)&idle, 0, sizeof(idle));
+    tt_defer_set_idle(idle_fn);
+}
+
+static void idle_teardown(void)
+{
+    tt_defer_set_idle(NULL);
+    teardown();
+}
+
+/* The worker runs it when its queue is empty, and comes back by the time
+ * it asked for with nothing queued (far sooner than its idle sleep). */
+Test(defer, idle_function_runs_when_the_queue_empties_and_by_its_deadline,
+     .init = idle_setup, .fini = idle_teardown)
+{
+    idle.pending = 30;
+    push(op_new(0, 0, false));
+    for (int i = 0; i < 2000 && idle.calls < 2; i++)
+        usleep(1000);
+    cr_assert_eq(ran(), 1);
+    cr_assert_geq(idle.calls, 2, "not called again by its deadline");
+    int64_t gap = idle.at[1] - idle.at[0];
+    cr_assert(gap >= 25 && gap < 1000, "called again after %lld ms, asked 30",
+              (long long)gap);
+}
+
+static void *drain_thread(void *arg)
+{
+    (void)arg;
+    tt_defer_drain();
+    return NULL;
+}
+
+/* A drain (exit, _exit, exec) waits for what the idle function has in
+ * hand: it runs under the same lock as an op. */
+Test(defer, drain_waits_for_the_idle_function_in_hand, .init = idle_setup,
+     .fini = idle_teardown)
+{
+    idle.block_ms = 300;
+    push(op_new(0, 0, false));
+    for (int i = 0; i < 2000 && !idle.in; i++)
+        usleep(1000);
+    cr_assert(idle.in, "the idle function never ran");
+    int64_t t0 = mono_ms();
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, drain_thread, NULL), 0);
+    pthread_join(t, NULL);
+    int64_t waited = mono_ms() - t0;
+    cr_assert_geq(idle.calls, 1, "the drain returned while the idle function ran");
+    cr_assert_geq(waited, 100, "the drain did not wait (%lld ms)", (long long)waited);
+}
+
+/* With a span owed (a frame held back) the barrier waits for the idle
+ * function in hand too, though no end is queued. */
+Test(defer, barrier_with_a_span_owed_waits_for_the_idle_function,
+     .init = idle_setup, .fini = idle_teardown)
+{
+    idle.block_ms = 300;
+    push(op_new(0, 0, false));
+    for (int i = 0; i < 2000 && !idle.in; i++)
+        usleep(1000);
+    cr_assert(idle.in, "the idle function never ran");
+    __atomic_add_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+    int64_t t0 = mono_ms();
+    tt_defer_barrier();
+    int64_t waited = mono_ms() - t0;
+    __atomic_sub_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
+    cr_assert_geq(idle.calls, 1, "the barrier returned while the idle function ran");
+    cr_assert_geq(waited, 100, "the barrier did not wait (%lld ms)", (long long)waited);
+}
