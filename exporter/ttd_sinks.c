@@ -62,7 +62,6 @@ int ttd_sinks_write(struct ttd *d, const struct tt_span *b, size_t n,
                     const struct tt_sink_deltas *delta,
                     const struct tt_proc_count *pc, size_t npc)
 {
-    if (getenv("TT_EXP_NOSINK")) return TT_SINK_OK;
     struct ttd_sink *prim = d->primary;
     const struct tt_sink_ops *p = prim->ops;
     int rc = TT_SINK_OK;
