@@ -16,7 +16,6 @@
 
 struct tt_rt_config {
     bool disabled;
-    bool log;                       /* TOKENTAP_LOG != off */
     size_t max_body;                /* TOKENTAP_MAX_BODY, bytes per body */
     char socket_path[108];          /* TOKENTAP_SOCKET or default */
     char spool_dir[4096];           /* TOKENTAP_SPOOL or default */

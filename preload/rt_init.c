@@ -207,7 +207,6 @@ static void rt_init_once(void)
     const char *v;
 
     tt_rt_fork_watch();
-    tt_rt.log = st->log;
     tt_rt.max_body = 8u << 20;
     if ((v = st->max_body) && *v) {
         char *end;
