@@ -371,8 +371,9 @@ TT_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 }
 
 /* A finished call's span leaves before the program's next output to a
- * file, pipe or terminal (defer.h): the window is the worker's time on the
- * span, so a write in it costs an fstat; sockets (the next request, TLS
+ * file, pipe or terminal (defer.h): the window is until the worker has
+ * run the span's end (TT_DEFER_END_MS after it was queued), so a write in
+ * it costs an fstat; sockets (the next request, TLS
  * records under SSL_write, the program's own network I/O) do not wait. */
 static __attribute__((noinline, cold)) void output_barrier_slow(int fd)
 {

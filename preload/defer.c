@@ -7,6 +7,7 @@
 #include "defer.h"
 #include "rt.h"
 #include "settings.h"
+#include "tt.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,8 +26,10 @@ static struct {
     size_t bytes;
     int pid;                /* the process the queue belongs to, 0 unset */
     unsigned ends;          /* queued ops that end a span */
+    int64_t end_due;        /* when the first of them may run (tt_now_ns) */
     int live;               /* answers under way (tt_defer_live) */
     bool ticking;           /* the worker's sleep is a tick, not idle */
+    bool end_wait;          /* ... or lasts until end_due */
     bool running;           /* a worker thread exists */
     bool waiting;           /* it sleeps on q_cond */
     bool failed;            /* could not start one: run inline from now */
@@ -139,6 +142,17 @@ void tt_defer_set_idle(unsigned (*fn)(void))
     __atomic_store_n(&idle_fn, fn, __ATOMIC_RELEASE);
 }
 
+/* q_lock held: nanoseconds until the worker may run what is queued, 0
+ * now. A queued end waits TT_DEFER_END_MS from its push (defer.h) unless
+ * TT_DEFER_WAKE_BYTES are queued. */
+static int64_t end_wait_locked(void)
+{
+    if (!q.ends || q.bytes >= TT_DEFER_WAKE_BYTES)
+        return 0;
+    int64_t left = q.end_due - tt_now_ns();
+    return left > 0 ? left : 0;
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
@@ -150,14 +164,18 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&q_lock);
     for (;;) {
-        while (!q.head) {
+        for (;;) {
+            int64_t end_wait = q.head ? end_wait_locked() : 0;
+            if (q.head && !end_wait)
+                break;
             /* An answer under way: back in a tick, for what it queues;
              * one that has sent nothing for TT_DEFER_TICK_IDLE ticks (a
              * stream the program stopped reading) stops the ticks until
-             * the worker is woken again. */
+             * the worker is woken again. A queued end not due yet: back
+             * when it is (whatever is queued waits with it, in order). */
             unsigned (*idle)(void) = __atomic_load_n(&idle_fn, __ATOMIC_ACQUIRE);
             unsigned hold = 0;
-            if (idle) {
+            if (idle && !q.head) {
                 /* Under run_lock, as an op: a drain (exit, _exit, exec)
                  * waits for what it has in hand. Not under q_lock: it
                  * takes deliver.c's locks, which program threads hold
@@ -170,24 +188,29 @@ static void *worker_main(void *arg)
                 pthread_mutex_unlock(&run_lock);
                 pthread_mutex_lock(&q_lock);
                 if (q.head)
-                    break;
+                    continue;
             }
             bool live = q.live > 0 && empty_ticks < TT_DEFER_TICK_IDLE;
-            unsigned ms = live ? TT_DEFER_TICK_MS : TT_DEFER_IDLE_MS;
-            if (hold && hold < ms)
-                ms = hold;
+            int64_t ns = (int64_t)(live ? TT_DEFER_TICK_MS : TT_DEFER_IDLE_MS) * 1000000LL;
+            if (hold && (int64_t)hold * 1000000LL < ns)
+                ns = (int64_t)hold * 1000000LL;
+            if (end_wait) {
+                ns = end_wait;  /* no tick: what is queued waits for it */
+                live = false;
+            }
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += ms / 1000;
-            until.tv_nsec += (long)(ms % 1000) * 1000000L;
+            until.tv_sec += (time_t)(ns / 1000000000LL);
+            until.tv_nsec += (long)(ns % 1000000000LL);
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
             }
             q.waiting = true;
             q.ticking = live;
+            q.end_wait = end_wait != 0;
             int rc = pthread_cond_timedwait(&q_cond, &q_lock, &until);
-            q.waiting = q.ticking = false;
+            q.waiting = q.ticking = q.end_wait = false;
             if (live && !q.head)
                 empty_ticks++;
             if (rc == ETIMEDOUT && !q.head && !live && !hold) {
@@ -270,7 +293,7 @@ static void fork_child(void)
     q.pid = 0;
     q.ends = 0;
     q.live = 0;
-    q.running = q.waiting = q.ticking = false;
+    q.running = q.waiting = q.ticking = q.end_wait = false;
     __atomic_store_n(&tt_rt_spans_owed, 0, __ATOMIC_RELEASE);
 }
 
@@ -313,6 +336,8 @@ void tt_defer_push(struct tt_defer_op *op)
     q.tail = op;
     __atomic_add_fetch(&q.bytes, op->bytes, __ATOMIC_RELEASE);
     if (op->end) {
+        if (!q.ends)
+            q.end_due = tt_now_ns() + TT_DEFER_END_MS * 1000000LL;
         __atomic_add_fetch(&q.ends, 1, __ATOMIC_RELEASE);
         __atomic_add_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
     }
@@ -334,11 +359,14 @@ void tt_defer_push(struct tt_defer_op *op)
             tt_log("could not start the worker thread: span work runs on "
                    "the program's threads");
         }
-    } else if (q.waiting && (op->end || q.bytes >= TT_DEFER_WAKE_BYTES)) {
-        /* Woken for a span to finish or a chunk of bytes: not for each
+    } else if (q.waiting && (q.bytes >= TT_DEFER_WAKE_BYTES ||
+                             (op->end && !q.ticking && !q.end_wait))) {
+        /* Woken for a chunk of bytes, or from its idle sleep for a span
+         * to finish (then it sleeps until that end is due): not for each
          * op (a wake-up costs the program's thread a system call, and the
-         * machine a cross-CPU interrupt). Ops that wait are run with the
-         * next end, or when the worker's idle wait times out. */
+         * machine a cross-CPU interrupt). A ticking worker sees the end
+         * at its next tick; ops that wait are run with the next end, or
+         * when the worker's idle wait times out. */
         pthread_cond_signal(&q_cond);
     }
     pthread_mutex_unlock(&q_lock);
@@ -356,7 +384,7 @@ void tt_defer_live(int delta)
     q.live = q.live + delta < 0 ? 0 : q.live + delta;
     /* The first stream while the worker sleeps its long sleep: once, so
      * that it ticks from now on (it reads live when it goes to sleep). */
-    if (delta > 0 && q.live == 1 && q.waiting && !q.ticking)
+    if (delta > 0 && q.live == 1 && q.waiting && !q.ticking && !q.end_wait)
         pthread_cond_signal(&q_cond);
     pthread_mutex_unlock(&q_lock);
 }

@@ -5,8 +5,10 @@ check that moving the work changed no outcome: every call stored, with
 the same fields, however the program leaves."""
 import json
 import os
+import subprocess
+import time
 
-from harness import TapTest
+from harness import SLOW, TOKENTAP, TapTest, san_wrap
 
 # Signals a program may expect to receive on its own threads.
 PROGRAM_SIGNALS = {"SIGINT": 2, "SIGUSR1": 10, "SIGPIPE": 13, "SIGALRM": 14,
@@ -52,6 +54,36 @@ class Worker(TapTest):
         self.assertEqual(len(r.spans), 1, r.stderr)
         self.assertEqual(r.spans[0]["status"], "ok")
         self.assertEqual(r.spans[0]["output_tokens"], 7)
+
+    def test_a_quiet_program_s_span_is_stored_while_it_runs(self):
+        """The end of a span waits a moment (TT_DEFER_END_MS, defer.h),
+        then runs on the worker by itself: a program that neither writes,
+        nor exits, nor execs after its call has the span stored while it
+        still runs."""
+        env = self.env()
+        marker = os.path.join(env["TOKENTAP_HOME"], "seen")
+        p = subprocess.Popen([TOKENTAP, "run", "--"] +
+                             san_wrap(self.client("worker_probe.py") + ["quiet", marker]),
+                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            seen, running = [], None
+            deadline = time.monotonic() + 15 * SLOW
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+                if os.path.exists(env.get("TOKENTAP_DB", "")):
+                    seen = self.spans(env)
+                running = p.poll() is None
+            self.assertTrue(seen, "no span stored within 15 s of the call")
+            self.assertTrue(running, "the program had left before its span was stored")
+        finally:
+            open(marker, "w").close()
+            out, err = p.communicate(timeout=60 * SLOW)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, "")
+        self.assertEqual(len(seen), 1, seen)
+        self.assertEqual(seen[0]["input_tokens"], 123)
+        self.assertEqual(seen[0]["output_tokens"], 7)
 
     def test_exit_by_os_exit_right_after_a_call_keeps_its_span(self):
         r = self.probe("_exit")

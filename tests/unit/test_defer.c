@@ -141,6 +141,59 @@ Test(defer, an_op_runs_on_the_worker_without_a_drain)
     cr_assert_eq(tt_rt_spans_owed, 0, "the end op ran, its span is still owed");
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A span's end waits TT_DEFER_END_MS from its push (the program's next
+ * request goes first), then runs on the worker, whether the worker slept
+ * its idle sleep or ticked for a live answer; an end queued while one
+ * waits runs with it. */
+Test(defer, an_end_runs_on_the_worker_its_delay_after_it_was_queued)
+{
+    static const struct { const char *name; bool live; int ends; } cases[] = {
+        { "worker idle", false, 1 },
+        { "worker ticking", true, 1 },
+        { "two ends", false, 2 },
+    };
+    int id = 0;
+
+    push(op_new(id++, 0, false));
+    for (int i = 0; i < 2000 && ran() == 0; i++)
+        usleep(1000);
+    cr_assert_eq(ran(), 1, "the worker did not start");
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        usleep(30 * 1000);      /* asleep again */
+        if (cases[c].live)
+            tt_defer_live(1);
+        int before = ran();
+        int64_t t0 = now_ms();
+        for (int e = 0; e < cases[c].ends; e++)
+            push(op_new(id++, 0, true));
+        while (ran() < before + cases[c].ends && now_ms() - t0 < 2000)
+            usleep(200);
+        int64_t took = now_ms() - t0;
+        if (cases[c].live)
+            tt_defer_live(-1);
+        cr_assert_eq(ran(), before + cases[c].ends, "%s: the ends did not run within 2 s",
+                     cases[c].name);
+        cr_assert_geq(took, TT_DEFER_END_MS - 1, "%s: an end ran after %lld ms, before its "
+                      "delay", cases[c].name, (long long)took);
+        for (int e = 0; e < cases[c].ends; e++)
+            cr_assert(!pthread_equal(rec.thread[before + e], pthread_self()),
+                      "%s: an end ran on the pushing thread", cases[c].name);
+        for (int i = 0; i < 2000 && tt_rt_spans_owed; i++)
+            usleep(1000);
+        cr_assert_eq(tt_rt_spans_owed, 0, "%s: a span still owed", cases[c].name);
+    }
+    for (int i = 0; i < id; i++)
+        cr_assert_eq(rec.order[i], i);
+}
+
 /* A stream under way (tt_defer_live): the worker, asleep, comes back every
  * tick for what was queued, with no wake-up from the pushing thread and no
  * end queued: a stream's events are parsed as they arrive. */

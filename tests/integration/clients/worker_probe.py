@@ -6,6 +6,8 @@ knows about tokentap, beyond reading /proc/self. Usage:
   worker_probe.py exec        call, then exec /bin/true at once
   worker_probe.py _exit       call, then os._exit(0) at once
   worker_probe.py none        no call: print thread names
+  worker_probe.py quiet FILE  call, then no output at all until FILE exists
+                              (at most 20 s), then exit 0 (3 if it never did)
   worker_probe.py sched       call; print the scheduling policy of every
                               tokentapd whose command line names $TOKENTAP_DB"""
 import json
@@ -66,6 +68,12 @@ def main():
                 continue
         print(json.dumps({"status": status, "daemons": found, "idle": os.SCHED_IDLE}))
         return
+    if mode == "quiet":
+        for _ in range(2000):
+            if os.path.exists(sys.argv[2]):
+                os._exit(0 if status == 200 else 1)
+            time.sleep(0.01)
+        os._exit(3)
     if mode == "_exit":
         os._exit(0 if status == 200 else 1)
     # A thread the call started may not have been scheduled yet (and so
