@@ -147,7 +147,8 @@ void tt_defer_set_idle(unsigned (*fn)(void))
  * TT_DEFER_WAKE_BYTES are queued. */
 static int64_t end_wait_locked(void)
 {
-    if (!q.ends || q.bytes >= TT_DEFER_WAKE_BYTES)
+    if (!__atomic_load_n(&q.ends, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&q.bytes, __ATOMIC_ACQUIRE) >= TT_DEFER_WAKE_BYTES)
         return 0;
     int64_t left = q.end_due - tt_now_ns();
     return left > 0 ? left : 0;
@@ -336,7 +337,10 @@ void tt_defer_push(struct tt_defer_op *op)
     q.tail = op;
     __atomic_add_fetch(&q.bytes, op->bytes, __ATOMIC_RELEASE);
     if (op->end) {
-        if (!q.ends)
+        /* The first end queued (run_one counts ends down without q_lock:
+         * one that just ran may leave an older due time, which only runs
+         * this end sooner). */
+        if (!__atomic_load_n(&q.ends, __ATOMIC_ACQUIRE))
             q.end_due = tt_now_ns() + TT_DEFER_END_MS * 1000000LL;
         __atomic_add_fetch(&q.ends, 1, __ATOMIC_RELEASE);
         __atomic_add_fetch(&tt_rt_spans_owed, 1, __ATOMIC_RELEASE);
