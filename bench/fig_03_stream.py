@@ -66,6 +66,21 @@ def noise(a, b, n=1000):
     return (d[int(n * 0.95)] - d[int(n * 0.05)]) / 2
 
 
+def rounds(b, argv, n, streams, what, summary):
+    """n interleaved rounds (the order flips every round) of argv plain and
+    traced; each traced store must hold streams+1 spans. Returns
+    {traced: [per-stream dicts]}; logs summary(results so far) per round."""
+    res = {False: [], True: []}
+    for r in range(n):
+        for traced in ((False, True) if r % 2 == 0 else (True, False)):
+            out, tenv = b.run(argv, traced)
+            res[traced] += json.loads(out)
+            if traced:
+                b.spans(tenv, streams + 1, "%s %d" % (what, r + 1))
+        log("fig03 %s %d/%d: %s" % (what, r + 1, n, summary(res)))
+    return res
+
+
 def main():
     cmd = ("ROUNDS=%d STREAMS=%d DELAY=%d TT_ROUNDS=%d TT_STREAMS=%d TT_EVENTS=%d"
            " python3 bench/fig_03_stream.py" % (ROUNDS, STREAMS, DELAY, TT_ROUNDS, TT_STREAMS,
@@ -74,27 +89,14 @@ def main():
             str(DELAY * 1000)]
     targv = [PY, os.path.join(BENCH, "client_stream.py"), str(TT_EVENTS), str(TT_STREAMS),
              "1000"]
-    res = {False: [], True: []}
-    tres = {False: [], True: []}
     with Bench("fig03", sse=True) as b:
-        for r in range(TT_ROUNDS):
-            for traced in ((False, True) if r % 2 == 0 else (True, False)):
-                out, tenv = b.run(targv, traced)
-                tres[traced] += json.loads(out)
-                if traced:
-                    b.spans(tenv, TT_STREAMS + 1, "TTFT round %d" % (r + 1))
-            log("fig03 TTFT round %d/%d: median TTFT without %.0f µs, with %.0f µs"
-                % (r + 1, TT_ROUNDS, median([o["ttft"] for o in tres[False]]),
-                   median([o["ttft"] for o in tres[True]])))
-        for r in range(ROUNDS):
-            for traced in ((False, True) if r % 2 == 0 else (True, False)):
-                out, tenv = b.run(argv, traced)
-                res[traced] += json.loads(out)
-                if traced:
-                    b.spans(tenv, STREAMS + 1, "round %d" % (r + 1))
-            log("fig03 round %d/%d: TTFT without %.0f µs, with %.0f µs; TTLT without %.0f µs,"
-                " with %.0f µs" % (r + 1, ROUNDS, res[False][-1]["ttft"], res[True][-1]["ttft"],
-                                   res[False][-1]["ttlt"], res[True][-1]["ttlt"]))
+        tres = rounds(b, targv, TT_ROUNDS, TT_STREAMS, "TTFT round", lambda r: (
+            "median TTFT without %.0f µs, with %.0f µs"
+            % (median([o["ttft"] for o in r[False]]), median([o["ttft"] for o in r[True]]))))
+        res = rounds(b, argv, ROUNDS, STREAMS, "round", lambda r: (
+            "TTFT without %.0f µs, with %.0f µs; TTLT without %.0f µs, with %.0f µs"
+            % (r[False][-1]["ttft"], r[True][-1]["ttft"], r[False][-1]["ttlt"],
+               r[True][-1]["ttlt"])))
     wo, w = res[False], res[True]
     two, tw = tres[False], tres[True]
     for key, name, target in (("ttft", "time to first token", TTFT_TARGET_US),
