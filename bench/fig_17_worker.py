@@ -10,6 +10,9 @@ the order flipped every round, medians of the per-call time. Each traced
 row says what tokentap adds per call with that combination; the default
 (normal daemon, worker on) is what fig 2 measures through `tokentap run`.
 
+Row 17b: tokentapd's CPU time (user + system, from /proc) per span over
+all the traced runs, per daemon.
+
 Prints ROW lines (info: the budget is fig 2's). Env: N (default 1000,
 QUICK: 300), ROUNDS (7, QUICK: 3)."""
 import os
@@ -26,6 +29,13 @@ N = int(os.environ.get("N") or (300 if QUICK else 1000))
 ROUNDS = int(os.environ.get("ROUNDS") or (3 if QUICK else 7))
 PRELOAD = os.path.join(ROOT, "build", "lib", "libtokentap.so")
 DAEMON = os.path.join(ROOT, "build", "bin", "tokentapd")
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -59,17 +69,29 @@ def main():
                                                      TOKENTAP_HOSTS=b.hosts,
                                                      TOKENTAP_WORKER=worker)
             res = {k: [] for k in variants}
+            # tokentapd's CPU (user + system, /proc) over each traced run,
+            # summed per daemon: its cost per span, whatever its policy.
+            dpid = {"idle": daemons[0].pid, "normal": daemons[1].pid}
+            dcpu = {"idle": [0.0, 0], "normal": [0.0, 0]}
             for r in range(ROUNDS):
                 order = list(variants.items())
                 if r % 2:
                     order.reverse()
                 for k, env in order:
+                    sched = None if isinstance(k, str) else k[0]
+                    c0 = cpu_seconds(dpid[sched]) if sched else 0
                     p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
                                        capture_output=True, text=True, timeout=600)
                     if p.returncode != 0:
                         die("fig17: %s failed: %s" % (" ".join(argv), p.stderr))
                     x = parse(p.stdout)
                     res[k].append(x["seconds"] * 1e6 / x["calls"])
+                    if sched:
+                        # Its spans are acked before the client exits (or
+                        # spooled): let the daemon finish what it has.
+                        time.sleep(0.3)
+                        dcpu[sched][0] += cpu_seconds(dpid[sched]) - c0
+                        dcpu[sched][1] += x["calls"]
                 log("fig17 round %d/%d: %s" % (r + 1, ROUNDS, ", ".join(
                     "%s %.0f" % (k if isinstance(k, str) else "/".join(k), v[-1])
                     for k, v in res.items())))
@@ -88,6 +110,10 @@ def main():
         row("17. LLM calls, libcurl easy (h2), 10 KB req / 5 KB resp, %s (µs/call)" % name,
             "%.0f" % base, "%.0f (%+.0f)" % (m, m - base), "%.2f" % (m / base),
             "info", "info", cmd)
+    for sched in ("normal", "idle"):
+        sec, calls = dcpu[sched]
+        row("17b. tokentapd CPU per span (user + system, /proc), the same calls, daemon %s (µs)"
+            % sched, "-", "%.0f" % (sec * 1e6 / max(calls, 1)), "-", "info", "info", cmd)
 
 
 if __name__ == "__main__":

@@ -1069,8 +1069,11 @@ def sc_corrupt_store(ctx):
                        text=True, timeout=60, stdin=subprocess.DEVNULL)
     r.check("first run ok", p.returncode == 0, err_tail(p.stderr))
     with open(ctx.db, "r+b") as f:      # damage a b-tree page, keep the header
-        f.seek(4096 * 2)
-        f.write(b"\xde\xad" * 2048)
+        f.seek(16)                      # the page size, big-endian (1: 65536)
+        ps = int.from_bytes(f.read(2), "big")
+        ps = 65536 if ps == 1 else ps
+        f.seek(ps * 2)                  # page 3
+        f.write(b"\xde\xad" * (ps // 2))
     st = subprocess.run([TOKENTAP, "stats"], env=env, capture_output=True, text=True,
                         timeout=60, stdin=subprocess.DEVNULL)
     r.check("stats fails on a corrupt store", st.returncode != 0, st.stdout[-200:])
