@@ -25,6 +25,8 @@
  *   x-mock-status: 400..599      error response in the provider's error shape
  *   x-mock-chunks: N             content deltas / tool-argument fragments (5)
  *   x-mock-delay-ms: N           sleep between stream events
+ *   x-mock-think-ms: N           sleep before answering (a provider's
+ *                                time to the first byte)
  *   x-mock-cut: N                stream: drop the connection after N events
  *                                (HTTP/2: reset the stream, INTERNAL_ERROR)
  *   x-mock-stream-error: 1       stream: error event after the first deltas
@@ -378,6 +380,7 @@ static const struct { const char *name; size_t off; long min, max; } tt_mock_int
 	{"x-mock-cut", offsetof(struct tt_mock_req, cut), 0, 1000000},
 	{"x-mock-chunks", offsetof(struct tt_mock_req, chunks), 1, 10000},
 	{"x-mock-delay-ms", offsetof(struct tt_mock_req, delay_ms), 0, 60000},
+	{"x-mock-think-ms", offsetof(struct tt_mock_req, think_ms), 0, 60000},
 	{"x-mock-stream-error", offsetof(struct tt_mock_req, stream_error), 0, 1},
 	{"x-mock-no-usage", offsetof(struct tt_mock_req, no_usage), 0, 1},
 	{"x-mock-chunked", offsetof(struct tt_mock_req, force_chunked), 0, 1},
@@ -1412,6 +1415,8 @@ void tt_mock_dispatch_builtin(struct tt_mock_tx *tx)
 
 	if (q)
 		*q = '\0';
+	if (r->think_ms)
+		tt_mock_sleep_ms(r->think_ms);
 	p = tt_mock_route_of(r->path);
 	if (!strcmp(r->path, "/health") && !strcmp(r->method, "GET")) {
 		status = tt_mock_send_body(tx, NULL, 200, "text/plain", "ok", 2) < 0 ? -1 : 200;

@@ -44,7 +44,7 @@ struct tt_mock_req {
 	int http10, close, expect_continue, chunked_body, gzip, anthropic_hint;
 	long content_length;              /* -1: absent */
 	/* control headers (0 = not given) */
-	long status, cut, chunks, delay_ms, stream_error, no_usage, force_chunked;
+	long status, cut, chunks, delay_ms, think_ms, stream_error, no_usage, force_chunked;
 	char usage_hdr[256];              /* x-mock-usage, applied over --usage */
 	char resp_model[256];
 	char service_tier[32];            /* x-mock-service-tier; "" = the provider's default */

@@ -78,6 +78,23 @@ class CurlCLI(TapTest):
                 self.assertLess(s["ttft_ms"], (s["end_time"] - s["start_time"]) / 1e6)
                 self.assertEqual(s["finish_reasons"], ["end_turn"])
 
+    def test_a_provider_s_think_time_is_in_the_span(self):
+        # x-mock-think-ms: the mock answers 300 ms after the request, as a
+        # provider does (bench fig 2's paced row); the span's latency
+        # holds that wait, whatever HTTP version carried the call.
+        for extra in ((), ("--http1.1",)):
+            with self.subTest(extra=extra):
+                self.tearDown()
+                self.setUp()
+                r = self.run_traced(self.curl("/v1/chat/completions", OAI,
+                                              "-H", "x-mock-think-ms: 300", *extra))
+                self.assertEqual(r.rc, 0, r.stderr)
+                self.assertEqual(len(r.spans), 1, r.stderr)
+                s = r.spans[0]
+                self.assertEqual(s["status"], "ok", s.get("error"))
+                self.assertEqual(s["output"], "Hello from the mock provider.")
+                self.assertGreaterEqual((s["end_time"] - s["start_time"]) / 1e6, 300)
+
     def test_compressed_decoded_by_libcurl(self):
         r = self.run_traced(self.curl("/v1/chat/completions", OAI, "--compressed"))
         self.assertEqual(r.rc, 0, r.stderr)
