@@ -63,6 +63,22 @@ int tt_buf_append(struct tt_buf *b, const void *p, size_t n)
     return rc;
 }
 
+int tt_buf_reserve(struct tt_buf *b, size_t n)
+{
+    if (n > b->max - b->len)
+        n = b->max - b->len;
+    if (b->len + n + 1 <= b->cap)
+        return TT_OK;
+    char *nd = realloc(b->data, b->len + n + 1);
+    if (!nd)
+        return TT_ERR_NOMEM;
+    if (!b->data)
+        nd[0] = '\0';
+    b->data = nd;
+    b->cap = b->len + n + 1;
+    return TT_OK;
+}
+
 int tt_buf_append_str(struct tt_buf *b, const char *s)
 {
     return tt_buf_append(b, s, strlen(s));

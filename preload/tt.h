@@ -52,6 +52,9 @@ struct tt_buf {
 
 void tt_buf_init(struct tt_buf *b, size_t max);
 int tt_buf_append(struct tt_buf *b, const void *p, size_t n) TT_WUR;
+/* Room for n more bytes (within max) in one allocation, for a writer that
+ * knows about how much it will append; TT_ERR_NOMEM, or TT_OK. */
+int tt_buf_reserve(struct tt_buf *b, size_t n) TT_WUR;
 int tt_buf_append_str(struct tt_buf *b, const char *s) TT_WUR;
 /* printf into the buffer; one call appends at most 1023 bytes (longer
  * output is cut: for human-readable lines). */

@@ -130,7 +130,18 @@ int tt_wire_pack_spans(const struct tt_span *const *spans, size_t n,
                        uint64_t chunk, struct tt_buf *out)
 {
     struct spans_arg a = { spans, n, chunk };
+    size_t need = 0;
 
+    /* One allocation for the frame, not a doubling series from 256 bytes
+     * (a span with content is ~15 KB): its content plus the rest. */
+    for (size_t i = 0; i < n; i++) {
+        const struct tt_span *s = spans[i];
+        need += 2048 + (s->input ? strlen(s->input) : 0) +
+                (s->output ? strlen(s->output) : 0) +
+                (s->tool_calls ? strlen(s->tool_calls) : 0);
+    }
+    if (tt_buf_reserve(out, need) != TT_OK)
+        return TT_ERR_NOMEM;
     return pack_frame(out, spans_body, &a);
 }
 

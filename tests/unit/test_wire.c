@@ -201,6 +201,47 @@ Test(wire, pack_over_cap_rolls_back)
     tt_span_clear(&s);
 }
 
+/* A span with content is packed into one allocation (tt_buf_reserve from
+ * its content's size), not a doubling series from 256 bytes; the
+ * reservation stays within the buffer's max. */
+Test(wire, a_span_with_content_is_packed_in_one_allocation)
+{
+    struct tt_span s;
+    const struct tt_span *ps = &s;
+    struct tt_buf b;
+    char *big = malloc(15001);
+
+    cr_assert_not_null(big);
+    memset(big, 'x', 15000);
+    big[0] = '"';
+    big[14999] = '"';
+    big[15000] = '\0';
+    fx_full(&s);
+    cr_assert_eq(tt_span_set(&s.input, big), TT_OK);
+    tt_buf_init(&b, TT_WIRE_MAX_FRAME + 4);
+    cr_assert_eq(tt_buf_append(&b, "abc", 3), TT_OK);
+    size_t need = 2048 + strlen(s.input) + (s.output ? strlen(s.output) : 0) +
+                  (s.tool_calls ? strlen(s.tool_calls) : 0);
+    cr_assert_eq(tt_wire_pack_spans(&ps, 1, 1, &b), TT_OK);
+    cr_assert_gt(b.len, 15000);
+    cr_assert_eq(b.cap, 3 + need + 1, "cap %zu: the frame grew past its reservation", b.cap);
+
+    struct tt_frame f;
+    cr_assert_eq(tt_frame_decode(b.data + 3 + 4, b.len - 3 - 4, &f), TT_OK);
+    cr_assert_str_eq(f.spans[0].input, big);
+    tt_frame_clear(&f);
+    tt_buf_free(&b);
+
+    /* Never past max; an empty buffer it reserved holds "". */
+    tt_buf_init(&b, 100);
+    cr_assert_eq(tt_buf_reserve(&b, 1u << 20), TT_OK);
+    cr_assert_eq(b.cap, 101);
+    cr_assert_str_eq(b.data, "");
+    tt_buf_free(&b);
+    tt_span_clear(&s);
+    free(big);
+}
+
 Test(wire, preload_object_needs_no_libmsgpackc)
 {
     /* The preload must not link libmsgpackc: wire.o may only use inline
