@@ -21,9 +21,20 @@
 
 static int wire_write(void *data, const char *p, size_t n)
 {
+    struct tt_buf *b = data;
+
+    /* A span is ~190 writes, most a few bytes, into a buffer reserved for
+     * the whole frame (tt_wire_pack_spans): copied here when they fit
+     * (room for the NUL too), tt_buf_append otherwise. */
+    if (n < b->cap - b->len && n <= b->max - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     /* tt_buf stores a prefix on TT_ERR_CAP; the caller rolls the whole frame
      * back, so any non-OK is simply a failure here. */
-    return tt_buf_append(data, p, n) == TT_OK ? 0 : -1;
+    return tt_buf_append(b, p, n) == TT_OK ? 0 : -1;
 }
 
 static int pack_cstr(msgpack_packer *pk, const char *s)
