@@ -9,9 +9,9 @@
 
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define TURN_MAX_IDS 16
 #define MAX_RESULTS 64
