@@ -343,6 +343,8 @@ static double tt_price_litellm_num(json_t *e, const char *key, bool *bad)
 
 static char *tt_price_litellm_provider(const char *lp)
 {
+    if (!*lp)
+        return tt_price_file_dup("*");   /* none named: any provider, as in our JSON */
     for (size_t i = 0; i < TT_ARRLEN(tt_price_litellm_providers); i++) {
         if (strcmp(lp, tt_price_litellm_providers[i].litellm) == 0)
             return tt_price_file_dup(tt_price_litellm_providers[i].otel);
@@ -409,6 +411,10 @@ static int tt_price_litellm_entry(const char *key, json_t *e, const char *path,
     no_output = strcmp(json_string_value(mode), "embedding") == 0 ||
                 strcmp(json_string_value(mode), "moderation") == 0;
     if (!ok_mode || !json_object_get(e, "input_cost_per_token"))
+        return 0;
+    /* A key that is empty or only a route ("gemini/") names no model id:
+     * no call could name it, so not a row. */
+    if (!*tt_price_litellm_model(key, json_string_value(lp)))
         return 0;
     for (size_t i = 0; i < TT_ARRLEN(tt_price_file_cols); i++)
         *(double *)((char *)row + tt_price_file_cols[i].off) = -1;
@@ -519,9 +525,9 @@ static int tt_price_litellm_load(json_t *root, const char *path,
         bool nomem;
         int r;
 
-        /* The template entry, and an entry with no model id (no call
-         * could name it): not rows. */
-        if (strcmp(key, "sample_spec") == 0 || key[0] == '\0')
+        /* The template entry: not a row (nor is an entry that names no
+         * model id, tt_price_litellm_entry). */
+        if (strcmp(key, "sample_spec") == 0)
             continue;
         memset(row, 0, sizeof(*row));
         r = tt_price_litellm_entry(key, e, path, row, &nomem, tmp, sizeof(tmp));
@@ -1053,6 +1059,11 @@ int tt_price_set_load(const char *path, struct tt_price_set **out, char *err,
         goto free_json;
     }
     size_t n = json_array_size(models);
+    if (n == 0) {
+        /* As a TSV header with no rows: an error, not an empty override. */
+        snprintf(err, errlen, "%s: \"models\" is empty: no price rows", path);
+        goto free_json;
+    }
     if (n > TT_PRICE_FILE_ENTRIES_MAX) {
         snprintf(err, errlen, "%s: more than %d entries", path, TT_PRICE_FILE_ENTRIES_MAX);
         goto free_json;

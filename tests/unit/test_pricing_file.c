@@ -147,6 +147,24 @@ Test(price_file, litellm_format)
                       " \"mode\": \"image_generation\", \"output_cost_per_image\": 0.04}}",
                       &s, err, sizeof(err)), TT_ERR_PARSE);
     cr_assert(strstr(err, "without any per-token price"), "%s", err);
+
+    /* An empty litellm_provider prices the model for any provider (as an
+     * omitted "provider" does in our JSON); a key that is only a route, or
+     * empty, names no model and is skipped (found by fuzz_pricefile). */
+    cr_assert_eq(load("{\"x/m1\": {\"litellm_provider\": \"\", \"mode\": \"chat\",\n"
+                      " \"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 2e-06},\n"
+                      " \"gemini/\": {\"litellm_provider\": \"gemini\", \"mode\": \"chat\",\n"
+                      " \"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 2e-06},\n"
+                      " \"\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\",\n"
+                      " \"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 2e-06}}",
+                      &s, err, sizeof(err)), TT_OK, "%s", err);
+    cr_assert_eq(s->n, 1);
+    cr_assert_str_eq(s->rows[0].provider, "*");
+    cr_assert_str_eq(s->rows[0].model, "x/m1");
+    struct tt_price_match m2;
+    cr_assert_eq(tt_price_lookup(s, "openai", "x/m1", &m2), TT_OK);
+    cr_assert_float_eq(m2.price->output, 2, 1e-12);
+    tt_price_set_free(s);
 }
 
 struct bad_case {
@@ -185,6 +203,8 @@ static const struct bad_case bad_cases[] = {
       "line 2: entry 2 (model \"M\"): same provider and model as entry 1" },
     { "[1, 2]", "want an object" },
     { "{\"models\": [], \"extra\": 1}", "only the key \"models\"" },
+    /* no rows at all: refused, as a TSV header alone is (fuzz_pricefile) */
+    { "\r\r{\"models\":\n\n []}\n", "\"models\" is empty" },
     { "{\"models\": [{\"model\": \"\", \"input\": 1, \"output\": 2}]}", "\"model\" is missing" },
     /* a string containing brackets and quotes does not confuse the line finder */
     { "{\"models\": [\n {\"model\": \"a[{\\\"\", \"input\": 1, \"output\": 1},\n"
