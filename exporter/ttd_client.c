@@ -200,6 +200,11 @@ void ttd_client_read(struct ttd *d, struct ttd_client *c, size_t budget)
             break;
         }
         client_frames(d, c);
+        /* A short read took all there was (a stream socket fills the
+         * buffer from every queued segment): another recv would only
+         * hear EAGAIN. An EOF behind it shows at the next poll. */
+        if ((size_t)r < sizeof(buf))
+            break;
     }
     if (c->dead && c->in.len > 0)
         client_frames(d, c);

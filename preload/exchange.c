@@ -387,7 +387,7 @@ static void finish_identity(const struct tt_exchange *ex, struct tt_span *s,
     tt_span_rand_hex(s->span_id, 8);
     memcpy(s->trace_id, ex->trace[0] ? ex->trace : tt_rt.trace_id, sizeof(s->trace_id));
     s->end_time = now > s->start_time ? now : s->start_time;
-    s->pid = (int64_t)getpid();
+    s->pid = (int64_t)tt_rt_pid();
     if (ex->client_pid > 0) {
         /* The gateway's caller, as the gateway found it when the
          * connection came (the process may be gone by now). */

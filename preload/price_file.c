@@ -1184,15 +1184,14 @@ static void tt_price_ovr_load(void)
 
 const struct tt_price_set *tt_price_overrides(void)
 {
-    uint64_t me = ((uint64_t)getpid() << 2) | TT_PRICE_OVR_LOADING;
-
     for (;;) {
         uint64_t w = atomic_load_explicit(&tt_price_ovr_word, memory_order_acquire);
 
         if ((w & 3) == TT_PRICE_OVR_DONE)
-            return tt_price_ovr;
-        if ((w & 3) == TT_PRICE_OVR_NONE ||
-            (w >> 2) != (uint64_t)getpid()) {
+            return tt_price_ovr;    /* every call after the first: no syscall */
+        uint64_t pid = (uint64_t)getpid();
+        uint64_t me = (pid << 2) | TT_PRICE_OVR_LOADING;
+        if ((w & 3) == TT_PRICE_OVR_NONE || (w >> 2) != pid) {
             /* Not started, or started by a parent that forked us mid-load. */
             if (atomic_compare_exchange_strong(&tt_price_ovr_word, &w, me)) {
                 tt_price_ovr_load();

@@ -224,9 +224,9 @@ static void build_chain(const char *trace, const struct proc_info *chain, size_t
  * afresh). Under proc_lock. */
 static void self_walk(void)
 {
-    if (proc.pid != (int64_t)getpid()) {
+    if (proc.pid != (int64_t)tt_rt_pid()) {
         memset(&proc, 0, sizeof(proc));
-        proc.pid = (int64_t)getpid();
+        proc.pid = (int64_t)tt_rt_pid();
     }
     if (proc.ok || proc.failed)
         return;
@@ -326,7 +326,7 @@ bool tt_proc_self_final(struct tt_span *out)
     proc_lock_take();
     /* Inherited by fork children: only the process that sent its span
      * sends it again. */
-    if (proc.ok && proc.tree_taken && proc.pid == (int64_t)getpid() &&
+    if (proc.ok && proc.tree_taken && proc.pid == (int64_t)tt_rt_pid() &&
         read_stat(proc.pid, &self)) {
         memcpy(self.id, proc.id, sizeof(self.id));
         build(out, tt_rt.trace_id, &self, proc.parent, boot_ns(), tt_now_ns());

@@ -209,6 +209,24 @@ void tt_rt_fork_watch(void)
     pthread_once(&rt_fork_once, rt_fork_install);
 }
 
+/* (fork generation << 32) | pid, 0 before the first call. */
+static uint64_t rt_pid_word;
+
+int tt_rt_pid(void)
+{
+    uint64_t w = __atomic_load_n(&rt_pid_word, __ATOMIC_ACQUIRE);
+    unsigned gen = tt_rt_fork_gen;
+
+    if (w && (unsigned)(w >> 32) == gen)
+        return (int)(uint32_t)w;
+    /* The handler first: a fork after this must move the generation. */
+    tt_rt_fork_watch();
+    gen = tt_rt_fork_gen;
+    int pid = (int)getpid();
+    __atomic_store_n(&rt_pid_word, ((uint64_t)gen << 32) | (uint32_t)pid, __ATOMIC_RELEASE);
+    return pid;
+}
+
 void tt_atfork_register_slow(struct tt_atfork *h)
 {
     tt_rt_fork_watch();

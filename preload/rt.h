@@ -109,6 +109,13 @@ static inline void tt_atfork_register(struct tt_atfork *h)
  * in every child from now on even before any module registered. */
 TT_EXPORT void tt_rt_fork_watch(void);
 
+/* This process's id without a getpid(2) each time (a system call costs
+ * ~1 µs on a VM with page-table isolation; a span took three): asked
+ * again once tt_rt_fork_gen moved, i.e. in a fork child. A vfork child
+ * runs no atfork handler and sees its parent's id until it execs: code
+ * that must tell the two apart (defer.c's queue) calls getpid(). */
+TT_EXPORT int tt_rt_pid(void);
+
 /* This object's link map, as glibc's loader keeps it in GOT[1] for lazy
  * binding (x86-64 psABI; glibc's elf_machine_runtime_setup), found
  * without a libc call; NULL when that is not it (LD_BIND_NOW, another

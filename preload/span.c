@@ -1,11 +1,13 @@
 /* span.c - span life cycle helpers. */
 #include "span.h"
+#include "rt.h"
 #include "tt.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 void tt_span_init(struct tt_span *s)
 {
@@ -179,34 +181,52 @@ void tt_span_first_token(struct tt_span *s, int64_t now)
     s->ttft_ms = d > 0 ? (double)d / 1e6 : 0.0;
 }
 
+/* Random bits for ids: splitmix64 per thread, seeded from getrandom(2)
+ * once per thread and process (a fork child, seeing tt_rt_fork_gen move,
+ * seeds again: it must not repeat its parent's ids), not one system call
+ * per id (~1 µs each on a VM with page-table isolation; a call took two).
+ * Ids must be unique, not secret: a 64-bit random seed per thread makes two
+ * threads' sequences overlap with odds of n^2 / 2^64. */
+static __thread uint64_t rnd_state;
+static __thread unsigned rnd_gen;
+static __thread bool rnd_seeded;
+
+static uint64_t rnd_next(void)
+{
+    unsigned gen = tt_rt_fork_gen;
+
+    if (!rnd_seeded || rnd_gen != gen) {
+        tt_rt_fork_watch();     /* a fork after this moves the generation */
+        gen = tt_rt_fork_gen;
+        uint64_t seed = 0;
+        if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+            /* No entropy yet (early boot): the clock, this thread's
+             * stack and the process mixed in below. */
+            seed = (uint64_t)tt_now_ns() ^ ((uint64_t)(uintptr_t)&seed << 17) ^
+                   ((uint64_t)getpid() << 40);
+        }
+        rnd_state = seed;
+        rnd_gen = gen;
+        rnd_seeded = true;
+    }
+    uint64_t z = (rnd_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
 void tt_span_rand_hex(char *out, size_t nbytes)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[32];
-    size_t got = 0;
 
-    if (nbytes > sizeof(raw))
-        nbytes = sizeof(raw);
-    while (got < nbytes) {
-        ssize_t r = getrandom(raw + got, nbytes - got, GRND_NONBLOCK);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    if (got < nbytes) {
-        /* No entropy yet (early boot): fall back to clock mixing; ids need
-         * to be unique, not secret. */
-        uint64_t x = (uint64_t)tt_now_ns() ^ ((uint64_t)(uintptr_t)out << 17);
-        for (size_t i = got; i < nbytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            raw[i] = (unsigned char)x;
+    if (nbytes > 32)
+        nbytes = 32;
+    for (size_t i = 0; i < nbytes; i += 8) {
+        uint64_t x = rnd_next();
+        for (size_t k = i; k < nbytes && k < i + 8; k++, x >>= 8) {
+            out[2 * k] = hex[(x >> 4) & 15];
+            out[2 * k + 1] = hex[x & 15];
         }
-    }
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
     }
     out[2 * nbytes] = '\0';
 }

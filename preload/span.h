@@ -140,7 +140,8 @@ void tt_span_first_token(struct tt_span *s, int64_t now);
  * the same id is the same row in the store. out holds 17 bytes. */
 void tt_span_hash_id(char *out, const char *const *parts, size_t nparts);
 
-/* Random lowercase hex ids (getrandom). out must hold 2*nbytes+1. */
+/* Random lowercase hex ids (a per-thread generator seeded from getrandom,
+ * span.c). out must hold 2*nbytes+1. */
 void tt_span_rand_hex(char *out, size_t nbytes);
 
 /* The one W3C trace context parser (TRACEPARENT for the preload, the CLI
