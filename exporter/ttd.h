@@ -39,6 +39,7 @@
 #define TTD_READ_BUDGET (4u << 20)   /* bytes per client per iteration */
 #define TTD_OUT_MAX 65536            /* pending replies per client */
 #define TTD_BATCH_SPANS 5000         /* commit early past this */
+#define TTD_INLINE_SPANS 2           /* up to this, committed on the loop's thread */
 
 #define TTD_SPOOL_PERIOD_MS 2000
 #define TTD_ACCEPT_PAUSE_MS 100      /* listener rest after EMFILE */
