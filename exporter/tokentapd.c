@@ -356,10 +356,9 @@ static void ttd_loop(struct ttd *d)
             }
             if (nfd > 1 + npoll && (pfd[1 + npoll].revents & POLLIN)) {
                 char b[64];
-                ssize_t r;
                 /* One read empties it (the writer writes a byte per batch);
                  * a short read means nothing is left. */
-                while ((r = read(d->wake[0], b, sizeof(b))) == (ssize_t)sizeof(b))
+                while (read(d->wake[0], b, sizeof(b)) == (ssize_t)sizeof(b))
                     ;
             }
         }
