@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
@@ -129,14 +128,12 @@ bool tt_rt_parse_rate(const char *v, double *out)
 
 bool tt_rt_sampled(void)
 {
-    uint64_t x = 0;
-
     if (tt_rt.sample_rate >= 1.0)
         return true;
     if (tt_rt.sample_rate <= 0.0)
         return false;
-    if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
-        x = (uint64_t)tt_now_ns() * 0x9e3779b97f4a7c15ULL;
+    /* The ids' generator (span.c), not a getrandom(2) per call. */
+    uint64_t x = tt_span_rand_u64();
     return (double)(x >> 11) * (1.0 / 9007199254740992.0) < tt_rt.sample_rate;
 }
 

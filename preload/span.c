@@ -215,6 +215,11 @@ static uint64_t rnd_next(void)
     return z ^ (z >> 31);
 }
 
+uint64_t tt_span_rand_u64(void)
+{
+    return rnd_next();
+}
+
 void tt_span_rand_hex(char *out, size_t nbytes)
 {
     static const char hex[] = "0123456789abcdef";

@@ -143,6 +143,8 @@ void tt_span_hash_id(char *out, const char *const *parts, size_t nparts);
 /* Random lowercase hex ids (a per-thread generator seeded from getrandom,
  * span.c). out must hold 2*nbytes+1. */
 void tt_span_rand_hex(char *out, size_t nbytes);
+/* 64 random bits from the same generator. */
+uint64_t tt_span_rand_u64(void);
 
 /* The one W3C trace context parser (TRACEPARENT for the preload, the CLI
  * and the gateway): "VV-<32 hex trace>-<16 hex parent>-<2 hex flags>",

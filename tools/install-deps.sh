@@ -14,7 +14,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libzydis-dev musl-tools golang-go \
     curl procps python3 python3-requests python3-httpx python3-h2 \
     python3-websockets \
-    clang llvm valgrind \
+    clang llvm valgrind strace \
     chromium chromium-driver \
     clickhouse-server \
     golang-go \
