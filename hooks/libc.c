@@ -373,14 +373,23 @@ TT_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 /* A finished call's span leaves before the program's next output to a
  * file, pipe or terminal (defer.h): the window is until the worker has
  * run the span's end (TT_DEFER_END_MS after it was queued), so a write in
- * it costs an fstat; sockets (the next request, TLS
- * records under SSL_write, the program's own network I/O) do not wait. */
+ * it costs an fstat. What is not output does not wait: sockets (the next
+ * request, TLS records under SSL_write, the program's own network I/O)
+ * and the descriptors with no file type, eventfd, timerfd and the like,
+ * which event loops write to wake a thread (libuv's thread pool ends each
+ * zlib or DNS job so: Node's answers ran the previous call's span work on
+ * that thread before the loop heard of them, bench fig 9). */
+static inline bool is_output(mode_t m)
+{
+    return S_ISREG(m) || S_ISFIFO(m) || S_ISCHR(m) || S_ISBLK(m);
+}
+
 static __attribute__((noinline, cold)) void output_barrier_slow(int fd)
 {
     struct stat st;
     int saved = errno;
 
-    if (tt_sys_fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode) && tt_rt_enter()) {
+    if (tt_sys_fstat(fd, &st) == 0 && is_output(st.st_mode) && tt_rt_enter()) {
         tt_defer_barrier();
         tt_rt_leave();
     }

@@ -90,6 +90,27 @@ class Worker(TapTest):
         self.assertEqual(len(r.spans), 1, r.stderr)
         self.assertEqual(r.spans[0]["input_tokens"], 123)
 
+    def test_only_output_waits_for_the_span(self):
+        """A write to a pipe right after a call sends the call's span first
+        (the program is SIGKILLed right after it: the span is stored); a
+        write to an eventfd, what event loops (libuv, tokio, ...) write to
+        wake a thread, is not output and does not wait for the span's work
+        (killed as fast, the span had not left yet: it was due 10 ms after
+        the answer, on the worker)."""
+        seen = set()
+        for kind, want in (("pipe", 1), ("eventfd", 0), ("pipe", 1)):
+            for _ in range(3):
+                r = self.run_traced(self.client("worker_probe.py") + ["wake", kind])
+                new = [s for s in r.spans if s["span_id"] not in seen]
+                seen.update(s["span_id"] for s in r.spans)
+                if "exit 4" not in r.stderr and r.rc != 4:
+                    break
+            self.assertNotEqual(r.rc, 4, "three runs too slow to tell: " + r.stderr)
+            self.assertNotEqual(r.rc, 0, r.stderr)      # killed
+            self.assertEqual(len(new), want, "%s: %s" % (kind, r.stderr))
+            for s in new:
+                self.assertEqual(s["input_tokens"], 123)
+
     def test_worker_off_gives_the_same_spans(self):
         keys = ("status", "provider", "operation", "request_model", "response_model",
                 "input_tokens", "output_tokens", "cache_read_tokens", "cost_usd",

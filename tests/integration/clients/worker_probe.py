@@ -9,9 +9,14 @@ knows about tokentap, beyond reading /proc/self. Usage:
   worker_probe.py quiet FILE  call, then no output at all until FILE exists
                               (at most 20 s), then exit 0 (3 if it never did)
   worker_probe.py sched       call; print the scheduling policy of every
-                              tokentapd whose command line names $TOKENTAP_DB"""
+                              tokentapd whose command line names $TOKENTAP_DB
+  worker_probe.py wake KIND   call, write 8 bytes to a new eventfd or pipe
+                              (KIND), then SIGKILL itself at once; exit 4
+                              instead when that took over 4 ms (the call's
+                              span may then have left by itself)"""
 import json
 import os
+import signal
 import sys
 import time
 
@@ -50,6 +55,13 @@ def main():
         return
     before = threads()
     status = call()
+    if mode == "wake":
+        t0 = time.monotonic()
+        fd = os.eventfd(0) if sys.argv[2] == "eventfd" else os.pipe()[1]
+        os.write(fd, (1).to_bytes(8, "little"))
+        if time.monotonic() - t0 > 0.004:
+            os._exit(4)
+        os.kill(os.getpid(), signal.SIGKILL)
     if mode == "exec":
         sys.stdout.flush()
         os.execv("/bin/true", ["true"])
