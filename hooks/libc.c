@@ -373,8 +373,9 @@ TT_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 /* A finished call's span leaves before the program's next output to a
  * file, pipe or terminal (defer.h): the window is until the worker has
  * run the span's end (TT_DEFER_END_MS after it was queued), so a write in
- * it costs an fstat. What is not output does not wait: sockets (the next
- * request, TLS records under SSL_write, the program's own network I/O)
+ * it costs an fstat (none for the TLS records the real SSL_write writes:
+ * tt_hk_in_tls_write). What is not output does not wait: sockets (the next
+ * request, the program's own network I/O)
  * and the descriptors with no file type, eventfd, timerfd and the like,
  * which event loops write to wake a thread (libuv's thread pool ends each
  * zlib or DNS job so: Node's answers ran the previous call's span work on
@@ -396,10 +397,12 @@ static __attribute__((noinline, cold)) void output_barrier_slow(int fd)
     errno = saved;
 }
 
+__thread unsigned char tt_hk_in_tls_write __attribute__((tls_model("initial-exec")));
+
 static inline void output_barrier(int fd)
 {
     if (unlikely(__atomic_load_n(&tt_rt_spans_owed, __ATOMIC_RELAXED) > 0) &&
-        fd_get(fd) == FD_NONE && tt_rt_depth == 0)
+        fd_get(fd) == FD_NONE && tt_rt_depth == 0 && !tt_hk_in_tls_write)
         output_barrier_slow(fd);
 }
 

@@ -221,7 +221,9 @@ TT_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
         errno = ENOSYS;
         return -1;
     }
+    tt_hk_in_tls_write++;
     int ret = f(ssl, buf, num);
+    tt_hk_in_tls_write--;
     if (ret > 0 && !ssl_ignored(ssl))
         after_write(&dyn_api, ssl, buf, (size_t)ret, __builtin_return_address(0));
     return ret;
@@ -237,7 +239,9 @@ TT_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
         errno = ENOSYS;
         return 0;
     }
+    tt_hk_in_tls_write++;
     int ret = f(ssl, buf, num, written);
+    tt_hk_in_tls_write--;
     if (ret == 1 && written && *written > 0 && !ssl_ignored(ssl))
         after_write(&dyn_api, ssl, buf, *written, __builtin_return_address(0));
     return ret;

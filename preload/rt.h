@@ -45,6 +45,12 @@ TT_EXPORT extern volatile int tt_rt_off;
 #ifdef TT_HOOK_OBJECT
 extern __thread int tt_rt_depth
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* Non-zero while the real SSL_write/SSL_write_ex runs on this thread: the
+ * write(2) calls OpenSSL's socket BIO makes then are TLS records, never
+ * the program's output, and the output barrier (hooks/libc.c) skips its
+ * fstat for them. */
+extern __thread unsigned char tt_hk_in_tls_write
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 #else
 #define tt_rt_depth tt_rt_depth_shared
 extern __thread int tt_rt_depth
