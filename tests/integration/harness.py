@@ -300,6 +300,25 @@ class TapTest(unittest.TestCase):
                            stdin=subprocess.DEVNULL)
         return Run(p, self.spans(env), env)
 
+    def strace_calls(self, n, trace, **extra):
+        """n back-to-back chat calls on one requests.Session, one Python
+        process under `tokentap run` and `strace -f -yy -e trace=TRACE`:
+        the Run and the lines strace wrote."""
+        out = os.path.join(self.home, "strace.txt")
+        body = json.dumps({"model": "gpt-4o-mini",
+                           "messages": [{"role": "user", "content": "hi"}]})
+        code = ("import requests, sys\n"
+                "s = requests.Session()\n"
+                "for i in range(%d):\n"
+                "    s.post(sys.argv[1], data=sys.argv[2], verify=sys.argv[3],\n"
+                "           headers={'content-type': 'application/json',\n"
+                "                    'authorization': 'Bearer sk-t'}).raise_for_status()\n" % n)
+        r = self.run_traced(["strace", "-f", "-yy", "-e", "trace=" + trace, "-o", out,
+                             PY, "-c", code, self.m.base + "/v1/chat/completions", body,
+                             self.m.cert], **extra)
+        with open(out) as f:
+            return r, f.read().splitlines()
+
     def client(self, name):
         return [PY, os.path.join(CLIENTS, name)]
 

@@ -8,7 +8,7 @@ import re
 import subprocess
 import time
 
-from harness import PY, TapTest, preload_env
+from harness import TapTest, preload_env
 
 
 class Controls(TapTest):
@@ -116,24 +116,14 @@ class Controls(TapTest):
         # exit (at most one more a second), not a frame packed and sent on
         # each request's way to the server (it was 31 here).
         n = 30
-        out = os.path.join(self.home, "strace.txt")
-        body = json.dumps({"model": "gpt-4o-mini",
-                           "messages": [{"role": "user", "content": "hi"}]})
-        code = ("import requests, sys\n"
-                "s = requests.Session()\n"
-                "for i in range(%d):\n"
-                "    s.post(sys.argv[1], data=sys.argv[2], verify=sys.argv[3],\n"
-                "           headers={'content-type': 'application/json',\n"
-                "                    'authorization': 'Bearer sk-t'}).raise_for_status()\n" % n)
         t0 = time.monotonic()
-        r = self.run_traced(["strace", "-f", "-yy", "-e", "trace=sendto,sendmsg,write,writev",
-                             "-o", out, PY, "-c", code, self.m.base + "/v1/chat/completions",
-                             body, self.m.cert], TOKENTAP_SAMPLE_RATE="0")
+        r, lines = self.strace_calls(n, "sendto,sendmsg,write,writev",
+                                     TOKENTAP_SAMPLE_RATE="0")
         elapsed = time.monotonic() - t0
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(len(r.spans), 0)
         self.assertEqual(self.stats(r.env)["counters"]["sampled_out"], n)
-        to_daemon = [ln for ln in open(out) if "UNIX-STREAM" in ln]
+        to_daemon = [ln for ln in lines if "UNIX-STREAM" in ln]
         counts = [ln for ln in to_daemon if "\\245count" in ln]
         self.assertGreaterEqual(len(counts), 1, to_daemon)
         self.assertLessEqual(len(counts), 2 + int(elapsed), (elapsed, counts))

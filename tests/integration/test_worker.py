@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 
-from harness import PY, SLOW, TOKENTAP, TapTest, san_wrap
+from harness import SLOW, TOKENTAP, TapTest, san_wrap
 
 # Signals a program may expect to receive on its own threads.
 PROGRAM_SIGNALS = {"SIGINT": 2, "SIGUSR1": 10, "SIGPIPE": 13, "SIGALRM": 14,
@@ -119,21 +119,9 @@ class Worker(TapTest):
         ssl module writes each record with write(2)) make no fstat of
         their socket (two per call before)."""
         n = 30
-        out = os.path.join(self.home, "strace.txt")
-        body = json.dumps({"model": "gpt-4o-mini",
-                           "messages": [{"role": "user", "content": "hi"}]})
-        code = ("import requests, sys\n"
-                "s = requests.Session()\n"
-                "for i in range(%d):\n"
-                "    s.post(sys.argv[1], data=sys.argv[2], verify=sys.argv[3],\n"
-                "           headers={'content-type': 'application/json',\n"
-                "                    'authorization': 'Bearer sk-t'}).raise_for_status()\n" % n)
-        r = self.run_traced(["strace", "-f", "-yy", "-e", "trace=fstat,newfstatat,write",
-                             "-o", out, PY, "-c", code, self.m.base + "/v1/chat/completions",
-                             body, self.m.cert])
+        r, lines = self.strace_calls(n, "fstat,newfstatat,write")
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(len(r.spans), n, r.stderr)
-        lines = open(out).read().splitlines()
         tls_writes = [ln for ln in lines if "write(" in ln and "TCP:" in ln]
         self.assertGreaterEqual(len(tls_writes), 2 * n, "no TLS writes seen: %s" % lines[-20:])
         checked = [ln for ln in lines if "stat(" in ln and "TCP:" in ln]
