@@ -374,12 +374,12 @@ TT_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
  * file, pipe or terminal (defer.h): the window is until the worker has
  * run the span's end (TT_DEFER_END_MS after it was queued), so a write in
  * it costs an fstat (none for the TLS records the real SSL_write writes:
- * tt_hk_in_tls_write). What is not output does not wait: sockets (the next
- * request, the program's own network I/O)
- * and the descriptors with no file type, eventfd, timerfd and the like,
- * which event loops write to wake a thread (libuv's thread pool ends each
- * zlib or DNS job so: Node's answers ran the previous call's span work on
- * that thread before the loop heard of them, bench fig 9). */
+ * tt_hk_in_tls_write). What is not output does not wait: sockets (the
+ * next request, the program's own network I/O), and descriptors with no
+ * file type (eventfd, timerfd and the like), which event loops write to
+ * wake a thread. libuv's thread pool ends each zlib or DNS job so: Node's
+ * answers waited for the previous call's span work, done on that thread
+ * before the loop heard of them (bench fig 9). */
 static inline bool is_output(mode_t m)
 {
     return S_ISREG(m) || S_ISFIFO(m) || S_ISCHR(m) || S_ISBLK(m);
