@@ -139,6 +139,13 @@ class Bench:
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def file(self, name, data):
+        """Write data (bytes or str) to name in this bench's tmp: its path."""
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return path
+
     def run(self, argv, traced, hosts=None, timeout=600, env=None):
         """Run argv plain or under `tokentap run --quiet --` with a fresh
         store; returns (stdout, traced_env or None)."""

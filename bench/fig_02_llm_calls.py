@@ -63,9 +63,7 @@ def parse(out):
 def main():
     curl = build_curl_client()
     with Bench("fig02") as b:
-        body = os.path.join(b.tmp, "body.json")
-        with open(body, "wb") as f:
-            f.write(BODY)
+        body = b.file("body.json", BODY)
         url = b.mock.base + "/v1/chat/completions"
         clients = {
             "python": [PY, os.path.join(BENCH, "client_calls.py"), str(N)],

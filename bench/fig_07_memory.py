@@ -48,11 +48,7 @@ def main():
     curl = build_curl_client()
     cmd = "ROUNDS=%d CALLS=%d python3 bench/fig_07_memory.py" % (ROUNDS, CALLS)
     with Bench("fig07", sse=True) as b:
-        body, sbody = os.path.join(b.tmp, "body.json"), os.path.join(b.tmp, "stream.json")
-        with open(body, "wb") as f:
-            f.write(BODY)
-        with open(sbody, "w") as f:
-            f.write(STREAM_BODY)
+        body, sbody = b.file("body.json", BODY), b.file("stream.json", STREAM_BODY)
         cases = {
             "python": ([PY, os.path.join(BENCH, "client_calls.py"), str(CALLS)],
                        "rss_kb", CALLS + 1),

@@ -201,9 +201,7 @@ def main():
         die("fig14: valgrind is missing (bench/install-bench-deps.sh)")
     results = {}
     with Bench("fig14") as b:
-        body = os.path.join(b.tmp, "body.json")
-        with open(body, "wb") as f:
-            f.write(BODY)
+        body = b.file("body.json", BODY)
         base = b.mock.base if SCHEME == "https" else "http://127.0.0.1:%d" % b.mock.port
         url = base + "/v1/chat/completions"
         argvs = {

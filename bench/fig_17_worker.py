@@ -41,9 +41,7 @@ def cpu_seconds(pid):
 def main():
     curl = build_curl_client()
     with Bench("fig17") as b:
-        body = os.path.join(b.tmp, "body.json")
-        with open(body, "wb") as f:
-            f.write(BODY)
+        body = b.file("body.json", BODY)
         argv = [curl, b.mock.base + "/v1/chat/completions", body, b.mock.cert, str(N),
                 "x-mock-chunks: " + CHUNKS]
         daemons = []

@@ -95,9 +95,7 @@ def main():
         die("fig18: strace is missing (bench/install-bench-deps.sh)")
     curl = build_curl_client()
     with Bench("fig18") as b:
-        body = os.path.join(b.tmp, "body.json")
-        with open(body, "wb") as f:
-            f.write(BODY)
+        body = b.file("body.json", BODY)
         url = b.mock.base + "/v1/chat/completions"
         for regime, hdrs in (("back to back", []),
                              ("answered %d ms after the request" % THINK_MS,
