@@ -13,8 +13,10 @@ its N calls. Every traced run's store must then hold exactly N spans (the
 warm-up is not a call), all ok.
 
 Then, when valgrind is installed, the same client under callgrind (spans to
-the spool, no daemon): instructions per call, the difference between a run
-of 250 and of 50 calls divided by 200, without and with the preload:
+a private tokentapd, itself not under callgrind; one file per thread, as
+fig 14): instructions per call, the difference between a run of 250 and of
+50 calls divided by 200, without and with the preload, for all threads and
+for the program's own thread (the rest is the capture worker's):
 deterministic, unlike the wall clock.
 
 Prints ROW lines: µs per call and instructions per call without and with
@@ -22,13 +24,16 @@ tokentap (info: no target was set for this figure). Env: N (default 2000,
 QUICK: 300), ROUNDS (5, QUICK: 3). Wall-clock numbers on a shared machine
 are noisy."""
 import os
-import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import QUICK, Bench, die, log, median, row  # noqa: E402
+from fig_14_instructions import (DAEMON, TUNABLES, file_ir, is_worker,  # noqa: E402
+                                 thread_files, valgrind_cmd)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 N = int(os.environ.get("N") or (300 if QUICK else 2000))
@@ -68,38 +73,64 @@ def main():
         "%.0f" % a, "%.0f (%+.0f)" % (w, w - a), "%.2f" % (w / a), "-", "info",
         "N=%d ROUNDS=%d python3 bench/fig_16_websocket.py" % (N, ROUNDS))
     if instr:
-        a, w = instr
-        row("16b. the same, instructions per call (callgrind)",
+        (a, a_prog), (w, w_prog) = instr
+        row("16b. the same, instructions per call (callgrind, all threads)",
             "%.0f" % a, "%.0f (%+.0f)" % (w, w - a), "%.2f" % (w / a), "-", "info",
             "python3 bench/fig_16_websocket.py")
+        row("16c. of which on the program's own thread (the rest runs on the capture "
+            "worker, preload/defer.c)",
+            "%.0f" % a_prog, "%.0f (%+.0f)" % (w_prog, w_prog - a_prog), "%.2f" % (w_prog / a_prog),
+            "-", "info", "python3 bench/fig_16_websocket.py")
 
 
 def callgrind(b, client, env):
-    """Instructions per call without and with the preload."""
+    """Instructions per call without and with the preload, all threads and
+    the program's thread alone (one callgrind file per thread, as fig 14:
+    the capture worker's is the one running worker_main). The spans go to
+    a private tokentapd (not under callgrind), so the count is the
+    capture's, not a spool's."""
     lib = os.path.join(ROOT, "build", "lib", "libtokentap.so")
-    per = {}
-    for traced in (False, True):
-        ir = {}
-        for turns in (50, 250):
-            out = os.path.join(b.tmp, "cg.%d.%d" % (traced, turns))
-            e = dict(env, TOKENTAP_SOCKET="/nonexistent/tokentap.sock",
-                     TOKENTAP_SPOOL=os.path.join(b.tmp, "spool"),
-                     TOKENTAP_HOME=os.path.join(b.tmp, "cghome"),
-                     TOKENTAP_HOSTS=b.hosts)
-            if traced:
-                e["LD_PRELOAD"] = lib
-            p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                                client, "responses", "--deflate", "--turns", str(turns)],
-                               env=e, capture_output=True, text=True, timeout=900)
-            if p.returncode != 0:
-                die("fig16: callgrind run failed:\n" + p.stderr[-2000:])
-            m = re.search(r"^(?:summary|totals): (\d+)", open(out).read(), re.M)
-            if not m:
-                die("fig16: no instruction total in " + out)
-            ir[turns] = int(m.group(1))
-        per[traced] = (ir[250] - ir[50]) / 200
-        log("fig16 callgrind %s: %.0f instructions/call" % ("traced" if traced else "plain",
-                                                           per[traced]))
+    home = os.path.join(b.tmp, "cghome")
+    os.makedirs(home, exist_ok=True)
+    denv = dict(env, TOKENTAP_HOME=home, TOKENTAP_DB=os.path.join(home, "traces.db"),
+                TOKENTAP_SOCKET=os.path.join(home, "d.sock"),
+                TOKENTAP_SPOOL=os.path.join(home, "spool"))
+    daemon = subprocess.Popen([DAEMON, "--foreground"], env=denv, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(denv["TOKENTAP_SOCKET"]):
+            if daemon.poll() is not None or time.time() > deadline:
+                die("fig16: tokentapd did not start")
+            time.sleep(0.05)
+        per = {}
+        for traced in (False, True):
+            ir = {}
+            for turns in (50, 250):
+                out = os.path.join(b.tmp, "cg.%d.%d" % (traced, turns))
+                e = dict(denv, GLIBC_TUNABLES=TUNABLES, TOKENTAP_HOSTS=b.hosts)
+                if traced:
+                    e["LD_PRELOAD"] = lib
+                p = subprocess.run(valgrind_cmd(out) + [client, "responses", "--deflate",
+                                                        "--turns", str(turns)],
+                                   env=e, capture_output=True, text=True, timeout=900)
+                if p.returncode != 0:
+                    die("fig16: callgrind run failed:\n" + p.stderr[-2000:])
+                every = program = 0
+                for fp in thread_files(out):
+                    t = file_ir(fp)
+                    if t is None:
+                        die("fig16: no instruction total in " + fp)
+                    every += t
+                    if not is_worker(fp):
+                        program += t
+                ir[turns] = (every, program)
+            per[traced] = tuple((ir[250][i] - ir[50][i]) / 200 for i in (0, 1))
+            log("fig16 callgrind %s: %.0f instructions/call, %.0f on the program's thread"
+                % (("traced" if traced else "plain",) + per[traced]))
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
     return per[False], per[True]
 
 

@@ -904,6 +904,11 @@ void tt_deliver_span(const struct tt_span *s)
 void tt_deliver_sampled_out(void)
 {
     __atomic_add_fetch(&d_sampled_pending, 1, __ATOMIC_ACQ_REL);
+    /* A WebSocket call is drawn on the worker (ws_api.c), which sends
+     * nothing itself: the count goes with the next report a program
+     * thread makes (a flush, a later draw, exit). */
+    if (tt_defer_is_worker())
+        return;
     int64_t now = tt_now_ns();
     int64_t last = __atomic_load_n(&d_sampled_report_ns, __ATOMIC_ACQUIRE);
     if (last && now - last < SAMPLED_REPORT_NS)

@@ -435,7 +435,8 @@ int tt_json_set_str(char **field, const json_t *v)
     const char *s = tt_json_str(v, &n);
     char *d;
 
-    if (!s || n == 0)
+    /* "\u0000..." would copy as "": empty too. */
+    if (!s || n == 0 || s[0] == '\0')
         return TT_ERR_PARSE;
     d = tt_strndup(s, n);
     if (!d)
@@ -522,10 +523,7 @@ int tt_json_counts(const json_t *obj, const struct tt_json_count_field *f,
     return rc;
 }
 
-/* A slice's integer, when it is one jansson reads as an integer that fits
- * (an optional '-', 1 to 18 digits): TT_OK. TT_ERR_UNSUPPORTED for any
- * other number; TT_ERR_PARSE for what is not a number. */
-static int slice_int(const struct tt_json_slice *v, int64_t *out)
+int tt_json_slice_int(const struct tt_json_slice *v, int64_t *out)
 {
     const char *p = v->ptr, *e = v->ptr + v->len;
     bool neg = false;
@@ -625,7 +623,7 @@ int tt_json_counts_slice(const struct tt_json_slice *obj,
         if (kind == TT_JSON_ABSENT || kind == TT_JSON_NULL)
             continue;
         int64_t n;
-        int r = slice_int(v, &n);
+        int r = tt_json_slice_int(v, &n);
         if (r == TT_ERR_UNSUPPORTED)
             return r;
         if (r != TT_OK || n < 0 || n > TT_JSON_COUNT_MAX)
@@ -973,6 +971,21 @@ void tt_json_str_walk(const struct tt_json_slice *s,
         cb(ud, u8, u8n);
         p = bs + used;
     }
+}
+
+void tt_json_set_slice_str(char **field, const struct tt_json_slice *v)
+{
+    char *d;
+
+    if (tt_json_kind_of(v) != TT_JSON_STRING || v->len <= 2 ||
+        !(d = tt_json_str_dup(v)))
+        return;
+    if (!*d) {
+        free(d);
+        return;
+    }
+    free(*field);
+    *field = d;
 }
 
 struct str_dup {

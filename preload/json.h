@@ -103,6 +103,12 @@ enum tt_json_kind tt_json_kind_of(const struct tt_json_slice *s);
 bool tt_json_next(const struct tt_json_slice *arr, size_t *pos,
                   struct tt_json_slice *out);
 
+/* A slice's integer, when it is one jansson reads as an integer that fits
+ * (an optional '-', 1 to 18 digits): TT_OK. TT_ERR_UNSUPPORTED for any
+ * other number (a fraction, an exponent, more digits: read those with
+ * jansson); TT_ERR_PARSE for what is not a number, absent included. */
+int tt_json_slice_int(const struct tt_json_slice *v, int64_t *out) TT_WUR;
+
 /* Is s a string whose unescaped text is lit? */
 bool tt_json_str_is(const struct tt_json_slice *s, const char *lit);
 
@@ -115,6 +121,11 @@ void tt_json_str_walk(const struct tt_json_slice *s,
  * inside ends it early, as jansson's json_string_value would). NULL when
  * s is not a string or on OOM. */
 char *tt_json_str_dup(const struct tt_json_slice *s);
+
+/* Replace *field (heap string, freed) with the unescaped text of string
+ * s, as tt_json_set_str does for a tree's value: nothing changes when s is
+ * absent, not a string, empty (or starts with \u0000) or on OOM. */
+void tt_json_set_slice_str(char **field, const struct tt_json_slice *s);
 
 /* Append value s as jansson's compact dump would write it: the raw text
  * when that is the same (strings without \u or \/, literals, plain
@@ -141,9 +152,10 @@ json_t *tt_json_getv(const json_t *v, const char *const *keys);
  * may contain NUL bytes (JSON "\u0000"), so use *len. len may be NULL. */
 const char *tt_json_str(const json_t *v, size_t *len);
 
-/* Replace *field (heap string, freed) with a copy of string v. Returns
- * TT_ERR_PARSE, leaving *field alone, when v is absent, not a string or
- * empty: an empty id/model/reason is never better than the one we have.
+/* Replace *field (heap string, freed) with a copy of string v (up to a
+ * NUL inside). Returns TT_ERR_PARSE, leaving *field alone, when v is
+ * absent, not a string, empty or starts with a NUL: an empty
+ * id/model/reason is never better than the one we have.
  * Not warn_unused_result: most fields are optional and a failure leaves
  * the previous value, which is what callers want. */
 int tt_json_set_str(char **field, const json_t *v);

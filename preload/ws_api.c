@@ -1,5 +1,8 @@
 /* ws_api.c - LLM calls over WebSocket (see ws_api.h). */
 #include "ws_api.h"
+#include "decode.h"
+#include "defer.h"
+#include "emit.h"
 #include "exchange.h"
 #include "json.h"
 #include "rt.h"
@@ -59,6 +62,11 @@ struct tt_wss {
     struct tt_wss_stats st;
     int64_t now;
     bool from_client;             /* direction being fed */
+    /* Its bytes are read on the capture worker (tt_wss_feed): set at
+     * tt_wss_new, then only the worker (or a thread running the queue)
+     * touches the session, except `dead`. */
+    bool deferred;
+    bool dead;                    /* framing lost (atomic): stop queuing */
 };
 
 static const char wss_ct_name[] = "content-type";
@@ -162,6 +170,16 @@ struct tt_wss *tt_wss_new(const struct tt_wss_info *in, int64_t now)
     if (!s->provider || !s->host || !s->target) {
         tt_wss_free(s);
         return NULL;
+    }
+    if (!s->gateway && tt_defer_on()) {
+        /* What the worker may not do itself (no descriptor work there,
+         * defer.h), done here on the program's thread: the process's
+         * spans, the daemon's connection and jansson (tt_emit_warm), zlib
+         * for permessage-deflate. */
+        tt_emit_warm();
+        if (in->ext.deflate)
+            tt_decoder_prepare("deflate", 7);
+        s->deferred = true;
     }
     return s;
 }
@@ -606,8 +624,8 @@ static void wss_end_all(struct tt_wss *s, const char *why)
     }
 }
 
-int tt_wss_feed(struct tt_wss *s, bool from_client, const void *p, size_t n,
-                int64_t now)
+static int wss_feed(struct tt_wss *s, bool from_client, const void *p, size_t n,
+                    int64_t now)
 {
     struct tt_ws *w = &s->dir[from_client ? 0 : 1];
 
@@ -624,6 +642,7 @@ int tt_wss_feed(struct tt_wss *s, bool from_client, const void *p, size_t n,
         tt_log("%s", why);
         s->failed = true;
         s->st.failed = true;
+        __atomic_store_n(&s->dead, true, __ATOMIC_RELEASE);
         wss_end_all(s, why);
         return TT_ERR_PARSE;
     }
@@ -635,19 +654,17 @@ void tt_wss_stats(const struct tt_wss *s, struct tt_wss_stats *out)
     *out = s->st;
 }
 
-void tt_wss_end(struct tt_wss *s, const char *why, int64_t now)
+static void wss_free(struct tt_wss *s);
+
+static void wss_end(struct tt_wss *s, const char *why, int64_t now)
 {
-    if (!s)
-        return;
     s->now = now;
     wss_end_all(s, why ? why : "WebSocket closed before the response was complete");
-    tt_wss_free(s);
+    wss_free(s);
 }
 
-void tt_wss_free(struct tt_wss *s)
+static void wss_free(struct tt_wss *s)
 {
-    if (!s)
-        return;
     for (size_t i = 0; i < s->qn; i++) {
         tt_ex_free(s->q[i].ex);
         wss_call_free(&s->q[i]);
@@ -665,4 +682,114 @@ void tt_wss_free(struct tt_wss *s)
     free(s->trace);
     free(s->model);
     free(s);
+}
+
+/* --- the public calls: inline, or queued for the worker (defer.h) --------
+ *
+ * A session's bytes are copied into an op and read on the capture worker,
+ * in the order they passed, like an HTTP exchange's (exchange.c): the read
+ * hook returns them to the program before any framing, inflating or
+ * parsing is done on them (issue #14: the Responses events of a WebSocket
+ * call cost ~320,000 instructions on the program's thread, bench fig 16c).
+ * The calls a session starts are made on the worker too and run inline
+ * there (their exchanges are not deferred: ws_api sets their span fields
+ * between events). A message from the server may end a call, so its op
+ * counts as a span's end (defer.h): the program's next output to a file,
+ * pipe or terminal, exit and exec run it first, and its span leaves before
+ * them as an HTTP call's does. The framing lost (a malformed frame) is
+ * seen by the worker: the session is marked dead and the next feed says so
+ * to its caller, which ends it. */
+
+enum wss_op_kind { WOP_FEED, WOP_END, WOP_FREE };
+
+struct wss_op {
+    struct tt_defer_op base;
+    struct tt_wss *s;
+    enum wss_op_kind kind;
+    bool from_client;
+    int64_t now;
+    const char *why;              /* into data, or NULL */
+    size_t len;
+    char data[];
+};
+
+static void wss_op_run(struct tt_defer_op *base)
+{
+    struct wss_op *op = (struct wss_op *)base;
+
+    switch (op->kind) {
+    case WOP_FEED:
+        (void)wss_feed(op->s, op->from_client, op->data, op->len, op->now);
+        break;
+    case WOP_END:
+        wss_end(op->s, op->why, op->now);
+        break;
+    case WOP_FREE:
+        wss_free(op->s);
+        break;
+    }
+    free(op);
+}
+
+/* Queue one op for s with `extra` bytes of room; false when s is not
+ * deferred, or out of memory: the caller then runs the step inline (after
+ * what is queued, so the order holds). */
+static bool wss_queue(struct tt_wss *s, enum wss_op_kind kind, bool from_client,
+                      const void *p, size_t n, const char *why, int64_t now)
+{
+    size_t wn = why ? strlen(why) + 1 : 0;
+    struct wss_op *op;
+
+    if (!s->deferred)
+        return false;
+    if (!(op = malloc(sizeof(*op) + n + wn))) {
+        tt_defer_drain();
+        return false;
+    }
+    memset(op, 0, sizeof(*op));
+    op->base.run = wss_op_run;
+    op->base.bytes = sizeof(*op) + n + wn;
+    /* A message from the server may end a call, and so may the end. */
+    op->base.end = kind == WOP_END || (kind == WOP_FEED && !from_client);
+    op->s = s;
+    op->kind = kind;
+    op->from_client = from_client;
+    op->now = now;
+    if (n)
+        memcpy(op->data, p, n);
+    op->len = n;
+    if (why) {
+        memcpy(op->data + n, why, wn);
+        op->why = op->data + n;
+    }
+    tt_defer_push(&op->base);
+    return true;
+}
+
+int tt_wss_feed(struct tt_wss *s, bool from_client, const void *p, size_t n,
+                int64_t now)
+{
+    if (s->deferred && __atomic_load_n(&s->dead, __ATOMIC_ACQUIRE))
+        return TT_ERR_PARSE;
+    if (s->deferred && !n)
+        return TT_OK;
+    if (wss_queue(s, WOP_FEED, from_client, p, n, NULL, now))
+        return TT_OK;
+    return wss_feed(s, from_client, p, n, now);
+}
+
+void tt_wss_end(struct tt_wss *s, const char *why, int64_t now)
+{
+    if (!s)
+        return;
+    if (!wss_queue(s, WOP_END, false, NULL, 0, why, now))
+        wss_end(s, why, now);
+}
+
+void tt_wss_free(struct tt_wss *s)
+{
+    if (!s)
+        return;
+    if (!wss_queue(s, WOP_FREE, false, NULL, 0, NULL, 0))
+        wss_free(s);
 }

@@ -64,7 +64,11 @@ struct tt_wss *tt_wss_new(const struct tt_wss_info *info, int64_t now);
 
 /* Bytes of one direction (from_client: the client->server frames).
  * Returns 0, or TT_ERR_PARSE once the framing was lost (the open calls
- * then end with an error saying why; later bytes are ignored). */
+ * then end with an error saying why; later bytes are ignored). In the
+ * preload with the capture worker on (defer.h), a session that is not the
+ * gateway's is read on the worker: the bytes are copied and queued, and a
+ * framing error shows at a later feed. tt_wss_end and tt_wss_free are
+ * queued behind them the same way. */
 int tt_wss_feed(struct tt_wss *s, bool from_client, const void *p, size_t n,
                 int64_t now);
 
@@ -75,7 +79,7 @@ void tt_wss_end(struct tt_wss *s, const char *why, int64_t now);
 /* Free without delivering (fork child). NULL-safe. */
 void tt_wss_free(struct tt_wss *s);
 
-/* Counters of one session (tests). */
+/* Counters of one session (tests, on a session read inline). */
 struct tt_wss_stats {
     uint64_t messages[2];         /* [0] client, [1] server */
     uint64_t truncated;           /* messages above the cap (not parsed) */

@@ -429,21 +429,6 @@ static int tt_openai_set_list(char **field, const struct tt_json_slice *v,
     return rc == TT_OK ? TT_ERR_NOMEM : rc;
 }
 
-static void tt_openai_set_slice_str(char **field, const struct tt_json_slice *v)
-{
-    char *d;
-
-    if (tt_json_kind_of(v) != TT_JSON_STRING || v->len <= 2 ||
-        !(d = tt_json_str_dup(v)))
-        return;
-    if (!*d) {
-        free(d);
-        return;
-    }
-    free(*field);
-    *field = d;
-}
-
 /* TT_OK: the span is done. TT_ERR_UNSUPPORTED: nothing was changed, take
  * the tree path. TT_ERR_NOMEM. */
 static int tt_openai_body_fast(struct tt_span *span, const char *body, size_t len)
@@ -497,9 +482,9 @@ static int tt_openai_body_fast(struct tt_span *span, const char *body, size_t le
 
     /* Decided: from here on the span is written. */
     rc = TT_OK;
-    tt_openai_set_slice_str(&span->response_id, &top[K_ID]);
-    tt_openai_set_slice_str(&span->response_model, &top[K_MODEL]);
-    tt_openai_set_slice_str(&span->service_tier, &top[K_TIER]);
+    tt_json_set_slice_str(&span->response_id, &top[K_ID]);
+    tt_json_set_slice_str(&span->response_model, &top[K_MODEL]);
+    tt_json_set_slice_str(&span->service_tier, &top[K_TIER]);
     /* The usage counts read from the text (tt_openai_usage_paths' order:
      * usage, then x_groq.usage); a usage object with a stated cost, or
      * numbers only jansson judges the same way, takes the small tree. */

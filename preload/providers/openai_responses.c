@@ -548,20 +548,11 @@ out:
 
 /* --- response: stream --------------------------------------------------- */
 
-/* The tool call of an output item, by output_index (item_id when the
- * index is missing); NULL past the table. */
-static struct tt_resp_tool *tt_resp_tool(struct tt_resp_state *st,
-                                         const json_t *ev)
+/* The tool call of an output item, by output_index (item_id, n when the
+ * index is missing: index < 0); NULL past the table. */
+static struct tt_resp_tool *tt_resp_tool_at(struct tt_resp_state *st, int64_t index,
+                                            const char *item_id, size_t n)
 {
-    int64_t index = -1;
-    size_t n = 0;
-    const char *item_id = tt_json_str(json_object_get(ev, "item_id"), &n);
-    json_t *item = json_object_get(ev, "item");
-
-    if (!item_id)
-        item_id = tt_json_str(json_object_get(item, "id"), &n);
-    if (tt_json_int64(json_object_get(ev, "output_index"), &index) != TT_OK)
-        index = -1;
     for (size_t i = 0; i < st->ntools; i++) {
         struct tt_resp_tool *t = &st->tools[i];
         if (index >= 0 ? t->output_index == index
@@ -576,6 +567,22 @@ static struct tt_resp_tool *tt_resp_tool(struct tt_resp_state *st,
     t->output_index = index;
     tt_buf_init(&t->args, TT_RESP_TEXT_BUDGET);
     return t;
+}
+
+/* The same for an event's tree. */
+static struct tt_resp_tool *tt_resp_tool(struct tt_resp_state *st,
+                                         const json_t *ev)
+{
+    int64_t index = -1;
+    size_t n = 0;
+    const char *item_id = tt_json_str(json_object_get(ev, "item_id"), &n);
+    json_t *item = json_object_get(ev, "item");
+
+    if (!item_id)
+        item_id = tt_json_str(json_object_get(item, "id"), &n);
+    if (tt_json_int64(json_object_get(ev, "output_index"), &index) != TT_OK)
+        index = -1;
+    return tt_resp_tool_at(st, index, item_id, n);
 }
 
 /* Append streamed text within the response's budget (see openai.c). */
@@ -640,6 +647,144 @@ static bool tt_resp_is_done(const char *d, size_t n)
     return n == 6 && memcmp(d, "[DONE]", 6) == 0;
 }
 
+/* --- the usual events, without a tree ------------------------------------
+ *
+ * A Responses stream is mostly text deltas, and its response.created,
+ * .in_progress and .completed events each carry the whole response object
+ * (with the instructions and tools: tens of KB for a coding agent).
+ * Building a jansson tree of every event was most of what a Responses call
+ * cost (bench fig 16: ~380,000 of the ~560,000 instructions a WebSocket
+ * call added). Here the event is validated once (tt_json_valid: what
+ * jansson would accept) and its members read as slices; only the events
+ * that need a tree take the tree path below: a terminal event (its
+ * response is kept as st->final), an error, a tool-call item, a tool
+ * call's final arguments, an event without a plain "type". An event the
+ * tree path would ignore is ignored here. */
+
+#define TT_RESP_SLOW 1          /* not handled here: take the tree path */
+
+enum { RK_TYPE, RK_DELTA, RK_RESPONSE, RK_ITEM, RK_OUTPUT_INDEX, RK_ITEM_ID, RK_N };
+
+static const char *const tt_resp_event_keys[RK_N] = {
+    [RK_TYPE] = "type", [RK_DELTA] = "delta", [RK_RESPONSE] = "response",
+    [RK_ITEM] = "item", [RK_OUTPUT_INDEX] = "output_index", [RK_ITEM_ID] = "item_id",
+};
+
+struct tt_resp_acc_ctx {
+    struct tt_resp_state *st;
+    struct tt_span *span;
+    struct tt_buf *b;
+    int rc;
+};
+
+static void tt_resp_acc_cb(void *ud, const char *p, size_t n)
+{
+    struct tt_resp_acc_ctx *c = ud;
+
+    if (c->rc == TT_OK)
+        c->rc = tt_resp_acc(c->st, c->span, c->b, p, n);
+}
+
+/* A fragment event (tt_resp_deltas[i]) whose members are m. */
+static int tt_resp_delta_fast(struct tt_resp_state *st, struct tt_span *span,
+                              enum tt_resp_frag what, const struct tt_json_slice *m,
+                              int64_t now)
+{
+    const struct tt_json_slice *d = &m[RK_DELTA];
+    struct tt_resp_acc_ctx c = { st, span, NULL, TT_OK };
+    struct tt_resp_tool *t = NULL;
+
+    if (tt_json_kind_of(d) != TT_JSON_STRING)
+        return TT_OK;           /* the tree path ignores it too */
+    if (what == TT_RESP_TOOL_ARGS) {
+        int64_t index = -1;
+        const struct tt_json_slice *id = &m[RK_ITEM_ID];
+        if (m[RK_OUTPUT_INDEX].ptr &&
+            tt_json_slice_int(&m[RK_OUTPUT_INDEX], &index) != TT_OK)
+            return TT_RESP_SLOW;        /* 1.0, 1e0: as jansson reads it */
+        if (index < 0 && (m[RK_ITEM].ptr ||
+                          (id->ptr && (tt_json_kind_of(id) != TT_JSON_STRING ||
+                                       memchr(id->ptr, '\\', id->len)))))
+            return TT_RESP_SLOW;        /* the item's id, or an escaped one */
+        bool by_id = index < 0 && tt_json_kind_of(id) == TT_JSON_STRING;
+        t = tt_resp_tool_at(st, index, by_id ? id->ptr + 1 : NULL,
+                            by_id ? id->len - 2 : 0);
+    }
+    if (d->len > 2)
+        tt_span_first_token(span, now);
+    switch (what) {
+    case TT_RESP_TEXT:
+        st->has_text = true;
+        c.b = &st->text;
+        break;
+    case TT_RESP_REFUSAL:
+        st->has_refusal = true;
+        c.b = &st->refusal;
+        break;
+    case TT_RESP_TOOL_ARGS:
+        c.b = t ? &t->args : NULL;
+        break;
+    }
+    if (c.b && tt_api_capture_content())
+        tt_json_str_walk(d, tt_resp_acc_cb, &c);
+    return c.rc;
+}
+
+/* TT_OK or an error: the event is done. TT_RESP_SLOW: take the tree. */
+static int tt_resp_event_fast(struct tt_resp_state *st, struct tt_span *span,
+                              const char *data, size_t data_len, int64_t now)
+{
+    struct tt_json_slice m[RK_N], rm[2];
+    static const char *const resp_keys[2] = { "id", "model" };
+
+    if (tt_json_valid(data, data_len) != TT_OK)
+        return TT_ERR_PARSE;    /* one lost event costs its content only */
+    if (tt_json_members(data, data_len, tt_resp_event_keys, RK_N, m) != TT_OK)
+        return TT_RESP_SLOW;    /* not an object: the tree path says so */
+    /* A type as sent, without escapes; otherwise the tree path (which
+     * also takes the event: line when there is none). */
+    const struct tt_json_slice *ty = &m[RK_TYPE];
+    if (tt_json_kind_of(ty) != TT_JSON_STRING || memchr(ty->ptr, '\\', ty->len))
+        return TT_RESP_SLOW;
+    const char *type = ty->ptr + 1;
+    size_t tn = ty->len - 2;
+
+    if (tt_resp_event_is(type, tn, "error"))
+        return TT_RESP_SLOW;
+    for (size_t i = 0; i < TT_NELEM(tt_resp_terminal_events); i++)
+        if (tt_resp_event_is(type, tn, tt_resp_terminal_events[i]))
+            return TT_RESP_SLOW;
+    if (tt_resp_event_is(type, tn, "response.function_call_arguments.done"))
+        return TT_RESP_SLOW;
+    for (size_t i = 0; i < TT_NELEM(tt_resp_deltas); i++)
+        if (tt_resp_event_is(type, tn, tt_resp_deltas[i].event))
+            return tt_resp_delta_fast(st, span, tt_resp_deltas[i].what, m, now);
+    if (tt_resp_event_is(type, tn, "response.created") ||
+        tt_resp_event_is(type, tn, "response.in_progress")) {
+        if (tt_json_kind_of(&m[RK_RESPONSE]) == TT_JSON_OBJECT &&
+            tt_json_members(m[RK_RESPONSE].ptr, m[RK_RESPONSE].len, resp_keys, 2, rm) == TT_OK) {
+            tt_json_set_slice_str(&span->response_id, &rm[0]);
+            tt_json_set_slice_str(&span->response_model, &rm[1]);
+        }
+        return TT_OK;
+    }
+    if (tt_resp_event_is(type, tn, "response.output_item.added") ||
+        tt_resp_event_is(type, tn, "response.output_item.done")) {
+        /* Only a tool call's item matters (tt_resp_item_event). */
+        static const char *const item_keys[1] = { "type" };
+        struct tt_json_slice it;
+        if (tt_json_kind_of(&m[RK_ITEM]) != TT_JSON_OBJECT ||
+            tt_json_members(m[RK_ITEM].ptr, m[RK_ITEM].len, item_keys, 1, &it) != TT_OK)
+            return TT_OK;       /* no item: nothing for the tree path either */
+        for (size_t i = 0; i < TT_NELEM(tt_resp_tool_items); i++)
+            if (tt_json_str_is(&it, tt_resp_tool_items[i].type) ||
+                (it.ptr && memchr(it.ptr, '\\', it.len)))
+                return TT_RESP_SLOW;
+        return TT_OK;
+    }
+    return TT_OK;               /* an event the span takes nothing from */
+}
+
 static int tt_resp_sse_event(void *state, struct tt_span *span,
                              const char *event, size_t event_len,
                              const char *data, size_t data_len, int64_t now)
@@ -655,6 +800,9 @@ static int tt_resp_sse_event(void *state, struct tt_span *span,
     st->got_events = true;
     if (st->terminal || tt_resp_is_done(data, data_len))
         return TT_OK;           /* nothing is defined after the end */
+    if ((rc = tt_resp_event_fast(st, span, data, data_len, now)) != TT_RESP_SLOW)
+        return rc;
+    rc = TT_OK;
     if (tt_json_parse(data, data_len, &root) != TT_OK ||
         !json_is_object(root)) {
         rc = TT_ERR_PARSE;      /* one lost event costs its content only */

@@ -550,6 +550,62 @@ Test(json, next_str_is_dup)
     cr_expect_not(tt_json_next(&obj, &pos, &el));
 }
 
+/* tt_json_slice_int reads what tt_json_int64 reads from a tree as an
+ * integer; tt_json_set_slice_str changes a field only where
+ * tt_json_set_str would (a non-empty string). Both against jansson. */
+Test(json, slice_int_and_set_slice_str_agree_with_the_tree)
+{
+    static const struct {
+        const char *text;
+        int rc;             /* tt_json_slice_int */
+        int64_t v;
+    } ints[] = {
+        { "0", TT_OK, 0 }, { "-7", TT_OK, -7 }, { "123456789012345678", TT_OK, 123456789012345678 },
+        { "1234567890123456789", TT_ERR_UNSUPPORTED, 0 }, { "1.0", TT_ERR_UNSUPPORTED, 0 },
+        { "1e3", TT_ERR_UNSUPPORTED, 0 }, { "\"1\"", TT_ERR_PARSE, 0 },
+        { "null", TT_ERR_PARSE, 0 }, { "[1]", TT_ERR_PARSE, 0 },
+    };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        struct tt_json_slice sl = { ints[i].text, strlen(ints[i].text) };
+        int64_t v = -1, tv = -1;
+        int rc = tt_json_slice_int(&sl, &v);
+        cr_expect_eq(rc, ints[i].rc, "%s: rc %d", ints[i].text, rc);
+        json_t *j = json_loads(ints[i].text, JSON_DECODE_ANY, NULL);
+        cr_assert_not_null(j, "%s", ints[i].text);
+        if (rc == TT_OK) {
+            cr_expect_eq(v, ints[i].v, "%s", ints[i].text);
+            cr_expect(json_is_integer(j) && tt_json_int64(j, &tv) == TT_OK && tv == v,
+                      "%s: the tree reads it the same", ints[i].text);
+        } else if (rc == TT_ERR_PARSE) {
+            cr_expect(!json_is_number(j), "%s: a number the slice refused", ints[i].text);
+        }
+        json_decref(j);
+    }
+    const struct tt_json_slice absent = { NULL, 0 };
+    int64_t v;
+    cr_expect_eq(tt_json_slice_int(&absent, &v), TT_ERR_PARSE);
+
+    static const char *const strs[] = {
+        "\"abc\"", "\"a\\u0062c\"", "\"\"", "\"\\u0000x\"", "7", "null", "{\"a\":1}",
+        "\"caf\\u00e9\"",
+    };
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        struct tt_json_slice sl = { strs[i], strlen(strs[i]) };
+        char *a = strdup("old"), *b = strdup("old");
+        json_t *j = json_loads(strs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        cr_assert_not_null(j, "%s", strs[i]);
+        tt_json_set_slice_str(&a, &sl);
+        (void)tt_json_set_str(&b, j);
+        cr_expect_str_eq(a, b, "%s: slice %s, tree %s", strs[i], a, b);
+        json_decref(j);
+        free(a);
+        free(b);
+    }
+    char *f = NULL;
+    tt_json_set_slice_str(&f, &absent);
+    cr_expect_null(f);
+}
+
 /* tt_json_append_compact writes what jansson's compact dump writes. */
 Test(json, append_compact_is_jansson_dump)
 {

@@ -541,6 +541,50 @@ static const char s_nousage[] =
     "ant\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hi there!\","
     "\"annotations\":[]}]}],\"usage\":null}}\n\n";
 
+/* The events the parser reads without a tree (openai_responses.c
+ * tt_resp_event_fast), each next to one the tree path must take (escaped
+ * names, a tool item, 0.0 for an index) or that is lost (not JSON, not an
+ * object): the span must be what the tree path alone gave. */
+#define EV(json) "data: " json "\n\n"
+#define DONE_RESP(output)                                                      \
+    EV("{\"type\":\"response.completed\",\"response\":{\"id\":\"r1\",\"model\":" \
+       "\"m1\",\"status\":\"completed\",\"output\":" output ",\"usage\":{"      \
+       "\"input_tokens\":3,\"output_tokens\":2}}}")
+
+static const char s_fast_text[] =
+    EV("{\"type\":\"response.created\",\"response\":{\"id\":\"r0\",\"model\":\"m0\"}}")
+    EV("{\"type\":\"response.output_text.delta\",\"delta\":\"\"}")
+    EV("{\"type\":\"response.output_text.delta\",\"delta\":7}")
+    EV("{\"type\":\"response.output_text.delta\",\"delta\":\"a\\nb \\u00e9 \\\"q\\\"\"}")
+    EV("{\"type\":\"response.output_text.delt\\u0061\",\"delta\":\"!\"}")
+    EV("{\"type\":\"response.output_text.delta\",\"delta\":\"lost\"")
+    EV("[\"response.output_text.delta\"]")
+    EV("{\"type\":\"response.output_text.delta\",\"delta\":\"\xff\"}")
+    EV("{\"type\":\"response.content_part.done\",\"part\":{\"text\":\"no\"}}")
+    DONE_RESP("[]");
+
+static const char s_fast_tool[] =
+    EV("{\"type\":\"response.output_item.added\",\"output_index\":0,\"item\":{"
+       "\"type\":\"function_call\",\"id\":\"fc_1\",\"call_id\":\"call_1\","
+       "\"name\":\"f\",\"arguments\":\"\"}}")
+    EV("{\"type\":\"response.function_call_arguments.delta\",\"item_id\":\"fc_1\","
+       "\"delta\":\"{\\\"a\\\":\"}")
+    EV("{\"type\":\"response.function_call_arguments.delta\",\"item_id\":"
+       "\"fc_\\u0031\",\"delta\":\" \"}")
+    EV("{\"type\":\"response.function_call_arguments.delta\",\"output_index\":0,"
+       "\"delta\":\"1\"}")
+    EV("{\"type\":\"response.function_call_arguments.delta\",\"output_index\":0.0,"
+       "\"delta\":\"}\"}")
+    EV("{\"type\":\"response.output_item.added\",\"output_index\":1,\"item\":{"
+       "\"type\":\"message\",\"id\":\"msg_1\"}}")
+    DONE_RESP("[]");
+
+static const char s_fast_created[] =
+    EV("{\"type\":\"response.created\",\"response\":{\"id\":\"resp_\\u0031\","
+       "\"model\":\"m\\u0030\",\"output\":[]}}")
+    EV("{\"type\":\"response.in_progress\",\"response\":{\"id\":\"\",\"model\":7}}")
+    EV("{\"type\":\"response.output_text.delta\",\"delta\":\"x\"}");
+
 #define RID "resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654"
 #define RMODEL "gpt-5.4-2026-03-05"
 #define TOOLS                                                                  \
@@ -602,6 +646,19 @@ static const struct ocase resp_cases[] = {
     { "stream: usage null on response.completed", STREAM, s_nousage, false,
       { NULL, RID, RMODEL, "[\"stop\"]", HI, NULL, false, 0, 0, 0, 0, 0,
         5.0 } },
+    { "stream: read without a tree, escapes and events that are lost",
+      STREAM, s_fast_text, false,
+      { NULL, "r1", "m1", "[\"stop\"]", "\"a\\nb \xc3\xa9 \\\"q\\\"!\"", NULL, true,
+        3, 2, 0, 0, 0, 4.0 } },
+    { "stream: tool arguments by item id, escaped id, index and 0.0",
+      STREAM, s_fast_tool, false,
+      { NULL, "r1", "m1", "[\"tool_calls\"]", NULL,
+        "[{\"id\":\"call_1\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\": 1}\"}]",
+        true, 3, 2, 0, 0, 0, 2.0 } },
+    { "stream: response.created read without a tree", STREAM, s_fast_created,
+      false,
+      { "stream ended before completion (no terminal event)", "resp_1", "m0",
+        NULL, "\"x\"", NULL, false, 0, 0, 0, 0, 0, 3.0 } },
     { "stream: no events at all", STREAM, "", false,
       { "stream ended before completion (no events)", NULL, NULL, NULL, NULL,
         NULL, false, 0, 0, 0, 0, 0, NOTTFT } },

@@ -6,6 +6,7 @@
  * must be the same. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <zlib.h>
 
 #include "conn.h"
+#include "defer.h"
 #include "frame.h"
 #include "rt.h"
 #include "tt.h"
@@ -473,12 +475,11 @@ static void convo_free(struct convo *c)
 
 static int key_seq;
 
-/* Plays a conversation on a new connection: piece `split_piece` in two
+/* Feeds a conversation to connection `key`: piece `split_piece` in two
  * at `split_at`, every piece in `step`-byte feeds (0: whole). */
-static size_t play(const struct convo *c, int split_piece, size_t split_at, size_t step,
-                   struct tt_span *out, size_t max)
+static void feed(const void *key, const struct convo *c, int split_piece, size_t split_at,
+                 size_t step)
 {
-    const void *key = (const void *)(uintptr_t)(0x1000 + 16 * ++key_seq);
 
     for (int i = 0; i < c->n; i++) {
         const struct piece *p = &c->pc[i];
@@ -500,6 +501,16 @@ static size_t play(const struct convo *c, int split_piece, size_t split_at, size
             }
         }
     }
+}
+
+/* Plays a conversation on a new connection (feed), closes it and reads
+ * the spans it left in the spool. */
+static size_t play(const struct convo *c, int split_piece, size_t split_at, size_t step,
+                   struct tt_span *out, size_t max)
+{
+    const void *key = (const void *)(uintptr_t)(0x1000 + 16 * ++key_seq);
+
+    feed(key, c, split_piece, split_at, step);
     tt_conn_close(TT_CONN_SSL, key);
     return read_spool(out, max);
 }
@@ -612,6 +623,56 @@ Test(wsconv, responses_warmup_is_not_a_call)
     expect_responses_span(&sp[0]);
     tt_span_clear(&sp[0]);
     convo_free(&c);
+}
+
+/* With the capture worker on (defer.h), a session's bytes are only
+ * queued by the hooks and read on the worker (ws_api.c). An op that holds
+ * the worker is queued first, so nothing of the session can have run when
+ * the feeds return: no span yet, the server's messages owed as span ends
+ * (the write barrier will run them); released and drained, the span is
+ * the inline path's, read on the worker's thread. */
+static volatile int hold_release;
+static pthread_t hold_thread;
+
+static void hold_run(struct tt_defer_op *op)
+{
+    hold_thread = pthread_self();
+    for (int i = 0; i < 5000 && !hold_release; i++)
+        usleep(1000);
+    free(op);
+}
+
+Test(wsconv, deferred_session_is_read_on_the_worker)
+{
+    const void *key = (const void *)(uintptr_t)0x7770;
+    struct tt_defer_op *hold = calloc(1, sizeof(*hold));
+    struct convo c;
+    struct tt_span sp[4];
+
+    cr_assert_not_null(hold);
+    hold->run = hold_run;
+    hold->bytes = sizeof(*hold);
+    tt_defer_set(true);
+    tt_rt_depth++;
+    tt_defer_push(hold);
+    tt_rt_depth--;
+    responses_convo(&c);
+    feed(key, &c, -1, 0, 0);
+    cr_assert_eq(read_spool(sp, 4), 0, "nothing delivered while the worker is held");
+    cr_assert_eq(__atomic_load_n(&tt_rt_spans_owed, __ATOMIC_ACQUIRE), 2,
+                  "the server's two reads (the warm-up's, the call's) are owed as "
+                  "span ends: %d", (int)tt_rt_spans_owed);
+    hold_release = 1;
+    tt_conn_close(TT_CONN_SSL, key);
+    tt_defer_drain();
+    cr_assert(!pthread_equal(hold_thread, pthread_self()), "the held op ran on the worker");
+    cr_assert_eq(__atomic_load_n(&tt_rt_spans_owed, __ATOMIC_ACQUIRE), 0);
+    size_t n = read_spool(sp, 4);
+    cr_assert_eq(n, 1, "one span: the warm-up is not a call");
+    expect_responses_span(&sp[0]);
+    tt_span_clear(&sp[0]);
+    convo_free(&c);
+    tt_defer_set(false);
 }
 
 /* Every split point of every piece, in both directions. */
