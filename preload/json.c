@@ -293,14 +293,12 @@ static size_t unescape_one(const char *p, size_t n, char *u8, size_t *u8n)
     return used;
 }
 
-/* Does the body of a JSON string, p[0..n) between its quotes, spell key?
- * Keys are almost never escaped, so that case costs one memchr. */
-static bool key_eq(const char *p, size_t n, const char *key, size_t klen)
+/* Does the body of a JSON string with escapes, p[0..n) between its
+ * quotes, spell key? */
+static bool key_eq_escaped(const char *p, size_t n, const char *key, size_t klen)
 {
     size_t i = 0, k = 0;
 
-    if (!memchr(p, '\\', n))
-        return n == klen && memcmp(p, key, n) == 0;
     while (i < n) {
         char u8[4];
         size_t u8n = 1, used = 1;
@@ -320,14 +318,20 @@ static bool key_eq(const char *p, size_t n, const char *key, size_t klen)
     return k == klen;
 }
 
+/* Key lengths measured once per call for this many keys (more are
+ * measured at each member). */
+#define TT_JSON_KEYS_KNOWN 16
+
 int tt_json_members(const char *buf, size_t len, const char *const *keys,
                     size_t nkeys, struct tt_json_slice *out)
 {
-    size_t i;
+    size_t i, klens[TT_JSON_KEYS_KNOWN];
 
     for (size_t k = 0; k < nkeys; k++) {
         out[k].ptr = NULL;
         out[k].len = 0;
+        if (k < TT_JSON_KEYS_KNOWN)
+            klens[k] = strlen(keys[k]);
     }
     if (!buf)
         return TT_ERR_PARSE;
@@ -352,9 +356,13 @@ int tt_json_members(const char *buf, size_t len, const char *const *keys,
         size_t vend = skip_value(buf, i, len);
         if (vend == 0 || !value_ok(buf + i, vend - i))
             return TT_ERR_INCOMPLETE;
-        /* No break on a match: a later duplicate must replace it. */
+        /* No break on a match: a later duplicate must replace it. Keys
+         * are almost never escaped: then a length and a memcmp each. */
+        bool esc = memchr(kp, '\\', kn) != NULL;
         for (size_t k = 0; k < nkeys; k++) {
-            if (key_eq(kp, kn, keys[k], strlen(keys[k]))) {
+            size_t klen = k < TT_JSON_KEYS_KNOWN ? klens[k] : strlen(keys[k]);
+            if (esc ? key_eq_escaped(kp, kn, keys[k], klen)
+                    : kn == klen && memcmp(kp, keys[k], kn) == 0) {
                 out[k].ptr = buf + i;
                 out[k].len = vend - i;
             }
@@ -937,8 +945,12 @@ enum tt_json_kind tt_json_kind_of(const struct tt_json_slice *s)
 
 bool tt_json_str_is(const struct tt_json_slice *s, const char *lit)
 {
-    return tt_json_kind_of(s) == TT_JSON_STRING && s->len >= 2 &&
-           key_eq(s->ptr + 1, s->len - 2, lit, strlen(lit));
+    if (tt_json_kind_of(s) != TT_JSON_STRING || s->len < 2)
+        return false;
+    const char *p = s->ptr + 1;
+    size_t n = s->len - 2, klen = strlen(lit);
+    return memchr(p, '\\', n) ? key_eq_escaped(p, n, lit, klen)
+                               : n == klen && memcmp(p, lit, n) == 0;
 }
 
 void tt_json_str_walk(const struct tt_json_slice *s,
@@ -977,8 +989,14 @@ void tt_json_set_slice_str(char **field, const struct tt_json_slice *v)
 {
     char *d;
 
-    if (tt_json_kind_of(v) != TT_JSON_STRING || v->len <= 2 ||
-        !(d = tt_json_str_dup(v)))
+    if (tt_json_kind_of(v) != TT_JSON_STRING || v->len <= 2)
+        return;
+    /* The same id and model come with every chunk of a stream: no copy
+     * when the field already says it. */
+    if (*field && strlen(*field) == v->len - 2 && !memcmp(*field, v->ptr + 1, v->len - 2) &&
+        !memchr(v->ptr + 1, '\\', v->len - 2))
+        return;
+    if (!(d = tt_json_str_dup(v)))
         return;
     if (!*d) {
         free(d);

@@ -601,6 +601,102 @@ static const struct {
     { "error", tt_anthropic_ev_error },
 };
 
+/* --- the per-token events, without a tree -------------------------------
+ *
+ * Most of a stream is content_block_delta events (and pings). Each was
+ * parsed into a jansson tree; now such an event is validated once
+ * (tt_json_valid: what jansson accepts) and read as slices, with the tree
+ * path's effects (the first token, the fragment walked unescaped into its
+ * block within the budget). Every other event (message_start,
+ * content_block_start, message_delta, message_stop, error, one that is
+ * not valid or has no plain "type") takes the tree path below. */
+
+#define TT_ANTHROPIC_SLOW 1
+
+enum { AK_TYPE, AK_INDEX, AK_DELTA, AK_N };
+static const char *const tt_anthropic_event_keys[AK_N] = { "type", "index", "delta" };
+
+struct tt_anthropic_acc_ctx {
+    struct tt_anthropic_state *st;
+    struct tt_span *span;
+    struct tt_buf *b;
+    int rc;
+};
+
+static void tt_anthropic_acc_cb(void *ud, const char *p, size_t n)
+{
+    struct tt_anthropic_acc_ctx *c = ud;
+
+    if (c->rc != TT_OK)
+        return;
+    if (n > c->st->budget) {
+        n = c->st->budget;
+        c->span->truncated = true;
+    }
+    if (n > 0 && tt_buf_append(c->b, p, n) == TT_ERR_NOMEM)
+        c->rc = TT_ERR_NOMEM;
+    else
+        c->st->budget -= n;
+}
+
+/* A JSON string without escapes, as its bytes. */
+static bool tt_anthropic_plain(const struct tt_json_slice *v, const char **p, size_t *n)
+{
+    if (tt_json_kind_of(v) != TT_JSON_STRING || v->len < 2 ||
+        memchr(v->ptr, '\\', v->len))
+        return false;
+    *p = v->ptr + 1;
+    *n = v->len - 2;
+    return true;
+}
+
+static int tt_anthropic_event_fast(struct tt_anthropic_state *st, struct tt_span *span,
+                                   const char *data, size_t data_len, int64_t now)
+{
+    struct tt_json_slice m[AK_N], dm[1 + TT_ANTHROPIC_NDELTAS];
+    const char *dkeys[1 + TT_ANTHROPIC_NDELTAS], *t, *dt;
+    size_t tn, dtn;
+    int64_t index;
+
+    if (tt_json_valid(data, data_len) != TT_OK ||
+        tt_json_members(data, data_len, tt_anthropic_event_keys, AK_N, m) != TT_OK ||
+        !tt_anthropic_plain(&m[AK_TYPE], &t, &tn))
+        return TT_ANTHROPIC_SLOW;
+    if (tt_tok_ieq(t, tn, "ping") || tt_tok_ieq(t, tn, "content_block_stop"))
+        return TT_OK;           /* nothing for the span */
+    if (!tt_tok_ieq(t, tn, "content_block_delta") ||
+        tt_json_kind_of(&m[AK_DELTA]) != TT_JSON_OBJECT ||
+        tt_json_slice_int(&m[AK_INDEX], &index) != TT_OK)
+        return TT_ANTHROPIC_SLOW;
+    dkeys[0] = "type";
+    for (size_t k = 0; k < TT_ANTHROPIC_NDELTAS; k++)
+        dkeys[1 + k] = tt_anthropic_deltas[k].field;
+    if (tt_json_members(m[AK_DELTA].ptr, m[AK_DELTA].len, dkeys, 1 + TT_ANTHROPIC_NDELTAS,
+                        dm) != TT_OK ||
+        !tt_anthropic_plain(&dm[0], &dt, &dtn))
+        return TT_ANTHROPIC_SLOW;
+    for (size_t k = 0; k < TT_ANTHROPIC_NDELTAS; k++) {
+        const struct tt_anthropic_delta *d = &tt_anthropic_deltas[k];
+        if (!tt_tok_ieq(dt, dtn, d->type))
+            continue;
+        if (tt_json_kind_of(&dm[1 + k]) != TT_JSON_STRING)
+            return TT_ANTHROPIC_SLOW;   /* the tree path says it is malformed */
+        if (d->token)
+            tt_span_first_token(span, now);
+        if (!tt_api_capture_content())
+            return TT_OK;
+        struct tt_anthropic_block *b = tt_anthropic_block(st, index);
+        if (!b)
+            return TT_OK;
+        if (!b->type)
+            b->type = d->block_type;
+        struct tt_anthropic_acc_ctx ac = { st, span, &b->acc[k], TT_OK };
+        tt_json_str_walk(&dm[1 + k], tt_anthropic_acc_cb, &ac);
+        return ac.rc;
+    }
+    return TT_OK;       /* citations_delta and future kinds */
+}
+
 static int tt_anthropic_sse_event(void *state, struct tt_span *span,
                                   const char *event, size_t event_len,
                                   const char *data, size_t data_len,
@@ -615,6 +711,9 @@ static int tt_anthropic_sse_event(void *state, struct tt_span *span,
     if (!st)
         return TT_ERR_NOMEM;
     st->got_events = true;
+    if ((rc = tt_anthropic_event_fast(st, span, data, data_len, now)) != TT_ANTHROPIC_SLOW)
+        return rc;
+    rc = TT_OK;
     if (tt_json_parse(data, data_len, &root) != TT_OK ||
         !json_is_object(root)) {
         /* An error event is an error even when its data is garbage. */

@@ -431,6 +431,27 @@ static const struct ocase stream_cases[] = {
       { NULL, "msg_019Q", SMODEL, "[\"end_turn\"]",
         "[{\"type\":\"text\",\"text\":\"b\"}]", NULL, true, 377, 2, 0, 0, 0, 0,
         5.0 } },
+    /* Text deltas and pings are read without a tree (anthropic.c
+     * tt_anthropic_event_fast); next to them deltas the tree must take
+     * (an index of 0.0, an escaped type, a fragment that is not a string)
+     * or that are lost (invalid UTF-8): the span is the tree path's. */
+    { "deltas read without a tree, escapes, and those that take the tree", STREAM,
+      START(U0) TEXT_START(0) TEXT_DELTA(0, "a\\\"b\\u00e9")
+      EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0.0,"
+         "\"delta\":{\"type\":\"text_delta\",\"text\":\"X\"}}")
+      EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+         "\"delta\":{\"type\":\"Text_Delta\",\"text\":\"Y\"}}")
+      EV("content_block_delta", "{\"type\":\"content_block_delt\\u0061\",\"index\":0,"
+         "\"delta\":{\"type\":\"text_delta\",\"text\":\"Z\"}}")
+      EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+         "\"delta\":{\"type\":\"text_delta\",\"text\":5}}")
+      EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+         "\"delta\":{\"type\":\"text_delta\",\"text\":\"\xff\"}}")
+      PING BLOCK_STOP(0) MDELTA("end_turn", "{\"output_tokens\":9}") STOP,
+      false,
+      { NULL, "msg_019Q", SMODEL, "[\"end_turn\"]",
+        "[{\"type\":\"text\",\"text\":\"a\\\"b\xc3\xa9XYZ\"}]", NULL, true, 377, 9, 0, 0,
+        0, 0, 3.0 } },
     { "stream with no events", STREAM, "", false,
       { "stream ended before completion (no events)", NULL, NULL, NULL, NULL,
         NULL, false, 0, 0, 0, 0, 0, 0, NOTTFT } },

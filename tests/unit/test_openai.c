@@ -513,7 +513,27 @@ static const struct ocase stream_cases[] = {
       USAGE("{\"prompt_tokens\":1,\"completion_tokens\":1}"),
       false,
       { NULL, "chatcmpl-ABfw", "gpt-4o-2024-08-06", "[\"stop\"]", "\"a\"",
-        NULL, false, 0, 0, 0, 0, 0, 2.0 } },
+        NULL, false, 0, 0, 0, 0, 0, 2.0 } },    /* The usual chunks are read without a tree (openai.c
+     * tt_openai_chunk_fast); next to them chunks the tree must take (an
+     * index of 0.0, usage) or that are lost (invalid UTF-8): the span is
+     * the tree path's. */
+    { "chunks read without a tree, escapes, and those that take the tree", STREAM,
+      "data: {\"id\":\"c1\",\"model\":\"m1\",\"service_tier\":\"default\",\"choices\":[{"
+      "\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"refusal\":\"\"},"
+      "\"finish_reason\":null}]}\n\n"
+      "data: {\"id\":\"\",\"model\":\"\",\"choices\":[{\"index\":0,\"delta\":{"
+      "\"reasoning_content\":\"think\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\\\"b\\u00e9\\n\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0.0,\"delta\":{\"content\":\"X\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[]}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\xff\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"!\"},\"finish_reason\":"
+      "\"stop\"}],\"usage\":null,\"error\":null}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}\n\n"
+      DONE,
+      false,
+      { NULL, "c1", "m1", "[\"stop\"]", "\"a\\\"b\xc3\xa9\\nX!\"", NULL, true, 5, 3, 0,
+        0, 0, 2.0 } },
 };
 
 Test(openai, streams)
