@@ -533,13 +533,13 @@ int tt_json_counts(const json_t *obj, const struct tt_json_count_field *f,
 
 int tt_json_slice_int(const struct tt_json_slice *v, int64_t *out)
 {
-    const char *p = v->ptr, *e = v->ptr + v->len;
     bool neg = false;
     int64_t n = 0;
     int digits = 0;
 
     if (tt_json_kind_of(v) != TT_JSON_NUMBER)
-        return TT_ERR_PARSE;
+        return TT_ERR_PARSE;    /* absent (ptr NULL) included */
+    const char *p = v->ptr, *e = v->ptr + v->len;
     if (p < e && *p == '-') {
         neg = true;
         p++;
