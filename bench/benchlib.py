@@ -102,6 +102,37 @@ class SSEServer:
     stop = Mock.stop
 
 
+class PrivateDaemon:
+    """A tokentapd of a figure's own, not under callgrind (`with
+    PrivateDaemon(b, tag) as d:`): its socket, store and spool under
+    b.tmp/tag; d.env is b.env pointed at it, for the traced clients."""
+
+    def __init__(self, b, tag):
+        home = os.path.join(b.tmp, tag)
+        os.makedirs(home, exist_ok=True)
+        self.env = dict(b.env, TOKENTAP_HOME=home, TOKENTAP_DB=os.path.join(home, "traces.db"),
+                        TOKENTAP_SOCKET=os.path.join(home, "d.sock"),
+                        TOKENTAP_SPOOL=os.path.join(home, "spool"))
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([os.path.join(ROOT, "build", "bin", "tokentapd"),
+                                      "--foreground"], env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not os.path.exists(self.env["TOKENTAP_SOCKET"]):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.__exit__()
+                die("bench: tokentapd did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+
+
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("TOKENTAP_") and k not in ("TRACEPARENT", "LD_PRELOAD")}

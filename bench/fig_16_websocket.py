@@ -25,15 +25,12 @@ QUICK: 300), ROUNDS (5, QUICK: 3). Wall-clock numbers on a shared machine
 are noisy."""
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import QUICK, Bench, die, log, median, row  # noqa: E402
-from fig_14_instructions import (DAEMON, TUNABLES, file_ir, is_worker,  # noqa: E402
-                                 thread_files, valgrind_cmd)
+from benchlib import QUICK, Bench, PrivateDaemon, die, log, median, row  # noqa: E402
+from fig_14_instructions import TUNABLES, total_ir, valgrind_cmd  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 N = int(os.environ.get("N") or (300 if QUICK else 2000))
@@ -90,25 +87,14 @@ def callgrind(b, client, env):
     a private tokentapd (not under callgrind), so the count is the
     capture's, not a spool's."""
     lib = os.path.join(ROOT, "build", "lib", "libtokentap.so")
-    home = os.path.join(b.tmp, "cghome")
-    os.makedirs(home, exist_ok=True)
-    denv = dict(env, TOKENTAP_HOME=home, TOKENTAP_DB=os.path.join(home, "traces.db"),
-                TOKENTAP_SOCKET=os.path.join(home, "d.sock"),
-                TOKENTAP_SPOOL=os.path.join(home, "spool"))
-    daemon = subprocess.Popen([DAEMON, "--foreground"], env=denv, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 10
-        while not os.path.exists(denv["TOKENTAP_SOCKET"]):
-            if daemon.poll() is not None or time.time() > deadline:
-                die("fig16: tokentapd did not start")
-            time.sleep(0.05)
-        per = {}
+    per = {}
+    with PrivateDaemon(b, "cghome") as d:
         for traced in (False, True):
             ir = {}
             for turns in (50, 250):
                 out = os.path.join(b.tmp, "cg.%d.%d" % (traced, turns))
-                e = dict(denv, GLIBC_TUNABLES=TUNABLES, TOKENTAP_HOSTS=b.hosts)
+                e = dict(d.env, SSL_CERT_FILE=env["SSL_CERT_FILE"], GLIBC_TUNABLES=TUNABLES,
+                         TOKENTAP_HOSTS=b.hosts)
                 if traced:
                     e["LD_PRELOAD"] = lib
                 p = subprocess.run(valgrind_cmd(out) + [client, "responses", "--deflate",
@@ -116,21 +102,11 @@ def callgrind(b, client, env):
                                    env=e, capture_output=True, text=True, timeout=900)
                 if p.returncode != 0:
                     die("fig16: callgrind run failed:\n" + p.stderr[-2000:])
-                every = program = 0
-                for fp in thread_files(out):
-                    t = file_ir(fp)
-                    if t is None:
-                        die("fig16: no instruction total in " + fp)
-                    every += t
-                    if not is_worker(fp):
-                        program += t
-                ir[turns] = (every, program)
+                every = total_ir(out)
+                ir[turns] = (every, every - total_ir(out, worker_only=True))
             per[traced] = tuple((ir[250][i] - ir[50][i]) / 200 for i in (0, 1))
             log("fig16 callgrind %s: %.0f instructions/call, %.0f on the program's thread"
                 % (("traced" if traced else "plain",) + per[traced]))
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
     return per[False], per[True]
 
 

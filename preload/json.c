@@ -1006,6 +1006,41 @@ void tt_json_set_slice_str(char **field, const struct tt_json_slice *v)
     *field = d;
 }
 
+struct append_budget {
+    struct tt_buf *b;
+    size_t *budget;
+    bool *truncated;
+    int rc;
+};
+
+static void append_budget_cb(void *ud, const char *p, size_t n)
+{
+    struct append_budget *a = ud;
+
+    if (a->rc != TT_OK)
+        return;
+    if (n > *a->budget) {
+        n = *a->budget;
+        *a->truncated = true;
+    }
+    if (n == 0)
+        return;
+    if (tt_buf_append(a->b, p, n) == TT_ERR_NOMEM) {
+        a->rc = TT_ERR_NOMEM;
+        return;
+    }
+    *a->budget -= n;
+}
+
+int tt_json_str_append_budget(const struct tt_json_slice *s, struct tt_buf *b,
+                              size_t *budget, bool *truncated)
+{
+    struct append_budget a = { b, budget, truncated, TT_OK };
+
+    tt_json_str_walk(s, append_budget_cb, &a);
+    return a.rc;
+}
+
 struct str_dup {
     char *d;
     size_t n;

@@ -117,6 +117,14 @@ bool tt_json_str_is(const struct tt_json_slice *s, const char *lit);
 void tt_json_str_walk(const struct tt_json_slice *s,
                       void (*cb)(void *ud, const char *p, size_t n), void *ud);
 
+/* Append the unescaped text of string s to b within *budget bytes, which
+ * it counts down: what does not fit is dropped and *truncated set (a
+ * streamed answer's text, kept up to its parser's budget). A slice that is
+ * not a string appends nothing. TT_OK (b's own cap is b's business, as
+ * for tt_buf_append), or TT_ERR_NOMEM. */
+int tt_json_str_append_budget(const struct tt_json_slice *s, struct tt_buf *b,
+                              size_t *budget, bool *truncated) TT_WUR;
+
 /* The unescaped text of string s, malloc'd and NUL-terminated (a NUL
  * inside ends it early, as jansson's json_string_value would). NULL when
  * s is not a string or on OOM. */

@@ -616,29 +616,6 @@ static const struct {
 enum { AK_TYPE, AK_INDEX, AK_DELTA, AK_N };
 static const char *const tt_anthropic_event_keys[AK_N] = { "type", "index", "delta" };
 
-struct tt_anthropic_acc_ctx {
-    struct tt_anthropic_state *st;
-    struct tt_span *span;
-    struct tt_buf *b;
-    int rc;
-};
-
-static void tt_anthropic_acc_cb(void *ud, const char *p, size_t n)
-{
-    struct tt_anthropic_acc_ctx *c = ud;
-
-    if (c->rc != TT_OK)
-        return;
-    if (n > c->st->budget) {
-        n = c->st->budget;
-        c->span->truncated = true;
-    }
-    if (n > 0 && tt_buf_append(c->b, p, n) == TT_ERR_NOMEM)
-        c->rc = TT_ERR_NOMEM;
-    else
-        c->st->budget -= n;
-}
-
 /* A JSON string without escapes, as its bytes. */
 static bool tt_anthropic_plain(const struct tt_json_slice *v, const char **p, size_t *n)
 {
@@ -690,9 +667,8 @@ static int tt_anthropic_event_fast(struct tt_anthropic_state *st, struct tt_span
             return TT_OK;
         if (!b->type)
             b->type = d->block_type;
-        struct tt_anthropic_acc_ctx ac = { st, span, &b->acc[k], TT_OK };
-        tt_json_str_walk(&dm[1 + k], tt_anthropic_acc_cb, &ac);
-        return ac.rc;
+        return tt_json_str_append_budget(&dm[1 + k], &b->acc[k], &st->budget,
+                                         &span->truncated);
     }
     return TT_OK;       /* citations_delta and future kinds */
 }

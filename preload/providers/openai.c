@@ -775,21 +775,6 @@ static const char *const tt_openai_delta_keys[DL_N] = {
     "content", "refusal", "reasoning_content", "reasoning", "tool_calls",
 };
 
-struct tt_openai_acc_ctx {
-    struct tt_openai_state *st;
-    struct tt_span *span;
-    struct tt_buf *b;
-    int rc;
-};
-
-static void tt_openai_acc_cb(void *ud, const char *p, size_t n)
-{
-    struct tt_openai_acc_ctx *c = ud;
-
-    if (c->rc == TT_OK)
-        c->rc = tt_openai_acc(c->st, c->span, c->b, p, n);
-}
-
 static bool tt_openai_absent(const struct tt_json_slice *v)
 {
     return !v->ptr || tt_json_kind_of(v) == TT_JSON_NULL;
@@ -871,20 +856,19 @@ static int tt_openai_chunk_fast(struct tt_openai_state *st, struct tt_span *span
         for (size_t k = DL_CONTENT; k <= DL_REASONING; k++)
             if (tt_json_kind_of(&dm[k]) == TT_JSON_STRING && dm[k].len > 2)
                 tt_span_first_token(span, now);
-        struct tt_openai_acc_ctx ac = { st, span, &c->content, TT_OK };
+        int rc;
         if (tt_json_kind_of(&dm[DL_CONTENT]) == TT_JSON_STRING) {
             c->has_content = true;
-            if (capture)
-                tt_json_str_walk(&dm[DL_CONTENT], tt_openai_acc_cb, &ac);
+            if (capture && (rc = tt_json_str_append_budget(&dm[DL_CONTENT], &c->content,
+                                                          &st->budget, &span->truncated)))
+                return rc;
         }
         if (tt_json_kind_of(&dm[DL_REFUSAL]) == TT_JSON_STRING && dm[DL_REFUSAL].len > 2) {
             c->has_refusal = true;
-            ac.b = &c->refusal;
-            if (capture)
-                tt_json_str_walk(&dm[DL_REFUSAL], tt_openai_acc_cb, &ac);
+            if (capture && (rc = tt_json_str_append_budget(&dm[DL_REFUSAL], &c->refusal,
+                                                          &st->budget, &span->truncated)))
+                return rc;
         }
-        if (ac.rc != TT_OK)
-            return ac.rc;
     }
     return TT_OK;
 }

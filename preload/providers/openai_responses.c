@@ -670,28 +670,13 @@ static const char *const tt_resp_event_keys[RK_N] = {
     [RK_ITEM] = "item", [RK_OUTPUT_INDEX] = "output_index", [RK_ITEM_ID] = "item_id",
 };
 
-struct tt_resp_acc_ctx {
-    struct tt_resp_state *st;
-    struct tt_span *span;
-    struct tt_buf *b;
-    int rc;
-};
-
-static void tt_resp_acc_cb(void *ud, const char *p, size_t n)
-{
-    struct tt_resp_acc_ctx *c = ud;
-
-    if (c->rc == TT_OK)
-        c->rc = tt_resp_acc(c->st, c->span, c->b, p, n);
-}
-
 /* A fragment event (tt_resp_deltas[i]) whose members are m. */
 static int tt_resp_delta_fast(struct tt_resp_state *st, struct tt_span *span,
                               enum tt_resp_frag what, const struct tt_json_slice *m,
                               int64_t now)
 {
     const struct tt_json_slice *d = &m[RK_DELTA];
-    struct tt_resp_acc_ctx c = { st, span, NULL, TT_OK };
+    struct tt_buf *into = NULL;
     struct tt_resp_tool *t = NULL;
 
     if (tt_json_kind_of(d) != TT_JSON_STRING)
@@ -715,19 +700,19 @@ static int tt_resp_delta_fast(struct tt_resp_state *st, struct tt_span *span,
     switch (what) {
     case TT_RESP_TEXT:
         st->has_text = true;
-        c.b = &st->text;
+        into = &st->text;
         break;
     case TT_RESP_REFUSAL:
         st->has_refusal = true;
-        c.b = &st->refusal;
+        into = &st->refusal;
         break;
     case TT_RESP_TOOL_ARGS:
-        c.b = t ? &t->args : NULL;
+        into = t ? &t->args : NULL;
         break;
     }
-    if (c.b && tt_api_capture_content())
-        tt_json_str_walk(d, tt_resp_acc_cb, &c);
-    return c.rc;
+    if (!into || !tt_api_capture_content())
+        return TT_OK;
+    return tt_json_str_append_budget(d, into, &st->budget, &span->truncated);
 }
 
 /* TT_OK or an error: the event is done. TT_RESP_SLOW: take the tree. */

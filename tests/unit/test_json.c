@@ -606,6 +606,42 @@ Test(json, slice_int_and_set_slice_str_agree_with_the_tree)
     cr_expect_null(f);
 }
 
+/* A streamed fragment appended within a budget: unescaped, cut where the
+ * budget ends (truncated set), nothing for what is not a string. */
+Test(json, str_append_budget_cuts_at_the_budget)
+{
+    static const struct {
+        const char *text;
+        size_t budget;
+        const char *want;
+        size_t want_len, left;
+        bool truncated;
+    } cases[] = {
+        { "\"abc\"", 10, "abc", 3, 7, false },
+        { "\"abc\"", 3, "abc", 3, 0, false },
+        { "\"a\\nbc\"", 2, "a\n", 2, 0, true },
+        { "\"x\\u00e9y\"", 2, "x\xc3", 2, 0, true },
+        { "\"a\\u0000b\"", 9, "a\0b", 3, 6, false },
+        { "\"\"", 5, "", 0, 5, false },
+        { "42", 5, "", 0, 5, false },
+        { "\"abc\"", 0, "", 0, 0, true },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tt_json_slice sl = { cases[i].text, strlen(cases[i].text) };
+        struct tt_buf b;
+        size_t budget = cases[i].budget;
+        bool trunc = false;
+        tt_buf_init(&b, 1 << 20);
+        cr_assert_eq(tt_json_str_append_budget(&sl, &b, &budget, &trunc), TT_OK);
+        cr_expect_eq(b.len, cases[i].want_len, "%s: %zu bytes", cases[i].text, b.len);
+        cr_expect(b.len == cases[i].want_len && !memcmp(b.data ? b.data : "", cases[i].want,
+                                                        b.len), "%s: text", cases[i].text);
+        cr_expect_eq(budget, cases[i].left, "%s: budget left %zu", cases[i].text, budget);
+        cr_expect_eq(trunc, cases[i].truncated, "%s: truncated", cases[i].text);
+        tt_buf_free(&b);
+    }
+}
+
 /* tt_json_append_compact writes what jansson's compact dump writes. */
 Test(json, append_compact_is_jansson_dump)
 {
