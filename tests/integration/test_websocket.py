@@ -214,6 +214,22 @@ class PythonWebsockets(WsBase):
         self.assertFalse(s["usage_known"])
 
 
+    def test_killed_right_after_printing_keeps_its_span(self):
+        """The session is read on tokentap's worker (ws_api.c), a server
+        message's op counted as a span's end: the client's print of the
+        answer runs it first, so a client SIGKILLed right after printing
+        has its call stored (the worker would have read it 10 ms later)."""
+        r = self.run_traced(self.py("killed"))
+        self.assertIn(r.rc, (-9, 128 + 9), r.stderr)
+        self.assertIn("text ", r.stdout)
+        self.assertEqual(len(r.spans), 1, r.spans)
+        s = r.spans[0]
+        self.assertContract(s)
+        self.assertEqual(s["status"], "ok", s.get("error"))
+        self.assertEqual(s["http_version"], "websocket")
+        self.assertTrue(s["usage_known"])
+
+
 class PythonWebsocketsPlain(PythonWebsockets):
     plain = True
 

@@ -5,15 +5,17 @@ update, an item, an audio response, a text response with a tool), against
 OPENAI_BASE_URL, else MOCK_BASE/v1 (https -> wss, http -> ws; the CA
 from SSL_CERT_FILE).
 
-usage: ws_py.py responses|realtime|abort [--no-deflate] [--header NAME:VALUE]...
+usage: ws_py.py responses|realtime|abort|killed [--no-deflate] [--header NAME:VALUE]...
 (abort: a Responses call whose connection the client drops, without a
 closing handshake, after the first text delta; the mock is asked to pause
-between deltas.)
+between deltas. killed: one Responses call, its text printed (stdout
+flushed), then the client SIGKILLs itself at once.)
 Prints what the program got (the text of each response, its usage), so a
 traced run's output can be compared with an untraced one."""
 import asyncio
 import json
 import os
+import signal
 import ssl
 import sys
 
@@ -66,6 +68,14 @@ async def abort(ws):
     ws.transport.abort()
 
 
+async def killed(ws):
+    await ws.send(json.dumps({"type": "response.create", "model": "gpt-5-mini",
+                              "input": [{"role": "user", "content": "Say hello"}]}))
+    text, _ = await recv_until(ws, ("response.completed", "error"))
+    print("text", text, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 async def realtime(ws):
     ev = json.loads(await ws.recv())
     print("session", ev["type"], ev["session"]["model"])
@@ -107,7 +117,8 @@ async def main():
         async with websockets.connect(url(path), ssl=ctx, compression=compression,
                                       extra_headers=headers,
                                       max_size=None) as ws:
-            await {"responses": responses, "realtime": realtime, "abort": abort}[flow](ws)
+            await {"responses": responses, "realtime": realtime, "abort": abort,
+                   "killed": killed}[flow](ws)
     except websockets.exceptions.ConnectionClosed:
         if flow != "abort":     # the abort flow dropped it on purpose
             raise
