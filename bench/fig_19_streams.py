@@ -4,10 +4,11 @@ Fig 14 counts a non-streamed call. Agents mostly stream, and a stream is a
 few hundred small events, each read by the API's parser on the capture
 worker: what that costs per call is counted here the same way (callgrind,
 one file per thread, the difference between a run of N2 and one of N1
-calls divided by N2-N1, traced minus untraced), for the three streaming
+calls divided by N2-N1, traced minus untraced), for the four streaming
 APIs the agents people run speak: OpenAI Chat Completions, OpenAI
-Responses and Anthropic Messages, each answered by `tokentap mock` with
-EVENTS text deltas (x-mock-chunks), through the libcurl bench client
+Responses, Anthropic Messages and Gemini's streamGenerateContent, each
+answered by `tokentap mock` with EVENTS text deltas (x-mock-chunks),
+through the libcurl bench client
 (bench/bench_curl_calls.c, HTTP/2) to a private tokentapd (not under
 callgrind).
 
@@ -36,6 +37,8 @@ APIS = [
      {"model": "gpt-5-mini", "stream": True, "input": "Tell me a story."}),
     ("Anthropic Messages", "/v1/messages",
      {"model": "claude-sonnet-4-5", "stream": True, "max_tokens": 1024, "messages": PROMPT}),
+    ("Gemini streamGenerateContent", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+     {"contents": [{"role": "user", "parts": [{"text": "Tell me a story."}]}]}),
 ]
 
 

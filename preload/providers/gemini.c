@@ -645,6 +645,189 @@ out:
     return rc;
 }
 
+/* --- the usual chunk, without a tree ------------------------------------
+ *
+ * A stream's chunks each carry the candidates' new text and the usage so
+ * far. Each was parsed into a jansson tree; now the usual chunk (no error,
+ * no promptFeedback, no function call, at most TT_GEMINI_FAST_CANDS
+ * candidates with plain-integer indexes and unescaped finish reasons) is
+ * validated once (tt_json_valid: what jansson accepts) and read as slices
+ * with tt_gemini_chunk's effects, in its order: the response id and
+ * model, the usage (tt_json_counts_slice, the modality counts below), the
+ * candidates' finish reasons, first token and text. What the slices
+ * cannot decide as the tree would takes the tree, before any effect. */
+
+#define TT_GEMINI_SLOW 1
+#define TT_GEMINI_FAST_CANDS 4
+
+enum { GK_CANDS, GK_USAGE, GK_ID, GK_MODEL, GK_ERROR, GK_FEEDBACK, GK_N };
+static const char *const tt_gemini_chunk_keys[GK_N] = {
+    "candidates", "usageMetadata", "responseId", "modelVersion", "error", "promptFeedback",
+};
+enum { GC_INDEX, GC_CONTENT, GC_FINISH, GC_N };
+static const char *const tt_gemini_cand_keys[GC_N] = { "index", "content", "finishReason" };
+enum { GP_TEXT, GP_THOUGHT, GP_CALL, GP_N };
+static const char *const tt_gemini_part_keys[GP_N] = { "text", "thought", "functionCall" };
+
+/* tt_gemini_modal_counts over a usageMetadata slice. */
+static int tt_gemini_modal_counts_slice(const struct tt_json_slice *u, int64_t *out)
+{
+    static const char *const lists[2] = { "promptTokensDetails", "candidatesTokensDetails" };
+    static const char *const ekeys[2] = { "modality", "tokenCount" };
+    struct tt_json_slice l[2], e, em[2];
+
+    memset(out, 0, TT_GEMINI_NMODAL * sizeof(*out));
+    if (tt_json_members(u->ptr, u->len, lists, 2, l) != TT_OK)
+        return TT_GEMINI_SLOW;
+    for (size_t m = 0; m < TT_NELEM(tt_gemini_modals); m++) {
+        const struct tt_json_slice *list = &l[strcmp(tt_gemini_modals[m].list, lists[0]) ? 1 : 0];
+        size_t pos = 0;
+        if (tt_json_kind_of(list) != TT_JSON_ARRAY)
+            continue;
+        while (tt_json_next(list, &pos, &e)) {
+            int64_t n;
+            if (tt_json_kind_of(&e) != TT_JSON_OBJECT)
+                continue;
+            if (tt_json_members(e.ptr, e.len, ekeys, 2, em) != TT_OK ||
+                (em[0].ptr && memchr(em[0].ptr, '\\', em[0].len)))
+                return TT_GEMINI_SLOW;
+            if (!tt_json_str_is(&em[0], tt_gemini_modals[m].modality) || !em[1].ptr)
+                continue;
+            int rc = tt_json_slice_int(&em[1], &n);
+            if (rc == TT_ERR_UNSUPPORTED)
+                return TT_GEMINI_SLOW;      /* 5.0: as jansson reads it */
+            if (rc != TT_OK || n < 0 || n > TT_JSON_COUNT_MAX ||
+                out[tt_gemini_modals[m].slot] > TT_JSON_COUNT_MAX - n)
+                return TT_ERR_PARSE;
+            out[tt_gemini_modals[m].slot] += n;
+        }
+    }
+    return TT_OK;
+}
+
+/* Whether a candidate's parts can be read here (no function call). */
+static bool tt_gemini_parts_fast(const struct tt_json_slice *content)
+{
+    static const char *const ckeys[1] = { "parts" };
+    struct tt_json_slice parts, part, pm[GP_N];
+    size_t pos = 0;
+
+    if (tt_json_kind_of(content) != TT_JSON_OBJECT)
+        return true;                /* no parts: nothing to read */
+    if (tt_json_members(content->ptr, content->len, ckeys, 1, &parts) != TT_OK)
+        return false;
+    if (tt_json_kind_of(&parts) != TT_JSON_ARRAY)
+        return true;
+    while (tt_json_next(&parts, &pos, &part)) {
+        if (tt_json_kind_of(&part) != TT_JSON_OBJECT)
+            continue;
+        if (tt_json_members(part.ptr, part.len, tt_gemini_part_keys, GP_N, pm) != TT_OK ||
+            pm[GP_CALL].ptr)
+            return false;
+    }
+    return true;
+}
+
+static int tt_gemini_chunk_fast(struct tt_gemini_state *st, struct tt_span *span,
+                                const char *data, size_t data_len, int64_t now)
+{
+    static const char *const ckeys[1] = { "parts" };
+    struct tt_json_slice m[GK_N], cm[TT_GEMINI_FAST_CANDS][GC_N], el;
+    bool cobj[TT_GEMINI_FAST_CANDS], finished = false, capture = tt_api_capture_content();
+    int64_t counts[TT_GEMINI_NSLOTS], modal[TT_GEMINI_NMODAL];
+    bool present[TT_GEMINI_NSLOTS];
+    size_t nc = 0, pos = 0;
+    int urc = TT_OK;
+
+    if (tt_json_valid(data, data_len) != TT_OK)
+        return TT_ERR_PARSE;        /* a lost chunk costs its content only */
+    if (tt_json_members(data, data_len, tt_gemini_chunk_keys, GK_N, m) != TT_OK ||
+        m[GK_ERROR].ptr || m[GK_FEEDBACK].ptr)
+        return TT_GEMINI_SLOW;
+    /* Everything that could send this chunk to the tree, decided first. */
+    if (tt_json_kind_of(&m[GK_CANDS]) == TT_JSON_ARRAY) {
+        while (tt_json_next(&m[GK_CANDS], &pos, &el)) {
+            int64_t ix;
+            if (nc == TT_GEMINI_FAST_CANDS)
+                return TT_GEMINI_SLOW;
+            cobj[nc] = tt_json_kind_of(&el) == TT_JSON_OBJECT;
+            if (!cobj[nc]) {
+                nc++;
+                continue;
+            }
+            struct tt_json_slice *c = cm[nc++];
+            if (tt_json_members(el.ptr, el.len, tt_gemini_cand_keys, GC_N, c) != TT_OK ||
+                (tt_json_kind_of(&c[GC_INDEX]) == TT_JSON_NUMBER &&
+                 tt_json_slice_int(&c[GC_INDEX], &ix) != TT_OK) ||
+                (c[GC_FINISH].ptr && memchr(c[GC_FINISH].ptr, '\\', c[GC_FINISH].len)) ||
+                !tt_gemini_parts_fast(&c[GC_CONTENT]))
+                return TT_GEMINI_SLOW;
+        }
+    }
+    bool usage = m[GK_USAGE].ptr && tt_json_kind_of(&m[GK_USAGE]) != TT_JSON_NULL;
+    if (usage) {
+        urc = tt_json_counts_slice(&m[GK_USAGE], tt_gemini_usage_fields,
+                                   TT_NELEM(tt_gemini_usage_fields), counts, present,
+                                   TT_GEMINI_NSLOTS);
+        if (urc == TT_ERR_UNSUPPORTED)
+            return TT_GEMINI_SLOW;
+        if (urc == TT_OK && (urc = tt_gemini_modal_counts_slice(&m[GK_USAGE], modal)) ==
+                                TT_GEMINI_SLOW)
+            return TT_GEMINI_SLOW;
+    }
+
+    tt_json_set_slice_str(&span->response_id, &m[GK_ID]);
+    tt_json_set_slice_str(&span->response_model, &m[GK_MODEL]);
+    if (usage && urc == TT_OK) {
+        memcpy(st->usage, counts, sizeof(st->usage));
+        memcpy(st->modal, modal, sizeof(st->modal));
+        st->usage_seen = true;
+        st->usage_bad = false;
+    } else if (usage) {
+        st->usage_bad = true;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        struct tt_json_slice parts, part, pm[GP_N];
+        int64_t index;
+        size_t ppos = 0;
+        if (!cobj[i])
+            continue;
+        if (tt_json_slice_int(&cm[i][GC_INDEX], &index) != TT_OK)
+            index = (int64_t)i;     /* proto3 omits index 0 */
+        struct tt_gemini_cand *c = tt_gemini_cand(st, index);
+        if (!c)
+            continue;               /* more than we track: counts still come */
+        if (tt_json_kind_of(&cm[i][GC_FINISH]) == TT_JSON_STRING && cm[i][GC_FINISH].len > 2) {
+            tt_json_set_slice_str(&c->finish_reason, &cm[i][GC_FINISH]);
+            finished = true;
+        }
+        if (tt_json_kind_of(&cm[i][GC_CONTENT]) != TT_JSON_OBJECT ||
+            tt_json_members(cm[i][GC_CONTENT].ptr, cm[i][GC_CONTENT].len, ckeys, 1,
+                            &parts) != TT_OK ||
+            tt_json_kind_of(&parts) != TT_JSON_ARRAY)
+            continue;
+        while (tt_json_next(&parts, &ppos, &part)) {
+            if (tt_json_kind_of(&part) != TT_JSON_OBJECT ||
+                tt_json_members(part.ptr, part.len, tt_gemini_part_keys, GP_N, pm) != TT_OK ||
+                tt_json_kind_of(&pm[GP_TEXT]) != TT_JSON_STRING)
+                continue;
+            if (pm[GP_TEXT].len > 2 && now)
+                tt_span_first_token(span, now);
+            if (tt_json_kind_of(&pm[GP_THOUGHT]) == TT_JSON_TRUE)
+                continue;
+            c->has_text = true;
+            int rc;
+            if (capture && (rc = tt_json_str_append_budget(&pm[GP_TEXT], &c->text, &st->budget,
+                                                          &span->truncated)))
+                return rc;
+        }
+    }
+    /* A usage-only chunk says nothing about whether the answer ended. */
+    if (nc > 0)
+        st->last_finished = finished;
+    return TT_OK;
+}
+
 /* --- response: stream --------------------------------------------------- */
 
 static int tt_gemini_sse_event(void *state, struct tt_span *span,
@@ -660,6 +843,8 @@ static int tt_gemini_sse_event(void *state, struct tt_span *span,
     if (!st)
         return TT_ERR_NOMEM;
     st->got_events = true;
+    if ((rc = tt_gemini_chunk_fast(st, span, data, data_len, now)) != TT_GEMINI_SLOW)
+        return rc;
     /* A lost chunk costs its content, not the span: the usage of later
      * chunks is still the truth. */
     if (tt_json_parse(data, data_len, &root) != TT_OK)

@@ -432,6 +432,26 @@ static const struct gcase stream_cases[] = {
       false,
       { NULL, "r1", "gemini-2.5-flash", "[\"STOP\"]", "\"kept\"", NULL, true,
         9, 3, 0, 0, 2.0 } },
+    /* The usual chunks are read without a tree (gemini.c
+     * tt_gemini_chunk_fast); next to them chunks the tree must take (an
+     * index of 0.0) or that are lost (invalid UTF-8): the span is the
+     * tree path's. */
+    { "chunks read without a tree, escapes, and those that take the tree", STREAM,
+      CHUNK("[{\"text\":\"\"}]", "") ",\"usageMetadata\":{\"promptTokenCount\":10,"
+      "\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":10},"
+      "{\"modality\":\"AUDIO\",\"tokenCount\":5}]}}\n\n"
+      CHUNK("[{\"text\":\"think\",\"thought\":true}]", "") "}\n\n"
+      CHUNK("[{\"text\":\"a\\\"b\\u00e9\"}]", "") "}\n\n"
+      "data: {\"candidates\":[{\"index\":0.0,\"content\":{\"parts\":[{\"text\":\"X\"}]}}],"
+      MV "}\n\n"
+      "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\xff\"}]}}]," MV "}\n\n"
+      CHUNK("[{\"text\":\"!\"}]", ",\"finishReason\":\"STOP\"") ","
+      "\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":4,"
+      "\"thoughtsTokenCount\":2,\"promptTokensDetails\":[{\"modality\":\"TEXT\","
+      "\"tokenCount\":10}]}}\n\n",
+      false,
+      { NULL, "r1", "gemini-2.5-flash", "[\"STOP\"]", "\"a\\\"b\xc3\xa9X!\"", NULL, true,
+        10, 6, 0, 2, 2.0 } },
     { "latest usage invalid: usage unknown", STREAM,
       CHUNK("[{\"text\":\"a\"}]", ",\"finishReason\":\"STOP\"") ","
       USAGE(9, 3, 0) "}\n\n"
