@@ -36,6 +36,7 @@
  */
 #include "mock.h"
 #include "mock_int.h"
+#include "json.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1302,6 +1303,80 @@ static int tt_mock_tool(struct tt_mock_call *k, json_t *body)
 	return k->tool_args ? 0 : -1;
 }
 
+/* Long string values are cut to this many bytes before jansson parses a
+ * request body (tt_mock_body_json). */
+#define TT_MOCK_STR_KEEP 256
+/* Bodies shorter than this are parsed as they are. */
+#define TT_MOCK_ELIDE_MIN 4096
+
+/* The length of the JSON text unit at p: an escape (a \u surrogate pair is
+ * one unit), a whole UTF-8 sequence, or a byte. p is inside a string of a
+ * body tt_json_valid accepted. */
+static size_t tt_mock_unit(const unsigned char *p)
+{
+	if (p[0] == '\\') {
+		if (p[1] != 'u')
+			return 2;
+		/* \uD800-\uDBFF is followed by its low half. */
+		return (p[2] == 'd' || p[2] == 'D') && strchr("89abAB", p[3]) ? 12 : 6;
+	}
+	return p[0] < 0xC0 ? 1 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : 4;
+}
+
+/* The request body as the routes read it, or NULL when it is not one JSON
+ * value (jansson decides, as it always did). No route reads a long string
+ * value (they read the model, flags, the tools' schemas, the last message's
+ * role and type), and jansson's lexer costs ~140 instructions a byte: a
+ * 10 KB prompt was most of the mock's CPU in `make bench`, whose clients
+ * share the machine's cores with it. So a large body that tt_json_valid
+ * accepts (jansson's grammar) is parsed with every string value longer than
+ * TT_MOCK_STR_KEEP bytes cut to its first TT_MOCK_STR_KEEP or so, at a unit
+ * boundary; names of members stay whole. A "\u0000" stays wherever it is:
+ * jansson refuses it, and so the body. */
+json_t *tt_mock_body_json(const char *body, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)(body ? body : "");
+	unsigned char *c, *o;
+	size_t i = 0;
+	json_t *j;
+
+	if (len < TT_MOCK_ELIDE_MIN || tt_json_valid((const char *)p, len) != TT_OK ||
+	    !(c = malloc(len)))
+		return json_loadb((const char *)p, len, 0, NULL);
+	o = c;
+	while (i < len) {
+		size_t start, end, k, n;
+
+		if (p[i] != '"') {
+			*o++ = p[i++];
+			continue;
+		}
+		start = ++i;
+		while (p[i] != '"')
+			i += p[i] == '\\' ? 2 : 1;
+		end = i++;
+		for (k = i; k < len && strchr(" \t\r\n", p[k]); k++)
+			;
+		*o++ = '"';
+		if (end - start <= TT_MOCK_STR_KEEP || (k < len && p[k] == ':')) {
+			memcpy(o, p + start, end - start);
+			o += end - start;
+		} else {
+			for (k = start; k < end; k += n) {
+				n = tt_mock_unit(p + k);
+				if (k - start < TT_MOCK_STR_KEEP || (n == 6 && !memcmp(p + k, "\\u0000", 6))) {
+					memcpy(o, p + k, n);
+					o += n;
+				}
+			}
+		}
+		*o++ = '"';
+	}
+	j = json_loadb((const char *)c, (size_t)(o - c), 0, NULL);
+	free(c);
+	return j;
+}
+
 /* Answers one model call; returns the status sent (for the log) or -1. */
 static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provider *p, int *stream)
 {
@@ -1310,7 +1385,6 @@ static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provid
 	struct tt_mock_stream s = {.tx = tx, .req = r};
 	unsigned long id = tt_mock_next_seq();
 	json_t *body = NULL, *st;
-	json_error_t jerr;
 	char msg[128] = "";
 	int rc = 200;
 
@@ -1319,7 +1393,7 @@ static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provid
 		snprintf(msg, sizeof msg, "Malformed %s header (mock).", r->bad_header ? r->bad_header : "x-mock-usage");
 	else if (r->status)
 		return tt_mock_send_error(tx, p, (int)r->status, NULL) < 0 ? -1 : (int)r->status;
-	else if (!(body = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr)) || !json_is_object(body))
+	else if (!(body = tt_mock_body_json(r->body, r->body_len)) || !json_is_object(body))
 		snprintf(msg, sizeof msg, "We could not parse the JSON body of your request (mock).");
 	else if (!(k.model = r->resp_model[0] ? r->resp_model
 			     : p->model_of ? p->model_of(r, body, k.model_buf, sizeof k.model_buf)
@@ -1330,6 +1404,7 @@ static int tt_mock_model_call(struct tt_mock_tx *tx, const struct tt_mock_provid
 		rc = tt_mock_send_error(tx, p, 400, msg) < 0 ? -1 : 400;
 		goto out;
 	}
+	k.body = body;
 	if (r->chunks)
 		k.chunks = r->chunks;
 	st = json_object_get(body, "stream");

@@ -143,15 +143,13 @@ static int tt_mock_gemini_tools_of(struct tt_mock_call *k, json_t *body)
 	return k->tool_args ? 0 : -1;
 }
 
-/* Whether the request asked for thought summaries. The call does not
- * carry the body, so it is read again (as mock_openai_extra.c does). */
+/* Whether the request asked for thought summaries. */
 static int tt_mock_gemini_thoughts(const struct tt_mock_call *k)
 {
-	json_t *body = json_loadb(k->req->body ? k->req->body : "", k->req->body_len, 0, NULL);
+	const json_t *body = k->body;
 	int on = json_is_true(json_object_get(
 		json_object_get(json_object_get(body, "generationConfig"), "thinkingConfig"), "includeThoughts"));
 
-	json_decref(body);
 	return on && k->u.reasoning > 0;
 }
 

@@ -6,7 +6,9 @@
  * and calls nghttp2. Each request stream, once its body is complete, gets a
  * worker thread that renders the response through the same providers as
  * HTTP/1.1 (tt_mock_dispatch), sleeping between events as asked
- * (x-mock-delay-ms). Workers never touch the session: they queue headers
+ * (x-mock-delay-ms); a request that asks for no wait is answered on the I/O
+ * thread itself, between its nghttp2 calls (tt_mock_h2_at_once), through the
+ * same queue. Workers never touch the session: they queue headers
  * and body bytes on their stream under the connection's mutex and wake
  * the I/O thread through an eventfd, which then submits the response or
  * resumes the stream's deferred data provider. So many streams of one
@@ -43,7 +45,10 @@
 #define TT_MOCK_H2_MAX_STREAMS 128        /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define TT_MOCK_H2_WRITE_MS (30 * 1000)   /* a client that stops reading */
 #define TT_MOCK_H2_READ 16384
+#define TT_MOCK_H2_WRITE_BUF 32768
 #define TT_MOCK_H2_EXTRA 32               /* extra response headers (tx.extra_hdrs) */
+#define TT_MOCK_H2_AT_ONCE_CHUNKS 4096    /* answered on the I/O thread up to this x-mock-chunks */
+#define TT_MOCK_H2_AT_ONCE_BODY (1L << 20) /* ... and this request body */
 
 struct tt_mock_h2conn;
 
@@ -54,6 +59,7 @@ struct tt_mock_h2stream {
 	struct tt_mock_req req;           /* I/O thread until the worker starts, then the worker */
 	int too_big;                      /* request body over TT_MOCK_BODY_CAP */
 	int started;                      /* a worker was started */
+	int ready;                        /* complete, to be answered on the I/O thread */
 	struct tt_mock_h2stream *next;    /* hc->streams: streams the session knows */
 
 	/* Below: under hc->mu. Worker -> I/O thread. */
@@ -372,7 +378,23 @@ static int tt_mock_h2_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t i
 	return 0;
 }
 
-static void tt_mock_h2_start(struct tt_mock_h2conn *hc, struct tt_mock_h2stream *s)
+/* Whether the stream's answer can be made on the I/O thread: the builtin
+ * routes, nothing asked to wait (x-mock-think-ms, x-mock-delay-ms), a
+ * bounded number of events. Such an answer is queued whole before any of
+ * it is sent, as a worker would queue it without a pause; a thread and two
+ * hand-offs per request were a third of the mock's CPU time per call in
+ * `make bench`, whose clients share the machine's cores with it. */
+static int tt_mock_h2_at_once(const struct tt_mock_h2conn *hc, const struct tt_mock_h2stream *s)
+{
+	const struct tt_mock_req *r = &s->req;
+
+	return !hc->srv->dispatch && !r->think_ms && !r->delay_ms && r->chunks <= TT_MOCK_H2_AT_ONCE_CHUNKS &&
+	       s->req.body_len <= TT_MOCK_H2_AT_ONCE_BODY;
+}
+
+/* at_once: the worker runs here, on the I/O thread, outside any nghttp2
+ * call (tt_mock_h2_run_ready). */
+static void tt_mock_h2_start(struct tt_mock_h2conn *hc, struct tt_mock_h2stream *s, int at_once)
 {
 	pthread_attr_t attr;
 	pthread_t th;
@@ -383,6 +405,10 @@ static void tt_mock_h2_start(struct tt_mock_h2conn *hc, struct tt_mock_h2stream 
 	s->refs++;
 	hc->workers++;
 	pthread_mutex_unlock(&hc->mu);
+	if (at_once) {
+		(void)tt_mock_h2_worker(s);
+		return;
+	}
 	if (pthread_attr_init(&attr) == 0) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		ok = pthread_create(&th, &attr, tt_mock_h2_worker, s) == 0;
@@ -408,9 +434,21 @@ static int tt_mock_h2_frame_recv(nghttp2_session *sess, const nghttp2_frame *fra
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
 	s = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
-	if (s && !s->started)
-		tt_mock_h2_start(hc, s);
+	if (s && !s->started) {
+		if (tt_mock_h2_at_once(hc, s))
+			s->ready = 1;         /* nghttp2 may not be called from its callback */
+		else
+			tt_mock_h2_start(hc, s, 0);
+	}
 	return 0;
+}
+
+/* Answers the streams tt_mock_h2_frame_recv found ready, in order. */
+static void tt_mock_h2_run_ready(struct tt_mock_h2conn *hc)
+{
+	for (struct tt_mock_h2stream *s = hc->streams; s; s = s->next)
+		if (s->ready && !s->started)
+			tt_mock_h2_start(hc, s, 1);
 }
 
 static int tt_mock_h2_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_code, void *ud)
@@ -479,18 +517,37 @@ static int tt_mock_h2_write(struct tt_mock_h2conn *hc, const uint8_t *p, size_t 
 	return 0;
 }
 
+/* Sends what nghttp2 has, its frames gathered into writes of up to
+ * TT_MOCK_H2_WRITE_BUF bytes (one TLS record and one syscall for a whole
+ * small answer, as a real server's buffered writer does). A RST_STREAM
+ * leaves in a record of its own: a client reads one record at a time, and
+ * curl drops what a stream got in the same read as its reset. */
 static int tt_mock_h2_flush(struct tt_mock_h2conn *hc)
 {
+	uint8_t out[TT_MOCK_H2_WRITE_BUF];
+	size_t used = 0;
+
 	for (;;) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(hc->sess, &data);
+		int rst = n >= 9 && data[3] == NGHTTP2_RST_STREAM;
 
 		if (n < 0)
 			return -1;
+		if (used && (n == 0 || rst || used + (size_t)n > sizeof out)) {
+			if (tt_mock_h2_write(hc, out, used) < 0)
+				return -1;
+			used = 0;
+		}
 		if (n == 0)
 			return 0;
-		if (tt_mock_h2_write(hc, data, (size_t)n) < 0)
-			return -1;
+		if (rst || (size_t)n > sizeof out) {
+			if (tt_mock_h2_write(hc, data, (size_t)n) < 0)
+				return -1;
+		} else {
+			memcpy(out + used, data, (size_t)n);
+			used += (size_t)n;
+		}
 	}
 }
 
@@ -628,6 +685,7 @@ void tt_mock_h2_serve(struct tt_mock_server *srv, int fd, SSL *ssl, const char *
 		struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = hc.efd, .events = POLLIN}};
 		int n, got = 0;
 
+		tt_mock_h2_run_ready(&hc);
 		tt_mock_h2_pump(&hc);
 		if (tt_mock_h2_flush(&hc) < 0)
 			break;

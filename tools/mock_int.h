@@ -133,6 +133,7 @@ struct tt_mock_err {
 struct tt_mock_call {
 	const struct tt_mock_provider *prov;
 	const struct tt_mock_req *req;
+	const json_t *body;               /* borrowed: the request's JSON (tt_mock_body_json) */
 	struct tt_mock_usage u;
 	const char *model;                /* borrowed from the request JSON or req */
 	int include_usage;
@@ -196,6 +197,7 @@ char *tt_mock_text(long chunks);              /* the whole reply; free() it */
 long tt_mock_delta_count(const struct tt_mock_call *k);
 void tt_mock_frag(const char *args, long i, long n, size_t *start, size_t *len);
 unsigned long tt_mock_next_seq(void);
+json_t *tt_mock_body_json(const char *body, size_t len);   /* the request as routes read it */
 json_t *tt_mock_sample(json_t *schema);       /* sample arguments for a schema */
 /* Stream events; each leaves at once and counts for x-mock-cut. Return 0,
  * or -1 when the stream was cut or the client went away (stop then). */

@@ -23,8 +23,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-/* What the request's output cap does to the canned text. The request is
- * parsed again here: the call only carries what every provider needs. */
+/* What the request's output cap does to the canned text. */
 struct tt_mock_oax {
 	long pieces;                      /* text pieces (tokens) in the answer */
 	int cut;                          /* the cap cut the answer short */
@@ -32,13 +31,12 @@ struct tt_mock_oax {
 
 static void tt_mock_oax_cap(const struct tt_mock_call *k, const char *key, struct tt_mock_oax *o)
 {
-	json_t *body = json_loadb(k->req->body ? k->req->body : "", k->req->body_len, 0, NULL);
+	const json_t *body = k->body;
 	json_t *v = json_object_get(body, key);
 	long max = json_is_integer(v) && json_integer_value(v) > 0 ? (long)json_integer_value(v) : 0;
 
 	o->cut = !k->tool_name && max > 0 && max < k->chunks;
 	o->pieces = o->cut ? max : k->chunks;
-	json_decref(body);
 }
 
 /* Chat's error object and CompletionUsage (mock.c keeps its own static). */
@@ -280,7 +278,7 @@ static json_t *tt_mock_embedding(size_t index, long dims, int b64)
 
 static json_t *tt_mock_embeddings_response(const struct tt_mock_call *k)
 {
-	json_t *body = json_loadb(k->req->body ? k->req->body : "", k->req->body_len, 0, NULL);
+	const json_t *body = k->body;
 	json_t *dj = json_object_get(body, "dimensions");
 	const char *fmt = json_string_value(json_object_get(body, "encoding_format"));
 	long dims = TT_MOCK_EMBED_DIMS;
@@ -291,7 +289,6 @@ static json_t *tt_mock_embeddings_response(const struct tt_mock_call *k)
 		dims = (long)json_integer_value(dj);
 	for (size_t i = 0; data && i < n; i++)
 		json_array_append_new(data, tt_mock_embedding(i, dims, fmt && !strcmp(fmt, "base64")));
-	json_decref(body);
 	j = json_pack("{s:s, s:o, s:s}", "object", "list", "data", data, "model", k->model);
 	if (j && !k->req->no_usage)
 		json_object_set_new(j, "usage", json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)k->u.in,
