@@ -60,6 +60,7 @@ struct tt_mock_h2stream {
 	int too_big;                      /* request body over TT_MOCK_BODY_CAP */
 	int started;                      /* a worker was started */
 	int ready;                        /* complete, to be answered on the I/O thread */
+	int at_once;                      /* being answered on the I/O thread (I/O thread only) */
 	struct tt_mock_h2stream *next;    /* hc->streams: streams the session knows */
 
 	/* Below: under hc->mu. Worker -> I/O thread. */
@@ -162,6 +163,20 @@ static int tt_mock_h2_whole(struct tt_mock_tx *tx, int status, const char *ctype
 	return rc;
 }
 
+static void tt_mock_h2_pump(struct tt_mock_h2conn *hc);
+static int tt_mock_h2_flush(struct tt_mock_h2conn *hc);
+
+/* A stream answered on the I/O thread sends its head and each event as
+ * they are made, as they would leave a worker: not the whole answer at its
+ * end. Called without mu. */
+static int tt_mock_h2_send_now(struct tt_mock_h2stream *s, int rc)
+{
+	if (rc < 0 || !s->at_once)
+		return rc;
+	tt_mock_h2_pump(s->hc);
+	return tt_mock_h2_flush(s->hc);
+}
+
 static int tt_mock_h2_stream_head(struct tt_mock_tx *tx, const char *ctype, const char *reqid_name)
 {
 	struct tt_mock_h2stream *s = (struct tt_mock_h2stream *)tx;
@@ -175,7 +190,7 @@ static int tt_mock_h2_stream_head(struct tt_mock_tx *tx, const char *ctype, cons
 	}
 	tt_mock_h2_wake(hc);
 	pthread_mutex_unlock(&hc->mu);
-	return rc;
+	return tt_mock_h2_send_now(s, rc);
 }
 
 static int tt_mock_h2_stream_write(struct tt_mock_tx *tx, const char *p, size_t n)
@@ -189,7 +204,7 @@ static int tt_mock_h2_stream_write(struct tt_mock_tx *tx, const char *p, size_t 
 		rc = tt_mock_h2_queue(s, p, n);
 	tt_mock_h2_wake(hc);
 	pthread_mutex_unlock(&hc->mu);
-	return rc;
+	return tt_mock_h2_send_now(s, rc);
 }
 
 static int tt_mock_h2_stream_end(struct tt_mock_tx *tx)
@@ -380,8 +395,8 @@ static int tt_mock_h2_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t i
 
 /* Whether the stream's answer can be made on the I/O thread: the builtin
  * routes, nothing asked to wait (x-mock-think-ms, x-mock-delay-ms), a
- * bounded number of events. Such an answer is queued whole before any of
- * it is sent, as a worker would queue it without a pause; a thread and two
+ * bounded number of events. A streamed answer's events still leave one by
+ * one (tt_mock_h2_send_now); a thread and two
  * hand-offs per request were a third of the mock's CPU time per call in
  * `make bench`, whose clients share the machine's cores with it. */
 static int tt_mock_h2_at_once(const struct tt_mock_h2conn *hc, const struct tt_mock_h2stream *s)
@@ -406,6 +421,7 @@ static void tt_mock_h2_start(struct tt_mock_h2conn *hc, struct tt_mock_h2stream 
 	hc->workers++;
 	pthread_mutex_unlock(&hc->mu);
 	if (at_once) {
+		s->at_once = 1;
 		(void)tt_mock_h2_worker(s);
 		return;
 	}
@@ -443,12 +459,20 @@ static int tt_mock_h2_frame_recv(nghttp2_session *sess, const nghttp2_frame *fra
 	return 0;
 }
 
-/* Answers the streams tt_mock_h2_frame_recv found ready, in order. */
+/* Answers the streams tt_mock_h2_frame_recv found ready. The list is
+ * walked again after each: an answer's writes may close and free other
+ * streams. */
 static void tt_mock_h2_run_ready(struct tt_mock_h2conn *hc)
 {
-	for (struct tt_mock_h2stream *s = hc->streams; s; s = s->next)
-		if (s->ready && !s->started)
-			tt_mock_h2_start(hc, s, 1);
+	for (;;) {
+		struct tt_mock_h2stream *s = hc->streams;
+
+		while (s && !(s->ready && !s->started))
+			s = s->next;
+		if (!s)
+			return;
+		tt_mock_h2_start(hc, s, 1);
+	}
 }
 
 static int tt_mock_h2_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_code, void *ud)
