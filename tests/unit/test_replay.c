@@ -184,6 +184,39 @@ Test(cassette, match_order_reuse_and_nearest)
     tt_cas_free(&c);
 }
 
+/* A body byte-equal to a recording skips the canonical form; the order of
+ * matches stays that of the canonical comparison: the request below has
+ * the bytes of entry 1 and the canonical form of entries 0 and 1. */
+Test(cassette, byte_equal_body_matches_in_recorded_order)
+{
+    static const char *const bodies[] = {
+        "{\"n\":1,\"model\":\"m\"}",               /* entry 1's bytes */
+        "{\"model\":\"m\",\"n\":1}",               /* entry 0's bytes */
+        "{ \"model\" : \"m\", \"n\" : 1, \"user\": \"x\" }",  /* neither's */
+    };
+    for (size_t k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++) {
+        struct tt_cassette c;
+        char err[512];
+        const char *body = bodies[k];
+
+        cr_assert_eq(tt_cas_load_text(good_har, strlen(good_har), &c, err, sizeof(err)), TT_OK);
+        struct tt_cas_entry *a = tt_cas_match(&c, "POST", "api.openai.com", "/v1/chat/completions",
+                                              body, strlen(body));
+        struct tt_cas_entry *b = tt_cas_match(&c, "POST", "api.openai.com", "/v1/chat/completions",
+                                              body, strlen(body));
+        struct tt_cas_entry *d = tt_cas_match(&c, "POST", "api.openai.com", "/v1/chat/completions",
+                                              body, strlen(body));
+        cr_assert(a && b && d, "body %zu", k);
+        cr_expect_eq(a->index, 0, "body %zu", k);
+        cr_expect_eq(b->index, 1, "body %zu", k);
+        cr_expect_eq(d->index, 1, "body %zu", k);
+        /* a body that differs in a value is still a miss */
+        cr_expect_null(tt_cas_match(&c, "POST", "api.openai.com", "/v1/chat/completions",
+                                    "{\"model\":\"m\",\"n\":2}", 19));
+        tt_cas_free(&c);
+    }
+}
+
 /* Recording lines -> HAR -> loaded back. */
 Test(cassette, har_from_recording_lines)
 {
