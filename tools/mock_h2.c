@@ -396,9 +396,9 @@ static int tt_mock_h2_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t i
 /* Whether the stream's answer can be made on the I/O thread: the builtin
  * routes, nothing asked to wait (x-mock-think-ms, x-mock-delay-ms), a
  * bounded number of events. A streamed answer's events still leave one by
- * one (tt_mock_h2_send_now); a thread and two
- * hand-offs per request were a third of the mock's CPU time per call in
- * `make bench`, whose clients share the machine's cores with it. */
+ * one (tt_mock_h2_send_now). A thread and two hand-offs per request were a
+ * third of the mock's CPU time per call in `make bench`, whose clients
+ * share the machine's cores with it. */
 static int tt_mock_h2_at_once(const struct tt_mock_h2conn *hc, const struct tt_mock_h2stream *s)
 {
 	const struct tt_mock_req *r = &s->req;
