@@ -161,7 +161,8 @@ curl_check 0; curl_check 1
 # The same download counted in instructions (valgrind callgrind: user-space
 # instructions of the curl process, exact and repeatable where wall time
 # on a shared machine is not). 8 MiB: the per-byte cost shows, and so does
-# the fixed one (loading the capture core at curl's first setopt).
+# the fixed one (the loader's: any LD_PRELOAD object is searched first for
+# every symbol curl's libraries look up; a GET loads no capture core).
 if command -v valgrind >/dev/null; then
     IR_BYTES=$((8 * 1048576))
     ir_curl() {   # ir_curl <0|1>: instructions of one 8 MiB curl download

@@ -36,8 +36,11 @@
 #include "wire.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CORE_SONAME "libtokentap-core.so"
@@ -219,21 +222,199 @@ tt_curl_setopt_fn tt_curl_real_setopt(void)
     return TT_REAL(real_setopt, "curl_easy_setopt", tt_curl_sonames, "libcurl");
 }
 
+/* A handle's options before the core is loaded. Every API route is a POST
+ * (preload/api.c), so a transfer none of whose options made it one
+ * (tt_curl_makes_post) cannot be an LLM call: curl downloading a file, a
+ * GET from any program on libcurl, never maps the core. Until then each
+ * option is forwarded to libcurl, and those the core records are kept
+ * here, the last value of each with the order it was set in; the option
+ * that makes a POST loads the core, which is handed what was kept, in
+ * that order, before it sees that option (curlx.c: record() keeps the
+ * last value of each field, and the method only matters once it is a
+ * POST). A transfer starting while the core is not loaded is not traced.
+ * The strings the core reads later (URL, CUSTOMREQUEST) are copied, as
+ * libcurl copies them; the other kept values are only compared or handed
+ * back to libcurl's callbacks, as the core does. */
+struct kept {
+    CURL *h;
+    struct kept *next;
+    uint32_t set;                               /* bit i: option i kept */
+    uint64_t seq[TT_CURL_RECORDED_N];           /* when, kept_seq */
+    union tt_curl_arg arg[TT_CURL_RECORDED_N];
+    char *str[TT_CURL_RECORDED_N];              /* our copies of strings */
+};
+
+#define KEPT_BUCKETS 64
+
+static struct kept *kept_tab[KEPT_BUCKETS];
+static size_t kept_n;                   /* under kept_lock; read relaxed */
+static uint64_t kept_seq;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void kept_atfork_prepare(void)
+{
+    pthread_mutex_lock(&kept_lock);
+}
+
+static void kept_atfork_parent(void)
+{
+    pthread_mutex_unlock(&kept_lock);
+}
+
+static void kept_atfork_child(void)
+{
+    pthread_mutex_unlock(&kept_lock);
+}
+
+static struct tt_atfork kept_fork = {
+    .prepare = kept_atfork_prepare, .parent = kept_atfork_parent,
+    .child = kept_atfork_child,
+};
+
+/* kept_lock held. */
+static struct kept **kept_slot(CURL *h)
+{
+    uintptr_t k = (uintptr_t)h;
+    struct kept **pp = &kept_tab[((k >> 4) ^ (k >> 12)) % KEPT_BUCKETS];
+
+    while (*pp && (*pp)->h != h)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void kept_free(struct kept *e)
+{
+    for (int i = 0; i < TT_CURL_RECORDED_N; i++)
+        free(e->str[i]);
+    free(e);
+}
+
+/* Option i's value into e (kept_lock held). False: out of memory. */
+static bool kept_set(struct kept *e, int i, const union tt_curl_arg *a)
+{
+    bool copy = a->p && (tt_curl_option_at(i) == CURLOPT_URL ||
+                         tt_curl_option_at(i) == CURLOPT_CUSTOMREQUEST);
+    char *str = copy ? strdup(a->p) : NULL;
+
+    if (copy && !str)
+        return false;
+    free(e->str[i]);
+    e->str[i] = str;
+    e->arg[i] = *a;
+    if (copy)
+        e->arg[i].p = str;
+    e->seq[i] = ++kept_seq;
+    e->set |= 1u << i;
+    return true;
+}
+
+/* h's entry, made if need be (kept_lock held); NULL: out of memory. */
+static struct kept *kept_get(CURL *h)
+{
+    struct kept **pp = kept_slot(h);
+
+    if (!*pp && (*pp = calloc(1, sizeof(**pp))) != NULL) {
+        (*pp)->h = h;
+        __atomic_store_n(&kept_n, kept_n + 1, __ATOMIC_RELAXED);
+    }
+    return *pp;
+}
+
+/* h's entry, taken out of the table (NULL: none). */
+static struct kept *kept_take(CURL *h)
+{
+    struct kept *e = NULL;
+
+    if (!h || !__atomic_load_n(&kept_n, __ATOMIC_RELAXED))
+        return NULL;
+    pthread_mutex_lock(&kept_lock);
+    struct kept **pp = kept_slot(h);
+    if (*pp) {
+        e = *pp;
+        *pp = e->next;
+        __atomic_store_n(&kept_n, kept_n - 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return e;
+}
+
+/* The kept options of e, oldest first: their count, indexes in order. */
+static int kept_order(const struct kept *e, int order[TT_CURL_RECORDED_N])
+{
+    int n = 0;
+
+    for (int i = 0; i < TT_CURL_RECORDED_N; i++) {
+        if (!(e->set & (1u << i)))
+            continue;
+        int j = n++;
+        while (j > 0 && e->seq[order[j - 1]] > e->seq[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    return n;
+}
+
+/* Keep option i of h (libcurl accepted it). False when out of memory: the
+ * caller hands the handle to the core instead. */
+static bool kept_put(CURL *h, int i, const union tt_curl_arg *a)
+{
+    tt_atfork_register(&kept_fork);
+    pthread_mutex_lock(&kept_lock);
+    struct kept *e = kept_get(h);
+    bool ok = e && kept_set(e, i, a);
+    pthread_mutex_unlock(&kept_lock);
+    return ok;
+}
+
+/* The core is loaded: hand it what was kept for h, oldest first. */
+static void kept_flush(const struct tt_core_ops *ops, CURL *h)
+{
+    struct kept *e = kept_take(h);
+    int order[TT_CURL_RECORDED_N];
+
+    if (!e)
+        return;
+    for (int k = 0, n = kept_order(e, order); k < n; k++)
+        ops->curl_record(h, tt_curl_option_at(order[k]), &e->arg[order[k]]);
+    kept_free(e);
+}
+
 CURLcode tt_curl_setopt(CURL *h, CURLoption option, const union tt_curl_arg *arg)
 {
-    const struct tt_core_ops *ops = core_get();
-
-    if (ops)
-        return ops->curl_setopt(h, option, arg);
+    const struct tt_core_ops *ops = core_if_loaded();
     tt_curl_setopt_fn f = tt_curl_real_setopt();
-    return f ? tt_curl_forward(f, h, option, arg) : CURLE_FAILED_INIT;
+
+    if (!f)
+        return CURLE_FAILED_INIT;
+    if (!ops && (!h || !tt_curl_makes_post(option, arg))) {
+        CURLcode rc = tt_curl_forward(f, h, option, arg);
+        int i = h ? tt_curl_recorded(option) : -1;
+        if (rc != CURLE_OK || i < 0)
+            return rc;
+        int saved = errno;
+        if (!kept_put(h, i, arg) && (ops = core_get()) != NULL) {
+            kept_flush(ops, h);
+            ops->curl_record(h, option, arg);
+        }
+        errno = saved;
+        return rc;
+    }
+    if (!ops && !(ops = core_get()))
+        return tt_curl_forward(f, h, option, arg);
+    kept_flush(ops, h);
+    return ops->curl_setopt(h, option, arg);
 }
 
 bool tt_curl_begin(CURL *h)
 {
-    const struct tt_core_ops *ops = core_get();
+    const struct tt_core_ops *ops = core_if_loaded();
 
-    return ops && ops->curl_begin(h);
+    if (!ops)
+        return false;   /* nothing made it a POST: not an LLM call */
+    kept_flush(ops, h);
+    return ops->curl_begin(h);
 }
 
 void tt_curl_cancel(CURL *h)
@@ -264,14 +445,29 @@ void tt_curl_dup(CURL *from, CURL *to)
 {
     const struct tt_core_ops *ops = core_if_loaded();
 
-    if (ops)
+    if (ops) {
+        kept_flush(ops, from);
         ops->curl_dup(from, to);
+        return;
+    }
+    if (!from || !to || from == to || !__atomic_load_n(&kept_n, __ATOMIC_RELAXED))
+        return;
+    /* libcurl copied from's options to the new handle: so do we. */
+    pthread_mutex_lock(&kept_lock);
+    struct kept *src = *kept_slot(from), *dst = src ? kept_get(to) : NULL;
+    int order[TT_CURL_RECORDED_N];
+    for (int k = 0, n = dst ? kept_order(src, order) : 0; k < n; k++)
+        (void)kept_set(dst, order[k], &src->arg[order[k]]);
+    pthread_mutex_unlock(&kept_lock);
 }
 
 void tt_curl_forget(CURL *h)
 {
     const struct tt_core_ops *ops = core_if_loaded();
+    struct kept *e = h ? kept_take(h) : NULL;
 
+    if (e)
+        kept_free(e);
     if (ops)
         ops->curl_forget(h);
 }

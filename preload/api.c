@@ -32,7 +32,10 @@ struct tt_api_route {
     const char *suffix;       /* TT_API_SEGMENT only */
 };
 
-/* First match wins: put more specific rows first. */
+/* First match wins: put more specific rows first. Every route is a POST:
+ * the hook object relies on it to leave libcurl's transfers that no option
+ * made a POST without the capture core (hooks/core.c, "kept"); a route of
+ * another method needs that rule changed first (test_api checks). */
 static const struct tt_api_route tt_api_routes[] = {
     /* /v1/chat/completions (OpenAI, Groq, vLLM...), /chat/completions
      * (DeepSeek), /openai/deployments/{d}/chat/completions (Azure),
@@ -97,6 +100,12 @@ static bool tt_api_route_match(const struct tt_api_route *r, const char *path,
     }
     }
     return false;
+}
+
+const char *tt_api_route_method(size_t i)
+{
+    return i < sizeof(tt_api_routes) / sizeof(tt_api_routes[0]) ? tt_api_routes[i].method
+                                                                 : NULL;
 }
 
 const struct tt_api_ops *tt_api_match(const char *method, size_t method_len,

@@ -105,6 +105,8 @@ int tt_api_response_end(const struct tt_api_ops *ops, void *state,
                         struct tt_span *span, const struct tt_api_end *how);
 
 /* The API a request path speaks (query string ignored), or NULL. */
+/* The method of route i in the table, NULL past its end (test_api). */
+const char *tt_api_route_method(size_t i);
 const struct tt_api_ops *tt_api_match(const char *method, size_t method_len,
                                       const char *path, size_t path_len);
 

@@ -16,6 +16,7 @@ TT_EXPORT const struct tt_core_ops tt_core_ops = {
     .conn_ignored = tt_conn_ignored,
     .conn_ignore = tt_conn_ignore,
     .curl_setopt = tt_curl_setopt,
+    .curl_record = tt_curl_record,
     .curl_begin = tt_curl_begin,
     .curl_cancel = tt_curl_cancel,
     .curl_done = tt_curl_done,

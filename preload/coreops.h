@@ -24,7 +24,7 @@
 #include "conn.h"
 #include "curlx.h"
 
-#define TT_CORE_OPS_VERSION 2
+#define TT_CORE_OPS_VERSION 3
 
 struct tt_core_ops {
     unsigned version;           /* TT_CORE_OPS_VERSION */
@@ -40,6 +40,7 @@ struct tt_core_ops {
     void (*conn_ignore)(enum tt_conn_kind, const void *);
     /* curlx.h */
     CURLcode (*curl_setopt)(CURL *, CURLoption, const union tt_curl_arg *);
+    void (*curl_record)(CURL *, CURLoption, const union tt_curl_arg *);
     bool (*curl_begin)(CURL *);
     void (*curl_cancel)(CURL *);
     void (*curl_done)(CURL *, CURLcode);

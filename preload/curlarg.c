@@ -66,3 +66,45 @@ CURLcode tt_curl_forward(tt_curl_setopt_fn real, CURL *h, CURLoption option,
     return CURLE_BAD_FUNCTION_ARGUMENT;
 }
 
+
+/* --- the options the capture core records -------------------------------- */
+
+/* curlx.c's record() reads exactly these; the hook object keeps the same
+ * ones for a handle until the core is loaded (hooks/core.c). */
+static const CURLoption recorded_opts[TT_CURL_RECORDED_N] = {
+    CURLOPT_URL, CURLOPT_CURLU, CURLOPT_CUSTOMREQUEST, CURLOPT_POST,
+    CURLOPT_HTTPGET, CURLOPT_NOBODY, CURLOPT_UPLOAD, CURLOPT_PUT,
+    CURLOPT_POSTFIELDS, CURLOPT_COPYPOSTFIELDS, CURLOPT_POSTFIELDSIZE,
+    CURLOPT_POSTFIELDSIZE_LARGE, CURLOPT_MIMEPOST, CURLOPT_HTTPPOST,
+    CURLOPT_WRITEFUNCTION, CURLOPT_WRITEDATA, CURLOPT_READFUNCTION,
+    CURLOPT_READDATA, CURLOPT_ACCEPT_ENCODING, CURLOPT_HTTP_CONTENT_DECODING,
+    CURLOPT_HEADER,
+};
+
+int tt_curl_recorded(CURLoption option)
+{
+    for (int i = 0; i < TT_CURL_RECORDED_N; i++)
+        if (recorded_opts[i] == option)
+            return i;
+    return -1;
+}
+
+CURLoption tt_curl_option_at(int i)
+{
+    return recorded_opts[i];
+}
+
+bool tt_curl_makes_post(CURLoption option, const union tt_curl_arg *a)
+{
+    switch (option) {
+    case CURLOPT_POST:
+        return a->l != 0;
+    case CURLOPT_POSTFIELDS: case CURLOPT_COPYPOSTFIELDS:
+    case CURLOPT_MIMEPOST: case CURLOPT_HTTPPOST:
+        return true;
+    case CURLOPT_CUSTOMREQUEST:
+        return a->p && strcmp(a->p, "POST") == 0;
+    default:
+        return false;
+    }
+}

@@ -500,24 +500,6 @@ static void record(struct handle *hd, CURLoption option,
     }
 }
 
-static bool recorded(CURLoption option)
-{
-    switch (option) {
-    case CURLOPT_URL: case CURLOPT_CURLU: case CURLOPT_CUSTOMREQUEST:
-    case CURLOPT_POST: case CURLOPT_HTTPGET: case CURLOPT_NOBODY:
-    case CURLOPT_UPLOAD: case CURLOPT_PUT: case CURLOPT_POSTFIELDS:
-    case CURLOPT_COPYPOSTFIELDS: case CURLOPT_POSTFIELDSIZE:
-    case CURLOPT_POSTFIELDSIZE_LARGE: case CURLOPT_MIMEPOST:
-    case CURLOPT_HTTPPOST: case CURLOPT_WRITEFUNCTION: case CURLOPT_WRITEDATA:
-    case CURLOPT_READFUNCTION: case CURLOPT_READDATA:
-    case CURLOPT_ACCEPT_ENCODING: case CURLOPT_HTTP_CONTENT_DECODING:
-    case CURLOPT_HEADER:
-        return true;
-    default:
-        return false;
-    }
-}
-
 CURLcode tt_curl_setopt(CURL *h, CURLoption option,
                         const union tt_curl_arg *arg)
 {
@@ -528,7 +510,7 @@ CURLcode tt_curl_setopt(CURL *h, CURLoption option,
 
     if (!real)
         return CURLE_FAILED_INIT;
-    if (!h || !recorded(option))
+    if (!h || tt_curl_recorded(option) < 0)
         return tt_curl_forward(real, h, option, arg);
     hd = handle_get(h, true);
     /* While our trampoline is installed, the app's callback and data live
@@ -548,6 +530,14 @@ CURLcode tt_curl_setopt(CURL *h, CURLoption option,
         record(hd, option, arg);
     errno = saved;
     return rc;
+}
+
+void tt_curl_record(CURL *h, CURLoption option, const union tt_curl_arg *arg)
+{
+    struct handle *hd = h && tt_curl_recorded(option) >= 0 ? handle_get(h, true) : NULL;
+
+    if (hd)
+        record(hd, option, arg);
 }
 
 /* --- the transfer ---------------------------------------------------------- */

@@ -63,6 +63,19 @@ enum tt_curl_argtype tt_curl_arg_read(CURLoption option, va_list *ap,
 CURLcode tt_curl_forward(tt_curl_setopt_fn real, CURL *h, CURLoption option,
                          const union tt_curl_arg *arg);
 
+/* The options the capture core records for a handle (the URL, the method,
+ * the body, the application's callbacks...), numbered 0 to
+ * TT_CURL_RECORDED_N - 1; -1 for any other. */
+#define TT_CURL_RECORDED_N 21
+int tt_curl_recorded(CURLoption option);
+/* The option numbered i by tt_curl_recorded. */
+CURLoption tt_curl_option_at(int i);
+/* Whether setting option to *a can make the transfer a POST, the method of
+ * every API route (preload/api.c): until one such option is set, a
+ * handle's transfer cannot be an LLM call, and the hook object does not
+ * load the capture core for it (hooks/core.c). */
+bool tt_curl_makes_post(CURLoption option, const union tt_curl_arg *a);
+
 /* --- URLs ------------------------------------------------------------------ */
 
 struct tt_curl_url {
@@ -91,6 +104,11 @@ tt_curl_setopt_fn tt_curl_real_setopt(void);
  * would). Returns what libcurl returned. */
 CURLcode tt_curl_setopt(CURL *h, CURLoption option,
                         const union tt_curl_arg *arg);
+
+/* Record an option libcurl already accepted, without forwarding it: the
+ * options the hook object kept for h before the core was loaded, in the
+ * order they were last set. */
+void tt_curl_record(CURL *h, CURLoption option, const union tt_curl_arg *arg);
 
 /* A transfer starts (curl_easy_perform, curl_multi_add_handle). Returns
  * true when it is traced (state is kept until tt_curl_done/_abort). A

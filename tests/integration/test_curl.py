@@ -180,6 +180,34 @@ class CurlPrograms(TapTest):
             self.assertEqual(s["request_model"], "gpt-4o-mini")
             self.assertEqual((s["input_tokens"], s["output_tokens"]), (71, 8))
 
+    def test_body_set_last_the_core_loads_only_then(self):
+        # Every API route is a POST: a handle's GET does not load the
+        # capture core (hooks/core.c keeps the options the core records);
+        # the body set afterwards, on the handle or on a copy made before
+        # it, loads it and the kept URL and write callback must be used.
+        for extra in ((), ("--dup",), ("--dup", "--copy")):
+            with self.subTest(extra=extra):
+                self.tearDown()
+                self.setUp()
+                r = self.run_traced([self.prog("curl_easy"),
+                                     self.m.base + "/v1/chat/completions",
+                                     json.dumps(OAI), self.m.cert, "--late-body",
+                                     "--n", "2", "x-mock-usage: in=72,out=9", *extra])
+                self.assertEqual(r.rc, 0, r.stderr)
+                self.assertIn("core mapped after the GET: no", r.stderr)
+                calls = [l for l in r.stderr.splitlines() if l.startswith("call ")]
+                self.assertEqual(len(calls), 2, r.stderr)
+                for c in calls:
+                    self.assertIn("result 0 http 200", c)
+                    self.assertNotIn("bytes 0", c)
+                self.assertEqual(r.stdout.count("Hello from the mock provider."), 2)
+                self.assertEqual(len(r.spans), 2, r.stderr)
+                for s in r.spans:
+                    self.assertEqual(s["status"], "ok", s.get("error"))
+                    self.assertEqual(s["request_model"], "gpt-4o-mini")
+                    self.assertEqual((s["input_tokens"], s["output_tokens"]), (72, 9))
+                    self.assertEqual((s["method"], s["path"]), ("POST", "/v1/chat/completions"))
+
     def test_easy_stream_copypostfields(self):
         body = dict(OAI, stream=True, stream_options={"include_usage": True})
         for extra in ((), ("--http1.1",)):

@@ -137,3 +137,16 @@ Test(api, capture_override)
     tt_api_set_capture(false);
     cr_assert_not(tt_api_capture_content());
 }
+
+/* hooks/core.c does not load the capture core for a libcurl transfer that
+ * no option made a POST (tt_curl_makes_post): that holds only while every
+ * route is a POST. */
+Test(api, every_route_is_a_post)
+{
+    size_t n = 0;
+
+    for (const char *m; (m = tt_api_route_method(n)) != NULL; n++)
+        cr_expect_str_eq(m, "POST", "route %zu is %s: hooks/core.c's kept options "
+                         "assume POST only", n, m);
+    cr_assert_gt(n, 10);
+}

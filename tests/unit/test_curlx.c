@@ -228,3 +228,58 @@ Test(curlx, long_target_cut_at_cap)
     cr_assert_eq(tt_curl_parse_url(url, strlen(url), &u), TT_OK);
     cr_expect_eq(strlen(u.target), sizeof(u.target) - 1);
 }
+
+/* Which options make a transfer a POST (the hook object loads the capture
+ * core for them, hooks/core.c), and which the core records. */
+static const struct {
+    CURLoption opt;
+    long l;
+    const char *p;
+    bool post;
+    bool recorded;
+    const char *what;
+} post_cases[] = {
+    { CURLOPT_POST, 1, NULL, true, true, "POST 1" },
+    { CURLOPT_POST, 0, NULL, false, true, "POST 0 is a GET" },
+    { CURLOPT_POSTFIELDS, 0, "{}", true, true, "POSTFIELDS" },
+    { CURLOPT_POSTFIELDS, 0, NULL, true, true, "POSTFIELDS NULL still sets POST" },
+    { CURLOPT_COPYPOSTFIELDS, 0, "{}", true, true, "COPYPOSTFIELDS" },
+    { CURLOPT_MIMEPOST, 0, NULL, true, true, "MIMEPOST" },
+    { CURLOPT_HTTPPOST, 0, NULL, true, true, "HTTPPOST" },
+    { CURLOPT_CUSTOMREQUEST, 0, "POST", true, true, "CUSTOMREQUEST POST" },
+    { CURLOPT_CUSTOMREQUEST, 0, "post", false, true, "methods are case-sensitive" },
+    { CURLOPT_CUSTOMREQUEST, 0, "POSTX", false, true, "CUSTOMREQUEST POSTX" },
+    { CURLOPT_CUSTOMREQUEST, 0, NULL, false, true, "CUSTOMREQUEST NULL" },
+    { CURLOPT_URL, 0, "https://api.openai.com/v1/chat/completions", false, true, "URL" },
+    { CURLOPT_HTTPGET, 1, NULL, false, true, "HTTPGET" },
+    { CURLOPT_NOBODY, 1, NULL, false, true, "NOBODY" },
+    { CURLOPT_UPLOAD, 1, NULL, false, true, "UPLOAD is a PUT" },
+    { CURLOPT_POSTFIELDSIZE, 10, NULL, false, true, "POSTFIELDSIZE alone" },
+    { CURLOPT_WRITEFUNCTION, 0, NULL, false, true, "WRITEFUNCTION" },
+    { CURLOPT_HEADER, 1, NULL, false, true, "HEADER" },
+    { CURLOPT_CAINFO, 0, "/x.pem", false, false, "CAINFO is neither" },
+    { CURLOPT_HTTPHEADER, 0, NULL, false, false, "HTTPHEADER is neither" },
+    { CURLOPT_TIMEOUT, 5, NULL, false, false, "TIMEOUT is neither" },
+};
+
+Test(curlx, makes_post_and_recorded)
+{
+    for (size_t i = 0; i < sizeof(post_cases) / sizeof(post_cases[0]); i++) {
+        union tt_curl_arg a = { 0 };
+        if (tt_curl_argtype(post_cases[i].opt) == TT_CURL_ARG_LONG)
+            a.l = post_cases[i].l;
+        else
+            a.p = (void *)post_cases[i].p;
+        cr_expect_eq(tt_curl_makes_post(post_cases[i].opt, &a), post_cases[i].post, "%s",
+                     post_cases[i].what);
+        cr_expect_eq(tt_curl_recorded(post_cases[i].opt) >= 0, post_cases[i].recorded, "%s",
+                     post_cases[i].what);
+    }
+}
+
+/* The numbering is one to one: option_at undoes recorded. */
+Test(curlx, recorded_numbering)
+{
+    for (int i = 0; i < TT_CURL_RECORDED_N; i++)
+        cr_expect_eq(tt_curl_recorded(tt_curl_option_at(i)), i, "option %d", i);
+}

@@ -13,6 +13,11 @@
  *   --quiet        count the body bytes, do not print them
  *   --dup          calls after the first run on curl_easy_duphandle copies
  *                  of the handle (each cleaned up after its call)
+ *   --late-body    the handle first GETs URL (no body set yet), says on
+ *                  stderr whether a library named libtokentap-core is
+ *                  mapped ("core mapped after the GET: yes/no"), and each
+ *                  call sets the body only then, on its handle (with
+ *                  --dup: on a copy made before the body was set)
  * Prints the body, then one line per call on stderr:
  *   "call I: result R http S version V bytes N" */
 #include <curl/curl.h>
@@ -35,10 +40,33 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
+static void set_body(CURL *h, const char *body, int copy)
+{
+    if (copy) {
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body);
+    } else {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+}
+
+static int core_mapped(void)
+{
+    char line[4096];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    while (f && fgets(line, sizeof(line), f))
+        found |= strstr(line, "libtokentap-core") != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
 int main(int argc, char **argv)
 {
     struct curl_slist *hdrs = NULL;
-    int http11 = 0, copy = 0, compressed = 0, quiet = 0, dup = 0, n = 1;
+    int http11 = 0, copy = 0, compressed = 0, quiet = 0, dup = 0, late = 0, n = 1;
     int rc = 0;
     CURL *h;
 
@@ -60,6 +88,8 @@ int main(int argc, char **argv)
             compressed = 1;
         else if (!strcmp(argv[i], "--quiet"))
             quiet = 1;
+        else if (!strcmp(argv[i], "--late-body"))
+            late = 1;
         else if (!strcmp(argv[i], "--dup"))
             dup = 1;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
@@ -73,13 +103,8 @@ int main(int argc, char **argv)
         return 1;
     /* The body is set before the URL on purpose: tokentap must not depend
      * on the order. */
-    if (copy) {
-        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, argv[2]);
-    } else {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, argv[2]);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)strlen(argv[2]));
-    }
+    if (!late)
+        set_body(h, argv[2], copy);
     curl_easy_setopt(h, CURLOPT_URL, argv[1]);
     curl_easy_setopt(h, CURLOPT_CAINFO, argv[3]);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -88,12 +113,22 @@ int main(int argc, char **argv)
         curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     if (compressed)
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (late) {
+        struct sink s = { 0, 1 };
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+        CURLcode res = curl_easy_perform(h);
+        fprintf(stderr, "get: result %d; core mapped after the GET: %s\n", (int)res,
+                core_mapped() ? "yes" : "no");
+    }
     for (int i = 0; i < n; i++) {
         struct sink s = { 0, quiet };
         long status = 0, ver = 0;
-        CURL *c = dup && i > 0 ? curl_easy_duphandle(h) : h;
+        CURL *c = dup && (i > 0 || late) ? curl_easy_duphandle(h) : h;
         if (!c)
             return 1;
+        if (late)
+            set_body(c, argv[2], copy);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
         CURLcode res = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
