@@ -49,24 +49,32 @@ static const struct tt_core_ops *core;     /* set once, release */
 static int core_failed;
 static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;   /* below */
+
 /* fork waits for a load in progress on another thread: a child forked in
  * the middle of it would inherit the loader's lock held by a thread it
- * does not have, and hang in its own first dlopen. */
+ * does not have, and hang in its own first dlopen. The table of libcurl
+ * options kept before the load (kept_lock, below) is forked whole the same
+ * way. Order: core_lock, then kept_lock (nothing takes them the other way
+ * round). */
 static void core_atfork_prepare(void)
 {
     pthread_mutex_lock(&core_lock);
+    pthread_mutex_lock(&kept_lock);
 }
 
 static void core_atfork_parent(void)
 {
+    pthread_mutex_unlock(&kept_lock);
     pthread_mutex_unlock(&core_lock);
 }
 
-/* The forking thread took the lock in prepare: it is released here, not
+/* The forking thread took the locks in prepare: they are released here, not
  * re-initialised (TSan, make test-tsan, then sees the same lock state as
  * the child has). */
 static void core_atfork_child(void)
 {
+    pthread_mutex_unlock(&kept_lock);
     pthread_mutex_unlock(&core_lock);
 }
 
@@ -249,27 +257,6 @@ struct kept {
 static struct kept *kept_tab[KEPT_BUCKETS];
 static size_t kept_n;                   /* under kept_lock; read relaxed */
 static uint64_t kept_seq;
-static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void kept_atfork_prepare(void)
-{
-    pthread_mutex_lock(&kept_lock);
-}
-
-static void kept_atfork_parent(void)
-{
-    pthread_mutex_unlock(&kept_lock);
-}
-
-static void kept_atfork_child(void)
-{
-    pthread_mutex_unlock(&kept_lock);
-}
-
-static struct tt_atfork kept_fork = {
-    .prepare = kept_atfork_prepare, .parent = kept_atfork_parent,
-    .child = kept_atfork_child,
-};
 
 /* kept_lock held. */
 static struct kept **kept_slot(CURL *h)
@@ -360,7 +347,7 @@ static int kept_order(const struct kept *e, int order[TT_CURL_RECORDED_N])
  * caller hands the handle to the core instead. */
 static bool kept_put(CURL *h, int i, const union tt_curl_arg *a)
 {
-    tt_atfork_register(&kept_fork);
+    tt_atfork_register(&core_fork);
     pthread_mutex_lock(&kept_lock);
     struct kept *e = kept_get(h);
     bool ok = e && kept_set(e, i, a);
