@@ -825,14 +825,41 @@ static size_t valid_scalar(const char *p, size_t i, size_t len)
     return j > i && scalar_ok(p + i, j - i) ? j : 0;
 }
 
-int tt_json_valid(const char *buf, size_t len)
+/* The root object's member key[0..kn) holds buf[v..vend): recorded for
+ * each key it equals (a later duplicate replaces an earlier one, as in
+ * tt_json_members). */
+static void member_seen(const char *kp, size_t kn, const char *v, size_t vn,
+                        const char *const *keys, size_t nkeys, const size_t *klens,
+                        struct tt_json_slice *out)
+{
+    bool esc = memchr(kp, '\\', kn) != NULL;
+
+    for (size_t k = 0; k < nkeys; k++) {
+        size_t klen = k < TT_JSON_KEYS_KNOWN ? klens[k] : strlen(keys[k]);
+        if (esc ? key_eq_escaped(kp, kn, keys[k], klen)
+                : kn == klen && memcmp(kp, keys[k], kn) == 0) {
+            out[k].ptr = v;
+            out[k].len = vn;
+        }
+    }
+}
+
+/* The validator of tt_json_valid; with keys, also the root object's
+ * members as tt_json_members reads them (one pass instead of two: the
+ * fast paths validate a body, then read its members). Inlined into both
+ * callers, so the plain validator carries no member bookkeeping. */
+static inline __attribute__((always_inline)) int
+valid_walk(const char *buf, size_t len, const char *const *keys, size_t nkeys,
+           const size_t *klens, struct tt_json_slice *out)
 {
     unsigned char stack[TT_JSON_MAX_DEPTH / 8];   /* 1: object, 0: array */
-    size_t depth = 0, i;
+    size_t depth = 0, i, kstart = 0, kend = 0, vstart = 0;
 
     if (!buf)
         return TT_ERR_PARSE;
     i = skip_ws(buf, 0, len);
+    if (keys && (i >= len || buf[i] != '{'))
+        return TT_ERR_PARSE;
     for (;;) {
         /* A value at i. */
         if (i >= len)
@@ -863,6 +890,10 @@ int tt_json_valid(const char *buf, size_t len)
             return TT_ERR_PARSE;
         }
 after:
+        /* A value ended at i; one of the root object's is a member. */
+        if (keys && depth == 1)
+            member_seen(buf + kstart + 1, kend - kstart - 2, buf + vstart, i - vstart,
+                        keys, nkeys, klens, out);
         i = skip_ws(buf, i, len);
         while (depth > 0) {
             bool obj = stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8));
@@ -874,6 +905,9 @@ after:
             }
             if (i < len && buf[i] == (obj ? '}' : ']')) {
                 depth--;
+                if (keys && depth == 1)
+                    member_seen(buf + kstart + 1, kend - kstart - 2, buf + vstart,
+                                i + 1 - vstart, keys, nkeys, klens, out);
                 i = skip_ws(buf, i + 1, len);
                 continue;
             }
@@ -881,15 +915,40 @@ after:
         }
         return i == len ? TT_OK : TT_ERR_PARSE;
 key:
+        if (keys && depth == 1)
+            kstart = i;
         if (i >= len || buf[i] != '"' || !(i = valid_string(buf, i, len)))
             return TT_ERR_PARSE;
+        if (keys && depth == 1)
+            kend = i;
         i = skip_ws(buf, i, len);
         if (i >= len || buf[i] != ':')
             return TT_ERR_PARSE;
         i = skip_ws(buf, i + 1, len);
+        if (keys && depth == 1)
+            vstart = i;
 value:
         continue;
     }
+}
+
+int tt_json_valid(const char *buf, size_t len)
+{
+    return valid_walk(buf, len, NULL, 0, NULL, NULL);
+}
+
+int tt_json_valid_members(const char *buf, size_t len, const char *const *keys,
+                          size_t nkeys, struct tt_json_slice *out)
+{
+    size_t klens[TT_JSON_KEYS_KNOWN];
+
+    for (size_t k = 0; k < nkeys; k++) {
+        out[k].ptr = NULL;
+        out[k].len = 0;
+        if (k < TT_JSON_KEYS_KNOWN)
+            klens[k] = strlen(keys[k]);
+    }
+    return valid_walk(buf, len, keys, nkeys, klens, out);
 }
 
 bool tt_json_next(const struct tt_json_slice *arr, size_t *pos,

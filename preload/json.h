@@ -89,6 +89,13 @@ int tt_json_set_raw(char **field, const struct tt_json_slice *s) TT_WUR;
  * TT_OK or TT_ERR_PARSE. */
 int tt_json_valid(const char *buf, size_t len) TT_WUR;
 
+/* tt_json_valid and tt_json_members in one pass over the text: TT_OK when
+ * buf[0..len) is valid JSON (as tt_json_valid says) with an object at its
+ * root, out[] then as tt_json_members gives it (a later duplicate key
+ * wins); TT_ERR_PARSE otherwise, out[] then not to be used. */
+int tt_json_valid_members(const char *buf, size_t len, const char *const *keys,
+                          size_t nkeys, struct tt_json_slice *out) TT_WUR;
+
 enum tt_json_kind {
     TT_JSON_ABSENT, TT_JSON_OBJECT, TT_JSON_ARRAY, TT_JSON_STRING,
     TT_JSON_NUMBER, TT_JSON_TRUE, TT_JSON_FALSE, TT_JSON_NULL,

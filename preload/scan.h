@@ -36,12 +36,15 @@ static inline size_t tt_scan(const char *p, size_t i, size_t len, unsigned what)
         if (what & TT_SCAN_QUOTE)
             hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-        if (what & TT_SCAN_CTRL)    /* unsigned v <= 0x1f */
+        if ((what & TT_SCAN_CTRL) && (what & TT_SCAN_HIGH))
+            /* Signed, 0x80..0xff are below 0: one compare takes both. */
+            hit = _mm_or_si128(hit, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        else if (what & TT_SCAN_CTRL)    /* unsigned v <= 0x1f */
             hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
         else if (what & TT_SCAN_NUL)
             hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_setzero_si128()));
         m = (unsigned)_mm_movemask_epi8(hit);
-        if (what & TT_SCAN_HIGH)
+        if ((what & TT_SCAN_HIGH) && !(what & TT_SCAN_CTRL))
             m |= (unsigned)_mm_movemask_epi8(v);
         if (m)
             return i + (size_t)__builtin_ctz(m);

@@ -635,8 +635,7 @@ static int tt_anthropic_event_fast(struct tt_anthropic_state *st, struct tt_span
     size_t tn, dtn;
     int64_t index;
 
-    if (tt_json_valid(data, data_len) != TT_OK ||
-        tt_json_members(data, data_len, tt_anthropic_event_keys, AK_N, m) != TT_OK ||
+    if (tt_json_valid_members(data, data_len, tt_anthropic_event_keys, AK_N, m) != TT_OK ||
         !tt_anthropic_plain(&m[AK_TYPE], &t, &tn))
         return TT_ANTHROPIC_SLOW;
     if (tt_tok_ieq(t, tn, "ping") || tt_tok_ieq(t, tn, "content_block_stop"))

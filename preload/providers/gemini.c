@@ -739,10 +739,11 @@ static int tt_gemini_chunk_fast(struct tt_gemini_state *st, struct tt_span *span
     size_t nc = 0, pos = 0;
     int urc = TT_OK;
 
-    if (tt_json_valid(data, data_len) != TT_OK)
-        return TT_ERR_PARSE;        /* a lost chunk costs its content only */
-    if (tt_json_members(data, data_len, tt_gemini_chunk_keys, GK_N, m) != TT_OK ||
-        m[GK_ERROR].ptr || m[GK_FEEDBACK].ptr)
+    /* Validated and read in one pass; not valid: a lost chunk costs its
+     * content only; valid but not an object: the tree path says so. */
+    if (tt_json_valid_members(data, data_len, tt_gemini_chunk_keys, GK_N, m) != TT_OK)
+        return tt_json_valid(data, data_len) != TT_OK ? TT_ERR_PARSE : TT_GEMINI_SLOW;
+    if (m[GK_ERROR].ptr || m[GK_FEEDBACK].ptr)
         return TT_GEMINI_SLOW;
     /* Everything that could send this chunk to the tree, decided first. */
     if (tt_json_kind_of(&m[GK_CANDS]) == TT_JSON_ARRAY) {

@@ -448,8 +448,7 @@ static int tt_openai_body_fast(struct tt_span *span, const char *body, size_t le
     bool capture = tt_api_capture_content();
     int rc = TT_ERR_UNSUPPORTED;
 
-    if (tt_json_valid(body, len) != TT_OK ||
-        tt_json_members(body, len, top_keys, K_N, top) != TT_OK)
+    if (tt_json_valid_members(body, len, top_keys, K_N, top) != TT_OK)
         return TT_ERR_UNSUPPORTED;
     if (tt_json_kind_of(&top[K_ERROR]) != TT_JSON_ABSENT &&
         tt_json_kind_of(&top[K_ERROR]) != TT_JSON_NULL)
@@ -834,10 +833,11 @@ static int tt_openai_chunk_fast(struct tt_openai_state *st, struct tt_span *span
     bool capture = tt_api_capture_content();
     size_t nc = 0;
 
-    if (tt_json_valid(data, data_len) != TT_OK)
-        return TT_ERR_PARSE;    /* a lost chunk costs its content only */
-    if (tt_json_members(data, data_len, tt_openai_chunk_keys, CK_N, m) != TT_OK ||
-        !tt_openai_absent(&m[CK_USAGE]) || m[CK_GROQ].ptr || !tt_openai_absent(&m[CK_ERROR]) ||
+    /* Validated and read in one pass; not valid: a lost chunk costs its
+     * content only; valid but not an object: the tree path says so. */
+    if (tt_json_valid_members(data, data_len, tt_openai_chunk_keys, CK_N, m) != TT_OK)
+        return tt_json_valid(data, data_len) != TT_OK ? TT_ERR_PARSE : TT_OPENAI_SLOW;
+    if (!tt_openai_absent(&m[CK_USAGE]) || m[CK_GROQ].ptr || !tt_openai_absent(&m[CK_ERROR]) ||
         (tt_json_kind_of(&m[CK_CHOICES]) == TT_JSON_ARRAY &&
          !tt_openai_chunk_choices(&m[CK_CHOICES], cc, &nc)))
         return TT_OPENAI_SLOW;

@@ -722,10 +722,10 @@ static int tt_resp_event_fast(struct tt_resp_state *st, struct tt_span *span,
     struct tt_json_slice m[RK_N], rm[2];
     static const char *const resp_keys[2] = { "id", "model" };
 
-    if (tt_json_valid(data, data_len) != TT_OK)
-        return TT_ERR_PARSE;    /* one lost event costs its content only */
-    if (tt_json_members(data, data_len, tt_resp_event_keys, RK_N, m) != TT_OK)
-        return TT_RESP_SLOW;    /* not an object: the tree path says so */
+    /* Validated and read in one pass; not valid: one lost event costs its
+     * content only; valid but not an object: the tree path says so. */
+    if (tt_json_valid_members(data, data_len, tt_resp_event_keys, RK_N, m) != TT_OK)
+        return tt_json_valid(data, data_len) != TT_OK ? TT_ERR_PARSE : TT_RESP_SLOW;
     /* A type as sent, without escapes; otherwise the tree path (which
      * also takes the event: line when there is none). */
     const struct tt_json_slice *ty = &m[RK_TYPE];

@@ -93,6 +93,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(raw);
     }
 
+    /* One pass (tt_json_valid_members) is the two passes: same verdict,
+     * same slices. */
+    struct tt_json_slice one[NKEYS];
+    bool two = rc == TT_OK && tt_json_valid(buf, size) == TT_OK;
+    int vrc = tt_json_valid_members(buf, size, keys, NKEYS, one);
+    if ((vrc == TT_OK) != two || (vrc != TT_OK && vrc != TT_ERR_PARSE)) {
+        fprintf(stderr, "fuzz_json: one pass says %d, two passes %s\n", vrc,
+                two ? "ok" : "refuse");
+        abort();
+    }
+    for (size_t k = 0; two && k < NKEYS; k++)
+        if (one[k].ptr != out[k].ptr || one[k].len != out[k].len) {
+            fprintf(stderr, "fuzz_json: key '%s' sliced differently in one pass\n",
+                    keys[k]);
+            abort();
+        }
+
     json_t *root = NULL;
     if (tt_json_parse(buf, size, &root) == TT_OK) {
         /* jansson stops at a NUL byte as at the end of the text; the

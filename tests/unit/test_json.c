@@ -507,6 +507,57 @@ Test(json, valid_agrees_with_jansson)
     }
 }
 
+/* tt_json_valid_members is tt_json_valid and tt_json_members in one pass:
+ * on every text of both tables (and each cut of each), it says TT_OK
+ * exactly when both do, with the same member slices. */
+static void expect_valid_members_agree(const char *in, size_t n, const char *name)
+{
+    struct tt_json_slice a[NMK], b[NMK];
+    char *buf = malloc(n ? n : 1);      /* exact size: ASan sees a read past n */
+
+    cr_assert_not_null(buf);
+    memcpy(buf, in, n);
+    bool both = tt_json_valid(buf, n) == TT_OK &&
+                tt_json_members(buf, n, mkeys, NMK, a) == TT_OK;
+    int rc = tt_json_valid_members(buf, n, mkeys, NMK, b);
+    cr_assert(rc == TT_OK || rc == TT_ERR_PARSE, "%s (%zu bytes): rc %d", name, n, rc);
+    cr_assert_eq(rc == TT_OK, both, "%s (%zu bytes): one pass %s, two passes %s", name, n,
+                 rc == TT_OK ? "ok" : "refuses", both ? "ok" : "refuse");
+    for (size_t k = 0; both && k < NMK; k++)
+        cr_assert(a[k].ptr == b[k].ptr && a[k].len == b[k].len,
+                  "%s: member %s: one pass %.*s, two passes %.*s", name, mkeys[k],
+                  (int)b[k].len, b[k].ptr ? b[k].ptr : "", (int)a[k].len,
+                  a[k].ptr ? a[k].ptr : "");
+    free(buf);
+}
+
+Test(json, valid_members_is_valid_and_members)
+{
+    static const char *const more[] = {
+        "{\"model\":{},\"a\":[],\"b\":{\"x\":{}}}",
+        "{\"a\":{\"b\":[{}]},\"b\":[[],[[]]],\"model\":\"m\"}",
+        " {\"a\" : [ 1 , {\"model\" : 2} ] , \"b\" : \"\\\"}\" } ",
+        "{\"a\":1,\"a\":{\"k\":[]}}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9\"}],\"b\":-1.5e3}",
+    };
+    int checked = 0;
+
+    for (size_t i = 0; i < sizeof(members_cases) / sizeof(members_cases[0]); i++, checked++)
+        expect_valid_members_agree(members_cases[i].in, strlen(members_cases[i].in),
+                                   members_cases[i].name);
+    for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++, checked++)
+        expect_valid_members_agree(valid_cases[i].in, valid_cases[i].len ? valid_cases[i].len
+                                   : strlen(valid_cases[i].in), valid_cases[i].name);
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+        for (size_t n = 0; n <= strlen(more[i]); n++, checked++)
+            expect_valid_members_agree(more[i], n, more[i]);
+    cr_assert_gt(checked, 200);
+    /* Not an object at its root: refused even when valid. */
+    struct tt_json_slice out[NMK];
+    cr_assert_eq(tt_json_valid_members("[1]", 3, mkeys, NMK, out), TT_ERR_PARSE);
+    cr_assert_eq(tt_json_valid_members(NULL, 0, mkeys, NMK, out), TT_ERR_PARSE);
+}
+
 Test(json, valid_depth_limit)
 {
     static char deep[2 * 2100 + 1];

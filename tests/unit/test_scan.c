@@ -31,6 +31,8 @@ Test(scan, agrees_with_a_byte_loop)
         TT_SCAN_NUL,
         TT_SCAN_CTRL,
         TT_SCAN_HIGH,
+        TT_SCAN_CTRL | TT_SCAN_HIGH,              /* one signed compare */
+        TT_SCAN_CTRL | TT_SCAN_HIGH | TT_SCAN_NUL,
     };
     unsigned seed = 7;
     char buf[80];
