@@ -6,6 +6,7 @@ ROW line of bench/run.sh's contract. Not a figure itself (run.sh only runs
 bench/fig_*)."""
 import json
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -33,6 +34,29 @@ def die(msg):
 
 def median(xs):
     return statistics.median(xs)
+
+
+def paired(without, with_, n=2000):
+    """The added cost of interleaved rounds, paired: the median of the
+    per-round differences (with - without; a round's two runs share the
+    machine's state of that moment, which moves untraced runs by ±100 µs
+    from one round to the next), and the half-width of a bootstrap 90%
+    interval of that median (rounds resampled)."""
+    d = [w - a for a, w in zip(without, with_)]
+    rnd = random.Random(5)
+    bs = sorted(median(rnd.choices(d, k=len(d))) for _ in range(n))
+    return median(d), (bs[int(n * 0.95)] - bs[int(n * 0.05)]) / 2
+
+
+def verdict_at_most(added, nz, target):
+    """ok when the whole interval is within the target, MISSED when all of
+    it is past it, unclear when it holds the target (more rounds, or a
+    quieter machine, would tell)."""
+    if added + nz <= target:
+        return "ok"
+    if added - nz > target:
+        return "MISSED"
+    return "unclear"
 
 
 def build_curl_client():

@@ -5,7 +5,9 @@
 # without tokentap in one run (same client, same server, interleaved rounds,
 # medians) and prints, besides progress on stderr, one line per figure:
 #   ROW|figure|without|with|ratio|target|verdict|command
-# (verdict: ok, MISSED, or info for figures without a target; the figure
+# (verdict: ok, MISSED, info for figures without a target, or unclear for
+# a noisy figure whose interval holds its target, benchlib.verdict_at_most;
+# the figure
 # name must not contain "|", the command may). This script
 # runs them in order, prints the table, and (full runs only) writes it with
 # the machine and the date to docs/BENCHMARKS.md. A figure that fails stops
