@@ -322,17 +322,44 @@ static bool key_eq_escaped(const char *p, size_t n, const char *key, size_t klen
  * measured at each member). */
 #define TT_JSON_KEYS_KNOWN 16
 
-int tt_json_members(const char *buf, size_t len, const char *const *keys,
-                    size_t nkeys, struct tt_json_slice *out)
+/* Every member absent so far; the first keys' lengths measured once. */
+static void members_start(const char *const *keys, size_t nkeys, size_t *klens,
+                          struct tt_json_slice *out)
 {
-    size_t i, klens[TT_JSON_KEYS_KNOWN];
-
     for (size_t k = 0; k < nkeys; k++) {
         out[k].ptr = NULL;
         out[k].len = 0;
         if (k < TT_JSON_KEYS_KNOWN)
             klens[k] = strlen(keys[k]);
     }
+}
+
+/* The member named kp[0..kn) (raw, escapes and all) holds v[0..vn):
+ * recorded for each key it equals. No break on a match: a later duplicate
+ * must replace it. Keys are almost never escaped: then a length and a
+ * memcmp each. */
+static void member_seen(const char *kp, size_t kn, const char *v, size_t vn,
+                        const char *const *keys, size_t nkeys, const size_t *klens,
+                        struct tt_json_slice *out)
+{
+    bool esc = memchr(kp, '\\', kn) != NULL;
+
+    for (size_t k = 0; k < nkeys; k++) {
+        size_t klen = k < TT_JSON_KEYS_KNOWN ? klens[k] : strlen(keys[k]);
+        if (esc ? key_eq_escaped(kp, kn, keys[k], klen)
+                : kn == klen && memcmp(kp, keys[k], kn) == 0) {
+            out[k].ptr = v;
+            out[k].len = vn;
+        }
+    }
+}
+
+int tt_json_members(const char *buf, size_t len, const char *const *keys,
+                    size_t nkeys, struct tt_json_slice *out)
+{
+    size_t i, klens[TT_JSON_KEYS_KNOWN];
+
+    members_start(keys, nkeys, klens, out);
     if (!buf)
         return TT_ERR_PARSE;
     i = skip_ws(buf, 0, len);
@@ -356,17 +383,7 @@ int tt_json_members(const char *buf, size_t len, const char *const *keys,
         size_t vend = skip_value(buf, i, len);
         if (vend == 0 || !value_ok(buf + i, vend - i))
             return TT_ERR_INCOMPLETE;
-        /* No break on a match: a later duplicate must replace it. Keys
-         * are almost never escaped: then a length and a memcmp each. */
-        bool esc = memchr(kp, '\\', kn) != NULL;
-        for (size_t k = 0; k < nkeys; k++) {
-            size_t klen = k < TT_JSON_KEYS_KNOWN ? klens[k] : strlen(keys[k]);
-            if (esc ? key_eq_escaped(kp, kn, keys[k], klen)
-                    : kn == klen && memcmp(kp, keys[k], kn) == 0) {
-                out[k].ptr = buf + i;
-                out[k].len = vend - i;
-            }
-        }
+        member_seen(kp, kn, buf + i, vend - i, keys, nkeys, klens, out);
         i = skip_ws(buf, vend, len);
         if (i < len && buf[i] == ',') {
             i = skip_ws(buf, i + 1, len);
@@ -825,25 +842,6 @@ static size_t valid_scalar(const char *p, size_t i, size_t len)
     return j > i && scalar_ok(p + i, j - i) ? j : 0;
 }
 
-/* The root object's member key[0..kn) holds buf[v..vend): recorded for
- * each key it equals (a later duplicate replaces an earlier one, as in
- * tt_json_members). */
-static void member_seen(const char *kp, size_t kn, const char *v, size_t vn,
-                        const char *const *keys, size_t nkeys, const size_t *klens,
-                        struct tt_json_slice *out)
-{
-    bool esc = memchr(kp, '\\', kn) != NULL;
-
-    for (size_t k = 0; k < nkeys; k++) {
-        size_t klen = k < TT_JSON_KEYS_KNOWN ? klens[k] : strlen(keys[k]);
-        if (esc ? key_eq_escaped(kp, kn, keys[k], klen)
-                : kn == klen && memcmp(kp, keys[k], kn) == 0) {
-            out[k].ptr = v;
-            out[k].len = vn;
-        }
-    }
-}
-
 /* The validator of tt_json_valid; with keys, also the root object's
  * members as tt_json_members reads them (one pass instead of two: the
  * fast paths validate a body, then read its members). Inlined into both
@@ -942,12 +940,7 @@ int tt_json_valid_members(const char *buf, size_t len, const char *const *keys,
 {
     size_t klens[TT_JSON_KEYS_KNOWN];
 
-    for (size_t k = 0; k < nkeys; k++) {
-        out[k].ptr = NULL;
-        out[k].len = 0;
-        if (k < TT_JSON_KEYS_KNOWN)
-            klens[k] = strlen(keys[k]);
-    }
+    members_start(keys, nkeys, klens, out);
     return valid_walk(buf, len, keys, nkeys, klens, out);
 }
 
