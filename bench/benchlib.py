@@ -59,6 +59,42 @@ def verdict_at_most(added, nz, target):
     return "unclear"
 
 
+def verdict_at_least(x, nz, target):
+    """verdict_at_most's mirror, for a figure that must reach its target
+    (a throughput or speed ratio)."""
+    if x - nz >= target:
+        return "ok"
+    if x + nz < target:
+        return "MISSED"
+    return "unclear"
+
+
+def paired_ratio(without, with_, n=2000):
+    """The ratio of interleaved rounds, paired: the median of the per-round
+    ratios (with / without, the two runs of a round sharing the machine's
+    state of that moment) and the half-width of a bootstrap 90% interval
+    of that median, as paired() does for differences."""
+    q = [w / a for a, w in zip(without, with_)]
+    rnd = random.Random(5)
+    bs = sorted(median(rnd.choices(q, k=len(q))) for _ in range(n))
+    return median(q), (bs[int(n * 0.95)] - bs[int(n * 0.05)]) / 2
+
+
+def ratio_main(argv):
+    """`python3 bench/benchlib.py ratio at_most|at_least TARGET` with one
+    round a line on stdin, "denominator numerator" (the shell figures:
+    figs 1, 4, 5): prints "ratio half-width verdict"."""
+    if len(argv) != 3 or argv[0] != "ratio" or argv[1] not in ("at_most", "at_least"):
+        die("usage: benchlib.py ratio at_most|at_least TARGET < rounds")
+    pairs = [tuple(float(x) for x in l.split()) for l in sys.stdin if l.strip()]
+    if not pairs or any(len(p) != 2 or p[0] <= 0 for p in pairs):
+        die("benchlib.py ratio: want lines of two numbers, the first > 0")
+    r, nz = paired_ratio([p[0] for p in pairs], [p[1] for p in pairs])
+    target = float(argv[2])
+    v = (verdict_at_most if argv[1] == "at_most" else verdict_at_least)(r, nz, target)
+    print("%.4f %.4f %s" % (r, nz, v))
+
+
 def build_curl_client():
     """cc -O2 bench/bench_curl_calls.c -lcurl into build/bench/ (if stale)."""
     src = os.path.join(BENCH, "bench_curl_calls.c")
@@ -239,3 +275,7 @@ def row(figure, without, with_, ratio, target, verdict, command):
         assert "|" not in str(f), f
     print("ROW|%s|%s|%s|%s|%s|%s|%s" % (figure, without, with_, ratio, target, verdict,
                                        command), flush=True)
+
+
+if __name__ == "__main__":
+    ratio_main(sys.argv[1:])

@@ -14,8 +14,11 @@
 # the server is never preloaded and is the same for both. Each "with" client
 # checks its own /proc/self/maps for libtokentap.so, so a run that silently
 # lost the preload fails the figure. Warm-up runs, then interleaved rounds
-# (the order alternates each round), medians. ratio = with / without as
-# throughput: >= 0.99 means at most 1% slower.
+# (the order alternates each round), medians of each. ratio = with /
+# without as throughput, the median of the per-round ratios with the
+# half-width of a bootstrap 90% interval (bench/benchlib.py ratio): >= 0.99
+# means at most 1% slower; the verdict is unclear when the interval holds
+# 0.99.
 #
 # QUICK: 64 MiB x 3 rounds; full: 512 MiB x 5 rounds. SIZE_MIB and ROUNDS
 # may be set in the environment.
@@ -203,8 +206,12 @@ for client in curl python; do
         cmd="python3 requests stream=True iter_content(1 MiB) https://127.0.0.1:PORT/bulk/$BYTES  (bench/fig_01_bulk_tls.sh)"
         label="non-LLM TLS bulk ${SIZE_MIB} MiB, Python requests: throughput"
     fi
-    awk -v a="$a" -v b="$b" -v label="$label" -v cmd="$cmd" -v n="$ROUNDS" 'BEGIN {
-        r = b / a
-        printf "ROW|%s (median of %d)|%.0f MiB/s|%.0f MiB/s|%.3f|≥ 0.99|%s|LD_PRELOAD=build/lib/libtokentap.so %s\n",
-               label, n, a / 1048576, b / 1048576, r, (r >= 0.99 ? "ok" : "MISSED"), cmd }'
+    # The ratio paired by round, with its 90% interval and verdict
+    # (bench/benchlib.py: ok, MISSED, or unclear when it holds 0.99).
+    q=$(paste -d' ' <(printf '%s\n' "${without[@]}") <(printf '%s\n' "${with[@]}") |
+        python3 bench/benchlib.py ratio at_least 0.99)
+    awk -v a="$a" -v b="$b" -v label="$label" -v cmd="$cmd" -v n="$ROUNDS" -v q="$q" 'BEGIN {
+        split(q, x, " ")
+        printf "ROW|%s (median of %d per-round ratios, 90%% interval)|%.0f MiB/s|%.0f MiB/s|%.3f ±%.3f|≥ 0.99|%s|LD_PRELOAD=build/lib/libtokentap.so %s\n",
+               label, n, a / 1048576, b / 1048576, x[1], x[2], x[3], cmd }'
 done

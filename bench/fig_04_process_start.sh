@@ -8,8 +8,11 @@
 # (what `tokentap run` sets), so the shell and every child it forks and
 # execs load the preload, as they would in a traced script. Wall time of the
 # whole loop, measured from outside; warm-up runs, then interleaved rounds
-# (the order alternates each round), medians. ratio = time with / time
-# without: <= 1.05 means at most 5% slower.
+# (the order alternates each round), medians of each. ratio = time with /
+# time without, the median of the per-round ratios with the half-width of
+# a bootstrap 90% interval (bench/benchlib.py ratio): <= 1.05 means at
+# most 5% slower; the verdict is unclear when the interval holds the
+# target.
 #
 # The floor: any LD_PRELOAD object costs something (the loader opens and
 # maps one more file, looks symbols up in one more scope). An empty object
@@ -91,19 +94,29 @@ figure() {   # figure <label> <count> <child command> [floor]
     done
     a=$(printf '%s\n' "${without[@]}" | median)
     b=$(printf '%s\n' "${with[@]}" | median)
-    awk -v a="$a" -v b="$b" -v l="$label" -v c="$count" -v n="$ROUNDS" -v s="$script" 'BEGIN {
-        r = b / a
-        printf "ROW|process start, inherited LD_PRELOAD: %d x %s, time with/without (median of %d)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f|≤ 1.05|%s|LD_PRELOAD=build/lib/libtokentap.so /bin/sh -c %c%s%c  (bench/fig_04_process_start.sh)\n",
-               c, l, n, a / 1e9, a / 1e3 / c, b / 1e9, b / 1e3 / c, r, (r <= 1.05 ? "ok" : "MISSED"), 39, s, 39 }'
+    # Ratios paired by round, with their 90% intervals and verdicts
+    # (bench/benchlib.py: ok, MISSED, or unclear when one holds its target).
+    local q
+    q=$(paste -d' ' <(printf '%s\n' "${without[@]}") <(printf '%s\n' "${with[@]}") |
+        python3 bench/benchlib.py ratio at_most 1.05)
+    awk -v a="$a" -v b="$b" -v l="$label" -v c="$count" -v n="$ROUNDS" -v s="$script" -v q="$q" 'BEGIN {
+        split(q, x, " ")
+        printf "ROW|process start, inherited LD_PRELOAD: %d x %s, time with/without (median of %d per-round ratios, 90%% interval)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f ±%.3f|≤ 1.05|%s|LD_PRELOAD=build/lib/libtokentap.so /bin/sh -c %c%s%c  (bench/fig_04_process_start.sh)\n",
+               c, l, n, a / 1e9, a / 1e3 / c, b / 1e9, b / 1e3 / c, x[1], x[2], x[3], 39, s, 39 }'
     [[ -n $floor ]] || return 0
     e=$(printf '%s\n' "${empty[@]}" | median)
-    awk -v a="$a" -v e="$e" -v l="$label" -v c="$count" -v n="$ROUNDS" 'BEGIN {
-        printf "ROW|process start floor: %d x %s under an empty LD_PRELOAD object, time empty/without (median of %d)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f|info|info|LD_PRELOAD=empty.so /bin/sh -c ...  (empty.so: one empty function, cc -shared; bench/fig_04_process_start.sh)\n",
-               c, l, n, a / 1e9, a / 1e3 / c, e / 1e9, e / 1e3 / c, e / a }'
-    awk -v e="$e" -v b="$b" -v l="$label" -v c="$count" -v n="$ROUNDS" 'BEGIN {
-        r = b / e
-        printf "ROW|process start: %d x %s, tokentap vs the empty-preload floor, time with/empty (median of %d)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f|≤ 1.02|%s|LD_PRELOAD=build/lib/libtokentap.so vs LD_PRELOAD=empty.so /bin/sh -c ...  (bench/fig_04_process_start.sh)\n",
-               c, l, n, e / 1e9, e / 1e3 / c, b / 1e9, b / 1e3 / c, r, (r <= 1.02 ? "ok" : "MISSED") }'
+    q=$(paste -d' ' <(printf '%s\n' "${without[@]}") <(printf '%s\n' "${empty[@]}") |
+        python3 bench/benchlib.py ratio at_most 1000)
+    awk -v a="$a" -v e="$e" -v l="$label" -v c="$count" -v n="$ROUNDS" -v q="$q" 'BEGIN {
+        split(q, x, " ")
+        printf "ROW|process start floor: %d x %s under an empty LD_PRELOAD object, time empty/without (median of %d per-round ratios, 90%% interval)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f ±%.3f|info|info|LD_PRELOAD=empty.so /bin/sh -c ...  (empty.so: one empty function, cc -shared; bench/fig_04_process_start.sh)\n",
+               c, l, n, a / 1e9, a / 1e3 / c, e / 1e9, e / 1e3 / c, x[1], x[2] }'
+    q=$(paste -d' ' <(printf '%s\n' "${empty[@]}") <(printf '%s\n' "${with[@]}") |
+        python3 bench/benchlib.py ratio at_most 1.02)
+    awk -v e="$e" -v b="$b" -v l="$label" -v c="$count" -v n="$ROUNDS" -v q="$q" 'BEGIN {
+        split(q, x, " ")
+        printf "ROW|process start: %d x %s, tokentap vs the empty-preload floor, time with/empty (median of %d per-round ratios, 90%% interval)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f ±%.3f|≤ 1.02|%s|LD_PRELOAD=build/lib/libtokentap.so vs LD_PRELOAD=empty.so /bin/sh -c ...  (bench/fig_04_process_start.sh)\n",
+               c, l, n, e / 1e9, e / 1e3 / c, b / 1e9, b / 1e3 / c, x[1], x[2], x[3] }'
 }
 
 # What the loader does for each object at every exec: file size, dynamic

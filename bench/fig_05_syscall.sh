@@ -18,9 +18,11 @@
 # Before timing, the preloaded processes are checked for libtokentap.so in
 # their /proc/PID/maps (and the plain ones for its absence): a "with" that
 # silently lost the preload fails the figure. Wall time, warm-up runs, then
-# interleaved rounds (the order alternates each round), medians.
-# ratio = time without / time with (speed with relative to without): >= 0.98
-# means at most 2% slower.
+# interleaved rounds (the order alternates each round), medians of each.
+# ratio = time without / time with (speed with relative to without), the
+# median of the per-round ratios with the half-width of a bootstrap 90%
+# interval (bench/benchlib.py ratio): >= 0.98 means at most 2% slower; the
+# verdict is unclear when the interval holds 0.98.
 #
 # QUICK: 10,000 files / 1,000 requests, 7 rounds; full: 20,000 files / 2,000
 # requests, 15 rounds (the VM is noisy: single runs vary by 20%). FILES, REQUESTS and ROUNDS may be set in the
@@ -156,10 +158,15 @@ figure() {   # figure <tar|http> <label> <command for the ROW>
     done
     a=$(printf '%s\n' "${without[@]}" | median)
     b=$(printf '%s\n' "${with[@]}" | median)
-    awk -v a="$a" -v b="$b" -v l="$label" -v n="$ROUNDS" -v cmd="$cmd" 'BEGIN {
-        r = a / b
-        printf "ROW|%s, speed: time without/with (median of %d)|%.3f s|%.3f s|%.3f|≥ 0.98|%s|%s  (bench/fig_05_syscall.sh)\n",
-               l, n, a / 1e9, b / 1e9, r, (r >= 0.98 ? "ok" : "MISSED"), cmd }'
+    # The ratio paired by round, with its 90% interval and verdict
+    # (bench/benchlib.py: ok, MISSED, or unclear when it holds 0.98).
+    local q
+    q=$(paste -d' ' <(printf '%s\n' "${with[@]}") <(printf '%s\n' "${without[@]}") |
+        python3 bench/benchlib.py ratio at_least 0.98)
+    awk -v a="$a" -v b="$b" -v l="$label" -v n="$ROUNDS" -v cmd="$cmd" -v q="$q" 'BEGIN {
+        split(q, x, " ")
+        printf "ROW|%s, speed: time without/with (median of %d per-round ratios, 90%% interval)|%.3f s|%.3f s|%.3f ±%.3f|≥ 0.98|%s|%s  (bench/fig_05_syscall.sh)\n",
+               l, n, a / 1e9, b / 1e9, x[1], x[2], x[3], cmd }'
 }
 
 # tar counted in instructions (valgrind callgrind on tar, the pipeline as

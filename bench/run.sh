@@ -6,7 +6,9 @@
 # medians) and prints, besides progress on stderr, one line per figure:
 #   ROW|figure|without|with|ratio|target|verdict|command
 # (verdict: ok, MISSED, info for figures without a target, or unclear for
-# a noisy figure whose interval holds its target, benchlib.verdict_at_most;
+# a noisy figure whose interval holds its target: benchlib.verdict_at_most
+# and verdict_at_least, `python3 bench/benchlib.py ratio` for the shell
+# figures;
 # the figure
 # name must not contain "|", the command may). This script
 # runs them in order, prints the table, and (full runs only) writes it with
