@@ -71,8 +71,8 @@ def main():
             for sched in ("idle", "normal"):
                 home = os.path.join(b.tmp, "d-" + sched)
                 os.makedirs(home)
-                denv = dict(b.env, MOCK_CHUNKS=CHUNKS, TOKENTAP_HOME=home, TOKENTAP_DB=home + "/traces.db",
-                            TOKENTAP_SOCKET=home + "/d.sock",
+                denv = dict(b.env, MOCK_CHUNKS=CHUNKS, TOKENTAP_HOME=home,
+                            TOKENTAP_DB=home + "/traces.db", TOKENTAP_SOCKET=home + "/d.sock",
                             TOKENTAP_SPOOL=home + "/spool", TOKENTAP_DAEMON_SCHED=sched)
                 daemons.append(subprocess.Popen([DAEMON, "--foreground"], env=denv,
                                                 stdin=subprocess.DEVNULL,
