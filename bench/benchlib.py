@@ -81,15 +81,15 @@ def paired_ratio(without, with_, n=2000):
 
 
 def ratio_main(argv):
-    """`python3 bench/benchlib.py ratio at_most|at_least TARGET` with one
-    round a line on stdin, "denominator numerator" (the shell figures:
-    figs 1, 4, 5): prints "ratio half-width verdict"."""
-    if len(argv) != 3 or argv[0] != "ratio" or argv[1] not in ("at_most", "at_least"):
-        die("usage: benchlib.py ratio at_most|at_least TARGET < rounds")
-    pairs = [tuple(float(x) for x in l.split()) for l in sys.stdin if l.strip()]
-    if not pairs or any(len(p) != 2 or p[0] <= 0 for p in pairs):
-        die("benchlib.py ratio: want lines of two numbers, the first > 0")
-    r, nz = paired_ratio([p[0] for p in pairs], [p[1] for p in pairs])
+    """`python3 bench/benchlib.py ratio at_most|at_least TARGET "D1 D2 ..."
+    "N1 N2 ..."`: the rounds' denominators and numerators, in round order
+    (the shell figures: figs 1, 4, 5). Prints "ratio half-width verdict"."""
+    if len(argv) != 5 or argv[0] != "ratio" or argv[1] not in ("at_most", "at_least"):
+        die("usage: benchlib.py ratio at_most|at_least TARGET DENOMINATORS NUMERATORS")
+    den, num = ([float(x) for x in a.split()] for a in argv[3:5])
+    if not den or len(den) != len(num) or min(den) <= 0:
+        die("benchlib.py ratio: want as many numerators as denominators (> 0)")
+    r, nz = paired_ratio(den, num)
     target = float(argv[2])
     v = (verdict_at_most if argv[1] == "at_most" else verdict_at_least)(r, nz, target)
     print("%.4f %.4f %s" % (r, nz, v))

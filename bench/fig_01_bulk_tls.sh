@@ -208,8 +208,7 @@ for client in curl python; do
     fi
     # The ratio paired by round, with its 90% interval and verdict
     # (bench/benchlib.py: ok, MISSED, or unclear when it holds 0.99).
-    q=$(paste -d' ' <(printf '%s\n' "${without[@]}") <(printf '%s\n' "${with[@]}") |
-        python3 bench/benchlib.py ratio at_least 0.99)
+    q=$(python3 bench/benchlib.py ratio at_least 0.99 "${without[*]}" "${with[*]}")
     awk -v a="$a" -v b="$b" -v label="$label" -v cmd="$cmd" -v n="$ROUNDS" -v q="$q" 'BEGIN {
         split(q, x, " ")
         printf "ROW|%s (median of %d per-round ratios, 90%% interval)|%.0f MiB/s|%.0f MiB/s|%.3f ±%.3f|≥ 0.99|%s|LD_PRELOAD=build/lib/libtokentap.so %s\n",

@@ -97,22 +97,19 @@ figure() {   # figure <label> <count> <child command> [floor]
     # Ratios paired by round, with their 90% intervals and verdicts
     # (bench/benchlib.py: ok, MISSED, or unclear when one holds its target).
     local q
-    q=$(paste -d' ' <(printf '%s\n' "${without[@]}") <(printf '%s\n' "${with[@]}") |
-        python3 bench/benchlib.py ratio at_most 1.05)
+    q=$(python3 bench/benchlib.py ratio at_most 1.05 "${without[*]}" "${with[*]}")
     awk -v a="$a" -v b="$b" -v l="$label" -v c="$count" -v n="$ROUNDS" -v s="$script" -v q="$q" 'BEGIN {
         split(q, x, " ")
         printf "ROW|process start, inherited LD_PRELOAD: %d x %s, time with/without (median of %d per-round ratios, 90%% interval)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f ±%.3f|≤ 1.05|%s|LD_PRELOAD=build/lib/libtokentap.so /bin/sh -c %c%s%c  (bench/fig_04_process_start.sh)\n",
                c, l, n, a / 1e9, a / 1e3 / c, b / 1e9, b / 1e3 / c, x[1], x[2], x[3], 39, s, 39 }'
     [[ -n $floor ]] || return 0
     e=$(printf '%s\n' "${empty[@]}" | median)
-    q=$(paste -d' ' <(printf '%s\n' "${without[@]}") <(printf '%s\n' "${empty[@]}") |
-        python3 bench/benchlib.py ratio at_most 1000)
+    q=$(python3 bench/benchlib.py ratio at_most 1000 "${without[*]}" "${empty[*]}")
     awk -v a="$a" -v e="$e" -v l="$label" -v c="$count" -v n="$ROUNDS" -v q="$q" 'BEGIN {
         split(q, x, " ")
         printf "ROW|process start floor: %d x %s under an empty LD_PRELOAD object, time empty/without (median of %d per-round ratios, 90%% interval)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f ±%.3f|info|info|LD_PRELOAD=empty.so /bin/sh -c ...  (empty.so: one empty function, cc -shared; bench/fig_04_process_start.sh)\n",
                c, l, n, a / 1e9, a / 1e3 / c, e / 1e9, e / 1e3 / c, x[1], x[2] }'
-    q=$(paste -d' ' <(printf '%s\n' "${empty[@]}") <(printf '%s\n' "${with[@]}") |
-        python3 bench/benchlib.py ratio at_most 1.02)
+    q=$(python3 bench/benchlib.py ratio at_most 1.02 "${empty[*]}" "${with[*]}")
     awk -v e="$e" -v b="$b" -v l="$label" -v c="$count" -v n="$ROUNDS" -v q="$q" 'BEGIN {
         split(q, x, " ")
         printf "ROW|process start: %d x %s, tokentap vs the empty-preload floor, time with/empty (median of %d per-round ratios, 90%% interval)|%.3f s (%.0f µs each)|%.3f s (%.0f µs each)|%.3f ±%.3f|≤ 1.02|%s|LD_PRELOAD=build/lib/libtokentap.so vs LD_PRELOAD=empty.so /bin/sh -c ...  (bench/fig_04_process_start.sh)\n",

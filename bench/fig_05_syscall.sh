@@ -161,8 +161,7 @@ figure() {   # figure <tar|http> <label> <command for the ROW>
     # The ratio paired by round, with its 90% interval and verdict
     # (bench/benchlib.py: ok, MISSED, or unclear when it holds 0.98).
     local q
-    q=$(paste -d' ' <(printf '%s\n' "${with[@]}") <(printf '%s\n' "${without[@]}") |
-        python3 bench/benchlib.py ratio at_least 0.98)
+    q=$(python3 bench/benchlib.py ratio at_least 0.98 "${with[*]}" "${without[*]}")
     awk -v a="$a" -v b="$b" -v l="$label" -v n="$ROUNDS" -v cmd="$cmd" -v q="$q" 'BEGIN {
         split(q, x, " ")
         printf "ROW|%s, speed: time without/with (median of %d per-round ratios, 90%% interval)|%.3f s|%.3f s|%.3f ±%.3f|≥ 0.98|%s|%s  (bench/fig_05_syscall.sh)\n",
