@@ -104,6 +104,8 @@ figure() {   # figure <label> <count> <child command> [floor]
                c, l, n, a / 1e9, a / 1e3 / c, b / 1e9, b / 1e3 / c, x[1], x[2], x[3], 39, s, 39 }'
     [[ -n $floor ]] || return 0
     e=$(printf '%s\n' "${empty[@]}" | median)
+    # The floor has no target: its ratio and interval only (the verdict
+    # benchlib.py prints for a target of 1000 is not used).
     q=$(python3 bench/benchlib.py ratio at_most 1000 "${without[*]}" "${empty[*]}")
     awk -v a="$a" -v e="$e" -v l="$label" -v c="$count" -v n="$ROUNDS" -v q="$q" 'BEGIN {
         split(q, x, " ")
