@@ -10,11 +10,14 @@ knows about tokentap, beyond reading /proc/self. Usage:
                               (at most 20 s), then exit 0 (3 if it never did)
   worker_probe.py sched       call; print the scheduling policy of every
                               tokentapd whose command line names $TOKENTAP_DB
-  worker_probe.py wake KIND   call, write 8 bytes to a new eventfd or pipe
-                              (KIND), then SIGKILL itself at once; for an
-                              eventfd, exit 4 instead when that took over
-                              4 ms (the call's span may then have left by
-                              itself; a pipe write sends it, slow or not)"""
+  worker_probe.py wake KIND   call (http.client: the connection and its TLS
+                              handshake first, then the request), write 8
+                              bytes to a new eventfd or pipe (KIND), then
+                              SIGKILL itself at once; for an eventfd, exit 4
+                              instead when request, answer and write took
+                              over 8 ms (the call's span is due 10 ms after
+                              the answer, and may then have left by itself;
+                              a pipe write sends it, slow or not)"""
 import json
 import os
 import signal
@@ -36,6 +39,34 @@ def call():
     return r.status_code
 
 
+def wake(kind):
+    """The wake probe's call: timed from the request, so a loaded machine
+    that delays the answer's end or the return from the read (seen in a
+    clean-clone CI run) counts as too slow, not as a span sent early."""
+    import http.client
+    import ssl
+    import urllib.parse
+    u = urllib.parse.urlsplit(BASE)
+    ctx = ssl.create_default_context(cafile=CA) if CA else ssl.create_default_context()
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30)
+    conn.connect()
+    t0 = time.monotonic()
+    conn.request("POST", u.path.rstrip("/") + "/v1/chat/completions",
+                 body=json.dumps({"model": "gpt-4o-mini", "messages": [
+                     {"role": "user", "content": "probe"}]}),
+                 headers={"authorization": "Bearer sk-probe", "x-mock-usage": "in=123,out=7",
+                          "content-type": "application/json"})
+    r = conn.getresponse()
+    r.read()
+    if r.status != 200:
+        os._exit(1)
+    fd = os.eventfd(0) if kind == "eventfd" else os.pipe()[1]
+    os.write(fd, (1).to_bytes(8, "little"))
+    if kind == "eventfd" and time.monotonic() - t0 > 0.008:
+        os._exit(4)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def threads():
     out = []
     for tid in sorted(os.listdir("/proc/self/task")):
@@ -54,15 +85,10 @@ def main():
     if mode == "none":
         print(json.dumps({"threads": threads()}))
         return
+    if mode == "wake":
+        wake(sys.argv[2])
     before = threads()
     status = call()
-    if mode == "wake":
-        t0 = time.monotonic()
-        fd = os.eventfd(0) if sys.argv[2] == "eventfd" else os.pipe()[1]
-        os.write(fd, (1).to_bytes(8, "little"))
-        if sys.argv[2] == "eventfd" and time.monotonic() - t0 > 0.004:
-            os._exit(4)
-        os.kill(os.getpid(), signal.SIGKILL)
     if mode == "exec":
         sys.stdout.flush()
         os.execv("/bin/true", ["true"])
